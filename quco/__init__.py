@@ -1,0 +1,30 @@
+"""quco: decide when an LLM must retrieve, from pretraining-corpus statistics (QuCo-RAG)."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+# Public names resolve lazily so `import quco` stays cheap (no spaCy, DuckDB or NumPy).
+_LAZY = {
+    "Detector": ("quco.detector", "Detector"),
+    "RiskReport": ("quco.report", "RiskReport"),
+    "Thresholds": ("quco.trigger", "Thresholds"),
+    "DuckDBIndex": ("quco.backends.duckdb_index", "DuckDBIndex"),
+    "build_index": ("quco.backends.duckdb_build", "build_index"),
+    "Extractor": ("quco.extract", "Extractor"),
+    "Normalizer": ("quco.normalize", "Normalizer"),
+    "QucoError": ("quco.errors", "QucoError"),
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'quco' has no attribute {name!r}")

@@ -1,0 +1,90 @@
+"""The ``CountBackend`` interface and its result types.
+
+A backend answers two questions about a corpus, always in batches: how often does a phrase occur,
+and how often do two phrases occur near each other. Single-item calls are thin wrappers. A backend
+that cannot answer raises ``BackendError``: an unknown count is never reported as 0.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import QueryError
+
+DEFAULT_WINDOW = 1000  # QuCo-RAG's max_diff_tokens
+
+
+@dataclass(frozen=True)
+class Corpus:
+    tokens: int
+    documents: int
+
+
+@dataclass(frozen=True)
+class Count:
+    phrase: str
+    count: int
+    approx: bool = False
+
+
+@dataclass(frozen=True)
+class Cooccurrence:
+    a: str
+    b: str
+    count: int
+    window: int | None  # None: per-document co-occurrence (documents containing both)
+    approx: bool = False
+
+
+class CountBackend(abc.ABC):
+    """Counts phrases and co-occurrences in one corpus."""
+
+    name: str = "abstract"
+
+    @property
+    @abc.abstractmethod
+    def corpus(self) -> Corpus:
+        """Size of the indexed corpus, used to scale thresholds."""
+
+    @property
+    def identity(self) -> str:
+        """A human-readable name of the exact index answering (path, index name...)."""
+        return self.name
+
+    @abc.abstractmethod
+    def count_many(self, phrases: Sequence[str]) -> list[Count]:
+        """Occurrences of each phrase, in order."""
+
+    @abc.abstractmethod
+    def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
+        """For each (a, b): occurrences of ``a`` with an occurrence of ``b`` within ``window`` tokens."""
+
+    def cooccur_docs_many(self, pairs: Sequence[tuple[str, str]]) -> list[Cooccurrence]:
+        """For each (a, b): number of documents containing both. Optional."""
+        raise QueryError(f"backend {self.name!r} has no per-document co-occurrence")
+
+    def count(self, phrase: str) -> Count:
+        return self.count_many([phrase])[0]
+
+    def cooccur(self, a: str, b: str, window: int = DEFAULT_WINDOW) -> Cooccurrence:
+        return self.cooccur_many([(a, b)], window)[0]
+
+    def cooccur_docs(self, a: str, b: str) -> Cooccurrence:
+        return self.cooccur_docs_many([(a, b)])[0]
+
+    def close(self) -> None:
+        """Release files and connections. Idempotent."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def check_window(window: int | None) -> int:
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise QueryError(f"window must be a non-negative integer number of tokens, not {window!r}")
+    return window

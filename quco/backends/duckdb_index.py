@@ -1,0 +1,245 @@
+"""Querying the embedded n-gram index.
+
+The DuckDB file is the storage format (self-describing, transactional, inspectable with SQL). On
+open, the postings are read once into NumPy arrays: a phrase is then found by intersecting the
+shifted postings of its words, starting from the rarest, so any phrase length is exact and a
+typical entity costs microseconds. Co-occurrence is a binary search of one phrase's positions
+around each position of the other, clipped to the enclosing document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
+from ..normalize import Normalizer
+from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from .duckdb_build import FORMAT_NAME, FORMAT_VERSION
+
+_CACHE_SIZE = 2048
+_MAX_PHRASE_TOKENS = 256
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    path: str
+    format_version: int
+    tokens: int
+    documents: int
+    vocab_size: int
+    normalizer: dict
+    text_split: str
+    built_at: str
+    build_seconds: float
+    quco_version: str
+    sources: list
+    file_bytes: int
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    """Read and validate the meta table of an index file without loading postings."""
+    import duckdb
+
+    path = Path(path)
+    if not path.exists():
+        raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --out {path}`)")
+    if path.is_dir():
+        raise IndexOpenError(f"{path}: is a directory, not an index file")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise IndexOpenError(f"{path}: not a quco index ({str(exc).splitlines()[0]})") from None
+    try:
+        try:
+            rows = con.execute("SELECT key, value FROM meta").fetchall()
+        except duckdb.Error:
+            raise IndexOpenError(f"{path}: not a quco index (no meta table)") from None
+    finally:
+        con.close()
+    meta = {k: json.loads(v) for k, v in rows}
+    if meta.get("format") != FORMAT_NAME:
+        raise IndexOpenError(f"{path}: not a quco n-gram index (format {meta.get('format')!r})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise IndexFormatError(
+            f"{path}: index format version {version} is newer than this quco supports ({FORMAT_VERSION}); "
+            "upgrade quco or rebuild the index"
+        )
+    return meta
+
+
+class DuckDBIndex(CountBackend):
+    """Exact phrase and co-occurrence counts over an index built by ``build_index``."""
+
+    name = "duckdb"
+
+    def __init__(self, path: str | os.PathLike, *, require: Normalizer | None = None):
+        import duckdb
+        import numpy as np
+
+        self.path = Path(path)
+        meta = read_meta(self.path)
+        self.meta = meta
+        self.normalizer = Normalizer.from_dict(meta["normalizer"])
+        if require is not None and require != self.normalizer:
+            raise IndexSettingsError(
+                f"{self.path}: index was built with {self.normalizer.to_dict()}, "
+                f"but {require.to_dict()} was requested; rebuild the index or change the setting"
+            )
+        try:
+            con = duckdb.connect(str(self.path), read_only=True)
+            try:
+                vocab = con.execute("SELECT word, cnt, off FROM vocab ORDER BY w").fetchnumpy()
+                self._positions = con.execute("SELECT pos FROM postings ORDER BY w, pos").fetchnumpy()["pos"]
+                docs = con.execute("SELECT start, n_tokens FROM docs ORDER BY doc").fetchnumpy()
+            finally:
+                con.close()
+        except duckdb.Error as exc:
+            raise IndexOpenError(f"{self.path}: index is corrupt ({str(exc).splitlines()[0]})") from None
+        words = vocab["word"].tolist()
+        self._word_id = dict(zip(words, range(len(words))))
+        self._cnt = vocab["cnt"].astype(np.int64)
+        self._off = vocab["off"].astype(np.int64)
+        self._doc_start = docs["start"].astype(np.int64)
+        self._doc_end = self._doc_start + docs["n_tokens"].astype(np.int64)  # exclusive
+        if len(self._positions) != int(self._cnt.sum()) or len(self._doc_start) != meta["documents"]:
+            raise IndexOpenError(f"{self.path}: index is corrupt (table sizes disagree with meta)")
+        self._stats = Corpus(tokens=int(meta["tokens"]), documents=int(meta["documents"]))
+        self._cache: OrderedDict[tuple[str, ...], object] = OrderedDict()
+        self._np = np
+
+    # -- interface ---------------------------------------------------------------------------
+    @property
+    def corpus(self) -> Corpus:
+        return self._stats
+
+    @property
+    def identity(self) -> str:
+        return f"duckdb:{self.path}"
+
+    def info(self) -> IndexInfo:
+        m = self.meta
+        return _info(self.path, m)
+
+    def count_many(self, phrases: Sequence[str]) -> list[Count]:
+        return [Count(p, self._count(self._tokens(p)), False) for p in phrases]
+
+    def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
+        window = check_window(window)
+        out = []
+        for a, b in pairs:
+            pa, pb = self.positions(a), self.positions(b)
+            out.append(Cooccurrence(a, b, self._near(pa, pb, window), window, False))
+        return out
+
+    def cooccur_docs_many(self, pairs: Sequence[tuple[str, str]]) -> list[Cooccurrence]:
+        np = self._np
+        out = []
+        for a, b in pairs:
+            da = np.unique(self._doc_of(self.positions(a)))
+            db = np.unique(self._doc_of(self.positions(b)))
+            out.append(Cooccurrence(a, b, int(len(np.intersect1d(da, db, assume_unique=True))), None, False))
+        return out
+
+    # -- internals ---------------------------------------------------------------------------
+    def _tokens(self, phrase: str) -> tuple[str, ...]:
+        if not isinstance(phrase, str):
+            raise QueryError(f"phrase must be a string, not {type(phrase).__name__}")
+        toks = tuple(self.normalizer.tokens(phrase))
+        if not toks:
+            raise QueryError(f"phrase {phrase!r} has no word tokens after normalisation")
+        if len(toks) > _MAX_PHRASE_TOKENS:
+            raise QueryError(f"phrase has {len(toks)} tokens; at most {_MAX_PHRASE_TOKENS} are supported")
+        return toks
+
+    def _count(self, toks: tuple[str, ...]) -> int:
+        if len(toks) == 1:
+            w = self._word_id.get(toks[0])
+            return 0 if w is None else int(self._cnt[w])
+        return int(len(self._phrase_positions(toks)))
+
+    def positions(self, phrase: str):
+        """Sorted global start positions of ``phrase`` (NumPy int64 array)."""
+        return self._phrase_positions(self._tokens(phrase))
+
+    def _postings(self, w: int):
+        off = self._off[w]
+        return self._positions[off : off + self._cnt[w]]
+
+    def _phrase_positions(self, toks: tuple[str, ...]):
+        np = self._np
+        cached = self._cache.get(toks)
+        if cached is not None:
+            self._cache.move_to_end(toks)
+            return cached
+        ids = [self._word_id.get(t) for t in toks]
+        if any(w is None for w in ids):
+            result = np.empty(0, dtype=np.int64)
+        else:
+            # Start from the rarest word; every other word only filters the candidates.
+            order = sorted(range(len(ids)), key=lambda j: self._cnt[ids[j]])
+            first = order[0]
+            cand = self._postings(ids[first]).astype(np.int64) - first
+            for j in order[1:]:
+                if not len(cand):
+                    break
+                post = self._postings(ids[j])
+                target = cand + j
+                idx = np.searchsorted(post, target)
+                idx[idx == len(post)] = 0
+                cand = cand[post[idx] == target]
+            result = cand
+        self._cache[toks] = result
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return result
+
+    def _doc_of(self, positions):
+        return self._np.searchsorted(self._doc_start, positions, side="right") - 1
+
+    def _near(self, pa, pb, window: int) -> int:
+        """Occurrences p of a with some occurrence q of b, |q - p| <= window, same document."""
+        np = self._np
+        if not len(pa) or not len(pb):
+            return 0
+        doc = self._doc_of(pa)
+        lo = np.maximum(pa - window, self._doc_start[doc])
+        hi = np.minimum(pa + window, self._doc_end[doc] - 1)
+        idx = np.searchsorted(pb, lo, side="left")
+        found = idx < len(pb)
+        idx[~found] = 0
+        return int(np.count_nonzero(found & (pb[idx] <= hi)))
+
+    def close(self) -> None:
+        self._cache.clear()
+
+
+def _info(path: Path, m: dict) -> IndexInfo:
+    return IndexInfo(
+        path=str(path),
+        format_version=m["format_version"],
+        tokens=m["tokens"],
+        documents=m["documents"],
+        vocab_size=m["vocab_size"],
+        normalizer=m["normalizer"],
+        text_split=m.get("text_split", ""),
+        built_at=m.get("built_at", ""),
+        build_seconds=m.get("build_seconds", 0.0),
+        quco_version=m.get("quco_version", ""),
+        sources=m.get("sources", []),
+        file_bytes=path.stat().st_size,
+    )
+
+
+def index_info(path: str | os.PathLike) -> IndexInfo:
+    """Describe an index from its meta table only (cheap: no postings are loaded)."""
+    path = Path(path)
+    return _info(path, read_meta(path))

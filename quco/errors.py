@@ -1,0 +1,74 @@
+"""One exception tree for everything quco raises.
+
+The library raises these; only the CLI turns them into one-line messages and exit codes.
+"""
+
+from __future__ import annotations
+
+
+class QucoError(Exception):
+    """Base class of every error quco raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(QucoError):
+    """The caller asked for something invalid (empty question, oversized draft, bad option)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A configuration file or QUCO_* variable is malformed."""
+
+
+class SourceError(QucoError):
+    """A corpus source file cannot be read as documents (missing, binary, malformed line)."""
+
+    exit_code = 3
+
+
+class IndexOpenError(QucoError):
+    """An index is missing, corrupt, of an unsupported format, or built with other settings."""
+
+    exit_code = 4
+
+
+class IndexFormatError(IndexOpenError):
+    """The index was written by an incompatible (usually newer) version of quco."""
+
+
+class IndexSettingsError(IndexOpenError):
+    """The index's normalisation differs from what the caller requires."""
+
+
+class BuildError(QucoError):
+    """Building an index failed; the output path was left untouched."""
+
+    exit_code = 5
+
+
+class BackendError(QucoError):
+    """A count backend could not answer. The count is unknown, never zero."""
+
+    exit_code = 6
+
+
+class QueryError(BackendError):
+    """A query cannot be expressed for this backend (empty after normalisation, too long...)."""
+
+
+class BackendUnavailable(BackendError):
+    """The backend could not be reached or loaded (timeouts, refused connections, missing package)."""
+
+
+class ExtractionError(QucoError):
+    """The NLP pipeline failed on an input."""
+
+    exit_code = 7
+
+
+class RiskAbort(QucoError):
+    """A count was unknown and the unknown-count policy is 'error'."""
+
+    exit_code = 8

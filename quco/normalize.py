@@ -1,0 +1,52 @@
+"""Text normalisation shared by index builds and queries.
+
+The exact same function must run on the corpus and on every query, otherwise counts silently
+disagree; so the settings are stored inside each index and re-created from there at query time.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+
+# Python's \w is Unicode-aware: letters, digits, marks joined to letters, and underscore.
+_WORD = re.compile(r"\w+")
+TOKENIZER_NAME = "regex-word-v1"
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """NFKC + optional case folding + word tokenisation (``\\w+``)."""
+
+    nfkc: bool = True
+    case_fold: bool = True
+    tokenizer: str = TOKENIZER_NAME
+
+    def __post_init__(self) -> None:
+        if self.tokenizer != TOKENIZER_NAME:
+            # Only one tokenizer exists; an index naming another one was built by other code.
+            from .errors import IndexSettingsError
+
+            raise IndexSettingsError(f"unknown tokenizer {self.tokenizer!r} (this quco knows {TOKENIZER_NAME!r})")
+
+    def normalize(self, text: str) -> str:
+        if self.nfkc:
+            text = unicodedata.normalize("NFKC", text)
+        if self.case_fold:
+            text = text.casefold()
+        return text
+
+    def tokens(self, text: str) -> list[str]:
+        return _WORD.findall(self.normalize(text))
+
+    def canonical(self, text: str) -> str:
+        """The phrase as the index sees it: normalised tokens joined by single spaces."""
+        return " ".join(self.tokens(text))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Normalizer":
+        return cls(**{k: data[k] for k in ("nfkc", "case_fold", "tokenizer") if k in data})

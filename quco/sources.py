@@ -1,0 +1,172 @@
+"""Reading corpus documents from JSONL, plain text and Parquet files.
+
+Every reader yields ``Document`` objects and reports how many bytes it has consumed so the
+builder can draw an honest progress bar. Bad input raises ``SourceError`` naming file and line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SourceError
+
+TEXT_SPLITS = ("paragraph", "line", "file")
+
+
+@dataclass(frozen=True)
+class Document:
+    text: str
+    id: str | None = None
+    title: str | None = None
+
+
+def source_kind(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    if name.endswith(".parquet"):
+        return "parquet"
+    return "text"
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise SourceError(f"{path}: no such file")
+    if path.is_dir():
+        raise SourceError(f"{path}: is a directory (pass the files inside it)")
+    if path.stat().st_size == 0:
+        raise SourceError(f"{path}: file is empty")
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    raw = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+    head = raw.peek(8192)[:8192] if hasattr(raw, "peek") else b""
+    if b"\x00" in head:
+        raw.close()
+        raise SourceError(f"{path}: looks like a binary file (NUL bytes), expected UTF-8 text")
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline=None)
+
+
+def iter_documents(
+    path: Path, *, text_split: str = "paragraph", skip_bad_lines: bool = False, on_bytes=None
+) -> Iterator[Document]:
+    """Yield the documents of one source file. ``on_bytes(n)`` is called as input is consumed."""
+    path = Path(path)
+    _check_readable(path)
+    kind = source_kind(path)
+    tick = on_bytes or (lambda n: None)
+    count = 0
+    try:
+        if kind == "jsonl":
+            docs = _iter_jsonl(path, skip_bad_lines, tick)
+        elif kind == "parquet":
+            docs = _iter_parquet(path, tick)
+        else:
+            if text_split not in TEXT_SPLITS:
+                raise SourceError(f"text split must be one of {', '.join(TEXT_SPLITS)}, not {text_split!r}")
+            docs = _iter_text(path, text_split, tick)
+        for doc in docs:
+            count += 1
+            yield doc
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except (OSError, EOFError) as exc:  # gzip truncation, permissions, vanished file
+        raise SourceError(f"{path}: cannot read: {exc}") from None
+    if count == 0:
+        raise SourceError(f"{path}: contains no documents with text")
+
+
+def _iter_jsonl(path: Path, skip_bad_lines: bool, tick) -> Iterator[Document]:
+    with _open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            tick(len(line.encode("utf-8", "surrogatepass")))
+            if not line.strip():
+                continue
+            try:
+                doc = _parse_json_doc(line)
+            except SourceError as exc:
+                if skip_bad_lines:
+                    continue
+                raise SourceError(f"{path}:{lineno}: {exc}") from None
+            if doc.text.strip():
+                yield doc
+
+
+def _parse_json_doc(line: str) -> Document:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(obj, dict):
+        raise SourceError(f"expected a JSON object, got {type(obj).__name__}")
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise SourceError('missing string field "text"')
+    doc_id = obj.get("id")
+    title = obj.get("title")
+    return Document(
+        text=text,
+        id=None if doc_id is None else str(doc_id),
+        title=title if isinstance(title, str) else None,
+    )
+
+
+def _iter_text(path: Path, split: str, tick) -> Iterator[Document]:
+    with _open_text(path) as fh:
+        if split == "file":
+            text = fh.read()
+            tick(len(text.encode("utf-8")))
+            if text.strip():
+                yield Document(text=text, id=path.name)
+            return
+        buf: list[str] = []
+        n = 0
+        for line in fh:
+            tick(len(line.encode("utf-8")))
+            if split == "line":
+                if line.strip():
+                    n += 1
+                    yield Document(text=line.strip(), id=f"{path.name}:{n}")
+                continue
+            if line.strip():
+                buf.append(line)
+            elif buf:
+                n += 1
+                yield Document(text="".join(buf).strip(), id=f"{path.name}:{n}")
+                buf = []
+        if buf:
+            n += 1
+            yield Document(text="".join(buf).strip(), id=f"{path.name}:{n}")
+
+
+def _iter_parquet(path: Path, tick) -> Iterator[Document]:
+    import duckdb
+
+    size = os.path.getsize(path)
+    con = duckdb.connect()
+    try:
+        try:
+            cols = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()]
+        except duckdb.Error as exc:
+            raise SourceError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+        if "text" not in cols:
+            raise SourceError(f'{path}: Parquet file has no "text" column (columns: {", ".join(cols)})')
+        # Column names come from a fixed whitelist, never from the file, so the SQL stays constant.
+        id_expr = "CAST(id AS VARCHAR)" if "id" in cols else "NULL"
+        title_expr = "CAST(title AS VARCHAR)" if "title" in cols else "NULL"
+        query = f"SELECT CAST(text AS VARCHAR), {id_expr}, {title_expr} FROM read_parquet(?)"
+        total = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0] or 1
+        cur = con.execute(query, [str(path)])
+        while rows := cur.fetchmany(4096):
+            tick(size * len(rows) // total)
+            for text, doc_id, title in rows:
+                if text and text.strip():
+                    yield Document(text=text, id=doc_id, title=title)
+    finally:
+        con.close()
