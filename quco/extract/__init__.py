@@ -1,0 +1,97 @@
+"""Entity and triplet extraction, batch-first over ``nlp.pipe``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ..errors import ExtractionError, UsageError
+from .types import Entity, Sentence, Triplet
+
+__all__ = ["Entity", "Extractor", "Sentence", "Triplet"]
+
+
+class Extractor:
+    """Finds countable entities in questions and (head, relation, tail) triplets in drafts.
+
+    ``model``: a spaCy package name, ``"rules"`` for the rule-based pipeline, or ``None`` for the
+    default load order. ``nlp`` injects a ready pipeline (tests, custom models). Loading is lazy.
+    """
+
+    def __init__(self, model: str | None = None, *, nlp=None, batch_size: int = 128):
+        if batch_size < 1:
+            raise UsageError("batch_size must be at least 1")
+        self._requested = model
+        self._nlp = nlp
+        self._model_name = None if nlp is None else (nlp.meta.get("name") or "custom")
+        self.batch_size = batch_size
+
+    @property
+    def nlp(self):
+        if self._nlp is None:
+            from .model import load_pipeline
+
+            self._nlp, self._model_name = load_pipeline(self._requested)
+        return self._nlp
+
+    @property
+    def model_name(self) -> str:
+        self.nlp  # noqa: B018 - force the lazy load
+        return self._model_name
+
+    @property
+    def has_model(self) -> bool:
+        nlp = self.nlp
+        return "ner" in nlp.pipe_names and "parser" in nlp.pipe_names
+
+    def _docs(self, texts: Sequence[str], *, need_parse: bool) -> Iterable:
+        for t in texts:
+            if not isinstance(t, str):
+                raise UsageError(f"expected text, got {type(t).__name__}")
+        nlp = self.nlp
+        # Questions only need tags and NER; skipping the parser roughly halves the cost.
+        disable = [] if need_parse or "parser" not in nlp.pipe_names else ["parser"]
+        try:
+            yield from nlp.pipe(texts, batch_size=self.batch_size, disable=disable)
+        except Exception as exc:  # spaCy raises plain exceptions on internal failures
+            raise ExtractionError(f"spaCy pipeline failed: {type(exc).__name__}: {exc}") from exc
+
+    def entities_many(self, texts: Sequence[str]) -> list[tuple[Entity, ...]]:
+        from .entities import entity_spans
+
+        has_model = self.has_model
+        return [tuple(_entity(s) for s in entity_spans(doc, has_model=has_model)) for doc in self._docs(texts, need_parse=False)]
+
+    def sentences_many(self, texts: Sequence[str]) -> list[tuple[Sentence, ...]]:
+        from .entities import entity_spans
+        from .triplets import sentence_triplets
+
+        has_model = self.has_model
+        out = []
+        for doc in self._docs(texts, need_parse=True):
+            spans = entity_spans(doc, has_model=has_model)
+            sentences = []
+            for k, sent in enumerate(doc.sents):
+                ents = [s for s in spans if s.start >= sent.start and s.end <= sent.end]
+                triplets = sentence_triplets(sent, ents, has_parse=has_model)
+                sentences.append(
+                    Sentence(
+                        index=k,
+                        text=sent.text.strip(),
+                        start=sent.start_char,
+                        end=sent.end_char,
+                        entities=tuple(_entity(s) for s in ents),
+                        triplets=tuple(triplets),
+                    )
+                )
+            out.append(tuple(s for s in sentences if s.text))
+        return out
+
+    def entities(self, text: str) -> tuple[Entity, ...]:
+        return self.entities_many([text])[0]
+
+    def sentences(self, text: str) -> tuple[Sentence, ...]:
+        return self.sentences_many([text])[0]
+
+
+def _entity(span) -> Entity:
+    return Entity(text=span.text, label=span.label_, start=span.start_char, end=span.end_char)

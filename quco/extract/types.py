@@ -1,0 +1,36 @@
+"""Result types of extraction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entity:
+    text: str
+    label: str  # spaCy NER label, or PROPN / TITLE / QUOTED / YEAR for rule-found spans
+    start: int  # character offsets in the input text
+    end: int
+
+
+@dataclass(frozen=True)
+class Triplet:
+    head: str
+    relation: str
+    tail: str
+    kind: str = "svo"  # "svo": linked by a verb in the parse; "pair": co-mentioned, no verb link
+
+    @property
+    def query(self) -> str:
+        """QuCo-RAG's retrieval query for a flagged triplet: "head relation"."""
+        return f"{self.head} {self.relation}".strip()
+
+
+@dataclass(frozen=True)
+class Sentence:
+    index: int
+    text: str
+    start: int
+    end: int
+    entities: tuple[Entity, ...]
+    triplets: tuple[Triplet, ...]
