@@ -70,9 +70,14 @@ class Extractor:
         for doc in self._docs(texts, need_parse=True):
             spans = entity_spans(doc, has_model=has_model)
             sentences = []
+            context = None  # what a pronoun subject refers to: the latest head, else first entity
             for k, sent in enumerate(doc.sents):
                 ents = [s for s in spans if s.start >= sent.start and s.end <= sent.end]
-                triplets = sentence_triplets(sent, ents, has_parse=has_model)
+                triplets = sentence_triplets(sent, ents, has_parse=has_model, context=context)
+                if triplets:
+                    context = triplets[0].head
+                elif ents and context is None:
+                    context = ents[0].text
                 sentences.append(
                     Sentence(
                         index=k,

@@ -13,6 +13,7 @@ from .types import Triplet
 
 SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"})
 CLIMB_DEPS = frozenset({"conj", "xcomp", "advcl", "ccomp", "acl", "relcl", "pcomp", "prep", "pobj", "attr", "dobj", "appos", "npadvmod"})
+PRONOUNS = frozenset({"he", "she", "it", "they", "his", "her", "its", "their"})
 _MAX_PAIRS = 6
 _MAX_REL_WORDS = 5
 
@@ -36,6 +37,13 @@ def _governing_verb(tok):
     return None
 
 
+class _Pronoun:
+    """The clause's subject is a pronoun: the caller resolves it to the discourse entity."""
+
+
+PRONOUN = _Pronoun()
+
+
 def _clause_subject(verb, token_to_ent):
     cur = verb
     for _ in range(16):
@@ -44,6 +52,8 @@ def _clause_subject(verb, token_to_ent):
                 ent = token_to_ent.get(child.i) or _entity_of(child.subtree, token_to_ent)
                 if ent is not None:
                     return ent
+                if child.lower_ in PRONOUNS:
+                    return PRONOUN
                 if child.tag_ == "WDT" and cur.dep_ == "relcl":  # "X, which was founded ..." -> X
                     ent = token_to_ent.get(cur.head.i)
                     if ent is not None:
@@ -56,19 +66,23 @@ def _clause_subject(verb, token_to_ent):
 
 
 def _relation(verb, ent) -> str:
-    words = []
-    for child in verb.children:
-        if child.dep_ == "neg":
-            words.append(child.text)
+    """Verb (with negation and particle) plus the words on the path down to the entity:
+    "was the daughter of X" -> "was daughter of", "written by X" -> "written by"."""
+    words = [c.text for c in verb.children if c.dep_ == "neg"]
     words.append(verb.text)
     words.extend(c.text for c in verb.children if c.dep_ == "prt")
-    root = ent.root
-    if root.dep_ == "pobj" and root.head.dep_ in ("prep", "agent", "dative") and root.head.head.i == verb.i:
-        words.append(root.head.text)
+    path = []
+    cur = ent.root.head
+    while cur.i != verb.i and len(path) < 6 and cur.head.i != cur.i:
+        if cur.pos_ in ("ADP", "NOUN", "ADJ", "VERB") and not (ent.start <= cur.i < ent.end):
+            path.append(cur.text)
+        cur = cur.head
+    words.extend(reversed(path[:4]))
     return " ".join(words)
 
 
-def parsed_triplets(sent, ents) -> list[Triplet]:
+def parsed_triplets(sent, ents, context: str | None = None) -> list[Triplet]:
+    """``context``: the entity a pronoun subject ("She was ...") refers to, from earlier text."""
     token_to_ent = {t.i: e for e in ents for t in e}
     out: list[Triplet] = []
     seen = set()
@@ -77,13 +91,19 @@ def parsed_triplets(sent, ents) -> list[Triplet]:
         if verb is None:
             continue
         head = _clause_subject(verb, token_to_ent)
-        if head is None or head is ent or head.start == ent.start:
+        if head is PRONOUN:
+            head_text = context
+        elif head is None or head is ent or head.start == ent.start:
             continue
-        key = (head.text.lower(), ent.text.lower())
+        else:
+            head_text = head.text
+        if not head_text or head_text.lower() == ent.text.lower():
+            continue
+        key = (head_text.lower(), ent.text.lower())
         if key in seen:
             continue
         seen.add(key)
-        out.append(Triplet(head.text, _relation(verb, ent), ent.text, "svo"))
+        out.append(Triplet(head_text, _relation(verb, ent), ent.text, "svo"))
     return out
 
 
@@ -106,11 +126,15 @@ def pair_triplets(sent, ents) -> list[Triplet]:
     return out
 
 
-def sentence_triplets(sent, ents, *, has_parse: bool) -> list[Triplet]:
-    if len(ents) < 2:
-        return []
-    if has_parse:
-        found = parsed_triplets(sent, ents)
-        if found:
+def sentence_triplets(sent, ents, *, has_parse: bool, context: str | None = None) -> list[Triplet]:
+    if has_parse and ents:
+        found = parsed_triplets(sent, ents, context)
+        if found or len(ents) < 2:
             return found
+    if len(ents) < 2:
+        # Without a parse, "She ... X" still links X to the entity the text is about.
+        if context and ents and sent[0].lower_ in PRONOUNS and ents[0].text.lower() != context.lower():
+            words = [t.text for t in sent[1 : ents[0].start - sent.start] if t.is_alpha][:_MAX_REL_WORDS]
+            return [Triplet(context, " ".join(words), ents[0].text, "pair")]
+        return []
     return pair_triplets(sent, ents)

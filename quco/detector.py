@@ -1,0 +1,242 @@
+"""The ``Detector``: extractor + count backend + trigger -> ``RiskReport``.
+
+Batches are first-class: ``check_many`` runs extraction once over all texts (``nlp.pipe``) and asks
+the backend once for every distinct phrase and pair. A backend failure never becomes a count of 0:
+the batch is retried item by item so that only the failing items are reported as unknown, and the
+unknown-count policy of the thresholds decides what unknown means.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from . import trigger
+from .backends.base import DEFAULT_WINDOW, CountBackend
+from .errors import BackendError, RiskAbort, UsageError
+from .extract import Extractor
+from .report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
+
+MAX_QUESTION_CHARS = 4_000
+MAX_DRAFT_CHARS = 100_000
+
+
+class Detector:
+    def __init__(
+        self,
+        backend: CountBackend,
+        extractor: Extractor | None = None,
+        thresholds: trigger.Thresholds | None = None,
+        *,
+        window: int = DEFAULT_WINDOW,
+        max_question_chars: int = MAX_QUESTION_CHARS,
+        max_draft_chars: int = MAX_DRAFT_CHARS,
+    ):
+        self.backend = backend
+        self.extractor = extractor if extractor is not None else Extractor()
+        self.thresholds = thresholds if thresholds is not None else trigger.Thresholds()
+        self.window = window
+        self.max_question_chars = max_question_chars
+        self.max_draft_chars = max_draft_chars
+        self._resolved = self.thresholds.resolve(backend.corpus.tokens)
+
+    # -- public API ---------------------------------------------------------------------------
+    def check_question(self, question: str) -> RiskReport:
+        """Stage 1: should we retrieve before generating an answer to ``question``?"""
+        return self.check_many([question])[0]
+
+    def check_draft(self, question: str, draft: str) -> RiskReport:
+        """Stages 1 and 2: is ``draft`` (an answer being generated) likely to contain a fabrication?"""
+        return self.check_many([(question, draft)])[0]
+
+    def check_many(self, items: Sequence[str | tuple[str, str | None]]) -> list[RiskReport]:
+        """Check many questions, or (question, draft) pairs, in one batch."""
+        t0 = time.perf_counter()
+        questions, drafts = self._validate(items)
+        n = len(questions)
+        if n == 0:
+            return []
+        entities = self.extractor.entities_many(questions)
+        draft_idx = [i for i, d in enumerate(drafts) if d is not None]
+        sentences = dict(zip(draft_idx, self.extractor.sentences_many([drafts[i] for i in draft_idx])))
+        t1 = time.perf_counter()
+
+        phrases = {e.text for ents in entities for e in ents}
+        pairs = set()
+        for sents in sentences.values():
+            for s in sents:
+                pairs.update((t.head, t.tail) for t in s.triplets)
+                if self._resolved.check_lone_entities and len(s.entities) == 1 and not s.triplets:
+                    phrases.add(s.entities[0].text)
+        counts = self._counts(sorted(phrases))
+        cooccur = self._cooccur(sorted(pairs))
+        t2 = time.perf_counter()
+
+        shared = {
+            "extract_ms": (t1 - t0) * 1000 / n,
+            "count_ms": (t2 - t1) * 1000 / n,
+            "batch_size": n,
+        }
+        reports = []
+        for i in range(n):
+            start = time.perf_counter()
+            reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start))
+        return reports
+
+    # -- internals ----------------------------------------------------------------------------
+    def _validate(self, items) -> tuple[list[str], list[str | None]]:
+        if isinstance(items, (str, bytes)):
+            raise UsageError("check_many takes a list of questions or (question, draft) pairs, not one string")
+        questions, drafts = [], []
+        for item in items:
+            q, d = (item, None) if isinstance(item, str) else _pair(item)
+            if not isinstance(q, str) or not q.strip():
+                raise UsageError("the question is empty")
+            if len(q) > self.max_question_chars:
+                raise UsageError(f"the question has {len(q):,} characters; the limit is {self.max_question_chars:,}")
+            if d is not None:
+                if not isinstance(d, str):
+                    raise UsageError(f"the draft must be text, not {type(d).__name__}")
+                if len(d) > self.max_draft_chars:
+                    raise UsageError(
+                        f"the draft has {len(d):,} characters; the limit is {self.max_draft_chars:,} "
+                        "(check it in parts, or raise max_draft_chars)"
+                    )
+                if "\x00" in d:
+                    raise UsageError("the draft contains NUL bytes; expected text")
+            questions.append(q)
+            drafts.append(d)
+        return questions, drafts
+
+    def _counts(self, phrases: list[str]) -> dict:
+        """phrase -> (count or None, approx, error)."""
+        if not phrases:
+            return {}
+        try:
+            return {c.phrase: (c.count, c.approx, None) for c in self.backend.count_many(phrases)}
+        except BackendError:
+            pass
+        out = {}
+        for p in phrases:  # isolate the failing items
+            try:
+                c = self.backend.count_many([p])[0]
+                out[p] = (c.count, c.approx, None)
+            except BackendError as exc:
+                out[p] = (None, False, str(exc))
+        return out
+
+    def _cooccur(self, pairs: list[tuple[str, str]]) -> dict:
+        if not pairs:
+            return {}
+        try:
+            res = self.backend.cooccur_many(pairs, self.window)
+            return {(c.a, c.b): _cooc_value(c) for c in res}
+        except BackendError:
+            pass
+        out = {}
+        for p in pairs:
+            try:
+                out[p] = _cooc_value(self.backend.cooccur_many([p], self.window)[0])
+            except BackendError as exc:
+                out[p] = (None, False, str(exc))
+        return out
+
+    def _report(self, question, entities, sentences, counts, cooccur, shared, start) -> RiskReport:
+        th = self._resolved
+        ent_ev = []
+        for e in entities:
+            value, approx, error = counts[e.text]
+            r = None if value is None else trigger.risk(value, th.entity, th.steepness)
+            ent_ev.append(EntityEvidence(e.text, e.label, value, approx, error, r))
+        if th.unknown_policy == "error":
+            bad = [e for e in ent_ev if e.count is None]
+            if bad:
+                raise RiskAbort(f"count unknown for {bad[0].text!r}: {bad[0].error}")
+        s1 = trigger.stage1([(e.text, e.count) for e in ent_ev], th)
+        reasons = list(s1.reasons)
+        pairs, lones, flagged, s2_risk, s2_fired = [], [], None, 0.0, False
+        if sentences is not None:
+            for s in sentences:
+                sentence_flag = None
+                for t in s.triplets:
+                    value, approx, error = cooccur[(t.head, t.tail)]
+                    if value is None and th.unknown_policy == "error":
+                        raise RiskAbort(f"co-occurrence unknown for {t.head!r} and {t.tail!r}: {error}")
+                    d = trigger.pair_decision(t.head, t.tail, value, th)
+                    pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, value, self.window, approx, error, d.fired, d.risk))
+                    s2_risk = max(s2_risk, d.risk)
+                    if d.fired and sentence_flag is None:
+                        sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)
+                if th.check_lone_entities and len(s.entities) == 1 and not s.triplets:
+                    ent = s.entities[0].text
+                    value, approx, error = counts[ent]
+                    if value is None and th.unknown_policy == "error":
+                        raise RiskAbort(f"count unknown for {ent!r}: {error}")
+                    d = trigger.lone_decision(ent, value, th)
+                    lones.append(LoneEvidence(s.index, ent, value, approx, error, d.fired, d.risk))
+                    s2_risk = max(s2_risk, d.risk)
+                    if d.fired and sentence_flag is None:
+                        sentence_flag = (FlaggedSentence(s.index, s.text, s.start, None, ent), d)
+                if sentence_flag is not None and flagged is None:
+                    flagged = sentence_flag[0]
+                    reasons.append(f"sentence {s.index + 1}: " + "; ".join(sentence_flag[1].reasons))
+            s2_fired = flagged is not None
+            if not s2_fired:
+                reasons.append(f"draft: {len(pairs)} pair(s) and {len(lones)} lone entit(y/ies) checked, none flagged")
+        if s1.fired:
+            stage = "question"
+        elif s2_fired:
+            stage = "draft"
+        else:
+            stage = None
+        suggested = None
+        if flagged is not None:
+            suggested = flagged.triplet.query if flagged.triplet is not None else flagged.lone_entity
+        elif s1.fired:
+            suggested = question
+        any_approx = any(e.approx for e in ent_ev) or any(p.approx for p in pairs) or any(x.approx for x in lones)
+        any_unknown = s1.unknown or any(p.cooccur is None for p in pairs) or any(x.count is None for x in lones)
+        corpus = self.backend.corpus
+        timings = dict(shared)
+        timings["decide_ms"] = (time.perf_counter() - start) * 1000
+        timings["total_ms"] = timings["extract_ms"] + timings["count_ms"] + timings["decide_ms"]
+        return RiskReport(
+            question=question,
+            retrieve=s1.fired or s2_fired,
+            risk=max(s1.risk, s2_risk),
+            stage=stage,
+            reasons=tuple(reasons),
+            entities=tuple(ent_ev),
+            pairs=tuple(pairs),
+            lone_entities=tuple(lones),
+            flagged=flagged,
+            suggested_query=suggested,
+            draft_checked=sentences is not None,
+            sentences_checked=len(sentences) if sentences is not None else 0,
+            backend=self.backend.name,
+            index=self.backend.identity,
+            corpus_tokens=corpus.tokens,
+            corpus_documents=corpus.documents,
+            approx=any_approx,
+            unknown=any_unknown,
+            extractor=self.extractor.model_name,
+            thresholds=th.to_dict(),
+            stage1_risk=s1.risk,
+            stage2_risk=s2_risk,
+            timings_ms={k: round(v, 3) if isinstance(v, float) else v for k, v in timings.items()},
+        )
+
+
+def _pair(item) -> tuple:
+    try:
+        q, d = item
+    except (TypeError, ValueError):
+        raise UsageError(f"expected a question or a (question, draft) pair, got {type(item).__name__}") from None
+    return q, d
+
+
+def _cooc_value(c) -> tuple:
+    # An approximate zero from a sampled engine is not evidence of absence: report it as unknown.
+    if c.approx and c.count == 0:
+        return (None, True, "approximate zero from a sampled count")
+    return (c.count, c.approx, None)

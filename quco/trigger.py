@@ -1,0 +1,175 @@
+"""The QuCo-RAG decision rules as pure functions (no I/O, no NLP).
+
+QuCo-RAG's thresholds are absolute counts on a 4.6T-token corpus (OLMo-2 pretraining data):
+stage 1 retrieves when the question's entities have a mean count below 1,000; stage 2 flags a
+sentence whose (head, tail) never co-occur (count < 1 within 1,000 tokens), or whose lone entity
+occurs fewer than 20 times. Here they are kept as rates per token and scaled to the corpus at hand,
+so the same rule means the same thing on a 2M-token index as on 4.6T tokens. Absolute overrides
+exist for users who calibrated their own.
+
+Alongside each boolean, a continuous risk in [0, 1]: ``1 / (1 + (count / threshold) ** steepness)``.
+It is 1 for a zero count, 0.5 exactly at the threshold and falls smoothly with frequency, so
+signals can be ranked (AUROC) and calibrated later.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+REFERENCE_TOKENS = 4.6e12  # QuCo-RAG's corpus size
+UNKNOWN_POLICIES = ("risky", "ignore", "error")
+AGGREGATES = ("mean", "min")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds. Rates are counts per corpus token; ``*_absolute`` override them."""
+
+    entity_rate: float = 1e3 / REFERENCE_TOKENS
+    cooccur_rate: float = 1.0 / REFERENCE_TOKENS
+    lone_entity_rate: float = 20.0 / REFERENCE_TOKENS
+    entity_absolute: float | None = None
+    cooccur_absolute: float | None = None
+    lone_entity_absolute: float | None = None
+    aggregate: str = "mean"
+    unknown_policy: str = "risky"
+    check_lone_entities: bool = True
+    steepness: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("entity_rate", "cooccur_rate", "lone_entity_rate", "steepness"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, not {value!r}")
+        for name in ("entity_absolute", "cooccur_absolute", "lone_entity_absolute"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, not {value!r}")
+        if self.aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {AGGREGATES}, not {self.aggregate!r}")
+        if self.unknown_policy not in UNKNOWN_POLICIES:
+            raise ValueError(f"unknown_policy must be one of {UNKNOWN_POLICIES}, not {self.unknown_policy!r}")
+
+    def resolve(self, corpus_tokens: int) -> "Resolved":
+        if corpus_tokens <= 0:
+            raise ValueError("corpus size must be positive to scale thresholds")
+
+        def pick(absolute, rate):
+            return (float(absolute), "absolute") if absolute is not None else (rate * corpus_tokens, "scaled")
+
+        entity, e_src = pick(self.entity_absolute, self.entity_rate)
+        cooccur, c_src = pick(self.cooccur_absolute, self.cooccur_rate)
+        lone, l_src = pick(self.lone_entity_absolute, self.lone_entity_rate)
+        return Resolved(
+            entity=entity,
+            cooccur=cooccur,
+            lone_entity=lone,
+            corpus_tokens=corpus_tokens,
+            sources={"entity": e_src, "cooccur": c_src, "lone_entity": l_src},
+            aggregate=self.aggregate,
+            unknown_policy=self.unknown_policy,
+            check_lone_entities=self.check_lone_entities,
+            steepness=self.steepness,
+        )
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Thresholds as absolute counts for one corpus."""
+
+    entity: float
+    cooccur: float
+    lone_entity: float
+    corpus_tokens: int
+    sources: dict = field(default_factory=dict)
+    aggregate: str = "mean"
+    unknown_policy: str = "risky"
+    check_lone_entities: bool = True
+    steepness: float = 0.5
+
+    def to_dict(self) -> dict:
+        return {
+            "entity": self.entity,
+            "cooccur": self.cooccur,
+            "lone_entity": self.lone_entity,
+            "corpus_tokens": self.corpus_tokens,
+            "reference_tokens": REFERENCE_TOKENS,
+            "sources": dict(self.sources),
+            "aggregate": self.aggregate,
+            "unknown_policy": self.unknown_policy,
+        }
+
+
+def risk(count: float, threshold: float, steepness: float = 0.5) -> float:
+    """Continuous risk: 1 at count 0, 0.5 at the threshold, towards 0 for frequent evidence."""
+    if count <= 0:
+        return 1.0
+    return 1.0 / (1.0 + (count / threshold) ** steepness)
+
+
+@dataclass(frozen=True)
+class Decision:
+    fired: bool
+    risk: float
+    reasons: tuple[str, ...]
+    unknown: bool = False
+
+
+def stage1(counts: Sequence[tuple[str, int | None]], th: Resolved) -> Decision:
+    """Question entities (text, count or None if unknown) -> retrieve before generating?"""
+    if not counts:
+        return Decision(False, 0.0, ("no entities found in the question",))
+    known = [(t, c) for t, c in counts if c is not None]
+    unknown = [t for t, c in counts if c is None]
+    reasons = []
+    if unknown and th.unknown_policy == "risky":
+        reasons.append(f"count unknown for {_names(unknown)}; treated as risky")
+        return Decision(True, 1.0, tuple(reasons), unknown=True)
+    if not known:
+        return Decision(False, 0.0, (f"count unknown for {_names(unknown)}; ignored",), unknown=True)
+    values = [c for _, c in known]
+    agg = sum(values) / len(values) if th.aggregate == "mean" else min(values)
+    r = risk(agg, th.entity, th.steepness)
+    fired = agg < th.entity
+    cmp = "<" if fired else ">="
+    reasons.append(f"{th.aggregate} entity count {agg:,.1f} {cmp} threshold {th.entity:,.4g}")
+    if fired:
+        rare = [t for t, c in known if c < th.entity]
+        if rare:
+            reasons.append(f"rare in corpus: {_names(rare)}")
+    if unknown:
+        reasons.append(f"count unknown for {_names(unknown)}; ignored")
+    return Decision(fired, r, tuple(reasons), unknown=bool(unknown))
+
+
+def pair_decision(head: str, tail: str, cooccur: int | None, th: Resolved) -> Decision:
+    if cooccur is None:
+        if th.unknown_policy == "risky":
+            return Decision(True, 1.0, (f"co-occurrence of {head!r} and {tail!r} unknown; treated as risky",), True)
+        return Decision(False, 0.0, (f"co-occurrence of {head!r} and {tail!r} unknown; ignored",), True)
+    fired = cooccur < th.cooccur
+    r = risk(cooccur, th.cooccur, th.steepness)
+    if fired:
+        return Decision(True, r, (f"{head!r} and {tail!r} never co-occur in the corpus (count {cooccur})",))
+    return Decision(False, r, ())
+
+
+def lone_decision(entity: str, count: int | None, th: Resolved) -> Decision:
+    if not th.check_lone_entities:
+        return Decision(False, 0.0, ())
+    if count is None:
+        if th.unknown_policy == "risky":
+            return Decision(True, 1.0, (f"count of lone entity {entity!r} unknown; treated as risky",), True)
+        return Decision(False, 0.0, (), True)
+    fired = count < th.lone_entity
+    r = risk(count, th.lone_entity, th.steepness)
+    if fired:
+        return Decision(True, r, (f"lone entity {entity!r} is rare (count {count} < {th.lone_entity:,.4g})",))
+    return Decision(False, r, ())
+
+
+def _names(items: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(t) for t in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
