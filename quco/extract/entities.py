@@ -14,7 +14,7 @@ KEEP_LABELS = frozenset(
     {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE", "DATE"}
 )
 # Lower-case words allowed inside a capitalised name: "Bank of England", "First for Women".
-CONNECTORS = frozenset({"of", "for", "the", "and", "de", "du", "da", "von", "van", "der", "la", "le", "del", "on", "in", "&"})
+CONNECTORS = frozenset({"of", "for", "the", "and", "de", "du", "da", "von", "van", "der", "la", "le", "del", "&"})
 LEADING_DROP = frozenset({"the", "a", "an", "which", "who", "whom", "whose", "what", "when", "where", "how", "why", "is",
                           "was", "are", "were", "did", "does", "do", "in", "on", "at", "of", "and", "or", "but", "if"})
 _QUOTED = re.compile(r'"([^"\n]{2,120})"|“([^”\n]{2,120})”')

@@ -1,0 +1,182 @@
+"""The `quco` command line. The library raises; this module formats errors as one line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import QucoError, SourceError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, like every other usage error
+        self.exit(2, f"quco: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="quco", description="Decide when an LLM must retrieve, from corpus statistics (QuCo-RAG).")
+    p.add_argument("--version", action="version", version=f"quco {__version__}")
+    p.add_argument("--config", help="path to a quco.toml (default: ./quco.toml if present)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    idx = sub.add_parser("index", help="build or describe an index")
+    isub = idx.add_subparsers(dest="index_command", required=True, parser_class=_Parser)
+    b = isub.add_parser("build", help="build an n-gram index from JSONL, plain text or Parquet files")
+    b.add_argument("sources", nargs="+", metavar="SRC")
+    b.add_argument("--out", required=True, help="index file to write, e.g. indexes/wiki.duckdb")
+    b.add_argument("--backend", default="duckdb", choices=["duckdb"])
+    b.add_argument("--no-case-fold", action="store_true", help="keep case (default: case-insensitive counts)")
+    b.add_argument("--text-split", default="paragraph", choices=["paragraph", "line", "file"],
+                   help="how plain-text files are cut into documents (default: blank-line paragraphs)")
+    b.add_argument("--skip-bad-lines", action="store_true", help="skip malformed JSONL lines instead of failing")
+    b.add_argument("--no-text", action="store_true", help="do not store document text in the index")
+    b.add_argument("--no-progress", action="store_true")
+    i = isub.add_parser("info", help="describe an index")
+    i.add_argument("path")
+    i.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("check", help="should the model retrieve for this question (and draft)?")
+    c.add_argument("question")
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--draft", help="the draft answer to verify (stage 2)")
+    g.add_argument("--draft-file", help="read the draft from a file ('-' for standard input)")
+    _detector_options(c)
+    c.add_argument("--json", action="store_true", help="print the full report as JSON")
+
+    d = sub.add_parser("demo", help="index real Wikipedia text and run both stages on examples")
+    d.add_argument("--corpus", help="use this corpus file instead of downloading the demo corpus")
+    d.add_argument("--cache-dir", default="data/cache", help="where the downloaded corpus is kept")
+    d.add_argument("--rebuild", action="store_true", help="rebuild the index even if it exists")
+    _detector_options(d)
+    d.add_argument("--json", action="store_true")
+    return p
+
+
+def _detector_options(p) -> None:
+    p.add_argument("--index", help="index file (default: $QUCO_INDEX, quco.toml, or indexes/demo.duckdb)")
+    p.add_argument("--model", help="spaCy pipeline name, or 'rules' for the rule-based extractor")
+    p.add_argument("--window", type=int, help="co-occurrence window in tokens (default 1000)")
+    p.add_argument("--unknown-policy", choices=["risky", "ignore", "error"], help="what an unknown count means")
+
+
+def _settings(args):
+    from .config import load_settings
+
+    return load_settings(
+        args.config,
+        index=getattr(args, "index", None),
+        model=getattr(args, "model", None),
+        window=getattr(args, "window", None),
+        unknown_policy=getattr(args, "unknown_policy", None),
+    )
+
+
+def _read_draft(args) -> str | None:
+    if args.draft is not None:
+        return args.draft
+    if args.draft_file is None:
+        return None
+    path = args.draft_file
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read draft ({exc.strerror})") from None
+    if b"\x00" in raw:
+        raise SourceError(f"{path}: looks like a binary file, expected UTF-8 text")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _cmd_index(args) -> int:
+    if args.index_command == "build":
+        from .backends.duckdb_build import build_index
+        from .normalize import Normalizer
+
+        progress = not args.no_progress and sys.stderr.isatty()
+        stats = build_index(
+            args.sources,
+            args.out,
+            normalizer=Normalizer(case_fold=not args.no_case_fold),
+            text_split=args.text_split,
+            skip_bad_lines=args.skip_bad_lines,
+            progress=progress,
+            store_text=not args.no_text,
+        )
+        rate = stats.tokens / stats.seconds if stats.seconds else 0.0
+        print(
+            f"built {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens, {stats.vocab:,} words, "
+            f"{stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f} s ({rate:,.0f} tokens/s)"
+        )
+        return 0
+    from .backends.duckdb_index import index_info
+    from .render import render_info
+
+    info = index_info(args.path)
+    print(json.dumps(info.to_dict(), indent=2) if args.json else render_info(info))
+    return 0
+
+
+def _cmd_check(args) -> int:
+    from .render import render_report
+
+    question = args.question
+    if not question.strip():
+        raise UsageError("the question is empty")
+    draft = _read_draft(args)
+    settings = _settings(args)
+    detector = settings.detector()
+    report = detector.check_many([(question, draft)])[0]
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(render_report(report, draft))
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    settings = _settings(args)
+    return run_demo(
+        settings,
+        corpus=args.corpus,
+        index_path=Path(settings.index),
+        cache_dir=Path(args.cache_dir),
+        rebuild=args.rebuild,
+        as_json=args.json,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"index": _cmd_index, "check": _cmd_check, "demo": _cmd_demo}
+    try:
+        return handlers[args.command](args)
+    except QucoError as exc:
+        print(f"quco: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("quco: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so in one line; the traceback is one variable away
+        if os.environ.get("QUCO_DEBUG"):
+            raise
+        print(f"quco: internal error: {type(exc).__name__}: {exc} (set QUCO_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 70
+    except BaseException as exc:  # SIGTERM during a build arrives as an exception after cleanup
+        if type(exc).__name__ == "_Terminated":
+            print("quco: terminated", file=sys.stderr)
+            return 143
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

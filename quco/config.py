@@ -1,0 +1,122 @@
+"""Settings from ``quco.toml`` and ``QUCO_*`` variables, turned into components at the edge.
+
+Precedence: command-line flags > environment > ``quco.toml`` > defaults. The library itself never
+reads configuration; the CLI builds a ``Detector`` from a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+DEFAULT_INDEX = "indexes/demo.duckdb"
+
+
+@dataclass(frozen=True)
+class Settings:
+    index: str = DEFAULT_INDEX
+    model: str | None = None  # spaCy package name, "rules", or None for the default load order
+    window: int = 1000
+    unknown_policy: str = "risky"
+    aggregate: str = "mean"
+    entity_threshold: float | None = None  # absolute overrides; None = scale QuCo-RAG's values
+    cooccur_threshold: float | None = None
+    lone_entity_threshold: float | None = None
+    case_fold: bool | None = None  # None: accept whatever the index was built with
+
+    def thresholds(self):
+        from .trigger import Thresholds
+
+        try:
+            return Thresholds(
+                entity_absolute=self.entity_threshold,
+                cooccur_absolute=self.cooccur_threshold,
+                lone_entity_absolute=self.lone_entity_threshold,
+                aggregate=self.aggregate,
+                unknown_policy=self.unknown_policy,
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def open_backend(self):
+        from .backends.duckdb_index import DuckDBIndex
+        from .normalize import Normalizer
+
+        require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
+        return DuckDBIndex(self.index, require=require)
+
+    def detector(self, backend=None):
+        from .detector import Detector
+        from .extract import Extractor
+
+        backend = backend or self.open_backend()
+        return Detector(backend, Extractor(self.model), self.thresholds(), window=self.window)
+
+
+_TYPES = {f.name: f.type for f in fields(Settings)}
+_ENV = {
+    "QUCO_INDEX": "index",
+    "QUCO_MODEL": "model",
+    "QUCO_WINDOW": "window",
+    "QUCO_UNKNOWN_POLICY": "unknown_policy",
+    "QUCO_AGGREGATE": "aggregate",
+    "QUCO_ENTITY_THRESHOLD": "entity_threshold",
+    "QUCO_COOCCUR_THRESHOLD": "cooccur_threshold",
+    "QUCO_LONE_ENTITY_THRESHOLD": "lone_entity_threshold",
+    "QUCO_CASE_FOLD": "case_fold",
+}
+
+
+def _coerce(name: str, value, origin: str):
+    kind = _TYPES[name]
+    try:
+        if "bool" in kind:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if "float" in kind:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (TypeError, ValueError):
+        raise ConfigError(f"{origin}: invalid value {value!r} for {name}") from None
+
+
+def load_settings(config_path: str | os.PathLike | None = None, env: dict | None = None, **overrides) -> Settings:
+    env = os.environ if env is None else env
+    settings = Settings()
+    path = Path(config_path) if config_path else Path(env.get("QUCO_CONFIG", "quco.toml"))
+    if config_path and not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+        table = data.get("quco", data)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [quco] must be a table")
+        unknown = sorted(set(table) - set(_TYPES))
+        if unknown:
+            raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+        settings = replace(settings, **{k: _coerce(k, v, str(path)) for k, v in table.items()})
+    from_env = {field: _coerce(field, env[var], var) for var, field in _ENV.items() if env.get(var) not in (None, "")}
+    settings = replace(settings, **from_env)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(settings, **{k: _coerce(k, v, "--" + k.replace("_", "-")) for k, v in given.items()})
