@@ -46,7 +46,7 @@ class BuildStats:
 
 
 def _stale_temp_files(out: Path) -> Iterable[Path]:
-    pattern = re.compile(re.escape(f".{out.name}.building-") + r"(\d+)$")
+    pattern = re.compile(re.escape(f".{out.name}.building-") + r"(\d+)(\.wal)?$")
     for p in out.parent.glob(f".{out.name}.building-*"):
         m = pattern.match(p.name)
         if not m:

@@ -1,0 +1,46 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("QUCO_SHARED_DATA", ROOT.parent / "shared" / "data"))
+CORPUS_FILES = sorted((SHARED / "corpus").glob("*.jsonl")) if SHARED.exists() else []
+
+
+def write_jsonl(path: Path, docs) -> Path:
+    with open(path, "w", encoding="utf-8") as fh:
+        for i, d in enumerate(docs):
+            fh.write(json.dumps(d if isinstance(d, dict) else {"id": str(i), "text": d}) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_index(tmp_path_factory):
+    """An index of all of ../shared/data/corpus (skipped where the shared data is absent)."""
+    if not CORPUS_FILES:
+        pytest.skip("../shared/data/corpus is absent (it ships beside the repo in CI)")
+    from quco.backends.duckdb_build import build_index
+    from quco.backends.duckdb_index import DuckDBIndex
+
+    out = tmp_path_factory.mktemp("shared") / "all.duckdb"
+    build_index(CORPUS_FILES, out, progress=False)
+    return DuckDBIndex(out)
+
+
+@pytest.fixture(scope="session")
+def model_extractor():
+    from quco.extract import Extractor
+
+    ex = Extractor()
+    if ex.model_name == "rules":
+        pytest.fail("the pinned spaCy model is not installed; run scripts/test.sh")
+    return ex
+
+
+@pytest.fixture(scope="session")
+def rules_extractor():
+    from quco.extract import Extractor
+
+    return Extractor("rules")
