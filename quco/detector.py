@@ -32,6 +32,8 @@ class Detector:
         max_question_chars: int = MAX_QUESTION_CHARS,
         max_draft_chars: int = MAX_DRAFT_CHARS,
     ):
+        if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+            raise UsageError(f"window must be a non-negative number of tokens, not {window!r}")
         self.backend = backend
         self.extractor = extractor if extractor is not None else Extractor()
         self.thresholds = thresholds if thresholds is not None else trigger.Thresholds()

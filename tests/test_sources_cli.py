@@ -1,0 +1,138 @@
+"""Corpus sources and the CLI's handling of bad input: one line, non-zero exit, no traceback."""
+
+import gzip
+import json
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from conftest import write_jsonl
+from quco.errors import SourceError
+from quco.sources import iter_documents
+
+
+def run_cli(*args, cwd=None, stdin=None, env=None):
+    import os
+
+    full_env = dict(os.environ, **(env or {}))
+    full_env.pop("QUCO_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "quco.cli", *args], capture_output=True, text=True, cwd=cwd, input=stdin, env=full_env)
+
+
+def assert_one_line_error(proc, needle):
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert needle in lines[0], lines[0]
+
+
+def test_text_split_modes_and_gzip(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("first para\nstill first\n\nsecond para\n")
+    assert [d.text for d in iter_documents(p)] == ["first para\nstill first", "second para"]
+    assert len(list(iter_documents(p, text_split="line"))) == 3
+    assert len(list(iter_documents(p, text_split="file"))) == 1
+    gz = tmp_path / "b.jsonl.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write(json.dumps({"id": 7, "title": "T", "text": "hello"}) + "\n")
+    docs = list(iter_documents(gz))
+    assert docs[0].id == "7" and docs[0].title == "T"
+
+
+def test_parquet_source(tmp_path):
+    p = tmp_path / "c.parquet"
+    con = duckdb.connect()
+    con.execute("COPY (SELECT * FROM (VALUES (1, 'Alpha beta'), (2, 'gamma')) t(id, text)) TO ? (FORMAT parquet)", [str(p)])
+    con.close()
+    docs = list(iter_documents(p))
+    assert [d.text for d in docs] == ["Alpha beta", "gamma"] and docs[0].id == "1"
+    bad = tmp_path / "d.parquet"
+    con = duckdb.connect()
+    con.execute("COPY (SELECT 1 AS body) TO ? (FORMAT parquet)", [str(bad)])
+    con.close()
+    with pytest.raises(SourceError, match='no "text" column'):
+        list(iter_documents(bad))
+
+
+def test_source_errors(tmp_path):
+    empty = tmp_path / "e.jsonl"
+    empty.write_text("")
+    with pytest.raises(SourceError, match="empty"):
+        list(iter_documents(empty))
+    binary = tmp_path / "b.txt"
+    binary.write_bytes(b"\x00\x01\x02binary")
+    with pytest.raises(SourceError, match="binary"):
+        list(iter_documents(binary))
+    latin = tmp_path / "l.txt"
+    latin.write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(SourceError, match="UTF-8"):
+        list(iter_documents(latin))
+    notext = write_jsonl(tmp_path / "n.jsonl", [{"id": 1, "body": "x"}])
+    with pytest.raises(SourceError, match=r"n.jsonl:1: missing string field"):
+        list(iter_documents(notext))
+    bad = tmp_path / "m.jsonl"
+    bad.write_text('{"text": "ok"}\n{"text": \n{"text": "also ok"}\n')
+    with pytest.raises(SourceError, match=r"m.jsonl:2: malformed JSON"):
+        list(iter_documents(bad))
+    assert [d.text for d in iter_documents(bad, skip_bad_lines=True)] == ["ok", "also ok"]
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    src = write_jsonl(d / "c.jsonl", ["Hamlet is a tragedy written by William Shakespeare.", "Paris is the capital of France."])
+    proc = run_cli("index", "build", str(src), "--out", str(d / "i.duckdb"))
+    assert proc.returncode == 0, proc.stderr
+    assert "2 documents" in proc.stdout
+    return d / "i.duckdb"
+
+
+def test_cli_check_and_info(small_index):
+    proc = run_cli("check", "Who wrote Hamlet?", "--index", str(small_index), "--draft",
+                   "Hamlet was written by Charles Dickens.", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["decision"] == "retrieve" and report["stage"] == "draft"
+    assert report["suggested_query"] == "Hamlet written by"
+    assert report["corpus_tokens"] > 0
+    table = run_cli("check", "Who wrote Hamlet?", "--index", str(small_index))
+    assert table.returncode == 0 and "decision" in table.stdout and "Hamlet" in table.stdout
+    info = run_cli("index", "info", str(small_index), "--json")
+    assert json.loads(info.stdout)["documents"] == 2
+
+
+def test_cli_config_file_and_env(small_index, tmp_path):
+    (tmp_path / "quco.toml").write_text(f'[quco]\nindex = "{small_index}"\nmodel = "rules"\n')
+    proc = run_cli("check", "Who wrote Hamlet?", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["extractor"] == "rules"
+    proc = run_cli("check", "Who wrote Hamlet?", "--json", cwd=tmp_path, env={"QUCO_ENTITY_THRESHOLD": "100"})
+    assert json.loads(proc.stdout)["decision"] == "retrieve"  # absolute override: Hamlet occurs < 100 times
+    (tmp_path / "quco.toml").write_text("[quco]\nwindow = 'wide'\n")
+    assert_one_line_error(run_cli("check", "q?", cwd=tmp_path), "invalid value")
+
+
+def test_cli_bad_inputs(small_index, tmp_path):
+    assert_one_line_error(run_cli("check", "Who?", "--index", str(tmp_path / "missing.duckdb")), "index not found")
+    assert_one_line_error(run_cli("check", "   ", "--index", str(small_index)), "question is empty")
+    big = "Hamlet was a play. " * 60_000  # > 1 MB
+    draft_file = tmp_path / "big.txt"
+    draft_file.write_text(big)
+    assert_one_line_error(run_cli("check", "Who?", "--index", str(small_index), "--draft-file", str(draft_file)), "limit")
+    binary = tmp_path / "bin.dat"
+    binary.write_bytes(b"\x00\xff" * 100)
+    assert_one_line_error(run_cli("check", "Who?", "--index", str(small_index), "--draft-file", str(binary)), "binary")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert_one_line_error(run_cli("index", "build", str(empty), "--out", str(tmp_path / "x.duckdb")), "empty")
+    assert_one_line_error(run_cli("index", "build", str(binary), "--out", str(tmp_path / "x.duckdb")), "binary")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok"}\nnot json\n')
+    assert_one_line_error(run_cli("index", "build", str(bad), "--out", str(tmp_path / "x.duckdb")), "bad.jsonl:2")
+    assert not (tmp_path / "x.duckdb").exists()
+    assert_one_line_error(run_cli("index", "info", str(binary)), "not a quco index")
+    assert_one_line_error(run_cli("check"), "required")
+    assert_one_line_error(run_cli("check", "q", "--window", "-5", "--index", str(small_index)), "window")
