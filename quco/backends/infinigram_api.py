@@ -1,0 +1,256 @@
+"""Client for the hosted infini-gram API (the counts QuCo-RAG uses), hardened.
+
+JSON contract: POST {index, query_type: "count", query[, max_diff_tokens, max_clause_freq]} ->
+{count, approx, latency, ...} or {error}. Every request has connect/read timeouts; connection
+errors, timeouts, malformed bodies, 429 and 5xx are retried with exponential backoff and jitter
+(honouring Retry-After); batches run with bounded concurrency; successful answers are cached on
+disk so a re-run costs no requests. A failure raises ``BackendError``: never a count of 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BackendError, BackendUnavailable, QueryError
+from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+
+DEFAULT_ENDPOINT = "https://api.infini-gram.io/"
+DEFAULT_INDEX = "v4_olmo-2-0325-32b-instruct_llama"
+OLMO2_TOKENS = 4_600_000_000_000
+MAX_QUERY_CHARS = 1000
+MAX_CLAUSES = 4
+MAX_TERMS = 4
+_OPERATOR = re.compile(r"(?:^|\s)(AND|OR)(?:\s|$)")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4  # total tries per request
+    backoff: float = 0.5  # first wait, doubled each retry
+    max_backoff: float = 8.0
+    jitter: float = 0.25  # +- fraction of each wait, so parallel clients do not retry in lockstep
+    retry_status: tuple[int, ...] = (429, 500, 502, 503, 504)
+
+    def wait(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_backoff)
+        base = min(self.backoff * (2**attempt), self.max_backoff)
+        return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
+
+
+class ResponseCache:
+    """Successful answers on disk (SQLite), keyed by endpoint, index, query and parameters."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, count INTEGER, approx INTEGER)")
+            self._db.commit()
+
+    @staticmethod
+    def key(endpoint: str, payload: dict) -> str:
+        return hashlib.sha256(json.dumps([endpoint, payload], sort_keys=True).encode()).hexdigest()
+
+    def get(self, key: str) -> tuple[int, bool] | None:
+        with self._lock:
+            row = self._db.execute("SELECT count, approx FROM answers WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (int(row[0]), bool(row[1]))
+
+    def put(self, key: str, count: int, approx: bool) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, count, int(approx)))
+            self._db.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class InfiniGramAPI(CountBackend):
+    """``CountBackend`` over the infini-gram HTTP API (or any server speaking its contract)."""
+
+    name = "infinigram-api"
+
+    def __init__(
+        self,
+        *,
+        endpoint: str = DEFAULT_ENDPOINT,
+        index: str = DEFAULT_INDEX,
+        corpus_tokens: int = OLMO2_TOKENS,
+        corpus_documents: int = 0,
+        session=None,
+        timeout: tuple[float, float] = (3.05, 20.0),
+        retry: RetryPolicy | None = None,
+        max_workers: int = 4,
+        max_clause_freq: int = 50_000,
+        cache: ResponseCache | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ):
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self.endpoint = endpoint
+        self.index = index
+        self.session = session
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.max_workers = max_workers
+        self.max_clause_freq = max_clause_freq
+        self.cache = cache
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self._corpus = Corpus(int(corpus_tokens), int(corpus_documents))
+        self.requests_sent = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def corpus(self) -> Corpus:
+        return self._corpus
+
+    @property
+    def identity(self) -> str:
+        return f"infinigram-api:{self.index}@{self.endpoint}"
+
+    # -- queries -------------------------------------------------------------------------------
+    def count_many(self, phrases: Sequence[str]) -> list[Count]:
+        payloads = [{"index": self.index, "query_type": "count", "query": _term(p)} for p in phrases]
+        answers = self._run_many(payloads)
+        return [Count(p, c, a) for p, (c, a) in zip(phrases, answers)]
+
+    def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
+        window = check_window(window)
+        payloads = []
+        for a, b in pairs:
+            query = f"{_term(a)} AND {_term(b)}"
+            _check_cnf(query)
+            # CNF parameters go only with CNF queries.
+            payloads.append({"index": self.index, "query_type": "count", "query": query,
+                             "max_diff_tokens": window, "max_clause_freq": self.max_clause_freq})
+        answers = self._run_many(payloads)
+        return [Cooccurrence(a, b, c, window, ap) for (a, b), (c, ap) in zip(pairs, answers)]
+
+    # -- transport -----------------------------------------------------------------------------
+    def _run_many(self, payloads: list[dict]) -> list[tuple[int, bool]]:
+        results: list[tuple[int, bool] | BackendError | None] = [None] * len(payloads)
+        todo = []
+        for i, payload in enumerate(payloads):
+            hit = self.cache.get(ResponseCache.key(self.endpoint, payload)) if self.cache else None
+            if hit is not None:
+                results[i] = hit
+            else:
+                todo.append(i)
+
+        def one(i: int):
+            try:
+                return i, self._request(payloads[i])
+            except BackendError as exc:
+                return i, exc
+
+        if len(todo) <= 1 or self.max_workers == 1:
+            done = [one(i) for i in todo]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(todo))) as pool:
+                done = list(pool.map(one, todo))
+        for i, value in done:
+            results[i] = value
+        failures = [r for r in results if isinstance(r, BackendError)]
+        if failures:
+            raise failures[0]
+        return results  # type: ignore[return-value]
+
+    def _request(self, payload: dict) -> tuple[int, bool]:
+        import requests
+
+        last = "no attempt made"
+        for attempt in range(self.retry.attempts):
+            retry_after = None
+            with self._count_lock:
+                self.requests_sent += 1
+            try:
+                resp = self.session.post(self.endpoint, json=payload, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            except requests.RequestException as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                if resp.status_code in self.retry.retry_status:
+                    last = f"HTTP {resp.status_code}"
+                    retry_after = _retry_after(resp.headers.get("Retry-After"))
+                elif resp.status_code >= 400:
+                    raise BackendError(f"infini-gram API answered HTTP {resp.status_code} for {payload['query']!r}")
+                else:
+                    try:
+                        body = resp.json()
+                    except ValueError:
+                        last = "malformed JSON in response"
+                    else:
+                        answer = _parse_answer(body, payload["query"])
+                        if self.cache:
+                            self.cache.put(ResponseCache.key(self.endpoint, payload), *answer)
+                        return answer
+            if attempt + 1 < self.retry.attempts:
+                self._sleep(self.retry.wait(attempt, retry_after, self._rng))
+        raise BackendUnavailable(f"infini-gram API failed after {self.retry.attempts} attempts ({last})")
+
+    def close(self) -> None:
+        self.session.close()
+        if self.cache:
+            self.cache.close()
+
+
+def _term(phrase: str) -> str:
+    if not isinstance(phrase, str) or not phrase.strip():
+        raise QueryError("empty phrase")
+    text = " ".join(phrase.split())
+    if _OPERATOR.search(text):
+        # The server would split "NORAD AND NASA" into two clauses: refuse rather than miscount.
+        raise QueryError(f"{phrase!r} contains a standalone AND/OR, which the infini-gram API parses as an operator")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"phrase has {len(text)} characters; the API accepts at most {MAX_QUERY_CHARS}")
+    return text
+
+
+def _check_cnf(query: str) -> None:
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"query has {len(query)} characters; the API accepts at most {MAX_QUERY_CHARS}")
+    clauses = query.split(" AND ")
+    if len(clauses) > MAX_CLAUSES or any(len(c.split(" OR ")) > MAX_TERMS for c in clauses):
+        raise QueryError(f"query exceeds the API's limit of {MAX_CLAUSES} clauses x {MAX_TERMS} terms")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None  # HTTP-date form: fall back to our own backoff
+
+
+def _parse_answer(body, query: str) -> tuple[int, bool]:
+    if not isinstance(body, dict):
+        raise BackendError(f"infini-gram API returned {type(body).__name__}, expected an object, for {query!r}")
+    if "error" in body:
+        raise QueryError(f"infini-gram API error for {query!r}: {body['error']}")
+    count = body.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise BackendError(f"infini-gram API returned no valid count for {query!r}")
+    return count, bool(body.get("approx", False))

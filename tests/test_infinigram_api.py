@@ -1,0 +1,98 @@
+"""The infini-gram API client against a real HTTP server on 127.0.0.1, with injected faults."""
+
+import pytest
+
+from conftest import write_jsonl
+from contract_server import ContractServer
+from quco.backends.duckdb_build import build_index
+from quco.backends.duckdb_index import DuckDBIndex
+from quco.backends.infinigram_api import InfiniGramAPI, ResponseCache, RetryPolicy
+from quco.detector import Detector
+from quco.errors import BackendUnavailable, QueryError
+
+TEXTS = ["Hamlet is a tragedy written by William Shakespeare.", "NORAD and NASA track objects.", "Paris is in France."]
+
+
+@pytest.fixture(scope="module")
+def local_index(tmp_path_factory):
+    d = tmp_path_factory.mktemp("api")
+    build_index([write_jsonl(d / "c.jsonl", TEXTS)], d / "i.duckdb", progress=False)
+    return DuckDBIndex(d / "i.duckdb")
+
+
+@pytest.fixture()
+def server(local_index):
+    with ContractServer(local_index) as srv:
+        yield srv
+
+
+def client(server, **kw):
+    waits = []
+    kw.setdefault("retry", RetryPolicy(attempts=3, backoff=0.01, max_backoff=2.0))
+    api = InfiniGramAPI(endpoint=server.url, index="test", timeout=(1.0, 0.5), sleep=waits.append, seed=1, **kw)
+    return api, waits
+
+
+def test_counts_match_local_index(server, local_index):
+    api, _ = client(server)
+    phrases = ["Hamlet", "William Shakespeare", "tragedy written", "absent words", "Paris"]
+    assert [c.count for c in api.count_many(phrases)] == [c.count for c in local_index.count_many(phrases)]
+    assert api.cooccur("Hamlet", "William Shakespeare", 1000).count == 1
+    simple, cnf = server.payloads[0], server.payloads[-1]
+    assert "max_diff_tokens" not in simple and "max_clause_freq" not in simple
+    assert cnf["max_diff_tokens"] == 1000 and cnf["query"] == "Hamlet AND William Shakespeare"
+
+
+@pytest.mark.parametrize("fault", ["500", "badjson", "drop", "slow:1.0"])
+def test_transient_faults_are_retried(server, fault):
+    api, waits = client(server)
+    server.faults.extend([fault, fault])
+    assert api.count("Hamlet").count == 1
+    assert server.requests == 3 and len(waits) == 2
+    assert waits[1] > waits[0] > 0  # exponential backoff
+
+
+def test_retry_after_is_honoured(server):
+    api, waits = client(server)
+    server.faults.append("429:1.5")
+    assert api.count("Paris").count == 1
+    assert waits == [1.5]
+
+
+def test_persistent_failure_is_unknown_not_zero(server, local_index):
+    api, _ = client(server)
+    server.faults.extend(["500"] * 10)
+    with pytest.raises(BackendUnavailable, match="after 3 attempts"):
+        api.count("Hamlet")
+    server.faults.clear()
+    server.faults.extend(["500"] * 3)  # the batch call fails; the per-item retry of "Hamlet" succeeds
+    det = Detector(api, __import__("quco.extract", fromlist=["Extractor"]).Extractor("rules"))
+    report = det.check_question("Who wrote Hamlet?")
+    assert report.entities[0].count == 1
+    server.faults.extend(["500"] * 10)
+    report = det.check_question("Where is Paris?")
+    assert report.entities[0].count is None and report.unknown and report.retrieve
+
+
+def test_operators_inside_names_are_refused(server):
+    api, _ = client(server)
+    with pytest.raises(QueryError, match="AND/OR"):
+        api.count("NORAD AND NASA")
+    assert api.count("NORAD").count == 1  # "OR" inside a word is not an operator
+    with pytest.raises(QueryError, match="at most 1000"):
+        api.count("x" * 1001)
+    assert server.requests == 1
+
+
+def test_cache_makes_reruns_free(server, tmp_path):
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    api, _ = client(server, cache=cache, max_workers=3)
+    phrases = ["Hamlet", "Paris", "France", "NASA"]
+    first = [c.count for c in api.count_many(phrases)]
+    assert server.requests == 4
+    again = InfiniGramAPI(endpoint=server.url, index="test", cache=ResponseCache(tmp_path / "cache.sqlite"))
+    assert [c.count for c in again.count_many(phrases)] == first
+    assert server.requests == 4 and again.requests_sent == 0
+    other_index = InfiniGramAPI(endpoint=server.url, index="other", cache=ResponseCache(tmp_path / "cache.sqlite"))
+    other_index.count("Hamlet")
+    assert server.requests == 5  # the key includes the index name
