@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import QucoError, SourceError, UsageError
+from .errors import QucoError, SourceError, Terminated, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -164,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("quco: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("quco: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: say so in one line; the traceback is one variable away
@@ -171,11 +174,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"quco: internal error: {type(exc).__name__}: {exc} (set QUCO_DEBUG=1 for a traceback)", file=sys.stderr)
         return 70
-    except BaseException as exc:  # SIGTERM during a build arrives as an exception after cleanup
-        if type(exc).__name__ == "_Terminated":
-            print("quco: terminated", file=sys.stderr)
-            return 143
-        raise
 
 
 if __name__ == "__main__":

@@ -113,36 +113,11 @@ class Detector:
 
     def _counts(self, phrases: list[str]) -> dict:
         """phrase -> (count or None, approx, error)."""
-        if not phrases:
-            return {}
-        try:
-            return {c.phrase: (c.count, c.approx, None) for c in self.backend.count_many(phrases)}
-        except BackendError:
-            pass
-        out = {}
-        for p in phrases:  # isolate the failing items
-            try:
-                c = self.backend.count_many([p])[0]
-                out[p] = (c.count, c.approx, None)
-            except BackendError as exc:
-                out[p] = (None, False, str(exc))
-        return out
+        return _isolating_failures(self.backend.count_many, phrases, lambda c: (c.count, c.approx, None))
 
     def _cooccur(self, pairs: list[tuple[str, str]]) -> dict:
-        if not pairs:
-            return {}
-        try:
-            res = self.backend.cooccur_many(pairs, self.window)
-            return {(c.a, c.b): _cooc_value(c) for c in res}
-        except BackendError:
-            pass
-        out = {}
-        for p in pairs:
-            try:
-                out[p] = _cooc_value(self.backend.cooccur_many([p], self.window)[0])
-            except BackendError as exc:
-                out[p] = (None, False, str(exc))
-        return out
+        """(head, tail) -> (co-occurrence or None, approx, error)."""
+        return _isolating_failures(lambda batch: self.backend.cooccur_many(batch, self.window), pairs, _cooc_value)
 
     def _report(self, question, entities, sentences, counts, cooccur, shared, start) -> RiskReport:
         th = self._resolved
@@ -228,6 +203,24 @@ class Detector:
             stage2_risk=s2_risk,
             timings_ms={k: round(v, 3) if isinstance(v, float) else v for k, v in timings.items()},
         )
+
+
+def _isolating_failures(batch_call, items: list, value) -> dict:
+    """Answer ``items`` with one batch call; if it fails, retry item by item so that only the
+    failing items become ``(None, False, error)``. Results are keyed by the input item."""
+    if not items:
+        return {}
+    try:
+        return {item: value(r) for item, r in zip(items, batch_call(items))}
+    except BackendError:
+        pass
+    out = {}
+    for item in items:
+        try:
+            out[item] = value(batch_call([item])[0])
+        except BackendError as exc:
+            out[item] = (None, False, str(exc))
+    return out
 
 
 def _pair(item) -> tuple:

@@ -72,3 +72,10 @@ class RiskAbort(QucoError):
     """A count was unknown and the unknown-count policy is 'error'."""
 
     exit_code = 8
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived during a build; raised after the temporary file was removed.
+
+    A ``BaseException`` like ``KeyboardInterrupt``: ordinary ``except Exception`` must not swallow it.
+    """

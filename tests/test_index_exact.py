@@ -212,3 +212,22 @@ def test_shared_corpus_spot_checks(shared_index):
         assert shared_index.count(phrase).count == brute_count(docs, norm.tokens(phrase)), phrase
     a, b = norm.tokens("Lothair II"), norm.tokens("Teutberga")
     assert shared_index.cooccur("Lothair II", "Teutberga").count == brute_cooccur(docs, a, b, 1000)
+
+
+def test_sigterm_during_cli_build_cleans_up(tmp_path):
+    src = tmp_path / "big.jsonl"
+    with open(src, "w") as fh:
+        for i in range(60_000):
+            fh.write(json.dumps({"text": f"document {i} about alpha beta gamma delta number {i % 977} " * 6}) + "\n")
+    out = tmp_path / "i.duckdb"
+    proc = subprocess.Popen([sys.executable, "-m", "quco.cli", "index", "build", str(src), "--out", str(out)],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(".building-" in p.name for p in tmp_path.iterdir()):
+        time.sleep(0.02)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip() == "quco: terminated"
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if ".building-" in p.name] == []

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import BuildError, QucoError
+from ..errors import BuildError, QucoError, Terminated
 from ..normalize import Normalizer
 from ..sources import iter_documents
 
@@ -197,13 +197,9 @@ def _flush_docs(con, pending: dict[str, list]) -> None:
         v.clear()
 
 
-class _Terminated(BaseException):
-    pass
-
-
 def _install_sigterm() -> bool:
     def handler(signum, frame):
-        raise _Terminated()
+        raise Terminated()
 
     try:
         signal.signal(signal.SIGTERM, handler)

@@ -186,9 +186,7 @@ class InfiniGramAPI(CountBackend):
                 self.requests_sent += 1
             try:
                 resp = self.session.post(self.endpoint, json=payload, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            except requests.RequestException as exc:
+            except requests.RequestException as exc:  # connection errors, timeouts, dropped bodies
                 last = f"{type(exc).__name__}: {exc}"
             else:
                 if resp.status_code in self.retry.retry_status:
