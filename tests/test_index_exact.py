@@ -169,19 +169,27 @@ def test_failed_build_leaves_previous_index_untouched(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if ".building-" in p.name] == []
 
 
-def test_killed_build_never_leaves_partial_index(tmp_path):
-    # A corpus big enough that the build is still running when it is killed.
-    src = tmp_path / "big.jsonl"
-    with open(src, "w") as fh:
+def _write_big_corpus(path):
+    """A corpus big enough that a build is still running when the test interrupts it."""
+    with open(path, "w") as fh:
         for i in range(60_000):
             fh.write(json.dumps({"text": f"document {i} about alpha beta gamma delta number {i % 977} " * 6}) + "\n")
+
+
+def _wait_until_building(folder):
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(".building-" in p.name for p in folder.iterdir()):
+        time.sleep(0.02)
+    time.sleep(0.3)
+
+
+def test_killed_build_never_leaves_partial_index(tmp_path):
+    src = tmp_path / "big.jsonl"
+    _write_big_corpus(src)
     out = tmp_path / "i.duckdb"
     code = f"from quco.backends.duckdb_build import build_index; build_index([{str(src)!r}], {str(out)!r}, progress=False)"
     proc = subprocess.Popen([sys.executable, "-c", code])
-    deadline = time.time() + 60
-    while time.time() < deadline and not any(".building-" in p.name for p in tmp_path.iterdir()):
-        time.sleep(0.02)
-    time.sleep(0.3)
+    _wait_until_building(tmp_path)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists(), "a killed build must not leave an index at the output path"
@@ -216,16 +224,11 @@ def test_shared_corpus_spot_checks(shared_index):
 
 def test_sigterm_during_cli_build_cleans_up(tmp_path):
     src = tmp_path / "big.jsonl"
-    with open(src, "w") as fh:
-        for i in range(60_000):
-            fh.write(json.dumps({"text": f"document {i} about alpha beta gamma delta number {i % 977} " * 6}) + "\n")
+    _write_big_corpus(src)
     out = tmp_path / "i.duckdb"
     proc = subprocess.Popen([sys.executable, "-m", "quco.cli", "index", "build", str(src), "--out", str(out)],
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and not any(".building-" in p.name for p in tmp_path.iterdir()):
-        time.sleep(0.02)
-    time.sleep(0.3)
+    _wait_until_building(tmp_path)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and err.strip() == "quco: terminated"
