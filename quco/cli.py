@@ -27,8 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     isub = idx.add_subparsers(dest="index_command", required=True, parser_class=_Parser)
     b = isub.add_parser("build", help="build an n-gram index from JSONL, plain text or Parquet files")
     b.add_argument("sources", nargs="+", metavar="SRC")
-    b.add_argument("--out", required=True, help="index file to write, e.g. indexes/wiki.duckdb")
-    b.add_argument("--backend", default="duckdb", choices=["duckdb"])
+    b.add_argument("--out", required=True, help="index to write: a file (duckdb) or a directory (infinigram)")
+    b.add_argument("--backend", default="duckdb", choices=["duckdb", "infinigram"],
+                   help="duckdb: embedded n-gram index (default); infinigram: byte-level suffix array")
     b.add_argument("--no-case-fold", action="store_true", help="keep case (default: case-insensitive counts)")
     b.add_argument("--text-split", default="paragraph", choices=["paragraph", "line", "file"],
                    help="how plain-text files are cut into documents (default: blank-line paragraphs)")
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _detector_options(p) -> None:
     p.add_argument("--index", help="index file (default: $QUCO_INDEX, quco.toml, or indexes/demo.duckdb)")
+    p.add_argument("--backend", choices=["auto", "duckdb", "infinigram-local", "infinigram-api"],
+                   help="count backend (default auto: a file is DuckDB, a directory infini-gram)")
     p.add_argument("--model", help="spaCy pipeline name, or 'rules' for the rule-based extractor")
     p.add_argument("--window", type=int, help="co-occurrence window in tokens (default 1000)")
     p.add_argument("--unknown-policy", choices=["risky", "ignore", "error"], help="what an unknown count means")
@@ -72,6 +75,7 @@ def _settings(args):
         model=getattr(args, "model", None),
         window=getattr(args, "window", None),
         unknown_policy=getattr(args, "unknown_policy", None),
+        backend=getattr(args, "backend", None),
     )
 
 
@@ -95,10 +99,13 @@ def _read_draft(args) -> str | None:
 
 def _cmd_index(args) -> int:
     if args.index_command == "build":
-        from .backends.duckdb_build import build_index
         from .normalize import Normalizer
 
         progress = not args.no_progress and sys.stderr.isatty()
+        if args.backend == "infinigram":
+            return _build_infinigram(args, progress)
+        from .backends.duckdb_build import build_index
+
         stats = build_index(
             args.sources,
             args.out,
@@ -114,11 +121,42 @@ def _cmd_index(args) -> int:
             f"{stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f} s ({rate:,.0f} tokens/s)"
         )
         return 0
-    from .backends.duckdb_index import index_info
     from .render import render_info
+
+    if Path(args.path).is_dir():
+        from .backends.infinigram_local import read_infinigram_meta
+
+        meta = read_infinigram_meta(args.path)
+        if meta is None:
+            raise UsageError(f"{args.path}: an infini-gram index not built by quco (no quco.json)")
+        print(json.dumps(meta, indent=2) if args.json else "\n".join(f"{k:<16} {v}" for k, v in meta.items()))
+        return 0
+    from .backends.duckdb_index import index_info
 
     info = index_info(args.path)
     print(json.dumps(info.to_dict(), indent=2) if args.json else render_info(info))
+    return 0
+
+
+def _build_infinigram(args, progress: bool) -> int:
+    from .backends.infinigram_build import build_infinigram_index
+    from .normalize import Normalizer
+
+    if args.no_text:
+        raise UsageError("--no-text applies to the duckdb backend only (an infini-gram index is the text)")
+    stats = build_infinigram_index(
+        args.sources,
+        args.out,
+        normalizer=Normalizer(case_fold=not args.no_case_fold),
+        text_split=args.text_split,
+        skip_bad_lines=args.skip_bad_lines,
+        progress=progress,
+    )
+    rate = stats.tokens / stats.seconds if stats.seconds else 0.0
+    print(
+        f"built {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens, "
+        f"{stats.index_bytes / 1e6:.1f} MB in {stats.seconds:.1f} s ({rate:,.0f} tokens/s)"
+    )
     return 0
 
 

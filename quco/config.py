@@ -27,6 +27,15 @@ class Settings:
     cooccur_threshold: float | None = None
     lone_entity_threshold: float | None = None
     case_fold: bool | None = None  # None: accept whatever the index was built with
+    backend: str = "auto"  # auto (file: duckdb, directory: infinigram-local), duckdb, infinigram-local, infinigram-api
+    cooccur_mode: str = "exact"  # infinigram-local: exact word windows, or the engine's count_cnf ("cnf")
+    tokenizer: str | None = None  # "hf:NAME" for a token-level infini-gram index built elsewhere
+    token_dtype: str | None = None  # u8, u16 or u32 for such an index
+    api_endpoint: str = "https://api.infini-gram.io/"
+    api_index: str = "v4_olmo-2-0325-32b-instruct_llama"
+    api_corpus_tokens: int = 4_600_000_000_000
+    api_cache: str | None = "data/cache/infinigram-api.sqlite"  # "" or "none" disables the cache
+    api_timeout: float = 20.0
 
     def thresholds(self):
         from .trigger import Thresholds
@@ -43,11 +52,38 @@ class Settings:
             raise ConfigError(str(exc)) from None
 
     def open_backend(self):
-        from .backends.duckdb_index import DuckDBIndex
         from .normalize import Normalizer
 
+        if self.backend == "infinigram-api":
+            return self._open_api()
+        from .backends.open import open_backend
+
         require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
-        return DuckDBIndex(self.index, require=require)
+        return open_backend(
+            self.index,
+            backend=self.backend,
+            require=require,
+            cooccur=self.cooccur_mode,
+            tokenizer=self.tokenizer,
+            token_dtype=self.token_dtype,
+        )
+
+    def _open_api(self):
+        from .backends.infinigram_api import InfiniGramAPI, ResponseCache
+
+        cache = None
+        if self.api_cache and self.api_cache.lower() != "none":
+            cache = ResponseCache(self.api_cache)
+        try:
+            return InfiniGramAPI(
+                endpoint=self.api_endpoint,
+                index=self.api_index,
+                corpus_tokens=self.api_corpus_tokens,
+                timeout=(3.05, self.api_timeout),
+                cache=cache,
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def detector(self, backend=None):
         from .detector import Detector
@@ -68,6 +104,13 @@ _ENV = {
     "QUCO_COOCCUR_THRESHOLD": "cooccur_threshold",
     "QUCO_LONE_ENTITY_THRESHOLD": "lone_entity_threshold",
     "QUCO_CASE_FOLD": "case_fold",
+    "QUCO_BACKEND": "backend",
+    "QUCO_COOCCUR_MODE": "cooccur_mode",
+    "QUCO_TOKENIZER": "tokenizer",
+    "QUCO_TOKEN_DTYPE": "token_dtype",
+    "QUCO_API_ENDPOINT": "api_endpoint",
+    "QUCO_API_INDEX": "api_index",
+    "QUCO_API_CACHE": "api_cache",
 }
 
 

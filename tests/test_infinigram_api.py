@@ -3,9 +3,9 @@
 import pytest
 
 from conftest import write_jsonl
-from contract_server import ContractServer
-from quco.backends.duckdb_build import build_index
-from quco.backends.duckdb_index import DuckDBIndex
+from quco.contract_server import ContractServer
+from quco.backends.infinigram_build import build_infinigram_index
+from quco.backends.infinigram_local import InfiniGramLocal
 from quco.backends.infinigram_api import InfiniGramAPI, ResponseCache, RetryPolicy
 from quco.detector import Detector
 from quco.errors import BackendUnavailable, QueryError
@@ -16,8 +16,8 @@ TEXTS = ["Hamlet is a tragedy written by William Shakespeare.", "NORAD and NASA 
 @pytest.fixture(scope="module")
 def local_index(tmp_path_factory):
     d = tmp_path_factory.mktemp("api")
-    build_index([write_jsonl(d / "c.jsonl", TEXTS)], d / "i.duckdb", progress=False)
-    return DuckDBIndex(d / "i.duckdb")
+    build_infinigram_index([write_jsonl(d / "c.jsonl", TEXTS)], d / "ig", progress=False)
+    return InfiniGramLocal(d / "ig", cooccur="cnf")  # byte-level, answering a AND b with count_cnf
 
 
 @pytest.fixture()
@@ -38,6 +38,7 @@ def test_counts_match_local_index(server, local_index):
     phrases = ["Hamlet", "William Shakespeare", "tragedy written", "absent words", "Paris"]
     assert [c.count for c in api.count_many(phrases)] == [c.count for c in local_index.count_many(phrases)]
     assert api.cooccur("Hamlet", "William Shakespeare", 1000).count == 1
+    assert local_index.cooccur_cnf_many([("Hamlet", "William Shakespeare")], 1000)[0].count == 1
     simple, cnf = server.payloads[0], server.payloads[-1]
     assert "max_diff_tokens" not in simple and "max_clause_freq" not in simple
     assert cnf["max_diff_tokens"] == 1000 and cnf["query"] == "Hamlet AND William Shakespeare"

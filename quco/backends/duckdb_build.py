@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import time
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import BuildError, QucoError, Terminated
+from ..errors import BuildError, QucoError
 from ..normalize import Normalizer
 from ..sources import iter_documents
+from .building import fsync_dir, fsync_file, install_sigterm, progress_bar, stale_temp_paths
 
 FORMAT_NAME = "quco-ngram-index"
 FORMAT_VERSION = 1
@@ -43,21 +43,6 @@ class BuildStats:
     vocab: int
     seconds: float
     bytes: int
-
-
-def _stale_temp_files(out: Path) -> Iterable[Path]:
-    pattern = re.compile(re.escape(f".{out.name}.building-") + r"(\d+)(\.wal)?$")
-    for p in out.parent.glob(f".{out.name}.building-*"):
-        m = pattern.match(p.name)
-        if not m:
-            continue
-        pid = int(m.group(1))
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            yield p
-        except PermissionError:
-            pass
 
 
 def build_index(
@@ -83,16 +68,16 @@ def build_index(
     if not out.parent.exists():
         raise BuildError(f"{out.parent}: output directory does not exist")
     paths = [Path(s) for s in sources]
-    for stale in _stale_temp_files(out):
+    for stale in stale_temp_paths(out):
         stale.unlink(missing_ok=True)
     tmp = out.parent / f".{out.name}.building-{os.getpid()}"
     t0 = time.perf_counter()
     total_bytes = sum(p.stat().st_size for p in paths if p.is_file())
-    bar = _progress_bar(total_bytes, progress)
+    bar = progress_bar(total_bytes, progress)
     con = None
     # SIGTERM becomes an exception so the temporary file is removed like on Ctrl-C.
     previous = signal.getsignal(signal.SIGTERM)
-    in_main = _install_sigterm()
+    in_main = install_sigterm()
     try:
         con = duckdb.connect(str(tmp))
         _create_schema(con)
@@ -154,9 +139,9 @@ def build_index(
         con.execute("CHECKPOINT")
         con.close()
         con = None
-        _fsync(tmp)
+        fsync_file(tmp)
         os.replace(tmp, out)
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
         return BuildStats(out, n_tokens, n_docs, len(vocab), time.perf_counter() - t0, out.stat().st_size)
     except QucoError:
         raise
@@ -195,49 +180,6 @@ def _flush_docs(con, pending: dict[str, list]) -> None:
     )
     for v in pending.values():
         v.clear()
-
-
-def _install_sigterm() -> bool:
-    def handler(signum, frame):
-        raise Terminated()
-
-    try:
-        signal.signal(signal.SIGTERM, handler)
-        return True
-    except ValueError:  # not in the main thread: leave signals alone
-        return False
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="B", unit_scale=True, desc="indexing", mininterval=0.5, leave=False)
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _version() -> str:

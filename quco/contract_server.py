@@ -1,8 +1,13 @@
-"""A real HTTP server on 127.0.0.1 speaking the infini-gram API's JSON contract, with faults.
+"""A local HTTP server speaking the hosted infini-gram API's JSON contract, with injectable faults.
 
-Answers come from a quco ``CountBackend`` ("a AND b" -> cooccur with max_diff_tokens). Faults are
-queued and each consumed by one request: "slow:S" sleeps S seconds before answering, "500",
-"429:S" (Retry-After S), "badjson", "drop" (close the connection without a response).
+The hosted API is not always reachable (and never from an offline machine); this server lets the
+``InfiniGramAPI`` client be tested and benchmarked against real HTTP. Answers come from any quco
+``CountBackend``; with an ``InfiniGramLocal`` index, ``a AND b`` goes to the engine's ``count_cnf``
+with the request's ``max_diff_tokens`` and ``max_clause_freq``, as on the hosted API.
+
+Faults are queued and each consumed by one request: "slow:S" sleeps S seconds before answering,
+"500", "429:S" (Retry-After S), "badjson", "drop" (close the connection without a response).
+It binds 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class ContractServer:
-    def __init__(self, backend):
+    def __init__(self, backend, port: int = 0):
         self.backend = backend
         self.faults: deque[str] = deque()
         self.requests = 0
@@ -62,7 +67,7 @@ class ContractServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -74,7 +79,12 @@ class ContractServer:
         start = time.perf_counter()
         if " AND " in query:
             a, b = query.split(" AND ", 1)
-            c = self.backend.cooccur(a, b, int(payload.get("max_diff_tokens", 1000)))
+            window = int(payload.get("max_diff_tokens", 1000))
+            if hasattr(self.backend, "cooccur_cnf_many"):
+                freq = int(payload.get("max_clause_freq", self.backend.max_clause_freq))
+                c = self.backend.cooccur_cnf_many([(a, b)], window, freq)[0]
+            else:
+                c = self.backend.cooccur(a, b, window)
             count, approx = c.count, c.approx
         else:
             if "max_diff_tokens" in payload:
@@ -90,3 +100,27 @@ class ContractServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m quco.contract_server INDEX [--port N]``: serve an index on 127.0.0.1."""
+    import argparse
+
+    from .backends.open import open_backend
+
+    parser = argparse.ArgumentParser(prog="python -m quco.contract_server")
+    parser.add_argument("index")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    backend = open_backend(args.index, cooccur="cnf")
+    with ContractServer(backend, args.port) as server:
+        print(f"serving {args.index} at {server.url}", flush=True)
+        try:
+            server.thread.join()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

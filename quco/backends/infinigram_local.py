@@ -1,0 +1,292 @@
+"""Counts from a local infini-gram suffix-array index.
+
+Two kinds of index directory are accepted:
+
+* built by quco (``quco index build --backend infinigram``): byte-level, over normalised words
+  padded with spaces, so counts equal the DuckDB index's; ``positions.0.npy`` maps engine
+  pointers to word positions;
+* built elsewhere at token level (e.g. with infini-gram's own indexer and a Llama tokenizer):
+  pass ``encode`` (text -> token ids) and ``token_dtype``; windows are then in those tokens.
+
+Co-occurrence has two modes. ``exact`` (default) reads the suffix-array pointers of both phrases
+and counts occurrences of ``a`` with ``b`` within ``window`` words in the same document — the
+DuckDB index's definition. ``cnf`` asks the engine's ``count_cnf`` for ``a AND b`` as QuCo-RAG
+does: the engine picks which clause it counts, measures the window in its own units (bytes here;
+a word window is mapped with the index's mean bytes per word), rejects a window that reaches into
+a neighbouring document, and samples clauses above ``max_clause_freq`` (``approx``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..errors import IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
+from ..normalize import Normalizer
+from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from .infinigram_build import FORMAT_NAME, FORMAT_VERSION, META_FILE
+
+_DTYPES = {"u8": 1, "u16": 2, "u32": 4}
+_MAX_PHRASE_TOKENS = 256
+COOCCUR_MODES = ("exact", "cnf")
+
+
+def read_infinigram_meta(path: str | os.PathLike) -> dict | None:
+    """The quco.json of a quco-built index, or None for an index built elsewhere."""
+    path = Path(path)
+    if not path.exists():
+        raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --backend infinigram --out {path}`)")
+    if not path.is_dir():
+        raise IndexOpenError(f"{path}: an infini-gram index is a directory")
+    meta_path = path / META_FILE
+    if not meta_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise IndexOpenError(f"{meta_path}: unreadable ({exc})") from None
+    if meta.get("format") != FORMAT_NAME:
+        raise IndexOpenError(f"{path}: not a quco infini-gram index (format {meta.get('format')!r})")
+    if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
+        raise IndexFormatError(
+            f"{path}: index format version {meta.get('format_version')} is newer than this quco supports "
+            f"({FORMAT_VERSION}); upgrade quco or rebuild the index"
+        )
+    return meta
+
+
+class InfiniGramLocal(CountBackend):
+    """Exact counts from the infini-gram engine; co-occurrence exact or via ``count_cnf``."""
+
+    name = "infinigram-local"
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        require: Normalizer | None = None,
+        cooccur: str = "exact",
+        max_clause_freq: int = 50_000,
+        encode: Callable[[str], list[int]] | None = None,
+        token_dtype: str | None = None,
+    ):
+        import numpy as np
+
+        if cooccur not in COOCCUR_MODES:
+            raise QueryError(f"cooccur mode must be one of {COOCCUR_MODES}, not {cooccur!r}")
+        if isinstance(max_clause_freq, bool) or not isinstance(max_clause_freq, int) or max_clause_freq < 1:
+            raise QueryError(f"max_clause_freq must be a positive integer, not {max_clause_freq!r}")
+        self.path = Path(path)
+        self.cooccur_mode = cooccur
+        self.max_clause_freq = max_clause_freq
+        self._np = np
+        self.meta = read_infinigram_meta(self.path)
+        if self.meta is not None:
+            self.normalizer = Normalizer.from_dict(self.meta["normalizer"])
+            if require is not None and require != self.normalizer:
+                raise IndexSettingsError(
+                    f"{self.path}: index was built with {self.normalizer.to_dict()}, "
+                    f"but {require.to_dict()} was requested; rebuild the index or change the setting"
+                )
+            self.token_dtype = "u8"
+            self._encode = self._encode_words
+        else:
+            if encode is None or token_dtype not in _DTYPES:
+                raise IndexOpenError(
+                    f"{self.path}: not built by quco; a token-level index needs a tokenizer and token_dtype "
+                    "(u8, u16 or u32) in the configuration"
+                )
+            self.normalizer = None
+            self.token_dtype = token_dtype
+            self._encode = encode
+        self._width = _DTYPES[self.token_dtype]
+        self._engine = self._open_engine()
+        self._shards = self._open_shards()
+        if self.meta is not None:
+            self._stats = Corpus(tokens=int(self.meta["tokens"]), documents=int(self.meta["documents"]))
+            self._bytes_per_token = float(self.meta["bytes_per_token"])
+        else:
+            docs = int(self._engine.get_total_doc_cnt())
+            units = sum(int(self._engine.get_tok_cnt(s)) for s in range(len(self._shards)))
+            self._stats = Corpus(tokens=units - docs, documents=docs)  # minus one separator per document
+            self._bytes_per_token = 1.0
+
+    # -- interface ---------------------------------------------------------------------------
+    @property
+    def corpus(self) -> Corpus:
+        return self._stats
+
+    @property
+    def identity(self) -> str:
+        return f"infinigram-local:{self.path}"
+
+    def count_many(self, phrases: Sequence[str]) -> list[Count]:
+        out = []
+        for phrase in phrases:
+            result = self._engine.count(self._ids(phrase))
+            out.append(Count(phrase, int(result.count), bool(result.approx)))
+        return out
+
+    def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
+        if self.cooccur_mode == "cnf":
+            return self.cooccur_cnf_many(pairs, window)
+        window = check_window(window)
+        return [Cooccurrence(a, b, self._near(self.positions(a), self.positions(b), window), window, False) for a, b in pairs]
+
+    def cooccur_cnf_many(
+        self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW, max_clause_freq: int | None = None
+    ) -> list[Cooccurrence]:
+        """QuCo-RAG's ``a AND b`` query through the engine's ``count_cnf`` (see module docstring)."""
+        window = check_window(window)
+        units = self.engine_window(window)
+        freq = self.max_clause_freq if max_clause_freq is None else max_clause_freq
+        if isinstance(freq, bool) or not isinstance(freq, int) or freq < 1:
+            raise QueryError(f"max_clause_freq must be a positive integer, not {freq!r}")
+        out = []
+        for a, b in pairs:
+            result = self._engine.count_cnf([[self._ids(a)], [self._ids(b)]], freq, units)
+            out.append(Cooccurrence(a, b, int(result.count), window, bool(result.approx)))
+        return out
+
+    def engine_window(self, window: int) -> int:
+        """A window in words as the engine's max_diff_tokens (bytes for a byte-level index)."""
+        return max(1, math.ceil(window * self._bytes_per_token))
+
+    def cooccur_docs_many(self, pairs: Sequence[tuple[str, str]]) -> list[Cooccurrence]:
+        np = self._np
+        out = []
+        for a, b in pairs:
+            da = np.unique(self._doc_of(self.positions(a)))
+            db = np.unique(self._doc_of(self.positions(b)))
+            out.append(Cooccurrence(a, b, int(len(np.intersect1d(da, db, assume_unique=True))), None, False))
+        return out
+
+    def positions(self, phrase: str):
+        """Sorted global word positions of ``phrase``, read from the suffix array."""
+        np = self._np
+        found = self._engine.find(self._ids(phrase))
+        chunks = []
+        for shard, (lo, hi) in zip(self._shards, found.segment_by_shard):
+            if hi > lo:
+                chunks.append(shard.positions(lo, hi))
+        if not chunks:
+            return np.empty(0, dtype=np.int64)
+        return np.sort(np.concatenate(chunks))
+
+    def close(self) -> None:
+        self._engine = None
+        for shard in self._shards:
+            shard.close()
+        self._shards = []
+
+    # -- internals ---------------------------------------------------------------------------
+    def _encode_words(self, phrase: str) -> list[int]:
+        words = self.normalizer.tokens(phrase)
+        if not words:
+            raise QueryError(f"phrase {phrase!r} has no word tokens after normalisation")
+        if len(words) > _MAX_PHRASE_TOKENS:
+            raise QueryError(f"phrase has {len(words)} tokens; at most {_MAX_PHRASE_TOKENS} are supported")
+        return list((" " + " ".join(words) + " ").encode("utf-8"))
+
+    def _ids(self, phrase: str) -> list[int]:
+        if not isinstance(phrase, str):
+            raise QueryError(f"phrase must be a string, not {type(phrase).__name__}")
+        ids = self._encode(phrase)
+        if not ids:
+            raise QueryError(f"phrase {phrase!r} encodes to no tokens")
+        return ids
+
+    def _open_engine(self):
+        try:
+            from infini_gram import cpp_engine
+        except ImportError:
+            raise IndexOpenError("the infini-gram backend needs the `infini-gram` package: pip install 'quco[infinigram]'") from None
+        top = (1 << (8 * self._width)) - 1
+        cls = {1: cpp_engine.Engine_U8, 2: cpp_engine.Engine_U16, 4: cpp_engine.Engine_U32}[self._width]
+        try:
+            # (dirs, eos id, vocab size, version 4, load_to_ram, ds/sa/od prefetch, bow ids, attribution block,
+            #  unigram logprobs, previous shards). The Python wrapper rejects vocab 256 for u8; the engine does not.
+            return cls([str(self.path)], top, top, 4, False, 1, 3, 3, set(), 512, False, {})
+        except Exception as exc:  # the engine raises plain runtime errors on missing or corrupt files
+            raise IndexOpenError(f"{self.path}: infini-gram engine cannot open the index ({exc})") from None
+
+    def _open_shards(self) -> list[_Shard]:
+        shards, base_pos, base_doc = [], 0, 0
+        s = 0
+        while (self.path / f"table.{s}").exists():
+            shard = _Shard(self.path, s, self._width, self.meta is not None, base_pos, base_doc)
+            shards.append(shard)
+            base_pos += shard.span
+            base_doc += shard.documents
+            s += 1
+        if not shards:
+            raise IndexOpenError(f"{self.path}: no suffix array (table.0) found")
+        np = self._np
+        self._doc_start = np.concatenate([sh.doc_start for sh in shards])
+        self._doc_end = np.concatenate([sh.doc_end for sh in shards])
+        return shards
+
+    def _doc_of(self, positions):
+        return self._np.searchsorted(self._doc_start, positions, side="right") - 1
+
+    def _near(self, pa, pb, window: int) -> int:
+        """Occurrences p of a with some occurrence q of b, |q - p| <= window, same document."""
+        np = self._np
+        if not len(pa) or not len(pb):
+            return 0
+        doc = self._doc_of(pa)
+        lo = np.maximum(pa - window, self._doc_start[doc])
+        hi = np.minimum(pa + window, self._doc_end[doc] - 1)
+        idx = np.searchsorted(pb, lo, side="left")
+        found = idx < len(pb)
+        idx[~found] = 0
+        return int(np.count_nonzero(found & (pb[idx] <= hi)))
+
+
+class _Shard:
+    """One shard's suffix array, read directly to turn engine ranks into word positions."""
+
+    def __init__(self, path: Path, s: int, width: int, words: bool, base_pos: int, base_doc: int):
+        import numpy as np
+
+        self._np = np
+        data_bytes = (path / f"tokenized.{s}").stat().st_size
+        n = data_bytes // width
+        table_bytes = (path / f"table.{s}").stat().st_size
+        self.ratio, rest = divmod(table_bytes, max(n, 1))
+        if rest or not 1 <= self.ratio <= 8:
+            raise IndexOpenError(f"{path}: table.{s} does not match tokenized.{s} (corrupt or incomplete index)")
+        self._table = np.memmap(path / f"table.{s}", dtype=np.uint8, mode="r")
+        doc_bytes = np.fromfile(path / f"offset.{s}", dtype=np.uint64).astype(np.int64)
+        self.documents = len(doc_bytes)
+        self._words = words
+        if words:  # quco byte-level index: positions are word numbers
+            self._starts = np.load(path / f"positions.{s}.npy", mmap_mode="r")
+            first = np.searchsorted(self._starts, doc_bytes, side="left")
+            self.doc_start = first + base_pos
+            self.doc_end = np.append(first[1:], len(self._starts)) + base_pos
+            self.span = len(self._starts)
+        else:  # token-level index: positions are token numbers (separators included)
+            first = doc_bytes // width
+            self.doc_start = first + base_pos
+            self.doc_end = np.append(first[1:], n) + base_pos
+            self.span = n
+        self._base = base_pos
+        self._width = width
+
+    def positions(self, lo: int, hi: int):
+        np = self._np
+        raw = np.asarray(self._table[lo * self.ratio : hi * self.ratio]).reshape(-1, self.ratio)
+        wide = np.zeros((len(raw), 8), dtype=np.uint8)
+        wide[:, : self.ratio] = raw
+        ptrs = wide.view("<u8").ravel().astype(np.int64)
+        if self._words:
+            return np.searchsorted(self._starts, ptrs, side="left") + self._base
+        return ptrs // self._width + self._base
+
+    def close(self) -> None:
+        self._table = None
+        self._starts = None
