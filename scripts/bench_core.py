@@ -14,59 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
-
-
-def summary(ms):
-    return {"n": len(ms), "p50_ms": round(pct(ms, 50), 4), "p99_ms": round(pct(ms, 99), 4), "mean_ms": round(statistics.fmean(ms), 4)}
-
-
-def build_in_child(sources, out):
-    code = (
-        "import json, resource, sys, time\n"
-        "from quco.backends.duckdb_build import build_index\n"
-        "t = time.perf_counter()\n"
-        f"s = build_index({[str(s) for s in sources]!r}, {str(out)!r}, progress=False)\n"
-        "print(json.dumps({'seconds': time.perf_counter() - t, 'tokens': s.tokens, 'documents': s.documents,"
-        " 'bytes': s.bytes, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def workload(shared: Path, extractor, n_entities: int, n_pairs: int, seed: int = 0):
-    """Real entity strings and pairs: PopQA subjects/objects, HaluEval question and answer entities."""
-    popqa = [json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl")]
-    halu = [json.loads(l) for l in open(shared / "eval" / "halueval_qa_dev.jsonl")]
-    entities, pairs = [], []
-    for r in popqa:
-        entities += [r["subj"], r["obj"]]
-        pairs.append((r["subj"], r["obj"]))
-    qs = [r["question"] for r in halu]
-    answers = [r["right_answer"] for r in halu]
-    for q_ents, a_ents in zip(extractor.entities_many(qs), extractor.entities_many(answers)):
-        entities += [e.text for e in q_ents] + [e.text for e in a_ents]
-        pairs += [(q.text, a.text) for q in q_ents[:1] for a in a_ents[:1] if q.text != a.text]
-    rng = random.Random(seed)
-    entities = list(dict.fromkeys(e for e in entities if e.strip()))
-    pairs = list(dict.fromkeys(pairs))
-    rng.shuffle(entities)
-    rng.shuffle(pairs)
-    return entities[:n_entities], pairs[:n_pairs], qs
+from benchlib import ROOT, build_in_child, pct, summary, timed, workload
 
 
 class NaiveScan:
@@ -101,15 +54,6 @@ class NaiveScan:
             sb = [i for i in range(len(toks)) if toks[i : i + len(tb)] == tb]
             total += sum(1 for p in sa if any(abs(q - p) <= window for q in sb))
         return total
-
-
-def timed(fn, items):
-    out, ms = [], []
-    for it in items:
-        t = time.perf_counter()
-        out.append(fn(it))
-        ms.append((time.perf_counter() - t) * 1000)
-    return out, ms
 
 
 def main() -> int:

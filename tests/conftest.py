@@ -44,3 +44,15 @@ def rules_extractor():
     from quco.extract import Extractor
 
     return Extractor("rules")
+
+
+@pytest.fixture(scope="session")
+def shared_infinigram(tmp_path_factory):
+    """A byte-level infini-gram index of all of ../shared/data/corpus."""
+    if not CORPUS_FILES:
+        pytest.skip("../shared/data/corpus is absent (it ships beside the repo in CI)")
+    from quco.backends.infinigram_build import build_infinigram_index
+
+    out = tmp_path_factory.mktemp("shared-ig") / "all.ig"
+    build_infinigram_index(CORPUS_FILES, out, progress=False)
+    return out

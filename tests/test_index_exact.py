@@ -1,7 +1,6 @@
 """The DuckDB index must agree exactly with a brute-force scan of the same normalised corpus."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -97,3 +97,24 @@ def test_cache_makes_reruns_free(server, tmp_path):
     other_index = InfiniGramAPI(endpoint=server.url, index="other", cache=ResponseCache(tmp_path / "cache.sqlite"))
     other_index.count("Hamlet")
     assert server.requests == 5  # the key includes the index name
+
+
+def test_cli_check_through_the_api_backend(server, tmp_path, monkeypatch, capsys):
+    import json
+
+    from quco.cli import main as cli
+
+    monkeypatch.setenv("QUCO_API_ENDPOINT", server.url)
+    monkeypatch.setenv("QUCO_API_INDEX", "local")
+    monkeypatch.setenv("QUCO_API_CACHE", str(tmp_path / "cache.sqlite"))
+    args = ["check", "Who wrote Hamlet?", "--backend", "infinigram-api", "--model", "rules", "--json"]
+    assert cli(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["backend"] == "infinigram-api" and report["corpus_tokens"] == 4_600_000_000_000
+    sent = server.requests
+    assert sent > 0 and cli(args) == 0 and server.requests == sent  # the re-run is served by the cache
+    capsys.readouterr()
+    server.faults.extend(["500"] * 20)
+    monkeypatch.setenv("QUCO_API_CACHE", "none")
+    assert cli(args + ["--unknown-policy", "error"]) == 8
+    assert "unknown" in capsys.readouterr().err

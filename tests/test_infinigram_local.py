@@ -1,7 +1,6 @@
 """The local infini-gram backend: exact like the DuckDB index, and count_cnf's documented mapping."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -27,3 +27,26 @@ def test_popqa_subjects_are_found_and_counted(shared_index, model_extractor):
     found = sum(any(e.text.lower() == r["subj"].lower() for e in rep.entities) for r, rep in zip(rows, reports))
     assert found / len(rows) > 0.8, found
     assert all(not rep.unknown and all(e.count is not None for e in rep.entities) for rep in reports)
+
+
+def test_three_backends_agree_on_shared_corpus(shared_index, shared_infinigram, model_extractor):
+    """A slice of scripts/agreement_backends.py: real entities and pairs, the whole corpus."""
+    from quco.backends.infinigram_api import InfiniGramAPI
+    from quco.backends.infinigram_local import InfiniGramLocal
+    from quco.contract_server import ContractServer
+
+    popqa = [json.loads(l) for l in open(SHARED / "eval" / "popqa_1000.jsonl")][:150]
+    entities = [r["subj"] for r in popqa] + [r["obj"] for r in popqa]
+    pairs = [(r["subj"], r["obj"]) for r in popqa]
+    local = InfiniGramLocal(shared_infinigram)
+    cnf = InfiniGramLocal(shared_infinigram, cooccur="cnf")
+    assert local.corpus == shared_index.corpus
+    with ContractServer(cnf) as server:
+        api = InfiniGramAPI(endpoint=server.url, index="local", corpus_tokens=local.corpus.tokens)
+        expected = [c.count for c in shared_index.count_many(entities)]
+        assert sum(c > 0 for c in expected) > 200
+        assert [c.count for c in local.count_many(entities)] == expected
+        assert [c.count for c in api.count_many(entities)] == expected
+        exact = [c.count for c in shared_index.cooccur_many(pairs, 1000)]
+        assert [c.count for c in local.cooccur_many(pairs, 1000)] == exact
+        assert [c.count for c in api.cooccur_many(pairs, 1000)] == [c.count for c in cnf.cooccur_many(pairs, 1000)]

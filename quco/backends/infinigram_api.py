@@ -131,7 +131,7 @@ class InfiniGramAPI(CountBackend):
 
     # -- queries -------------------------------------------------------------------------------
     def count_many(self, phrases: Sequence[str]) -> list[Count]:
-        payloads = [{"index": self.index, "query_type": "count", "query": _term(p)} for p in phrases]
+        payloads = [{"index": self.index, "query_type": "count", "query": query_term(p)} for p in phrases]
         answers = self._run_many(payloads)
         return [Count(p, c, a) for p, (c, a) in zip(phrases, answers)]
 
@@ -139,7 +139,7 @@ class InfiniGramAPI(CountBackend):
         window = check_window(window)
         payloads = []
         for a, b in pairs:
-            query = f"{_term(a)} AND {_term(b)}"
+            query = f"{query_term(a)} AND {query_term(b)}"
             _check_cnf(query)
             # CNF parameters go only with CNF queries.
             payloads.append({"index": self.index, "query_type": "count", "query": query,
@@ -214,7 +214,7 @@ class InfiniGramAPI(CountBackend):
             self.cache.close()
 
 
-def _term(phrase: str) -> str:
+def query_term(phrase: str) -> str:
     if not isinstance(phrase, str) or not phrase.strip():
         raise QueryError("empty phrase")
     text = " ".join(phrase.split())

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from .infinigram_build import FORMAT_NAME, FORMAT_VERSION, META_FILE
 
 _DTYPES = {"u8": 1, "u16": 2, "u32": 4}
 _MAX_PHRASE_TOKENS = 256
+_CACHE_SIZE = 2048
 COOCCUR_MODES = ("exact", "cnf")
 
 
@@ -83,6 +85,7 @@ class InfiniGramLocal(CountBackend):
         self.cooccur_mode = cooccur
         self.max_clause_freq = max_clause_freq
         self._np = np
+        self._cache: OrderedDict[tuple[int, ...], object] = OrderedDict()
         self.meta = read_infinigram_meta(self.path)
         if self.meta is not None:
             self.normalizer = Normalizer.from_dict(self.meta["normalizer"])
@@ -167,16 +170,22 @@ class InfiniGramLocal(CountBackend):
     def positions(self, phrase: str):
         """Sorted global word positions of ``phrase``, read from the suffix array."""
         np = self._np
-        found = self._engine.find(self._ids(phrase))
-        chunks = []
-        for shard, (lo, hi) in zip(self._shards, found.segment_by_shard):
-            if hi > lo:
-                chunks.append(shard.positions(lo, hi))
-        if not chunks:
-            return np.empty(0, dtype=np.int64)
-        return np.sort(np.concatenate(chunks))
+        ids = self._ids(phrase)
+        key = tuple(ids)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        found = self._engine.find(ids)
+        chunks = [shard.positions(lo, hi) for shard, (lo, hi) in zip(self._shards, found.segment_by_shard) if hi > lo]
+        result = np.sort(np.concatenate(chunks)) if chunks else np.empty(0, dtype=np.int64)
+        self._cache[key] = result
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return result
 
     def close(self) -> None:
+        self._cache.clear()
         self._engine = None
         for shard in self._shards:
             shard.close()
