@@ -14,6 +14,11 @@ _LAZY = {
     "Extractor": ("quco.extract", "Extractor"),
     "Normalizer": ("quco.normalize", "Normalizer"),
     "QucoError": ("quco.errors", "QucoError"),
+    "hook": ("quco.hook", "hook"),
+    "guard": ("quco.hook", "guard"),
+    "Controller": ("quco.controller", "Controller"),
+    "Passage": ("quco.retrieve", "Passage"),
+    "BM25Retriever": ("quco.retrieve", "BM25Retriever"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -135,6 +135,72 @@ def run_demo(settings, *, corpus: str | None, index_path: Path, cache_dir: Path,
         if scenario["draft"]:
             out(f"draft       {scenario['draft']}")
         out(render_report(report, scenario["draft"]))
+    loops = _run_loops(detector, index_path, as_json, out)
     if as_json:
-        out(json.dumps(results, indent=2, ensure_ascii=False))
+        out(json.dumps({"checks": results, "loops": loops}, indent=2, ensure_ascii=False))
     return 0
+
+
+class ScriptedStandIn:
+    """A stand-in for an LLM so the loop runs offline: the first draft is scripted; a later call
+    copies the retrieved passage's sentence that best matches the retrieval query."""
+
+    def __init__(self, first_draft: str, marker: str):
+        self.first_draft = first_draft
+        self.marker = marker
+        self.queries: list[str] = []
+        self.corrected = False
+
+    def __call__(self, prompt: str) -> str:
+        if "Context:" not in prompt:
+            return self.first_draft
+        if self.corrected:
+            return ""  # nothing to add: the loop stops
+        self.corrected = True
+        import re
+
+        context = prompt.split("Context:", 1)[1].split("\nAnswer the question", 1)[0]
+        query = set(re.findall(r"\w+", self.queries[-1].lower())) if self.queries else set()
+        best, best_score = "", -1
+        for sentence in re.split(r"(?<=[.!?])\s+", re.sub(r"\[\d+\] (\([^)]*\) )?", "", context)):
+            score = len(query & set(re.findall(r"\w+", sentence.lower())))
+            if score > best_score and sentence.strip():
+                best, best_score = sentence.strip(), score
+        return best
+
+
+def _run_loops(detector, index_path: Path, as_json: bool, out) -> list:
+    from .controller import DEFAULT_MARKER, Controller
+    from .retrieve import BM25Retriever
+
+    retriever = BM25Retriever(index_path)
+    results = []
+    for scenario in SCENARIOS:
+        if "fabricated" not in scenario["title"]:
+            continue
+        stand_in = ScriptedStandIn(scenario["draft"], DEFAULT_MARKER)
+
+        def retrieve(query, k, _s=stand_in):
+            _s.queries.append(query)
+            return retriever(query, k)
+
+        result = Controller(stand_in, retrieve, detector, max_rounds=3, k=2).run(scenario["question"])
+        results.append(result.to_dict())
+        if as_json:
+            continue
+        out("")
+        out("=" * 100)
+        out("dynamic loop (generator: a scripted stand-in for an LLM; see quco.demo.ScriptedStandIn)")
+        out(f"question    {scenario['question']}")
+        for r in result.rounds[1:]:
+            if not (r.generated or "").strip():
+                continue
+            out(f"round {r.number}     {r.action}: {r.generated}")
+            if r.action == "truncate-and-retrieve":
+                out(f"            flagged sentence {r.report.flagged.index + 1}: {r.report.flagged.text}")
+                out(f"            kept: {r.kept!r}")
+                titles = ", ".join(p.title or p.doc_id or "?" for p in r.passages)
+                out(f"            retrieve {r.query!r} -> {titles}")
+        out(f"answer      {result.answer}  [{'verified' if result.verified else 'NOT verified'}]")
+    retriever.close()
+    return results

@@ -1,0 +1,200 @@
+"""The dynamic loop, the hook/guard, BM25 retrieval and the framework adapters. No network, no LLM."""
+
+import json
+import math
+from collections import Counter
+
+import pytest
+
+from conftest import write_jsonl
+from quco.backends.duckdb_build import build_index
+from quco.backends.duckdb_index import DuckDBIndex
+from quco.controller import Controller
+from quco.detector import Detector
+from quco.errors import IndexOpenError, QueryError, UsageError
+from quco.hook import guard, hook
+from quco.retrieve import BM25Retriever, Passage
+
+SMALL = [
+    {"id": "d1", "title": "Hamlet", "text": "Hamlet is a tragedy written by William Shakespeare. It is set in Denmark."},
+    {"id": "d2", "title": "Shakespeare", "text": "William Shakespeare was an English playwright and poet."},
+    {"id": "d3", "title": "Dickens", "text": "Charles Dickens was an English novelist. Dickens wrote Oliver Twist."},
+    {"id": "d4", "title": "Denmark", "text": "Denmark is a Nordic country. Copenhagen is the capital of Denmark."},
+]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    d = tmp_path_factory.mktemp("small")
+    build_index([write_jsonl(d / "c.jsonl", SMALL)], d / "i.duckdb", progress=False)
+    return d / "i.duckdb"
+
+
+class Script:
+    """A scripted generator: returns its replies in order and records every prompt."""
+
+    def __init__(self, *replies):
+        self.replies = list(replies)
+        self.prompts = []
+
+    def __call__(self, prompt):
+        self.prompts.append(prompt)
+        return self.replies.pop(0) if self.replies else ""
+
+
+def test_loop_catches_a_fabrication_on_the_shared_corpus(shared_index, model_extractor):
+    detector = Detector(shared_index, model_extractor)
+    retriever = BM25Retriever(shared_index.path)
+    gen = Script(
+        "Hamlet is a tragedy set in Denmark. Hamlet was written by Charles Dickens. So the answer is Charles Dickens.",
+        "Hamlet was written by William Shakespeare. So the answer is William Shakespeare.",
+    )
+    result = Controller(gen, retriever, detector, k=3).run("Who wrote the play Hamlet?")
+    stage1, first, second = result.rounds
+    assert stage1.action == "no-retrieval-needed" and not stage1.report.retrieve
+    assert first.action == "truncate-and-retrieve"
+    assert first.report.flagged.text == "Hamlet was written by Charles Dickens."
+    assert first.report.flagged.triplet.tail == "Charles Dickens"
+    assert first.query == "Hamlet written by"
+    assert first.kept == "Hamlet is a tragedy set in Denmark."
+    assert first.passages[0].title == "Hamlet" and "William Shakespeare" in first.passages[0].text
+    # the regeneration prompt carries the retrieved passages and continues from the verified prefix
+    assert "William Shakespeare" in gen.prompts[1].split("Question:")[0]
+    assert gen.prompts[1].rstrip().endswith("Answer: Hamlet is a tragedy set in Denmark.")
+    assert second.action == "accept" and second.report.flagged is None
+    assert result.answer == (
+        "Hamlet is a tragedy set in Denmark. Hamlet was written by William Shakespeare. "
+        "So the answer is William Shakespeare."
+    )
+    assert result.verified and result.retrieved and result.final_answer == "William Shakespeare"
+    trace = json.loads(json.dumps(result.to_dict()))
+    assert trace["rounds"][1]["passages"][0]["title"] == "Hamlet"
+    assert set(trace["rounds"][1]["timings_ms"]) == {"generate", "check", "retrieve"}
+
+
+def test_stage_one_retrieves_with_the_question(small, rules_extractor):
+    detector = Detector(DuckDBIndex(small), rules_extractor)
+    gen = Script("Which magazine? So the answer is unknown.")
+    bm25 = BM25Retriever(small)
+    result = Controller(gen, bm25, detector, k=1).run("Which novelist wrote for Arthur's Magazine?")
+    assert result.rounds[0].action == "retrieve-before-generation"
+    assert result.rounds[0].query == "Which novelist wrote for Arthur's Magazine?"
+    assert [p.doc_id for p in result.rounds[0].passages] == ["d3"]  # "novelist", "wrote": the Dickens passage
+    assert gen.prompts[0].startswith("Context:\n[1] (Dickens) Charles Dickens was an English novelist.")
+    assert result.rounds[1].action == "accept" and len(result.rounds) == 2
+
+
+def test_round_limit_and_question_queries(small, rules_extractor):
+    detector = Detector(DuckDBIndex(small), rules_extractor)
+    lie = "Hamlet is a tragedy written by William Shakespeare. Hamlet was written by Charles Dickens."
+    queries = []
+
+    def retrieve(query, k):
+        queries.append(query)
+        return [{"text": "Hamlet is a tragedy written by William Shakespeare.", "title": "Hamlet"}]
+
+    result = Controller(Script(lie, lie, lie), retrieve, detector, max_rounds=3, query="question").run("Who wrote Hamlet?")
+    assert [r.action for r in result.rounds[1:]] == ["truncate-and-retrieve", "truncate-and-retrieve", "stop-round-limit"]
+    assert queries == ["Who wrote Hamlet?", "Who wrote Hamlet?"]
+    assert not result.verified and result.answer.endswith("Charles Dickens.")
+    with pytest.raises(UsageError):
+        Controller(lambda p: 3, retrieve, detector).run("Who wrote Hamlet?")
+    with pytest.raises(UsageError):
+        Controller(Script(), retrieve, detector, max_rounds=0)
+
+
+def test_bm25_matches_the_formula(small):
+    r = BM25Retriever(small)
+    query = "Dickens English novelist"
+    docs = [DuckDBIndex(small).normalizer.tokens(d["text"]) for d in SMALL]
+    n, avgdl = len(docs), sum(map(len, docs)) / len(docs)
+    expected = {}
+    for i, d in enumerate(docs):
+        tf, score = Counter(d), 0.0
+        for w in ["dickens", "english", "novelist"]:
+            df = sum(w in x for x in docs)
+            if tf[w]:
+                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                score += idf * tf[w] * 2.2 / (tf[w] + 1.2 * (1 - 0.75 + 0.75 * len(d) / avgdl))
+        if score:
+            expected[SMALL[i]["id"]] = round(score, 4)
+    got = r(query, 10)
+    assert {p.doc_id: p.score for p in got} == pytest.approx(expected, abs=1e-3)
+    assert [p.doc_id for p in got] == sorted(expected, key=lambda k: -expected[k])
+    assert r("the of and", 3) == []
+    with pytest.raises(QueryError):
+        r("Dickens", 0)
+
+
+def test_bm25_needs_stored_text(tmp_path):
+    build_index([write_jsonl(tmp_path / "c.jsonl", SMALL)], tmp_path / "i.duckdb", progress=False, store_text=False)
+    with pytest.raises(IndexOpenError, match="no-text"):
+        BM25Retriever(tmp_path / "i.duckdb")
+
+
+def test_hook_and_guard(small, rules_extractor):
+    detector = Detector(DuckDBIndex(small), rules_extractor)
+    assert not hook("Who wrote Hamlet?", detector=detector).retrieve
+    assert hook("Who founded Arthur's Magazine?", detector=detector).retrieve
+    seen, decisions = [], []
+
+    def generate(prompt):
+        seen.append(prompt)
+        return "ok"
+
+    def retrieve(query, k):
+        return [Passage("Arthur's Magazine was a literary periodical.", title="Arthur's Magazine")]
+
+    guarded = guard(generate, retrieve=retrieve, detector=detector, on_report=lambda r, p: decisions.append(r.retrieve))
+    assert guarded("Who wrote Hamlet?") == "ok" and seen[-1] == "Who wrote Hamlet?"
+    guarded("Who founded Arthur's Magazine?")
+    assert "Context:" in seen[-1] and "literary periodical" in seen[-1] and seen[-1].endswith("Answer:")
+    assert decisions == [False, True]
+
+    @guard(retrieve=retrieve, detector=detector)
+    def answer(prompt):
+        return prompt.upper()
+
+    assert answer("Who wrote Hamlet?") == "WHO WROTE HAMLET?"
+
+
+def test_langchain_adapter(small, rules_extractor):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from langchain_core.prompts import ChatPromptTemplate
+    from langchain_core.runnables import RunnablePassthrough
+
+    from quco.adapters.langchain import GatedRetriever, QucoBM25Retriever, quco_gate
+
+    detector = Detector(DuckDBIndex(small), rules_extractor)
+    bm25 = QucoBM25Retriever(index=str(small), k=2)
+    gated = GatedRetriever(retriever=bm25, detector=detector)
+    assert gated.invoke("Who wrote Hamlet?") == []  # well covered: no retrieval
+    docs = gated.invoke("Which novelist visited Elsinore Castle?")  # "Elsinore Castle" is absent: retrieve
+    assert docs and docs[0].metadata["title"] == "Dickens" and docs[0].metadata["quco_risk"] > 0.5
+
+    model = FakeListChatModel(responses=["Shakespeare wrote it."])
+    prompt = ChatPromptTemplate.from_template("Context: {context}\nQuestion: {question}")
+    chain = {"context": gated, "question": RunnablePassthrough()} | prompt | model
+    assert chain.invoke("Who wrote Hamlet?").content == "Shakespeare wrote it."
+    gate = quco_gate(detector)
+    assert gate.invoke({"question": "Who wrote Hamlet?"})["retrieve"] is False
+    assert gate.invoke("Which novelist visited Elsinore Castle?")["retrieve"] is True
+
+
+def test_flashrag_judger(small, rules_extractor):
+    from quco.adapters.flashrag import QucoJudger
+
+    class Dataset:  # FlashRAG's Dataset exposes the questions as `.question`
+        def __init__(self, questions):
+            self.question = questions
+
+    judger = QucoJudger({"judger_name": "quco"}, detector=Detector(DuckDBIndex(small), rules_extractor))
+    questions = ["Who wrote Hamlet?", "Who founded Arthur's Magazine?"]
+    assert judger.judge(Dataset(questions)) == [False, True]
+    assert judger.judge(questions) == [False, True]
+    assert judger.judge("Who founded Arthur's Magazine?") == [True]
+    assert len(judger.last_reports) == 1
+    with pytest.raises(TypeError):
+        judger.judge(42)
+    judger = QucoJudger({"judger_config": {"index": str(small), "model": "rules"}})
+    assert judger.judge(questions) == [False, True]
