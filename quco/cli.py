@@ -48,6 +48,29 @@ def _parser() -> argparse.ArgumentParser:
     _detector_options(c)
     c.add_argument("--json", action="store_true", help="print the full report as JSON")
 
+    s = sub.add_parser("score", help="score every row of a JSONL/CSV/Parquet dataset (resumable)")
+    s.add_argument("input")
+    s.add_argument("-o", "--output", required=True, help="output file: .jsonl, .csv or .parquet")
+    s.add_argument("--question-field", default="question")
+    s.add_argument("--answer-field", help="also score this answer against the question (answer-level risk)")
+    s.add_argument("--id-field", help="carry this input field as the row id (default: the row number)")
+    s.add_argument("--errors", help="where malformed rows go (default: OUTPUT.errors.jsonl)")
+    s.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    s.add_argument("--chunk-size", type=int, default=512)
+    s.add_argument("--restart", action="store_true", help="discard an interrupted run's parts and start over")
+    s.add_argument("--no-progress", action="store_true")
+    _detector_options(s)
+
+    e = sub.add_parser("eval", help="AUROC/AUPRC/F1 of scored rows against a label, with PNG and HTML")
+    e.add_argument("scored")
+    e.add_argument("--label-field", required=True)
+    e.add_argument("--positive", help="label value that marks a positive (default: true/1/yes/hallucinated)")
+    e.add_argument("--score-field", help="default: answer_risk when present, else risk")
+    e.add_argument("--threshold", type=float, default=0.5, help="decision threshold for answer_risk")
+    e.add_argument("--type-field", help="column giving the question type (default: inferred from the question)")
+    e.add_argument("--out", help="prefix for PREFIX.png and PREFIX.html (default: next to SCORED)")
+    e.add_argument("--json", action="store_true")
+
     d = sub.add_parser("demo", help="index real Wikipedia text and run both stages on examples")
     d.add_argument("--corpus", help="use this corpus file instead of downloading the demo corpus")
     d.add_argument("--cache-dir", default="data/cache", help="where the downloaded corpus is kept")
@@ -177,6 +200,53 @@ def _cmd_check(args) -> int:
     return 0
 
 
+def _cmd_score(args) -> int:
+    from .score import score
+
+    settings = _settings(args)
+    settings.open_backend().close()  # fail fast on a bad index, before any worker starts
+    stats = score(
+        args.input,
+        args.output,
+        question_field=args.question_field,
+        answer_field=args.answer_field,
+        id_field=args.id_field,
+        settings=settings,
+        workers=args.workers,
+        chunk_size=args.chunk_size,
+        errors_path=args.errors,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        restart=args.restart,
+    )
+    resumed = f", {stats.resumed_chunks} of {stats.chunks} chunks resumed" if stats.resumed_chunks else ""
+    print(
+        f"scored {stats.scored:,} of {stats.rows:,} rows into {stats.output} in {stats.seconds:.1f} s "
+        f"({stats.rows_per_s:,.0f} rows/s{resumed}); {stats.errors:,} malformed rows in {stats.errors_file}"
+    )
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from .evaluate import evaluate
+
+    prefix = args.out or str(Path(args.scored).with_suffix("")) + ".eval"
+    result = evaluate(args.scored, label_field=args.label_field, positive=args.positive, score_field=args.score_field,
+                      threshold=args.threshold, type_field=args.type_field, out_prefix=prefix)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    print(f"rows {result.rows:,}  positives {result.positives:,}  score {result.score_field}")
+    print(f"AUROC {result.auroc}  AUPRC {result.auprc}  retrieval rate {result.retrieval_rate}")
+    d = result.decision
+    print(f"at the decision ({d['threshold']}): precision {d['precision']}  recall {d['recall']}  F1 {d['f1']}")
+    for title, table in (("stage", result.by_stage), ("question type", result.by_question_type)):
+        print(f"by {title}:")
+        for name, row in table.items():
+            print(f"  {name:<14} rows {row['rows']:>6}  positives {row['positives']:>6}  AUROC {row['auroc']}")
+    print(f"wrote {result.png} and {result.html}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -193,7 +263,7 @@ def _cmd_demo(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"index": _cmd_index, "check": _cmd_check, "demo": _cmd_demo}
+    handlers = {"index": _cmd_index, "check": _cmd_check, "score": _cmd_score, "eval": _cmd_eval, "demo": _cmd_demo}
     try:
         return handlers[args.command](args)
     except QucoError as exc:

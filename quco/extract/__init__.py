@@ -91,6 +91,24 @@ class Extractor:
             out.append(tuple(s for s in sentences if s.text))
         return out
 
+    def claims_many(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
+        """The checkable phrases of each text: its entities plus its noun phrases (without
+        determiners and pronouns), found the same way for a two-word span and a long sentence.
+        Without a parser (rules mode) only entities are returned."""
+        from .entities import entity_spans
+
+        has_model = self.has_model
+        out = []
+        for doc in self._docs(texts, need_parse=True):
+            phrases = [s.text for s in entity_spans(doc, has_model=has_model)]
+            if has_model:
+                for chunk in doc.noun_chunks:
+                    kept = [t for t in chunk if t.pos_ not in ("DET", "PRON", "PUNCT")]
+                    if kept:
+                        phrases.append(doc[kept[0].i : kept[-1].i + 1].text)
+            out.append(tuple(dict.fromkeys(p for p in phrases if p.strip())))
+        return out
+
     def entities(self, text: str) -> tuple[Entity, ...]:
         return self.entities_many([text])[0]
 

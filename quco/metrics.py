@@ -1,0 +1,83 @@
+"""Evaluation metrics in NumPy (no SciPy/scikit-learn dependency): ranks with ties, AUROC, AUPRC,
+Spearman, precision/recall/F1 and the ROC curve."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def rankdata(values):
+    """Ranks 1..n, ties get their average rank."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    ranks = np.empty(len(x), dtype=float)
+    boundaries = np.flatnonzero(np.diff(xs)) + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries, [len(x)]))
+    for s, e in zip(starts, ends):
+        ranks[order[s:e]] = (s + e + 1) / 2.0
+    return ranks
+
+
+def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Probability that a random positive scores above a random negative (ties count one half)."""
+    import numpy as np
+
+    y = np.asarray(labels, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUROC needs both positive and negative labels")
+    r = rankdata(scores)
+    return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def auprc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Average precision: mean of the precision at each positive, ties broken pessimistically."""
+    import numpy as np
+
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(labels, dtype=bool)
+    if not y.any():
+        raise ValueError("AUPRC needs positive labels")
+    # Descending score; within ties, negatives first (no credit from arbitrary tie order).
+    order = np.lexsort((y, -s))
+    ys = y[order]
+    tp = np.cumsum(ys)
+    precision = tp / np.arange(1, len(ys) + 1)
+    return float(precision[ys].sum() / ys.sum())
+
+
+def roc_curve(scores: Sequence[float], labels: Sequence[bool]):
+    """(false positive rates, true positive rates) at every distinct threshold, from (0, 0)."""
+    import numpy as np
+
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(labels, dtype=bool)
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last]
+    fp = np.cumsum(~y)[last]
+    return np.r_[0, fp / max(1, (~y).sum())], np.r_[0, tp / max(1, y.sum())]
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    import numpy as np
+
+    rx, ry = rankdata(x), rankdata(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    denom = float(np.sqrt((rx * rx).sum() * (ry * ry).sum()))
+    return float((rx * ry).sum() / denom) if denom else 0.0
+
+
+def precision_recall_f1(predicted: Sequence[bool], labels: Sequence[bool]) -> dict:
+    tp = sum(1 for p, y in zip(predicted, labels) if p and y)
+    fp = sum(1 for p, y in zip(predicted, labels) if p and not y)
+    fn = sum(1 for p, y in zip(predicted, labels) if not p and y)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}

@@ -1,0 +1,439 @@
+"""`quco score`: a resumable batch scorer for JSONL, CSV and Parquet datasets.
+
+The input is streamed in chunks of ``chunk_size`` rows. Each chunk is scored (stage 1 on the
+question; the answer-level signal when an answer field is given) by one of ``workers``
+processes and written atomically as a part file (JSONL) in ``OUTPUT.quco-parts/``, next to a
+manifest of the run's arguments. A re-run with the same arguments skips the chunks whose part
+exists, so an interrupted run (Ctrl-C, kill -9) resumes without losing or duplicating rows. When
+every chunk is done the parts are assembled into OUTPUT (JSONL, CSV or Parquet, by extension)
+and the errors file, both written under temporary names and renamed into place. Malformed rows
+never stop the run: they go to the errors file with their row number and the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import SourceError, UsageError
+
+FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+REPORT_COLUMNS = (
+    "row", "id", "question", "answer", "retrieve", "decision", "risk", "stage", "reasons", "entities",
+    "n_entities", "min_entity_count", "mean_entity_count", "stage1_risk", "suggested_query", "approx",
+    "unknown", "answer_risk", "answer_claims", "answer_unknown", "backend", "index", "corpus_tokens",
+    "extractor",
+)
+MAX_RAW_IN_ERRORS = 2000
+
+
+@dataclass(frozen=True)
+class ScoreStats:
+    output: str
+    errors_file: str
+    rows: int
+    scored: int
+    errors: int
+    chunks: int
+    resumed_chunks: int
+    seconds: float
+    rows_per_s: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def file_format(path: str | os.PathLike) -> str:
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".gz":
+        suffix = Path(p.stem).suffix.lower()
+        if suffix not in (".jsonl", ".json"):
+            raise UsageError(f"{p}: only .jsonl.gz is supported among compressed inputs")
+    if suffix not in FORMATS:
+        raise UsageError(f"{p}: unknown format (use .jsonl, .jsonl.gz, .csv or .parquet)")
+    return FORMATS[suffix]
+
+
+# -- reading ----------------------------------------------------------------------------------
+def iter_rows(path: Path) -> Iterator[tuple[int, dict | None, str | None, str | None]]:
+    """(row number from 1, row or None, error or None, raw text for the errors file)."""
+    fmt = file_format(path)
+    if fmt == "jsonl":
+        opener = gzip.open if path.suffix.lower() == ".gz" else open
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+            n = 0
+            for line in fh:
+                if not line.strip():
+                    continue
+                n += 1
+                try:
+                    row = json.loads(line)
+                except ValueError as exc:
+                    yield n, None, f"invalid JSON ({exc.msg} at column {exc.colno})", line[:MAX_RAW_IN_ERRORS]
+                    continue
+                if not isinstance(row, dict):
+                    yield n, None, f"expected a JSON object, got {type(row).__name__}", line[:MAX_RAW_IN_ERRORS]
+                    continue
+                yield n, row, None, None
+    elif fmt == "csv":
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None:
+                return
+            for n, row in enumerate(reader, 1):
+                if None in row or any(v is None for v in row.values()):
+                    raw = ",".join(str(v) for v in row.values() if v is not None)
+                    yield n, None, f"expected {len(reader.fieldnames)} fields", raw[:MAX_RAW_IN_ERRORS]
+                    continue
+                yield n, row, None, None
+    else:
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            cur = con.execute("SELECT * FROM read_parquet(?)", [str(path)])
+        except duckdb.Error as exc:
+            raise SourceError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+        names = [d[0] for d in cur.description]
+        n = 0
+        while batch := cur.fetchmany(4096):
+            for values in batch:
+                n += 1
+                yield n, dict(zip(names, values)), None, None
+        con.close()
+
+
+def count_rows(path: Path) -> int | None:
+    """Rows in the input, for the progress bar's ETA (cheap: newline count or Parquet metadata)."""
+    fmt = file_format(path)
+    if fmt == "parquet":
+        import duckdb
+
+        try:
+            return int(duckdb.connect().execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0])
+        except duckdb.Error:
+            return None
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    n = 0
+    with opener(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            n += block.count(b"\n")
+    return max(0, n - 1) if fmt == "csv" else n
+
+
+def _chunks(path: Path, size: int):
+    chunk = []
+    for item in iter_rows(path):
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# -- scoring a chunk (in a worker process) ------------------------------------------------------
+_STATE: dict = {}
+
+
+def _init_worker(settings, fields: dict) -> None:
+    from .answer import AnswerScorer
+
+    detector = settings.detector()
+    _STATE["detector"] = detector
+    _STATE["scorer"] = AnswerScorer(detector.backend, detector.extractor, window=detector.window,
+                                    unknown_policy=settings.unknown_policy)
+    _STATE["fields"] = fields
+
+
+def _score_chunk(index: int, chunk: list, parts_dir: str) -> tuple[int, int, int]:
+    detector, scorer, f = _STATE["detector"], _STATE["scorer"], _STATE["fields"]
+    good, errors = [], []
+    for n, row, error, raw in chunk:
+        if error is None:
+            error = _validate(row, f, detector.max_question_chars)
+        if error is not None:
+            errors.append({"row": n, "id": _row_id(row, f, n) if row else None, "reason": error,
+                           "raw": raw if raw is not None else _raw(row)})
+        else:
+            good.append((n, row))
+    out = []
+    if good:
+        reports = detector.check_many([row[f["question"]] for _, row in good])
+        answers = None
+        if f["answer"]:
+            pairs = [(row[f["question"]], row[f["answer"]]) for _, row in good]
+            answers = scorer.score_many(pairs, question_entities=[r.entities for r in reports])
+        for i, ((n, row), report) in enumerate(zip(good, reports)):
+            out.append(_flatten(n, row, f, report, answers[i] if answers else None))
+    parts = Path(parts_dir)
+    _write_atomic(parts / f"errors-{index:07d}.jsonl", errors)
+    _write_atomic(parts / f"part-{index:07d}.jsonl", out)  # written last: its presence marks the chunk done
+    return index, len(out), len(errors)
+
+
+def _validate(row: dict, f: dict, max_chars: int) -> str | None:
+    q = row.get(f["question"])
+    if f["question"] not in row:
+        return f"missing field {f['question']!r}"
+    if not isinstance(q, str) or not q.strip():
+        return f"field {f['question']!r} must be non-empty text"
+    if len(q) > max_chars:
+        return f"question has {len(q):,} characters; the limit is {max_chars:,}"
+    if f["answer"]:
+        a = row.get(f["answer"])
+        if not isinstance(a, str) or not a.strip():
+            return f"field {f['answer']!r} must be non-empty text"
+    if f["id"] and row.get(f["id"]) is None:
+        return f"missing field {f['id']!r}"
+    return None
+
+
+def _row_id(row, f, n):
+    if f["id"] and isinstance(row, dict) and row.get(f["id"]) is not None:
+        return row[f["id"]]
+    return n
+
+
+def _raw(row) -> str:
+    return json.dumps(row, ensure_ascii=False, default=str)[:MAX_RAW_IN_ERRORS]
+
+
+def _flatten(n: int, row: dict, f: dict, report, answer) -> dict:
+    counts = [e.count for e in report.entities if e.count is not None]
+    flat = {
+        "row": n,
+        "id": _row_id(row, f, n),
+        "question": row[f["question"]],
+        "answer": row[f["answer"]] if f["answer"] else None,
+        "retrieve": report.retrieve,
+        "decision": report.decision,
+        "risk": report.risk,
+        "stage": report.stage,
+        "reasons": "; ".join(report.reasons),
+        "entities": json.dumps([{"text": e.text, "count": e.count} for e in report.entities], ensure_ascii=False),
+        "n_entities": len(report.entities),
+        "min_entity_count": min(counts) if counts else None,
+        "mean_entity_count": sum(counts) / len(counts) if counts else None,
+        "stage1_risk": report.stage1_risk,
+        "suggested_query": report.suggested_query,
+        "approx": report.approx,
+        "unknown": report.unknown,
+        "answer_risk": answer.risk if answer else None,
+        "answer_claims": json.dumps([asdict(c) for c in answer.claims], ensure_ascii=False) if answer else None,
+        "answer_unknown": answer.unknown if answer else None,
+        "backend": report.backend,
+        "index": report.index,
+        "corpus_tokens": report.corpus_tokens,
+        "extractor": report.extractor,
+    }
+    passthrough = {}
+    for k, v in row.items():
+        if k in (f["question"], f["answer"], f["id"]):
+            continue
+        key = k if k not in flat else f"input_{k}"
+        passthrough[key] = v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+    return {**flat, **passthrough}
+
+
+def _write_atomic(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+# -- the run ------------------------------------------------------------------------------------
+def score(
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    question_field: str = "question",
+    answer_field: str | None = None,
+    id_field: str | None = None,
+    settings=None,
+    workers: int = 1,
+    chunk_size: int = 512,
+    errors_path: str | os.PathLike | None = None,
+    progress: bool = False,
+    restart: bool = False,
+) -> ScoreStats:
+    """Score every row of ``input`` into ``output``; resumable (see the module docstring)."""
+    if settings is None:
+        from .config import load_settings
+
+        settings = load_settings()
+    src, out = Path(input), Path(output)
+    if not src.is_file():
+        raise SourceError(f"{src}: input file not found")
+    file_format(src)
+    out_fmt = file_format(out)
+    if out.suffix.lower() == ".gz":
+        raise UsageError(f"{out}: write .jsonl, .csv or .parquet (compressed output is not supported)")
+    if out.resolve() == src.resolve():
+        raise UsageError("the output must not be the input file")
+    if workers < 1 or chunk_size < 1:
+        raise UsageError("--workers and --chunk-size must be at least 1")
+    errors_file = Path(errors_path) if errors_path else out.with_name(out.name + ".errors.jsonl")
+    fields = {"question": question_field, "answer": answer_field, "id": id_field}
+    parts = out.with_name(out.name + ".quco-parts")
+    manifest = _manifest(src, fields, chunk_size, settings)
+    done = _prepare_parts(parts, manifest, restart)
+    t0 = time.perf_counter()
+    total = count_rows(src)
+    bar = _bar(total, progress)
+    n_rows = n_scored = n_errors = n_chunks = resumed = 0
+    try:
+        if workers == 1:
+            _init_worker(settings, fields)
+            for index, chunk in enumerate(_chunks(src, chunk_size)):
+                n_chunks += 1
+                n_rows += len(chunk)
+                if index in done:
+                    resumed += 1
+                else:
+                    _score_chunk(index, chunk, str(parts))
+                bar.update(len(chunk))
+        else:
+            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(settings, fields)) as pool:
+                pending = {}
+                for index, chunk in enumerate(_chunks(src, chunk_size)):
+                    n_chunks += 1
+                    n_rows += len(chunk)
+                    if index in done:
+                        resumed += 1
+                        bar.update(len(chunk))
+                        continue
+                    pending[pool.submit(_score_chunk, index, chunk, str(parts))] = len(chunk)
+                    while len(pending) >= 2 * workers:  # bounded: memory stays flat on any input size
+                        _drain(pending, bar, FIRST_COMPLETED)
+                while pending:
+                    _drain(pending, bar, FIRST_COMPLETED)
+    finally:
+        bar.close()
+    n_scored, n_errors = _assemble(parts, n_chunks, out, out_fmt, errors_file)
+    shutil.rmtree(parts, ignore_errors=True)
+    seconds = time.perf_counter() - t0
+    return ScoreStats(str(out), str(errors_file), n_rows, n_scored, n_errors, n_chunks, resumed,
+                      round(seconds, 3), round(n_rows / seconds, 1) if seconds else 0.0)
+
+
+def _drain(pending: dict, bar, mode) -> None:
+    finished, _ = wait(list(pending), return_when=mode)
+    for fut in finished:
+        size = pending.pop(fut)
+        fut.result()  # re-raise a worker's failure here
+        bar.update(size)
+
+
+def _manifest(src: Path, fields: dict, chunk_size: int, settings) -> dict:
+    st = src.stat()
+    return {
+        "input": str(src.resolve()),
+        "input_size": st.st_size,
+        "input_mtime_ns": st.st_mtime_ns,
+        "fields": fields,
+        "chunk_size": chunk_size,
+        "settings": {k: v for k, v in asdict(settings).items()},
+    }
+
+
+def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> set[int]:
+    mpath = parts / "manifest.json"
+    if parts.exists() and restart:
+        shutil.rmtree(parts)
+    if parts.exists():
+        try:
+            previous = json.loads(mpath.read_text())
+        except (OSError, ValueError):
+            previous = None
+        if previous != json.loads(json.dumps(manifest)):
+            raise UsageError(
+                f"{parts}: holds a previous run with other arguments or another input; "
+                "re-run with the same arguments to resume, or pass --restart to start over"
+            )
+        return {int(p.name[5:12]) for p in parts.glob("part-*.jsonl")}
+    parts.mkdir(parents=True)
+    tmp = mpath.with_name("manifest.json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2))
+    os.replace(tmp, mpath)
+    return set()
+
+
+def _assemble(parts: Path, n_chunks: int, out: Path, fmt: str, errors_file: Path) -> tuple[int, int]:
+    part_files = [parts / f"part-{i:07d}.jsonl" for i in range(n_chunks)]
+    missing = [p.name for p in part_files if not p.exists()]
+    if missing:
+        raise UsageError(f"{parts}: {len(missing)} chunk(s) missing after the run ({missing[0]}...)")
+    n_errors = _concat([parts / f"errors-{i:07d}.jsonl" for i in range(n_chunks)], errors_file)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    n_scored = 0
+    if fmt == "jsonl":
+        n_scored = _concat(part_files, out)
+    else:
+        import duckdb
+
+        nonempty = [str(p) for p in part_files if p.stat().st_size]
+        n_scored = sum(_lines(p) for p in part_files)
+        con = duckdb.connect()
+        if nonempty:
+            rel = con.read_json(nonempty, format="newline_delimited", union_by_name=True, sample_size=-1)
+            rel = rel.order("row")
+        else:
+            rel = con.sql("SELECT NULL::BIGINT AS row WHERE false")
+        if fmt == "parquet":
+            rel.write_parquet(str(tmp))
+        else:
+            rel.write_csv(str(tmp))
+        con.close()
+        os.replace(tmp, out)
+    return n_scored, n_errors
+
+
+def _concat(files: list[Path], target: Path) -> int:
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    n = 0
+    with open(tmp, "wb") as dst:
+        for f in files:
+            if f.exists():
+                with open(f, "rb") as src:
+                    data = src.read()
+                n += data.count(b"\n")
+                dst.write(data)
+    os.replace(tmp, target)
+    return n
+
+
+def _lines(p: Path) -> int:
+    with open(p, "rb") as fh:
+        return sum(1 for _ in fh)
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _bar(total, enabled):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="row", desc="scoring", smoothing=0.1, mininterval=0.5, file=sys.stderr)
+
