@@ -13,7 +13,8 @@ For a (question, answer) pair:
    ``1 / (1 + e^pmi)``: ½ when the corpus is silent, → 1 when a frequent pair is never seen
    together, → 0 for a strong association. A claim absent from the corpus (c(a) = 0) has risk 1.
 3. The answer's risk combines its claims as independent chances of error: ``1 − Π(1 − risk)``
-   (noisy-OR). An answer that only restates question entities gets ½ (no evidence either way).
+   (noisy-OR). A phrase nested in a longer claim is not counted again. An answer that only
+   restates question entities gets ½ (no evidence either way).
 
 Raw co-occurrence alone favours frequent phrases (they co-occur with everything); the PMI
 normalises by frequency, and the rarest anchors are where a fact is stated specifically.
@@ -59,7 +60,7 @@ class AnswerReport:
 
 class AnswerScorer:
     def __init__(self, backend: CountBackend, extractor: Extractor | None = None, *, window: int = DEFAULT_WINDOW,
-                 anchors: int = 2, unknown_policy: str = "risky"):
+                 anchors: int = 2, unknown_policy: str = "risky", empty_risk: float = NEUTRAL):
         if unknown_policy not in ("risky", "ignore", "error"):
             raise UsageError(f"unknown_policy must be risky, ignore or error, not {unknown_policy!r}")
         self.backend = backend
@@ -67,13 +68,15 @@ class AnswerScorer:
         self.window = window
         self.anchors = anchors
         self.unknown_policy = unknown_policy
+        self.empty_risk = empty_risk  # an answer with no new claim: no evidence either way
 
     def score(self, question: str, answer: str) -> AnswerReport:
         return self.score_many([(question, answer)])[0]
 
-    def score_many(self, items: Sequence[tuple[str, str]], question_entities=None) -> list[AnswerReport]:
+    def score_many(self, items: Sequence[tuple[str, str]], question_entities=None, claims=None) -> list[AnswerReport]:
         """Score many (question, answer) pairs in one extraction pass and one count batch each.
-        ``question_entities`` may pass entities already extracted for the questions."""
+        ``question_entities`` (objects with ``.text``) and ``claims`` (from
+        ``Extractor.claims_many``) may pass extraction results computed earlier."""
         questions = [q for q, _ in items]
         answers = [a for _, a in items]
         for text in questions + answers:
@@ -82,7 +85,8 @@ class AnswerScorer:
         if question_entities is None:
             question_entities = self.extractor.entities_many(questions)
         q_phrases = [tuple(dict.fromkeys(e.text for e in ents)) for ents in question_entities]
-        claims = self.extractor.claims_many(answers)
+        if claims is None:
+            claims = self.extractor.claims_many(answers)
         canon = self.backend_normalizer()
         new_claims = []
         restated = []
@@ -94,6 +98,8 @@ class AnswerScorer:
                 if not cc:
                     continue
                 (same if any(cc == x or cc in x or x in cc for x in qc) else new).append(c)
+            # A phrase inside a longer claim ("State" in "Enemy of the State") is not a claim of its own.
+            new = [c for c in new if not any(c != o and canon(c) in canon(o) for o in new)]
             new_claims.append(new)
             restated.append(tuple(same))
         phrases = sorted({p for qs in q_phrases for p in qs if canon(p)} | {c for cs in new_claims for c in cs})
@@ -120,7 +126,7 @@ class AnswerScorer:
                         continue
                     ev = ClaimEvidence(c, None, None, None, None, 1.0)
                 evidence.append(ev)
-            risk = 1.0 - math.prod(1.0 - e.risk for e in evidence) if evidence else NEUTRAL
+            risk = 1.0 - math.prod(1.0 - e.risk for e in evidence) if evidence else self.empty_risk
             reports.append(AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown))
         return reports
 

@@ -233,3 +233,19 @@ def test_sigterm_during_cli_build_cleans_up(tmp_path):
     assert proc.returncode == 143 and err.strip() == "quco: terminated"
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if ".building-" in p.name] == []
+
+
+def test_without_documents_is_an_exact_leave_out(tmp_path):
+    docs = [{"id": "a", "text": "alpha beta gamma"}, {"id": "b", "text": "alpha beta"}, {"id": "c", "text": "beta delta"}]
+    build_index([write_jsonl(tmp_path / "c.jsonl", docs)], tmp_path / "i.duckdb", progress=False)
+    ix = DuckDBIndex(tmp_path / "i.duckdb")
+    view = ix.without_documents(["b"])
+    build_index([write_jsonl(tmp_path / "d.jsonl", [docs[0], docs[2]])], tmp_path / "j.duckdb", progress=False)
+    truth = DuckDBIndex(tmp_path / "j.duckdb")
+    assert view.corpus == truth.corpus
+    phrases = ["alpha", "beta", "alpha beta", "delta"]
+    assert [c.count for c in view.count_many(phrases)] == [c.count for c in truth.count_many(phrases)] == [1, 2, 1, 1]
+    pairs = [("alpha", "beta"), ("beta", "delta"), ("alpha", "delta")]
+    assert [c.count for c in view.cooccur_many(pairs, 5)] == [c.count for c in truth.cooccur_many(pairs, 5)]
+    with pytest.raises(QueryError):
+        ix.without_documents(["zzz"])

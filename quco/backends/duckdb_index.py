@@ -218,8 +218,63 @@ class DuckDBIndex(CountBackend):
         idx[~found] = 0
         return int(np.count_nonzero(found & (pb[idx] <= hi)))
 
+    def without_documents(self, ext_ids) -> CountBackend:
+        """A view of this index with some documents left out (by their ids): exact leave-out
+        counts for evaluations such as "the fact is absent from the corpus"."""
+        return _WithoutDocuments(self, ext_ids)
+
+    def doc_numbers(self, ext_ids):
+        np = self._np
+        if not hasattr(self, "_ext_ids"):
+            import duckdb
+
+            con = duckdb.connect(str(self.path), read_only=True)
+            try:
+                ids = [r[0] for r in con.execute("SELECT ext_id FROM docs ORDER BY doc").fetchall()]
+            finally:
+                con.close()
+            self._ext_ids = {e: i for i, e in enumerate(ids) if e is not None}
+        missing = [e for e in ext_ids if e not in self._ext_ids]
+        if missing:
+            raise QueryError(f"no document with id {missing[0]!r} in {self.path}")
+        return np.array(sorted(self._ext_ids[e] for e in ext_ids), dtype=np.int64)
+
     def close(self) -> None:
         self._cache.clear()
+
+
+class _WithoutDocuments(CountBackend):
+    name = "duckdb-without-documents"
+
+    def __init__(self, base: DuckDBIndex, ext_ids):
+        self.base = base
+        self.normalizer = base.normalizer
+        self._np = base._np
+        self._excluded = base.doc_numbers(list(ext_ids))
+        removed = int((base._doc_end[self._excluded] - base._doc_start[self._excluded]).sum())
+        self._stats = Corpus(base.corpus.tokens - removed, base.corpus.documents - len(self._excluded))
+
+    @property
+    def corpus(self) -> Corpus:
+        return self._stats
+
+    @property
+    def identity(self) -> str:
+        return f"{self.base.identity} without {len(self._excluded)} document(s)"
+
+    def positions(self, phrase: str):
+        pos = self.base.positions(phrase)
+        if not len(pos):
+            return pos
+        return pos[~self._np.isin(self.base._doc_of(pos), self._excluded)]
+
+    def count_many(self, phrases: Sequence[str]) -> list[Count]:
+        return [Count(p, int(len(self.positions(p))), False) for p in phrases]
+
+    def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
+        window = check_window(window)
+        return [Cooccurrence(a, b, self.base._near(self.positions(a), self.positions(b), window), window, False)
+                for a, b in pairs]
 
 
 def _info(path: Path, m: dict) -> IndexInfo:

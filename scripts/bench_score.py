@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""Throughput of `quco score` on 2 cores, and memory on growing inputs. Prints JSON.
+
+Index: all of ../shared/data/corpus (DuckDB). Inputs built from HaluEval dev (the questions, and
+(question, answer) rows with both answers): rows/s with the spaCy model for question-only and
+question+answer inputs, with 1 and 2 worker processes; then peak RSS of a question-only run (rule
+extractor) on inputs of increasing size, to show memory stays flat. Each run is a separate
+`quco score` process, timed end to end (start-up included).
+
+    python scripts/bench_score.py [--rows 4000] [--memory-rows 20000,200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchlib import ROOT
+
+
+def run(args: list[str]) -> dict:
+    code = (
+        "import resource, sys, time\n"
+        "from quco.cli import main\n"
+        "t = time.perf_counter()\n"
+        f"rc = main({args!r})\n"
+        "s = time.perf_counter() - t\n"
+        "self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "kids_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print('BENCH', rc, s, self_kb, kids_kb, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    line = [l for l in proc.stderr.splitlines() if l.startswith("BENCH")]
+    if proc.returncode != 0 or not line:
+        raise SystemExit(f"quco score failed: {proc.stderr[-2000:]}")
+    _, rc, seconds, self_kb, kids_kb = line[-1].split()
+    return {"seconds": round(float(seconds), 2), "peak_rss_mb_parent": round(int(self_kb) / 1024),
+            "peak_rss_mb_worker": round(int(kids_kb) / 1024)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--rows", type=int, default=4000)
+    ap.add_argument("--memory-rows", default="20000,200000")
+    ap.add_argument("--out", default=str(ROOT / "bench-results" / "bench_score.json"))
+    args = ap.parse_args()
+
+    from quco.backends.duckdb_build import build_index
+
+    shared = Path(args.shared)
+    items = [json.loads(l) for l in open(shared / "eval" / "halueval_qa_dev.jsonl")]
+    result = {"machine": {"cpus": os.cpu_count()}, "throughput": [], "memory": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        index = tmp / "all.duckdb"
+        build_index(sorted((shared / "corpus").glob("*.jsonl")), index, progress=False)
+        qa, q_only = tmp / "qa.jsonl", tmp / "q.jsonl"
+        with open(qa, "w") as fa, open(q_only, "w") as fq:
+            n = 0
+            while n < args.rows:
+                for it in items:
+                    for label, ans in ((False, it["right_answer"]), (True, it["hallucinated_answer"])):
+                        if n >= args.rows:
+                            break
+                        fa.write(json.dumps({"id": n, "question": it["question"], "answer": ans, "label": label}) + "\n")
+                        fq.write(json.dumps({"id": n, "question": it["question"]}) + "\n")
+                        n += 1
+        for name, src, extra in (("question-only", q_only, []), ("question+answer", qa, ["--answer-field", "answer"])):
+            for workers in (1, 2):
+                out = tmp / f"o-{name}-{workers}.parquet"
+                r = run(["score", str(src), "-o", str(out), "--id-field", "id", "--index", str(index),
+                         "--workers", str(workers), "--no-progress", *extra])
+                r |= {"input": name, "workers": workers, "rows": args.rows,
+                      "rows_per_s": round(args.rows / r["seconds"], 1), "model": "en_core_web_sm"}
+                result["throughput"].append(r)
+                print(json.dumps(r), file=sys.stderr)
+        for n_rows in (int(x) for x in args.memory_rows.split(",")):
+            src = tmp / f"m{n_rows}.jsonl"
+            with open(src, "w") as fh:
+                for i in range(n_rows):
+                    fh.write(json.dumps({"id": i, "question": items[i % len(items)]["question"]}) + "\n")
+            r = run(["score", str(src), "-o", str(tmp / f"m{n_rows}.parquet"), "--id-field", "id", "--index", str(index),
+                     "--model", "rules", "--workers", "2", "--no-progress"])
+            r |= {"rows": n_rows, "rows_per_s": round(n_rows / r["seconds"], 1), "model": "rules"}
+            result["memory"].append(r)
+            print(json.dumps(r), file=sys.stderr)
+    best = {k: max(r["rows_per_s"] for r in result["throughput"] if r["input"] == k)
+            for k in ("question-only", "question+answer")}
+    result["goals_met"] = {f"{k}_ge_300_rows_per_s": v >= 300 for k, v in best.items()}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+#!/usr/bin/env python
+"""HaluEval QA: does quco's answer-level risk separate right from hallucinated answers?
+
+Index: all of ../shared/data/corpus. 2,000 items x (right, hallucinated) = 4,000 (question,
+answer) rows. Two corpus settings (../shared/data/README.md):
+  (a) the corpus includes each item's own knowledge line;
+  (b) the same corpus without the item's own knowledge line (exact leave-one-out counts), the
+      "fact absent from pretraining" case.
+Next to quco, in the same run: random scores, answer length, question-entity frequency alone
+(stage-1 risk; identical for both answers of an item by construction) and answer-entity rarity
+alone. Prints a table; writes bench-results/eval_halueval.json.
+
+    python scripts/eval_halueval.py [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import ROOT
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--limit", type=int, default=0, help="only the first N items (default: all 2,000)")
+    ap.add_argument("--out", default=str(ROOT / "bench-results" / "eval_halueval.json"))
+    args = ap.parse_args()
+
+    import numpy as np
+
+    from quco.answer import AnswerScorer
+    from quco.backends.duckdb_build import build_index
+    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.detector import Detector
+    from quco.extract import Extractor
+    from quco.metrics import auroc
+
+    shared = Path(args.shared)
+    sources = sorted((shared / "corpus").glob("*.jsonl"))
+    items = [json.loads(l) for l in open(shared / "eval" / "halueval_qa_dev.jsonl")]
+    if args.limit:
+        items = items[: args.limit]
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        build_index(sources, Path(tmp) / "all.duckdb", progress=False)
+        index = DuckDBIndex(Path(tmp) / "all.duckdb")
+        extractor = Extractor()
+        questions = [it["question"] for it in items]
+        answers = [a for it in items for a in (it["right_answer"], it["hallucinated_answer"])]
+        q_entities = extractor.entities_many(questions)
+        claims = extractor.claims_many(answers)
+        rows_q = [q for q in questions for _ in (0, 1)]
+        rows_qe = [e for e in q_entities for _ in (0, 1)]
+        labels = [False, True] * len(items)
+
+        scores = {}
+        scorer = AnswerScorer(index, extractor)
+        scores["a", "quco answer risk"] = [r.risk for r in scorer.score_many(list(zip(rows_q, answers)), rows_qe, claims)]
+        loo = []
+        for i, it in enumerate(items):
+            view = index.without_documents([it["id"]]) if it["id"] in _ids(index) else index
+            reps = AnswerScorer(view, extractor).score_many(
+                [(it["question"], answers[2 * i]), (it["question"], answers[2 * i + 1])],
+                [q_entities[i], q_entities[i]], [claims[2 * i], claims[2 * i + 1]])
+            loo += [r.risk for r in reps]
+        scores["b", "quco answer risk"] = loo
+
+        rng = random.Random(0)
+        rand = [rng.random() for _ in labels]
+        length = [len(a) for a in answers]
+        stage1 = [r.stage1_risk for r in Detector(index, extractor).check_many(questions)]
+        stage1 = [s for s in stage1 for _ in (0, 1)]
+        rarity = _answer_rarity(index, claims, rows_qe)
+        for setting in ("a", "b"):
+            scores[setting, "baseline: random"] = rand
+            scores[setting, "baseline: answer length (chars)"] = length
+            scores[setting, "baseline: question-entity frequency (stage 1)"] = stage1
+        scores["a", "baseline: answer-entity rarity"] = rarity
+        scores["b", "baseline: answer-entity rarity"] = _answer_rarity(index, claims, rows_qe, items)
+
+    table = []
+    for (setting, method), s in scores.items():
+        arr = np.asarray(s, dtype=float).reshape(-1, 2)
+        paired = float(np.mean(np.where(arr[:, 1] > arr[:, 0], 1.0, np.where(arr[:, 1] == arr[:, 0], 0.5, 0.0))))
+        table.append({"setting": setting, "method": method, "auroc": round(auroc(s, labels), 4),
+                      "paired_accuracy": round(paired, 4), "ties": int((arr[:, 0] == arr[:, 1]).sum())})
+    result = {"items": len(items), "rows": 2 * len(items), "corpus_tokens": index.corpus.tokens,
+              "extractor": extractor.model_name, "seconds": round(time.perf_counter() - t0, 1), "table": table,
+              "settings": {"a": "corpus includes each item's knowledge line", "b": "without the item's own knowledge line"}}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(f"{len(items)} items, {2 * len(items)} rows; corpus {index.corpus.tokens:,} tokens; {result['seconds']} s")
+    print(f"{'setting':<8} {'method':<48} {'AUROC':>7} {'paired':>7} {'ties':>5}")
+    for r in table:
+        print(f"{r['setting']:<8} {r['method']:<48} {r['auroc']:>7.4f} {r['paired_accuracy']:>7.4f} {r['ties']:>5}")
+    return 0
+
+
+_ID_CACHE: dict = {}
+
+
+def _ids(index) -> set:
+    if "ids" not in _ID_CACHE:
+        index.doc_numbers([])
+        _ID_CACHE["ids"] = set(index._ext_ids)
+    return _ID_CACHE["ids"]
+
+
+def _answer_rarity(index, claims, rows_qe, items=None) -> list[float]:
+    """Baseline: risk from how rare the answer's new phrases are, ignoring the question."""
+    out = []
+    for i, (cs, qe) in enumerate(zip(claims, rows_qe)):
+        backend = index
+        if items is not None and items[i // 2]["id"] in _ids(index):
+            backend = index.without_documents([items[i // 2]["id"]])
+        qtexts = {index.normalizer.canonical(e.text) for e in qe}
+        new = [c for c in cs if index.normalizer.canonical(c) and index.normalizer.canonical(c) not in qtexts]
+        if not new:
+            out.append(0.5)
+            continue
+        counts = [c.count for c in backend.count_many(new)]
+        out.append(max(1.0 / (1.0 + math.sqrt(c)) for c in counts))
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""`quco score` and `quco eval`: formats, malformed rows, resuming after kill -9, metrics output."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import duckdb
+import pytest
+
+from conftest import ROOT, write_jsonl
+from quco.backends.duckdb_build import build_index
+from quco.cli import main as cli
+from quco.config import load_settings
+from quco.errors import UsageError
+from quco.evaluate import evaluate, question_type
+from quco.score import score
+
+TEXTS = [
+    "Hamlet is a tragedy written by William Shakespeare. It is set in Denmark.",
+    "William Shakespeare was an English playwright and poet.",
+    "Charles Dickens was an English novelist. Dickens wrote Oliver Twist.",
+    "Copenhagen is the capital of Denmark.",
+]
+QUESTIONS = ["Who wrote Hamlet?", "Who founded Arthur's Magazine?", "Where is Copenhagen?", "Who wrote Oliver Twist?"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    d = tmp_path_factory.mktemp("score")
+    build_index([write_jsonl(d / "c.jsonl", TEXTS)], d / "i.duckdb", progress=False)
+    # a 5-token window: in a 40-token corpus, 1000 tokens would put every pair "near" by chance
+    return d, load_settings(env={}, index=str(d / "i.duckdb"), model="rules", window=5)
+
+
+def rows_of(path):
+    con = duckdb.connect()
+    suffix = path.suffix
+    rel = {".parquet": con.read_parquet, ".csv": con.read_csv}.get(suffix)
+    rel = rel(str(path)) if rel else con.read_json(str(path), format="newline_delimited")
+    return [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+
+
+def test_formats_ids_and_malformed_rows(env):
+    d, settings = env
+    src = d / "in.jsonl"
+    lines = [json.dumps({"qid": f"q{i}", "question": q, "answer": "William Shakespeare", "label": i % 2 == 1})
+             for i, q in enumerate(QUESTIONS)]
+    lines[2:2] = ["{not json", json.dumps({"qid": "bad", "question": ""}), json.dumps([1, 2])]
+    src.write_text("\n".join(lines) + "\n")
+    for ext in ("jsonl", "csv", "parquet"):
+        out = d / f"out.{ext}"
+        stats = score(src, out, question_field="question", answer_field="answer", id_field="qid", settings=settings,
+                      chunk_size=2)
+        assert (stats.rows, stats.scored, stats.errors) == (7, 4, 3)
+        rows = rows_of(out)
+        assert [str(r["id"]) for r in rows] == ["q0", "q1", "q2", "q3"]
+        assert [r["row"] for r in rows] == [1, 2, 6, 7]
+        by_id = {str(r["id"]): r for r in rows}
+        assert str(by_id["q1"]["retrieve"]).lower() == "true"  # Arthur's Magazine is absent
+        assert str(by_id["q0"]["retrieve"]).lower() == "false"
+        assert 0 <= float(by_id["q0"]["answer_risk"]) <= 1 and str(by_id["q3"]["label"]).lower() == "true"
+        assert json.loads(by_id["q0"]["answer_claims"])[0]["phrase"] == "William Shakespeare"
+        assert not (d / f"out.{ext}.quco-parts").exists()
+    errors = [json.loads(l) for l in open(d / "out.parquet.errors.jsonl")]
+    assert [(e["row"], e["reason"].split(" (")[0]) for e in errors] == [
+        (3, "invalid JSON"), (4, "field 'question' must be non-empty text"), (5, "expected a JSON object, got list")]
+
+
+def test_csv_and_parquet_inputs(env, tmp_path):
+    _, settings = env
+    with open(tmp_path / "in.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["question", "kind"])
+        w.writerows([[q, "x"] for q in QUESTIONS])
+        w.writerow(["too", "many", "fields"])
+    stats = score(tmp_path / "in.csv", tmp_path / "o.jsonl", settings=settings)
+    assert (stats.scored, stats.errors) == (4, 1)
+    assert rows_of(tmp_path / "o.jsonl")[0]["kind"] == "x"
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?) AS question, 7 AS n", [QUESTIONS])
+    con.table("t").write_parquet(str(tmp_path / "in.parquet"))
+    stats = score(tmp_path / "in.parquet", tmp_path / "o.csv", settings=settings)
+    assert (stats.scored, stats.errors) == (4, 0)
+    assert [int(r["n"]) for r in rows_of(tmp_path / "o.csv")] == [7] * 4
+
+
+def test_bad_arguments_are_usage_errors(env, tmp_path, capsys):
+    d, settings = env
+    src = write_jsonl(tmp_path / "in.jsonl", [{"question": q} for q in QUESTIONS])
+    with pytest.raises(UsageError):
+        score(src, tmp_path / "o.txt", settings=settings)
+    with pytest.raises(UsageError):
+        score(src, src, settings=settings)
+    assert cli(["score", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--index", str(d / "i.duckdb")]) == 3
+    assert "not found" in capsys.readouterr().err
+
+
+def _big_input(path, n):
+    with open(path, "w") as fh:
+        for i in range(n):
+            fh.write(json.dumps({"id": i, "question": QUESTIONS[i % 4] + f" ({i})"}) + "\n")
+    return path
+
+
+def test_kill_9_then_resume_loses_and_duplicates_nothing(env, tmp_path):
+    d, settings = env
+    src = _big_input(tmp_path / "big.jsonl", 30_000)
+    out = tmp_path / "o.jsonl"
+    parts = tmp_path / "o.jsonl.quco-parts"
+    cmd = [sys.executable, "-m", "quco.cli", "score", str(src), "-o", str(out), "--id-field", "id",
+           "--index", str(d / "i.duckdb"), "--model", "rules", "--window", "5", "--chunk-size", "500", "--workers", "2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(parts.glob("part-*.jsonl"))) < 4:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    done_before = len(list(parts.glob("part-*.jsonl")))
+    assert 4 <= done_before < 60 and not out.exists()
+    # other arguments must not silently mix with the interrupted run
+    assert subprocess.run(cmd[:-4] + ["--chunk-size", "100"], cwd=ROOT, capture_output=True).returncode == 2
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "chunks resumed" in res.stdout
+    ids = [json.loads(l)["id"] for l in open(out)]
+    assert ids == list(range(30_000))
+
+
+def test_eval_metrics_png_and_html(env, tmp_path):
+    _, settings = env
+    rows = []
+    for i, q in enumerate(QUESTIONS * 5):
+        rows.append({"question": q, "answer": "William Shakespeare" if i % 2 else "Charles Dickens", "label": i % 2 == 0})
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    score(src, tmp_path / "s.parquet", answer_field="answer", settings=settings)
+    result = evaluate(tmp_path / "s.parquet", label_field="label", out_prefix=tmp_path / "report")
+    assert result.rows == 20 and result.positives == 10 and result.score_field == "answer_risk"
+    assert 0 <= result.auroc <= 1 and 0 < result.auprc <= 1
+    assert set(result.by_question_type) == {"who", "where"}
+    html = (tmp_path / "report.html").read_text()
+    assert "data:image/png;base64," in html and "AUROC" in html
+    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert question_type("Which magazine was started first, A or B?") == "comparison"
+    assert question_type("Is Paris in France?") == "yes/no"
+    with pytest.raises(UsageError, match="no column"):
+        evaluate(tmp_path / "s.parquet", label_field="nope")
