@@ -71,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="prefix for PREFIX.png and PREFIX.html (default: next to SCORED)")
     e.add_argument("--json", action="store_true")
 
+    v = sub.add_parser("serve", help="serve checks and counts over HTTP (FastAPI + uvicorn)")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--workers", type=int, default=1, help="worker processes sharing the index read-only")
+    v.add_argument("--log-level", default="warning")
+    _detector_options(v)
+
     d = sub.add_parser("demo", help="index real Wikipedia text and run both stages on examples")
     d.add_argument("--corpus", help="use this corpus file instead of downloading the demo corpus")
     d.add_argument("--cache-dir", default="data/cache", help="where the downloaded corpus is kept")
@@ -247,6 +254,14 @@ def _cmd_eval(args) -> int:
     return 0
 
 
+def _cmd_serve(args) -> int:
+    from .serve import serve
+
+    if args.workers < 1 or not 0 <= args.port <= 65535:
+        raise UsageError("--workers must be at least 1 and --port within 0-65535")
+    return serve(_settings(args), host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+
+
 def _cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -263,7 +278,7 @@ def _cmd_demo(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"index": _cmd_index, "check": _cmd_check, "score": _cmd_score, "eval": _cmd_eval, "demo": _cmd_demo}
+    handlers = {"index": _cmd_index, "check": _cmd_check, "score": _cmd_score, "eval": _cmd_eval, "serve": _cmd_serve, "demo": _cmd_demo}
     try:
         return handlers[args.command](args)
     except QucoError as exc:

@@ -27,12 +27,14 @@ from pathlib import Path
 from .errors import SourceError, UsageError
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".csv": "csv", ".parquet": "parquet"}
-REPORT_COLUMNS = (
-    "row", "id", "question", "answer", "retrieve", "decision", "risk", "stage", "reasons", "entities",
-    "n_entities", "min_entity_count", "mean_entity_count", "stage1_risk", "suggested_query", "approx",
-    "unknown", "answer_risk", "answer_claims", "answer_unknown", "backend", "index", "corpus_tokens",
-    "extractor",
-)
+REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows came first
+    "row": "BIGINT", "id": "VARCHAR", "question": "VARCHAR", "answer": "VARCHAR", "retrieve": "BOOLEAN",
+    "decision": "VARCHAR", "risk": "DOUBLE", "stage": "VARCHAR", "reasons": "VARCHAR", "entities": "VARCHAR",
+    "n_entities": "INTEGER", "min_entity_count": "BIGINT", "mean_entity_count": "DOUBLE", "stage1_risk": "DOUBLE",
+    "suggested_query": "VARCHAR", "approx": "BOOLEAN", "unknown": "BOOLEAN", "answer_risk": "DOUBLE",
+    "answer_claims": "VARCHAR", "answer_unknown": "BOOLEAN", "backend": "VARCHAR", "index": "VARCHAR",
+    "corpus_tokens": "BIGINT", "extractor": "VARCHAR",
+}
 MAX_RAW_IN_ERRORS = 2000
 
 
@@ -177,6 +179,8 @@ def _score_chunk(index: int, chunk: list, parts_dir: str) -> tuple[int, int, int
         for i, ((n, row), report) in enumerate(zip(good, reports)):
             out.append(_flatten(n, row, f, report, answers[i] if answers else None))
     parts = Path(parts_dir)
+    keys = sorted({k for r in out for k in r if k not in REPORT_COLUMNS})
+    (parts / f"keys-{index:07d}.json").write_text(json.dumps(keys))
     _write_atomic(parts / f"errors-{index:07d}.jsonl", errors)
     _write_atomic(parts / f"part-{index:07d}.jsonl", out)  # written last: its presence marks the chunk done
     return index, len(out), len(errors)
@@ -213,7 +217,7 @@ def _flatten(n: int, row: dict, f: dict, report, answer) -> dict:
     counts = [e.count for e in report.entities if e.count is not None]
     flat = {
         "row": n,
-        "id": _row_id(row, f, n),
+        "id": str(_row_id(row, f, n)),
         "question": row[f["question"]],
         "answer": row[f["answer"]] if f["answer"] else None,
         "retrieve": report.retrieve,
@@ -384,23 +388,44 @@ def _assemble(parts: Path, n_chunks: int, out: Path, fmt: str, errors_file: Path
     if fmt == "jsonl":
         n_scored = _concat(part_files, out)
     else:
-        import duckdb
-
-        nonempty = [str(p) for p in part_files if p.stat().st_size]
         n_scored = sum(_lines(p) for p in part_files)
-        con = duckdb.connect()
-        if nonempty:
-            rel = con.read_json(nonempty, format="newline_delimited", union_by_name=True, sample_size=-1)
-            rel = rel.order("row")
-        else:
-            rel = con.sql("SELECT NULL::BIGINT AS row WHERE false")
-        if fmt == "parquet":
-            rel.write_parquet(str(tmp))
-        else:
-            rel.write_csv(str(tmp))
-        con.close()
+        keys = sorted({k for i in range(n_chunks) for k in json.loads((parts / f"keys-{i:07d}.json").read_text())})
+        _write_table([str(p) for p in part_files if p.stat().st_size], keys, fmt, tmp)
         os.replace(tmp, out)
     return n_scored, n_errors
+
+
+def _write_table(files: list[str], extra: list[str], fmt: str, target: Path) -> None:
+    """JSONL parts -> one Parquet/CSV file through DuckDB, streaming, with a declared schema."""
+    import duckdb
+
+    # One thread and a memory cap keep assembly flat on any number of rows (DuckDB spills).
+    con = duckdb.connect(config={"threads": 1, "memory_limit": "1GB"})
+    try:
+        columns = dict(REPORT_COLUMNS)
+        if extra and files:
+            # Input columns passed through: types from the first part; text if they disagree later.
+            sample = con.read_json(files[0], format="newline_delimited", sample_size=-1)
+            types = dict(zip(sample.columns, (str(t) for t in sample.types)))
+            columns.update({k: types.get(k, "VARCHAR") for k in extra})
+        if not files:
+            rel = con.sql("SELECT NULL::BIGINT AS row WHERE false")
+            _write_rel(rel, fmt, target)
+            return
+        try:
+            _write_rel(con.read_json(files, format="newline_delimited", columns=columns), fmt, target)
+        except duckdb.ConversionException:
+            columns.update({k: "VARCHAR" for k in extra})
+            _write_rel(con.read_json(files, format="newline_delimited", columns=columns), fmt, target)
+    finally:
+        con.close()
+
+
+def _write_rel(rel, fmt: str, target: Path) -> None:
+    if fmt == "parquet":
+        rel.write_parquet(str(target))
+    else:
+        rel.write_csv(str(target))
 
 
 def _concat(files: list[Path], target: Path) -> int:

@@ -145,6 +145,15 @@ def _iter_text(path: Path, split: str, tick) -> Iterator[Document]:
             yield Document(text="".join(buf).strip(), id=f"{path.name}:{n}")
 
 
+# Constant SQL only (no string building): one query per combination of optional columns.
+_PARQUET_QUERIES = {
+    (True, True): "SELECT CAST(text AS VARCHAR), CAST(id AS VARCHAR), CAST(title AS VARCHAR) FROM read_parquet(?)",
+    (True, False): "SELECT CAST(text AS VARCHAR), CAST(id AS VARCHAR), NULL FROM read_parquet(?)",
+    (False, True): "SELECT CAST(text AS VARCHAR), NULL, CAST(title AS VARCHAR) FROM read_parquet(?)",
+    (False, False): "SELECT CAST(text AS VARCHAR), NULL, NULL FROM read_parquet(?)",
+}
+
+
 def _iter_parquet(path: Path, tick) -> Iterator[Document]:
     import duckdb
 
@@ -157,10 +166,7 @@ def _iter_parquet(path: Path, tick) -> Iterator[Document]:
             raise SourceError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
         if "text" not in cols:
             raise SourceError(f'{path}: Parquet file has no "text" column (columns: {", ".join(cols)})')
-        # Column names come from a fixed whitelist, never from the file, so the SQL stays constant.
-        id_expr = "CAST(id AS VARCHAR)" if "id" in cols else "NULL"
-        title_expr = "CAST(title AS VARCHAR)" if "title" in cols else "NULL"
-        query = f"SELECT CAST(text AS VARCHAR), {id_expr}, {title_expr} FROM read_parquet(?)"
+        query = _PARQUET_QUERIES["id" in cols, "title" in cols]
         total = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0] or 1
         cur = con.execute(query, [str(path)])
         while rows := cur.fetchmany(4096):

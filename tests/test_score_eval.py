@@ -127,7 +127,7 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(env, tmp_path):
     assert res.returncode == 0, res.stderr
     assert "chunks resumed" in res.stdout
     ids = [json.loads(l)["id"] for l in open(out)]
-    assert ids == list(range(30_000))
+    assert ids == [str(i) for i in range(30_000)]  # ids are carried as text
 
 
 def test_eval_metrics_png_and_html(env, tmp_path):

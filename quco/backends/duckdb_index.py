@@ -114,6 +114,7 @@ class DuckDBIndex(CountBackend):
             raise IndexOpenError(f"{self.path}: index is corrupt (table sizes disagree with meta)")
         self._stats = Corpus(tokens=int(meta["tokens"]), documents=int(meta["documents"]))
         self._cache: OrderedDict[tuple[str, ...], object] = OrderedDict()
+        self.cache_hits = self.cache_misses = 0
         self._np = np
 
     # -- interface ---------------------------------------------------------------------------
@@ -178,8 +179,10 @@ class DuckDBIndex(CountBackend):
         np = self._np
         cached = self._cache.get(toks)
         if cached is not None:
+            self.cache_hits += 1
             self._cache.move_to_end(toks)
             return cached
+        self.cache_misses += 1
         ids = [self._word_id.get(t) for t in toks]
         if any(w is None for w in ids):
             result = np.empty(0, dtype=np.int64)

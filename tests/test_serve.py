@@ -1,0 +1,251 @@
+"""`quco serve` over real HTTP: a server subprocess on 127.0.0.1, every endpoint, bad inputs,
+schema-driven fuzzing, an index swapped under load, and a restart with requests in flight."""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT, write_jsonl
+from quco.backends.duckdb_build import build_index
+
+TOKEN = "s3cret-token"
+TEXTS = ["Hamlet is a tragedy written by William Shakespeare.", "Copenhagen is the capital of Denmark.",
+         "Charles Dickens wrote Oliver Twist."]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, index, port=None, token=TOKEN, workers=1, extra_env=None):
+        self.port = port or free_port()
+        env = {**os.environ, "QUCO_API_TOKEN": token or "", **(extra_env or {})}
+        env.pop("QUCO_CONFIG", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "quco.cli", "serve", "--index", str(index), "--model", "rules",
+             "--port", str(self.port), "--workers", str(workers)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if self.request("GET", "/healthz", auth=False)[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not start: " + self.proc.stderr.read().decode()[-2000:])
+
+    def request(self, method, path, body=None, auth=True, raw=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        h = {"Content-Type": "application/json", **(headers or {})}
+        if auth:
+            h["Authorization"] = f"Bearer {TOKEN}"
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        try:
+            conn.request(method, path, body=data, headers=h)
+            resp = conn.getresponse()
+            payload = resp.read()
+        finally:
+            conn.close()
+        ctype = resp.getheader("content-type", "")
+        return resp.status, json.loads(payload) if "json" in ctype else payload.decode()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    d = tmp_path_factory.mktemp("serve")
+    build_index([write_jsonl(d / "c.jsonl", TEXTS)], d / "i.duckdb", progress=False)
+    return d / "i.duckdb"
+
+
+@pytest.fixture(scope="module")
+def server(index):
+    srv = Server(index)
+    yield srv
+    srv.stop()
+
+
+def test_every_endpoint(server):
+    status, health = server.request("GET", "/healthz", auth=False)
+    assert status == 200 and health["corpus_tokens"] == 19 and health["extractor"] == "rules"
+    status, report = server.request("POST", "/v1/check", {"question": "Who founded Arthur's Magazine?"})
+    assert status == 200 and report["retrieve"] is True and report["stage"] == "question"
+    status, report = server.request("POST", "/v1/check", {
+        "question": "Who wrote Hamlet?", "draft": "Hamlet is a tragedy. Hamlet was written by Charles Dickens."})
+    assert status == 200 and report["flagged"]["index"] == 1 and report["suggested_query"]
+    status, many = server.request("POST", "/v1/check_many", {"items": [{"question": "Who wrote Hamlet?"}] * 3})
+    assert status == 200 and len(many["reports"]) == 3 and not many["reports"][0]["retrieve"]
+    status, counts = server.request("POST", "/v1/count", {"phrases": ["Hamlet", "NORAD AND NASA", "Denmark"]})
+    assert status == 200 and [c["count"] for c in counts["counts"]] == [1, 0, 1]
+    status, co = server.request("POST", "/v1/cooccur", {"pairs": [{"a": "Hamlet", "b": "William Shakespeare"}], "window": 10})
+    assert status == 200 and co["results"][0]["count"] == 1
+    status, text = server.request("GET", "/metrics")
+    assert status == 200 and 'quco_requests_total{path="/v1/check",status="200"}' in text
+    assert "quco_request_seconds_bucket" in text and "quco_backend_errors_total 0" in text and "quco_cache_hits_total" in text
+    status, schema = server.request("GET", "/openapi.json", auth=False)
+    assert status == 200 and {"/v1/check", "/v1/check_many", "/v1/count", "/v1/cooccur"} <= set(schema["paths"])
+
+
+@pytest.mark.parametrize("case", ["oversize", "invalid_json", "wrong_type", "batch_10k", "missing_token", "wrong_token",
+                                  "extra_field", "empty_question", "negative_window", "chunked"])
+def test_bad_inputs_get_clear_4xx(server, case):
+    post = lambda body=None, **kw: server.request("POST", "/v1/check", body, **kw)  # noqa: E731
+    if case == "oversize":
+        status, body = server.request("POST", "/v1/count", raw=b'{"phrases": ["' + b"a" * (2 << 20) + b'"]}')
+        assert status == 413 and "larger than" in body["error"]
+    elif case == "invalid_json":
+        status, body = post(raw=b"{not json")
+        assert status == 422 and "JSON" in body["error"]
+    elif case == "wrong_type":
+        status, body = post({"question": 42})
+        assert status == 422 and body["error"].startswith("question:")
+    elif case == "batch_10k":
+        status, body = server.request("POST", "/v1/count", {"phrases": [f"entity {i}" for i in range(10_000)]})
+        assert status == 422 and "at most 256" in body["error"]
+    elif case == "missing_token":
+        status, body = post({"question": "Who wrote Hamlet?"}, auth=False)
+        assert status == 401 and body["error"] == "missing or wrong bearer token"
+    elif case == "wrong_token":
+        status, body = post({"question": "Who wrote Hamlet?"}, auth=False, headers={"Authorization": "Bearer nope"})
+        assert status == 401
+    elif case == "extra_field":
+        assert post({"question": "Who wrote Hamlet?", "oops": 1})[0] == 422
+    elif case == "empty_question":
+        assert post({"question": ""})[0] == 422
+    elif case == "negative_window":
+        assert server.request("POST", "/v1/cooccur", {"pairs": [{"a": "x", "b": "y"}], "window": -1})[0] == 422
+    elif case == "chunked":
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("POST", "/v1/check", body=iter([b'{"question": "Who wrote Hamlet?"}']),
+                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+                     encode_chunked=True)
+        assert conn.getresponse().status == 411
+
+
+def _schema_bodies(schema):
+    """Hypothesis strategies for each POST body: values of the declared types, and wrong ones."""
+    comps = schema["components"]["schemas"]
+
+    def for_schema(s, depth=0):
+        if "$ref" in s:
+            return for_schema(comps[s["$ref"].split("/")[-1]], depth)
+        if "anyOf" in s:
+            return st.one_of([for_schema(x, depth) for x in s["anyOf"]])
+        t = s.get("type")
+        if t == "string":
+            return st.text(max_size=50)
+        if t == "integer":
+            return st.integers(-10**6, 10**6)
+        if t == "null":
+            return st.none()
+        if t == "array":
+            return st.lists(for_schema(s["items"], depth + 1), max_size=5)
+        if t == "object":
+            props = s.get("properties", {})
+            return st.fixed_dictionaries({}, optional={k: for_schema(v, depth + 1) for k, v in props.items()})
+        return st.none()
+
+    wrong = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                         lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+                         max_leaves=8)
+    out = {}
+    for path, ops in schema["paths"].items():
+        if "post" in ops:
+            ref = ops["post"]["requestBody"]["content"]["application/json"]["schema"]
+            out[path] = st.one_of(for_schema(ref), wrong)
+    return out
+
+
+def test_schema_driven_fuzzing_finds_no_5xx(server):
+    _, schema = server.request("GET", "/openapi.json", auth=False)
+    bodies = _schema_bodies(schema)
+    seen = []
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def run(data):
+        path = data.draw(st.sampled_from(sorted(bodies)))
+        body = data.draw(bodies[path])
+        status, reply = server.request("POST", path, body)
+        seen.append(status)
+        assert status < 500, (path, body, reply)
+
+    run()
+    assert 200 in seen and 422 in seen
+
+
+def test_index_swapped_under_load_is_never_an_error(index, tmp_path):
+    live = tmp_path / "live.duckdb"
+    build_index([write_jsonl(tmp_path / "a.jsonl", TEXTS)], live, progress=False)
+    srv = Server(live)
+    statuses, stop = [], threading.Event()
+
+    def client():
+        while not stop.is_set():
+            statuses.append(srv.request("POST", "/v1/check", {"question": "Who wrote Hamlet?"})[0])
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        bigger = TEXTS + ["Hamlet was first performed around 1600 in London."]
+        build_index([write_jsonl(tmp_path / "b.jsonl", bigger)], live, progress=False)  # atomic rename over it
+        deadline = time.time() + 20
+        while time.time() < deadline and srv.request("GET", "/healthz", auth=False)[1]["corpus_tokens"] == 19:
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        health = srv.request("GET", "/healthz", auth=False)[1]
+        srv.stop()
+    assert health["corpus_tokens"] == 27  # the new index is being served
+    assert len(statuses) > 50 and set(statuses) == {200}
+
+
+def test_restart_finishes_in_flight_requests(index):
+    srv = Server(index)
+    big = {"items": [{"question": "Who wrote Hamlet? " * 200, "draft": "Hamlet was written by Charles Dickens. " * 100}] * 64}
+    result = {}
+
+    def slow():
+        result["reply"] = srv.request("POST", "/v1/check_many", big)
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.3)  # the request is being processed
+    os.killpg(srv.proc.pid, signal.SIGTERM)  # graceful shutdown: stop accepting, finish in-flight work
+    t.join(60)
+    srv.proc.wait(60)
+    assert result["reply"][0] == 200 and len(result["reply"][1]["reports"]) == 64
+    with pytest.raises(OSError):
+        srv.request("GET", "/healthz", auth=False)  # no longer accepting
+    again = Server(index, port=srv.port)
+    try:
+        assert again.request("GET", "/healthz", auth=False)[0] == 200
+    finally:
+        again.stop()
