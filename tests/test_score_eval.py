@@ -148,3 +148,22 @@ def test_eval_metrics_png_and_html(env, tmp_path):
     assert question_type("Is Paris in France?") == "yes/no"
     with pytest.raises(UsageError, match="no column"):
         evaluate(tmp_path / "s.parquet", label_field="nope")
+
+
+def test_ctrl_c_exits_130_and_resumes(env, tmp_path):
+    d, _ = env
+    src = _big_input(tmp_path / "big.jsonl", 30_000)
+    out = tmp_path / "o.jsonl"
+    parts = tmp_path / "o.jsonl.quco-parts"
+    cmd = [sys.executable, "-m", "quco.cli", "score", str(src), "-o", str(out), "--id-field", "id",
+           "--index", str(d / "i.duckdb"), "--model", "rules", "--window", "5", "--chunk-size", "500", "--workers", "2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(parts.glob("part-*.jsonl"))) < 4:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and b"interrupted" in err and not out.exists()
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0 and "chunks resumed" in res.stdout
+    assert [json.loads(l)["id"] for l in open(out)] == [str(i) for i in range(30_000)]
