@@ -41,6 +41,14 @@ class Metrics:
         self.backend_errors = 0
         self.reloads = 0
 
+    def count_backend_error(self) -> None:
+        with self._lock:
+            self.backend_errors += 1
+
+    def count_reload(self) -> None:
+        with self._lock:
+            self.reloads += 1
+
     def observe(self, path: str, status: int, seconds: float) -> None:
         with self._lock:
             self.requests[path, status] = self.requests.get((path, status), 0) + 1
@@ -111,7 +119,7 @@ class DetectorHolder:
             detector = self.settings.detector()
             detector.extractor = self.detector.extractor  # keep the loaded spaCy pipeline
             self.detector, self._signature = detector, sig
-            self.metrics.reloads += 1
+            self.metrics.count_reload()
             log.info("index %s reloaded", self.settings.index)
         except Exception as exc:  # a half-copied or corrupt file: keep serving the old index
             log.warning("index %s changed but could not be loaded (%s); still serving the previous one",
@@ -190,7 +198,7 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
         if isinstance(exc, (QueryError, UsageError)):  # the input cannot be answered: the caller's to fix
             return JSONResponse({"error": str(exc)}, status_code=400)
         if isinstance(exc, BackendError):
-            metrics.backend_errors += 1
+            metrics.count_backend_error()
             return JSONResponse({"error": str(exc)}, status_code=503)
         return JSONResponse({"error": str(exc)}, status_code=500)
 
@@ -309,7 +317,7 @@ class _TooLarge(Exception):
 
 def _report_json(report, metrics: Metrics) -> dict:
     if report.unknown:
-        metrics.backend_errors += 1
+        metrics.count_backend_error()
     return report.to_dict()
 
 
