@@ -148,14 +148,29 @@ def _chunks(path: Path, size: int):
 _STATE: dict = {}
 
 
-def _init_worker(settings, fields: dict) -> None:
+def _init_worker(settings, fields: dict, parent: int | None = None) -> None:
     from .answer import AnswerScorer
 
+    if parent is not None:
+        _exit_with_parent(parent)
     detector = settings.detector()
     _STATE["detector"] = detector
     _STATE["scorer"] = AnswerScorer(detector.backend, detector.extractor, window=detector.window,
                                     unknown_policy=settings.unknown_policy)
     _STATE["fields"] = fields
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent was killed (kill -9) must not linger: watch for re-parenting."""
+    import threading
+
+    def watch():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="quco-parent-watch").start()
 
 
 def _score_chunk(index: int, chunk: list, parts_dir: str) -> tuple[int, int, int]:
@@ -312,7 +327,7 @@ def score(
                     _score_chunk(index, chunk, str(parts))
                 bar.update(len(chunk))
         else:
-            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(settings, fields)) as pool:
+            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(settings, fields, os.getpid())) as pool:
                 pending = {}
                 for index, chunk in enumerate(_chunks(src, chunk_size)):
                     n_chunks += 1

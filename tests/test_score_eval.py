@@ -106,6 +106,19 @@ def _big_input(path, n):
     return path
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    if text.encode() in fh.read():
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
 def test_kill_9_then_resume_loses_and_duplicates_nothing(env, tmp_path):
     d, settings = env
     src = _big_input(tmp_path / "big.jsonl", 30_000)
@@ -119,7 +132,12 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(env, tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
+    time.sleep(0.2)
     done_before = len(list(parts.glob("part-*.jsonl")))
+    deadline = time.time() + 10  # the orphaned workers notice and exit
+    while time.time() < deadline and _processes_mentioning(str(src)):
+        time.sleep(0.2)
+    assert not _processes_mentioning(str(src))
     assert 4 <= done_before < 60 and not out.exists()
     # other arguments must not silently mix with the interrupted run
     assert subprocess.run(cmd[:-4] + ["--chunk-size", "100"], cwd=ROOT, capture_output=True).returncode == 2
