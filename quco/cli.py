@@ -208,7 +208,7 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_score(args) -> int:
-    from .score import score
+    from .scoring import score
 
     settings = _settings(args)
     settings.open_backend().close()  # fail fast on a bad index, before any worker starts
@@ -234,7 +234,7 @@ def _cmd_score(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from .evaluate import evaluate
+    from .evaluation import evaluate
 
     prefix = args.out or str(Path(args.scored).with_suffix("")) + ".eval"
     result = evaluate(args.scored, label_field=args.label_field, positive=args.positive, score_field=args.score_field,

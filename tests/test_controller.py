@@ -12,7 +12,7 @@ from quco.backends.duckdb_index import DuckDBIndex
 from quco.controller import Controller
 from quco.detector import Detector
 from quco.errors import IndexOpenError, QueryError, UsageError
-from quco.hook import guard, hook
+from quco.pregen import guard, hook
 from quco.retrieve import BM25Retriever, Passage
 
 SMALL = [

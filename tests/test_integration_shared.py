@@ -50,3 +50,21 @@ def test_three_backends_agree_on_shared_corpus(shared_index, shared_infinigram, 
         exact = [c.count for c in shared_index.cooccur_many(pairs, 1000)]
         assert [c.count for c in local.cooccur_many(pairs, 1000)] == exact
         assert [c.count for c in api.cooccur_many(pairs, 1000)] == [c.count for c in cnf.cooccur_many(pairs, 1000)]
+
+
+def test_quco_demo_end_to_end_on_the_same_wikipedia_text(tmp_path, capsys, model_extractor):
+    """`quco demo` over ../shared's copy of the demo corpus: checks, then the loop, as JSON."""
+    from quco.cli import main as cli
+
+    corpus = SHARED / "corpus" / "wiki_vital_summaries.jsonl"
+    assert cli(["demo", "--corpus", str(corpus), "--index", str(tmp_path / "demo.duckdb"), "--json"]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(out[out.index("{"):])
+    assert len(data["checks"]) == len(SCENARIOS)
+    assert [c["report"]["retrieve"] for c in data["checks"]][:2] == [True, False]
+    assert len(data["loops"]) == 2
+    for loop in data["loops"]:
+        actions = [r["action"] for r in loop["rounds"]]
+        assert actions[:2] == ["no-retrieval-needed", "truncate-and-retrieve"] and loop["verified"]
+        first = loop["rounds"][1]
+        assert first["passages"] and first["query"] and first["kept"] and first["kept"] in loop["answer"]

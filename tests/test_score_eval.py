@@ -16,8 +16,8 @@ from quco.backends.duckdb_build import build_index
 from quco.cli import main as cli
 from quco.config import load_settings
 from quco.errors import UsageError
-from quco.evaluate import evaluate, question_type
-from quco.score import score
+from quco.evaluation import evaluate, question_type
+from quco.scoring import score
 
 TEXTS = [
     "Hamlet is a tragedy written by William Shakespeare. It is set in Denmark.",

@@ -28,7 +28,7 @@ class QucoJudger:
                 settings = load_settings(**{k: judger_config[k] for k in ("index", "model", "window") if k in judger_config})
                 detector = settings.detector()
             else:
-                from ..hook import default_detector
+                from ..pregen import default_detector
 
                 detector = default_detector()
         self.detector = detector

@@ -21,7 +21,7 @@ from pydantic import ConfigDict
 def _detector(detector):
     if detector is not None:
         return detector
-    from ..hook import default_detector
+    from ..pregen import default_detector
 
     return default_detector()
 
