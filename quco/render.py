@@ -20,8 +20,9 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
     where = {"question": "stage 1: rare question entities", "draft": "stage 2: unsupported claim in the draft"}
     verdict = "RETRIEVE" if r.retrieve else "no retrieval needed"
     lines.append(f"decision    {verdict}" + (f" ({where[r.stage]})" if r.stage else "") + f"   risk {r.risk:.3f}")
-    exact = "approximate counts" if r.approx else "exact counts"
-    lines.append(f"index       {r.index}  ({r.corpus_tokens:,} tokens, {r.corpus_documents:,} documents; {exact})")
+    exact = "some counts unknown" if r.unknown else "approximate counts" if r.approx else "exact counts"
+    docs = f", {r.corpus_documents:,} documents" if r.corpus_documents else ""
+    lines.append(f"index       {r.index}  ({r.corpus_tokens:,} tokens{docs}; {exact})")
     th = r.thresholds
     scaled = all(v == "scaled" for v in th.get("sources", {}).values())
     note = f"QuCo-RAG values scaled from {th['reference_tokens']:.2g} tokens" if scaled else "some set explicitly"

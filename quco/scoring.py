@@ -308,6 +308,7 @@ def score(
         raise UsageError("--workers and --chunk-size must be at least 1")
     errors_file = Path(errors_path) if errors_path else out.with_name(out.name + ".errors.jsonl")
     fields = {"question": question_field, "answer": answer_field, "id": id_field}
+    _check_fields(src, fields)
     parts = out.with_name(out.name + ".quco-parts")
     manifest = _manifest(src, fields, chunk_size, settings)
     done = _prepare_parts(parts, manifest, restart)
@@ -348,6 +349,17 @@ def score(
     seconds = time.perf_counter() - t0
     return ScoreStats(str(out), str(errors_file), n_rows, n_scored, n_errors, n_chunks, resumed,
                       round(seconds, 3), round(n_rows / seconds, 1) if seconds else 0.0)
+
+
+def _check_fields(src: Path, fields: dict) -> None:
+    """A field name that no row has is a typo, not a dataset of malformed rows: fail fast."""
+    for _, row, _, _ in iter_rows(src):
+        if row is None:
+            continue
+        missing = [f for f in fields.values() if f and f not in row]
+        if missing:
+            raise UsageError(f"{src}: the first row has no field {missing[0]!r} (fields: {', '.join(map(str, row))})")
+        return
 
 
 def _drain(pending: dict, bar, mode) -> None:

@@ -185,3 +185,11 @@ def test_ctrl_c_exits_130_and_resumes(env, tmp_path):
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0 and "chunks resumed" in res.stdout
     assert [json.loads(l)["id"] for l in open(out)] == [str(i) for i in range(30_000)]
+
+
+def test_a_mistyped_field_fails_fast(env, tmp_path):
+    _, settings = env
+    src = write_jsonl(tmp_path / "in.jsonl", [{"question": q} for q in QUESTIONS])
+    with pytest.raises(UsageError, match="no field 'qestion'"):
+        score(src, tmp_path / "o.jsonl", question_field="qestion", settings=settings)
+    assert not (tmp_path / "o.jsonl.quco-parts").exists()
