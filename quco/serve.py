@@ -275,6 +275,10 @@ class _LimitsAndMetrics:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 sent["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not sent.get("observed"):
+                # Record before the last byte leaves: a client that saw the response sees it counted.
+                sent["observed"] = True
+                self.metrics.observe(path, status["code"], time.perf_counter() - start)
             await send(message)
 
         async def reply(code: int, message: str):
@@ -308,7 +312,8 @@ class _LimitsAndMetrics:
             if not sent["started"]:
                 await reply(504, f"request took longer than {self.timeout} s")
         finally:
-            self.metrics.observe(path, status["code"], time.perf_counter() - start)
+            if not sent.get("observed"):
+                self.metrics.observe(path, status["code"], time.perf_counter() - start)
 
 
 class _TooLarge(Exception):

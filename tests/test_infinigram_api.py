@@ -118,3 +118,24 @@ def test_cli_check_through_the_api_backend(server, tmp_path, monkeypatch, capsys
     monkeypatch.setenv("QUCO_API_CACHE", "none")
     assert cli(args + ["--unknown-policy", "error"]) == 8
     assert "unknown" in capsys.readouterr().err
+
+
+def test_contract_server_runs_standalone(tmp_path):
+    """`python -m quco.contract_server INDEX` serves an index on 127.0.0.1."""
+    import json as _json
+    import subprocess
+    import sys
+    import urllib.request
+
+    build_infinigram_index([write_jsonl(tmp_path / "c.jsonl", TEXTS)], tmp_path / "ig", progress=False)
+    proc = subprocess.Popen([sys.executable, "-m", "quco.contract_server", str(tmp_path / "ig")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = line.split(" at ")[1].strip()
+        req = urllib.request.Request(url, data=_json.dumps({"index": "x", "query_type": "count", "query": "Hamlet"}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        assert _json.loads(urllib.request.urlopen(req, timeout=10).read())["count"] == 1
+    finally:
+        proc.terminate()
+        proc.wait(10)

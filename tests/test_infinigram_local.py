@@ -177,3 +177,17 @@ def test_cli_build_info_and_check(tmp_path, capsys):
     assert report["backend"] == "infinigram-local" and report["corpus_tokens"] == 8
     assert cli(["index", "build", str(src), "--backend", "infinigram", "--out", str(out), "--no-text"]) == 2
     assert "--no-text" in capsys.readouterr().err
+
+
+def test_token_level_tokenizer_from_config_is_checked(tmp_path):
+    from quco.backends.open import open_backend
+    from quco.errors import ConfigError
+
+    (tmp_path / "ig").mkdir()
+    with pytest.raises(ConfigError, match="hf:"):
+        open_backend(tmp_path / "ig", tokenizer="llama", token_dtype="u16")
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigError, match="transformers"):
+            open_backend(tmp_path / "ig", tokenizer="hf:meta-llama/Llama-2-7b-hf", token_dtype="u16")

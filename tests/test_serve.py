@@ -249,3 +249,20 @@ def test_restart_finishes_in_flight_requests(index):
         assert again.request("GET", "/healthz", auth=False)[0] == 200
     finally:
         again.stop()
+
+
+def test_per_request_timeout_is_a_504(index):
+    srv = Server(index, extra_env={"QUCO_SERVE_TIMEOUT": "0.5"})
+    try:
+        big = {"items": [{"question": "Who wrote Hamlet? " * 100, "draft": "Hamlet was written by Charles Dickens. " * 100}] * 150}
+        t = time.time()
+        status, body = srv.request("POST", "/v1/check_many", big)
+        assert status == 504 and "longer than 0.5 s" in body["error"] and time.time() - t < 5
+        # The abandoned work finishes in the background; the server then answers normally again.
+        deadline = time.time() + 60
+        while time.time() < deadline and srv.request("GET", "/healthz", auth=False)[0] != 200:
+            time.sleep(0.5)
+        status, text = srv.request("GET", "/metrics")
+        assert status == 200 and 'quco_requests_total{path="/v1/check_many",status="504"} 1' in text
+    finally:
+        srv.stop()
