@@ -248,7 +248,7 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
 _PATHS = {"/v1/check", "/v1/check_many", "/v1/count", "/v1/cooccur", "/healthz", "/metrics", "/openapi.json", "/docs"}
 
 
-def _json(data) -> "Response":
+def _json(data):
     # The reports are plain JSON already: skip FastAPI's generic encoder (a third of the cost).
     from starlette.responses import Response
 

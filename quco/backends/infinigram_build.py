@@ -38,7 +38,7 @@ FORMAT_NAME = "quco-infinigram-index"
 FORMAT_VERSION = 1
 META_FILE = "quco.json"
 DOC_SEPARATOR = b"\xff"
-_HACK = 100_000  # rust_indexing's suffix comparison horizon, as in infini-gram's indexer
+_PART_OVERLAP = 100_000  # bytes each part reads past its end (rust_indexing's --hacksize), as in infini-gram's indexer
 _SINGLE_JOB_BYTES = 4 << 20  # below this, one make-part job is as fast as several
 
 
@@ -174,10 +174,10 @@ def write_suffix_array(data: Path, *, token_width: int = 1, cpus: int = 1, progr
     common = ["--ratio", str(ratio), "--token-width", str(token_width)]
     steps = [
         [[str(binary), "make-part", "--data-file", str(data), "--parts-dir", str(parts),
-          "--start-byte", str(i * part), "--end-byte", str(min((i + 1) * part + _HACK, size)), *common]
+          "--start-byte", str(i * part), "--end-byte", str(min((i + 1) * part + _PART_OVERLAP, size)), *common]
          for i in range(jobs)],
         [[str(binary), "merge", "--data-file", str(data), "--parts-dir", str(parts), "--merged-dir", str(merged),
-          "--num-threads", str(cpus if jobs > 1 else 1), "--hacksize", str(_HACK), *common]],
+          "--num-threads", str(cpus if jobs > 1 else 1), "--hacksize", str(_PART_OVERLAP), *common]],
         [[str(binary), "concat", "--data-file", str(data), "--merged-dir", str(merged),
           "--merged-file", str(table), "--num-threads", str(cpus if jobs > 1 else 1), *common]],
     ]
