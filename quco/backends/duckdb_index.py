@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ..errors import IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
 from ..normalize import Normalizer
-from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from .base import Corpus, Count, CountBackend
+from .positional import PositionalBackend
 from .duckdb_build import FORMAT_NAME, FORMAT_VERSION
 
 _CACHE_SIZE = 2048
@@ -76,7 +77,7 @@ def read_meta(path: str | os.PathLike) -> dict:
     return meta
 
 
-class DuckDBIndex(CountBackend):
+class DuckDBIndex(PositionalBackend):
     """Exact phrase and co-occurrence counts over an index built by ``build_index``."""
 
     name = "duckdb"
@@ -133,23 +134,6 @@ class DuckDBIndex(CountBackend):
     def count_many(self, phrases: Sequence[str]) -> list[Count]:
         return [Count(p, self._count(self._tokens(p)), False) for p in phrases]
 
-    def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
-        window = check_window(window)
-        out = []
-        for a, b in pairs:
-            pa, pb = self.positions(a), self.positions(b)
-            out.append(Cooccurrence(a, b, self._near(pa, pb, window), window, False))
-        return out
-
-    def cooccur_docs_many(self, pairs: Sequence[tuple[str, str]]) -> list[Cooccurrence]:
-        np = self._np
-        out = []
-        for a, b in pairs:
-            da = np.unique(self._doc_of(self.positions(a)))
-            db = np.unique(self._doc_of(self.positions(b)))
-            out.append(Cooccurrence(a, b, int(len(np.intersect1d(da, db, assume_unique=True))), None, False))
-        return out
-
     # -- internals ---------------------------------------------------------------------------
     def _tokens(self, phrase: str) -> tuple[str, ...]:
         if not isinstance(phrase, str):
@@ -205,22 +189,6 @@ class DuckDBIndex(CountBackend):
             self._cache.popitem(last=False)
         return result
 
-    def _doc_of(self, positions):
-        return self._np.searchsorted(self._doc_start, positions, side="right") - 1
-
-    def _near(self, pa, pb, window: int) -> int:
-        """Occurrences p of a with some occurrence q of b, |q - p| <= window, same document."""
-        np = self._np
-        if not len(pa) or not len(pb):
-            return 0
-        doc = self._doc_of(pa)
-        lo = np.maximum(pa - window, self._doc_start[doc])
-        hi = np.minimum(pa + window, self._doc_end[doc] - 1)
-        idx = np.searchsorted(pb, lo, side="left")
-        found = idx < len(pb)
-        idx[~found] = 0
-        return int(np.count_nonzero(found & (pb[idx] <= hi)))
-
     def without_documents(self, ext_ids) -> CountBackend:
         """A view of this index with some documents left out (by their ids): exact leave-out
         counts for evaluations such as "the fact is absent from the corpus"."""
@@ -246,13 +214,14 @@ class DuckDBIndex(CountBackend):
         self._cache.clear()
 
 
-class _WithoutDocuments(CountBackend):
+class _WithoutDocuments(PositionalBackend):
     name = "duckdb-without-documents"
 
     def __init__(self, base: DuckDBIndex, ext_ids):
         self.base = base
         self.normalizer = base.normalizer
         self._np = base._np
+        self._doc_start, self._doc_end = base._doc_start, base._doc_end
         self._excluded = base.doc_numbers(list(ext_ids))
         removed = int((base._doc_end[self._excluded] - base._doc_start[self._excluded]).sum())
         self._stats = Corpus(base.corpus.tokens - removed, base.corpus.documents - len(self._excluded))
@@ -269,15 +238,10 @@ class _WithoutDocuments(CountBackend):
         pos = self.base.positions(phrase)
         if not len(pos):
             return pos
-        return pos[~self._np.isin(self.base._doc_of(pos), self._excluded)]
+        return pos[~self._np.isin(self.doc_of(pos), self._excluded)]
 
     def count_many(self, phrases: Sequence[str]) -> list[Count]:
         return [Count(p, int(len(self.positions(p))), False) for p in phrases]
-
-    def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
-        window = check_window(window)
-        return [Cooccurrence(a, b, self.base._near(self.positions(a), self.positions(b), window), window, False)
-                for a, b in pairs]
 
 
 def _info(path: Path, m: dict) -> IndexInfo:

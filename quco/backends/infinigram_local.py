@@ -27,7 +27,8 @@ from pathlib import Path
 
 from ..errors import IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
 from ..normalize import Normalizer
-from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, check_window
+from .positional import PositionalBackend
 from .infinigram_build import FORMAT_NAME, FORMAT_VERSION, META_FILE
 
 _DTYPES = {"u8": 1, "u16": 2, "u32": 4}
@@ -60,7 +61,7 @@ def read_infinigram_meta(path: str | os.PathLike) -> dict | None:
     return meta
 
 
-class InfiniGramLocal(CountBackend):
+class InfiniGramLocal(PositionalBackend):
     """Exact counts from the infini-gram engine; co-occurrence exact or via ``count_cnf``."""
 
     name = "infinigram-local"
@@ -136,8 +137,7 @@ class InfiniGramLocal(CountBackend):
     def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
         if self.cooccur_mode == "cnf":
             return self.cooccur_cnf_many(pairs, window)
-        window = check_window(window)
-        return [Cooccurrence(a, b, self._near(self.positions(a), self.positions(b), window), window, False) for a, b in pairs]
+        return super().cooccur_many(pairs, window)
 
     def cooccur_cnf_many(
         self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW, max_clause_freq: int | None = None
@@ -157,15 +157,6 @@ class InfiniGramLocal(CountBackend):
     def engine_window(self, window: int) -> int:
         """A window in words as the engine's max_diff_tokens (bytes for a byte-level index)."""
         return max(1, math.ceil(window * self._bytes_per_token))
-
-    def cooccur_docs_many(self, pairs: Sequence[tuple[str, str]]) -> list[Cooccurrence]:
-        np = self._np
-        out = []
-        for a, b in pairs:
-            da = np.unique(self._doc_of(self.positions(a)))
-            db = np.unique(self._doc_of(self.positions(b)))
-            out.append(Cooccurrence(a, b, int(len(np.intersect1d(da, db, assume_unique=True))), None, False))
-        return out
 
     def positions(self, phrase: str):
         """Sorted global word positions of ``phrase``, read from the suffix array."""
@@ -237,22 +228,6 @@ class InfiniGramLocal(CountBackend):
         self._doc_start = np.concatenate([sh.doc_start for sh in shards])
         self._doc_end = np.concatenate([sh.doc_end for sh in shards])
         return shards
-
-    def _doc_of(self, positions):
-        return self._np.searchsorted(self._doc_start, positions, side="right") - 1
-
-    def _near(self, pa, pb, window: int) -> int:
-        """Occurrences p of a with some occurrence q of b, |q - p| <= window, same document."""
-        np = self._np
-        if not len(pa) or not len(pb):
-            return 0
-        doc = self._doc_of(pa)
-        lo = np.maximum(pa - window, self._doc_start[doc])
-        hi = np.minimum(pa + window, self._doc_end[doc] - 1)
-        idx = np.searchsorted(pb, lo, side="left")
-        found = idx < len(pb)
-        idx[~found] = 0
-        return int(np.count_nonzero(found & (pb[idx] <= hi)))
 
 
 class _Shard:
