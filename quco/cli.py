@@ -211,7 +211,7 @@ def _cmd_score(args) -> int:
     from .scoring import score
 
     settings = _settings(args)
-    settings.open_backend().close()  # fail fast on a bad index, before any worker starts
+    settings.check_backend()  # fail fast on a bad index, before any worker starts
     stats = score(
         args.input,
         args.output,

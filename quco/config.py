@@ -68,6 +68,19 @@ class Settings:
             token_dtype=self.token_dtype,
         )
 
+    def check_backend(self) -> None:
+        """Fail fast on a missing or incompatible index without loading it."""
+        from .normalize import Normalizer
+
+        if self.backend == "infinigram-api":
+            self._open_api().close()  # validates the settings; sends no request
+            return
+        from .backends.open import check_index
+
+        require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
+        check_index(self.index, backend=self.backend, require=require, tokenizer=self.tokenizer,
+                    token_dtype=self.token_dtype)
+
     def _open_api(self):
         from .backends.infinigram_api import InfiniGramAPI, ResponseCache
 

@@ -24,7 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import SourceError, UsageError
+from .errors import QucoError, SourceError, UsageError
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows came first
@@ -153,11 +153,18 @@ def _init_worker(settings, fields: dict, parent: int | None = None) -> None:
 
     if parent is not None:
         _exit_with_parent(parent)
-    detector = settings.detector()
+    _STATE.clear()
+    _STATE["fields"] = fields
+    try:
+        detector = settings.detector()
+    except QucoError as exc:
+        # An initializer that raises breaks the whole pool with an untyped error; keep the
+        # typed error and raise it from the first chunk instead.
+        _STATE["init_error"] = exc
+        return
     _STATE["detector"] = detector
     _STATE["scorer"] = AnswerScorer(detector.backend, detector.extractor, window=detector.window,
                                     unknown_policy=settings.unknown_policy)
-    _STATE["fields"] = fields
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -174,6 +181,8 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _score_chunk(index: int, chunk: list, parts_dir: str) -> tuple[int, int, int]:
+    if "init_error" in _STATE:
+        raise _STATE["init_error"]
     detector, scorer, f = _STATE["detector"], _STATE["scorer"], _STATE["fields"]
     good, errors = [], []
     for n, row, error, raw in chunk:
@@ -319,6 +328,8 @@ def score(
     try:
         if workers == 1:
             _init_worker(settings, fields)
+            if "init_error" in _STATE:
+                raise _STATE["init_error"]
             for index, chunk in enumerate(_chunks(src, chunk_size)):
                 n_chunks += 1
                 n_rows += len(chunk)

@@ -344,7 +344,7 @@ def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int =
         raise UsageError("quco serve needs FastAPI and uvicorn: pip install 'quco[serve]'") from None
     if not Path(settings.index).exists() and settings.backend != "infinigram-api":
         raise UsageError(f"{settings.index}: index not found")
-    settings.open_backend().close()  # fail fast on a bad index, before the workers start
+    settings.check_backend()  # fail fast on a bad index, before the workers start
     # Workers are separate processes that rebuild the app from the environment.
     os.environ["QUCO_INDEX"] = str(Path(settings.index).resolve()) if settings.backend != "infinigram-api" else settings.index
     for key, value in (("QUCO_MODEL", settings.model), ("QUCO_BACKEND", settings.backend),

@@ -249,3 +249,22 @@ def test_without_documents_is_an_exact_leave_out(tmp_path):
     assert [c.count for c in view.cooccur_many(pairs, 5)] == [c.count for c in truth.cooccur_many(pairs, 5)]
     with pytest.raises(QueryError):
         ix.without_documents(["zzz"])
+
+
+def test_check_index_reads_only_metadata(tmp_path):
+    from quco.backends.infinigram_build import build_infinigram_index
+    from quco.backends.open import check_index
+
+    src = write_jsonl(tmp_path / "c.jsonl", ["Alpha beta"])
+    build_index([src], tmp_path / "i.duckdb", progress=False)
+    build_infinigram_index([src], tmp_path / "ig", progress=False)
+    for path in (tmp_path / "i.duckdb", tmp_path / "ig"):
+        check_index(path)
+        check_index(path, require=Normalizer())
+        with pytest.raises(IndexSettingsError, match="case_fold"):
+            check_index(path, require=Normalizer(case_fold=False))
+    with pytest.raises(IndexOpenError, match="not found"):
+        check_index(tmp_path / "missing.duckdb")
+    (tmp_path / "foreign").mkdir()
+    with pytest.raises(IndexOpenError, match="tokenizer"):
+        check_index(tmp_path / "foreign")

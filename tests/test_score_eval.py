@@ -193,3 +193,23 @@ def test_a_mistyped_field_fails_fast(env, tmp_path):
     with pytest.raises(UsageError, match="no field 'qestion'"):
         score(src, tmp_path / "o.jsonl", question_field="qestion", settings=settings)
     assert not (tmp_path / "o.jsonl.quco-parts").exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_index_that_fails_to_open_in_the_workers_is_a_typed_error(env, tmp_path, workers):
+    """The parent only checks the index's metadata; a failure opening it in a worker keeps its type."""
+    import shutil
+
+    from quco.errors import IndexOpenError
+
+    d, settings = env
+    broken = tmp_path / "broken.duckdb"
+    shutil.copy(d / "i.duckdb", broken)
+    con = duckdb.connect(str(broken))
+    con.execute("DELETE FROM postings WHERE pos = 0")  # metadata intact, tables disagree
+    con.close()
+    settings.__class__(**{**settings.__dict__, "index": str(broken)}).check_backend()  # passes: metadata only
+    src = write_jsonl(tmp_path / "in.jsonl", [{"question": q} for q in QUESTIONS])
+    bad = settings.__class__(**{**settings.__dict__, "index": str(broken)})
+    with pytest.raises(IndexOpenError, match="corrupt"):
+        score(src, tmp_path / "o.jsonl", settings=bad, workers=workers)

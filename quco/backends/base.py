@@ -11,7 +11,7 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import QueryError
+from ..errors import IndexSettingsError, QueryError
 
 DEFAULT_WINDOW = 1000  # QuCo-RAG's max_diff_tokens
 
@@ -88,3 +88,12 @@ def check_window(window: int | None) -> int:
     if isinstance(window, bool) or not isinstance(window, int) or window < 0:
         raise QueryError(f"window must be a non-negative integer number of tokens, not {window!r}")
     return window
+
+
+def require_normalizer(path, built, require) -> None:
+    """Refuse an index whose normalisation differs from the one the configuration requires."""
+    if require is not None and require != built:
+        raise IndexSettingsError(
+            f"{path}: index was built with {built.to_dict()}, "
+            f"but {require.to_dict()} was requested; rebuild the index or change the setting"
+        )

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
+from ..errors import IndexFormatError, IndexOpenError, QueryError
 from ..normalize import Normalizer
-from .base import Corpus, Count, CountBackend
+from .base import Corpus, Count, CountBackend, require_normalizer
 from .positional import PositionalBackend
 from .duckdb_build import FORMAT_NAME, FORMAT_VERSION
 
@@ -90,11 +90,7 @@ class DuckDBIndex(PositionalBackend):
         meta = read_meta(self.path)
         self.meta = meta
         self.normalizer = Normalizer.from_dict(meta["normalizer"])
-        if require is not None and require != self.normalizer:
-            raise IndexSettingsError(
-                f"{self.path}: index was built with {self.normalizer.to_dict()}, "
-                f"but {require.to_dict()} was requested; rebuild the index or change the setting"
-            )
+        require_normalizer(self.path, self.normalizer, require)
         try:
             con = duckdb.connect(str(self.path), read_only=True)
             try:

@@ -25,9 +25,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..errors import IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
+from ..errors import IndexFormatError, IndexOpenError, QueryError
 from ..normalize import Normalizer
-from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, check_window
+from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, check_window, require_normalizer
 from .positional import PositionalBackend
 from .infinigram_build import FORMAT_NAME, FORMAT_VERSION, META_FILE
 
@@ -90,11 +90,7 @@ class InfiniGramLocal(PositionalBackend):
         self.meta = read_infinigram_meta(self.path)
         if self.meta is not None:
             self.normalizer = Normalizer.from_dict(self.meta["normalizer"])
-            if require is not None and require != self.normalizer:
-                raise IndexSettingsError(
-                    f"{self.path}: index was built with {self.normalizer.to_dict()}, "
-                    f"but {require.to_dict()} was requested; rebuild the index or change the setting"
-                )
+            require_normalizer(self.path, self.normalizer, require)
             self.token_dtype = "u8"
             self._encode = self._encode_words
         else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, IndexOpenError
 from ..normalize import Normalizer
-from .base import CountBackend
+from .base import CountBackend, require_normalizer
 
 LOCAL_BACKENDS = ("auto", "duckdb", "infinigram-local")
 
@@ -36,6 +36,40 @@ def open_backend(
 
     encode = hf_encoder(tokenizer) if tokenizer else None
     return InfiniGramLocal(path, require=require, cooccur=cooccur, encode=encode, token_dtype=token_dtype)
+
+
+def check_index(
+    index: str | os.PathLike,
+    *,
+    backend: str = "auto",
+    require: Normalizer | None = None,
+    tokenizer: str | None = None,
+    token_dtype: str | None = None,
+) -> None:
+    """Validate an index from its metadata alone (nothing is loaded): the cheap fail-fast check a
+    parent process runs before starting workers that each open the index themselves."""
+    if backend not in LOCAL_BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(LOCAL_BACKENDS)} for a local index, not {backend!r}")
+    path = Path(index)
+    if backend == "auto":
+        if not path.exists():
+            raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --out {path}`)")
+        backend = "infinigram-local" if path.is_dir() else "duckdb"
+    if backend == "duckdb":
+        from .duckdb_index import read_meta
+
+        require_normalizer(path, Normalizer.from_dict(read_meta(path)["normalizer"]), require)
+        return
+    from .infinigram_local import read_infinigram_meta
+
+    meta = read_infinigram_meta(path)
+    if meta is not None:
+        require_normalizer(path, Normalizer.from_dict(meta["normalizer"]), require)
+    elif not tokenizer or not token_dtype:
+        raise IndexOpenError(
+            f"{path}: not built by quco; a token-level index needs a tokenizer and token_dtype "
+            "(u8, u16 or u32) in the configuration"
+        )
 
 
 def hf_encoder(name: str):
