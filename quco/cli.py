@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--skip-bad-lines", action="store_true", help="skip malformed JSONL lines instead of failing")
     b.add_argument("--no-text", action="store_true", help="do not store document text in the index")
     b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--force", action="store_true", help="replace --out even if it is not a quco index")
     i = isub.add_parser("info", help="describe an index")
     i.add_argument("path")
     i.add_argument("--json", action="store_true")
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--chunk-size", type=int, default=512)
     s.add_argument("--restart", action="store_true", help="discard an interrupted run's parts and start over")
     s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--force", action="store_true", help="replace outputs even if quco did not write them")
     _detector_options(s)
 
     e = sub.add_parser("eval", help="AUROC/AUPRC/F1 of scored rows against a label, with PNG and HTML")
@@ -69,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--threshold", type=float, default=0.5, help="decision threshold for answer_risk")
     e.add_argument("--type-field", help="column giving the question type (default: inferred from the question)")
     e.add_argument("--out", help="prefix for PREFIX.png and PREFIX.html (default: next to SCORED)")
+    e.add_argument("--force", action="store_true", help="replace PREFIX.png/.html even if quco did not write them")
     e.add_argument("--json", action="store_true")
 
     v = sub.add_parser("serve", help="serve checks and counts over HTTP (FastAPI + uvicorn)")
@@ -144,6 +147,7 @@ def _cmd_index(args) -> int:
             skip_bad_lines=args.skip_bad_lines,
             progress=progress,
             store_text=not args.no_text,
+            force=args.force,
         )
         rate = stats.tokens / stats.seconds if stats.seconds else 0.0
         print(
@@ -181,6 +185,7 @@ def _build_infinigram(args, progress: bool) -> int:
         text_split=args.text_split,
         skip_bad_lines=args.skip_bad_lines,
         progress=progress,
+        force=args.force,
     )
     rate = stats.tokens / stats.seconds if stats.seconds else 0.0
     print(
@@ -224,11 +229,14 @@ def _cmd_score(args) -> int:
         errors_path=args.errors,
         progress=not args.no_progress and sys.stderr.isatty(),
         restart=args.restart,
+        force=args.force,
     )
     resumed = f", {stats.resumed_chunks} of {stats.chunks} chunks resumed" if stats.resumed_chunks else ""
     print(
         f"scored {stats.scored:,} of {stats.rows:,} rows into {stats.output} in {stats.seconds:.1f} s "
-        f"({stats.rows_per_s:,.0f} rows/s{resumed}); {stats.errors:,} malformed rows in {stats.errors_file}"
+        f"({stats.rows_per_s:,.0f} rows/s{resumed}); {stats.errors:,} malformed rows "
+        f"({stats.error_fraction:.1%}) in {stats.errors_file}; {stats.unknown:,} decisions "
+        f"({stats.unknown_fraction:.1%}) rest on an unknown count"
     )
     return 0
 
@@ -238,12 +246,13 @@ def _cmd_eval(args) -> int:
 
     prefix = args.out or str(Path(args.scored).with_suffix("")) + ".eval"
     result = evaluate(args.scored, label_field=args.label_field, positive=args.positive, score_field=args.score_field,
-                      threshold=args.threshold, type_field=args.type_field, out_prefix=prefix)
+                      threshold=args.threshold, type_field=args.type_field, out_prefix=prefix, force=args.force)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     print(f"rows {result.rows:,}  positives {result.positives:,}  score {result.score_field}")
     print(f"AUROC {result.auroc}  AUPRC {result.auprc}  retrieval rate {result.retrieval_rate}")
+    print(f"decisions resting on an unknown count: {result.unknown:,} of {result.rows:,}")
     d = result.decision
     print(f"at the decision ({d['threshold']}): precision {d['precision']}  recall {d['recall']}  F1 {d['f1']}")
     for title, table in (("stage", result.by_stage), ("question type", result.by_question_type)):

@@ -15,6 +15,7 @@ from . import trigger
 from .backends.base import DEFAULT_WINDOW, CountBackend
 from .errors import BackendError, RiskAbort, UsageError
 from .extract import Extractor
+from .normalize import invalid_text
 from .report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
 
 MAX_QUESTION_CHARS = 4_000
@@ -97,6 +98,8 @@ class Detector:
                 raise UsageError("the question is empty")
             if len(q) > self.max_question_chars:
                 raise UsageError(f"the question has {len(q):,} characters; the limit is {self.max_question_chars:,}")
+            if (bad := invalid_text(q)) is not None:
+                raise UsageError(f"the question is not valid text: {bad}")
             if d is not None:
                 if not isinstance(d, str):
                     raise UsageError(f"the draft must be text, not {type(d).__name__}")
@@ -107,6 +110,8 @@ class Detector:
                     )
                 if "\x00" in d:
                     raise UsageError("the draft contains NUL bytes; expected text")
+                if (bad := invalid_text(d)) is not None:
+                    raise UsageError(f"the draft is not valid text: {bad}")
             questions.append(q)
             drafts.append(d)
         return questions, drafts

@@ -1,6 +1,13 @@
 """One exception tree for everything quco raises.
 
 The library raises these; only the CLI turns them into one-line messages and exit codes.
+Every exit code of ``quco`` (documented in the README):
+
+  0 success            5 index build failed          9 output refused or unwritable
+  1 other quco error   6 count backend unavailable  10 score: every row failed
+  2 usage / config     7 extraction failed         130 interrupted (Ctrl-C)
+  3 unreadable source  8 unknown count (policy=error) 143 terminated (SIGTERM)
+  4 index cannot open                                70 a bug in quco (please report it)
 """
 
 from __future__ import annotations
@@ -72,6 +79,19 @@ class RiskAbort(QucoError):
     """A count was unknown and the unknown-count policy is 'error'."""
 
     exit_code = 8
+
+
+class OutputError(QucoError):
+    """An output cannot be written: it would overwrite an input or a file quco did not write, its
+    directory is missing or read-only, or another quco run is writing it."""
+
+    exit_code = 9
+
+
+class AllRowsFailed(QucoError):
+    """``quco score`` finished but not one row could be scored (every row is in the errors file)."""
+
+    exit_code = 10
 
 
 class Terminated(BaseException):

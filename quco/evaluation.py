@@ -12,11 +12,14 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import SourceError, UsageError
+from .errors import OutputError, SourceError, UsageError
+from .outputs import PNG_MARKER, OutputLock, check_outputs
 from .metrics import auprc, auroc, precision_recall_f1, roc_curve
 
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
@@ -46,6 +49,7 @@ class EvalResult:
     png: str | None = None
     html: str | None = None
     notes: list = field(default_factory=list)
+    unknown: int = 0  # decisions that rest on at least one unknown count
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,7 +105,14 @@ def evaluate(
     threshold: float = 0.5,
     type_field: str | None = None,
     out_prefix: str | Path | None = None,
+    force: bool = False,
 ) -> EvalResult:
+    png = html_path = None
+    if out_prefix is not None:
+        prefix = Path(out_prefix)
+        png = str(prefix.with_name(prefix.name + ".png"))
+        html_path = str(prefix.with_name(prefix.name + ".html"))
+        check_outputs([scored], {"PNG": (png, "eval-png"), "HTML": (html_path, "eval-html")}, force=force)
     rows = load_scored(Path(scored))
     if not rows:
         raise UsageError(f"{scored}: no rows")
@@ -113,7 +124,8 @@ def evaluate(
         raise UsageError(f"{scored}: no column {score_field!r}")
     rows = [r for r in rows if r.get(score_field) is not None and r.get(label_field) is not None]
     labels = [_is_positive(r[label_field], positive) for r in rows]
-    scores = [float(r[score_field]) for r in rows]
+    scores = [_score_value(r[score_field], score_field, i) for i, r in enumerate(rows, 1)]
+    unknown = sum(bool(_truthy(r.get("unknown")) or _truthy(r.get("answer_unknown"))) for r in rows)
     # quco's own decision: stage 1's `retrieve` for the question risk; risk > threshold otherwise.
     if score_field == "risk" and "retrieve" in rows[0]:
         decisions = [_truthy(r["retrieve"]) for r in rows]
@@ -132,17 +144,37 @@ def evaluate(
     by_stage = _breakdown(rows, labels, scores, lambda r: str(r.get("stage") or "none"))
     typer = (lambda r: str(r.get(type_field))) if type_field else (lambda r: question_type(str(r.get("question") or "")))
     by_type = _breakdown(rows, labels, scores, typer)
-    png = html_path = None
-    if out_prefix is not None:
-        prefix = Path(out_prefix)
-        png = str(prefix.with_name(prefix.name + ".png"))
-        html_path = str(prefix.with_name(prefix.name + ".html"))
+    if unknown:
+        notes.append(f"{unknown} of {len(rows)} decisions rest on an unknown count (backend failures)")
     result = EvalResult(len(rows), sum(labels), score_field, result_auroc, result_auprc, prf, rate, by_stage, by_type,
-                        png, html_path, notes)
+                        png, html_path, notes, unknown)
     if out_prefix is not None:
-        _plot(scores, labels, score_field, result_auroc, Path(png))
-        Path(html_path).write_text(_html(result, Path(png), str(scored), label_field), encoding="utf-8")
+        with OutputLock(png, "eval"), OutputLock(html_path, "eval"):
+            tmp_png = Path(png).with_name(f".{Path(png).name}.tmp-{os.getpid()}")
+            _plot(scores, labels, score_field, result_auroc, tmp_png)
+            page = _html(result, tmp_png, str(scored), label_field)
+            tmp_html = Path(html_path).with_name(f".{Path(html_path).name}.tmp-{os.getpid()}")
+            try:
+                tmp_html.write_text(page, encoding="utf-8")
+                os.replace(tmp_png, png)
+                os.replace(tmp_html, html_path)
+            except OSError as exc:
+                raise OutputError(f"cannot write {html_path}: {exc.strerror}") from None
+            finally:
+                tmp_png.unlink(missing_ok=True)
+                tmp_html.unlink(missing_ok=True)
     return result
+
+
+def _score_value(value, field: str, row: int) -> float:
+    """A score must be a finite number: NaN or text would make every metric silently wrong."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"row {row}: {field} is {value!r}, not a number") from None
+    if not math.isfinite(x):
+        raise UsageError(f"row {row}: {field} is {value!r}; scores must be finite numbers")
+    return x
 
 
 def _breakdown(rows, labels, scores, key) -> dict:
@@ -187,7 +219,10 @@ def _plot(scores, labels, score_field, area, path: Path) -> None:
     ax2.set_title("risk by label")
     ax2.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    try:
+        fig.savefig(path, dpi=110, format="png", metadata={"Software": PNG_MARKER.decode()})
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
     plt.close(fig)
 
 
@@ -205,6 +240,7 @@ def _html(result: EvalResult, png: Path, scored: str, label_field: str) -> str:
     summary = {
         "rows": result.rows, "positives": result.positives, "score": result.score_field,
         "AUROC": result.auroc, "AUPRC": result.auprc, "retrieval rate": result.retrieval_rate,
+        "decisions on unknown counts": result.unknown,
         **{f"decision {k}": v for k, v in result.decision.items()},
     }
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary.items())

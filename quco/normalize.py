@@ -50,3 +50,16 @@ class Normalizer:
     @classmethod
     def from_dict(cls, data: dict) -> "Normalizer":
         return cls(**{k: data[k] for k in ("nfkc", "case_fold", "tokenizer") if k in data})
+
+
+def invalid_text(text: str) -> str | None:
+    """Why ``text`` is not valid Unicode (undecodable bytes kept by surrogateescape, or a lone
+    surrogate from a JSON escape), or None. quco's one UTF-8 policy: such input is rejected with
+    its position, never silently replaced, in every command."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"invalid UTF-8 at character {exc.start + 1}"
+    return None

@@ -24,7 +24,9 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import QucoError, SourceError, UsageError
+from .errors import AllRowsFailed, QucoError, SourceError, UsageError
+from .normalize import invalid_text
+from .outputs import OutputLock, check_outputs
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows came first
@@ -49,9 +51,18 @@ class ScoreStats:
     resumed_chunks: int
     seconds: float
     rows_per_s: float
+    unknown: int = 0  # rows whose decision rests on at least one unknown count
+
+    @property
+    def error_fraction(self) -> float:
+        return round(self.errors / self.rows, 4) if self.rows else 0.0
+
+    @property
+    def unknown_fraction(self) -> float:
+        return round(self.unknown / self.scored, 4) if self.scored else 0.0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "error_fraction": self.error_fraction, "unknown_fraction": self.unknown_fraction}
 
 
 def file_format(path: str | os.PathLike) -> str:
@@ -72,12 +83,17 @@ def iter_rows(path: Path) -> Iterator[tuple[int, dict | None, str | None, str | 
     fmt = file_format(path)
     if fmt == "jsonl":
         opener = gzip.open if path.suffix.lower() == ".gz" else open
-        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+        # One UTF-8 policy for every command: invalid bytes reject the row (with its number), never
+        # a silent U+FFFD. surrogateescape keeps the bad bytes visible to ``_bad_text``.
+        with opener(path, "rt", encoding="utf-8", errors="surrogateescape", newline="") as fh:
             n = 0
             for line in fh:
                 if not line.strip():
                     continue
                 n += 1
+                if (bad := invalid_text(line)) is not None:
+                    yield n, None, bad, line[:MAX_RAW_IN_ERRORS].encode("utf-8", "replace").decode()
+                    continue
                 try:
                     row = json.loads(line)
                 except ValueError as exc:
@@ -88,14 +104,17 @@ def iter_rows(path: Path) -> Iterator[tuple[int, dict | None, str | None, str | 
                     continue
                 yield n, row, None, None
     elif fmt == "csv":
-        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
             reader = csv.DictReader(fh)
             if reader.fieldnames is None:
                 return
             for n, row in enumerate(reader, 1):
+                raw = ",".join(str(v) for v in row.values() if v is not None)
                 if None in row or any(v is None for v in row.values()):
-                    raw = ",".join(str(v) for v in row.values() if v is not None)
                     yield n, None, f"expected {len(reader.fieldnames)} fields", raw[:MAX_RAW_IN_ERRORS]
+                    continue
+                if (bad := invalid_text(raw)) is not None:
+                    yield n, None, bad, raw[:MAX_RAW_IN_ERRORS].encode("utf-8", "replace").decode()
                     continue
                 yield n, row, None, None
     else:
@@ -204,7 +223,8 @@ def _score_chunk(index: int, chunk: list, parts_dir: str) -> tuple[int, int, int
             out.append(_flatten(n, row, f, report, answers[i] if answers else None))
     parts = Path(parts_dir)
     keys = sorted({k for r in out for k in r if k not in REPORT_COLUMNS})
-    (parts / f"keys-{index:07d}.json").write_text(json.dumps(keys))
+    unknown = sum(bool(r["unknown"] or r["answer_unknown"]) for r in out)
+    (parts / f"keys-{index:07d}.json").write_text(json.dumps({"keys": keys, "unknown": unknown}))
     _write_atomic(parts / f"errors-{index:07d}.jsonl", errors)
     _write_atomic(parts / f"part-{index:07d}.jsonl", out)  # written last: its presence marks the chunk done
     return index, len(out), len(errors)
@@ -218,10 +238,14 @@ def _validate(row: dict, f: dict, max_chars: int) -> str | None:
         return f"field {f['question']!r} must be non-empty text"
     if len(q) > max_chars:
         return f"question has {len(q):,} characters; the limit is {max_chars:,}"
+    if (bad := invalid_text(q)) is not None:  # e.g. a "\\ud800" escape in JSON
+        return f"field {f['question']!r}: {bad}"
     if f["answer"]:
         a = row.get(f["answer"])
         if not isinstance(a, str) or not a.strip():
             return f"field {f['answer']!r} must be non-empty text"
+        if (bad := invalid_text(a)) is not None:
+            return f"field {f['answer']!r}: {bad}"
     if f["id"] and row.get(f["id"]) is None:
         return f"missing field {f['id']!r}"
     return None
@@ -298,8 +322,12 @@ def score(
     errors_path: str | os.PathLike | None = None,
     progress: bool = False,
     restart: bool = False,
+    force: bool = False,
 ) -> ScoreStats:
-    """Score every row of ``input`` into ``output``; resumable (see the module docstring)."""
+    """Score every row of ``input`` into ``output``; resumable (see the module docstring).
+
+    Outputs never replace an input or a file quco did not write unless ``force`` (``quco.outputs``).
+    Raises ``AllRowsFailed`` (after writing the errors file) when not one row could be scored."""
     if settings is None:
         from .config import load_settings
 
@@ -311,20 +339,35 @@ def score(
     out_fmt = file_format(out)
     if out.suffix.lower() == ".gz":
         raise UsageError(f"{out}: write .jsonl, .csv or .parquet (compressed output is not supported)")
-    if out.resolve() == src.resolve():
-        raise UsageError("the output must not be the input file")
     if workers < 1 or chunk_size < 1:
         raise UsageError("--workers and --chunk-size must be at least 1")
     errors_file = Path(errors_path) if errors_path else out.with_name(out.name + ".errors.jsonl")
+    parts = out.with_name(out.name + ".quco-parts")
+    check_outputs(
+        [src, *_settings_inputs(settings)],
+        {"--output": (out, "scored"), "--errors": (errors_file, "errors"), "parts directory": (parts, "parts")},
+        force=force,
+    )
     fields = {"question": question_field, "answer": answer_field, "id": id_field}
     _check_fields(src, fields)
-    parts = out.with_name(out.name + ".quco-parts")
+    with OutputLock(out, "score"), OutputLock(errors_file, "score"):
+        return _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk_size, progress, restart)
+
+
+def _settings_inputs(settings) -> list[str]:
+    """Files the run reads through its settings: the index, and the API answer cache."""
+    if settings.backend == "infinigram-api":
+        return [settings.api_cache] if settings.api_cache and settings.api_cache.lower() != "none" else []
+    return [settings.index]
+
+
+def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk_size, progress, restart) -> ScoreStats:
     manifest = _manifest(src, fields, chunk_size, settings)
     done = _prepare_parts(parts, manifest, restart)
     t0 = time.perf_counter()
     total = count_rows(src)
     bar = _bar(total, progress)
-    n_rows = n_scored = n_errors = n_chunks = resumed = 0
+    n_rows = n_chunks = resumed = 0
     try:
         if workers == 1:
             _init_worker(settings, fields)
@@ -355,11 +398,14 @@ def score(
                     _drain(pending, bar, FIRST_COMPLETED)
     finally:
         bar.close()
-    n_scored, n_errors = _assemble(parts, n_chunks, out, out_fmt, errors_file)
+    n_scored, n_errors, n_unknown = _assemble(parts, n_chunks, out, out_fmt, errors_file)
     shutil.rmtree(parts, ignore_errors=True)
     seconds = time.perf_counter() - t0
-    return ScoreStats(str(out), str(errors_file), n_rows, n_scored, n_errors, n_chunks, resumed,
-                      round(seconds, 3), round(n_rows / seconds, 1) if seconds else 0.0)
+    stats = ScoreStats(str(out), str(errors_file), n_rows, n_scored, n_errors, n_chunks, resumed,
+                       round(seconds, 3), round(n_rows / seconds, 1) if seconds else 0.0, n_unknown)
+    if n_rows and not n_scored:
+        raise AllRowsFailed(f"none of the {n_rows:,} rows could be scored; the reasons are in {errors_file}")
+    return stats
 
 
 def _check_fields(src: Path, fields: dict) -> None:
@@ -384,6 +430,7 @@ def _drain(pending: dict, bar, mode) -> None:
 def _manifest(src: Path, fields: dict, chunk_size: int, settings) -> dict:
     st = src.stat()
     return {
+        "parts_format": 2,
         "input": str(src.resolve()),
         "input_size": st.st_size,
         "input_mtime_ns": st.st_mtime_ns,
@@ -407,6 +454,8 @@ def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> set[int]:
                 f"{parts}: holds a previous run with other arguments or another input; "
                 "re-run with the same arguments to resume, or pass --restart to start over"
             )
+        for stale in parts.glob("*.tmp-*"):  # a chunk being written when the last run was killed
+            stale.unlink(missing_ok=True)
         return {int(p.name[5:12]) for p in parts.glob("part-*.jsonl")}
     parts.mkdir(parents=True)
     tmp = mpath.with_name("manifest.json.tmp")
@@ -415,22 +464,22 @@ def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> set[int]:
     return set()
 
 
-def _assemble(parts: Path, n_chunks: int, out: Path, fmt: str, errors_file: Path) -> tuple[int, int]:
+def _assemble(parts: Path, n_chunks: int, out: Path, fmt: str, errors_file: Path) -> tuple[int, int, int]:
     part_files = [parts / f"part-{i:07d}.jsonl" for i in range(n_chunks)]
     missing = [p.name for p in part_files if not p.exists()]
     if missing:
         raise UsageError(f"{parts}: {len(missing)} chunk(s) missing after the run ({missing[0]}...)")
     n_errors = _concat([parts / f"errors-{i:07d}.jsonl" for i in range(n_chunks)], errors_file)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    n_scored = 0
+    n_unknown = sum(json.loads((parts / f"keys-{i:07d}.json").read_text()).get("unknown", 0) for i in range(n_chunks))
     if fmt == "jsonl":
         n_scored = _concat(part_files, out)
     else:
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
         n_scored = sum(_lines(p) for p in part_files)
-        keys = sorted({k for i in range(n_chunks) for k in json.loads((parts / f"keys-{i:07d}.json").read_text())})
+        keys = sorted({k for i in range(n_chunks) for k in json.loads((parts / f"keys-{i:07d}.json").read_text())["keys"]})
         _write_table([str(p) for p in part_files if p.stat().st_size], keys, fmt, tmp)
         os.replace(tmp, out)
-    return n_scored, n_errors
+    return n_scored, n_errors, n_unknown
 
 
 def _write_table(files: list[str], extra: list[str], fmt: str, target: Path) -> None:

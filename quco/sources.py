@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SourceError
+from .normalize import invalid_text
 
 TEXT_SPLITS = ("paragraph", "line", "file")
 
@@ -50,7 +51,15 @@ def _open_text(path: Path) -> io.TextIOBase:
     if b"\x00" in head:
         raw.close()
         raise SourceError(f"{path}: looks like a binary file (NUL bytes), expected UTF-8 text")
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline=None)
+    # surrogateescape: undecodable bytes reach ``_checked`` with their line, instead of failing
+    # somewhere inside a decoding buffer with no line number.
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline=None)
+
+
+def _checked(path: Path, lineno: int, text: str) -> str:
+    if (bad := invalid_text(text)) is not None:
+        raise SourceError(f"{path}:{lineno}: {bad} (quco accepts UTF-8 text only)")
+    return text
 
 
 def iter_documents(
@@ -85,15 +94,16 @@ def iter_documents(
 def _iter_jsonl(path: Path, skip_bad_lines: bool, tick) -> Iterator[Document]:
     with _open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
-            tick(len(line.encode("utf-8", "surrogatepass")))
+            tick(len(line.encode("utf-8", "surrogateescape")))
             if not line.strip():
                 continue
             try:
+                _checked(path, lineno, line)
                 doc = _parse_json_doc(line)
             except SourceError as exc:
                 if skip_bad_lines:
                     continue
-                raise SourceError(f"{path}:{lineno}: {exc}") from None
+                raise SourceError(str(exc) if str(exc).startswith(f"{path}:") else f"{path}:{lineno}: {exc}") from None
             if doc.text.strip():
                 yield doc
 
@@ -108,6 +118,8 @@ def _parse_json_doc(line: str) -> Document:
     text = obj.get("text")
     if not isinstance(text, str):
         raise SourceError('missing string field "text"')
+    if (bad := invalid_text(text)) is not None:  # a lone surrogate written as a JSON escape
+        raise SourceError(f'field "text": {bad}')
     doc_id = obj.get("id")
     title = obj.get("title")
     return Document(
@@ -121,14 +133,18 @@ def _iter_text(path: Path, split: str, tick) -> Iterator[Document]:
     with _open_text(path) as fh:
         if split == "file":
             text = fh.read()
-            tick(len(text.encode("utf-8")))
+            tick(len(text.encode("utf-8", "surrogateescape")))
+            if (bad := invalid_text(text)) is not None:
+                lineno = text[: int(bad.rsplit(" ", 1)[1])].count("\n") + 1
+                _checked(path, lineno, text)
             if text.strip():
                 yield Document(text=text, id=path.name)
             return
         buf: list[str] = []
         n = 0
-        for line in fh:
-            tick(len(line.encode("utf-8")))
+        for lineno, line in enumerate(fh, 1):
+            tick(len(line.encode("utf-8", "surrogateescape")))
+            _checked(path, lineno, line)
             if split == "line":
                 if line.strip():
                     n += 1

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from conftest import write_jsonl
 from quco.backends.duckdb_build import build_index
 from quco.backends.duckdb_index import DuckDBIndex, index_info
-from quco.errors import BuildError, IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
+from quco.errors import OutputError, BuildError, IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
 from quco.normalize import Normalizer
 
 # Few distinct words so phrases repeat; variants exercise case folding and NFKC (ligature, width).
@@ -200,7 +200,7 @@ def test_killed_build_never_leaves_partial_index(tmp_path):
 
 def test_build_rejects_bad_output(tmp_path):
     src = write_jsonl(tmp_path / "c.jsonl", ["alpha"])
-    with pytest.raises(BuildError):
+    with pytest.raises(OutputError, match="does not exist"):
         build_index([src], tmp_path / "nope" / "i.duckdb", progress=False)
     with pytest.raises(BuildError):
         build_index([src], tmp_path, progress=False)

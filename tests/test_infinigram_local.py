@@ -17,7 +17,7 @@ from quco.backends.duckdb_index import DuckDBIndex
 from quco.backends.infinigram_build import build_infinigram_index, write_suffix_array
 from quco.backends.infinigram_local import InfiniGramLocal
 from quco.cli import main as cli
-from quco.errors import BuildError, IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
+from quco.errors import OutputError, BuildError, IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
 from quco.normalize import Normalizer
 from test_index_exact import WORDS, brute_cooccur, brute_count, brute_docs, brute_docs_both, doc_strategy
 
@@ -128,7 +128,7 @@ def test_rebuild_swaps_and_errors_are_typed(tmp_path):
     assert before.count("hamlet").count == 1  # an open reader keeps answering from the old files
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     (tmp_path / "plain").mkdir()
-    with pytest.raises(BuildError, match="refusing"):
+    with pytest.raises(OutputError, match="refusing"):
         build_infinigram_index([src], tmp_path / "plain", progress=False)
     with pytest.raises(IndexSettingsError):
         InfiniGramLocal(out, require=Normalizer(case_fold=False))

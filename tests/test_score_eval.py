@@ -15,7 +15,7 @@ from conftest import ROOT, write_jsonl
 from quco.backends.duckdb_build import build_index
 from quco.cli import main as cli
 from quco.config import load_settings
-from quco.errors import UsageError
+from quco.errors import OutputError, UsageError
 from quco.evaluation import evaluate, question_type
 from quco.scoring import score
 
@@ -93,7 +93,7 @@ def test_bad_arguments_are_usage_errors(env, tmp_path, capsys):
     src = write_jsonl(tmp_path / "in.jsonl", [{"question": q} for q in QUESTIONS])
     with pytest.raises(UsageError):
         score(src, tmp_path / "o.txt", settings=settings)
-    with pytest.raises(UsageError):
+    with pytest.raises(OutputError, match="is the input"):
         score(src, src, settings=settings)
     assert cli(["score", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--index", str(d / "i.duckdb")]) == 3
     assert "not found" in capsys.readouterr().err

@@ -3,27 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
-from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import Terminated
-
-
-def stale_temp_paths(out: Path) -> Iterable[Path]:
-    pattern = re.compile(re.escape(f".{out.name}.building-") + r"(\d+)(\.wal)?$")
-    for p in out.parent.glob(f".{out.name}.building-*"):
-        m = pattern.match(p.name)
-        if not m:
-            continue
-        pid = int(m.group(1))
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            yield p
-        except PermissionError:
-            pass
 
 
 def install_sigterm() -> bool:

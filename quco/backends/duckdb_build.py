@@ -26,7 +26,8 @@ from pathlib import Path
 from ..errors import BuildError, QucoError
 from ..normalize import Normalizer
 from ..sources import iter_documents
-from .building import fsync_dir, fsync_file, install_sigterm, progress_bar, stale_temp_paths
+from ..outputs import OutputLock, check_outputs
+from .building import fsync_dir, fsync_file, install_sigterm, progress_bar
 
 FORMAT_NAME = "quco-ngram-index"
 FORMAT_VERSION = 1
@@ -54,8 +55,12 @@ def build_index(
     skip_bad_lines: bool = False,
     progress: bool = True,
     store_text: bool = True,
+    force: bool = False,
 ) -> BuildStats:
-    """Build an index of ``sources`` at ``out`` atomically. Raises ``SourceError``/``BuildError``."""
+    """Build an index of ``sources`` at ``out`` atomically. Raises ``SourceError``/``BuildError``.
+
+    ``out`` may replace an earlier quco index; anything else (a source, an unrelated file) is
+    refused unless ``force`` (see ``quco.outputs``)."""
     import duckdb
     import numpy as np
 
@@ -65,11 +70,16 @@ def build_index(
         raise BuildError("no source files given")
     if out.exists() and out.is_dir():
         raise BuildError(f"{out}: output path is a directory")
-    if not out.parent.exists():
-        raise BuildError(f"{out.parent}: output directory does not exist")
     paths = [Path(s) for s in sources]
-    for stale in stale_temp_paths(out):
-        stale.unlink(missing_ok=True)
+    check_outputs(paths, {"--out": (out, "duckdb-index")}, force=force)
+    with OutputLock(out, "index build"):
+        return _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_text)
+
+
+def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_text) -> BuildStats:
+    import duckdb
+    import numpy as np
+
     tmp = out.parent / f".{out.name}.building-{os.getpid()}"
     t0 = time.perf_counter()
     total_bytes = sum(p.stat().st_size for p in paths if p.is_file())

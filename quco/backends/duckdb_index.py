@@ -54,18 +54,24 @@ def read_meta(path: str | os.PathLike) -> dict:
         raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --out {path}`)")
     if path.is_dir():
         raise IndexOpenError(f"{path}: is a directory, not an index file")
+    damaged = _is_duckdb_file(path)  # a DuckDB header that fails later is a damaged index, not a stranger
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
-        raise IndexOpenError(f"{path}: not a quco index ({str(exc).splitlines()[0]})") from None
+        raise IndexOpenError(_unreadable(path, damaged, str(exc))) from None
     try:
         try:
             rows = con.execute("SELECT key, value FROM meta").fetchall()
-        except duckdb.Error:
-            raise IndexOpenError(f"{path}: not a quco index (no meta table)") from None
+        except duckdb.Error as exc:
+            if "does not exist" in str(exc):
+                raise IndexOpenError(f"{path}: a DuckDB file but not a quco index (no meta table)") from None
+            raise IndexOpenError(_unreadable(path, damaged, str(exc))) from None
     finally:
         con.close()
-    meta = {k: json.loads(v) for k, v in rows}
+    try:
+        meta = {k: json.loads(v) for k, v in rows}
+    except (TypeError, ValueError):
+        raise IndexOpenError(_unreadable(path, True, "meta table is not JSON")) from None
     if meta.get("format") != FORMAT_NAME:
         raise IndexOpenError(f"{path}: not a quco n-gram index (format {meta.get('format')!r})")
     version = meta.get("format_version")
@@ -75,6 +81,21 @@ def read_meta(path: str | os.PathLike) -> dict:
             "upgrade quco or rebuild the index"
         )
     return meta
+
+
+def _is_duckdb_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return False
+
+
+def _unreadable(path: Path, damaged: bool, detail: str) -> str:
+    first = detail.splitlines()[0] if detail else "unreadable"
+    if damaged:
+        return f"{path}: the index is damaged ({first}); rebuild it with `quco index build ... --force`"
+    return f"{path}: not a quco index ({first})"
 
 
 class DuckDBIndex(PositionalBackend):
@@ -100,7 +121,7 @@ class DuckDBIndex(PositionalBackend):
             finally:
                 con.close()
         except duckdb.Error as exc:
-            raise IndexOpenError(f"{self.path}: index is corrupt ({str(exc).splitlines()[0]})") from None
+            raise IndexOpenError(_unreadable(self.path, True, str(exc))) from None
         words = vocab["word"].tolist()
         self._word_id = dict(zip(words, range(len(words))))
         self._cnt = vocab["cnt"].astype(np.int64)

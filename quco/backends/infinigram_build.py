@@ -32,7 +32,8 @@ from pathlib import Path
 from ..errors import BuildError, QucoError
 from ..normalize import Normalizer
 from ..sources import iter_documents
-from .building import fsync_dir, install_sigterm, progress_bar, stale_temp_paths
+from ..outputs import OutputLock, check_outputs
+from .building import fsync_dir, install_sigterm, progress_bar
 
 FORMAT_NAME = "quco-infinigram-index"
 FORMAT_VERSION = 1
@@ -72,22 +73,25 @@ def build_infinigram_index(
     skip_bad_lines: bool = False,
     progress: bool = True,
     cpus: int | None = None,
+    force: bool = False,
 ) -> InfiniGramBuildStats:
-    """Build a byte-level infini-gram index directory at ``out`` atomically."""
+    """Build a byte-level infini-gram index directory at ``out`` atomically (``force``: see ``quco.outputs``)."""
     import numpy as np
 
     normalizer = normalizer or Normalizer()
     out = Path(out)
     if not sources:
         raise BuildError("no source files given")
-    if out.exists() and not (out.is_dir() and (out / META_FILE).exists()):
-        raise BuildError(f"{out}: exists and is not a quco infini-gram index; refusing to replace it")
-    if not out.parent.exists():
-        raise BuildError(f"{out.parent}: output directory does not exist")
-    rust_indexing_binary()  # fail before reading the corpus if the package is missing
     paths = [Path(s) for s in sources]
-    for stale in stale_temp_paths(out):
-        shutil.rmtree(stale, ignore_errors=True)
+    check_outputs(paths, {"--out": (out, "infinigram-index")}, force=force)
+    rust_indexing_binary()  # fail before reading the corpus if the package is missing
+    with OutputLock(out, "index build"):
+        return _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus)
+
+
+def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus) -> InfiniGramBuildStats:
+    import numpy as np
+
     tmp = out.parent / f".{out.name}.building-{os.getpid()}"
     cpus = max(1, cpus or min(os.cpu_count() or 1, 8))
     t0 = time.perf_counter()
@@ -223,7 +227,10 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
     os.replace(tmp, out)
     fsync_dir(out.parent)
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:  # a file replaced with --force
+            old.unlink(missing_ok=True)
 
 
 def _version() -> str:
