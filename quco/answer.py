@@ -16,6 +16,11 @@ For a (question, answer) pair:
    (noisy-OR). A phrase nested in a longer claim is not counted again. An answer that only
    restates question entities gets ½ (no evidence either way).
 
+Unknown counts fail closed: a claim whose count or co-occurrence is unknown has risk 1, and so has
+the whole answer when a question entity's count is unknown (it might have been the anchor); the
+report says ``unknown=True``. ``unknown_policy="ignore"`` scores from what is known (still
+flagged unknown), ``"error"`` raises ``RiskAbort``.
+
 Raw co-occurrence alone favours frequent phrases (they co-occur with everything); the PMI
 normalises by frequency, and the rarest anchors are where a fact is stated specifically.
 """
@@ -30,6 +35,7 @@ from .backends.base import DEFAULT_WINDOW, CountBackend
 from .detector import _cooc_value, _isolating_failures
 from .errors import RiskAbort, UsageError
 from .extract import Extractor
+from .normalize import invalid_text
 
 NEUTRAL = 0.5
 
@@ -82,6 +88,8 @@ class AnswerScorer:
         for text in questions + answers:
             if not isinstance(text, str):
                 raise UsageError(f"questions and answers must be text, not {type(text).__name__}")
+            if (bad := invalid_text(text)) is not None:
+                raise UsageError(f"questions and answers must be valid text: {bad}")
         if question_entities is None:
             question_entities = self.extractor.entities_many(questions)
         q_phrases = [tuple(dict.fromkeys(e.text for e in ents)) for ents in question_entities]
@@ -114,8 +122,18 @@ class AnswerScorer:
         cooccur = _isolating_failures(lambda b: self.backend.cooccur_many(b, window), pairs, _cooc_value)
         n = max(1, self.backend.corpus.tokens)
         reports = []
-        for (question, answer), an, cs, same in zip(items, anchors, new_claims, restated):
-            evidence, unknown = [], False
+        for (question, answer), qs, an, cs, same in zip(items, q_phrases, anchors, new_claims, restated):
+            # An anchor whose count is unknown might have been the rarest one: the evidence
+            # against the others is then not the evidence the method asks for. Fail closed.
+            lost = [q for q in qs if canon(q) and counts[q][0] is None]
+            if lost and cs:
+                if self.unknown_policy == "error":
+                    raise RiskAbort(f"count for question entity {lost[0]!r} is unknown")
+                if self.unknown_policy == "risky":
+                    claims_ev = tuple(ClaimEvidence(c, counts[c][0], None, None, None, 1.0) for c in cs)
+                    reports.append(AnswerReport(question, answer, 1.0, claims_ev, same, an, True))
+                    continue
+            evidence, unknown = [], bool(lost and cs)
             for c in cs:
                 ev = self._claim(c, an, counts, cooccur, n)
                 if ev is None:

@@ -36,6 +36,8 @@ class Settings:
     api_corpus_tokens: int = 4_600_000_000_000
     api_cache: str | None = "data/cache/infinigram-api.sqlite"  # "" or "none" disables the cache
     api_timeout: float = 20.0
+    api_max_retry_after: float = 120.0  # honour a server's Retry-After up to this many seconds
+    api_deadline: float = 300.0  # one request, all retries and waits included
 
     def thresholds(self):
         from .trigger import Thresholds
@@ -82,7 +84,7 @@ class Settings:
                     token_dtype=self.token_dtype)
 
     def _open_api(self):
-        from .backends.infinigram_api import InfiniGramAPI, ResponseCache
+        from .backends.infinigram_api import InfiniGramAPI, ResponseCache, RetryPolicy
 
         cache = None
         if self.api_cache and self.api_cache.lower() != "none":
@@ -93,6 +95,7 @@ class Settings:
                 index=self.api_index,
                 corpus_tokens=self.api_corpus_tokens,
                 timeout=(3.05, self.api_timeout),
+                retry=RetryPolicy(max_retry_after=self.api_max_retry_after, deadline=self.api_deadline),
                 cache=cache,
             )
         except ValueError as exc:

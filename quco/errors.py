@@ -66,7 +66,18 @@ class QueryError(BackendError):
 
 
 class BackendUnavailable(BackendError):
-    """The backend could not be reached or loaded (timeouts, refused connections, missing package)."""
+    """The backend could not be reached or loaded (timeouts, refused connections, missing package).
+
+    ``retry_after``: seconds the upstream asked callers to wait, when it said (``quco serve``
+    passes it on as a ``Retry-After`` header)."""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamError(BackendError):
+    """An upstream count service answered, but with an error or an unusable body (a 502 in serve)."""
 
 
 class ExtractionError(QucoError):

@@ -2,8 +2,9 @@
 
 JSON contract: POST {index, query_type: "count", query[, max_diff_tokens, max_clause_freq]} ->
 {count, approx, latency, ...} or {error}. Every request has connect/read timeouts; connection
-errors, timeouts, malformed bodies, 429 and 5xx are retried with exponential backoff and jitter
-(honouring Retry-After); batches run with bounded concurrency; successful answers are cached on
+errors, timeouts, malformed bodies, 408/425/429 and every 5xx are retried with exponential backoff
+and jitter, honouring Retry-After up to ``max_retry_after`` within a total per-request
+``deadline``; an upstream ``{error}`` is ``UpstreamError`` (a 502 in ``quco serve``); batches run with bounded concurrency; successful answers are cached on
 disk so a re-run costs no requests. A failure raises ``BackendError``: never a count of 0.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
 import re
 import sqlite3
@@ -21,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BackendError, BackendUnavailable, QueryError
+from ..errors import BackendError, BackendUnavailable, ConfigError, QueryError, UpstreamError
 from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
 
 DEFAULT_ENDPOINT = "https://api.infini-gram.io/"
@@ -30,20 +32,30 @@ OLMO2_TOKENS = 4_600_000_000_000
 MAX_QUERY_CHARS = 1000
 MAX_CLAUSES = 4
 MAX_TERMS = 4
+log = logging.getLogger("quco.infinigram_api")
 _OPERATOR = re.compile(r"(?:^|\s)(AND|OR)(?:\s|$)")
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How one request is retried. Every wait is bounded twice: by ``max_retry_after`` (what a
+    server may ask for) and by ``deadline`` (the whole request, all attempts and waits)."""
+
     attempts: int = 4  # total tries per request
     backoff: float = 0.5  # first wait, doubled each retry
-    max_backoff: float = 8.0
+    max_backoff: float = 8.0  # cap of our own exponential backoff
     jitter: float = 0.25  # +- fraction of each wait, so parallel clients do not retry in lockstep
-    retry_status: tuple[int, ...] = (429, 500, 502, 503, 504)
+    max_retry_after: float = 120.0  # a server's Retry-After is honoured up to this many seconds
+    deadline: float = 300.0  # seconds for one request, every attempt and wait included
+
+    @staticmethod
+    def retryable(status: int) -> bool:
+        # Timeouts, throttling and every server-side class (500, 501, 502-504, Cloudflare's 52x).
+        return status in (408, 425, 429) or 500 <= status <= 599
 
     def wait(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_backoff)
+            return min(max(retry_after, 0.0), self.max_retry_after)
         base = min(self.backoff * (2**attempt), self.max_backoff)
         return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
 
@@ -53,27 +65,50 @@ class ResponseCache:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, count INTEGER, approx INTEGER)")
-            self._db.commit()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+            with self._lock:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, count INTEGER, approx INTEGER)")
+                self._db.execute("SELECT count, approx FROM answers LIMIT 1").fetchall()
+                self._db.commit()
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(
+                f"{self.path}: cannot be used as the API answer cache ({exc}); "
+                "delete it, point api_cache elsewhere, or set api_cache = \"none\""
+            ) from None
 
     @staticmethod
     def key(endpoint: str, payload: dict) -> str:
         return hashlib.sha256(json.dumps([endpoint, payload], sort_keys=True).encode()).hexdigest()
 
+    # A cache that breaks mid-run (disk full, file damaged) costs requests, never answers: a failed
+    # read is a miss and a failed write is skipped, each logged once.
     def get(self, key: str) -> tuple[int, bool] | None:
-        with self._lock:
-            row = self._db.execute("SELECT count, approx FROM answers WHERE key = ?", (key,)).fetchone()
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT count, approx FROM answers WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            self._warn(exc)
+            return None
         return None if row is None else (int(row[0]), bool(row[1]))
 
     def put(self, key: str, count: int, approx: bool) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, count, int(approx)))
-            self._db.commit()
+        try:
+            with self._lock:
+                self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, count, int(approx)))
+                self._db.commit()
+        except sqlite3.Error as exc:
+            self._warn(exc)
+
+    _warned = False
+
+    def _warn(self, exc) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("API answer cache %s failed (%s); continuing without it", self.path, exc)
 
     def close(self) -> None:
         with self._lock:
@@ -99,6 +134,7 @@ class InfiniGramAPI(CountBackend):
         max_clause_freq: int = 50_000,
         cache: ResponseCache | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
     ):
         if max_workers < 1:
@@ -116,6 +152,7 @@ class InfiniGramAPI(CountBackend):
         self.max_clause_freq = max_clause_freq
         self.cache = cache
         self._sleep = sleep
+        self._clock = clock
         self._rng = random.Random(seed)
         self._corpus = Corpus(int(corpus_tokens), int(corpus_documents))
         self.requests_sent = 0
@@ -179,21 +216,25 @@ class InfiniGramAPI(CountBackend):
     def _request(self, payload: dict) -> tuple[int, bool]:
         import requests
 
+        policy = self.retry
+        give_up_at = self._clock() + policy.deadline
         last = "no attempt made"
-        for attempt in range(self.retry.attempts):
+        for attempt in range(policy.attempts):
             retry_after = None
+            remaining = give_up_at - self._clock()
             with self._count_lock:
                 self.requests_sent += 1
             try:
-                resp = self.session.post(self.endpoint, json=payload, timeout=self.timeout)
+                timeout = (self.timeout[0], max(0.001, min(self.timeout[1], remaining)))
+                resp = self.session.post(self.endpoint, json=payload, timeout=timeout)
             except requests.RequestException as exc:  # connection errors, timeouts, dropped bodies
                 last = f"{type(exc).__name__}: {exc}"
             else:
-                if resp.status_code in self.retry.retry_status:
+                if policy.retryable(resp.status_code):
                     last = f"HTTP {resp.status_code}"
                     retry_after = _retry_after(resp.headers.get("Retry-After"))
                 elif resp.status_code >= 400:
-                    raise BackendError(f"infini-gram API answered HTTP {resp.status_code} for {payload['query']!r}")
+                    raise UpstreamError(f"infini-gram API answered HTTP {resp.status_code} for {payload['query']!r}")
                 else:
                     try:
                         body = resp.json()
@@ -204,9 +245,19 @@ class InfiniGramAPI(CountBackend):
                         if self.cache:
                             self.cache.put(ResponseCache.key(self.endpoint, payload), *answer)
                         return answer
-            if attempt + 1 < self.retry.attempts:
-                self._sleep(self.retry.wait(attempt, retry_after, self._rng))
-        raise BackendUnavailable(f"infini-gram API failed after {self.retry.attempts} attempts ({last})")
+            if attempt + 1 < policy.attempts:
+                if retry_after is not None and retry_after > policy.max_retry_after:
+                    raise BackendUnavailable(
+                        f"infini-gram API asked to retry after {retry_after:g} s, beyond max_retry_after "
+                        f"({policy.max_retry_after:g} s) ({last})", retry_after=retry_after)
+                pause = policy.wait(attempt, retry_after, self._rng)
+                if self._clock() + pause >= give_up_at:
+                    raise BackendUnavailable(
+                        f"infini-gram API: the next retry would pass the {policy.deadline:g} s deadline ({last})",
+                        retry_after=retry_after)
+                self._sleep(pause)
+        raise BackendUnavailable(f"infini-gram API failed after {policy.attempts} attempts ({last})",
+                                 retry_after=retry_after)
 
     def close(self) -> None:
         self.session.close()
@@ -245,10 +296,10 @@ def _retry_after(value: str | None) -> float | None:
 
 def _parse_answer(body, query: str) -> tuple[int, bool]:
     if not isinstance(body, dict):
-        raise BackendError(f"infini-gram API returned {type(body).__name__}, expected an object, for {query!r}")
-    if "error" in body:
-        raise QueryError(f"infini-gram API error for {query!r}: {body['error']}")
+        raise UpstreamError(f"infini-gram API returned {type(body).__name__}, expected an object, for {query!r}")
+    if "error" in body:  # upstream refused or failed: not the caller's input error, and not a count
+        raise UpstreamError(f"infini-gram API error for {query!r}: {body['error']}")
     count = body.get("count")
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise BackendError(f"infini-gram API returned no valid count for {query!r}")
+        raise UpstreamError(f"infini-gram API returned no valid count for {query!r}")
     return count, bool(body.get("approx", False))
