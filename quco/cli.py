@@ -264,7 +264,7 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_serve(args) -> int:
-    from .serve import serve
+    from .service.app import serve
 
     if args.workers < 1 or not 0 <= args.port <= 65535:
         raise UsageError("--workers must be at least 1 and --port within 0-65535")

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-from .errors import BackendError, QucoError, QueryError, UsageError
+from ..errors import BackendError, QucoError, QueryError, UsageError
 
 log = logging.getLogger("quco.serve")
 
@@ -136,7 +136,7 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     from pydantic import BaseModel, ConfigDict, Field
     from starlette.concurrency import run_in_threadpool
 
-    from . import __version__
+    from .. import __version__
 
     metrics = Metrics()
     holder = DetectorHolder(settings, metrics)
@@ -328,7 +328,7 @@ def _report_json(report, metrics: Metrics) -> dict:
 
 def app_from_env():
     """Uvicorn factory for worker processes: settings come from QUCO_* variables."""
-    from .config import load_settings
+    from ..config import load_settings
 
     settings = load_settings()
     return create_app(settings, token=os.environ.get("QUCO_API_TOKEN") or None,
@@ -351,7 +351,7 @@ def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int =
                        ("QUCO_WINDOW", settings.window), ("QUCO_UNKNOWN_POLICY", settings.unknown_policy)):
         if value is not None:
             os.environ[key] = str(value)
-    uvicorn.run("quco.serve:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
+    uvicorn.run("quco.service.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
                 timeout_graceful_shutdown=30, access_log=False)
     return 0
 

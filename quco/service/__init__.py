@@ -1,0 +1,1 @@
+"""The HTTP service layer: ``quco serve`` (app, hardened HTTP protocol, abandonable heavy work)."""
