@@ -79,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--port", type=int, default=8000)
     v.add_argument("--workers", type=int, default=1, help="worker processes sharing the index read-only")
     v.add_argument("--log-level", default="warning")
+    v.add_argument("--token-file", help="file whose first line is the bearer token (default: $QUCO_API_TOKEN)")
+    v.add_argument("--insecure-no-auth", action="store_true",
+                   help="allow serving a non-loopback address without a token (anyone reaching it may query)")
+    v.add_argument("--header-timeout", type=float, default=10.0, help="seconds a client has to send request headers")
+    v.add_argument("--keep-alive-timeout", type=float, default=5.0, help="seconds an idle connection is kept open")
+    v.add_argument("--heavy-workers", type=int,
+                   help="processes per server worker for drafts and large batches, killed at the deadline (default 1)")
+    v.add_argument("--max-request-chars", type=int,
+                   help="characters of questions and drafts one request may hold (default 120000)")
+    v.add_argument("--max-draft-sentences", type=int, help="sentences one draft may hold (default 1000)")
     _detector_options(v)
 
     d = sub.add_parser("demo", help="index real Wikipedia text and run both stages on examples")
@@ -268,7 +278,15 @@ def _cmd_serve(args) -> int:
 
     if args.workers < 1 or not 0 <= args.port <= 65535:
         raise UsageError("--workers must be at least 1 and --port within 0-65535")
-    return serve(_settings(args), host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+    settings = _settings(args)
+    if args.max_draft_sentences is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, max_draft_sentences=args.max_draft_sentences)
+    return serve(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
+                 token_file=args.token_file, insecure_no_auth=args.insecure_no_auth, header_timeout=args.header_timeout,
+                 keep_alive_timeout=args.keep_alive_timeout, heavy_workers=args.heavy_workers,
+                 max_request_chars=args.max_request_chars)
 
 
 def _cmd_demo(args) -> int:

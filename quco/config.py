@@ -36,6 +36,7 @@ class Settings:
     api_corpus_tokens: int = 4_600_000_000_000
     api_cache: str | None = "data/cache/infinigram-api.sqlite"  # "" or "none" disables the cache
     api_timeout: float = 20.0
+    max_draft_sentences: int = 1000  # a longer draft is refused before its pairs are counted
     api_max_retry_after: float = 120.0  # honour a server's Retry-After up to this many seconds
     api_deadline: float = 300.0  # one request, all retries and waits included
 
@@ -106,7 +107,8 @@ class Settings:
         from .extract import Extractor
 
         backend = backend or self.open_backend()
-        return Detector(backend, Extractor(self.model), self.thresholds(), window=self.window)
+        return Detector(backend, Extractor(self.model), self.thresholds(), window=self.window,
+                        max_draft_sentences=self.max_draft_sentences)
 
 
 _TYPES = {f.name: f.type for f in fields(Settings)}
@@ -127,6 +129,9 @@ _ENV = {
     "QUCO_API_ENDPOINT": "api_endpoint",
     "QUCO_API_INDEX": "api_index",
     "QUCO_API_CACHE": "api_cache",
+    "QUCO_API_MAX_RETRY_AFTER": "api_max_retry_after",
+    "QUCO_API_DEADLINE": "api_deadline",
+    "QUCO_MAX_DRAFT_SENTENCES": "max_draft_sentences",
 }
 
 

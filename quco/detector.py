@@ -20,6 +20,7 @@ from .report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence,
 
 MAX_QUESTION_CHARS = 4_000
 MAX_DRAFT_CHARS = 100_000
+MAX_DRAFT_SENTENCES = 1_000
 
 
 class Detector:
@@ -32,6 +33,7 @@ class Detector:
         window: int = DEFAULT_WINDOW,
         max_question_chars: int = MAX_QUESTION_CHARS,
         max_draft_chars: int = MAX_DRAFT_CHARS,
+        max_draft_sentences: int = MAX_DRAFT_SENTENCES,
     ):
         if isinstance(window, bool) or not isinstance(window, int) or window < 0:
             raise UsageError(f"window must be a non-negative number of tokens, not {window!r}")
@@ -41,6 +43,7 @@ class Detector:
         self.window = window
         self.max_question_chars = max_question_chars
         self.max_draft_chars = max_draft_chars
+        self.max_draft_sentences = max_draft_sentences
         self._resolved = self.thresholds.resolve(backend.corpus.tokens)
 
     # -- public API ---------------------------------------------------------------------------
@@ -63,6 +66,10 @@ class Detector:
         entities = self.extractor.entities_many(questions)
         draft_idx = [i for i, d in enumerate(drafts) if d is not None]
         sentences = dict(zip(draft_idx, self.extractor.sentences_many([drafts[i] for i in draft_idx])))
+        for i, sents in sentences.items():
+            if len(sents) > self.max_draft_sentences:  # bound the counting work before it starts
+                raise UsageError(f"draft {i + 1} has {len(sents):,} sentences; the limit is "
+                                 f"{self.max_draft_sentences:,} (check it in parts, or raise max_draft_sentences)")
         t1 = time.perf_counter()
 
         phrases = {e.text for ents in entities for e in ents}

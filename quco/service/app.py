@@ -1,9 +1,13 @@
 """`quco serve`: quco over HTTP for controllers not written in Python (extra ``quco[serve]``).
 
 Endpoints: POST /v1/check, /v1/check_many, /v1/count, /v1/cooccur; GET /healthz, /metrics
-(Prometheus text), /openapi.json. Limits: a request body cap (413), items per batch (422), a
-per-request timeout (504), optional bearer token (``QUCO_API_TOKEN``, compared in constant time;
-401 without it). The index is opened read-only, so several worker processes can share one file;
+(Prometheus text), /openapi.json. Every request's work is bounded before it starts: a body cap
+(413), items per batch (422), characters per request (413), sentences per draft (400), and at
+most ``heavy_workers`` drafts or large batches at once (503 with Retry-After). Heavy checks run in
+worker processes that are killed at the request deadline (504), so a timeout stops the work and
+returns its memory (``quco.service.heavy``). A bearer token (compared in constant time) is
+checked before the body is read (401). Upstream failures are 502 (bad answer) or 503
+(unreachable, with the upstream's Retry-After), never a 4xx. The index is opened read-only, so several worker processes can share one file;
 when the index file is replaced (an atomic rebuild), the server loads the new one in the
 background and swaps it in: every request is answered from the old or the new index.
 """
@@ -19,12 +23,15 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-from ..errors import BackendError, QucoError, QueryError, UsageError
+from ..errors import BackendError, BackendUnavailable, QucoError, QueryError, UsageError
 
 log = logging.getLogger("quco.serve")
 
 MAX_BODY_BYTES = 1 << 20
 MAX_ITEMS = 256
+MAX_REQUEST_CHARS = 120_000  # questions + drafts in one request: ~6 s and ~600 MB of parsing at most
+LIGHT_CHARS = 8_000  # a request with no draft and at most this much text is answered in-process
+HEAVY_WORKERS = 1
 MAX_PHRASE_CHARS = 1000
 REQUEST_TIMEOUT_S = 10.0
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -129,17 +136,21 @@ class DetectorHolder:
 
 
 def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_BYTES, max_items: int = MAX_ITEMS,
-               timeout: float = REQUEST_TIMEOUT_S):
-    from fastapi import Body, Depends, FastAPI, HTTPException, Request
+               timeout: float = REQUEST_TIMEOUT_S, max_request_chars: int = MAX_REQUEST_CHARS,
+               heavy_workers: int = HEAVY_WORKERS):
+    from fastapi import Body, FastAPI, HTTPException, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, PlainTextResponse
     from pydantic import BaseModel, ConfigDict, Field
     from starlette.concurrency import run_in_threadpool
 
     from .. import __version__
+    from .heavy import Busy, HeavyPool
 
     metrics = Metrics()
     holder = DetectorHolder(settings, metrics)
+    pool = HeavyPool(settings, heavy_workers)
+    threading.Thread(target=_prestart, args=(pool,), daemon=True, name="quco-heavy-prestart").start()
     token_bytes = token.encode() if token else None
     Phrase = Annotated[str, Field(min_length=1, max_length=MAX_PHRASE_CHARS)]
 
@@ -166,18 +177,22 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
         pairs: Annotated[list[Pair], Field(min_length=1, max_length=max_items)]
         window: Annotated[int, Field(ge=0, le=100_000)] = 1000
 
+    async def run_checks(items: list) -> list:
+        chars = sum(len(q) + len(d or "") for q, d in items)
+        if chars > max_request_chars:
+            raise HTTPException(413, f"the request holds {chars:,} characters of questions and drafts; "
+                                     f"the limit is {max_request_chars:,} (split it into several requests)")
+        if chars <= LIGHT_CHARS and all(d is None for _, d in items):
+            return await run_in_threadpool(holder.current().check_many, items)
+        return await pool.run(items)  # the middleware's deadline cancels it, and the worker is killed
+
     app = FastAPI(title="quco", version=__version__,
                   description="Decide when an LLM must retrieve, from pretraining-corpus statistics (QuCo-RAG).")
 
-    app.add_middleware(_LimitsAndMetrics, metrics=metrics, max_body=max_body, timeout=timeout)
+    app.add_middleware(_LimitsAndMetrics, metrics=metrics, max_body=max_body, timeout=timeout, token=token_bytes)
 
-    def authorised(request: Request) -> None:
-        if token_bytes is None:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token_bytes):
-            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+    def authorised(request: Request) -> bool:
+        return token_bytes is None or _token_ok(request.headers.get("authorization", ""), token_bytes)
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc):
@@ -195,56 +210,80 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
 
     @app.exception_handler(QucoError)
     async def quco_error(request, exc):
+        if isinstance(exc, Busy):
+            return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "1"})
         if isinstance(exc, (QueryError, UsageError)):  # the input cannot be answered: the caller's to fix
             return JSONResponse({"error": str(exc)}, status_code=400)
-        if isinstance(exc, BackendError):
+        if isinstance(exc, BackendUnavailable):  # upstream unreachable: try again later
             metrics.count_backend_error()
-            return JSONResponse({"error": str(exc)}, status_code=503)
+            wait = exc.retry_after if exc.retry_after is not None else 1
+            return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": str(max(1, round(wait)))})
+        if isinstance(exc, BackendError):  # upstream answered, but wrongly: a bad gateway, never the caller's 4xx
+            metrics.count_backend_error()
+            return JSONResponse({"error": str(exc)}, status_code=502)
         return JSONResponse({"error": str(exc)}, status_code=500)
 
     @app.get("/healthz")
-    def healthz():
+    def healthz(request: Request):
         d = holder.current()
-        return {"status": "ok", "version": __version__, "backend": d.backend.name, "index": d.backend.identity,
-                "corpus_tokens": d.backend.corpus.tokens, "corpus_documents": d.backend.corpus.documents,
-                "extractor": d.extractor.model_name}
+        body = {"status": "ok", "version": __version__}
+        if authorised(request):  # index identity and paths only for callers who hold the token
+            body.update({"backend": d.backend.name, "index": d.backend.identity, "corpus_tokens": d.backend.corpus.tokens,
+                         "corpus_documents": d.backend.corpus.documents, "extractor": d.extractor.model_name})
+        return body
 
-    @app.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(authorised)])
+    @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus():
         be = holder.current().backend
         return metrics.render(getattr(be, "cache_hits", 0), getattr(be, "cache_misses", 0))
 
-    @app.post("/v1/check", dependencies=[Depends(authorised)])
+    @app.post("/v1/check")
     async def check(req: CheckRequest = Body(...)):
-        d = holder.current()
-        report = await run_in_threadpool(d.check_many, [(req.question, req.draft)])
-        return _json(_report_json(report[0], metrics))
+        reports = await run_checks([(req.question, req.draft)])
+        return _json(_report_json(reports[0], metrics))
 
-    @app.post("/v1/check_many", dependencies=[Depends(authorised)])
+    @app.post("/v1/check_many")
     async def check_many(req: CheckManyRequest = Body(...)):
-        d = holder.current()
-        reports = await run_in_threadpool(d.check_many, [(i.question, i.draft) for i in req.items])
+        reports = await run_checks([(i.question, i.draft) for i in req.items])
         return _json({"reports": [_report_json(r, metrics) for r in reports]})
 
-    @app.post("/v1/count", dependencies=[Depends(authorised)])
+    @app.post("/v1/count")
     async def count(req: CountRequest = Body(...)):
         be = holder.current().backend
         counts = await run_in_threadpool(be.count_many, req.phrases)
         return {"counts": [{"phrase": c.phrase, "count": c.count, "approx": c.approx} for c in counts],
                 "corpus_tokens": be.corpus.tokens, "index": be.identity}
 
-    @app.post("/v1/cooccur", dependencies=[Depends(authorised)])
+    @app.post("/v1/cooccur")
     async def cooccur(req: CooccurRequest = Body(...)):
         be = holder.current().backend
         res = await run_in_threadpool(be.cooccur_many, [(p.a, p.b) for p in req.pairs], req.window)
         return {"results": [{"a": c.a, "b": c.b, "count": c.count, "window": c.window, "approx": c.approx} for c in res],
                 "corpus_tokens": be.corpus.tokens, "index": be.identity}
 
+    @app.on_event("shutdown")
+    def stop_pool():
+        pool.close()
+
+    app.state.pool = pool
     app.state.holder = holder
     app.state.metrics = metrics
     return app
 
 
+def _prestart(pool) -> None:
+    try:
+        pool.prestart()
+    except Exception as exc:  # noqa: BLE001 - heavy requests will spawn on demand and report the error
+        log.warning("could not start check workers in advance: %s", exc)
+
+
+def _token_ok(header: str, token: bytes) -> bool:
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token)
+
+
+_PROTECTED = ("/v1/", "/metrics")
 _PATHS = {"/v1/check", "/v1/check_many", "/v1/count", "/v1/cooccur", "/healthz", "/metrics", "/openapi.json", "/docs"}
 
 
@@ -258,8 +297,8 @@ def _json(data):
 class _LimitsAndMetrics:
     """Plain ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware): body cap, timeout, metrics."""
 
-    def __init__(self, app, metrics: Metrics, max_body: int, timeout: float):
-        self.app, self.metrics, self.max_body, self.timeout = app, metrics, max_body, timeout
+    def __init__(self, app, metrics: Metrics, max_body: int, timeout: float, token: bytes | None = None):
+        self.app, self.metrics, self.max_body, self.timeout, self.token = app, metrics, max_body, timeout, token
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -281,11 +320,11 @@ class _LimitsAndMetrics:
                 self.metrics.observe(path, status["code"], time.perf_counter() - start)
             await send(message)
 
-        async def reply(code: int, message: str):
+        async def reply(code: int, message: str, extra: list | None = None):
             body = json.dumps({"error": message}).encode()
             await send_tracking({"type": "http.response.start", "status": code,
                                  "headers": [(b"content-type", b"application/json"),
-                                             (b"content-length", str(len(body)).encode())]})
+                                             (b"content-length", str(len(body)).encode()), *(extra or [])]})
             await send_tracking({"type": "http.response.body", "body": body})
 
         received = {"bytes": 0}
@@ -299,7 +338,11 @@ class _LimitsAndMetrics:
             return message
 
         try:
-            if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            if self.token is not None and scope["path"].startswith(_PROTECTED) and not _token_ok(
+                    headers.get(b"authorization", b"").decode("latin-1"), self.token):
+                # Before a byte of the body is read: an unauthenticated client costs nothing.
+                await reply(401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")])
+            elif length is not None and (not length.isdigit() or int(length) > self.max_body):
                 await reply(413, f"request body larger than {self.max_body} bytes")
             elif length is None and scope["method"] == "POST" and headers.get(b"transfer-encoding"):
                 await reply(411, "chunked request bodies are not accepted; send Content-Length")
@@ -334,25 +377,74 @@ def app_from_env():
     return create_app(settings, token=os.environ.get("QUCO_API_TOKEN") or None,
                       max_body=int(os.environ.get("QUCO_SERVE_MAX_BODY", MAX_BODY_BYTES)),
                       max_items=int(os.environ.get("QUCO_SERVE_MAX_ITEMS", MAX_ITEMS)),
-                      timeout=float(os.environ.get("QUCO_SERVE_TIMEOUT", REQUEST_TIMEOUT_S)))
+                      timeout=float(os.environ.get("QUCO_SERVE_TIMEOUT", REQUEST_TIMEOUT_S)),
+                      max_request_chars=int(os.environ.get("QUCO_SERVE_MAX_REQUEST_CHARS", MAX_REQUEST_CHARS)),
+                      heavy_workers=int(os.environ.get("QUCO_SERVE_HEAVY_WORKERS", HEAVY_WORKERS)))
 
 
-def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "warning") -> int:
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def read_token(token_file: str | None) -> str | None:
+    """The bearer token: from ``token_file`` (first line) or ``QUCO_API_TOKEN``."""
+    if token_file:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--token-file {token_file}: cannot read it ({exc})") from None
+        if not token or len(token[0].strip()) < 16:
+            raise UsageError(f"--token-file {token_file}: the token must be at least 16 characters")
+        return token[0].strip()
+    return os.environ.get("QUCO_API_TOKEN") or None
+
+
+def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "warning",
+          token_file: str | None = None, insecure_no_auth: bool = False, header_timeout: float = 10.0,
+          keep_alive_timeout: float = 5.0, heavy_workers: int | None = None,
+          max_request_chars: int | None = None) -> int:
+    """Run the server. ``heavy_workers``/``max_request_chars`` left as None come from
+    QUCO_SERVE_HEAVY_WORKERS / QUCO_SERVE_MAX_REQUEST_CHARS or the defaults."""
+    import sys
+
     try:
         import uvicorn
+
+        from .protocol import ENV_HEADER_TIMEOUT, HeaderDeadlineProtocol
     except ImportError:
-        raise UsageError("quco serve needs FastAPI and uvicorn: pip install 'quco[serve]'") from None
+        raise UsageError("quco serve needs FastAPI and uvicorn[standard]: pip install 'quco[serve]'") from None
+    token = read_token(token_file)
+    if token is None:
+        if not is_loopback(host) and not insecure_no_auth:
+            raise UsageError(f"refusing to serve on {host} without a token: set QUCO_API_TOKEN or --token-file "
+                             "(or pass --insecure-no-auth to expose it to anyone who can reach it)")
+        print(f"quco serve: WARNING: no token is set; anyone who can reach {host}:{port} may query this server "
+              "(set QUCO_API_TOKEN or --token-file)", file=sys.stderr)
+    if min(header_timeout, keep_alive_timeout) <= 0 or (heavy_workers or 1) < 1 or (max_request_chars or 1) < 1:
+        raise UsageError("timeouts, --heavy-workers and --max-request-chars must be positive")
     if not Path(settings.index).exists() and settings.backend != "infinigram-api":
         raise UsageError(f"{settings.index}: index not found")
     settings.check_backend()  # fail fast on a bad index, before the workers start
     # Workers are separate processes that rebuild the app from the environment.
     os.environ["QUCO_INDEX"] = str(Path(settings.index).resolve()) if settings.backend != "infinigram-api" else settings.index
     for key, value in (("QUCO_MODEL", settings.model), ("QUCO_BACKEND", settings.backend),
-                       ("QUCO_WINDOW", settings.window), ("QUCO_UNKNOWN_POLICY", settings.unknown_policy)):
+                       ("QUCO_WINDOW", settings.window), ("QUCO_UNKNOWN_POLICY", settings.unknown_policy),
+                       ("QUCO_MAX_DRAFT_SENTENCES", settings.max_draft_sentences), ("QUCO_API_TOKEN", token),
+                       (ENV_HEADER_TIMEOUT, header_timeout), ("QUCO_SERVE_HEAVY_WORKERS", heavy_workers),
+                       ("QUCO_SERVE_MAX_REQUEST_CHARS", max_request_chars)):
         if value is not None:
             os.environ[key] = str(value)
-    uvicorn.run("quco.service.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
-                timeout_graceful_shutdown=30, access_log=False)
+    HeaderDeadlineProtocol.header_timeout = header_timeout
+    uvicorn.run("quco.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, timeout_graceful_shutdown=30, access_log=False, http=HeaderDeadlineProtocol,
+                timeout_keep_alive=keep_alive_timeout)
     return 0
 
 
