@@ -6,7 +6,8 @@ The hosted API is not always reachable (and never from an offline machine); this
 with the request's ``max_diff_tokens`` and ``max_clause_freq``, as on the hosted API.
 
 Faults are queued and each consumed by one request: "slow:S" sleeps S seconds before answering,
-"500", "429:S" (Retry-After S), "badjson", "drop" (close the connection without a response).
+"500", "status:N" (any status, e.g. 501 or Cloudflare's 520), "429:S" (Retry-After S), "badjson",
+"error200" (a 200 whose body is ``{"error": ...}``), "drop" (close the connection without a response).
 It binds 127.0.0.1 only.
 """
 
@@ -49,8 +50,12 @@ class ContractServer:
                     return self._send(500, b'{"error": "internal"}')
                 if fault and fault.startswith("429:"):
                     return self._send(429, b'{"error": "rate limited"}', {"Retry-After": fault.split(":")[1]})
+                if fault and fault.startswith("status:"):
+                    return self._send(int(fault.split(":")[1]), b'{"error": "injected"}')
                 if fault == "badjson":
                     return self._send(200, b'{"count": 12')
+                if fault == "error200":
+                    return self._send(200, b'{"error": "upstream refused the query"}')
                 try:
                     payload = json.loads(raw)
                     server.payloads.append(payload)

@@ -300,7 +300,9 @@ def _flatten(n: int, row: dict, f: dict, report, answer) -> dict:
 
 def _write_atomic(path: Path, rows: list[dict]) -> None:
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    # backslashreplace: a lone surrogate in a passed-through field or a rejected row's raw text
+    # is written visibly escaped instead of failing the chunk.
+    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
         fh.flush()

@@ -271,3 +271,101 @@ def test_per_request_timeout_is_a_504(index):
         assert status == 200 and 'quco_requests_total{path="/v1/check_many",status="504"} 1' in text
     finally:
         srv.stop()
+
+
+def test_refuses_to_expose_itself_without_a_token(index, tmp_path):
+    env = {**os.environ, "QUCO_API_TOKEN": ""}
+    base = [sys.executable, "-m", "quco.cli", "serve", "--index", str(index), "--model", "rules", "--port", str(free_port())]
+    proc = subprocess.run(base + ["--host", "0.0.0.0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "without a token" in proc.stderr and proc.stderr.count("\n") == 1
+    short = tmp_path / "token"
+    short.write_text("abc\n")
+    proc = subprocess.run(base + ["--token-file", str(short)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "at least 16 characters" in proc.stderr
+
+
+def test_token_file_auth_before_body_and_header_deadline(index, tmp_path):
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "-from-a-file\n")
+    port = free_port()
+    env = {**os.environ, "QUCO_API_TOKEN": "", "QUCO_SERVE_HEADER_TIMEOUT": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "quco.cli", "serve", "--index", str(index), "--model", "rules",
+                             "--port", str(port), "--token-file", str(token), "--header-timeout", "1"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline
+                time.sleep(0.1)
+        # Auth comes before the body: a client announcing 900 KB and sending none gets its 401 at once.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 900000\r\n\r\n")
+            t = time.time()
+            reply = s.recv(4096)
+            assert reply.startswith(b"HTTP/1.1 401") and time.time() - t < 2
+        # The token from the file works.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/v1/check", json.dumps({"question": "Who wrote Hamlet?"}),
+                     {"Authorization": f"Bearer {TOKEN}-from-a-file", "Content-Type": "application/json"})
+        assert conn.getresponse().status == 200
+        conn.close()
+        # Slowloris: a header byte now and then is cut off at the header deadline (1 s here).
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            t = time.time()
+            s.sendall(b"GET /healthz HTTP/1.1\r\n")
+            closed = False
+            for _ in range(10):
+                time.sleep(0.4)
+                try:
+                    s.sendall(b"X-a: b\r\n")
+                    if s.recv(1, socket.MSG_DONTWAIT) == b"":
+                        closed = True
+                        break
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    closed = True
+                    break
+            assert closed and time.time() - t < 3
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+def test_upstream_failures_are_502_or_503_never_4xx(index):
+    from fastapi.testclient import TestClient
+
+    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.config import load_settings
+    from quco.errors import BackendUnavailable, UpstreamError
+    from quco.service.app import create_app
+
+    settings = load_settings(index=str(index), model="rules", env={})
+    app = create_app(settings, heavy_workers=1)
+    real = DuckDBIndex(index)
+
+    class Flaky:
+        name, identity, corpus, normalizer = real.name, real.identity, real.corpus, real.normalizer
+        fault = None
+
+        def count_many(self, phrases):
+            raise self.fault
+
+        def cooccur_many(self, pairs, window=1000):
+            raise self.fault
+
+    flaky = Flaky()
+    app.state.holder.detector.backend = flaky
+    with TestClient(app) as client:
+        flaky.fault = UpstreamError("infini-gram API error: upstream refused the query")
+        r = client.post("/v1/count", json={"phrases": ["Hamlet"]})
+        assert r.status_code == 502
+        flaky.fault = BackendUnavailable("infini-gram API failed", retry_after=30)
+        r = client.post("/v1/count", json={"phrases": ["Hamlet"]})
+        assert r.status_code == 503 and r.headers["retry-after"] == "30"
+    app.state.pool.close()

@@ -96,10 +96,10 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus) -
     cpus = max(1, cpus or min(os.cpu_count() or 1, 8))
     t0 = time.perf_counter()
     bar = progress_bar(sum(p.stat().st_size for p in paths if p.is_file()), progress)
-    in_main = install_sigterm()
     import signal
 
-    previous = signal.getsignal(signal.SIGTERM) if in_main else None
+    previous = signal.getsignal(signal.SIGTERM)  # before ours is installed, so it can be restored
+    in_main = install_sigterm()
     try:
         tmp.mkdir()
         data = tmp / "tokenized.0"

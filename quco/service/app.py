@@ -14,6 +14,7 @@ background and swaps it in: every request is answered from the old or the new in
 
 
 import asyncio  # noqa: I001 - no `from __future__ import annotations`: FastAPI resolves the local models
+import contextlib
 import hmac
 import json
 import logging
@@ -186,7 +187,12 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
             return await run_in_threadpool(holder.current().check_many, items)
         return await pool.run(items)  # the middleware's deadline cancels it, and the worker is killed
 
-    app = FastAPI(title="quco", version=__version__,
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        pool.close()  # idle workers go now; a busy one when its request is answered
+
+    app = FastAPI(title="quco", version=__version__, lifespan=lifespan,
                   description="Decide when an LLM must retrieve, from pretraining-corpus statistics (QuCo-RAG).")
 
     app.add_middleware(_LimitsAndMetrics, metrics=metrics, max_body=max_body, timeout=timeout, token=token_bytes)
@@ -260,10 +266,6 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
         res = await run_in_threadpool(be.cooccur_many, [(p.a, p.b) for p in req.pairs], req.window)
         return {"results": [{"a": c.a, "b": c.b, "count": c.count, "window": c.window, "approx": c.approx} for c in res],
                 "corpus_tokens": be.corpus.tokens, "index": be.identity}
-
-    @app.on_event("shutdown")
-    def stop_pool():
-        pool.close()
 
     app.state.pool = pool
     app.state.holder = holder

@@ -64,12 +64,10 @@ def _index_signature(settings):
 
 def _worker_main(conn, settings) -> None:
     """Run checks sent over ``conn`` until it closes. Replies ("ok", reports, rss) or ("error", exc)."""
-    import signal
-
-    # A graceful shutdown signals the whole process group: the request in hand is finished and
-    # the worker leaves when the server closes its pipe (or kills it at a deadline).
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A session of its own: a graceful shutdown (SIGTERM or Ctrl-C to the server's process group)
+    # lets the request in hand finish; the worker leaves when the server closes its pipe, and a
+    # deadline kills it directly.
+    os.setsid()
     det = _detector(settings)
     signature = _index_signature(settings)
     while True:
@@ -142,7 +140,12 @@ class HeavyPool:
             raise
         finally:
             with self._lock:
-                self._idle.extend(workers)
+                closed = self._closed
+                if not closed:
+                    self._idle.extend(workers)
+            if closed:  # closed while we were starting them
+                for w in workers:
+                    w.kill()
 
     def _spawn(self) -> _Worker:
         # Read by the fork server when it starts (the first spawn): it preloads for these settings.
