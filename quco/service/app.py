@@ -329,7 +329,7 @@ class _LimitsAndMetrics:
                                              (b"content-length", str(len(body)).encode()), *(extra or [])]})
             await send_tracking({"type": "http.response.body", "body": body})
 
-        received = {"bytes": 0}
+        received = {"bytes": 0, "done": scope["method"] in ("GET", "HEAD")}
 
         async def receive_capped():
             message = await receive()
@@ -337,6 +337,7 @@ class _LimitsAndMetrics:
                 received["bytes"] += len(message.get("body", b""))
                 if received["bytes"] > self.max_body:
                     raise _TooLarge()
+                received["done"] = not message.get("more_body", False)
             return message
 
         try:
@@ -354,7 +355,9 @@ class _LimitsAndMetrics:
             if not sent["started"]:
                 await reply(413, f"request body larger than {self.max_body} bytes")
         except asyncio.TimeoutError:
-            if not sent["started"]:
+            if not sent["started"] and not received["done"]:  # the client never sent the body it announced
+                await reply(408, f"request body not received within {self.timeout} s")
+            elif not sent["started"]:
                 await reply(504, f"request took longer than {self.timeout} s")
         finally:
             if not sent.get("observed"):
