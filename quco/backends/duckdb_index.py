@@ -55,6 +55,8 @@ def read_meta(path: str | os.PathLike) -> dict:
     if path.is_dir():
         raise IndexOpenError(f"{path}: is a directory, not an index file")
     damaged = _is_duckdb_file(path)  # a DuckDB header that fails later is a damaged index, not a stranger
+    if not damaged:
+        raise IndexOpenError(f"{path}: not a quco index (not a DuckDB file; build one with `quco index build`)")
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:

@@ -430,13 +430,14 @@ def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int =
         if not is_loopback(host) and not insecure_no_auth:
             raise UsageError(f"refusing to serve on {host} without a token: set QUCO_API_TOKEN or --token-file "
                              "(or pass --insecure-no-auth to expose it to anyone who can reach it)")
-        print(f"quco serve: WARNING: no token is set; anyone who can reach {host}:{port} may query this server "
-              "(set QUCO_API_TOKEN or --token-file)", file=sys.stderr)
     if min(header_timeout, keep_alive_timeout) <= 0 or (heavy_workers or 1) < 1 or (max_request_chars or 1) < 1:
         raise UsageError("timeouts, --heavy-workers and --max-request-chars must be positive")
     if not Path(settings.index).exists() and settings.backend != "infinigram-api":
         raise UsageError(f"{settings.index}: index not found")
     settings.check_backend()  # fail fast on a bad index, before the workers start
+    if token is None:
+        print(f"quco serve: WARNING: no token is set; anyone who can reach {host}:{port} may query this server "
+              "(set QUCO_API_TOKEN or --token-file)", file=sys.stderr)
     # Workers are separate processes that rebuild the app from the environment.
     os.environ["QUCO_INDEX"] = str(Path(settings.index).resolve()) if settings.backend != "infinigram-api" else settings.index
     for key, value in (("QUCO_MODEL", settings.model), ("QUCO_BACKEND", settings.backend),
