@@ -28,8 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     b = isub.add_parser("build", help="build an n-gram index from JSONL, plain text or Parquet files")
     b.add_argument("sources", nargs="+", metavar="SRC")
     b.add_argument("--out", required=True, help="index to write: a file (duckdb) or a directory (infinigram)")
-    b.add_argument("--backend", default="duckdb", choices=["duckdb", "infinigram"],
-                   help="duckdb: embedded n-gram index (default); infinigram: byte-level suffix array")
+    b.add_argument("--backend", default="duckdb", choices=["duckdb", "mmap", "infinigram"],
+                   help="duckdb: embedded index, loaded into memory (default, up to ~50M tokens); mmap: segmented "
+                        "memory-mapped index for 10^8-10^10+ tokens; infinigram: byte-level suffix array")
+    b.add_argument("--workers", type=int, help="build processes for --backend mmap (default: the CPU count)")
+    b.add_argument("--segment-tokens", type=int, default=32_000_000,
+                   help="tokens per segment for --backend mmap (bounds build memory, ~20 bytes per token per worker)")
     b.add_argument("--no-case-fold", action="store_true", help="keep case (default: case-insensitive counts)")
     b.add_argument("--text-split", default="paragraph", choices=["paragraph", "line", "file"],
                    help="how plain-text files are cut into documents (default: blank-line paragraphs)")
@@ -37,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-text", action="store_true", help="do not store document text in the index")
     b.add_argument("--no-progress", action="store_true")
     b.add_argument("--force", action="store_true", help="replace --out even if it is not a quco index")
+    a = isub.add_parser("add", help="add documents to a memory-mapped index (new segments; nothing is rebuilt)")
+    a.add_argument("index")
+    a.add_argument("sources", nargs="+", metavar="SRC")
+    a.add_argument("--text-split", default="paragraph", choices=["paragraph", "line", "file"])
+    a.add_argument("--skip-bad-lines", action="store_true")
+    a.add_argument("--workers", type=int)
+    a.add_argument("--segment-tokens", type=int, default=32_000_000)
+    a.add_argument("--no-progress", action="store_true")
     i = isub.add_parser("info", help="describe an index")
     i.add_argument("path")
     i.add_argument("--json", action="store_true")
@@ -102,8 +114,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _detector_options(p) -> None:
     p.add_argument("--index", help="index file (default: $QUCO_INDEX, quco.toml, or indexes/demo.duckdb)")
-    p.add_argument("--backend", choices=["auto", "duckdb", "infinigram-local", "infinigram-api"],
-                   help="count backend (default auto: a file is DuckDB, a directory infini-gram)")
+    p.add_argument("--backend", choices=["auto", "duckdb", "mmap", "infinigram-local", "infinigram-api"],
+                   help="count backend (default auto: a file is DuckDB; a directory memory-mapped or infini-gram)")
     p.add_argument("--model", help="spaCy pipeline name, or 'rules' for the rule-based extractor")
     p.add_argument("--window", type=int, help="co-occurrence window in tokens (default 1000)")
     p.add_argument("--unknown-policy", choices=["risky", "ignore", "error"], help="what an unknown count means")
@@ -147,6 +159,8 @@ def _cmd_index(args) -> int:
         progress = not args.no_progress and sys.stderr.isatty()
         if args.backend == "infinigram":
             return _build_infinigram(args, progress)
+        if args.backend == "mmap":
+            return _build_mmap(args, progress)
         from .backends.duckdb_build import build_index
 
         stats = build_index(
@@ -165,8 +179,17 @@ def _cmd_index(args) -> int:
             f"{stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f} s ({rate:,.0f} tokens/s)"
         )
         return 0
+    if args.index_command == "add":
+        return _add_mmap(args)
     from .render import render_info
 
+    if Path(args.path).is_dir() and (Path(args.path) / "quco-index.json").exists():
+        from .index.mmap_build import read_manifest
+
+        meta = read_manifest(args.path)
+        meta["segments"] = len(meta["segments"])
+        print(json.dumps(meta, indent=2) if args.json else "\n".join(f"{k:<16} {v}" for k, v in meta.items()))
+        return 0
     if Path(args.path).is_dir():
         from .backends.infinigram_local import read_infinigram_meta
 
@@ -179,6 +202,41 @@ def _cmd_index(args) -> int:
 
     info = index_info(args.path)
     print(json.dumps(info.to_dict(), indent=2) if args.json else render_info(info))
+    return 0
+
+
+def _build_mmap(args, progress: bool) -> int:
+    from .index.mmap_build import build_mmap_index
+    from .normalize import Normalizer
+
+    if args.no_text:
+        raise UsageError("--no-text applies to the duckdb backend only (a memory-mapped index stores no text)")
+    _check_build_sizes(args)
+    stats = build_mmap_index(args.sources, args.out, normalizer=Normalizer(case_fold=not args.no_case_fold),
+                             text_split=args.text_split, skip_bad_lines=args.skip_bad_lines, progress=progress,
+                             force=args.force, workers=args.workers, segment_tokens=args.segment_tokens)
+    return _print_mmap(stats, "built")
+
+
+def _add_mmap(args) -> int:
+    from .index.mmap_build import add_documents
+
+    _check_build_sizes(args)
+    stats = add_documents(args.index, args.sources, text_split=args.text_split, skip_bad_lines=args.skip_bad_lines,
+                          progress=not args.no_progress and sys.stderr.isatty(), workers=args.workers,
+                          segment_tokens=args.segment_tokens)
+    return _print_mmap(stats, "updated")
+
+
+def _check_build_sizes(args) -> None:
+    if (args.workers is not None and args.workers < 1) or args.segment_tokens < 1000:
+        raise UsageError("--workers must be at least 1 and --segment-tokens at least 1000")
+
+
+def _print_mmap(stats, verb: str) -> int:
+    rate = stats.tokens / stats.seconds if stats.seconds else 0.0
+    print(f"{verb} {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens in {stats.segments} segment(s), "
+          f"{stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f} s ({rate:,.0f} tokens/s)")
     return 0
 
 

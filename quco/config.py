@@ -37,6 +37,7 @@ class Settings:
     api_cache: str | None = "data/cache/infinigram-api.sqlite"  # "" or "none" disables the cache
     api_timeout: float = 20.0
     max_draft_sentences: int = 1000  # a longer draft is refused before its pairs are counted
+    work_budget: int = 20_000  # mmap backend: positions one query may examine before it estimates (approx)
     api_max_retry_after: float = 120.0  # honour a server's Retry-After up to this many seconds
     api_deadline: float = 300.0  # one request, all retries and waits included
 
@@ -69,6 +70,7 @@ class Settings:
             cooccur=self.cooccur_mode,
             tokenizer=self.tokenizer,
             token_dtype=self.token_dtype,
+            budget=self.work_budget,
         )
 
     def check_backend(self) -> None:
@@ -132,6 +134,7 @@ _ENV = {
     "QUCO_API_MAX_RETRY_AFTER": "api_max_retry_after",
     "QUCO_API_DEADLINE": "api_deadline",
     "QUCO_MAX_DRAFT_SENTENCES": "max_draft_sentences",
+    "QUCO_WORK_BUDGET": "work_budget",
 }
 
 

@@ -9,7 +9,15 @@ from ..errors import ConfigError, IndexOpenError
 from ..normalize import Normalizer
 from .base import CountBackend, require_normalizer
 
-LOCAL_BACKENDS = ("auto", "duckdb", "infinigram-local")
+LOCAL_BACKENDS = ("auto", "duckdb", "mmap", "infinigram-local")
+
+
+def _detect(path: Path) -> str:
+    if not path.exists():
+        raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --out {path}`)")
+    if not path.is_dir():
+        return "duckdb"
+    return "mmap" if (path / "quco-index.json").exists() else "infinigram-local"
 
 
 def open_backend(
@@ -20,14 +28,17 @@ def open_backend(
     cooccur: str = "exact",
     tokenizer: str | None = None,
     token_dtype: str | None = None,
+    budget: int | None = None,
 ) -> CountBackend:
     if backend not in LOCAL_BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(LOCAL_BACKENDS)} for a local index, not {backend!r}")
     path = Path(index)
     if backend == "auto":
-        if not path.exists():
-            raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --out {path}`)")
-        backend = "infinigram-local" if path.is_dir() else "duckdb"
+        backend = _detect(path)
+    if backend == "mmap":
+        from ..index.mmap_query import DEFAULT_BUDGET, MmapIndex
+
+        return MmapIndex(path, require=require, budget=budget or DEFAULT_BUDGET)
     if backend == "duckdb":
         from .duckdb_index import DuckDBIndex
 
@@ -52,9 +63,12 @@ def check_index(
         raise ConfigError(f"backend must be one of {', '.join(LOCAL_BACKENDS)} for a local index, not {backend!r}")
     path = Path(index)
     if backend == "auto":
-        if not path.exists():
-            raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --out {path}`)")
-        backend = "infinigram-local" if path.is_dir() else "duckdb"
+        backend = _detect(path)
+    if backend == "mmap":
+        from ..index.mmap_build import read_manifest
+
+        require_normalizer(path, Normalizer.from_dict(read_manifest(path)["normalizer"]), require)
+        return
     if backend == "duckdb":
         from .duckdb_index import read_meta
 

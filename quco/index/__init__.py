@@ -1,0 +1,1 @@
+"""Index formats that scale past RAM: the segmented, memory-mapped positional index."""

@@ -1,0 +1,374 @@
+"""Building the segmented, memory-mapped index (``quco index build --backend mmap``).
+
+Layout (a directory; format ``quco-mmap-index`` version 1)::
+
+  quco-index.json           format, normalisation, totals, the list of segments (written last)
+  seg-000000/               one self-contained segment: a range of whole documents
+    hash.npy    uint64[V]   64-bit hash of each word, sorted: word id = rank (binary search)
+    words.bin, word_off.npy the words in id order, to confirm a hash match (no false hits)
+    cnt.npy     uint64[V]   occurrences of each word
+    off.npy     uint64[V]   first row of each word in postings
+    postings.npy uint32[T]  segment-local positions, grouped by word id, ascending within a word
+    doc_start.npy, doc_len.npy  uint32[D] each document's first position and length
+    ext_ids.jsonl           each document's id (JSON per line)
+
+Documents never span segments, so every count and window co-occurrence is an exact sum over
+segments; positions are local to a segment (uint32, < 4.29B tokens each), so the corpus as a
+whole has no size limit. A segment is built in one worker process from at most
+``segment_tokens`` tokens, so memory is bounded (~20 bytes per token of one segment per worker)
+whatever the corpus size, and segments build in parallel. Documents are dealt to the workers in
+batches; a document's segment is wherever its batch landed (counts do not depend on order).
+
+The build writes under ``.NAME.building-PID`` and swaps the directory into place; ``add_documents``
+writes new segments beside the old ones and then replaces the manifest atomically, so readers see
+the old or the new index, never a half. Segments not listed in the manifest (a killed ``add``) are
+removed by the next build or add.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import BuildError, IndexOpenError, QucoError
+from ..normalize import Normalizer
+from ..outputs import OutputLock, check_outputs
+from ..sources import iter_documents
+
+FORMAT_NAME = "quco-mmap-index"
+FORMAT_VERSION = 1
+MANIFEST = "quco-index.json"
+SEGMENT_TOKENS = 32_000_000  # ~650 MB of build memory per worker
+_GAP = 0xFFFFFFFF  # the empty position between documents: no phrase spans two documents
+_BATCH_CHARS = 2_000_000  # documents are sent to workers in batches of about this much text
+
+
+def word_hash(word: str) -> int:
+    """64-bit hash of a normalised word (the same function at build and query time)."""
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+@dataclass(frozen=True)
+class MmapBuildStats:
+    path: Path
+    tokens: int
+    documents: int
+    segments: int
+    seconds: float
+    bytes: int
+
+
+# -- one segment (in a worker process) ----------------------------------------------------------
+class _SegmentWriter:
+    def __init__(self, work: Path, normalizer: Normalizer, segment_tokens: int, prefix: str):
+        from array import array
+
+        self.work, self.normalizer, self.limit, self.prefix = work, normalizer, segment_tokens, prefix
+        self._array = array
+        self.done: list[dict] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.stream = self._array("I")
+        self.doc_start = self._array("I")
+        self.doc_len = self._array("I")
+        self.ext_ids: list = []
+
+    def add(self, docs: list[tuple[str, str | None]]) -> None:
+        tokenize = self.normalizer.tokens
+        for text, ext_id in docs:
+            toks = tokenize(text)
+            if len(self.stream) + len(toks) + 1 >= min(self.limit, _GAP - 1) and len(self.doc_start):
+                self.finish()
+            vocab = self.vocab
+            setdefault = vocab.setdefault
+            self.doc_start.append(len(self.stream))
+            self.doc_len.append(len(toks))
+            self.stream.extend([setdefault(t, len(vocab)) for t in toks])
+            self.stream.append(_GAP)
+            self.ext_ids.append(ext_id)
+
+    def finish(self) -> None:
+        import numpy as np
+
+        if not len(self.doc_start):
+            return
+        words = list(self.vocab)
+        name = f"{self.prefix}{len(self.done):04d}"
+        seg = self.work / name
+        seg.mkdir()
+        hashes = np.fromiter((word_hash(w) for w in words), dtype=np.uint64, count=len(words))
+        order = np.argsort(hashes, kind="stable")
+        if len(order) > 1 and np.any(hashes[order][1:] == hashes[order][:-1]):
+            raise BuildError("two words share a 64-bit hash in one segment; rebuild with smaller segments")
+        rank = np.empty(len(words) + 1, dtype=np.uint32)
+        rank[order] = np.arange(len(words), dtype=np.uint32)
+        rank[len(words)] = _GAP
+        ids = np.frombuffer(self.stream, dtype=np.uint32)
+        ids = rank[np.minimum(ids, len(words))]  # the gap maps to itself and sorts last
+        del self.stream
+        postings = np.argsort(ids, kind="stable")  # positions grouped by word, ascending within a word
+        counts = np.bincount(ids[ids != _GAP], minlength=len(words)).astype(np.uint64)
+        n_tokens = int(counts.sum())
+        np.save(seg / "postings.npy", postings[:n_tokens].astype(np.uint32))
+        del postings, ids
+        np.save(seg / "hash.npy", hashes[order])
+        np.save(seg / "cnt.npy", counts)
+        np.save(seg / "off.npy", np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.uint64))
+        encoded = [words[i].encode("utf-8") for i in order]
+        np.save(seg / "word_off.npy", np.concatenate(([0], np.cumsum([len(b) for b in encoded]))).astype(np.uint64))
+        (seg / "words.bin").write_bytes(b"".join(encoded))
+        np.save(seg / "doc_start.npy", np.frombuffer(self.doc_start, dtype=np.uint32))
+        np.save(seg / "doc_len.npy", np.frombuffer(self.doc_len, dtype=np.uint32))
+        with open(seg / "ext_ids.jsonl", "w", encoding="utf-8") as fh:
+            for e in self.ext_ids:
+                fh.write(json.dumps(e, ensure_ascii=False) + "\n")
+        for f in seg.iterdir():
+            _fsync(f)
+        self.done.append({"name": name, "tokens": n_tokens, "documents": len(self.doc_start), "vocab": len(words)})
+        self._reset()
+
+
+def _worker(queue, results, work: str, normalizer: dict, segment_tokens: int, prefix: str) -> None:
+    try:
+        writer = _SegmentWriter(Path(work), Normalizer.from_dict(normalizer), segment_tokens, prefix)
+        while (batch := queue.get()) is not None:
+            writer.add(batch)
+        writer.finish()
+        results.put(("ok", writer.done))
+    except BaseException as exc:  # reported to the parent, which removes the half-built index
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+# -- the build -------------------------------------------------------------------------------------
+def build_mmap_index(
+    sources: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    normalizer: Normalizer | None = None,
+    text_split: str = "paragraph",
+    skip_bad_lines: bool = False,
+    progress: bool = True,
+    force: bool = False,
+    workers: int | None = None,
+    segment_tokens: int = SEGMENT_TOKENS,
+) -> MmapBuildStats:
+    """Build a segmented memory-mapped index of ``sources`` at ``out`` (a directory), atomically."""
+    normalizer = normalizer or Normalizer()
+    out = Path(out)
+    if not sources:
+        raise BuildError("no source files given")
+    paths = [Path(s) for s in sources]
+    check_outputs(paths, {"--out": (out, "mmap-index")}, force=force)
+    with OutputLock(out, "index build"):
+        tmp = out.parent / f".{out.name}.building-{os.getpid()}"
+        t0 = time.perf_counter()
+        try:
+            tmp.mkdir()
+            segments = _build_segments(paths, tmp, normalizer, text_split, skip_bad_lines, progress, workers,
+                                       segment_tokens, prefix="seg-")
+            _write_manifest(tmp, normalizer, segments, text_split, paths, t0)
+            _swap_into_place(tmp, out)
+        except QucoError:
+            raise
+        except OSError as exc:
+            raise BuildError(f"writing {out}: {exc}") from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        meta = read_manifest(out)
+        return MmapBuildStats(out, meta["tokens"], meta["documents"], len(meta["segments"]),
+                              time.perf_counter() - t0, _size(out))
+
+
+def add_documents(
+    index: str | os.PathLike,
+    sources: Sequence[str | os.PathLike],
+    *,
+    text_split: str = "paragraph",
+    skip_bad_lines: bool = False,
+    progress: bool = True,
+    workers: int | None = None,
+    segment_tokens: int = SEGMENT_TOKENS,
+) -> MmapBuildStats:
+    """Add the documents of ``sources`` to an existing index as new segments (nothing is rebuilt)."""
+    index = Path(index)
+    paths = [Path(s) for s in sources]
+    check_outputs(paths, {"INDEX": (index, "mmap-index")})
+    with OutputLock(index, "index add"):
+        meta = read_manifest(index)
+        listed = {s["name"] for s in meta["segments"]}
+        for stale in index.glob("seg-*"):  # written by an add that was killed before its manifest
+            if stale.name not in listed:
+                shutil.rmtree(stale, ignore_errors=True)
+        normalizer = Normalizer.from_dict(meta["normalizer"])
+        t0 = time.perf_counter()
+        prefix = f"seg-{int(time.time() * 1000):x}-"
+        try:
+            added = _build_segments(paths, index, normalizer, text_split, skip_bad_lines, progress, workers,
+                                    segment_tokens, prefix=prefix)
+            _write_manifest(index, normalizer, meta["segments"] + added, meta.get("text_split", text_split),
+                            [Path(s["path"]) for s in meta.get("sources", [])] + paths, t0)
+        except BaseException:
+            for s in locals().get("added") or []:
+                shutil.rmtree(index / s["name"], ignore_errors=True)
+            raise
+        meta = read_manifest(index)
+        return MmapBuildStats(index, meta["tokens"], meta["documents"], len(meta["segments"]),
+                              time.perf_counter() - t0, _size(index))
+
+
+def _build_segments(paths, work: Path, normalizer, text_split, skip_bad_lines, progress, workers, segment_tokens,
+                    prefix: str) -> list[dict]:
+    workers = max(1, workers or min(os.cpu_count() or 1, 8))
+    ctx = multiprocessing.get_context("fork")  # like quco score: workers start at once, from any __main__
+    results = ctx.Queue()
+    queues = [ctx.Queue(maxsize=4) for _ in range(workers)]  # bounded: the reader cannot run ahead
+    procs = [ctx.Process(target=_worker, args=(q, results, str(work), normalizer.to_dict(), segment_tokens,
+                                               f"{prefix}{i:02d}-"), daemon=True) for i, q in enumerate(queues)]
+    for p in procs:
+        p.start()
+    total = sum(p.stat().st_size for p in paths if p.is_file())
+    bar = _bar(total, progress)
+    try:
+        batch, chars, turn = [], 0, 0
+        for path in paths:
+            for doc in iter_documents(path, text_split=text_split, skip_bad_lines=skip_bad_lines, on_bytes=bar.update):
+                batch.append((doc.text, doc.id))
+                chars += len(doc.text)
+                if chars >= _BATCH_CHARS:
+                    _put(queues[turn % workers], batch, procs)
+                    batch, chars, turn = [], 0, turn + 1
+        if batch:
+            _put(queues[turn % workers], batch, procs)
+        for q in queues:
+            _put(q, None, procs)
+        segments, errors = [], []
+        for _ in procs:
+            status, value = results.get()
+            (segments.extend if status == "ok" else errors.append)(value)
+        if errors:
+            raise BuildError(f"a build worker failed: {errors[0]}")
+    finally:
+        bar.close()
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+            p.join()
+    if not any(s["tokens"] for s in segments):
+        raise BuildError("the sources contain no word tokens")
+    return sorted(segments, key=lambda s: s["name"])
+
+
+def _put(queue, item, procs) -> None:
+    import queue as queue_mod
+
+    while True:
+        try:
+            queue.put(item, timeout=1.0)
+            return
+        except queue_mod.Full:
+            if not all(p.is_alive() for p in procs):  # a worker died (e.g. out of memory): stop reading
+                raise BuildError("a build worker died; see the message above") from None
+
+
+def _write_manifest(root: Path, normalizer, segments: list[dict], text_split, paths, t0) -> None:
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "normalizer": normalizer.to_dict(),
+        "tokens": sum(s["tokens"] for s in segments),
+        "documents": sum(s["documents"] for s in segments),
+        "segments": segments,
+        "text_split": text_split,
+        "sources": [{"path": str(p), "bytes": p.stat().st_size if p.exists() else None} for p in paths],
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_seconds": round(time.perf_counter() - t0, 3),
+        "quco_version": _version(),
+    }
+    tmp = root / f".{MANIFEST}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(meta, indent=1))
+    _fsync(tmp)
+    os.replace(tmp, root / MANIFEST)
+    _fsync_dir(root)
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not (path / MANIFEST).is_file():
+        raise IndexOpenError(f"{path}: not a quco memory-mapped index (no {MANIFEST})")
+    try:
+        meta = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexOpenError(f"{path}: the index manifest is damaged ({exc}); rebuild it with `quco index build`") from None
+    if meta.get("format") != FORMAT_NAME:
+        raise IndexOpenError(f"{path}: not a quco memory-mapped index (format {meta.get('format')!r})")
+    if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
+        from ..errors import IndexFormatError
+
+        raise IndexFormatError(f"{path}: index format version {meta.get('format_version')} is newer than this quco "
+                               f"supports ({FORMAT_VERSION}); upgrade quco or rebuild the index")
+    return meta
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    old = None
+    if out.exists() or out.is_symlink():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+    os.replace(tmp, out)
+    _fsync_dir(out.parent)
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _bar(total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    # unit_scale + the rate give the ETA users ask for on a 10^9-token build
+    return tqdm(total=total, unit="B", unit_scale=True, desc="indexing", mininterval=1.0, file=sys.stderr)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

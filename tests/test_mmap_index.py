@@ -1,0 +1,142 @@
+"""The memory-mapped segmented index: exact against brute force below the work budget (any number
+of segments), flagged estimates above it and never a false zero, atomic build, incremental add."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import CORPUS_FILES, write_jsonl
+from test_index_exact import SEPARATORS, WORDS, brute_cooccur, brute_count
+from quco.errors import IndexOpenError, OutputError
+from quco.index.mmap_build import add_documents, build_mmap_index
+from quco.index.mmap_query import MmapIndex, WorkBudgetExceeded
+from quco.normalize import Normalizer
+
+doc_strategy = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), min_size=1, max_size=40).map(
+    lambda parts: "".join(w + s for w, s in parts))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(doc_strategy, min_size=1, max_size=10), case_fold=st.booleans(),
+       segment_tokens=st.sampled_from([8, 30, 10_000]), data=st.data())
+def test_exact_below_the_budget_on_any_segmentation(tmp_path_factory, texts, case_fold, segment_tokens, data):
+    tmp = tmp_path_factory.mktemp("m")
+    norm = Normalizer(case_fold=case_fold)
+    texts = [t if norm.tokens(t) else "gamma" for t in texts]
+    src = write_jsonl(tmp / "c.jsonl", texts)
+    build_mmap_index([src], tmp / "ix", normalizer=norm, progress=False, segment_tokens=segment_tokens, workers=2)
+    ix = MmapIndex(tmp / "ix", budget=100_000)  # far above this corpus: every answer exact
+    docs = [norm.tokens(t) for t in texts]
+    assert ix.corpus.tokens == sum(map(len, docs)) and ix.corpus.documents == len(docs)
+    phrases = []
+    for _ in range(10):
+        d = data.draw(st.sampled_from(docs))
+        k, i = data.draw(st.integers(1, 6)), data.draw(st.integers(0, len(d) - 1))
+        phrases.append(d[i: i + k])
+        phrases.append(data.draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=4)))
+    for words in phrases:
+        c = ix.count(" ".join(words))
+        assert c.count == brute_count(docs, norm.tokens(" ".join(words))) and not c.approx
+    for _ in range(10):
+        a, b = (" ".join(data.draw(st.sampled_from(phrases))[:3]) for _ in range(2))
+        w = data.draw(st.sampled_from([0, 1, 3, 1000]))
+        c = ix.cooccur(a, b, w)
+        assert c.count == brute_cooccur(docs, norm.tokens(a), norm.tokens(b), w) and not c.approx, (a, b, w)
+
+
+def test_above_the_budget_estimates_are_flagged_and_never_zero(tmp_path):
+    # 400 documents: "common word" everywhere, "rare pair" in a few, "never seen" nowhere together.
+    texts = [f"the common word and the other word number {i % 7}" + (" rare pair" if i % 50 == 0 else "")
+             for i in range(400)]
+    src = write_jsonl(tmp_path / "c.jsonl", texts)
+    build_mmap_index([src], tmp_path / "ix", progress=False, segment_tokens=1000, workers=2)
+    exact, small = MmapIndex(tmp_path / "ix", budget=1_000_000), MmapIndex(tmp_path / "ix", budget=100)
+    for phrase in ("common word", "the other word"):
+        truth, est = exact.count(phrase), small.count(phrase)
+        assert not truth.approx and est.approx and abs(est.count - truth.count) <= 0.2 * truth.count, phrase
+    assert not small.count("the").approx and small.count("the").count == 800  # one word: always exact
+    assert small.count("word number 3") == exact.count("word number 3")  # rarest word within budget: exact
+    truth, est = exact.cooccur("common word", "other word", 5), small.cooccur("common word", "other word", 5)
+    assert est.approx and abs(est.count - truth.count) <= 0.2 * truth.count
+    # A frequent word near a rare phrase is answered exactly from the rare side.
+    assert small.cooccur("the", "rare pair", 10) == exact.cooccur("the", "rare pair", 10)
+    assert not small.cooccur("the", "rare pair", 10).approx
+    # Both sides frequent and never together: unknown, never a false zero.
+    with pytest.raises(WorkBudgetExceeded):
+        small.cooccur("common word", "other word", 0)  # window 0: never at the same position
+    assert exact.cooccur("common word", "other word", 0).count == 0
+    assert small.cooccur("word number 1", "word number 2", 0).count == 0  # enumerable: an exact zero
+    with pytest.raises(WorkBudgetExceeded):
+        small.count("word the common")
+
+
+def test_add_documents_is_exact_and_atomic(tmp_path):
+    a = write_jsonl(tmp_path / "a.jsonl", ["Hamlet is a play", "Paris is in France"])
+    b = write_jsonl(tmp_path / "b.jsonl", ["Hamlet was written by William Shakespeare"])
+    build_mmap_index([a], tmp_path / "ix", progress=False)
+    before = MmapIndex(tmp_path / "ix")
+    stats = add_documents(tmp_path / "ix", [b], progress=False)
+    after = MmapIndex(tmp_path / "ix")
+    assert stats.documents == 3 and after.count("hamlet").count == 2 and before.count("hamlet").count == 1
+    assert after.cooccur("Hamlet", "William Shakespeare", 10).count == 1
+    both = write_jsonl(tmp_path / "both.jsonl", ["Hamlet is a play", "Paris is in France",
+                                                 "Hamlet was written by William Shakespeare"])
+    build_mmap_index([both], tmp_path / "one", progress=False)
+    assert MmapIndex(tmp_path / "one").corpus == after.corpus
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_refuses_its_source_and_strangers_and_reports_damage(tmp_path):
+    src = write_jsonl(tmp_path / "c.jsonl", ["alpha beta"])
+    with pytest.raises(OutputError):
+        build_mmap_index([src], src, progress=False)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "x.txt").write_text("keep")
+    with pytest.raises(OutputError):
+        build_mmap_index([src], tmp_path / "mine", progress=False)
+    assert (tmp_path / "mine" / "x.txt").read_text() == "keep"
+    build_mmap_index([src], tmp_path / "ix", progress=False)
+    seg = next((tmp_path / "ix").glob("seg-*"))
+    (seg / "postings.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(IndexOpenError, match="rebuild"):
+        MmapIndex(tmp_path / "ix")
+    (tmp_path / "ix" / "quco-index.json").write_text("{")
+    with pytest.raises(IndexOpenError, match="damaged"):
+        MmapIndex(tmp_path / "ix")
+
+
+def test_kill_during_build_keeps_the_old_index(tmp_path):
+    if not CORPUS_FILES:
+        pytest.skip("../shared/data/corpus is absent (it ships beside the repo in CI)")
+    small = write_jsonl(tmp_path / "s.jsonl", ["alpha beta"])
+    build_mmap_index([small], tmp_path / "ix", progress=False)
+    manifest = (tmp_path / "ix" / "quco-index.json").read_bytes()
+    proc = subprocess.Popen([sys.executable, "-m", "quco.cli", "index", "build", *map(str, CORPUS_FILES), "--out",
+                             str(tmp_path / "ix"), "--backend", "mmap", "--no-progress"], start_new_session=True)
+    time.sleep(1.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (tmp_path / "ix" / "quco-index.json").read_bytes() == manifest
+    assert MmapIndex(tmp_path / "ix").count("alpha").count == 1
+    build_mmap_index([small], tmp_path / "ix", progress=False)  # the next build cleans up after the killed one
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_agrees_with_the_duckdb_index_on_the_shared_corpus(shared_index, tmp_path):
+    from conftest import SHARED
+
+    build_mmap_index(CORPUS_FILES, tmp_path / "ix", progress=False, segment_tokens=500_000)
+    ix = MmapIndex(tmp_path / "ix", budget=10_000_000)
+    assert len(ix.segments) > 1 and ix.corpus == shared_index.corpus
+    popqa = [json.loads(line) for line in open(SHARED / "eval" / "popqa_1000.jsonl")][:200]
+    phrases = [r["subj"] for r in popqa] + [r["obj"] for r in popqa] + ["the", "of the", "new york city"]
+    assert [c.count for c in ix.count_many(phrases)] == [c.count for c in shared_index.count_many(phrases)]
+    pairs = [(r["subj"], r["obj"]) for r in popqa] + [("the", "of"), ("new york", "city")]
+    assert [c.count for c in ix.cooccur_many(pairs, 1000)] == [c.count for c in shared_index.cooccur_many(pairs, 1000)]
