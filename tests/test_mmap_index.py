@@ -118,9 +118,10 @@ def test_kill_during_build_keeps_the_old_index(tmp_path):
     small = write_jsonl(tmp_path / "s.jsonl", ["alpha beta"])
     build_mmap_index([small], tmp_path / "ix", progress=False)
     manifest = (tmp_path / "ix" / "quco-index.json").read_bytes()
-    proc = subprocess.Popen([sys.executable, "-m", "quco.cli", "index", "build", *map(str, CORPUS_FILES), "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "quco.cli", "index", "build", *map(str, CORPUS_FILES * 4), "--out",
                              str(tmp_path / "ix"), "--backend", "mmap", "--no-progress"], start_new_session=True)
     time.sleep(1.5)
+    assert proc.poll() is None, "the build finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert (tmp_path / "ix" / "quco-index.json").read_bytes() == manifest
