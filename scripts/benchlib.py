@@ -23,21 +23,65 @@ def summary(ms):
 
 
 def build_in_child(sources, out, backend: str = "duckdb"):
-    """Build in a fresh process so its peak RSS (children included) is the build's own."""
+    """Build in a fresh process so its peak RSS is the build's own: the largest single process
+    (``peak_rss_mb``) and the whole process tree sampled every 0.2 s (``peak_tree_rss_mb``, which
+    counts parallel build workers together)."""
     fn = {"duckdb": "from quco.backends.duckdb_build import build_index as build",
+          "mmap": "from quco.index.mmap_build import build_mmap_index as build",
           "infinigram": "from quco.backends.infinigram_build import build_infinigram_index as build"}[backend]
     code = (
         "import json, os, resource, sys, time\n"
         f"{fn}\n"
         "t = time.perf_counter()\n"
         f"s = build({[str(s) for s in sources]!r}, {str(out)!r}, progress=False)\n"
-        "size = sum(f.stat().st_size for f in s.path.iterdir()) if s.path.is_dir() else s.path.stat().st_size\n"
+        "size = sum(f.stat().st_size for f in s.path.rglob('*') if f.is_file()) if s.path.is_dir() else s.path.stat().st_size\n"
         "rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
         "print(json.dumps({'seconds': time.perf_counter() - t, 'tokens': s.tokens, 'documents': s.documents,"
         " 'bytes': size, 'peak_rss_mb': rss / 1024}))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss_mb(proc.pid))
+        time.sleep(0.2)
+    stdout, stderr = proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(f"build of {out} failed: {stderr.strip().splitlines()[-1:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["peak_tree_rss_mb"] = round(max(peak, result["peak_rss_mb"]), 1)
+    return result
+
+
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc)."""
+    import os
+
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def tree_rss_mb(pid: int) -> float:
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
 
 
 def workload(shared: Path, extractor, n_entities: int, n_pairs: int, seed: int = 0):

@@ -44,6 +44,8 @@ import threading
 import time
 from pathlib import Path
 
+from benchlib import tree_pids, tree_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("QUCO_SHARED_DATA", ROOT.parent / "shared" / "data"))
 PY = sys.executable
@@ -70,39 +72,10 @@ def temps_left(d: Path) -> list[str]:
     return [p.name for p in d.iterdir() if ".building-" in p.name or ".tmp-" in p.name or p.name.endswith(".lock")]
 
 
-def tree(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += children.get(p, [])
-    return out
-
-
-def tree_rss_mb(pid: int) -> float:
-    total = 0
-    for p in tree(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
-
-
 def tree_cpu_s(pid: int) -> float:
     total = 0
     tick = os.sysconf("SC_CLK_TCK")
-    for p in tree(pid):
+    for p in tree_pids(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
@@ -284,7 +257,7 @@ def case_kill_score(w: Path, idx: Path, rounds: int, rng: random.Random) -> dict
 
 def case_kill_serve(idx: Path) -> dict:
     srv = Server(idx)
-    pids = tree(srv.proc.pid)
+    pids = tree_pids(srv.proc.pid)
     body = {"items": [{"question": "Who wrote Hamlet?", "draft": draft(20_000)}] * 5}
     t = threading.Thread(target=lambda: _swallow(srv.request, "POST", "/v1/check_many", body), daemon=True)
     t.start()

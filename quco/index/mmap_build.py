@@ -229,7 +229,10 @@ def add_documents(
 
 def _build_segments(paths, work: Path, normalizer, text_split, skip_bad_lines, progress, workers, segment_tokens,
                     prefix: str) -> list[dict]:
-    workers = max(1, workers or min(os.cpu_count() or 1, 8))
+    total = sum(p.stat().st_size for p in paths if p.is_file())
+    # More workers than segments' worth of text would only split a small corpus into slower pieces.
+    enough = -(-total // (segment_tokens * 6))  # ~6 bytes of source per token
+    workers = max(1, min(workers or min(os.cpu_count() or 1, 8), enough))
     ctx = multiprocessing.get_context("fork")  # like quco score: workers start at once, from any __main__
     results = ctx.Queue()
     queues = [ctx.Queue(maxsize=4) for _ in range(workers)]  # bounded: the reader cannot run ahead
@@ -237,7 +240,6 @@ def _build_segments(paths, work: Path, normalizer, text_split, skip_bad_lines, p
                                                f"{prefix}{i:02d}-"), daemon=True) for i, q in enumerate(queues)]
     for p in procs:
         p.start()
-    total = sum(p.stat().st_size for p in paths if p.is_file())
     bar = _bar(total, progress)
     try:
         batch, chars, turn = [], 0, 0

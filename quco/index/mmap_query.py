@@ -5,7 +5,7 @@ touches it, open time does not grow with the corpus, and every process serving t
 shares one copy in the OS page cache. A word is found by binary search over the segment's sorted
 64-bit word hashes, confirmed against the stored word bytes.
 
-**Work budget.** Each query examines at most ``budget`` positions (default 20,000) across all
+**Work budget.** Each query examines at most ``budget`` positions (default 10,000) across all
 segments. Below it every answer is exact. Above it:
 
 * ``count`` of a phrase whose rarest word has more candidate positions than the budget is
@@ -36,7 +36,7 @@ from ..errors import BackendError, IndexOpenError, QueryError
 from ..normalize import Normalizer
 from .mmap_build import read_manifest, word_hash
 
-DEFAULT_BUDGET = 20_000
+DEFAULT_BUDGET = 10_000
 _MAX_PHRASE_TOKENS = 256
 _CACHE = 256
 
@@ -51,11 +51,11 @@ class _Segment:
 
         d = root / entry["name"]
         try:
-            load = lambda n: np.load(d / n, mmap_mode="r")  # noqa: E731
+            # Plain ndarray views of the maps: np.memmap's subclass hooks cost microseconds per call.
+            load = lambda n: np.load(d / n, mmap_mode="r").view(np.ndarray)  # noqa: E731
             self.hash, self.cnt, self.off = load("hash.npy"), load("cnt.npy"), load("off.npy")
             self.post, self.word_off = load("postings.npy"), load("word_off.npy")
-            self.words = np.memmap(d / "words.bin", dtype=np.uint8, mode="r") if (d / "words.bin").stat().st_size \
-                else np.zeros(0, dtype=np.uint8)
+            self.words = _map_bytes(d / "words.bin")
             self.doc_start = np.load(d / "doc_start.npy").astype(np.int64)  # small: kept in memory
             self.doc_end = self.doc_start + np.load(d / "doc_len.npy").astype(np.int64)
         except (OSError, ValueError) as exc:
@@ -68,16 +68,25 @@ class _Segment:
 
     def word(self, token: bytes, h) -> int:
         """The word id of ``token`` in this segment, or -1."""
-        i = int(self.np.searchsorted(self.hash, h))
-        if i < len(self.hash) and self.hash[i] == h:
-            lo, hi = int(self.word_off[i]), int(self.word_off[i + 1])
-            if self.words[lo:hi].tobytes() == token:
+        hashes = self.hash
+        i = int(hashes.searchsorted(h))
+        if i < len(hashes) and hashes[i] == h:
+            if self.words[int(self.word_off[i]): int(self.word_off[i + 1])] == token:
                 return i
         return -1
 
     def postings(self, w: int):
         o = int(self.off[w])
         return self.post[o: o + int(self.cnt[w])]
+
+
+def _map_bytes(path: Path):
+    """The file as a read-only ``mmap`` (slices are ``bytes``), or b"" when it is empty."""
+    import mmap
+
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        return mmap.mmap(fh.fileno(), size, prot=mmap.PROT_READ) if size else b""
 
 
 class MmapIndex(CountBackend):
@@ -146,17 +155,21 @@ class MmapIndex(CountBackend):
         return plan
 
     # -- phrase positions ---------------------------------------------------------------------------
-    def _verify(self, seg: _Segment, ids, starts):
-        """Mask of ``starts`` (int64 phrase start positions) at which the whole phrase occurs."""
+    def _verify(self, seg: _Segment, ids, starts, skip: int | None = None):
+        """Mask of ``starts`` (int64 phrase start positions) at which the whole phrase occurs;
+        word ``skip`` is known to be in place already (the candidates came from its postings)."""
         np = self._np
         ok = starts >= 0
+        base = np.where(ok, starts, 0)
         for j, w in enumerate(ids):
+            if j == skip:
+                continue
             post = seg.postings(w)
             if not len(post):
                 return np.zeros(len(starts), dtype=bool)
-            target = np.where(ok, starts + j, 0).astype(np.uint32)
-            idx = np.searchsorted(post, target)
-            idx[idx == len(post)] = 0
+            target = (base + j).astype(np.uint32)
+            idx = post.searchsorted(target)
+            np.minimum(idx, len(post) - 1, out=idx)
             ok &= post[idx] == target
         return ok
 
@@ -172,7 +185,7 @@ class MmapIndex(CountBackend):
         seg = self.segments[s]
         starts = seg.postings(ids[j0]).astype(self._np.int64) - j0
         if len(ids) > 1:
-            starts = starts[self._verify(seg, ids, starts)]
+            starts = starts[self._verify(seg, ids, starts, skip=j0)]
         self._phrases[key] = starts
         if len(self._phrases) > _CACHE:
             self._phrases.popitem(last=False)
@@ -186,7 +199,7 @@ class MmapIndex(CountBackend):
         k = max(1, min(k, len(post)))
         idx = np.unique(np.linspace(0, len(post) - 1, k).astype(np.int64))
         starts = post[idx].astype(np.int64) - j0
-        return (starts[self._verify(seg, ids, starts)] if len(ids) > 1 else starts), len(idx)
+        return (starts[self._verify(seg, ids, starts, skip=j0)] if len(ids) > 1 else starts), len(idx)
 
     # -- counts -------------------------------------------------------------------------------------
     def count_many(self, phrases: Sequence[str]) -> list[Count]:
@@ -283,7 +296,7 @@ class MmapIndex(CountBackend):
         if nz.any():
             cc = c[nz]
             first = np.repeat(i0[nz], cc) + (np.arange(cc.sum()) - np.repeat(np.cumsum(cc) - cc, cc))
-            ok = self._verify(seg, ids_b, post[first].astype(np.int64) - j0b)
+            ok = self._verify(seg, ids_b, post[first].astype(np.int64) - j0b, skip=j0b)
             mask[np.flatnonzero(nz)] = np.maximum.reduceat(ok, np.concatenate(([0], np.cumsum(cc)[:-1])))
         return mask, len(pa) / len(keep), exact
 
@@ -316,7 +329,7 @@ class MmapIndex(CountBackend):
             k = 4 * self.budget
             cand = cand[np.unique(np.linspace(0, total - 1, k).astype(np.int64))]
             exact, scale = False, total / len(cand)
-        ok = self._verify(seg, ids_a, post[cand].astype(np.int64) - j0a)
+        ok = self._verify(seg, ids_a, post[cand].astype(np.int64) - j0a, skip=j0a)
         return int(ok.sum()), exact, scale
 
     def close(self) -> None:
