@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from conftest import CORPUS_FILES, write_jsonl
 from test_index_exact import SEPARATORS, WORDS, brute_cooccur, brute_count
+from quco.backends.base import Count
 from quco.errors import IndexOpenError, OutputError
 from quco.index.mmap_build import add_documents, build_mmap_index
 from quco.index.mmap_query import MmapIndex, WorkBudgetExceeded
@@ -73,8 +74,9 @@ def test_above_the_budget_estimates_are_flagged_and_never_zero(tmp_path):
         small.cooccur("common word", "other word", 0)  # window 0: never at the same position
     assert exact.cooccur("common word", "other word", 0).count == 0
     assert small.cooccur("word number 1", "word number 2", 0).count == 0  # enumerable: an exact zero
-    with pytest.raises(WorkBudgetExceeded):
-        small.count("word the common")
+    assert small.count("word the common") == Count("word the common", 0, False)  # no hit: settled exactly
+    with pytest.raises(WorkBudgetExceeded):  # ... unless that would cost more than zero_check budgets
+        MmapIndex(tmp_path / "ix", budget=100, zero_check=1).count("word the common")
 
 
 def test_add_documents_is_exact_and_atomic(tmp_path):

@@ -15,8 +15,9 @@ segments. Below it every answer is exact. Above it:
 * ``cooccur(a, b)`` is exact when either side can be enumerated within the budget (from ``a``'s
   occurrences, or from ``b``'s windows when ``a`` is the frequent one); only when both are
   frequent is it estimated from a sample of ``a``'s occurrences, flagged ``approx=True``.
-* An estimate never says 0: a sample with no hit cannot tell "rare" from "absent", so the
-  query raises ``WorkBudgetExceeded`` — an unknown count, which the detector treats as risky.
+* An estimate never says 0: a sample with no hit cannot tell "rare" from "absent", so a count
+  is then settled exactly when that costs at most 20 budgets, and otherwise (and for such a
+  co-occurrence) the query raises ``WorkBudgetExceeded`` — an unknown count, which the detector treats as risky.
   A reported 0 is always exact.
 
 Positions are compared as ``uint32`` (the postings' own type), so NumPy never copies a
@@ -39,6 +40,7 @@ from .mmap_build import read_manifest, word_hash
 DEFAULT_BUDGET = 10_000
 _MAX_PHRASE_TOKENS = 256
 _CACHE = 256
+ZERO_CHECK = 20  # a count whose sample has no hit is settled exactly up to this many budgets
 
 
 class WorkBudgetExceeded(BackendError):
@@ -94,7 +96,8 @@ class MmapIndex(CountBackend):
 
     name = "mmap"
 
-    def __init__(self, path: str | os.PathLike, *, require: Normalizer | None = None, budget: int = DEFAULT_BUDGET):
+    def __init__(self, path: str | os.PathLike, *, require: Normalizer | None = None, budget: int = DEFAULT_BUDGET,
+                 zero_check: int = ZERO_CHECK):
         import numpy as np
 
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 100:
@@ -105,6 +108,7 @@ class MmapIndex(CountBackend):
         require_normalizer(self.path, self.normalizer, require)
         self.segments = [_Segment(self.path, e) for e in self.meta["segments"]]
         self.budget = budget
+        self.zero_check = zero_check
         self._corpus = Corpus(int(self.meta["tokens"]), int(self.meta["documents"]))
         self._np = np
         self._hashes: OrderedDict[str, tuple] = OrderedDict()
@@ -218,6 +222,10 @@ class MmapIndex(CountBackend):
             found, examined = self._sample(s, ids, j0, round(self.budget * n / total))
             hits += len(found)
             estimate += n * len(found) / examined
+        if not hits and total <= self.zero_check * self.budget:
+            # No hit in the sample: the phrase is rare or absent, and that difference matters most.
+            # Settle it exactly when that costs at most ``zero_check`` budgets.
+            return Count(phrase, sum(len(self._positions(s, ids, j0)) for s, ids, j0, _ in plan), False)
         if not hits:
             raise WorkBudgetExceeded(f"{phrase!r}: {total:,} candidate positions exceed the work budget "
                                      f"({self.budget:,}) and a sample found no occurrence")
