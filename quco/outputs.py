@@ -18,6 +18,7 @@ the lock, nobody else can be writing them.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -157,7 +158,7 @@ _TEMP = re.compile(r"^\.(?P<name>.+)\.(?:building|tmp|old)-\d+(?:\.wal)?$")
 
 
 class OutputLock:
-    """An exclusive lock on one output path for the duration of a run (``flock`` on ``.NAME.lock``).
+    """An exclusive lock on one output path for the duration of a run (``lockf`` on ``.NAME.lock``).
 
     Acquiring it removes the temporary files of earlier, killed runs of that output; a second run
     of the same output while the first is alive fails at once with a clear error.
@@ -169,24 +170,35 @@ class OutputLock:
         self.path = self.out.parent / f".{self.out.name}.lock"
         self._fd: int | None = None
 
+    _held: set = set()  # record locks are per process: refuse a second holder in this one ourselves
+
     def __enter__(self) -> "OutputLock":
         import fcntl
 
+        key = os.path.realpath(self.path)
+        if key in OutputLock._held:
+            raise OutputError(f"{self.out}: another quco {self.what} is writing it right now")
         while True:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
                 raise OutputError(f"{self.out}: cannot write next to it ({exc.strerror})") from None
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                # A POSIX record lock, not flock: it is not inherited by forked workers, so a killed
+                # run's orphans can never keep the output locked.
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
                 os.close(fd)
+                if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                    raise OutputError(f"{self.out}: cannot lock it ({exc.strerror})") from None
                 raise OutputError(f"{self.out}: another quco {self.what} is writing it right now") from None
             # The holder before us may have unlinked the lock file on release: lock the live one.
             if _identity(self.path) == (os.fstat(fd).st_dev, os.fstat(fd).st_ino):
                 break
             os.close(fd)
         self._fd = fd
+        self._key = key
+        OutputLock._held.add(key)
         remove_stale_temps(self.out)
         return self
 
@@ -195,6 +207,7 @@ class OutputLock:
             try:
                 self.path.unlink(missing_ok=True)
             finally:
+                OutputLock._held.discard(self._key)
                 os.close(self._fd)
                 self._fd = None
 

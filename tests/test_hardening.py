@@ -3,6 +3,8 @@
 import json
 import math
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -122,6 +124,9 @@ def test_stale_temp_files_of_killed_runs_are_removed_and_a_live_run_is_not_distu
         with pytest.raises(OutputError, match="another quco"):
             with OutputLock(d / "out.jsonl"):
                 pass
+        other = subprocess.run([sys.executable, "-m", "quco.cli", "score", str(src), "-o", str(d / "out.jsonl"),
+                                "--index", str(idx), "--model", "rules"], capture_output=True, text=True)
+        assert other.returncode == 9 and "another quco" in other.stderr  # another process is refused too
 
 
 def test_all_rows_failing_is_exit_10_with_the_errors_written(work, capsys):

@@ -17,7 +17,7 @@ from quco.backends.duckdb_index import DuckDBIndex
 from quco.backends.infinigram_build import build_infinigram_index, write_suffix_array
 from quco.backends.infinigram_local import InfiniGramLocal
 from quco.cli import main as cli
-from quco.errors import OutputError, BuildError, IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
+from quco.errors import OutputError, IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
 from quco.normalize import Normalizer
 from test_index_exact import WORDS, brute_cooccur, brute_count, brute_docs, brute_docs_both, doc_strategy
 

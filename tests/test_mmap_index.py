@@ -52,13 +52,21 @@ def test_exact_below_the_budget_on_any_segmentation(tmp_path_factory, texts, cas
         assert c.count == brute_cooccur(docs, norm.tokens(a), norm.tokens(b), w) and not c.approx, (a, b, w)
 
 
-def test_above_the_budget_estimates_are_flagged_and_never_zero(tmp_path):
+@pytest.mark.parametrize("backend", ["mmap", "duckdb"])
+def test_above_the_budget_estimates_are_flagged_and_never_zero(tmp_path, backend):
     # 400 documents: "common word" everywhere, "rare pair" in a few, "never seen" nowhere together.
     texts = [f"the common word and the other word number {i % 7}" + (" rare pair" if i % 50 == 0 else "")
              for i in range(400)]
     src = write_jsonl(tmp_path / "c.jsonl", texts)
-    build_mmap_index([src], tmp_path / "ix", progress=False, segment_tokens=1000, workers=2)
-    exact, small = MmapIndex(tmp_path / "ix", budget=1_000_000), MmapIndex(tmp_path / "ix", budget=100)
+    if backend == "mmap":
+        build_mmap_index([src], tmp_path / "ix", progress=False, segment_tokens=1000, workers=2)
+        Index = MmapIndex
+    else:
+        from quco.backends.duckdb_build import build_index
+        from quco.backends.duckdb_index import DuckDBIndex as Index
+
+        build_index([src], tmp_path / "ix", progress=False)
+    exact, small = Index(tmp_path / "ix", budget=1_000_000), Index(tmp_path / "ix", budget=100)
     for phrase in ("common word", "the other word"):
         truth, est = exact.count(phrase), small.count(phrase)
         assert not truth.approx and est.approx and abs(est.count - truth.count) <= 0.2 * truth.count, phrase
@@ -76,7 +84,7 @@ def test_above_the_budget_estimates_are_flagged_and_never_zero(tmp_path):
     assert small.cooccur("word number 1", "word number 2", 0).count == 0  # enumerable: an exact zero
     assert small.count("word the common") == Count("word the common", 0, False)  # no hit: settled exactly
     with pytest.raises(WorkBudgetExceeded):  # ... unless that would cost more than zero_check budgets
-        MmapIndex(tmp_path / "ix", budget=100, zero_check=1).count("word the common")
+        Index(tmp_path / "ix", budget=100, zero_check=1).count("word the common")
 
 
 def test_add_documents_is_exact_and_atomic(tmp_path):
@@ -134,7 +142,9 @@ def test_kill_during_build_keeps_the_old_index(tmp_path):
 
 def test_agrees_with_the_duckdb_index_on_the_shared_corpus(shared_index, tmp_path):
     from conftest import SHARED
+    from quco.backends.duckdb_index import DuckDBIndex
 
+    shared_index = DuckDBIndex(shared_index.path, budget=10_000_000)  # exact everywhere, like ix below
     build_mmap_index(CORPUS_FILES, tmp_path / "ix", progress=False, segment_tokens=500_000)
     ix = MmapIndex(tmp_path / "ix", budget=10_000_000)
     assert len(ix.segments) > 1 and ix.corpus == shared_index.corpus

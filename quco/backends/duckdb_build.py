@@ -61,9 +61,6 @@ def build_index(
 
     ``out`` may replace an earlier quco index; anything else (a source, an unrelated file) is
     refused unless ``force`` (see ``quco.outputs``)."""
-    import duckdb
-    import numpy as np
-
     normalizer = normalizer or Normalizer()
     out = Path(out)
     if not sources:

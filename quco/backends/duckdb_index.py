@@ -18,12 +18,12 @@ from pathlib import Path
 
 from ..errors import IndexFormatError, IndexOpenError, QueryError
 from ..normalize import Normalizer
+from ..index.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, check_budget
 from .base import Corpus, Count, CountBackend, require_normalizer
 from .positional import PositionalBackend
 from .duckdb_build import FORMAT_NAME, FORMAT_VERSION
 
 _CACHE_SIZE = 2048
-_MAX_PHRASE_TOKENS = 256
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,28 @@ def _unreadable(path: Path, damaged: bool, detail: str) -> str:
     return f"{path}: not a quco index ({first})"
 
 
-class DuckDBIndex(PositionalBackend):
-    """Exact phrase and co-occurrence counts over an index built by ``build_index``."""
+class _MemorySegment:
+    """The whole loaded index as one segment of the budgeted query engine (``quco.index.engine``)."""
+
+    def __init__(self, index: "DuckDBIndex"):
+        self.ix = index
+        self.cnt, self.doc_start, self.doc_end = index._cnt, index._doc_start, index._doc_end
+
+    def word(self, token: str, raw: bytes, h) -> int:
+        return self.ix._word_id.get(token, -1)
+
+    def postings(self, w: int):
+        return self.ix._postings(w)
+
+
+class DuckDBIndex(BudgetedQueries, PositionalBackend):
+    """Phrase and co-occurrence counts over an index built by ``build_index``: exact below the
+    work budget, flagged estimates above it (``quco.index.engine``)."""
 
     name = "duckdb"
 
-    def __init__(self, path: str | os.PathLike, *, require: Normalizer | None = None):
+    def __init__(self, path: str | os.PathLike, *, require: Normalizer | None = None, budget: int = DEFAULT_BUDGET,
+                 zero_check: int = ZERO_CHECK):
         import duckdb
         import numpy as np
 
@@ -134,8 +150,10 @@ class DuckDBIndex(PositionalBackend):
             raise IndexOpenError(f"{self.path}: index is corrupt (table sizes disagree with meta)")
         self._stats = Corpus(tokens=int(meta["tokens"]), documents=int(meta["documents"]))
         self._cache: OrderedDict[tuple[str, ...], object] = OrderedDict()
-        self.cache_hits = self.cache_misses = 0
-        self._np = np
+        self.budget = check_budget(budget)
+        self.zero_check = zero_check
+        self.segments = [_MemorySegment(self)]
+        self._init_queries()
 
     # -- interface ---------------------------------------------------------------------------
     @property
@@ -150,26 +168,8 @@ class DuckDBIndex(PositionalBackend):
         m = self.meta
         return _info(self.path, m)
 
-    def count_many(self, phrases: Sequence[str]) -> list[Count]:
-        return [Count(p, self._count(self._tokens(p)), False) for p in phrases]
-
-    # -- internals ---------------------------------------------------------------------------
-    def _tokens(self, phrase: str) -> tuple[str, ...]:
-        if not isinstance(phrase, str):
-            raise QueryError(f"phrase must be a string, not {type(phrase).__name__}")
-        toks = tuple(self.normalizer.tokens(phrase))
-        if not toks:
-            raise QueryError(f"phrase {phrase!r} has no word tokens after normalisation")
-        if len(toks) > _MAX_PHRASE_TOKENS:
-            raise QueryError(f"phrase has {len(toks)} tokens; at most {_MAX_PHRASE_TOKENS} are supported")
-        return toks
-
-    def _count(self, toks: tuple[str, ...]) -> int:
-        if len(toks) == 1:
-            w = self._word_id.get(toks[0])
-            return 0 if w is None else int(self._cnt[w])
-        return int(len(self._phrase_positions(toks)))
-
+    # count_many and cooccur_many come from BudgetedQueries; positions() stays exact and unbounded
+    # for the leave-out view and cooccur_docs (evaluation tools, not the serving path).
     def positions(self, phrase: str):
         """Sorted global start positions of ``phrase`` (NumPy int64 array)."""
         return self._phrase_positions(self._tokens(phrase))
@@ -231,6 +231,7 @@ class DuckDBIndex(PositionalBackend):
 
     def close(self) -> None:
         self._cache.clear()
+        self._clear_caches()
 
 
 class _WithoutDocuments(PositionalBackend):

@@ -76,8 +76,6 @@ def build_infinigram_index(
     force: bool = False,
 ) -> InfiniGramBuildStats:
     """Build a byte-level infini-gram index directory at ``out`` atomically (``force``: see ``quco.outputs``)."""
-    import numpy as np
-
     normalizer = normalizer or Normalizer()
     out = Path(out)
     if not sources:

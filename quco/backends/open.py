@@ -40,9 +40,10 @@ def open_backend(
 
         return MmapIndex(path, require=require, budget=budget or DEFAULT_BUDGET)
     if backend == "duckdb":
+        from ..index.engine import DEFAULT_BUDGET
         from .duckdb_index import DuckDBIndex
 
-        return DuckDBIndex(path, require=require)
+        return DuckDBIndex(path, require=require, budget=budget or DEFAULT_BUDGET)
     from .infinigram_local import InfiniGramLocal
 
     encode = hf_encoder(tokenizer) if tokenizer else None

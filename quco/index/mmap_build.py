@@ -27,7 +27,6 @@ removed by the next build or add.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
@@ -43,6 +42,7 @@ from ..errors import BuildError, IndexOpenError, QucoError
 from ..normalize import Normalizer
 from ..outputs import OutputLock, check_outputs
 from ..sources import iter_documents
+from .engine import word_hash
 
 FORMAT_NAME = "quco-mmap-index"
 FORMAT_VERSION = 1
@@ -50,11 +50,6 @@ MANIFEST = "quco-index.json"
 SEGMENT_TOKENS = 32_000_000  # ~650 MB of build memory per worker
 _GAP = 0xFFFFFFFF  # the empty position between documents: no phrase spans two documents
 _BATCH_CHARS = 2_000_000  # documents are sent to workers in batches of about this much text
-
-
-def word_hash(word: str) -> int:
-    """64-bit hash of a normalised word (the same function at build and query time)."""
-    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 @dataclass(frozen=True)
@@ -139,10 +134,20 @@ class _SegmentWriter:
         self._reset()
 
 
-def _worker(queue, results, work: str, normalizer: dict, segment_tokens: int, prefix: str) -> None:
+def _worker(queue, results, work: str, normalizer: dict, segment_tokens: int, prefix: str, parent: int) -> None:
+    import queue as queue_mod
+
     try:
         writer = _SegmentWriter(Path(work), Normalizer.from_dict(normalizer), segment_tokens, prefix)
-        while (batch := queue.get()) is not None:
+        while True:
+            try:
+                batch = queue.get(timeout=1.0)
+            except queue_mod.Empty:
+                if os.getppid() != parent:  # the build was killed: do not linger as an orphan
+                    os._exit(1)
+                continue
+            if batch is None:
+                break
             writer.add(batch)
         writer.finish()
         results.put(("ok", writer.done))
@@ -237,7 +242,8 @@ def _build_segments(paths, work: Path, normalizer, text_split, skip_bad_lines, p
     results = ctx.Queue()
     queues = [ctx.Queue(maxsize=4) for _ in range(workers)]  # bounded: the reader cannot run ahead
     procs = [ctx.Process(target=_worker, args=(q, results, str(work), normalizer.to_dict(), segment_tokens,
-                                               f"{prefix}{i:02d}-"), daemon=True) for i, q in enumerate(queues)]
+                                               f"{prefix}{i:02d}-", os.getpid()), daemon=True)
+             for i, q in enumerate(queues)]
     for p in procs:
         p.start()
     bar = _bar(total, progress)

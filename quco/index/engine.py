@@ -1,0 +1,292 @@
+"""Phrase counts and window co-occurrences over positional segments, within a work budget.
+
+Shared by every positional index: the memory-mapped index (many segments on disk) and the DuckDB
+index (one segment in memory). A *segment* is a range of whole documents with its own word ids:
+
+  ``word(token, raw, h)``  the token's word id in the segment, or -1 (``raw``: UTF-8 bytes,
+                           ``h``: its 64-bit ``word_hash``, for segments that look words up by hash)
+  ``cnt[w]``               occurrences of word ``w``
+  ``postings(w)``          its positions, ascending (uint32)
+  ``doc_start``, ``doc_end``  each document's first position and one past its last (int64)
+
+**Work budget.** Each query examines at most ``budget`` positions across all segments. Below it
+every answer is exact. Above it:
+
+* ``count`` of a phrase whose rarest word has more candidate positions than the budget is
+  estimated from an evenly spaced sample of those candidates (each verified exactly):
+  ``candidates × hits / sample``, flagged ``approx=True``. A single word is always exact (its
+  count is stored).
+* ``cooccur(a, b)`` is exact when either side can be enumerated within the budget (from ``a``'s
+  occurrences, or from ``b``'s windows when ``a`` is the frequent one); only when both are
+  frequent is it estimated from a sample of ``a``'s occurrences, flagged ``approx=True``.
+* An estimate never says 0: a sample with no hit cannot tell "rare" from "absent", so a count
+  is then settled exactly when that costs at most ``zero_check`` budgets, and otherwise (and for
+  such a co-occurrence) the query raises ``WorkBudgetExceeded`` — an unknown count, which the
+  detector treats as risky. A reported 0 is always exact.
+
+Positions are compared as ``uint32`` (the postings' own type), so NumPy never copies a
+postings list to widen it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from ..backends.base import DEFAULT_WINDOW, Cooccurrence, Count, check_window
+from ..errors import BackendError, QueryError
+
+DEFAULT_BUDGET = 10_000
+ZERO_CHECK = 20  # a count whose sample has no hit is settled exactly up to this many budgets
+_MAX_PHRASE_TOKENS = 256
+_CACHE = 256
+
+
+def word_hash(word: str) -> int:
+    """64-bit hash of a normalised word (the same function at build and query time)."""
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+class WorkBudgetExceeded(BackendError):
+    """Too frequent to answer within the work budget, and a sample found no occurrence: unknown."""
+
+
+def check_budget(budget) -> int:
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 100:
+        raise QueryError(f"the work budget must be at least 100 positions, not {budget!r}")
+    return budget
+
+
+class BudgetedQueries:
+    """Mixin: ``count_many``/``cooccur_many`` over ``self.segments`` (see the module docstring).
+    The host sets ``segments``, ``normalizer``, ``budget``, ``zero_check`` and calls ``_init_queries``."""
+
+    def _init_queries(self) -> None:
+        import numpy as np
+
+        self._np = np
+        self._hashes: OrderedDict[str, tuple] = OrderedDict()
+        self._phrases: OrderedDict[tuple, object] = OrderedDict()
+        self.cache_hits = self.cache_misses = 0
+
+    # -- lookups ------------------------------------------------------------------------------------
+    def _tokens(self, phrase: str) -> tuple[str, ...]:
+        if not isinstance(phrase, str):
+            raise QueryError(f"phrase must be a string, not {type(phrase).__name__}")
+        toks = tuple(self.normalizer.tokens(phrase))
+        if not toks:
+            raise QueryError(f"phrase {phrase!r} has no word tokens after normalisation")
+        if len(toks) > _MAX_PHRASE_TOKENS:
+            raise QueryError(f"phrase has {len(toks)} tokens; at most {_MAX_PHRASE_TOKENS} are supported")
+        return toks
+
+    def _word_ids(self, token: str) -> tuple[int, ...]:
+        """The token's word id in every segment (-1 where absent); cached."""
+        ids = self._hashes.get(token)
+        if ids is None:
+            h, raw = self._np.uint64(word_hash(token)), token.encode("utf-8")
+            ids = tuple(seg.word(token, raw, h) for seg in self.segments)
+            self._hashes[token] = ids
+            if len(self._hashes) > 65_536:
+                self._hashes.popitem(last=False)
+        return ids
+
+    def _plan(self, toks) -> list[tuple]:
+        """Per segment holding every word: (segment index, word ids, offset of the rarest word, its count)."""
+        per_token = [self._word_ids(t) for t in toks]
+        plan = []
+        for s, seg in enumerate(self.segments):
+            ids = [p[s] for p in per_token]
+            if min(ids) < 0:
+                continue
+            cnts = [int(seg.cnt[w]) for w in ids]
+            j0 = min(range(len(ids)), key=cnts.__getitem__)
+            plan.append((s, ids, j0, cnts[j0]))
+        return plan
+
+    # -- phrase positions ---------------------------------------------------------------------------
+    def _verify(self, seg, ids, starts, skip: int | None = None):
+        """Mask of ``starts`` (int64 phrase start positions) at which the whole phrase occurs;
+        word ``skip`` is known to be in place already (the candidates came from its postings)."""
+        np = self._np
+        ok = starts >= 0
+        base = np.where(ok, starts, 0)
+        for j, w in enumerate(ids):
+            if j == skip:
+                continue
+            post = seg.postings(w)
+            if not len(post):
+                return np.zeros(len(starts), dtype=bool)
+            target = (base + j).astype(np.uint32)
+            idx = post.searchsorted(target)
+            np.minimum(idx, len(post) - 1, out=idx)
+            ok &= post[idx] == target
+        return ok
+
+    def _phrase_starts(self, s: int, ids, j0: int):
+        """All start positions of the phrase in segment ``s`` (int64); call only within budget."""
+        key = (s, tuple(ids))
+        hit = self._phrases.get(key)
+        if hit is not None:
+            self.cache_hits += 1
+            self._phrases.move_to_end(key)
+            return hit
+        self.cache_misses += 1
+        seg = self.segments[s]
+        starts = seg.postings(ids[j0]).astype(self._np.int64) - j0
+        if len(ids) > 1:
+            starts = starts[self._verify(seg, ids, starts, skip=j0)]
+        self._phrases[key] = starts
+        if len(self._phrases) > _CACHE:
+            self._phrases.popitem(last=False)
+        return starts
+
+    def _sample(self, s: int, ids, j0: int, k: int):
+        """``k`` evenly spaced candidates of the rarest word, verified: (true starts, candidates examined)."""
+        np = self._np
+        seg = self.segments[s]
+        post = seg.postings(ids[j0])
+        k = max(1, min(k, len(post)))
+        idx = np.unique(np.linspace(0, len(post) - 1, k).astype(np.int64))
+        starts = post[idx].astype(np.int64) - j0
+        return (starts[self._verify(seg, ids, starts, skip=j0)] if len(ids) > 1 else starts), len(idx)
+
+    # -- counts -------------------------------------------------------------------------------------
+    def count_many(self, phrases: Sequence[str]) -> list[Count]:
+        return [self._count(p) for p in phrases]
+
+    def _count(self, phrase: str) -> Count:
+        toks = self._tokens(phrase)
+        plan = self._plan(toks)
+        if len(toks) == 1:
+            return Count(phrase, sum(n for *_, n in plan), False)
+        total = sum(n for *_, n in plan)
+        if total <= self.budget:
+            return Count(phrase, sum(len(self._phrase_starts(s, ids, j0)) for s, ids, j0, _ in plan), False)
+        estimate, hits = 0.0, 0
+        for s, ids, j0, n in plan:
+            found, examined = self._sample(s, ids, j0, round(self.budget * n / total))
+            hits += len(found)
+            estimate += n * len(found) / examined
+        if not hits and total <= self.zero_check * self.budget:
+            # No hit in the sample: the phrase is rare or absent, and that difference matters most.
+            # Settle it exactly when that costs at most ``zero_check`` budgets.
+            return Count(phrase, sum(len(self._phrase_starts(s, ids, j0)) for s, ids, j0, _ in plan), False)
+        if not hits:
+            raise WorkBudgetExceeded(f"{phrase!r}: {total:,} candidate positions exceed the work budget "
+                                     f"({self.budget:,}) and a sample found no occurrence")
+        return Count(phrase, max(1, round(estimate)), True)
+
+    # -- co-occurrence ------------------------------------------------------------------------------
+    def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
+        window = check_window(window)
+        return [self._cooccur(a, b, window) for a, b in pairs]
+
+    def _cooccur(self, a: str, b: str, window: int) -> Cooccurrence:
+        ta, tb = self._tokens(a), self._tokens(b)
+        plan_a = {p[0]: p for p in self._plan(ta)}
+        plan_b = {p[0]: p for p in self._plan(tb)}
+        shared = sorted(set(plan_a) & set(plan_b))  # both must occur in a segment to co-occur there
+        n_a = sum(plan_a[s][3] for s in shared)
+        n_b = sum(plan_b[s][3] for s in shared)
+        total, approx, hits = 0.0, False, 0
+        for s in shared:
+            _, ids_a, j0a, ca = plan_a[s]
+            _, ids_b, j0b, cb = plan_b[s]
+            if n_a <= self.budget:  # every occurrence of a, each tested for b nearby
+                pa = self._phrase_starts(s, ids_a, j0a)
+                mask, scale, exact = self._b_near(s, ids_b, j0b, cb, n_b, pa, window)
+            elif n_b <= self.budget:  # a is the frequent one: count it inside b's windows
+                found, exact, scale = self._a_in_b_windows(s, ids_a, j0a, ids_b, j0b, window)
+                total += found * scale
+                hits += found
+                approx |= not exact
+                continue
+            else:  # both frequent: a sample of a's occurrences
+                pa, examined = self._sample(s, ids_a, j0a, round(self.budget * ca / n_a))
+                mask, scale, exact = self._b_near(s, ids_b, j0b, cb, n_b, pa, window)
+                scale *= ca / examined
+                exact = False
+            found = int(mask.sum())
+            hits += found
+            total += found * scale
+            approx |= not exact
+        if approx and not hits:
+            raise WorkBudgetExceeded(f"{a!r} near {b!r}: both are too frequent for the work budget "
+                                     f"({self.budget:,}) and a sample found no co-occurrence")
+        return Cooccurrence(a, b, max(1, round(total)) if approx else int(total), window, approx)
+
+    def _windows(self, seg, pos, window: int):
+        np = self._np
+        doc = np.searchsorted(seg.doc_start, pos, side="right") - 1
+        return np.maximum(pos - window, seg.doc_start[doc]), np.minimum(pos + window, seg.doc_end[doc] - 1)
+
+    def _b_near(self, s, ids_b, j0b, cb, n_b, pa, window):
+        """(mask over ``pa``: is there a b within the window, scale, exact)."""
+        np = self._np
+        seg = self.segments[s]
+        if not len(pa):
+            return np.zeros(0, dtype=bool), 1.0, True
+        lo, hi = self._windows(seg, pa, window)
+        if len(ids_b) == 1 or n_b <= self.budget:
+            pb = seg.postings(ids_b[0]) if len(ids_b) == 1 else self._phrase_starts(s, ids_b, j0b)
+            dtype = pb.dtype
+            i0 = np.searchsorted(pb, lo.astype(dtype), side="left")
+            i1 = np.searchsorted(pb, hi.astype(dtype), side="right")
+            return i1 > i0, 1.0, True
+        # b is a frequent phrase: verify the candidates of its rarest word inside each window.
+        post = seg.postings(ids_b[j0b])
+        i0 = np.searchsorted(post, (lo + j0b).astype(np.uint32), side="left")
+        i1 = np.searchsorted(post, (hi + j0b).astype(np.uint32), side="right")
+        c = i1 - i0
+        keep = np.arange(len(pa))
+        exact = True
+        if c.sum() > 4 * self.budget:  # too many to verify: an evenly spaced subset of the windows
+            k = max(1, int(len(pa) * 4 * self.budget / c.sum()))
+            keep = np.unique(np.linspace(0, len(pa) - 1, k).astype(np.int64))
+            i0, c, exact = i0[keep], c[keep], False
+        mask = np.zeros(len(keep), dtype=bool)
+        nz = c > 0
+        if nz.any():
+            cc = c[nz]
+            first = np.repeat(i0[nz], cc) + (np.arange(cc.sum()) - np.repeat(np.cumsum(cc) - cc, cc))
+            ok = self._verify(seg, ids_b, post[first].astype(np.int64) - j0b, skip=j0b)
+            mask[np.flatnonzero(nz)] = np.maximum.reduceat(ok, np.concatenate(([0], np.cumsum(cc)[:-1])))
+        return mask, len(pa) / len(keep), exact
+
+    def _a_in_b_windows(self, s, ids_a, j0a, ids_b, j0b, window):
+        """Occurrences of a (frequent) within ``window`` of some b (enumerable): (found, exact, scale)."""
+        np = self._np
+        seg = self.segments[s]
+        pb = self._phrase_starts(s, ids_b, j0b)
+        if not len(pb):
+            return 0, True, 1.0
+        lo, hi = self._windows(seg, pb, window)
+        # Merge overlapping windows (b's positions are sorted, windows stay inside documents).
+        run_hi = np.maximum.accumulate(hi)
+        new = np.concatenate(([True], lo[1:] > run_hi[:-1]))
+        starts = np.flatnonzero(new)
+        mlo = lo[starts]
+        mhi = np.maximum.reduceat(hi, starts)
+        post = seg.postings(ids_a[j0a])
+        i0 = np.searchsorted(post, (mlo + j0a).astype(np.uint32), side="left")
+        i1 = np.searchsorted(post, (mhi + j0a).astype(np.uint32), side="right")
+        c = i1 - i0
+        if len(ids_a) == 1:
+            return int(c.sum()), True, 1.0
+        total = int(c.sum())
+        if not total:
+            return 0, True, 1.0
+        cand = np.repeat(i0, c) + (np.arange(total) - np.repeat(np.cumsum(c) - c, c))
+        exact, scale = True, 1.0
+        if total > 4 * self.budget:
+            k = 4 * self.budget
+            cand = cand[np.unique(np.linspace(0, total - 1, k).astype(np.int64))]
+            exact, scale = False, total / len(cand)
+        ok = self._verify(seg, ids_a, post[cand].astype(np.int64) - j0a, skip=j0a)
+        return int(ok.sum()), exact, scale
+
+    def _clear_caches(self) -> None:
+        self._phrases.clear()
+        self._hashes.clear()
