@@ -191,3 +191,23 @@ def test_token_level_tokenizer_from_config_is_checked(tmp_path):
     except ImportError:
         with pytest.raises(ConfigError, match="transformers"):
             open_backend(tmp_path / "ig", tokenizer="hf:meta-llama/Llama-2-7b-hf", token_dtype="u16")
+
+
+def test_exact_mode_has_a_work_budget(tmp_path):
+    from quco.index.engine import WorkBudgetExceeded
+
+    texts = [f"the common word and the other word number {i % 7}" + (" rare pair" if i % 50 == 0 else "")
+             for i in range(400)]
+    build_infinigram_index([write_jsonl(tmp_path / "c.jsonl", texts)], tmp_path / "ig", progress=False)
+    exact = InfiniGramLocal(tmp_path / "ig", budget=1_000_000)
+    small = InfiniGramLocal(tmp_path / "ig", budget=100, zero_check=1)  # enumerate at most 100 occurrences
+    docs = [small.normalizer.tokens(t) for t in texts]
+    for a, b, w in [("the", "rare pair", 10), ("rare pair", "the", 3), ("word number 3", "common", 5)]:
+        want = brute_cooccur(docs, small.normalizer.tokens(a), small.normalizer.tokens(b), w)
+        got = small.cooccur(a, b, w)
+        assert got.count == want == exact.cooccur(a, b, w).count and not got.approx, (a, b)
+    truth, est = exact.cooccur("common word", "other word", 5), small.cooccur("common word", "other word", 5)
+    assert not truth.approx and est.approx and abs(est.count - truth.count) <= 0.2 * truth.count
+    with pytest.raises(WorkBudgetExceeded):  # both frequent, never together: unknown, not 0
+        small.cooccur("common word", "other word", 0)
+    assert exact.cooccur("common word", "other word", 0).count == 0

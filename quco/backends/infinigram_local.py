@@ -10,7 +10,14 @@ Two kinds of index directory are accepted:
 
 Co-occurrence has two modes. ``exact`` (default) reads the suffix-array pointers of both phrases
 and counts occurrences of ``a`` with ``b`` within ``window`` words in the same document — the
-DuckDB index's definition. ``cnf`` asks the engine's ``count_cnf`` for ``a AND b`` as QuCo-RAG
+DuckDB index's definition — within a work budget (counts come from the suffix array, so they
+cost the same for any phrase): when both phrases together have at most ``zero_check × budget``
+occurrences, both are enumerated (exact); when ``a`` has at most ``budget / 10``, each of its
+windows is searched in the text for ``b`` (exact); when ``b`` has, ``a`` is counted in the text
+of ``b``'s windows (exact); otherwise ``budget / 10`` evenly spaced
+occurrences of ``a`` (spread over the suffix array, so over the corpus) are searched that way and
+the answer is the flagged estimate ``count(a) × hits / sample`` — never 0: no hit in the sample is
+``WorkBudgetExceeded``, an unknown count. ``cnf`` asks the engine's ``count_cnf`` for ``a AND b`` as QuCo-RAG
 does: the engine picks which clause it counts, measures the window in its own units (bytes here;
 a word window is mapped with the index's mean bytes per word), rejects a window that reaches into
 a neighbouring document, and samples clauses above ``max_clause_freq`` (``approx``).
@@ -27,6 +34,7 @@ from pathlib import Path
 
 from ..errors import IndexFormatError, IndexOpenError, QueryError
 from ..normalize import Normalizer
+from ..index.engine import DEFAULT_BUDGET, ZERO_CHECK, WorkBudgetExceeded, check_budget
 from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, check_window, require_normalizer
 from .positional import PositionalBackend
 from .infinigram_build import FORMAT_NAME, FORMAT_VERSION, META_FILE
@@ -75,9 +83,13 @@ class InfiniGramLocal(PositionalBackend):
         max_clause_freq: int = 50_000,
         encode: Callable[[str], list[int]] | None = None,
         token_dtype: str | None = None,
+        budget: int = DEFAULT_BUDGET,
+        zero_check: int = ZERO_CHECK,
     ):
         import numpy as np
 
+        self.budget = check_budget(budget)
+        self.zero_check = zero_check
         if cooccur not in COOCCUR_MODES:
             raise QueryError(f"cooccur mode must be one of {COOCCUR_MODES}, not {cooccur!r}")
         if isinstance(max_clause_freq, bool) or not isinstance(max_clause_freq, int) or max_clause_freq < 1:
@@ -133,7 +145,71 @@ class InfiniGramLocal(PositionalBackend):
     def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
         if self.cooccur_mode == "cnf":
             return self.cooccur_cnf_many(pairs, window)
-        return super().cooccur_many(pairs, window)
+        window = check_window(window)
+        return [self._cooccur_bounded(a, b, window) for a, b in pairs]
+
+    def _cooccur_bounded(self, a: str, b: str, window: int) -> Cooccurrence:
+        found_a, found_b = self._engine.find(self._ids(a)), self._engine.find(self._ids(b))
+        n_a = sum(hi - lo for lo, hi in found_a.segment_by_shard)
+        n_b = sum(hi - lo for lo, hi in found_b.segment_by_shard)
+        if not n_a or not n_b:
+            return Cooccurrence(a, b, 0, window, False)
+        if n_a + n_b <= self.zero_check * self.budget:  # both enumerable: exact from positions
+            return Cooccurrence(a, b, self.near(self.positions(a), self.positions(b), window), window, False)
+        scan = max(100, self.budget // 10)  # windows searched in the text
+        if self.meta is None:
+            raise WorkBudgetExceeded(f"{a!r} near {b!r}: {n_a + n_b:,} occurrences exceed the work budget of a "
+                                     "token-level index (its text cannot be searched by window)")
+        pattern = (" " + " ".join(self.normalizer.tokens(b)) + " ").encode("utf-8")
+        if n_a <= scan:  # few a: search every one of its windows (exact)
+            hits = self._windows_with(self.positions(a), pattern, window)
+            return Cooccurrence(a, b, hits, window, False)
+        if n_b <= scan:  # few b: count a inside b's windows (exact)
+            pattern_a = (" " + " ".join(self.normalizer.tokens(a)) + " ").encode("utf-8")
+            return Cooccurrence(a, b, self._count_in_windows(self.positions(b), pattern_a, window), window, False)
+        sample = self._sample_positions(found_a.segment_by_shard, n_a, scan)
+        hits = self._windows_with(sample, pattern, window)
+        if not hits:
+            raise WorkBudgetExceeded(f"{a!r} near {b!r}: both are too frequent for the work budget "
+                                     f"({self.budget:,}) and a sample found no co-occurrence")
+        return Cooccurrence(a, b, max(1, round(n_a * hits / len(sample))), window, True)
+
+    def _sample_positions(self, ranges, n: int, k: int):
+        """About ``k`` occurrences at evenly spaced suffix-array ranks (word positions, int64)."""
+        np = self._np
+        out = []
+        for shard, (lo, hi) in zip(self._shards, ranges):
+            if hi > lo:
+                m = max(1, round(k * (hi - lo) / n))
+                out.append(shard.positions_at(np.unique(np.linspace(lo, hi - 1, m).astype(np.int64))))
+        return np.sort(np.concatenate(out))
+
+    def _count_in_windows(self, positions, pattern: bytes, window: int) -> int:
+        """Occurrences of ``pattern`` starting inside the union of the windows around ``positions``."""
+        np = self._np
+        lo, hi = self._window_bounds(positions, window)
+        run_hi = np.maximum.accumulate(hi)
+        first = np.flatnonzero(np.concatenate(([True], lo[1:] > run_hi[:-1])))
+        total = 0
+        for w_lo, w_hi in zip(lo[first].tolist(), np.maximum.reduceat(hi, first).tolist()):
+            shard = self._shards[int(np.searchsorted(self._shard_base, w_lo, side="right") - 1)]
+            total += shard.text_count(w_lo, w_hi, pattern)
+        return total
+
+    def _window_bounds(self, positions, window: int):
+        np = self._np
+        doc = np.searchsorted(self._doc_start, positions, side="right") - 1
+        return np.maximum(positions - window, self._doc_start[doc]), np.minimum(positions + window, self._doc_end[doc] - 1)
+
+    def _windows_with(self, positions, pattern: bytes, window: int) -> int:
+        """How many of ``positions`` have ``pattern`` (a phrase's bytes) starting within ``window`` words."""
+        np = self._np
+        lo, hi = self._window_bounds(positions, window)
+        hits = 0
+        for p_lo, p_hi in zip(lo.tolist(), hi.tolist()):
+            shard = self._shards[int(np.searchsorted(self._shard_base, p_lo, side="right") - 1)]
+            hits += shard.text_has(p_lo, p_hi, pattern)
+        return hits
 
     def cooccur_cnf_many(
         self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW, max_clause_freq: int | None = None
@@ -223,6 +299,7 @@ class InfiniGramLocal(PositionalBackend):
         np = self._np
         self._doc_start = np.concatenate([sh.doc_start for sh in shards])
         self._doc_end = np.concatenate([sh.doc_end for sh in shards])
+        self._shard_base = np.array([sh.base for sh in shards], dtype=np.int64)
         return shards
 
 
@@ -256,10 +333,46 @@ class _Shard:
             self.span = n
         self._base = base_pos
         self._width = width
+        self._data_path = path / f"tokenized.{s}"
+        self._data = None  # the text, mapped on first use (window searches)
+
+    @property
+    def base(self) -> int:
+        return self._base
+
+    def positions_at(self, ranks):
+        """Word positions of the suffixes at the given suffix-array ranks."""
+        np = self._np
+        raw = np.asarray(self._table)[ranks[:, None] * self.ratio + np.arange(self.ratio)]
+        return self._to_positions(raw)
+
+    def _span(self, lo: int, hi: int, pattern: bytes) -> tuple[int, int]:
+        """Bytes where ``pattern`` may start at a word between global positions ``lo`` and ``hi``."""
+        if self._data is None:
+            import mmap
+
+            with open(self._data_path, "rb") as fh:
+                self._data = mmap.mmap(fh.fileno(), 0, prot=mmap.PROT_READ)
+        return int(self._starts[lo - self._base]), int(self._starts[hi - self._base]) + len(pattern)
+
+    def text_has(self, lo: int, hi: int, pattern: bytes) -> bool:
+        start, end = self._span(lo, hi, pattern)
+        return self._data.find(pattern, start, end) >= 0
+
+    def text_count(self, lo: int, hi: int, pattern: bytes) -> int:
+        """Occurrences (overlapping ones too: "the the" in "the the the") starting between lo and hi."""
+        import re
+
+        start, end = self._span(lo, hi, pattern)
+        return len(re.findall(b"(?=" + re.escape(pattern) + b")", self._data[start:end]))
 
     def positions(self, lo: int, hi: int):
         np = self._np
         raw = np.asarray(self._table[lo * self.ratio : hi * self.ratio]).reshape(-1, self.ratio)
+        return self._to_positions(raw)
+
+    def _to_positions(self, raw):
+        np = self._np
         wide = np.zeros((len(raw), 8), dtype=np.uint8)
         wide[:, : self.ratio] = raw
         ptrs = wide.view("<u8").ravel().astype(np.int64)
@@ -270,3 +383,6 @@ class _Shard:
     def close(self) -> None:
         self._table = None
         self._starts = None
+        if self._data is not None:
+            self._data.close()
+            self._data = None

@@ -47,7 +47,10 @@ def open_backend(
     from .infinigram_local import InfiniGramLocal
 
     encode = hf_encoder(tokenizer) if tokenizer else None
-    return InfiniGramLocal(path, require=require, cooccur=cooccur, encode=encode, token_dtype=token_dtype)
+    from ..index.engine import DEFAULT_BUDGET
+
+    return InfiniGramLocal(path, require=require, cooccur=cooccur, encode=encode, token_dtype=token_dtype,
+                           budget=budget or DEFAULT_BUDGET)
 
 
 def check_index(
