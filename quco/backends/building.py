@@ -3,10 +3,38 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import Terminated
+from ..errors import BuildError, Terminated
+
+
+def build_sources(sources: Sequence, out: Path, kind: str, force: bool) -> list[Path]:
+    """The source paths of a build, after the output rule (``quco.outputs``) has accepted ``out``."""
+    from ..outputs import check_outputs
+
+    if not sources:
+        raise BuildError("no source files given")
+    paths = [Path(s) for s in sources]
+    check_outputs(paths, {"--out": (out, kind)}, force=force)
+    return paths
+
+
+def swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished directory ``tmp`` over ``out``; readers of the old one keep their open files."""
+    old = None
+    if out.exists() or out.is_symlink():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+    os.replace(tmp, out)
+    fsync_dir(out.parent)
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:  # a file replaced with --force
+            old.unlink(missing_ok=True)
 
 
 def install_sigterm() -> bool:

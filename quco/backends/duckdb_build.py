@@ -26,8 +26,8 @@ from pathlib import Path
 from ..errors import BuildError, QucoError
 from ..normalize import Normalizer
 from ..sources import iter_documents
-from ..outputs import OutputLock, check_outputs
-from .building import fsync_dir, fsync_file, install_sigterm, progress_bar
+from ..outputs import OutputLock
+from .building import build_sources, fsync_dir, fsync_file, install_sigterm, progress_bar
 
 FORMAT_NAME = "quco-ngram-index"
 FORMAT_VERSION = 1
@@ -63,12 +63,9 @@ def build_index(
     refused unless ``force`` (see ``quco.outputs``)."""
     normalizer = normalizer or Normalizer()
     out = Path(out)
-    if not sources:
-        raise BuildError("no source files given")
     if out.exists() and out.is_dir():
         raise BuildError(f"{out}: output path is a directory")
-    paths = [Path(s) for s in sources]
-    check_outputs(paths, {"--out": (out, "duckdb-index")}, force=force)
+    paths = build_sources(sources, out, "duckdb-index", force)
     with OutputLock(out, "index build"):
         return _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_text)
 

@@ -32,8 +32,8 @@ from pathlib import Path
 from ..errors import BuildError, QucoError
 from ..normalize import Normalizer
 from ..sources import iter_documents
-from ..outputs import OutputLock, check_outputs
-from .building import fsync_dir, install_sigterm, progress_bar
+from ..outputs import OutputLock
+from .building import build_sources, install_sigterm, progress_bar, swap_into_place
 
 FORMAT_NAME = "quco-infinigram-index"
 FORMAT_VERSION = 1
@@ -78,10 +78,7 @@ def build_infinigram_index(
     """Build a byte-level infini-gram index directory at ``out`` atomically (``force``: see ``quco.outputs``)."""
     normalizer = normalizer or Normalizer()
     out = Path(out)
-    if not sources:
-        raise BuildError("no source files given")
-    paths = [Path(s) for s in sources]
-    check_outputs(paths, {"--out": (out, "infinigram-index")}, force=force)
+    paths = build_sources(sources, out, "infinigram-index", force)
     rust_indexing_binary()  # fail before reading the corpus if the package is missing
     with OutputLock(out, "index build"):
         return _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus)
@@ -142,7 +139,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus) -
             "quco_version": _version(),
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
-        _swap_into_place(tmp, out)
+        swap_into_place(tmp, out)
         size = sum(f.stat().st_size for f in out.iterdir())
         return InfiniGramBuildStats(out, n_tokens, n_docs, pos, time.perf_counter() - t0, size)
     except QucoError:
@@ -214,21 +211,6 @@ def _raise_nofile() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished directory over ``out``; readers of the old one keep their open files."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-    os.replace(tmp, out)
-    fsync_dir(out.parent)
-    if old is not None:
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:  # a file replaced with --force
-            old.unlink(missing_ok=True)
 
 
 def _version() -> str:

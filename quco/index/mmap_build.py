@@ -31,7 +31,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from pathlib import Path
 
 from ..errors import BuildError, IndexOpenError, QucoError
 from ..normalize import Normalizer
+from ..backends.building import build_sources, fsync_dir, fsync_file, progress_bar, swap_into_place
 from ..outputs import OutputLock, check_outputs
 from ..sources import iter_documents
 from .engine import word_hash
@@ -129,7 +129,7 @@ class _SegmentWriter:
             for e in self.ext_ids:
                 fh.write(json.dumps(e, ensure_ascii=False) + "\n")
         for f in seg.iterdir():
-            _fsync(f)
+            fsync_file(f)
         self.done.append({"name": name, "tokens": n_tokens, "documents": len(self.doc_start), "vocab": len(words)})
         self._reset()
 
@@ -171,10 +171,7 @@ def build_mmap_index(
     """Build a segmented memory-mapped index of ``sources`` at ``out`` (a directory), atomically."""
     normalizer = normalizer or Normalizer()
     out = Path(out)
-    if not sources:
-        raise BuildError("no source files given")
-    paths = [Path(s) for s in sources]
-    check_outputs(paths, {"--out": (out, "mmap-index")}, force=force)
+    paths = build_sources(sources, out, "mmap-index", force)
     with OutputLock(out, "index build"):
         tmp = out.parent / f".{out.name}.building-{os.getpid()}"
         t0 = time.perf_counter()
@@ -183,7 +180,7 @@ def build_mmap_index(
             segments = _build_segments(paths, tmp, normalizer, text_split, skip_bad_lines, progress, workers,
                                        segment_tokens, prefix="seg-")
             _write_manifest(tmp, normalizer, segments, text_split, paths, t0)
-            _swap_into_place(tmp, out)
+            swap_into_place(tmp, out)
         except QucoError:
             raise
         except OSError as exc:
@@ -246,7 +243,7 @@ def _build_segments(paths, work: Path, normalizer, text_split, skip_bad_lines, p
              for i, q in enumerate(queues)]
     for p in procs:
         p.start()
-    bar = _bar(total, progress)
+    bar = progress_bar(total, progress)
     try:
         batch, chars, turn = [], 0, 0
         for path in paths:
@@ -305,9 +302,9 @@ def _write_manifest(root: Path, normalizer, segments: list[dict], text_split, pa
     }
     tmp = root / f".{MANIFEST}.tmp-{os.getpid()}"
     tmp.write_text(json.dumps(meta, indent=1))
-    _fsync(tmp)
+    fsync_file(tmp)
     os.replace(tmp, root / MANIFEST)
-    _fsync_dir(root)
+    fsync_dir(root)
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
@@ -328,52 +325,8 @@ def read_manifest(path: str | os.PathLike) -> dict:
     return meta
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists() or out.is_symlink():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-    os.replace(tmp, out)
-    _fsync_dir(out.parent)
-    if old is not None:
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
-
-
 def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
-def _bar(total: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    # unit_scale + the rate give the ETA users ask for on a 10^9-token build
-    return tqdm(total=total, unit="B", unit_scale=True, desc="indexing", mininterval=1.0, file=sys.stderr)
 
 
 def _version() -> str:
