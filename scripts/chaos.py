@@ -5,7 +5,7 @@
 Cases (all on this machine; every server binds 127.0.0.1 and every loop is bounded):
   aliasing      every command, every way an output can name an input (same path, symlink, hard
                 link, the index, a stranger's file): exit 2 or 9, one line, every input byte-identical
-  kill_build    kill -9 at random points of `quco index build` over an existing index: the old index
+  kill_build    kill -9 at random points of `quco index build` (DuckDB, infini-gram, memory-mapped) over an existing index: the old index
                 is byte-identical and opens; the re-run succeeds and leaves no temp file
   kill_score    kill -9 at random points of `quco score --workers 2`: the re-run's output is
                 byte-identical to an uninterrupted run's; every row exactly once
@@ -164,6 +164,9 @@ def case_aliasing(w: Path, idx: Path, corpus: Path, questions: Path) -> dict:
         "build --out SYMLINK->SOURCE": ["index", "build", corpus, "--out", w / "link.jsonl", "--no-progress"],
         "build infinigram --out SOURCE": ["index", "build", corpus, "--out", corpus, "--backend", "infinigram"],
         "build infinigram --out STRANGER": ["index", "build", corpus, "--out", stranger, "--backend", "infinigram"],
+        "build mmap --out SOURCE": ["index", "build", corpus, "--out", corpus, "--backend", "mmap"],
+        "build mmap --out the DuckDB INDEX": ["index", "build", corpus, "--out", idx, "--backend", "mmap"],
+        "index add INDEX=its own SOURCE": ["index", "add", corpus, corpus],
         "score -o INPUT": ["score", questions, "-o", questions, "--index", idx],
         "score -o SYMLINK->INPUT": ["score", questions, "-o", w / "link.jsonl", "--index", idx],
         "score -o HARDLINK->INPUT": ["score", questions, "-o", w / "hard.jsonl", "--index", idx],
@@ -196,9 +199,9 @@ def case_kill_build(w: Path, corpus_files: list[Path], rounds: int, rng: random.
     assert ref.returncode == 0, ref.stderr
     good = digest(out)
     runs = []
-    for backend, target in (("duckdb", out), ("infinigram", w / "k.ig")):
-        if backend == "infinigram":
-            assert quco("index", "build", *corpus_files, "--out", target, "--backend", "infinigram").returncode == 0
+    for backend, target in (("duckdb", out), ("infinigram", w / "k.ig"), ("mmap", w / "k.idx")):
+        if backend != "duckdb":
+            assert quco("index", "build", *corpus_files, "--out", target, "--backend", backend).returncode == 0
             good = digest(target)
         for _ in range(rounds):
             delay = rng.uniform(0.2, 3.0)

@@ -78,9 +78,11 @@ def test_above_the_budget_estimates_are_flagged_and_never_zero(tmp_path, backend
     assert small.cooccur("the", "rare pair", 10) == exact.cooccur("the", "rare pair", 10)
     assert not small.cooccur("the", "rare pair", 10).approx
     # Both sides frequent and never together: unknown, never a false zero.
-    with pytest.raises(WorkBudgetExceeded):
-        small.cooccur("common word", "other word", 0)  # window 0: never at the same position
+    # window 0: never at the same position. No hit in the sample: settled exactly ...
+    assert small.cooccur("common word", "other word", 0) == exact.cooccur("common word", "other word", 0)
     assert exact.cooccur("common word", "other word", 0).count == 0
+    with pytest.raises(WorkBudgetExceeded):  # ... unless that would cost more than zero_check budgets
+        Index(tmp_path / "ix", budget=100, zero_check=1).cooccur("common word", "other word", 0)
     assert small.cooccur("word number 1", "word number 2", 0).count == 0  # enumerable: an exact zero
     assert small.count("word the common") == Count("word the common", 0, False)  # no hit: settled exactly
     with pytest.raises(WorkBudgetExceeded):  # ... unless that would cost more than zero_check budgets

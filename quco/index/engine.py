@@ -19,9 +19,9 @@ every answer is exact. Above it:
 * ``cooccur(a, b)`` is exact when either side can be enumerated within the budget (from ``a``'s
   occurrences, or from ``b``'s windows when ``a`` is the frequent one); only when both are
   frequent is it estimated from a sample of ``a``'s occurrences, flagged ``approx=True``.
-* An estimate never says 0: a sample with no hit cannot tell "rare" from "absent", so a count
-  is then settled exactly when that costs at most ``zero_check`` budgets, and otherwise (and for
-  such a co-occurrence) the query raises ``WorkBudgetExceeded`` — an unknown count, which the
+* An estimate never says 0: a sample with no hit cannot tell "rare" from "absent", so the query
+  is then settled exactly when that costs at most ``zero_check`` budgets (the count's candidates,
+  or one side of the co-occurrence), and otherwise it raises ``WorkBudgetExceeded`` — an unknown count, which the
   detector treats as risky. A reported 0 is always exact.
 
 Positions are compared as ``uint32`` (the postings' own type), so NumPy never copies a
@@ -183,7 +183,8 @@ class BudgetedQueries:
         window = check_window(window)
         return [self._cooccur(a, b, window) for a, b in pairs]
 
-    def _cooccur(self, a: str, b: str, window: int) -> Cooccurrence:
+    def _cooccur(self, a: str, b: str, window: int, budget: int | None = None) -> Cooccurrence:
+        budget = budget or self.budget
         ta, tb = self._tokens(a), self._tokens(b)
         plan_a = {p[0]: p for p in self._plan(ta)}
         plan_b = {p[0]: p for p in self._plan(tb)}
@@ -194,18 +195,18 @@ class BudgetedQueries:
         for s in shared:
             _, ids_a, j0a, ca = plan_a[s]
             _, ids_b, j0b, cb = plan_b[s]
-            if n_a <= self.budget:  # every occurrence of a, each tested for b nearby
+            if n_a <= budget:  # every occurrence of a, each tested for b nearby
                 pa = self._phrase_starts(s, ids_a, j0a)
-                mask, scale, exact = self._b_near(s, ids_b, j0b, cb, n_b, pa, window)
-            elif n_b <= self.budget:  # a is the frequent one: count it inside b's windows
-                found, exact, scale = self._a_in_b_windows(s, ids_a, j0a, ids_b, j0b, window)
+                mask, scale, exact = self._b_near(s, ids_b, j0b, cb, n_b, pa, window, budget)
+            elif n_b <= budget:  # a is the frequent one: count it inside b's windows
+                found, exact, scale = self._a_in_b_windows(s, ids_a, j0a, ids_b, j0b, window, budget)
                 total += found * scale
                 hits += found
                 approx |= not exact
                 continue
             else:  # both frequent: a sample of a's occurrences
-                pa, examined = self._sample(s, ids_a, j0a, round(self.budget * ca / n_a))
-                mask, scale, exact = self._b_near(s, ids_b, j0b, cb, n_b, pa, window)
+                pa, examined = self._sample(s, ids_a, j0a, round(budget * ca / n_a))
+                mask, scale, exact = self._b_near(s, ids_b, j0b, cb, n_b, pa, window, budget)
                 scale *= ca / examined
                 exact = False
             found = int(mask.sum())
@@ -213,8 +214,12 @@ class BudgetedQueries:
             total += found * scale
             approx |= not exact
         if approx and not hits:
+            if budget == self.budget and min(n_a, n_b) <= self.zero_check * budget:
+                # No hit in the sample: rare or absent, the difference that matters. Settle it
+                # exactly when one side can be enumerated within zero_check budgets.
+                return self._cooccur(a, b, window, self.zero_check * budget)
             raise WorkBudgetExceeded(f"{a!r} near {b!r}: both are too frequent for the work budget "
-                                     f"({self.budget:,}) and a sample found no co-occurrence")
+                                     f"({budget:,}) and a sample found no co-occurrence")
         return Cooccurrence(a, b, max(1, round(total)) if approx else int(total), window, approx)
 
     def _windows(self, seg, pos, window: int):
@@ -222,14 +227,14 @@ class BudgetedQueries:
         doc = np.searchsorted(seg.doc_start, pos, side="right") - 1
         return np.maximum(pos - window, seg.doc_start[doc]), np.minimum(pos + window, seg.doc_end[doc] - 1)
 
-    def _b_near(self, s, ids_b, j0b, cb, n_b, pa, window):
+    def _b_near(self, s, ids_b, j0b, cb, n_b, pa, window, budget):
         """(mask over ``pa``: is there a b within the window, scale, exact)."""
         np = self._np
         seg = self.segments[s]
         if not len(pa):
             return np.zeros(0, dtype=bool), 1.0, True
         lo, hi = self._windows(seg, pa, window)
-        if len(ids_b) == 1 or n_b <= self.budget:
+        if len(ids_b) == 1 or n_b <= budget:
             pb = seg.postings(ids_b[0]) if len(ids_b) == 1 else self._phrase_starts(s, ids_b, j0b)
             dtype = pb.dtype
             i0 = np.searchsorted(pb, lo.astype(dtype), side="left")
@@ -242,8 +247,8 @@ class BudgetedQueries:
         c = i1 - i0
         keep = np.arange(len(pa))
         exact = True
-        if c.sum() > 4 * self.budget:  # too many to verify: an evenly spaced subset of the windows
-            k = max(1, int(len(pa) * 4 * self.budget / c.sum()))
+        if c.sum() > 4 * budget:  # too many to verify: an evenly spaced subset of the windows
+            k = max(1, int(len(pa) * 4 * budget / c.sum()))
             keep = np.unique(np.linspace(0, len(pa) - 1, k).astype(np.int64))
             i0, c, exact = i0[keep], c[keep], False
         mask = np.zeros(len(keep), dtype=bool)
@@ -255,7 +260,7 @@ class BudgetedQueries:
             mask[np.flatnonzero(nz)] = np.maximum.reduceat(ok, np.concatenate(([0], np.cumsum(cc)[:-1])))
         return mask, len(pa) / len(keep), exact
 
-    def _a_in_b_windows(self, s, ids_a, j0a, ids_b, j0b, window):
+    def _a_in_b_windows(self, s, ids_a, j0a, ids_b, j0b, window, budget):
         """Occurrences of a (frequent) within ``window`` of some b (enumerable): (found, exact, scale)."""
         np = self._np
         seg = self.segments[s]
@@ -280,8 +285,8 @@ class BudgetedQueries:
             return 0, True, 1.0
         cand = np.repeat(i0, c) + (np.arange(total) - np.repeat(np.cumsum(c) - c, c))
         exact, scale = True, 1.0
-        if total > 4 * self.budget:
-            k = 4 * self.budget
+        if total > 4 * budget:
+            k = 4 * budget
             cand = cand[np.unique(np.linspace(0, total - 1, k).astype(np.int64))]
             exact, scale = False, total / len(cand)
         ok = self._verify(seg, ids_a, post[cand].astype(np.int64) - j0a, skip=j0a)
