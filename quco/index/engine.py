@@ -137,9 +137,10 @@ class BudgetedQueries:
         starts = seg.postings(ids[j0]).astype(self._np.int64) - j0
         if len(ids) > 1:
             starts = starts[self._verify(seg, ids, starts, skip=j0)]
-        self._phrases[key] = starts
-        if len(self._phrases) > _CACHE:
-            self._phrases.popitem(last=False)
+        if len(starts) <= self.budget:  # bounded memory: 256 entries of at most a budget each
+            self._phrases[key] = starts
+            if len(self._phrases) > _CACHE:
+                self._phrases.popitem(last=False)
         return starts
 
     def _sample(self, s: int, ids, j0: int, k: int):
