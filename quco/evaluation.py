@@ -21,6 +21,7 @@ from pathlib import Path
 from .errors import OutputError, SourceError, UsageError
 from .outputs import PNG_MARKER, OutputLock, check_outputs
 from .metrics import auprc, auroc, precision_recall_f1, roc_curve
+from .duckdb_conn import connect
 
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
 
@@ -60,7 +61,7 @@ def load_scored(path: Path) -> list[dict]:
 
     if not path.is_file():
         raise SourceError(f"{path}: scored file not found")
-    con = duckdb.connect()
+    con = connect()
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":

@@ -137,8 +137,10 @@ def _has_quco_columns(path: Path, kind: str) -> bool:
     if name.endswith(".parquet"):
         import duckdb
 
+        from .duckdb_conn import connect
+
         try:
-            cols = {r[0] for r in duckdb.connect().execute("SELECT name FROM parquet_schema(?)", [str(path)]).fetchall()}
+            cols = {r[0] for r in connect().execute("SELECT name FROM parquet_schema(?)", [str(path)]).fetchall()}
         except duckdb.Error:
             return False
         return need <= cols

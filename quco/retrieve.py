@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .errors import IndexOpenError, QueryError
+from .duckdb_conn import connect
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,6 @@ class BM25Retriever:
 
     def __init__(self, index: str | os.PathLike, *, k1: float = 1.2, b: float = 0.75,
                  stopwords: frozenset[str] = STOPWORDS):
-        import duckdb
-
         from .backends.duckdb_index import read_meta
         from .normalize import Normalizer
 
@@ -84,7 +83,7 @@ class BM25Retriever:
         self.stopwords = stopwords
         self._documents = int(meta["documents"])
         self._avgdl = max(1.0, int(meta["tokens"]) / max(1, self._documents))
-        self._con = duckdb.connect(str(self.path), read_only=True)
+        self._con = connect(str(self.path), read_only=True)
         self._local = threading.local()
 
     def __call__(self, query: str, k: int = 3) -> list[Passage]:

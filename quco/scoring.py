@@ -27,6 +27,7 @@ from pathlib import Path
 from .errors import AllRowsFailed, QucoError, SourceError, UsageError
 from .normalize import invalid_text
 from .outputs import OutputLock, check_outputs
+from .duckdb_conn import connect
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows came first
@@ -120,7 +121,7 @@ def iter_rows(path: Path) -> Iterator[tuple[int, dict | None, str | None, str | 
     else:
         import duckdb
 
-        con = duckdb.connect()
+        con = connect()
         try:
             cur = con.execute("SELECT * FROM read_parquet(?)", [str(path)])
         except duckdb.Error as exc:
@@ -141,7 +142,7 @@ def count_rows(path: Path) -> int | None:
         import duckdb
 
         try:
-            return int(duckdb.connect().execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0])
+            return int(connect().execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0])
         except duckdb.Error:
             return None
     opener = gzip.open if path.suffix.lower() == ".gz" else open
@@ -489,7 +490,7 @@ def _write_table(files: list[str], extra: list[str], fmt: str, target: Path) -> 
     import duckdb
 
     # One thread and a memory cap keep assembly flat on any number of rows (DuckDB spills).
-    con = duckdb.connect(config={"threads": 1, "memory_limit": "1GB"})
+    con = connect(threads=1, memory_limit="1GB")
     try:
         columns = dict(REPORT_COLUMNS)
         if extra and files:

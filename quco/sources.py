@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .errors import SourceError
 from .normalize import invalid_text
+from .duckdb_conn import connect
 
 TEXT_SPLITS = ("paragraph", "line", "file")
 
@@ -174,7 +175,7 @@ def _iter_parquet(path: Path, tick) -> Iterator[Document]:
     import duckdb
 
     size = os.path.getsize(path)
-    con = duckdb.connect()
+    con = connect()
     try:
         try:
             cols = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()]

@@ -94,11 +94,11 @@ sys.stdin.read()
 def probe(index: Path, backend: str, workload: Path, mode: str):
     code = _PROBE.format(root=str(ROOT), workload=str(workload), index=str(index), backend=backend, mode=mode)
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait()
-        raise RuntimeError(f"probe of {index} failed")
-    return proc, json.loads(line)
+    for line in proc.stdout:  # anything a library prints before the report is skipped
+        if line.startswith("{"):
+            return proc, json.loads(line)
+    proc.wait()
+    raise RuntimeError(f"probe of {index} failed")
 
 
 def frequent_workload(sources: list[Path], n: int = 100):
@@ -134,6 +134,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "bench_scale.json"))
     ap.add_argument("--plot", default=str(ROOT / "bench-results" / "bench_scale.png"))
     ap.add_argument("--keep", action="store_true", help="keep the built indexes")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the runs already in --out for other sizes/backends (measure in several sittings)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "scripts"))
     from benchlib import workload
@@ -155,6 +157,9 @@ def main() -> int:
                                        "frequent": frequent, "frequent_pairs": frequent_pairs}))
     results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "runs": []}
     out = Path(args.out)
+    if args.merge and out.exists():
+        wanted = {(z, b) for z in args.sizes.split(",") for b in args.backends.split(",")}
+        results["runs"] = [r for r in json.loads(out.read_text())["runs"] if (r["size"], r["backend"]) not in wanted]
     out.parent.mkdir(parents=True, exist_ok=True)
     for size in args.sizes.split(","):
         target = SIZES[size]
@@ -190,6 +195,8 @@ def main() -> int:
             out.write_text(json.dumps(results, indent=1))
             if not args.keep:
                 _remove(index)
+    order = {z: i for i, z in enumerate(SIZES)}
+    results["runs"].sort(key=lambda r: (order[r["size"]], r["backend"]))
     out.write_text(json.dumps(results, indent=1))
     _plot(results, Path(args.plot))
     print(json.dumps(results, indent=1))

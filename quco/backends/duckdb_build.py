@@ -28,6 +28,7 @@ from ..normalize import Normalizer
 from ..sources import iter_documents
 from ..outputs import OutputLock
 from .building import build_sources, fsync_dir, fsync_file, install_sigterm, progress_bar
+from ..duckdb_conn import connect
 
 FORMAT_NAME = "quco-ngram-index"
 FORMAT_VERSION = 1
@@ -83,7 +84,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_t
     previous = signal.getsignal(signal.SIGTERM)
     in_main = install_sigterm()
     try:
-        con = duckdb.connect(str(tmp))
+        con = connect(str(tmp))
         _create_schema(con)
         vocab: dict[str, int] = {}
         stream = array("I")

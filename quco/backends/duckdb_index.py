@@ -22,6 +22,7 @@ from ..index.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, check_bu
 from .base import Corpus, Count, CountBackend, require_normalizer
 from .positional import PositionalBackend
 from .duckdb_build import FORMAT_NAME, FORMAT_VERSION
+from ..duckdb_conn import connect
 
 _CACHE_SIZE = 2048
 
@@ -58,7 +59,7 @@ def read_meta(path: str | os.PathLike) -> dict:
     if not damaged:
         raise IndexOpenError(f"{path}: not a quco index (not a DuckDB file; build one with `quco index build`)")
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = connect(str(path), read_only=True)
     except duckdb.Error as exc:
         raise IndexOpenError(_unreadable(path, damaged, str(exc))) from None
     try:
@@ -131,7 +132,7 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
         self.normalizer = Normalizer.from_dict(meta["normalizer"])
         require_normalizer(self.path, self.normalizer, require)
         try:
-            con = duckdb.connect(str(self.path), read_only=True)
+            con = connect(str(self.path), read_only=True)
             try:
                 vocab = con.execute("SELECT word, cnt, off FROM vocab ORDER BY w").fetchnumpy()
                 self._positions = con.execute("SELECT pos FROM postings ORDER BY w, pos").fetchnumpy()["pos"]
@@ -216,9 +217,7 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
     def doc_numbers(self, ext_ids):
         np = self._np
         if not hasattr(self, "_ext_ids"):
-            import duckdb
-
-            con = duckdb.connect(str(self.path), read_only=True)
+            con = connect(str(self.path), read_only=True)
             try:
                 ids = [r[0] for r in con.execute("SELECT ext_id FROM docs ORDER BY doc").fetchall()]
             finally:

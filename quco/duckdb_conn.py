@@ -1,0 +1,14 @@
+"""Every DuckDB connection quco opens, configured once.
+
+DuckDB's Python client draws a progress bar on *stdout* for queries that run longer than two
+seconds (loading a large index, writing a large Parquet file). quco's stdout carries JSON and
+scored rows, so the bar is always off.
+"""
+
+from __future__ import annotations
+
+
+def connect(database: str = ":memory:", *, read_only: bool = False, **config):
+    import duckdb
+
+    return duckdb.connect(database, read_only=read_only, config={"enable_progress_bar": False, **config})
