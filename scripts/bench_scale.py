@@ -134,9 +134,13 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "bench_scale.json"))
     ap.add_argument("--plot", default=str(ROOT / "bench-results" / "bench_scale.png"))
     ap.add_argument("--keep", action="store_true", help="keep the built indexes")
+    ap.add_argument("--render", metavar="JSON", help="print the README table of an earlier run's JSON and exit")
     ap.add_argument("--merge", action="store_true",
                     help="keep the runs already in --out for other sizes/backends (measure in several sittings)")
     args = ap.parse_args()
+    if args.render:
+        print(render(json.loads(Path(args.render).read_text())))
+        return 0
     sys.path.insert(0, str(ROOT / "scripts"))
     from benchlib import workload
     from scale_corpus import SHARED, generate
@@ -201,6 +205,29 @@ def main() -> int:
     _plot(results, Path(args.plot))
     print(json.dumps(results, indent=1))
     return 0
+
+
+def render(results: dict) -> str:
+    """The measured table as Markdown (the README's "Scale" table)."""
+    head = ("| tokens | backend | build | build peak RSS | index / text | open | idle worker RSS (anon) | 2nd worker (anon) "
+            "| count p50 / p99 entities | count p99 frequent | cooccur p50 / p99 entities | cooccur p99 frequent "
+            "| approx / unknown (of 1,800) | check_question p50 |")
+    rows = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in results["runs"]:
+        if "skipped" in r:
+            rows.append(f"| {r['size']} | {r['backend']} | skipped: {r['skipped']} |" + " |" * 11)
+            continue
+        b, q = r["build"], r["query"]
+        approx = sum(q[k]["approx"] for k in ("count_entities", "cooccur_entities", "count_frequent", "cooccur_frequent"))
+        unknown = sum(q[k]["unknown"] for k in ("count_entities", "cooccur_entities", "count_frequent", "cooccur_frequent"))
+        rows.append(
+            f"| {q['corpus_tokens'] / 1e6:,.0f}M | {r['backend']} | {b['seconds']:.0f} s | {b['peak_tree_rss_mb'] / 1024:.2f} GB "
+            f"| {r['index_over_raw_text']:.2f}× | {q['open_s']:.2f} s | {q['rss_mb']['VmRSS']:.0f} MB ({q['rss_mb']['RssAnon']:.0f}) "
+            f"| {r['second_worker_rss_mb']['VmRSS']:.0f} MB ({r['second_worker_rss_mb']['RssAnon']:.0f}) "
+            f"| {q['count_entities']['p50_ms']:.3f} / {q['count_entities']['p99_ms']:.2f} ms | {q['count_frequent']['p99_ms']:.2f} ms "
+            f"| {q['cooccur_entities']['p50_ms']:.3f} / {q['cooccur_entities']['p99_ms']:.2f} ms "
+            f"| {q['cooccur_frequent']['p99_ms']:.2f} ms | {approx} / {unknown} | {q['check_question_p50_ms']:.1f} ms |")
+    return "\n".join(rows)
 
 
 def _remove(path: Path) -> None:
