@@ -2,7 +2,7 @@
 
 DuckDB's Python client draws a progress bar on *stdout* for queries that run longer than two
 seconds (loading a large index, writing a large Parquet file). quco's stdout carries JSON and
-scored rows, so the bar is always off.
+scored rows, so the bar is always off. (It is a per-connection setting, not a ``config`` key.)
 """
 
 from __future__ import annotations
@@ -11,4 +11,6 @@ from __future__ import annotations
 def connect(database: str = ":memory:", *, read_only: bool = False, **config):
     import duckdb
 
-    return duckdb.connect(database, read_only=read_only, config={"enable_progress_bar": False, **config})
+    con = duckdb.connect(database, read_only=read_only, config=config)
+    con.execute("SET enable_progress_bar = false")
+    return con

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,6 @@ from .positional import PositionalBackend
 from .duckdb_build import FORMAT_NAME, FORMAT_VERSION
 from ..duckdb_conn import connect
 
-_CACHE_SIZE = 2048
 
 
 @dataclass(frozen=True)
@@ -150,7 +148,6 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
         if len(self._positions) != int(self._cnt.sum()) or len(self._doc_start) != meta["documents"]:
             raise IndexOpenError(f"{self.path}: index is corrupt (table sizes disagree with meta)")
         self._stats = Corpus(tokens=int(meta["tokens"]), documents=int(meta["documents"]))
-        self._cache: OrderedDict[tuple[str, ...], object] = OrderedDict()
         self.budget = check_budget(budget)
         self.zero_check = zero_check
         self.segments = [_MemorySegment(self)]
@@ -173,41 +170,15 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
     # for the leave-out view and cooccur_docs (evaluation tools, not the serving path).
     def positions(self, phrase: str):
         """Sorted global start positions of ``phrase`` (NumPy int64 array)."""
-        return self._phrase_positions(self._tokens(phrase))
+        plan = self._plan(self._tokens(phrase))
+        if not plan:
+            return self._np.empty(0, dtype=self._np.int64)
+        _, ids, j0, _ = plan[0]
+        return self._phrase_starts(0, ids, j0)
 
     def _postings(self, w: int):
         off = self._off[w]
         return self._positions[off : off + self._cnt[w]]
-
-    def _phrase_positions(self, toks: tuple[str, ...]):
-        np = self._np
-        cached = self._cache.get(toks)
-        if cached is not None:
-            self.cache_hits += 1
-            self._cache.move_to_end(toks)
-            return cached
-        self.cache_misses += 1
-        ids = [self._word_id.get(t) for t in toks]
-        if any(w is None for w in ids):
-            result = np.empty(0, dtype=np.int64)
-        else:
-            # Start from the rarest word; every other word only filters the candidates.
-            order = sorted(range(len(ids)), key=lambda j: self._cnt[ids[j]])
-            first = order[0]
-            cand = self._postings(ids[first]).astype(np.int64) - first
-            for j in order[1:]:
-                if not len(cand):
-                    break
-                post = self._postings(ids[j])
-                target = cand + j
-                idx = np.searchsorted(post, target)
-                idx[idx == len(post)] = 0
-                cand = cand[post[idx] == target]
-            result = cand
-        self._cache[toks] = result
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return result
 
     def without_documents(self, ext_ids) -> CountBackend:
         """A view of this index with some documents left out (by their ids): exact leave-out
@@ -229,7 +200,6 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
         return np.array(sorted(self._ext_ids[e] for e in ext_ids), dtype=np.int64)
 
     def close(self) -> None:
-        self._cache.clear()
         self._clear_caches()
 
 
