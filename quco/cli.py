@@ -32,8 +32,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="duckdb: embedded index, loaded into memory (default, up to ~50M tokens); mmap: segmented "
                         "memory-mapped index for 10^8-10^10+ tokens; infinigram: byte-level suffix array")
     b.add_argument("--workers", type=int, help="build processes for --backend mmap (default: the CPU count)")
-    b.add_argument("--segment-tokens", type=int, default=32_000_000,
-                   help="tokens per segment for --backend mmap (bounds build memory, ~20 bytes per token per worker)")
+    b.add_argument("--segment-tokens", type=int, default=96_000_000,
+                   help="tokens per segment for --backend mmap (bounds build memory, ~25 bytes per token per worker)")
     b.add_argument("--no-case-fold", action="store_true", help="keep case (default: case-insensitive counts)")
     b.add_argument("--text-split", default="paragraph", choices=["paragraph", "line", "file"],
                    help="how plain-text files are cut into documents (default: blank-line paragraphs)")
@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--text-split", default="paragraph", choices=["paragraph", "line", "file"])
     a.add_argument("--skip-bad-lines", action="store_true")
     a.add_argument("--workers", type=int)
-    a.add_argument("--segment-tokens", type=int, default=32_000_000)
+    a.add_argument("--segment-tokens", type=int, default=96_000_000)
     a.add_argument("--no-progress", action="store_true")
     i = isub.add_parser("info", help="describe an index")
     i.add_argument("path")
