@@ -154,6 +154,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "bench_scale.json"))
     ap.add_argument("--plot", default=str(ROOT / "bench-results" / "bench_scale.png"))
     ap.add_argument("--keep", action="store_true", help="keep the built indexes")
+    ap.add_argument("--reuse", action="store_true",
+                    help="measure queries on an index kept by an earlier --keep run (its build figures are kept)")
     ap.add_argument("--render", metavar="JSON", help="print the README table of an earlier run's JSON and exit")
     ap.add_argument("--merge", action="store_true",
                     help="keep the runs already in --out for other sizes/backends (measure in several sittings)")
@@ -181,9 +183,10 @@ def main() -> int:
                                        "frequent": frequent, "frequent_pairs": frequent_pairs}))
     results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "runs": []}
     out = Path(args.out)
-    if args.merge and out.exists():
+    previous = json.loads(out.read_text())["runs"] if out.exists() else []
+    if args.merge:
         wanted = {(z, b) for z in args.sizes.split(",") for b in args.backends.split(",")}
-        results["runs"] = [r for r in json.loads(out.read_text())["runs"] if (r["size"], r["backend"]) not in wanted]
+        results["runs"] = [r for r in previous if (r["size"], r["backend"]) not in wanted]
     out.parent.mkdir(parents=True, exist_ok=True)
     for size in args.sizes.split(","):
         target = SIZES[size]
@@ -202,9 +205,13 @@ def main() -> int:
                 results["runs"].append(run)
                 continue
             index = work / f"{size}.{backend}"
-            t = time.time()
-            run["build"] = build_in_child(corpus, index, backend)
-            run["build"]["wall_s"] = round(time.time() - t, 1)
+            earlier = [r for r in previous if r["size"] == size and r["backend"] == backend and "build" in r]
+            if args.reuse and index.exists() and earlier:
+                run["build"] = earlier[0]["build"]
+            else:
+                t = time.time()
+                run["build"] = build_in_child(corpus, index, backend)
+                run["build"]["wall_s"] = round(time.time() - t, 1)
             run["index_over_raw_text"] = round(run["build"]["bytes"] / raw, 3)
             qbackend = {"infinigram": "infinigram-local"}.get(backend, backend)
             first, measured = probe(index, qbackend, wl_path, "full")
@@ -217,7 +224,7 @@ def main() -> int:
             results["runs"].append(run)
             print(json.dumps(run), file=sys.stderr, flush=True)
             out.write_text(json.dumps(results, indent=1))
-            if not args.keep:
+            if not (args.keep or args.reuse):
                 _remove(index)
     order = {z: i for i, z in enumerate(SIZES)}
     results["runs"].sort(key=lambda r: (order[r["size"]], r["backend"]))
