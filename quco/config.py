@@ -37,7 +37,7 @@ class Settings:
     api_cache: str | None = "data/cache/infinigram-api.sqlite"  # "" or "none" disables the cache
     api_timeout: float = 20.0
     max_draft_sentences: int = 1000  # a longer draft is refused before its pairs are counted
-    work_budget: int = 2_500  # local indexes: positions one query may examine before it estimates (approx)
+    work_budget: int = 5_000  # local indexes: positions one query may examine before it estimates (approx)
     api_max_retry_after: float = 120.0  # honour a server's Retry-After up to this many seconds
     api_deadline: float = 300.0  # one request, all retries and waits included
 

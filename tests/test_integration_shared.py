@@ -40,7 +40,11 @@ def test_three_backends_agree_on_shared_corpus(shared_index, shared_infinigram, 
     popqa = [json.loads(l) for l in open(SHARED / "eval" / "popqa_1000.jsonl")][:150]
     entities = [r["subj"] for r in popqa] + [r["obj"] for r in popqa]
     pairs = [(r["subj"], r["obj"]) for r in popqa]
-    local = InfiniGramLocal(shared_infinigram)
+    from quco.backends.duckdb_index import DuckDBIndex
+
+    budgeted = shared_index
+    shared_index = DuckDBIndex(budgeted.path, budget=10**9)  # like-with-like: every answer exact
+    local = InfiniGramLocal(shared_infinigram, budget=10**9)
     cnf = InfiniGramLocal(shared_infinigram, cooccur="cnf")
     assert local.corpus == shared_index.corpus
     with ContractServer(cnf) as server:
@@ -52,6 +56,17 @@ def test_three_backends_agree_on_shared_corpus(shared_index, shared_infinigram, 
         exact = [c.count for c in shared_index.cooccur_many(pairs, 1000)]
         assert [c.count for c in local.cooccur_many(pairs, 1000)] == exact
         assert [c.count for c in api.cooccur_many(pairs, 1000)] == [c.count for c in cnf.cooccur_many(pairs, 1000)]
+        # Under the default work budget an answer is the exact one or a flagged estimate, never a false zero.
+        for got, want in zip(budgeted.count_many(entities), expected):
+            assert got.count == want or (got.approx and got.count > 0)
+        from quco.errors import BackendError
+
+        for (a, b), want in zip(pairs, exact):
+            try:
+                got = budgeted.cooccur(a, b, 1000)
+            except BackendError:  # over the budget with no hit in the sample: unknown, which is allowed
+                continue
+            assert got.count == want or (got.approx and got.count > 0)
 
 
 def test_quco_demo_end_to_end_on_the_same_wikipedia_text(tmp_path, capsys, model_extractor):

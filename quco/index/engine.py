@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from ..backends.base import DEFAULT_WINDOW, Cooccurrence, Count, check_window
 from ..errors import BackendError, QueryError
 
-DEFAULT_BUDGET = 2_500
+DEFAULT_BUDGET = 5_000
 ZERO_CHECK = 20  # a count whose sample has no hit is settled exactly up to this many budgets
 _MAX_PHRASE_TOKENS = 256
 _CACHE = 256
