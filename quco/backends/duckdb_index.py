@@ -102,6 +102,7 @@ def _unreadable(path: Path, damaged: bool, detail: str) -> str:
 class _MemorySegment:
     """The whole loaded index as one segment of the budgeted query engine (``quco.index.engine``)."""
 
+    by_hash = False  # words are found in a dictionary
     def __init__(self, index: "DuckDBIndex"):
         self.ix = index
         self.cnt, self.doc_start, self.doc_end = index._cnt, index._doc_start, index._doc_end

@@ -4,7 +4,8 @@ Shared by every positional index: the memory-mapped index (many segments on disk
 index (one segment in memory). A *segment* is a range of whole documents with its own word ids:
 
   ``word(token, raw, h)``  the token's word id in the segment, or -1 (``raw``: UTF-8 bytes,
-                           ``h``: its 64-bit ``word_hash``, for segments that look words up by hash)
+                           ``h``: its 64-bit ``word_hash``, for segments that look words up by hash;
+                           a segment with ``by_hash = False`` gets None for both)
   ``cnt[w]``               occurrences of word ``w``
   ``postings(w)``          its positions, ascending (uint32)
   ``doc_start``, ``doc_end``  each document's first position and one past its last (int64)
@@ -66,6 +67,7 @@ class BudgetedQueries:
         import numpy as np
 
         self._np = np
+        self._by_hash = any(getattr(seg, "by_hash", True) for seg in self.segments)
         self._hashes: OrderedDict[str, tuple] = OrderedDict()
         self._phrases: OrderedDict[tuple, object] = OrderedDict()
         self.cache_hits = self.cache_misses = 0
@@ -85,7 +87,10 @@ class BudgetedQueries:
         """The token's word id in every segment (-1 where absent); cached."""
         ids = self._hashes.get(token)
         if ids is None:
-            h, raw = self._np.uint64(word_hash(token)), token.encode("utf-8")
+            if self._by_hash:
+                h, raw = self._np.uint64(word_hash(token)), token.encode("utf-8")
+            else:  # segments with a word dictionary (the DuckDB index) need no hash
+                h = raw = None
             ids = tuple(seg.word(token, raw, h) for seg in self.segments)
             self._hashes[token] = ids
             if len(self._hashes) > 65_536:
