@@ -86,9 +86,7 @@ if {mode!r} == "full":
             while fh.read(1 << 24):
                 pass
     res["warmup_read_s"] = round(time.perf_counter() - t, 2)
-    for attr in ("_clear_caches", ):
-        getattr(be, attr, lambda: None)()
-    getattr(be, "_cache", {{}}).clear()
+    be.clear_caches()
     res.update(workloads())
     from quco.detector import Detector
     from quco.extract import Extractor

@@ -74,6 +74,9 @@ class CountBackend(abc.ABC):
     def cooccur_docs(self, a: str, b: str) -> Cooccurrence:
         return self.cooccur_docs_many([(a, b)])[0]
 
+    def clear_caches(self) -> None:
+        """Forget cached answers (benchmarks time cold queries with it). Optional."""
+
     def close(self) -> None:
         """Release files and connections. Idempotent."""
 

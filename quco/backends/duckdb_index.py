@@ -201,7 +201,7 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
         return np.array(sorted(self._ext_ids[e] for e in ext_ids), dtype=np.int64)
 
     def close(self) -> None:
-        self._clear_caches()
+        self.clear_caches()
 
 
 class _WithoutDocuments(PositionalBackend):

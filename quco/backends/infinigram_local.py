@@ -247,6 +247,9 @@ class InfiniGramLocal(PositionalBackend):
             self._cache.popitem(last=False)
         return result
 
+    def clear_caches(self) -> None:
+        self._cache.clear()
+
     def close(self) -> None:
         self._cache.clear()
         self._engine = None

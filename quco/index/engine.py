@@ -298,6 +298,6 @@ class BudgetedQueries:
         ok = self._verify(seg, ids_a, post[cand].astype(np.int64) - j0a, skip=j0a)
         return int(ok.sum()), exact, scale
 
-    def _clear_caches(self) -> None:
+    def clear_caches(self) -> None:
         self._phrases.clear()
         self._hashes.clear()

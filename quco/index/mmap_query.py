@@ -93,7 +93,7 @@ class MmapIndex(BudgetedQueries, CountBackend):
 
 
     def close(self) -> None:
-        self._clear_caches()
+        self.clear_caches()
 
 
 def read_mmap_meta(path: str | os.PathLike) -> dict | None:
