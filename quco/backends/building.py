@@ -22,6 +22,13 @@ def build_sources(sources: Sequence, out: Path, kind: str, force: bool) -> list[
     return paths
 
 
+def quco_version() -> str:
+    """The version written into every index's metadata."""
+    from .. import __version__
+
+    return __version__
+
+
 def swap_into_place(tmp: Path, out: Path) -> None:
     """Rename the finished directory ``tmp`` over ``out``; readers of the old one keep their open files."""
     old = None

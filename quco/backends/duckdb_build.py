@@ -27,7 +27,7 @@ from ..errors import BuildError, QucoError
 from ..normalize import Normalizer
 from ..sources import iter_documents
 from ..outputs import OutputLock
-from .building import build_sources, fsync_dir, fsync_file, install_sigterm, progress_bar
+from .building import build_sources, fsync_dir, fsync_file, install_sigterm, progress_bar, quco_version
 from ..duckdb_conn import connect
 
 FORMAT_NAME = "quco-ngram-index"
@@ -138,7 +138,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_t
             "sources": [{"path": str(p), "bytes": p.stat().st_size} for p in paths],
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - t0, 3),
-            "quco_version": _version(),
+            "quco_version": quco_version(),
         }
         con.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
         con.execute("CHECKPOINT")
@@ -185,9 +185,3 @@ def _flush_docs(con, pending: dict[str, list]) -> None:
     )
     for v in pending.values():
         v.clear()
-
-
-def _version() -> str:
-    from .. import __version__
-
-    return __version__

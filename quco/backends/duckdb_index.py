@@ -53,26 +53,25 @@ def read_meta(path: str | os.PathLike) -> dict:
         raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --out {path}`)")
     if path.is_dir():
         raise IndexOpenError(f"{path}: is a directory, not an index file")
-    damaged = _is_duckdb_file(path)  # a DuckDB header that fails later is a damaged index, not a stranger
-    if not damaged:
+    if not _is_duckdb_file(path):  # past this header check, a failure means a damaged index, not a stranger
         raise IndexOpenError(f"{path}: not a quco index (not a DuckDB file; build one with `quco index build`)")
     try:
         con = connect(str(path), read_only=True)
     except duckdb.Error as exc:
-        raise IndexOpenError(_unreadable(path, damaged, str(exc))) from None
+        raise IndexOpenError(_damaged(path, str(exc))) from None
     try:
         try:
             rows = con.execute("SELECT key, value FROM meta").fetchall()
         except duckdb.Error as exc:
             if "does not exist" in str(exc):
                 raise IndexOpenError(f"{path}: a DuckDB file but not a quco index (no meta table)") from None
-            raise IndexOpenError(_unreadable(path, damaged, str(exc))) from None
+            raise IndexOpenError(_damaged(path, str(exc))) from None
     finally:
         con.close()
     try:
         meta = {k: json.loads(v) for k, v in rows}
     except (TypeError, ValueError):
-        raise IndexOpenError(_unreadable(path, True, "meta table is not JSON")) from None
+        raise IndexOpenError(_damaged(path, "meta table is not JSON")) from None
     if meta.get("format") != FORMAT_NAME:
         raise IndexOpenError(f"{path}: not a quco n-gram index (format {meta.get('format')!r})")
     version = meta.get("format_version")
@@ -92,11 +91,9 @@ def _is_duckdb_file(path: Path) -> bool:
         return False
 
 
-def _unreadable(path: Path, damaged: bool, detail: str) -> str:
+def _damaged(path: Path, detail: str) -> str:
     first = detail.splitlines()[0] if detail else "unreadable"
-    if damaged:
-        return f"{path}: the index is damaged ({first}); rebuild it with `quco index build ... --force`"
-    return f"{path}: not a quco index ({first})"
+    return f"{path}: the index is damaged ({first}); rebuild it with `quco index build ... --force`"
 
 
 class _MemorySegment:
@@ -139,7 +136,7 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
             finally:
                 con.close()
         except duckdb.Error as exc:
-            raise IndexOpenError(_unreadable(self.path, True, str(exc))) from None
+            raise IndexOpenError(_damaged(self.path, str(exc))) from None
         words = vocab["word"].tolist()
         self._word_id = dict(zip(words, range(len(words))))
         self._cnt = vocab["cnt"].astype(np.int64)

@@ -33,7 +33,7 @@ from ..errors import BuildError, QucoError
 from ..normalize import Normalizer
 from ..sources import iter_documents
 from ..outputs import OutputLock
-from .building import build_sources, install_sigterm, progress_bar, swap_into_place
+from .building import build_sources, install_sigterm, progress_bar, quco_version, swap_into_place
 
 FORMAT_NAME = "quco-infinigram-index"
 FORMAT_VERSION = 1
@@ -136,7 +136,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus) -
             "sources": [{"path": str(p), "bytes": p.stat().st_size} for p in paths],
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - t0, 3),
-            "quco_version": _version(),
+            "quco_version": quco_version(),
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
         swap_into_place(tmp, out)
@@ -211,9 +211,3 @@ def _raise_nofile() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def _version() -> str:
-    from .. import __version__
-
-    return __version__

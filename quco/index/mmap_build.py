@@ -39,7 +39,7 @@ from pathlib import Path
 
 from ..errors import BuildError, IndexOpenError, QucoError
 from ..normalize import Normalizer
-from ..backends.building import build_sources, fsync_dir, fsync_file, progress_bar, swap_into_place
+from ..backends.building import build_sources, fsync_dir, fsync_file, progress_bar, quco_version, swap_into_place
 from ..outputs import OutputLock, check_outputs
 from ..sources import iter_documents
 from .engine import word_hash
@@ -220,9 +220,9 @@ def add_documents(
                                     segment_tokens, prefix=prefix)
             _write_manifest(index, normalizer, meta["segments"] + added, meta.get("text_split", text_split),
                             [Path(s["path"]) for s in meta.get("sources", [])] + paths, t0)
-        except BaseException:
-            for s in locals().get("added") or []:
-                shutil.rmtree(index / s["name"], ignore_errors=True)
+        except BaseException:  # whatever this add wrote carries its prefix; the manifest was not replaced
+            for partial in index.glob(f"{prefix}*"):
+                shutil.rmtree(partial, ignore_errors=True)
             raise
         meta = read_manifest(index)
         return MmapBuildStats(index, meta["tokens"], meta["documents"], len(meta["segments"]),
@@ -298,7 +298,7 @@ def _write_manifest(root: Path, normalizer, segments: list[dict], text_split, pa
         "sources": [{"path": str(p), "bytes": p.stat().st_size if p.exists() else None} for p in paths],
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "build_seconds": round(time.perf_counter() - t0, 3),
-        "quco_version": _version(),
+        "quco_version": quco_version(),
     }
     tmp = root / f".{MANIFEST}.tmp-{os.getpid()}"
     tmp.write_text(json.dumps(meta, indent=1))
@@ -327,9 +327,3 @@ def read_manifest(path: str | os.PathLike) -> dict:
 
 def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-
-def _version() -> str:
-    from .. import __version__
-
-    return __version__

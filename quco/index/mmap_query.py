@@ -9,7 +9,6 @@ below the work budget and flagged estimates above it (see ``quco.index.engine``)
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from ..normalize import Normalizer
 from .engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, WorkBudgetExceeded, check_budget
 from .mmap_build import read_manifest
 
-__all__ = ["MmapIndex", "WorkBudgetExceeded", "DEFAULT_BUDGET", "read_mmap_meta"]
+__all__ = ["MmapIndex", "WorkBudgetExceeded", "DEFAULT_BUDGET"]
 
 
 class _Segment:
@@ -95,10 +94,3 @@ class MmapIndex(BudgetedQueries, CountBackend):
     def close(self) -> None:
         self.clear_caches()
 
-
-def read_mmap_meta(path: str | os.PathLike) -> dict | None:
-    """The manifest, or None when ``path`` is not a memory-mapped index (cheap: one small file)."""
-    p = Path(path)
-    if not (p / "quco-index.json").is_file():
-        return None
-    return json.loads((p / "quco-index.json").read_text(encoding="utf-8"))
