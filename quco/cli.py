@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, help="build processes for --backend mmap (default: the CPU count)")
     b.add_argument("--segment-tokens", type=int, default=96_000_000,
                    help="tokens per segment for --backend mmap (bounds build memory, ~25 bytes per token per worker)")
+    b.add_argument("--no-merge", action="store_true",
+                   help="--backend mmap: keep the segments as built instead of merging them (faster build, slower queries)")
     b.add_argument("--no-case-fold", action="store_true", help="keep case (default: case-insensitive counts)")
     b.add_argument("--text-split", default="paragraph", choices=["paragraph", "line", "file"],
                    help="how plain-text files are cut into documents (default: blank-line paragraphs)")
@@ -48,7 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--skip-bad-lines", action="store_true")
     a.add_argument("--workers", type=int)
     a.add_argument("--segment-tokens", type=int, default=96_000_000)
+    a.add_argument("--no-merge", action="store_true", help="keep the new segments as built instead of merging them")
     a.add_argument("--no-progress", action="store_true")
+    m = isub.add_parser("compact", help="merge a memory-mapped index's segments into as few as fit (faster queries)")
+    m.add_argument("index")
+    m.add_argument("--no-progress", action="store_true")
     i = isub.add_parser("info", help="describe an index")
     i.add_argument("path")
     i.add_argument("--json", action="store_true")
@@ -157,6 +163,8 @@ def _cmd_index(args) -> int:
         from .normalize import Normalizer
 
         progress = not args.no_progress and sys.stderr.isatty()
+        if args.backend != "mmap" and (args.no_merge or args.workers is not None):
+            raise UsageError("--no-merge and --workers apply to --backend mmap only")
         if args.backend == "infinigram":
             return _build_infinigram(args, progress)
         if args.backend == "mmap":
@@ -181,6 +189,11 @@ def _cmd_index(args) -> int:
         return 0
     if args.index_command == "add":
         return _add_mmap(args)
+    if args.index_command == "compact":
+        from .index.mmap_build import compact_index
+
+        stats = compact_index(args.index, progress=not args.no_progress and sys.stderr.isatty())
+        return _print_mmap(stats, "compacted")
     from .render import render_info
 
     if Path(args.path).is_dir() and (Path(args.path) / "quco-index.json").exists():
@@ -214,7 +227,8 @@ def _build_mmap(args, progress: bool) -> int:
     _check_build_sizes(args)
     stats = build_mmap_index(args.sources, args.out, normalizer=Normalizer(case_fold=not args.no_case_fold),
                              text_split=args.text_split, skip_bad_lines=args.skip_bad_lines, progress=progress,
-                             force=args.force, workers=args.workers, segment_tokens=args.segment_tokens)
+                             force=args.force, workers=args.workers, segment_tokens=args.segment_tokens,
+                             merge=not args.no_merge)
     return _print_mmap(stats, "built")
 
 
@@ -224,7 +238,7 @@ def _add_mmap(args) -> int:
     _check_build_sizes(args)
     stats = add_documents(args.index, args.sources, text_split=args.text_split, skip_bad_lines=args.skip_bad_lines,
                           progress=not args.no_progress and sys.stderr.isatty(), workers=args.workers,
-                          segment_tokens=args.segment_tokens)
+                          segment_tokens=args.segment_tokens, merge=not args.no_merge)
     return _print_mmap(stats, "updated")
 
 

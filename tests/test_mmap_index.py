@@ -16,7 +16,8 @@ from conftest import CORPUS_FILES, write_jsonl
 from test_index_exact import SEPARATORS, WORDS, brute_cooccur, brute_count
 from quco.backends.base import Count
 from quco.errors import IndexOpenError, OutputError
-from quco.index.mmap_build import add_documents, build_mmap_index
+from quco.index.mmap_build import add_documents, build_mmap_index, compact_index
+from quco.index.mmap_merge import MAX_POSITIONS
 from quco.index.mmap_query import MmapIndex, WorkBudgetExceeded
 from quco.normalize import Normalizer
 
@@ -26,13 +27,18 @@ doc_strategy = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARA
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(texts=st.lists(doc_strategy, min_size=1, max_size=10), case_fold=st.booleans(),
-       segment_tokens=st.sampled_from([8, 30, 10_000]), data=st.data())
-def test_exact_below_the_budget_on_any_segmentation(tmp_path_factory, texts, case_fold, segment_tokens, data):
+       segment_tokens=st.sampled_from([8, 30, 10_000]), merge=st.sampled_from([None, 40, MAX_POSITIONS]),
+       data=st.data())
+def test_exact_below_the_budget_on_any_segmentation(tmp_path_factory, texts, case_fold, segment_tokens, merge, data):
+    """Any segmentation, unmerged (None) or compacted into segments of at most ``merge`` positions."""
     tmp = tmp_path_factory.mktemp("m")
     norm = Normalizer(case_fold=case_fold)
     texts = [t if norm.tokens(t) else "gamma" for t in texts]
     src = write_jsonl(tmp / "c.jsonl", texts)
-    build_mmap_index([src], tmp / "ix", normalizer=norm, progress=False, segment_tokens=segment_tokens, workers=2)
+    build_mmap_index([src], tmp / "ix", normalizer=norm, progress=False, segment_tokens=segment_tokens, workers=2,
+                     merge=False)
+    if merge:
+        compact_index(tmp / "ix", progress=False, max_positions=merge)
     ix = MmapIndex(tmp / "ix", budget=100_000)  # far above this corpus: every answer exact
     docs = [norm.tokens(t) for t in texts]
     assert ix.corpus.tokens == sum(map(len, docs)) and ix.corpus.documents == len(docs)
@@ -147,11 +153,60 @@ def test_agrees_with_the_duckdb_index_on_the_shared_corpus(shared_index, tmp_pat
     from quco.backends.duckdb_index import DuckDBIndex
 
     shared_index = DuckDBIndex(shared_index.path, budget=10_000_000)  # exact everywhere, like ix below
-    build_mmap_index(CORPUS_FILES, tmp_path / "ix", progress=False, segment_tokens=500_000)
-    ix = MmapIndex(tmp_path / "ix", budget=10_000_000)
-    assert len(ix.segments) > 1 and ix.corpus == shared_index.corpus
     popqa = [json.loads(line) for line in open(SHARED / "eval" / "popqa_1000.jsonl")][:200]
     phrases = [r["subj"] for r in popqa] + [r["obj"] for r in popqa] + ["the", "of the", "new york city"]
-    assert [c.count for c in ix.count_many(phrases)] == [c.count for c in shared_index.count_many(phrases)]
     pairs = [(r["subj"], r["obj"]) for r in popqa] + [("the", "of"), ("new york", "city")]
-    assert [c.count for c in ix.cooccur_many(pairs, 1000)] == [c.count for c in shared_index.cooccur_many(pairs, 1000)]
+    want_counts = [c.count for c in shared_index.count_many(phrases)]
+    want_pairs = [c.count for c in shared_index.cooccur_many(pairs, 1000)]
+    for merge, segments in ((False, 5), (True, 1)):  # five segments as built, then merged into one
+        build_mmap_index(CORPUS_FILES, tmp_path / "ix", progress=False, segment_tokens=500_000, merge=merge,
+                         force=True)
+        ix = MmapIndex(tmp_path / "ix", budget=10_000_000)
+        assert len(ix.segments) == segments and ix.corpus == shared_index.corpus
+        assert [c.count for c in ix.count_many(phrases)] == want_counts
+        assert [c.count for c in ix.cooccur_many(pairs, 1000)] == want_pairs
+
+
+def test_compaction_is_exact_atomic_and_falls_back_on_a_hash_collision(tmp_path, monkeypatch):
+    import quco.index.mmap_merge as merge_mod
+
+    texts = [f"Hamlet met Ophelia in room {i} of the castle" if i % 3 else f"the castle had {i} rooms" for i in range(60)]
+    build_mmap_index([write_jsonl(tmp_path / "a.jsonl", texts[:20])], tmp_path / "ix", progress=False)
+    for k, part in enumerate((texts[20:40], texts[40:])):
+        add_documents(tmp_path / "ix", [write_jsonl(tmp_path / f"b{k}.jsonl", part)], progress=False)
+    queries = ["hamlet", "the castle", "room 7", "rooms"]
+    before = MmapIndex(tmp_path / "ix")
+    assert len(before.segments) == 3
+    want = ([c.count for c in before.count_many(queries)], before.cooccur("Hamlet", "rooms", 1000).count)
+
+    def broken(*args):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:  # a failed compaction leaves the index as it was, and no debris
+        m.setattr(merge_mod, "_write_stream", broken)
+        with pytest.raises(OSError):
+            compact_index(tmp_path / "ix", progress=False)
+    assert len(MmapIndex(tmp_path / "ix").segments) == 3 and len(list((tmp_path / "ix").glob("seg-*"))) == 3
+    with monkeypatch.context() as m:  # a word hash shared by two different words: left unmerged, still exact
+        m.setattr(merge_mod, "_fingerprints", lambda words, off: __import__("numpy").random.randint(
+            0, 2**62, len(off) - 1).astype("uint64"))
+        assert compact_index(tmp_path / "ix", progress=False).segments == 3
+    stats = compact_index(tmp_path / "ix", progress=False)
+    after = MmapIndex(tmp_path / "ix")
+    assert stats.segments == 1 and len(list((tmp_path / "ix").glob("seg-*"))) == 1
+    assert ([c.count for c in after.count_many(queries)], after.cooccur("Hamlet", "rooms", 1000).count) == want
+    # A reader that opened the old segments keeps answering from them (their files stay mapped).
+    assert [c.count for c in before.count_many(queries)] == want[0]
+
+
+def test_an_index_of_the_previous_format_asks_for_a_rebuild(tmp_path):
+    build_mmap_index([write_jsonl(tmp_path / "c.jsonl", ["alpha beta"])], tmp_path / "ix", progress=False)
+    manifest = tmp_path / "ix" / "quco-index.json"
+    meta = json.loads(manifest.read_text())
+    meta["format_version"] = 1
+    manifest.write_text(json.dumps(meta))
+    with pytest.raises(IndexOpenError, match="older .* rebuild it with `quco index build`"):
+        MmapIndex(tmp_path / "ix")
+    out = subprocess.run([sys.executable, "-m", "quco.cli", "check", "Who wrote Hamlet?", "--index",
+                          str(tmp_path / "ix")], capture_output=True, text=True)
+    assert out.returncode != 0 and "Traceback" not in out.stderr and "rebuild" in out.stderr

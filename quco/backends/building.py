@@ -63,12 +63,12 @@ class _NoBar:
         pass
 
 
-def progress_bar(total: int, enabled: bool):
+def progress_bar(total: int, enabled: bool, *, desc: str = "indexing", unit: str = "B"):
     if not enabled:
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="B", unit_scale=True, desc="indexing", mininterval=0.5, leave=False)
+    return tqdm(total=total, unit=unit, unit_scale=True, desc=desc, mininterval=0.5, leave=False)
 
 
 def fsync_file(path: Path) -> None:

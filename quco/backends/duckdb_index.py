@@ -100,6 +100,8 @@ class _MemorySegment:
     """The whole loaded index as one segment of the budgeted query engine (``quco.index.engine``)."""
 
     by_hash = False  # words are found in a dictionary
+    stream = None  # no forward index: phrases are verified by searching postings
+
     def __init__(self, index: "DuckDBIndex"):
         self.ix = index
         self.cnt, self.doc_start, self.doc_end = index._cnt, index._doc_start, index._doc_end

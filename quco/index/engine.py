@@ -9,6 +9,9 @@ index (one segment in memory). A *segment* is a range of whole documents with it
   ``cnt[w]``               occurrences of word ``w``
   ``postings(w)``          its positions, ascending (uint32)
   ``doc_start``, ``doc_end``  each document's first position and one past its last (int64)
+  ``stream``               the forward index (the word id at each position, a non-word between
+                           documents), or None: with it a phrase is verified with one read per
+                           word, without it by a binary search in each word's postings
 
 **Work budget.** Each query examines at most ``budget`` positions across all segments. Below it
 every answer is exact. Above it:
@@ -117,6 +120,13 @@ class BudgetedQueries:
         np = self._np
         ok = starts >= 0
         base = np.where(ok, starts, 0)
+        stream = seg.stream
+        if stream is not None:
+            last = len(stream) - 1  # the gap after the last document: never a word
+            for j, w in enumerate(ids):
+                if j != skip:
+                    ok &= stream[np.minimum(base + j, last)] == w
+            return ok
         for j, w in enumerate(ids):
             if j == skip:
                 continue

@@ -9,6 +9,8 @@ Layout (a directory; format ``quco-mmap-index`` version 1)::
     cnt.npy     uint64[V]   occurrences of each word
     off.npy     uint64[V]   first row of each word in postings
     postings.npy uint32[T]  segment-local positions, grouped by word id, ascending within a word
+    stream.npy  uint32[T+D] the forward index: the word id at each position, 0xFFFFFFFF after each
+                            document (so a phrase is verified with one read per word, not a search)
     doc_start.npy, doc_len.npy  uint32[D] each document's first position and length
     ext_ids.jsonl           each document's id (JSON per line)
 
@@ -43,9 +45,10 @@ from ..backends.building import build_sources, fsync_dir, fsync_file, progress_b
 from ..outputs import OutputLock, check_outputs
 from ..sources import iter_documents
 from .engine import word_hash
+from .mmap_merge import MAX_POSITIONS, compact_segments, remove_unlisted
 
 FORMAT_NAME = "quco-mmap-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: segments carry the forward index (stream.npy) and may be merged
 MANIFEST = "quco-index.json"
 SEGMENT_TOKENS = 96_000_000  # ~2.4 GB of build memory per worker; fewer segments, faster queries
 _GAP = 0xFFFFFFFF  # the empty position between documents: no phrase spans two documents
@@ -112,6 +115,7 @@ class _SegmentWriter:
         ids = np.frombuffer(self.stream, dtype=np.uint32)
         ids = rank[np.minimum(ids, len(words))]  # the gap maps to itself and sorts last
         del self.stream
+        np.save(seg / "stream.npy", ids)
         postings = np.argsort(ids, kind="stable")  # positions grouped by word, ascending within a word
         counts = np.bincount(ids[ids != _GAP], minlength=len(words)).astype(np.uint64)
         n_tokens = int(counts.sum())
@@ -167,8 +171,10 @@ def build_mmap_index(
     force: bool = False,
     workers: int | None = None,
     segment_tokens: int = SEGMENT_TOKENS,
+    merge: bool = True,
 ) -> MmapBuildStats:
-    """Build a segmented memory-mapped index of ``sources`` at ``out`` (a directory), atomically."""
+    """Build a segmented memory-mapped index of ``sources`` at ``out`` (a directory), atomically.
+    ``merge``: merge the segments the workers built into as few as fit (``quco.index.mmap_merge``)."""
     normalizer = normalizer or Normalizer()
     out = Path(out)
     paths = build_sources(sources, out, "mmap-index", force)
@@ -179,6 +185,9 @@ def build_mmap_index(
             tmp.mkdir()
             segments = _build_segments(paths, tmp, normalizer, text_split, skip_bad_lines, progress, workers,
                                        segment_tokens, prefix="seg-")
+            if merge and len(segments) > 1:
+                segments = compact_segments(tmp, segments, "seg-m-", progress=progress)
+                remove_unlisted(tmp, segments)
             _write_manifest(tmp, normalizer, segments, text_split, paths, t0)
             swap_into_place(tmp, out)
         except QucoError:
@@ -201,29 +210,58 @@ def add_documents(
     progress: bool = True,
     workers: int | None = None,
     segment_tokens: int = SEGMENT_TOKENS,
+    merge: bool = True,
 ) -> MmapBuildStats:
-    """Add the documents of ``sources`` to an existing index as new segments (nothing is rebuilt)."""
+    """Add the documents of ``sources`` to an existing index as new segments (nothing is rebuilt).
+    ``merge``: merge the new segments among themselves (``compact_index`` merges them all)."""
     index = Path(index)
     paths = [Path(s) for s in sources]
     check_outputs(paths, {"INDEX": (index, "mmap-index")})
     with OutputLock(index, "index add"):
         meta = read_manifest(index)
-        listed = {s["name"] for s in meta["segments"]}
-        for stale in index.glob("seg-*"):  # written by an add that was killed before its manifest
-            if stale.name not in listed:
-                shutil.rmtree(stale, ignore_errors=True)
+        remove_unlisted(index, meta["segments"])  # written by an add or compaction killed before its manifest
         normalizer = Normalizer.from_dict(meta["normalizer"])
         t0 = time.perf_counter()
         prefix = f"seg-{int(time.time() * 1000):x}-"
         try:
             added = _build_segments(paths, index, normalizer, text_split, skip_bad_lines, progress, workers,
                                     segment_tokens, prefix=prefix)
+            if merge and len(added) > 1:
+                added = compact_segments(index, added, f"{prefix}m-", progress=progress)
             _write_manifest(index, normalizer, meta["segments"] + added, meta.get("text_split", text_split),
                             [Path(s["path"]) for s in meta.get("sources", [])] + paths, t0)
         except BaseException:  # whatever this add wrote carries its prefix; the manifest was not replaced
             for partial in index.glob(f"{prefix}*"):
                 shutil.rmtree(partial, ignore_errors=True)
             raise
+        remove_unlisted(index, added + meta["segments"])
+        meta = read_manifest(index)
+        return MmapBuildStats(index, meta["tokens"], meta["documents"], len(meta["segments"]),
+                              time.perf_counter() - t0, _size(index))
+
+
+def compact_index(index: str | os.PathLike, *, progress: bool = True, max_positions: int = MAX_POSITIONS) -> MmapBuildStats:
+    """Merge the index's segments into as few as fit (after many ``add_documents``); atomic: the
+    manifest switches to the merged segments in one step, and readers of the old ones keep them.
+    ``max_positions`` caps a merged segment (the default is what ``uint32`` positions allow)."""
+    index = Path(index)
+    check_outputs([], {"INDEX": (index, "mmap-index")})
+    with OutputLock(index, "index compact"):
+        meta = read_manifest(index)
+        remove_unlisted(index, meta["segments"])
+        t0 = time.perf_counter()
+        prefix = f"seg-{int(time.time() * 1000):x}-m-"
+        try:
+            merged = compact_segments(index, meta["segments"], prefix, progress=progress, max_positions=max_positions)
+            if merged != meta["segments"]:
+                _write_manifest(index, Normalizer.from_dict(meta["normalizer"]), merged,
+                                meta.get("text_split", "paragraph"),
+                                [Path(s["path"]) for s in meta.get("sources", [])], t0)
+        except BaseException:
+            for partial in index.glob(f"{prefix}*"):
+                shutil.rmtree(partial, ignore_errors=True)
+            raise
+        remove_unlisted(index, merged)
         meta = read_manifest(index)
         return MmapBuildStats(index, meta["tokens"], meta["documents"], len(meta["segments"]),
                               time.perf_counter() - t0, _size(index))
@@ -317,11 +355,15 @@ def read_manifest(path: str | os.PathLike) -> dict:
         raise IndexOpenError(f"{path}: the index manifest is damaged ({exc}); rebuild it with `quco index build`") from None
     if meta.get("format") != FORMAT_NAME:
         raise IndexOpenError(f"{path}: not a quco memory-mapped index (format {meta.get('format')!r})")
-    if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version != FORMAT_VERSION:
         from ..errors import IndexFormatError
 
-        raise IndexFormatError(f"{path}: index format version {meta.get('format_version')} is newer than this quco "
-                               f"supports ({FORMAT_VERSION}); upgrade quco or rebuild the index")
+        if isinstance(version, int) and version < FORMAT_VERSION:
+            raise IndexFormatError(f"{path}: index format version {version} is older than this quco reads "
+                                   f"({FORMAT_VERSION}); rebuild it with `quco index build`")
+        raise IndexFormatError(f"{path}: index format version {version!r} is not one this quco reads "
+                               f"({FORMAT_VERSION}); upgrade quco or rebuild the index with `quco index build`")
     return meta
 
 

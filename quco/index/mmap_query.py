@@ -31,13 +31,15 @@ class _Segment:
             load = lambda n: np.load(d / n, mmap_mode="r").view(np.ndarray)  # noqa: E731
             self.hash, self.cnt, self.off = load("hash.npy"), load("cnt.npy"), load("off.npy")
             self.post, self.word_off = load("postings.npy"), load("word_off.npy")
+            self.stream = load("stream.npy")
             self.words = _map_bytes(d / "words.bin")
             self.doc_start = np.load(d / "doc_start.npy").astype(np.int64)  # small: kept in memory
             self.doc_end = self.doc_start + np.load(d / "doc_len.npy").astype(np.int64)
         except (OSError, ValueError) as exc:
             raise IndexOpenError(f"{d}: a segment is missing or damaged ({exc}); rebuild with `quco index build`") from None
         if len(self.post) != entry["tokens"] or len(self.doc_start) != entry["documents"] or \
-                len(self.hash) != len(self.cnt) or len(self.word_off) != len(self.hash) + 1:
+                len(self.hash) != len(self.cnt) or len(self.word_off) != len(self.hash) + 1 or \
+                len(self.stream) != entry["tokens"] + entry["documents"]:
             raise IndexOpenError(f"{d}: segment sizes disagree with the manifest; rebuild with `quco index build`")
         self.path = d
         self.np = np
