@@ -20,11 +20,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BackendError, BackendUnavailable, ConfigError, QueryError, UpstreamError
+from ..errors import BackendError, ConfigError, QueryError, UpstreamError
 from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from .http_retry import RetryPolicy, post_json
+
+__all__ = ["InfiniGramAPI", "ResponseCache", "RetryPolicy", "query_term"]
 
 DEFAULT_ENDPOINT = "https://api.infini-gram.io/"
 DEFAULT_INDEX = "v4_olmo-2-0325-32b-instruct_llama"
@@ -34,30 +36,6 @@ MAX_CLAUSES = 4
 MAX_TERMS = 4
 log = logging.getLogger("quco.infinigram_api")
 _OPERATOR = re.compile(r"(?:^|\s)(AND|OR)(?:\s|$)")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How one request is retried. Every wait is bounded twice: by ``max_retry_after`` (what a
-    server may ask for) and by ``deadline`` (the whole request, all attempts and waits)."""
-
-    attempts: int = 4  # total tries per request
-    backoff: float = 0.5  # first wait, doubled each retry
-    max_backoff: float = 8.0  # cap of our own exponential backoff
-    jitter: float = 0.25  # +- fraction of each wait, so parallel clients do not retry in lockstep
-    max_retry_after: float = 120.0  # a server's Retry-After is honoured up to this many seconds
-    deadline: float = 300.0  # seconds for one request, every attempt and wait included
-
-    @staticmethod
-    def retryable(status: int) -> bool:
-        # Timeouts, throttling and every server-side class (500, 501, 502-504, Cloudflare's 52x).
-        return status in (408, 425, 429) or 500 <= status <= 599
-
-    def wait(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_retry_after)
-        base = min(self.backoff * (2**attempt), self.max_backoff)
-        return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
 
 
 class ResponseCache:
@@ -214,50 +192,17 @@ class InfiniGramAPI(CountBackend):
         return results  # type: ignore[return-value]
 
     def _request(self, payload: dict) -> tuple[int, bool]:
-        import requests
+        body = post_json(self.session, self.endpoint, payload, policy=self.retry, timeout=self.timeout,
+                         what="infini-gram API", describe=repr(payload["query"]), clock=self._clock,
+                         sleep=self._sleep, rng=self._rng, on_attempt=self._sent)
+        answer = _parse_answer(body, payload["query"])
+        if self.cache:
+            self.cache.put(ResponseCache.key(self.endpoint, payload), *answer)
+        return answer
 
-        policy = self.retry
-        give_up_at = self._clock() + policy.deadline
-        last = "no attempt made"
-        for attempt in range(policy.attempts):
-            retry_after = None
-            remaining = give_up_at - self._clock()
-            with self._count_lock:
-                self.requests_sent += 1
-            try:
-                timeout = (self.timeout[0], max(0.001, min(self.timeout[1], remaining)))
-                resp = self.session.post(self.endpoint, json=payload, timeout=timeout)
-            except requests.RequestException as exc:  # connection errors, timeouts, dropped bodies
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                if policy.retryable(resp.status_code):
-                    last = f"HTTP {resp.status_code}"
-                    retry_after = _retry_after(resp.headers.get("Retry-After"))
-                elif resp.status_code >= 400:
-                    raise UpstreamError(f"infini-gram API answered HTTP {resp.status_code} for {payload['query']!r}")
-                else:
-                    try:
-                        body = resp.json()
-                    except ValueError:
-                        last = "malformed JSON in response"
-                    else:
-                        answer = _parse_answer(body, payload["query"])
-                        if self.cache:
-                            self.cache.put(ResponseCache.key(self.endpoint, payload), *answer)
-                        return answer
-            if attempt + 1 < policy.attempts:
-                if retry_after is not None and retry_after > policy.max_retry_after:
-                    raise BackendUnavailable(
-                        f"infini-gram API asked to retry after {retry_after:g} s, beyond max_retry_after "
-                        f"({policy.max_retry_after:g} s) ({last})", retry_after=retry_after)
-                pause = policy.wait(attempt, retry_after, self._rng)
-                if self._clock() + pause >= give_up_at:
-                    raise BackendUnavailable(
-                        f"infini-gram API: the next retry would pass the {policy.deadline:g} s deadline ({last})",
-                        retry_after=retry_after)
-                self._sleep(pause)
-        raise BackendUnavailable(f"infini-gram API failed after {policy.attempts} attempts ({last})",
-                                 retry_after=retry_after)
+    def _sent(self) -> None:
+        with self._count_lock:
+            self.requests_sent += 1
 
     def close(self) -> None:
         self.session.close()
@@ -283,15 +228,6 @@ def _check_cnf(query: str) -> None:
     clauses = query.split(" AND ")
     if len(clauses) > MAX_CLAUSES or any(len(c.split(" OR ")) > MAX_TERMS for c in clauses):
         raise QueryError(f"query exceeds the API's limit of {MAX_CLAUSES} clauses x {MAX_TERMS} terms")
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None  # HTTP-date form: fall back to our own backoff
 
 
 def _parse_answer(body, query: str) -> tuple[int, bool]:

@@ -21,6 +21,10 @@ whole has no size limit. A segment is built in one worker process from at most
 whatever the corpus size, and segments build in parallel. Documents are dealt to the workers in
 batches; a document's segment is wherever its batch landed (counts do not depend on order).
 
+After the workers finish, their segments are merged into as few as fit ``uint32`` positions
+(``quco.index.mmap_merge``: a streaming merge that needs no tokenising and little memory), since
+every segment costs each query a lookup: a 1B-token corpus becomes one segment.
+
 The build writes under ``.NAME.building-PID`` and swaps the directory into place; ``add_documents``
 writes new segments beside the old ones and then replaces the manifest atomically, so readers see
 the old or the new index, never a half. Segments not listed in the manifest (a killed ``add``) are
@@ -50,7 +54,7 @@ from .mmap_merge import MAX_POSITIONS, compact_segments, remove_unlisted
 FORMAT_NAME = "quco-mmap-index"
 FORMAT_VERSION = 2  # 2: segments carry the forward index (stream.npy) and may be merged
 MANIFEST = "quco-index.json"
-SEGMENT_TOKENS = 96_000_000  # ~2.4 GB of build memory per worker; fewer segments, faster queries
+SEGMENT_TOKENS = 96_000_000  # ~2.4 GB of build memory per worker (segments are merged afterwards)
 _GAP = 0xFFFFFFFF  # the empty position between documents: no phrase spans two documents
 _BATCH_CHARS = 2_000_000  # documents are sent to workers in batches of about this much text
 

@@ -1,0 +1,99 @@
+"""One JSON POST with a timeout and bounded retries: the transport of every HTTP count backend.
+
+Connection errors, timeouts, malformed bodies, 408/425/429 and every 5xx are retried with
+exponential backoff and jitter, honouring Retry-After up to ``max_retry_after``, all within a
+total ``deadline`` per request. Any other 4xx is ``UpstreamError`` (the server refused: retrying
+cannot help); running out of attempts or time is ``BackendUnavailable``. Never a silent default.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import BackendUnavailable, UpstreamError
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How one request is retried. Every wait is bounded twice: by ``max_retry_after`` (what a
+    server may ask for) and by ``deadline`` (the whole request, all attempts and waits)."""
+
+    attempts: int = 4  # total tries per request
+    backoff: float = 0.5  # first wait, doubled each retry
+    max_backoff: float = 8.0  # cap of our own exponential backoff
+    jitter: float = 0.25  # +- fraction of each wait, so parallel clients do not retry in lockstep
+    max_retry_after: float = 120.0  # a server's Retry-After is honoured up to this many seconds
+    deadline: float = 300.0  # seconds for one request, every attempt and wait included
+
+    @staticmethod
+    def retryable(status: int) -> bool:
+        # Timeouts, throttling and every server-side class (500, 501, 502-504, Cloudflare's 52x).
+        return status in (408, 425, 429) or 500 <= status <= 599
+
+    def wait(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        base = min(self.backoff * (2**attempt), self.max_backoff)
+        return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
+
+
+def post_json(session, url: str, payload: dict, *, policy: RetryPolicy, timeout: tuple[float, float], what: str,
+              describe: str, clock: Callable[[], float], sleep: Callable[[float], None], rng: random.Random,
+              headers: dict | None = None, on_attempt: Callable[[], None] | None = None):
+    """POST ``payload`` to ``url`` with ``session`` (``requests``-like) and return the decoded JSON body."""
+    import requests
+
+    give_up_at = clock() + policy.deadline
+    last = "no attempt made"
+    retry_after = None
+    for attempt in range(policy.attempts):
+        retry_after = None
+        remaining = give_up_at - clock()
+        if on_attempt is not None:
+            on_attempt()
+        try:
+            read = max(0.001, min(timeout[1], remaining))
+            extra = {"headers": headers} if headers else {}
+            resp = session.post(url, json=payload, timeout=(timeout[0], read), **extra)
+        except requests.RequestException as exc:  # connection errors, timeouts, dropped bodies
+            last = f"{type(exc).__name__}: {exc}"
+        else:
+            if policy.retryable(resp.status_code):
+                last = f"HTTP {resp.status_code}"
+                retry_after = _retry_after(resp.headers.get("Retry-After"))
+            elif resp.status_code >= 400:
+                raise UpstreamError(f"{what} answered HTTP {resp.status_code} for {describe}{_detail(resp)}")
+            else:
+                try:
+                    return resp.json()
+                except ValueError:
+                    last = "malformed JSON in response"
+        if attempt + 1 < policy.attempts:
+            if retry_after is not None and retry_after > policy.max_retry_after:
+                raise BackendUnavailable(f"{what} asked to retry after {retry_after:g} s, beyond max_retry_after "
+                                         f"({policy.max_retry_after:g} s) ({last})", retry_after=retry_after)
+            pause = policy.wait(attempt, retry_after, rng)
+            if clock() + pause >= give_up_at:
+                raise BackendUnavailable(f"{what}: the next retry would pass the {policy.deadline:g} s deadline ({last})",
+                                         retry_after=retry_after)
+            sleep(pause)
+    raise BackendUnavailable(f"{what} failed after {policy.attempts} attempts ({last})", retry_after=retry_after)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None  # HTTP-date form: fall back to our own backoff
+
+
+def _detail(resp) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    return f": {body['error']}" if isinstance(body, dict) and isinstance(body.get("error"), str) else ""
