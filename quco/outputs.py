@@ -29,7 +29,7 @@ from pathlib import Path
 from .errors import OutputError
 
 # Kinds of artefact quco writes, and how each is recognised on disk.
-KINDS = ("duckdb-index", "infinigram-index", "mmap-index", "scored", "errors", "parts", "eval-png", "eval-html")
+KINDS = ("duckdb-index", "infinigram-index", "mmap-index", "sharded-index", "scored", "errors", "parts", "eval-png", "eval-html")
 PNG_MARKER = b"quco eval"  # written into the PNG's tEXt chunk by quco eval
 
 
@@ -64,7 +64,7 @@ def check_outputs(inputs: Iterable[str | os.PathLike | None], outputs: Mapping[s
         clash = in_real.get(real) or (in_ids.get(ident) if ident is not None else None)
         if clash is not None:
             raise OutputError(f"{label} {out} is the input {clash} of this run; refusing to overwrite it")
-        if kind in ("infinigram-index", "mmap-index", "parts"):  # replaced or removed whole: nothing inside may be an input
+        if kind in ("infinigram-index", "mmap-index", "sharded-index", "parts"):  # replaced or removed whole: nothing inside may be an input
             for r, p in in_real.items():
                 if r.is_relative_to(real):
                     raise OutputError(f"{label} {out} is a directory holding the input {p}; refusing to replace it")
@@ -93,6 +93,8 @@ def is_artefact(path: Path, kind: str) -> bool:
             return path.is_dir() and (path / "quco.json").is_file()
         if kind == "mmap-index":
             return path.is_dir() and (path / "quco-index.json").is_file()
+        if kind == "sharded-index":
+            return path.is_dir() and (path / "quco-shards.json").is_file()
         if kind == "parts":
             return path.is_dir() and ((path / "manifest.json").is_file() or not any(path.iterdir()))
         if not path.is_file():

@@ -64,9 +64,12 @@ def _checked(path: Path, lineno: int, text: str) -> str:
 
 
 def iter_documents(
-    path: Path, *, text_split: str = "paragraph", skip_bad_lines: bool = False, on_bytes=None
+    path: Path, *, text_split: str = "paragraph", skip_bad_lines: bool = False, on_bytes=None,
+    part: tuple[int, int] | None = None,
 ) -> Iterator[Document]:
-    """Yield the documents of one source file. ``on_bytes(n)`` is called as input is consumed."""
+    """Yield the documents of one source file. ``on_bytes(n)`` is called as input is consumed.
+    ``part=(k, n)``: only records ``i`` with ``i % n == k`` (a JSONL record is a non-blank line,
+    skipped unparsed; otherwise a document), so ``n`` readers partition a source between them."""
     path = Path(path)
     _check_readable(path)
     kind = source_kind(path)
@@ -74,13 +77,16 @@ def iter_documents(
     count = 0
     try:
         if kind == "jsonl":
-            docs = _iter_jsonl(path, skip_bad_lines, tick)
+            docs = _iter_jsonl(path, skip_bad_lines, tick, part)
         elif kind == "parquet":
             docs = _iter_parquet(path, tick)
         else:
             if text_split not in TEXT_SPLITS:
                 raise SourceError(f"text split must be one of {', '.join(TEXT_SPLITS)}, not {text_split!r}")
             docs = _iter_text(path, text_split, tick)
+        if part is not None and kind != "jsonl":
+            k, n = part
+            docs = (d for i, d in enumerate(docs) if i % n == k)
         for doc in docs:
             count += 1
             yield doc
@@ -88,15 +94,19 @@ def iter_documents(
         raise SourceError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except (OSError, EOFError) as exc:  # gzip truncation, permissions, vanished file
         raise SourceError(f"{path}: cannot read: {exc}") from None
-    if count == 0:
+    if count == 0 and part is None:  # one part of a small source may rightly be empty
         raise SourceError(f"{path}: contains no documents with text")
 
 
-def _iter_jsonl(path: Path, skip_bad_lines: bool, tick) -> Iterator[Document]:
+def _iter_jsonl(path: Path, skip_bad_lines: bool, tick, part=None) -> Iterator[Document]:
+    record = -1
     with _open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             tick(len(line.encode("utf-8", "surrogateescape")))
             if not line.strip():
+                continue
+            record += 1
+            if part is not None and record % part[1] != part[0]:
                 continue
             try:
                 _checked(path, lineno, line)

@@ -39,10 +39,11 @@ class RetryPolicy:
         return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
 
 
-def post_json(session, url: str, payload: dict, *, policy: RetryPolicy, timeout: tuple[float, float], what: str,
+def post_json(session, url: str, payload: dict | None, *, policy: RetryPolicy, timeout: tuple[float, float], what: str,
               describe: str, clock: Callable[[], float], sleep: Callable[[float], None], rng: random.Random,
               headers: dict | None = None, on_attempt: Callable[[], None] | None = None):
-    """POST ``payload`` to ``url`` with ``session`` (``requests``-like) and return the decoded JSON body."""
+    """POST ``payload`` to ``url`` with ``session`` (``requests``-like) and return the decoded JSON
+    body; ``payload=None`` sends a GET instead."""
     import requests
 
     give_up_at = clock() + policy.deadline
@@ -56,7 +57,10 @@ def post_json(session, url: str, payload: dict, *, policy: RetryPolicy, timeout:
         try:
             read = max(0.001, min(timeout[1], remaining))
             extra = {"headers": headers} if headers else {}
-            resp = session.post(url, json=payload, timeout=(timeout[0], read), **extra)
+            if payload is None:
+                resp = session.get(url, timeout=(timeout[0], read), **extra)
+            else:
+                resp = session.post(url, json=payload, timeout=(timeout[0], read), **extra)
         except requests.RequestException as exc:  # connection errors, timeouts, dropped bodies
             last = f"{type(exc).__name__}: {exc}"
         else:

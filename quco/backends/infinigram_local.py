@@ -35,7 +35,7 @@ from pathlib import Path
 
 from ..errors import IndexFormatError, IndexOpenError, QueryError
 from ..normalize import Normalizer
-from ..index.engine import DEFAULT_BUDGET, ZERO_CHECK, WorkBudgetExceeded, check_budget
+from ..index.engine import DEFAULT_BUDGET, ZERO_CHECK, WorkBudgetExceeded, check_budget, spaced
 from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, check_window, require_normalizer
 from .positional import PositionalBackend
 from .infinigram_build import FORMAT_NAME, FORMAT_VERSION, META_FILE
@@ -190,7 +190,7 @@ class InfiniGramLocal(PositionalBackend):
         for shard, (lo, hi) in zip(self._shards, ranges):
             if hi > lo:
                 m = max(1, round(k * (hi - lo) / n))
-                out.append(shard.positions_at(np.unique(np.linspace(lo, hi - 1, m).astype(np.int64))))
+                out.append(shard.positions_at(spaced(lo, hi, m)))
         return np.sort(np.concatenate(out))
 
     def _count_in_windows(self, positions, pattern: bytes, window: int) -> int:

@@ -56,6 +56,15 @@ class WorkBudgetExceeded(BackendError):
     """Too frequent to answer within the work budget, and a sample found no occurrence: unknown."""
 
 
+def spaced(lo: int, hi: int, k: int):
+    """About ``k`` distinct, evenly spaced integers in ``[lo, hi)``, ascending (int64). Sorted
+    already, so duplicates are dropped by a neighbour comparison (``np.unique`` hashes: slower)."""
+    import numpy as np
+
+    idx = np.linspace(lo, hi - 1, max(1, k)).astype(np.int64)
+    return idx[np.concatenate(([True], idx[1:] != idx[:-1]))]
+
+
 def check_budget(budget) -> int:
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 100:
         raise QueryError(f"the work budget must be at least 100 positions, not {budget!r}")
@@ -164,7 +173,7 @@ class BudgetedQueries:
         seg = self.segments[s]
         post = seg.postings(ids[j0])
         k = max(1, min(k, len(post)))
-        idx = np.unique(np.linspace(0, len(post) - 1, k).astype(np.int64))
+        idx = spaced(0, len(post), k)
         starts = post[idx].astype(np.int64) - j0
         return (starts[self._verify(seg, ids, starts, skip=j0)] if len(ids) > 1 else starts), len(idx)
 
@@ -265,7 +274,7 @@ class BudgetedQueries:
         exact = True
         if c.sum() > 4 * budget:  # too many to verify: an evenly spaced subset of the windows
             k = max(1, int(len(pa) * 4 * budget / c.sum()))
-            keep = np.unique(np.linspace(0, len(pa) - 1, k).astype(np.int64))
+            keep = spaced(0, len(pa), k)
             i0, c, exact = i0[keep], c[keep], False
         mask = np.zeros(len(keep), dtype=bool)
         nz = c > 0
@@ -303,7 +312,7 @@ class BudgetedQueries:
         exact, scale = True, 1.0
         if total > 4 * budget:
             k = 4 * budget
-            cand = cand[np.unique(np.linspace(0, total - 1, k).astype(np.int64))]
+            cand = cand[spaced(0, total, k)]
             exact, scale = False, total / len(cand)
         ok = self._verify(seg, ids_a, post[cand].astype(np.int64) - j0a, skip=j0a)
         return int(ok.sum()), exact, scale

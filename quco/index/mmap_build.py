@@ -176,8 +176,10 @@ def build_mmap_index(
     workers: int | None = None,
     segment_tokens: int = SEGMENT_TOKENS,
     merge: bool = True,
+    part: tuple[int, int] | None = None,
 ) -> MmapBuildStats:
     """Build a segmented memory-mapped index of ``sources`` at ``out`` (a directory), atomically.
+    ``part=(k, n)``: index only records ``i % n == k`` of the sources (one shard of ``n``).
     ``merge``: merge the segments the workers built into as few as fit (``quco.index.mmap_merge``)."""
     normalizer = normalizer or Normalizer()
     out = Path(out)
@@ -188,7 +190,7 @@ def build_mmap_index(
         try:
             tmp.mkdir()
             segments = _build_segments(paths, tmp, normalizer, text_split, skip_bad_lines, progress, workers,
-                                       segment_tokens, prefix="seg-")
+                                       segment_tokens, prefix="seg-", part=part)
             if merge and len(segments) > 1:
                 segments = compact_segments(tmp, segments, "seg-m-", progress=progress)
                 remove_unlisted(tmp, segments)
@@ -272,10 +274,10 @@ def compact_index(index: str | os.PathLike, *, progress: bool = True, max_positi
 
 
 def _build_segments(paths, work: Path, normalizer, text_split, skip_bad_lines, progress, workers, segment_tokens,
-                    prefix: str) -> list[dict]:
+                    prefix: str, part: tuple[int, int] | None = None) -> list[dict]:
     total = sum(p.stat().st_size for p in paths if p.is_file())
     # Each worker writes at least one segment: a small corpus is not split into slow pieces.
-    enough = max(1, total // (64 << 20))
+    enough = max(1, total // (part[1] if part else 1) // (64 << 20))
     workers = max(1, min(workers or min(os.cpu_count() or 1, 8), enough))
     ctx = multiprocessing.get_context("fork")  # like quco score: workers start at once, from any __main__
     results = ctx.Queue()
@@ -289,7 +291,8 @@ def _build_segments(paths, work: Path, normalizer, text_split, skip_bad_lines, p
     try:
         batch, chars, turn = [], 0, 0
         for path in paths:
-            for doc in iter_documents(path, text_split=text_split, skip_bad_lines=skip_bad_lines, on_bytes=bar.update):
+            for doc in iter_documents(path, text_split=text_split, skip_bad_lines=skip_bad_lines, on_bytes=bar.update,
+                                      part=part):
                 batch.append((doc.text, doc.id))
                 chars += len(doc.text)
                 if chars >= _BATCH_CHARS:

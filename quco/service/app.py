@@ -1,6 +1,6 @@
 """`quco serve`: quco over HTTP for controllers not written in Python (extra ``quco[serve]``).
 
-Endpoints: POST /v1/check, /v1/check_many, /v1/count, /v1/cooccur; GET /healthz, /metrics
+Endpoints: POST /v1/check, /v1/check_many, /v1/count, /v1/cooccur; GET /v1/info, /healthz, /metrics
 (Prometheus text), /openapi.json. Every request's work is bounded before it starts: a body cap
 (413), items per batch (422), characters per request (413), sentences per draft (400), and at
 most ``heavy_workers`` drafts or large batches at once (503 with Retry-After). Heavy checks run in
@@ -256,21 +256,62 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     @app.post("/v1/count")
     async def count(req: CountRequest = Body(...)):
         be = holder.current().backend
-        counts = await run_in_threadpool(be.count_many, req.phrases)
-        return {"counts": [{"phrase": c.phrase, "count": c.count, "approx": c.approx} for c in counts],
-                "corpus_tokens": be.corpus.tokens, "index": be.identity}
+        items = await run_in_threadpool(_answer_each, be.count_many, req.phrases)
+        return {"counts": [_item(p, c, lambda c: {"phrase": c.phrase}) for p, c in zip(req.phrases, items)],
+                **_corpus_fields(be)}
 
     @app.post("/v1/cooccur")
     async def cooccur(req: CooccurRequest = Body(...)):
         be = holder.current().backend
-        res = await run_in_threadpool(be.cooccur_many, [(p.a, p.b) for p in req.pairs], req.window)
-        return {"results": [{"a": c.a, "b": c.b, "count": c.count, "window": c.window, "approx": c.approx} for c in res],
-                "corpus_tokens": be.corpus.tokens, "index": be.identity}
+        pairs = [(p.a, p.b) for p in req.pairs]
+        items = await run_in_threadpool(_answer_each, lambda batch: be.cooccur_many(batch, req.window), pairs)
+        return {"results": [_item(p, c, lambda c: {"a": c.a, "b": c.b, "window": c.window}) for p, c in zip(pairs, items)],
+                **_corpus_fields(be)}
+
+    @app.get("/v1/info")
+    def info():
+        """What a client needs to add this index's counts to others' (``quco.shard``)."""
+        d = holder.current()
+        norm = getattr(d.backend, "normalizer", None)
+        return {**_corpus_fields(d.backend), "backend": d.backend.name, "version": __version__,
+                "normalizer": norm.to_dict() if norm is not None else None}
 
     app.state.pool = pool
     app.state.holder = holder
     app.state.metrics = metrics
     return app
+
+
+def _corpus_fields(be) -> dict:
+    return {"corpus_tokens": be.corpus.tokens, "corpus_documents": be.corpus.documents, "index": be.identity}
+
+
+def _answer_each(batch_call, items: list) -> list:
+    """The batch's answers; if the batch fails, each item alone, so that one phrase over the work
+    budget is one unknown answer (``count: null``) and not a failed request. Input errors propagate."""
+    try:
+        return batch_call(items)
+    except (QueryError, BackendUnavailable):
+        raise
+    except BackendError:
+        pass
+    out = []
+    for item in items:
+        try:
+            out.append(batch_call([item])[0])
+        except (QueryError, BackendUnavailable):
+            raise
+        except BackendError as exc:
+            out.append(exc)
+    return out
+
+
+def _item(query, answer, fields) -> dict:
+    if isinstance(answer, BackendError):
+        a, b = (query, None) if isinstance(query, str) else query
+        keys = {"phrase": a} if b is None else {"a": a, "b": b}
+        return {**keys, "count": None, "approx": False, "error": str(answer)}
+    return {**fields(answer), "count": answer.count, "approx": answer.approx}
 
 
 def _prestart(pool) -> None:
@@ -286,7 +327,8 @@ def _token_ok(header: str, token: bytes) -> bool:
 
 
 _PROTECTED = ("/v1/", "/metrics")
-_PATHS = {"/v1/check", "/v1/check_many", "/v1/count", "/v1/cooccur", "/healthz", "/metrics", "/openapi.json", "/docs"}
+_PATHS = {"/v1/check", "/v1/check_many", "/v1/count", "/v1/cooccur", "/v1/info", "/healthz", "/metrics", "/openapi.json",
+          "/docs"}
 
 
 def _json(data):
