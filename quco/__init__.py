@@ -15,7 +15,7 @@ _LAZY = {
     "Normalizer": ("quco.normalize", "Normalizer"),
     "QucoError": ("quco.errors", "QucoError"),
     "hook": ("quco.pregen", "hook"),
-    "score": ("quco.scoring", "score"),
+    "score": ("quco.batch.scoring", "score"),
     "evaluate": ("quco.evaluation", "evaluate"),
     "AnswerScorer": ("quco.answer", "AnswerScorer"),
     "guard": ("quco.pregen", "guard"),

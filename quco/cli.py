@@ -295,7 +295,7 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_score(args) -> int:
-    from .scoring import score
+    from .batch.scoring import score
 
     settings = _settings(args)
     settings.check_backend()  # fail fast on a bad index, before any worker starts

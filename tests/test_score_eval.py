@@ -17,7 +17,7 @@ from quco.cli import main as cli
 from quco.config import load_settings
 from quco.errors import OutputError, UsageError
 from quco.evaluation import evaluate, question_type
-from quco.scoring import score
+from quco.batch.scoring import score
 
 TEXTS = [
     "Hamlet is a tragedy written by William Shakespeare. It is set in Denmark.",

@@ -24,10 +24,10 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import AllRowsFailed, QucoError, SourceError, UsageError
-from .normalize import invalid_text
-from .outputs import OutputLock, check_outputs
-from .duckdb_conn import connect
+from ..errors import AllRowsFailed, QucoError, SourceError, UsageError
+from ..normalize import invalid_text
+from ..outputs import OutputLock, check_outputs
+from ..duckdb_conn import connect
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows came first
@@ -169,7 +169,7 @@ _STATE: dict = {}
 
 
 def _init_worker(settings, fields: dict, parent: int | None = None) -> None:
-    from .answer import AnswerScorer
+    from ..answer import AnswerScorer
 
     if parent is not None:
         _exit_with_parent(parent)
@@ -332,7 +332,7 @@ def score(
     Outputs never replace an input or a file quco did not write unless ``force`` (``quco.outputs``).
     Raises ``AllRowsFailed`` (after writing the errors file) when not one row could be scored."""
     if settings is None:
-        from .config import load_settings
+        from ..config import load_settings
 
         settings = load_settings()
     src, out = Path(input), Path(output)
