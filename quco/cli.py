@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, help="build processes for --backend mmap (default: the CPU count)")
     b.add_argument("--segment-tokens", type=int, default=96_000_000,
                    help="tokens per segment for --backend mmap (bounds build memory, ~25 bytes per token per worker)")
+    b.add_argument("--shards", type=int, help="--backend mmap: split the corpus into this many document-partitioned "
+                   "indexes under --out (answered as one; each can be served on its own)")
+    b.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="with --shards: build the shards as Ray tasks (local Ray, or the cluster at ADDRESS)")
     b.add_argument("--no-merge", action="store_true",
                    help="--backend mmap: keep the segments as built instead of merging them (faster build, slower queries)")
     b.add_argument("--no-case-fold", action="store_true", help="keep case (default: case-insensitive counts)")
@@ -74,8 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--answer-field", help="also score this answer against the question (answer-level risk)")
     s.add_argument("--id-field", help="carry this input field as the row id (default: the row number)")
     s.add_argument("--errors", help="where malformed rows go (default: OUTPUT.errors.jsonl)")
-    s.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    s.add_argument("--workers", type=int, default=1, help="worker processes, or Ray actors with --ray (default 1)")
     s.add_argument("--chunk-size", type=int, default=512)
+    s.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="score on Ray (pip install 'quco[ray]'): a local Ray with this machine's cores, or the "
+                        "cluster at ADDRESS (or RAY_ADDRESS)")
     s.add_argument("--restart", action="store_true", help="discard an interrupted run's parts and start over")
     s.add_argument("--no-progress", action="store_true")
     s.add_argument("--force", action="store_true", help="replace outputs even if quco did not write them")
@@ -163,8 +170,12 @@ def _cmd_index(args) -> int:
         from .normalize import Normalizer
 
         progress = not args.no_progress and sys.stderr.isatty()
-        if args.backend != "mmap" and (args.no_merge or args.workers is not None):
-            raise UsageError("--no-merge and --workers apply to --backend mmap only")
+        if args.backend != "mmap" and (args.no_merge or args.workers is not None or args.shards is not None):
+            raise UsageError("--no-merge, --workers and --shards apply to --backend mmap only")
+        if args.ray is not None and args.shards is None:
+            raise UsageError("--ray builds shards: give --shards N as well")
+        if args.shards is not None:
+            return _build_sharded(args, progress)
         if args.backend == "infinigram":
             return _build_infinigram(args, progress)
         if args.backend == "mmap":
@@ -196,6 +207,12 @@ def _cmd_index(args) -> int:
         return _print_mmap(stats, "compacted")
     from .render import render_info
 
+    if Path(args.path).is_dir() and (Path(args.path) / "quco-shards.json").exists():
+        from .shard.build import read_shards_manifest
+
+        meta = read_shards_manifest(args.path)
+        print(json.dumps(meta, indent=2) if args.json else "\n".join(f"{k:<16} {v}" for k, v in meta.items()))
+        return 0
     if Path(args.path).is_dir() and (Path(args.path) / "quco-index.json").exists():
         from .index.mmap_build import read_manifest
 
@@ -230,6 +247,26 @@ def _build_mmap(args, progress: bool) -> int:
                              force=args.force, workers=args.workers, segment_tokens=args.segment_tokens,
                              merge=not args.no_merge)
     return _print_mmap(stats, "built")
+
+
+def _build_sharded(args, progress: bool) -> int:
+    from .normalize import Normalizer
+    from .shard.build import build_sharded_index
+
+    if args.no_text:
+        raise UsageError("--no-text applies to the duckdb backend only (a memory-mapped index stores no text)")
+    if args.ray is not None:
+        from .shard.ray_shards import init_ray
+
+        init_ray(args.ray or None)
+    stats = build_sharded_index(args.sources, args.out, shards=args.shards,
+                                normalizer=Normalizer(case_fold=not args.no_case_fold), text_split=args.text_split,
+                                skip_bad_lines=args.skip_bad_lines, force=args.force, processes=args.workers,
+                                ray=args.ray is not None, segment_tokens=args.segment_tokens, progress=progress)
+    rate = stats.tokens / stats.seconds if stats.seconds else 0.0
+    print(f"built {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens in {stats.shards} shard(s), "
+          f"{stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f} s ({rate:,.0f} tokens/s)")
+    return 0
 
 
 def _add_mmap(args) -> int:
@@ -312,6 +349,7 @@ def _cmd_score(args) -> int:
         progress=not args.no_progress and sys.stderr.isatty(),
         restart=args.restart,
         force=args.force,
+        ray=args.ray,
     )
     resumed = f", {stats.resumed_chunks} of {stats.chunks} chunks resumed" if stats.resumed_chunks else ""
     print(

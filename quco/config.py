@@ -27,7 +27,7 @@ class Settings:
     cooccur_threshold: float | None = None
     lone_entity_threshold: float | None = None
     case_fold: bool | None = None  # None: accept whatever the index was built with
-    backend: str = "auto"  # auto (file: duckdb, directory: infinigram-local), duckdb, infinigram-local, infinigram-api
+    backend: str = "auto"  # auto (detected from the index), duckdb, mmap, sharded, infinigram-local, infinigram-api
     cooccur_mode: str = "exact"  # infinigram-local: exact word windows, or the engine's count_cnf ("cnf")
     tokenizer: str | None = None  # "hf:NAME" for a token-level infini-gram index built elsewhere
     token_dtype: str | None = None  # u8, u16 or u32 for such an index
@@ -40,6 +40,10 @@ class Settings:
     work_budget: int = 5_000  # local indexes: positions one query may examine before it estimates (approx)
     api_max_retry_after: float = 120.0  # honour a server's Retry-After up to this many seconds
     api_deadline: float = 300.0  # one request, all retries and waits included
+    shards: tuple[str, ...] = ()  # backend = "sharded": local index paths, http(s)://quco-serve URLs, ray:PATH
+    shard_timeout: float = 30.0  # seconds one shard may take for one batch (remote and Ray shards)
+    shard_token_file: str | None = None  # bearer token for remote quco serve shards, read from this file
+    ray_address: str | None = None  # Ray cluster for ray: shards ("auto", "ray://host:10001"); None: a local Ray
 
     def thresholds(self):
         from .trigger import Thresholds
@@ -60,6 +64,8 @@ class Settings:
 
         if self.backend == "infinigram-api":
             return self._open_api()
+        if self.backend == "sharded" and self.shards:
+            return self._open_shards()
         from .backends.open import open_backend
 
         require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
@@ -80,11 +86,50 @@ class Settings:
         if self.backend == "infinigram-api":
             self._open_api().close()  # validates the settings; sends no request
             return
+        if self.backend == "sharded" and self.shards:
+            from .backends.open import check_index
+
+            for spec in self.shards:
+                if not spec.startswith(("http://", "https://", "ray:")):
+                    check_index(spec, require=None if self.case_fold is None else Normalizer(case_fold=self.case_fold))
+            return
         from .backends.open import check_index
 
         require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
         check_index(self.index, backend=self.backend, require=require, tokenizer=self.tokenizer,
                     token_dtype=self.token_dtype)
+
+    def _open_shards(self):
+        """``backend = "sharded"``: one ``ShardedBackend`` over the configured shard specs."""
+        from .backends.open import open_backend
+        from .normalize import Normalizer
+        from .shard.remote import RemoteShard
+        from .shard.sharded import ShardedBackend
+
+        require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
+        token = None
+        if self.shard_token_file:
+            try:
+                token = Path(self.shard_token_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"shard_token_file {self.shard_token_file}: {exc.strerror}") from None
+        shards, ray_paths = [], []
+        for spec in self.shards:
+            if spec.startswith(("http://", "https://")):
+                shards.append(RemoteShard(spec, token=token, timeout=(3.05, self.shard_timeout)))
+            elif spec.startswith("ray:"):
+                ray_paths.append((len(shards), spec[4:]))
+                shards.append(None)
+            else:
+                shards.append(open_backend(spec, require=require, budget=self.work_budget))
+        if ray_paths:
+            from .shard.ray_shards import init_ray, start_ray_shards
+
+            init_ray(self.ray_address)
+            actors = start_ray_shards([p for _, p in ray_paths], budget=self.work_budget, timeout=self.shard_timeout)
+            for (i, _), actor in zip(ray_paths, actors):
+                shards[i] = actor
+        return ShardedBackend(shards, names=list(self.shards), timeout=self.shard_timeout)
 
     def _open_api(self):
         from .backends.infinigram_api import InfiniGramAPI, ResponseCache, RetryPolicy
@@ -135,6 +180,10 @@ _ENV = {
     "QUCO_API_DEADLINE": "api_deadline",
     "QUCO_MAX_DRAFT_SENTENCES": "max_draft_sentences",
     "QUCO_WORK_BUDGET": "work_budget",
+    "QUCO_SHARDS": "shards",
+    "QUCO_SHARD_TIMEOUT": "shard_timeout",
+    "QUCO_SHARD_TOKEN_FILE": "shard_token_file",
+    "RAY_ADDRESS": "ray_address",
 }
 
 
@@ -158,6 +207,11 @@ def _coerce(name: str, value, origin: str):
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
+        if kind.startswith("tuple"):  # a TOML array, or a comma-separated list from the environment
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+                raise ValueError
+            return tuple(i.strip() for i in items if i.strip())
         if not isinstance(value, str):
             raise ValueError
         return value

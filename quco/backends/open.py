@@ -9,7 +9,7 @@ from ..errors import ConfigError, IndexOpenError
 from ..normalize import Normalizer
 from .base import CountBackend, require_normalizer
 
-LOCAL_BACKENDS = ("auto", "duckdb", "mmap", "infinigram-local")
+LOCAL_BACKENDS = ("auto", "duckdb", "mmap", "sharded", "infinigram-local")
 
 
 def _detect(path: Path) -> str:
@@ -17,6 +17,8 @@ def _detect(path: Path) -> str:
         raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --out {path}`)")
     if not path.is_dir():
         return "duckdb"
+    if (path / "quco-shards.json").exists():
+        return "sharded"
     return "mmap" if (path / "quco-index.json").exists() else "infinigram-local"
 
 
@@ -35,6 +37,10 @@ def open_backend(
     path = Path(index)
     if backend == "auto":
         backend = _detect(path)
+    if backend == "sharded":
+        from ..shard.build import open_sharded
+
+        return open_sharded(path, require=require, budget=budget)
     if backend == "mmap":
         from ..index.mmap_query import DEFAULT_BUDGET, MmapIndex
 
@@ -68,6 +74,13 @@ def check_index(
     path = Path(index)
     if backend == "auto":
         backend = _detect(path)
+    if backend == "sharded":
+        from ..index.mmap_build import read_manifest
+        from ..shard.build import read_shards_manifest
+
+        for name in read_shards_manifest(path)["shards"]:
+            require_normalizer(path / name, Normalizer.from_dict(read_manifest(path / name)["normalizer"]), require)
+        return
     if backend == "mmap":
         from ..index.mmap_build import read_manifest
 

@@ -326,8 +326,11 @@ def score(
     progress: bool = False,
     restart: bool = False,
     force: bool = False,
+    ray: str | None = None,
 ) -> ScoreStats:
     """Score every row of ``input`` into ``output``; resumable (see the module docstring).
+    ``ray``: score on Ray (``quco.batch.ray_score``) — ``""`` starts a local Ray with this machine's
+    cores, an address joins that cluster; ``workers`` is then the number of scoring actors.
 
     Outputs never replace an input or a file quco did not write unless ``force`` (``quco.outputs``).
     Raises ``AllRowsFailed`` (after writing the errors file) when not one row could be scored."""
@@ -354,7 +357,7 @@ def score(
     fields = {"question": question_field, "answer": answer_field, "id": id_field}
     _check_fields(src, fields)
     with OutputLock(out, "score"), OutputLock(errors_file, "score"):
-        return _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk_size, progress, restart)
+        return _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk_size, progress, restart, ray)
 
 
 def _settings_inputs(settings) -> list[str]:
@@ -364,7 +367,8 @@ def _settings_inputs(settings) -> list[str]:
     return [settings.index]
 
 
-def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk_size, progress, restart) -> ScoreStats:
+def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk_size, progress, restart,
+         ray=None) -> ScoreStats:
     manifest = _manifest(src, fields, chunk_size, settings)
     done = _prepare_parts(parts, manifest, restart)
     t0 = time.perf_counter()
@@ -372,7 +376,12 @@ def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk
     bar = _bar(total, progress)
     n_rows = n_chunks = resumed = 0
     try:
-        if workers == 1:
+        if ray is not None:
+            from .ray_score import score_on_ray
+
+            n_rows, n_chunks, resumed = score_on_ray(_chunks(src, chunk_size), done, parts, settings, fields, workers,
+                                                     bar, ray or None)
+        elif workers == 1:
             _init_worker(settings, fields)
             if "init_error" in _STATE:
                 raise _STATE["init_error"]

@@ -16,7 +16,7 @@ from ..errors import BackendError, BackendUnavailable, ConfigError, QueryError
 from ..normalize import Normalizer
 from .sharded import ShardFailed
 
-__all__ = ["IndexShardActor", "RayShard", "start_ray_shards", "require_ray"]
+__all__ = ["IndexShardActor", "RayShard", "init_ray", "require_ray", "start_ray_shards"]
 
 
 def require_ray():
@@ -24,6 +24,21 @@ def require_ray():
         import ray
     except ImportError:
         raise ConfigError("Ray shards and --ray need Ray: pip install 'quco[ray]'") from None
+    return ray
+
+
+def init_ray(address: str | None = None):
+    """Connect to the Ray cluster at ``address`` ("auto", "ray://host:10001", or ``RAY_ADDRESS``);
+    without one, start a local Ray with this machine's cores. Idempotent."""
+    import os
+
+    ray = require_ray()
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        except ConnectionError as exc:
+            raise ConfigError(f"cannot reach the Ray cluster at {address}: {exc}") from None
     return ray
 
 
