@@ -52,7 +52,10 @@ class ShardedBackend(CountBackend):
     name = "sharded"
 
     def __init__(self, shards: Sequence[CountBackend], *, names: Sequence[str] | None = None,
-                 timeout: float = 30.0, retries: int = 1, cooldown: float = 5.0, clock=time.monotonic):
+                 timeout: float = 30.0, retries: int = 1, cooldown: float = 5.0, open_timeout: float = 120.0,
+                 clock=time.monotonic):
+        """``timeout``: seconds per attempt of one batch on one shard; ``open_timeout``: for the first
+        contact, which includes a shard's start-up (an actor being placed and opening its index)."""
         shards = list(shards)
         if not shards:
             raise ConfigError("a sharded backend needs at least one shard")
@@ -70,7 +73,9 @@ class ShardedBackend(CountBackend):
         # Threads only for shards elsewhere; extra threads so an abandoned slow call cannot starve the next.
         self._pool = ThreadPoolExecutor(max_workers=4 * len(remote), thread_name_prefix="quco-shard") if remote else None
         self._remote = set(remote)
+        self.timeout = max(timeout, open_timeout)
         corpora = self._fan_out(lambda s: s.corpus)
+        self.timeout = timeout
         self._corpus = Corpus(sum(c.tokens for c in corpora), sum(c.documents for c in corpora))
         norms = {repr(n.to_dict()) for n in (getattr(s, "normalizer", None) for s in shards) if n is not None}
         if len(norms) > 1:
