@@ -1,0 +1,191 @@
+#!/usr/bin/env python
+"""Sharded counts and Ray on this machine: the goals of the distributed issue, measured. JSON out.
+
+    python scripts/bench_shards.py [--rows 20000] [--build-tokens 45e6] [--out bench-results/bench_shards.json]
+
+* ``sharded``: the shared corpus as one memory-mapped index and as 4 document-partitioned shards
+  (``quco index build --shards 4``). Answers compared on the agreement workload (1,000 real
+  entities, 600 real pairs, window 1,000); per-query latency of the single index, of the 4 shards
+  in-process, and of the 4 shards each behind its own ``quco serve`` on 127.0.0.1 (RemoteShard);
+  check_question p50, single vs sharded in-process.
+* ``score``: ``quco score`` of ROWS question+answer rows (HaluEval dev rows repeated with a row
+  number appended to each question, so every row is distinct) with ``--workers 2`` locally and
+  with ``--ray --workers 2`` on a local Ray started by the command (its start-up included); the
+  outputs are compared row for row.
+* ``build``: a corpus from scripts/scale_corpus.py built as one index pinned to one CPU (the
+  reader and the tokeniser share CPU 0), and as 2 shards by Ray tasks on a local Ray with 2 CPUs
+  (started beforehand, as a cluster would be; its start-up is reported apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import ROOT, pct, workload
+
+SHARED = Path(os.environ.get("QUCO_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def _lat(fn, items) -> tuple[list, dict]:
+    out, ms = [], []
+    for it in items:
+        t = time.perf_counter()
+        try:
+            out.append(fn(it))
+        except Exception as exc:  # noqa: BLE001 - an unknown answer is a result here
+            out.append(f"unknown: {type(exc).__name__}")
+        ms.append((time.perf_counter() - t) * 1000)
+    return out, {"n": len(ms), "p50_ms": round(pct(ms, 50), 4), "p99_ms": round(pct(ms, 99), 4)}
+
+
+def bench_sharded(tmp: Path) -> dict:
+    from chaos import Server
+
+    from quco.detector import Detector
+    from quco.extract import Extractor
+    from quco.index.mmap_build import build_mmap_index
+    from quco.index.mmap_query import MmapIndex
+    from quco.shard.build import build_sharded_index, open_sharded
+    from quco.shard.remote import RemoteShard
+    from quco.shard.sharded import ShardedBackend
+
+    sources = sorted((SHARED / "corpus").glob("*.jsonl"))
+    build_mmap_index(sources, tmp / "one", progress=False)
+    build_sharded_index(sources, tmp / "four", shards=4, progress=False)
+    one, four = MmapIndex(tmp / "one"), open_sharded(tmp / "four")
+    entities, pairs, questions = workload(SHARED, Extractor(), 1000, 600)
+    res = {"corpus_tokens": one.corpus.tokens, "shards": 4}
+    answers = {}
+    for name, be in (("single", one), ("sharded_in_process", four)):
+        for _ in range(2):  # the second pass is measured: both warm
+            be.clear_caches()
+            counts, c_lat = _lat(lambda p: be.count(p), entities)
+            cooc, o_lat = _lat(lambda ab: be.cooccur(*ab), pairs)
+        answers[name] = (counts, cooc)
+        det = Detector(be, Extractor())
+        _, q_lat = _lat(det.check_question, questions[:300])
+        res[name] = {"count": c_lat, "cooccur": o_lat, "check_question_p50_ms": q_lat["p50_ms"]}
+    servers = [Server(tmp / "four" / f"shard-{k:04d}", "--insecure-no-auth") for k in range(4)]
+    try:
+        remote = ShardedBackend([RemoteShard(f"http://127.0.0.1:{s.port}") for s in servers], timeout=10)
+        for _ in range(2):
+            counts, c_lat = _lat(lambda p: remote.count(p), entities)
+            cooc, o_lat = _lat(lambda ab: remote.cooccur(*ab), pairs)
+        answers["sharded_http"] = (counts, cooc)
+        res["sharded_http"] = {"count": c_lat, "cooccur": o_lat}
+    finally:
+        for s in servers:
+            s.stop()
+    base = answers["single"]
+    for name in ("sharded_in_process", "sharded_http"):
+        same_c = sum(a == b for a, b in zip(base[0], answers[name][0]))
+        same_o = sum(a == b for a, b in zip(base[1], answers[name][1]))
+        exact_base = [a for a in base[0] + base[1] if not isinstance(a, str) and not a.approx]
+        res[name]["identical"] = {"counts": f"{same_c}/{len(entities)}", "cooccur": f"{same_o}/{len(pairs)}",
+                                  "single_index_exact_answers": len(exact_base)}
+    for k in ("count", "cooccur"):
+        res["sharded_in_process"][f"{k}_p50_ratio"] = round(res["sharded_in_process"][k]["p50_ms"] / res["single"][k]["p50_ms"], 2)
+    res["check_question_ratio"] = round(res["sharded_in_process"]["check_question_p50_ms"] / res["single"]["check_question_p50_ms"], 3)
+    return res
+
+
+def _cli(args: list, env=None) -> tuple[float, str]:
+    env = {**os.environ, **(env or {})}
+    env.pop("QUCO_CONFIG", None)
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "quco.cli", *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"quco {args[0]} failed: {proc.stderr[-2000:]}")
+    return time.perf_counter() - t, proc.stdout
+
+
+def bench_score(tmp: Path, rows: int) -> dict:
+    from quco.index.mmap_build import build_mmap_index
+
+    index = tmp / "one"
+    if not index.exists():
+        build_mmap_index(sorted((SHARED / "corpus").glob("*.jsonl")), index, progress=False)
+    base = [json.loads(line) for line in open(SHARED / "eval" / "halueval_qa_dev.jsonl")]
+    data = tmp / "rows.jsonl"
+    with open(data, "w") as fh:
+        for i in range(rows):
+            r = base[i % len(base)]
+            fh.write(json.dumps({"id": i, "question": f"{r['question']} ({i})", "answer": r["right_answer"]}) + "\n")
+    common = ["--index", index, "--answer-field", "answer", "--id-field", "id", "--no-progress"]
+    local_s, _ = _cli(["score", data, "-o", tmp / "local.jsonl", "--workers", "2", *common])
+    ray_s, _ = _cli(["score", data, "-o", tmp / "ray.jsonl", "--workers", "2", "--ray", *common])
+    same = (tmp / "local.jsonl").read_bytes() == (tmp / "ray.jsonl").read_bytes()
+    return {"rows": rows, "local_workers_2": {"seconds": round(local_s, 1), "rows_per_s": round(rows / local_s, 1)},
+            "ray_workers_2": {"seconds": round(ray_s, 1), "rows_per_s": round(rows / ray_s, 1)},
+            "ratio": round(local_s / ray_s, 3), "identical_output": same}
+
+
+def bench_build(tmp: Path, tokens: float) -> dict:
+    from scale_corpus import generate
+
+    corpus = tmp / "build-corpus.jsonl"
+    generate(int(tokens), corpus)
+    one_cpu = (
+        "import os, time, json\n"
+        "os.sched_setaffinity(0, {0})\n"
+        "from quco.index.mmap_build import build_mmap_index\n"
+        "t = time.perf_counter()\n"
+        f"s = build_mmap_index([{str(corpus)!r}], {str(tmp / 'b1')!r}, progress=False, workers=1)\n"
+        "print(json.dumps({'seconds': time.perf_counter() - t, 'tokens': s.tokens}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", one_cpu], capture_output=True, text=True, check=True).stdout
+    single = json.loads(out.strip().splitlines()[-1])
+    on_ray = (
+        "import time, json\n"
+        "t = time.perf_counter()\n"
+        "import ray; ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)\n"
+        "start = time.perf_counter() - t\n"
+        "from quco.shard.build import build_sharded_index\n"
+        "t = time.perf_counter()\n"
+        f"s = build_sharded_index([{str(corpus)!r}], {str(tmp / 'b2')!r}, shards=2, ray=True, progress=False)\n"
+        "print(json.dumps({'seconds': time.perf_counter() - t, 'ray_start_s': start, 'tokens': s.tokens}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", on_ray], capture_output=True, text=True, check=True).stdout
+    sharded = json.loads(out.strip().splitlines()[-1])
+    return {"tokens": single["tokens"], "one_cpu_s": round(single["seconds"], 1),
+            "ray_2_shards_2_cpus_s": round(sharded["seconds"], 1), "ray_start_s": round(sharded["ray_start_s"], 1),
+            "speedup": round(single["seconds"] / sharded["seconds"], 2), "same_tokens": single["tokens"] == sharded["tokens"]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=20_000)
+    ap.add_argument("--build-tokens", type=float, default=45e6)
+    ap.add_argument("--parts", default="sharded,score,build")
+    ap.add_argument("--out", default=str(ROOT / "bench-results" / "bench_shards.json"))
+    args = ap.parse_args()
+    if not (SHARED / "corpus").is_dir():
+        print(json.dumps({"skipped": f"{SHARED} is absent"}))
+        return 0
+    out = Path(args.out)
+    result = json.loads(out.read_text()) if out.exists() else {}
+    result["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        for part in args.parts.split(","):
+            t = time.time()
+            result[part] = {"sharded": lambda: bench_sharded(tmp), "score": lambda: bench_score(tmp, args.rows),
+                            "build": lambda: bench_build(tmp, args.build_tokens)}[part]()
+            result[part]["bench_wall_s"] = round(time.time() - t, 1)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=1))
+            print(json.dumps({part: result[part]}), file=sys.stderr, flush=True)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
