@@ -112,6 +112,10 @@ class _MemorySegment:
     def postings(self, w: int):
         return self.ix._postings(w)
 
+    def doc_bounds(self, pos):
+        doc = self.doc_start.searchsorted(pos, side="right") - 1
+        return self.doc_start[doc], self.doc_end[doc] - 1
+
 
 class DuckDBIndex(BudgetedQueries, PositionalBackend):
     """Phrase and co-occurrence counts over an index built by ``build_index``: exact below the

@@ -8,7 +8,8 @@ index (one segment in memory). A *segment* is a range of whole documents with it
                            a segment with ``by_hash = False`` gets None for both)
   ``cnt[w]``               occurrences of word ``w``
   ``postings(w)``          its positions, ascending (uint32)
-  ``doc_start``, ``doc_end``  each document's first position and one past its last (int64)
+  ``doc_bounds(pos)``      the first and the last position (int64) of the document holding
+                           each of ``pos`` (int64)
   ``stream``               the forward index (the word id at each position, a non-word between
                            documents), or None: with it a phrase is verified with one read per
                            word, without it by a binary search in each word's postings
@@ -249,8 +250,8 @@ class BudgetedQueries:
 
     def _windows(self, seg, pos, window: int):
         np = self._np
-        doc = np.searchsorted(seg.doc_start, pos, side="right") - 1
-        return np.maximum(pos - window, seg.doc_start[doc]), np.minimum(pos + window, seg.doc_end[doc] - 1)
+        first, last = seg.doc_bounds(pos)
+        return np.maximum(pos - window, first), np.minimum(pos + window, last)
 
     def _b_near(self, s, ids_b, j0b, cb, n_b, pa, window, budget):
         """(mask over ``pa``: is there a b within the window, scale, exact)."""

@@ -33,8 +33,8 @@ class _Segment:
             self.post, self.word_off = load("postings.npy"), load("word_off.npy")
             self.stream = load("stream.npy")
             self.words = _map_bytes(d / "words.bin")
-            self.doc_start = np.load(d / "doc_start.npy").astype(np.int64)  # small: kept in memory
-            self.doc_end = self.doc_start + np.load(d / "doc_len.npy").astype(np.int64)
+            # Mapped like the rest (54 MB each at 1B tokens): reading them would cost open time and memory.
+            self.doc_start, self.doc_len = load("doc_start.npy"), load("doc_len.npy")
         except (OSError, ValueError) as exc:
             raise IndexOpenError(f"{d}: a segment is missing or damaged ({exc}); rebuild with `quco index build`") from None
         if len(self.post) != entry["tokens"] or len(self.doc_start) != entry["documents"] or \
@@ -52,6 +52,14 @@ class _Segment:
             if self.words[int(self.word_off[i]): int(self.word_off[i + 1])] == raw:
                 return i
         return -1
+
+    def doc_bounds(self, pos):
+        """(first, last) position of the document holding each of ``pos`` (int64 arrays)."""
+        np = self.np
+        # Search with uint32 keys: mixed types would make NumPy convert the whole mapped array.
+        doc = self.doc_start.searchsorted(pos.astype(np.uint32), side="right") - 1
+        first = self.doc_start[doc].astype(np.int64)
+        return first, first + self.doc_len[doc].astype(np.int64) - 1
 
     def postings(self, w: int):
         o = int(self.off[w])
