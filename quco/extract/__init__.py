@@ -48,8 +48,9 @@ class Extractor:
             if not isinstance(t, str):
                 raise UsageError(f"expected text, got {type(t).__name__}")
         nlp = self.nlp
-        # Questions only need tags and NER; skipping the parser roughly halves the cost.
-        disable = [] if need_parse or "parser" not in nlp.pipe_names else ["parser"]
+        # Questions only need tags and NER: skipping the parser roughly halves the cost, and the
+        # attribute ruler (tag -> POS) another ~8%, since proper nouns are read from the tag.
+        disable = [] if need_parse else [p for p in ("parser", "attribute_ruler") if p in nlp.pipe_names]
         try:
             yield from nlp.pipe(texts, batch_size=self.batch_size, disable=disable)
         except Exception as exc:  # spaCy raises plain exceptions on internal failures

@@ -27,6 +27,11 @@ def _is_cap(tok) -> bool:
     return text[:1].isupper() and any(c.isalpha() for c in text)
 
 
+def _is_propn(tok) -> bool:
+    # The tag is set by the tagger itself; POS only by the attribute ruler, which questions skip.
+    return tok.pos_ == "PROPN" or tok.tag_ in ("NNP", "NNPS")
+
+
 def _sent_initial(tok) -> bool:
     i = tok.i
     if i == 0:
@@ -62,7 +67,7 @@ def capitalised_runs(doc, *, has_pos: bool) -> list:
         if start < j:
             span = doc[start:j]
             if has_pos:
-                keep = any(t.pos_ == "PROPN" for t in span)
+                keep = any(_is_propn(t) for t in span)
             else:
                 keep = not (len(span) == 1 and (span[0].is_stop or _sent_initial(span[0]) and span[0].lower_ in LEADING_DROP))
             if keep:
