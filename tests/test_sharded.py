@@ -36,14 +36,17 @@ def test_a_sharded_index_answers_like_the_single_index(tmp_path_factory, texts, 
     src = write_jsonl(tmp / "c.jsonl", texts)
     build_mmap_index([src], tmp / "one", progress=False)
     build_sharded_index([src], tmp / "many", shards=shards, progress=False, processes=2)
-    one, many = MmapIndex(tmp / "one", budget=100_000), open_sharded(tmp / "many", budget=100_000)
-    assert many.corpus == one.corpus and len(many.shards) == shards
+    one = MmapIndex(tmp / "one", budget=100_000)
+    union = open_sharded(tmp / "many", budget=100_000)  # one engine over every shard's segments
+    fan_out = ShardedBackend([MmapIndex(tmp / "many" / f"shard-{k:04d}", budget=100_000) for k in range(shards)])
     words = [w for w in WORDS if Normalizer().tokens(w)]
     phrases = [" ".join(data.draw(st.lists(st.sampled_from(words), min_size=1, max_size=3))) for _ in range(12)]
-    assert many.count_many(phrases) == one.count_many(phrases)
     pairs = [(data.draw(st.sampled_from(phrases)), data.draw(st.sampled_from(phrases))) for _ in range(8)]
-    for window in (0, 3, 1000):
-        assert many.cooccur_many(pairs, window) == one.cooccur_many(pairs, window)
+    for many in (union, fan_out):
+        assert many.corpus == one.corpus
+        assert many.count_many(phrases) == one.count_many(phrases)
+        for window in (0, 3, 1000):
+            assert many.cooccur_many(pairs, window) == one.cooccur_many(pairs, window)
 
 
 def test_shards_must_agree_on_normalisation_and_be_possible(tmp_path):

@@ -10,10 +10,11 @@ below the work budget and flagged estimates above it (see ``quco.index.engine``)
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..backends.base import Corpus, CountBackend, require_normalizer
-from ..errors import IndexOpenError
+from ..errors import IndexOpenError, IndexSettingsError
 from ..normalize import Normalizer
 from .engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, WorkBudgetExceeded, check_budget
 from .mmap_build import read_manifest
@@ -81,15 +82,27 @@ class MmapIndex(BudgetedQueries, CountBackend):
     name = "mmap"
 
     def __init__(self, path: str | os.PathLike, *, require: Normalizer | None = None, budget: int = DEFAULT_BUDGET,
-                 zero_check: int = ZERO_CHECK):
+                 zero_check: int = ZERO_CHECK, more: Sequence[str | os.PathLike] = (), identity: str | None = None):
+        """``more``: further indexes of the same corpus's other documents (the shards of a sharded
+        index), answered together: one engine over all their segments, so a query normalises and
+        hashes its words once however many shards there are."""
         self.path = Path(path)
         self.meta = read_manifest(self.path)
         self.normalizer = Normalizer.from_dict(self.meta["normalizer"])
         require_normalizer(self.path, self.normalizer, require)
         self.segments = [_Segment(self.path, e) for e in self.meta["segments"]]
+        tokens, documents = int(self.meta["tokens"]), int(self.meta["documents"])
+        for other in map(Path, more):
+            meta = read_manifest(other)
+            if Normalizer.from_dict(meta["normalizer"]) != self.normalizer:
+                raise IndexSettingsError(f"{other}: built with other normalisation than {self.path}; "
+                                         "rebuild the shards with the same settings")
+            self.segments += [_Segment(other, e) for e in meta["segments"]]
+            tokens, documents = tokens + int(meta["tokens"]), documents + int(meta["documents"])
         self.budget = check_budget(budget)
         self.zero_check = zero_check
-        self._corpus = Corpus(int(self.meta["tokens"]), int(self.meta["documents"]))
+        self._identity = identity or f"mmap:{self.path}"
+        self._corpus = Corpus(tokens, documents)
         self._init_queries()
 
     @property
@@ -98,7 +111,7 @@ class MmapIndex(BudgetedQueries, CountBackend):
 
     @property
     def identity(self) -> str:
-        return f"mmap:{self.path}"
+        return self._identity
 
 
     def close(self) -> None:

@@ -159,11 +159,13 @@ def read_shards_manifest(path: str | os.PathLike) -> dict:
 
 
 def open_sharded(path: str | os.PathLike, *, require: Normalizer | None = None, budget: int | None = None):
-    """A ``ShardedBackend`` over the local shards of a sharded index directory."""
+    """The local shards of a sharded index directory, answered as one backend: one query engine
+    over all their segments (sums over document-partitioned shards are exact, and a query's words
+    are normalised and hashed once instead of once per shard). Shards served elsewhere are
+    combined with ``ShardedBackend``."""
     from ..index.mmap_query import DEFAULT_BUDGET, MmapIndex
-    from .sharded import ShardedBackend
 
     path = Path(path)
-    meta = read_shards_manifest(path)
-    shards = [MmapIndex(path / name, require=require, budget=budget or DEFAULT_BUDGET) for name in meta["shards"]]
-    return ShardedBackend(shards, names=list(meta["shards"]))
+    names = read_shards_manifest(path)["shards"]
+    return MmapIndex(path / names[0], more=[path / n for n in names[1:]], require=require,
+                     budget=budget or DEFAULT_BUDGET, identity=f"sharded:{path}")
