@@ -114,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--max-request-chars", type=int,
                    help="characters of questions and drafts one request may hold (default 120000)")
     v.add_argument("--max-draft-sentences", type=int, help="sentences one draft may hold (default 1000)")
+    v.add_argument("--audit", metavar="PATH", help="record every decision in this DuckDB file (and accept /v1/feedback)")
+    v.add_argument("--audit-text", action="store_true",
+                   help="store question and draft text in the audit log (default: a keyed hash only)")
+    v.add_argument("--audit-retention-days", type=float, help="drop audit rows older than this")
+    v.add_argument("--audit-retention-rows", type=int, help="keep at most this many audit rows (the newest)")
     _detector_options(v)
 
     d = sub.add_parser("demo", help="index real Wikipedia text and run both stages on examples")
@@ -396,7 +401,8 @@ def _cmd_serve(args) -> int:
     return serve(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
                  token_file=args.token_file, insecure_no_auth=args.insecure_no_auth, header_timeout=args.header_timeout,
                  keep_alive_timeout=args.keep_alive_timeout, heavy_workers=args.heavy_workers,
-                 max_request_chars=args.max_request_chars)
+                 max_request_chars=args.max_request_chars, audit=args.audit, audit_text=args.audit_text,
+                 audit_retention_days=args.audit_retention_days, audit_retention_rows=args.audit_retention_rows)
 
 
 def _cmd_demo(args) -> int:

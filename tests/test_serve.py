@@ -105,7 +105,9 @@ def test_every_endpoint(server):
     assert status == 200 and co["results"][0]["count"] == 1
     status, text = server.request("GET", "/metrics")
     assert status == 200 and 'quco_requests_total{path="/v1/check",status="200"}' in text
-    assert "quco_request_seconds_bucket" in text and "quco_backend_errors_total 0" in text and "quco_cache_hits_total" in text
+    assert "quco_request_seconds_bucket" in text and "quco_backend_errors_total 0.0" in text
+    assert 'quco_phrase_cache{result="miss"}' in text and 'quco_decisions_total{approx="false",decision="no-retrieve"' in text
+    assert "quco_risk_bucket" in text and "quco_process_resident_memory_bytes" in text
     status, schema = server.request("GET", "/openapi.json", auth=False)
     assert status == 200 and {"/v1/check", "/v1/check_many", "/v1/count", "/v1/cooccur"} <= set(schema["paths"])
 
@@ -268,7 +270,7 @@ def test_per_request_timeout_is_a_504(index):
         status, report = srv.request("POST", "/v1/check", {"question": "Who wrote Hamlet?", "draft": TEXTS[0]})
         assert status == 200 and report["draft_checked"] and time.time() - t < 5
         status, text = srv.request("GET", "/metrics")
-        assert status == 200 and 'quco_requests_total{path="/v1/check_many",status="504"} 1' in text
+        assert status == 200 and 'quco_requests_total{path="/v1/check_many",status="504"} 1.0' in text
     finally:
         srv.stop()
 

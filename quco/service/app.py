@@ -19,12 +19,15 @@ import hmac
 import json
 import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from ..errors import BackendError, BackendUnavailable, QucoError, QueryError, UsageError
+from ..errors import BackendError, BackendUnavailable, QucoError, QueryError, UpstreamError, UsageError
+from .audit import UnknownRequest, new_request_id
+from .prom import Metrics
 
 log = logging.getLogger("quco.serve")
 
@@ -35,61 +38,6 @@ LIGHT_CHARS = 8_000  # a request with no draft and at most this much text is ans
 HEAVY_WORKERS = 1
 MAX_PHRASE_CHARS = 1000
 REQUEST_TIMEOUT_S = 10.0
-_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-class Metrics:
-    """Counters and a latency histogram, rendered in the Prometheus text format."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.requests: dict[tuple[str, int], int] = {}
-        self.buckets: dict[str, list[int]] = {}
-        self.sums: dict[str, float] = {}
-        self.backend_errors = 0
-        self.reloads = 0
-
-    def count_backend_error(self) -> None:
-        with self._lock:
-            self.backend_errors += 1
-
-    def count_reload(self) -> None:
-        with self._lock:
-            self.reloads += 1
-
-    def observe(self, path: str, status: int, seconds: float) -> None:
-        with self._lock:
-            self.requests[path, status] = self.requests.get((path, status), 0) + 1
-            b = self.buckets.setdefault(path, [0] * (len(_BUCKETS) + 1))
-            for i, edge in enumerate(_BUCKETS):
-                if seconds <= edge:
-                    b[i] += 1
-            b[-1] += 1
-            self.sums[path] = self.sums.get(path, 0.0) + seconds
-
-    def render(self, cache_hits: int, cache_misses: int) -> str:
-        lines = ["# HELP quco_requests_total HTTP requests by path and status.", "# TYPE quco_requests_total counter"]
-        with self._lock:
-            for (path, status), n in sorted(self.requests.items()):
-                lines.append(f'quco_requests_total{{path="{path}",status="{status}"}} {n}')
-            lines += ["# HELP quco_request_seconds Request latency.", "# TYPE quco_request_seconds histogram"]
-            for path, b in sorted(self.buckets.items()):
-                for edge, n in zip(_BUCKETS, b):
-                    lines.append(f'quco_request_seconds_bucket{{path="{path}",le="{edge}"}} {n}')
-                lines.append(f'quco_request_seconds_bucket{{path="{path}",le="+Inf"}} {b[-1]}')
-                lines.append(f'quco_request_seconds_sum{{path="{path}"}} {self.sums[path]:.6f}')
-                lines.append(f'quco_request_seconds_count{{path="{path}"}} {b[-1]}')
-            lines += ["# HELP quco_backend_errors_total Backend failures (answered as unknown or 503).",
-                      "# TYPE quco_backend_errors_total counter", f"quco_backend_errors_total {self.backend_errors}",
-                      "# HELP quco_index_reloads_total Index swaps after the file was replaced.",
-                      "# TYPE quco_index_reloads_total counter", f"quco_index_reloads_total {self.reloads}"]
-        lines += ["# HELP quco_cache_hits_total Phrase-position cache hits.", "# TYPE quco_cache_hits_total counter",
-                  f"quco_cache_hits_total {cache_hits}",
-                  "# HELP quco_cache_misses_total Phrase-position cache misses.", "# TYPE quco_cache_misses_total counter",
-                  f"quco_cache_misses_total {cache_misses}"]
-        return "\n".join(lines) + "\n"
-
-
 class DetectorHolder:
     """The current detector; notices a replaced index file and swaps in a new one when loaded."""
 
@@ -240,18 +188,58 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus():
+        from starlette.responses import Response
+
         be = holder.current().backend
-        return metrics.render(getattr(be, "cache_hits", 0), getattr(be, "cache_misses", 0))
+        body, content_type = metrics.render(getattr(be, "cache_hits", 0), getattr(be, "cache_misses", 0))
+        return Response(body, media_type=content_type)
+
+    audit = _audit_client()
+
+    def audited(request: Request, items: list, reports: list, started: float) -> tuple[str, list[str]]:
+        """The request id (the caller's X-Request-ID when it is a sane token) and one per decision,
+        each recorded in the audit log when there is one."""
+        rid = request.headers.get("x-request-id", "")
+        rid = rid if _REQUEST_ID.fullmatch(rid) else new_request_id()
+        ids = [rid] if len(reports) == 1 else [f"{rid}-{i}" for i in range(len(reports))]
+        if audit is not None:
+            ms = (time.perf_counter() - started) * 1000 / max(1, len(reports))
+            for (q, d), r, i in zip(items, reports, ids):
+                audit.record_report(r, request_id=i, source="serve", latency_ms=ms, question=q, draft=d)
+        return rid, ids
 
     @app.post("/v1/check")
-    async def check(req: CheckRequest = Body(...)):
-        reports = await run_checks([(req.question, req.draft)])
-        return _json(_report_json(reports[0], metrics))
+    async def check(request: Request, req: CheckRequest = Body(...)):
+        started = time.perf_counter()
+        items = [(req.question, req.draft)]
+        reports = await run_checks(items)
+        rid, _ = audited(request, items, reports, started)
+        return _json({**_report_json(reports[0], metrics), "request_id": rid}, rid)
 
     @app.post("/v1/check_many")
-    async def check_many(req: CheckManyRequest = Body(...)):
-        reports = await run_checks([(i.question, i.draft) for i in req.items])
-        return _json({"reports": [_report_json(r, metrics) for r in reports]})
+    async def check_many(request: Request, req: CheckManyRequest = Body(...)):
+        started = time.perf_counter()
+        items = [(i.question, i.draft) for i in req.items]
+        reports = await run_checks(items)
+        rid, ids = audited(request, items, reports, started)
+        return _json({"request_id": rid, "reports": [{**_report_json(r, metrics), "request_id": i}
+                                                     for r, i in zip(reports, ids)]}, rid)
+
+    class FeedbackRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        request_id: Annotated[str, Field(min_length=1, max_length=100)]
+        label: Literal["correct", "fabricated"]
+        note: Annotated[str | None, Field(max_length=2000)] = None
+
+    @app.post("/v1/feedback")
+    async def feedback(req: FeedbackRequest = Body(...)):
+        if audit is None:
+            raise HTTPException(409, "feedback needs the audit log: start quco serve with --audit PATH")
+        try:
+            new = await run_in_threadpool(audit.feedback, req.request_id, req.label, req.note)
+        except UnknownRequest as exc:
+            raise HTTPException(404, str(exc)) from None
+        return {"request_id": req.request_id, "label": req.label, "updated": not new}
 
     @app.post("/v1/count")
     async def count(req: CountRequest = Body(...)):
@@ -289,9 +277,12 @@ def _corpus_fields(be) -> dict:
 def _answer_each(batch_call, items: list) -> list:
     """The batch's answers; if the batch fails, each item alone, so that one phrase over the work
     budget is one unknown answer (``count: null``) and not a failed request. Input errors propagate."""
+    # Input errors (400), an unreachable upstream (503) and a wrong upstream answer (502) stay
+    # errors of the request; what isolates per item is an index that cannot answer one phrase.
+    passthrough = (QueryError, BackendUnavailable, UpstreamError)
     try:
         return batch_call(items)
-    except (QueryError, BackendUnavailable):
+    except passthrough:
         raise
     except BackendError:
         pass
@@ -299,7 +290,7 @@ def _answer_each(batch_call, items: list) -> list:
     for item in items:
         try:
             out.append(batch_call([item])[0])
-        except (QueryError, BackendUnavailable):
+        except passthrough:
             raise
         except BackendError as exc:
             out.append(exc)
@@ -327,15 +318,30 @@ def _token_ok(header: str, token: bytes) -> bool:
 
 
 _PROTECTED = ("/v1/", "/metrics")
-_PATHS = {"/v1/check", "/v1/check_many", "/v1/count", "/v1/cooccur", "/v1/info", "/healthz", "/metrics", "/openapi.json",
-          "/docs"}
+_PATHS = {"/v1/check", "/v1/check_many", "/v1/count", "/v1/cooccur", "/v1/info", "/v1/feedback", "/healthz", "/metrics",
+          "/openapi.json", "/docs"}
 
 
-def _json(data):
+def _json(data, request_id: str | None = None):
     # The reports are plain JSON already: skip FastAPI's generic encoder (a third of the cost).
     from starlette.responses import Response
 
-    return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":")), media_type="application/json",
+                    headers=headers)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+def _audit_client():
+    """This worker's connection to the audit writer, when ``quco serve --audit`` started one."""
+    sock = os.environ.get("QUCO_AUDIT_SOCKET")
+    if not sock:
+        return None
+    from .audit_server import AuditClient
+
+    return AuditClient(sock)
 
 
 class _LimitsAndMetrics:
@@ -413,6 +419,7 @@ class _TooLarge(Exception):
 def _report_json(report, metrics: Metrics) -> dict:
     if report.unknown:
         metrics.count_backend_error()
+    metrics.count_decision(report)
     return report.to_dict()
 
 
@@ -456,10 +463,14 @@ def read_token(token_file: str | None) -> str | None:
 def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "warning",
           token_file: str | None = None, insecure_no_auth: bool = False, header_timeout: float = 10.0,
           keep_alive_timeout: float = 5.0, heavy_workers: int | None = None,
-          max_request_chars: int | None = None) -> int:
+          max_request_chars: int | None = None, audit: str | None = None, audit_text: bool = False,
+          audit_retention_days: float | None = None, audit_retention_rows: int | None = None) -> int:
     """Run the server. ``heavy_workers``/``max_request_chars`` left as None come from
-    QUCO_SERVE_HEAVY_WORKERS / QUCO_SERVE_MAX_REQUEST_CHARS or the defaults."""
+    QUCO_SERVE_HEAVY_WORKERS / QUCO_SERVE_MAX_REQUEST_CHARS or the defaults. ``audit``: record
+    every decision in this DuckDB file (``quco.service.audit``), written by one writer process."""
+    import shutil
     import sys
+    import tempfile
 
     try:
         import uvicorn
@@ -474,7 +485,7 @@ def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int =
                              "(or pass --insecure-no-auth to expose it to anyone who can reach it)")
     if min(header_timeout, keep_alive_timeout) <= 0 or (heavy_workers or 1) < 1 or (max_request_chars or 1) < 1:
         raise UsageError("timeouts, --heavy-workers and --max-request-chars must be positive")
-    if not Path(settings.index).exists() and settings.backend != "infinigram-api":
+    if not Path(settings.index).exists() and settings.backend != "infinigram-api" and not settings.shards:
         raise UsageError(f"{settings.index}: index not found")
     settings.check_backend()  # fail fast on a bad index, before the workers start
     if token is None:
@@ -486,13 +497,31 @@ def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int =
                        ("QUCO_WINDOW", settings.window), ("QUCO_UNKNOWN_POLICY", settings.unknown_policy),
                        ("QUCO_MAX_DRAFT_SENTENCES", settings.max_draft_sentences), ("QUCO_API_TOKEN", token),
                        (ENV_HEADER_TIMEOUT, header_timeout), ("QUCO_SERVE_HEAVY_WORKERS", heavy_workers),
-                       ("QUCO_SERVE_MAX_REQUEST_CHARS", max_request_chars)):
+                       ("QUCO_SERVE_MAX_REQUEST_CHARS", max_request_chars), ("QUCO_WORK_BUDGET", settings.work_budget),
+                       ("QUCO_SHARDS", ",".join(settings.shards) or None), ("QUCO_SHARD_TIMEOUT", settings.shard_timeout),
+                       ("QUCO_SHARD_TOKEN_FILE", settings.shard_token_file), ("RAY_ADDRESS", settings.ray_address)):
         if value is not None:
             os.environ[key] = str(value)
     HeaderDeadlineProtocol.header_timeout = header_timeout
-    uvicorn.run("quco.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, timeout_graceful_shutdown=30, access_log=False, http=HeaderDeadlineProtocol,
-                timeout_keep_alive=keep_alive_timeout)
+    # Metrics from every worker, aggregated at each scrape (quco.service.prom): a fresh directory per run.
+    prom_dir = tempfile.mkdtemp(prefix="quco-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = prom_dir
+    writer = None
+    try:
+        if audit:
+            from .audit_server import start_writer
+
+            writer, sock = start_writer(Path(audit).resolve(), store_text=audit_text, retention_days=audit_retention_days,
+                                        retention_rows=audit_retention_rows)
+            os.environ["QUCO_AUDIT_SOCKET"] = sock
+        uvicorn.run("quco.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level=log_level, timeout_graceful_shutdown=30, access_log=False, http=HeaderDeadlineProtocol,
+                    timeout_keep_alive=keep_alive_timeout)
+    finally:
+        if writer is not None:
+            writer.terminate()  # the writer commits what it holds on its way out
+            writer.join(30)
+        shutil.rmtree(prom_dir, ignore_errors=True)
     return 0
 
 

@@ -252,7 +252,8 @@ def _preload() -> None:
     try:
         from ..config import Settings
 
-        _detector(Settings(**json.loads(payload)))
+        fields = json.loads(payload)  # JSON turned tuple fields (shards) into lists: Settings must stay hashable
+        _detector(Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}))
     except Exception:  # noqa: BLE001 - a worker then loads what it needs itself, and reports errors
         _PRELOADED.clear()
 
