@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--errors", help="where malformed rows go (default: OUTPUT.errors.jsonl)")
     s.add_argument("--workers", type=int, default=1, help="worker processes, or Ray actors with --ray (default 1)")
     s.add_argument("--chunk-size", type=int, default=512)
+    s.add_argument("--audit", metavar="PATH", help="also record every decision in this audit log (DuckDB)")
+    s.add_argument("--audit-text", action="store_true", help="store question text in the audit log (default: a keyed hash)")
     s.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                    help="score on Ray (pip install 'quco[ray]'): a local Ray with this machine's cores, or the "
                         "cluster at ADDRESS (or RAY_ADDRESS)")
@@ -120,6 +122,23 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--audit-retention-days", type=float, help="drop audit rows older than this")
     v.add_argument("--audit-retention-rows", type=int, help="keep at most this many audit rows (the newest)")
     _detector_options(v)
+
+    mo = sub.add_parser("monitor", help="report on an audit log: decisions over time, drift, feedback, calibration")
+    mo.add_argument("audit", help="the audit log (DuckDB) or its Parquet export")
+    mo.add_argument("--out", help="write the HTML report here (default: AUDIT.report.html)")
+    mo.add_argument("--json", action="store_true", help="print the report as JSON")
+    mo.add_argument("--period", default="auto", choices=["auto", "minute", "hour", "day"])
+    mo.add_argument("--calibrate", metavar="OUT.json", help="refit risk -> P(fabrication) on the feedback labels")
+    fb = sub.add_parser("feedback", help="feedback on audited decisions")
+    fbs = fb.add_subparsers(dest="feedback_command", required=True, parser_class=_Parser)
+    fi = fbs.add_parser("import", help="import labels (JSONL or CSV: request_id, label = correct|fabricated, note)")
+    fi.add_argument("file")
+    fi.add_argument("--audit", required=True, help="the audit log (not while quco serve writes it)")
+    au = sub.add_parser("audit", help="the audit log")
+    aus = au.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    ae = aus.add_parser("export", help="decisions with their feedback as Parquet")
+    ae.add_argument("audit")
+    ae.add_argument("--out", required=True)
 
     d = sub.add_parser("demo", help="index real Wikipedia text and run both stages on examples")
     d.add_argument("--corpus", help="use this corpus file instead of downloading the demo corpus")
@@ -355,6 +374,8 @@ def _cmd_score(args) -> int:
         restart=args.restart,
         force=args.force,
         ray=args.ray,
+        audit=args.audit,
+        audit_text=args.audit_text,
     )
     resumed = f", {stats.resumed_chunks} of {stats.chunks} chunks resumed" if stats.resumed_chunks else ""
     print(
@@ -405,6 +426,63 @@ def _cmd_serve(args) -> int:
                  audit_retention_days=args.audit_retention_days, audit_retention_rows=args.audit_retention_rows)
 
 
+def _cmd_monitor(args) -> int:
+    from .batch.monitor import calibrate, monitor, write_report
+
+    report = monitor(args.audit, period=args.period)
+    if args.calibrate:
+        fitted = calibrate(args.audit, args.calibrate)
+        report["calibration_written"] = {"path": args.calibrate, "labelled": fitted["labelled"]}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    out = write_report(report, args.out or f"{args.audit}.report.html")
+    fb = report["feedback"]
+    print(f"{report['decisions']:,} decisions, retrieval rate {report['retrieval_rate']:.1%}, unknown "
+          f"{report['unknown_rate']:.1%}, risk PSI {report['risk_psi_second_half_vs_first']}"
+          + (f", trigger precision {fb['trigger_precision']} recall {fb['trigger_recall']}" if fb else "")
+          + f"; report: {out}")
+    return 0
+
+
+def _cmd_feedback(args) -> int:
+    import csv
+
+    from .service.audit import AuditLog
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{path}: file not found")
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            if path.suffix.lower() == ".csv":
+                items = list(csv.DictReader(fh))
+            else:
+                items = [json.loads(line) for line in fh if line.strip()]
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not JSONL or CSV ({exc})") from None
+    bad = [i for i, it in enumerate(items, 1) if not isinstance(it, dict) or not it.get("request_id")
+           or it.get("label") not in ("correct", "fabricated")]
+    if bad:
+        raise UsageError(f"{path}: row {bad[0]} needs request_id and label = correct or fabricated")
+    with AuditLog(args.audit) as log:
+        result = log.import_feedback(items)
+    print(f"feedback: {result['added']:,} added, {result['updated']:,} updated, "
+          f"{result['unknown_request_ids']:,} with a request id the audit log does not hold")
+    return 0
+
+
+def _cmd_audit(args) -> int:
+    from .service.audit import AuditLog
+
+    if not Path(args.audit).exists():
+        raise UsageError(f"{args.audit}: audit log not found")
+    with AuditLog(args.audit) as log:
+        n = log.export_parquet(args.out)
+    print(f"exported {n:,} decisions to {args.out}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -421,7 +499,8 @@ def _cmd_demo(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"index": _cmd_index, "check": _cmd_check, "score": _cmd_score, "eval": _cmd_eval, "serve": _cmd_serve, "demo": _cmd_demo}
+    handlers = {"index": _cmd_index, "check": _cmd_check, "score": _cmd_score, "eval": _cmd_eval, "serve": _cmd_serve,
+                "demo": _cmd_demo, "monitor": _cmd_monitor, "feedback": _cmd_feedback, "audit": _cmd_audit}
     try:
         return handlers[args.command](args)
     except QucoError as exc:

@@ -9,6 +9,7 @@ unknown-count policy of the thresholds decides what unknown means.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Sequence
 
 from . import trigger
@@ -34,7 +35,10 @@ class Detector:
         max_question_chars: int = MAX_QUESTION_CHARS,
         max_draft_chars: int = MAX_DRAFT_CHARS,
         max_draft_sentences: int = MAX_DRAFT_SENTENCES,
+        audit=None,
     ):
+        """``audit``: an ``AuditLog`` (``quco.service.audit``) that records every decision; each
+        report then carries its ``request_id`` for feedback."""
         if isinstance(window, bool) or not isinstance(window, int) or window < 0:
             raise UsageError(f"window must be a non-negative number of tokens, not {window!r}")
         self.backend = backend
@@ -44,6 +48,7 @@ class Detector:
         self.max_question_chars = max_question_chars
         self.max_draft_chars = max_draft_chars
         self.max_draft_sentences = max_draft_sentences
+        self.audit = audit
         self._resolved = self.thresholds.resolve(backend.corpus.tokens)
 
     # -- public API ---------------------------------------------------------------------------
@@ -92,6 +97,10 @@ class Detector:
         for i in range(n):
             start = time.perf_counter()
             reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start))
+        if self.audit is not None:
+            reports = [replace(r, request_id=self.audit.record_report(
+                r, source="library", latency_ms=r.timings_ms.get("total_ms"), question=q, draft=d))
+                for r, q, d in zip(reports, questions, drafts)]
         return reports
 
     # -- internals ----------------------------------------------------------------------------

@@ -81,6 +81,7 @@ class RiskReport:
     stage1_risk: float = 0.0
     stage2_risk: float = 0.0
     timings_ms: dict = field(default_factory=dict)
+    request_id: str | None = None  # the audit log's id for this decision (feedback refers to it)
 
     @property
     def decision(self) -> str:

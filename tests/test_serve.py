@@ -30,13 +30,13 @@ def free_port():
 
 
 class Server:
-    def __init__(self, index, port=None, token=TOKEN, workers=1, extra_env=None):
+    def __init__(self, index, port=None, token=TOKEN, workers=1, extra_env=None, args=()):
         self.port = port or free_port()
         env = {**os.environ, "QUCO_API_TOKEN": token or "", **(extra_env or {})}
         env.pop("QUCO_CONFIG", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "quco.cli", "serve", "--index", str(index), "--model", "rules",
-             "--port", str(self.port), "--workers", str(workers)],
+             "--port", str(self.port), "--workers", str(workers), *map(str, args)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         deadline = time.time() + 60
         while time.time() < deadline:

@@ -22,10 +22,10 @@ from ..errors import QucoError
 class _ChunkScorer:
     """A Ray Data actor: the detector is built once, then one chunk per row of each batch."""
 
-    def __init__(self, settings, fields: dict, parts_dir: str):
+    def __init__(self, settings, fields: dict, parts_dir: str, audit: dict | None = None):
         from .scoring import _init_worker
 
-        _init_worker(settings, fields)
+        _init_worker(settings, fields, None, audit)
         self.parts = parts_dir
 
     def __call__(self, batch: dict) -> dict:
@@ -46,7 +46,7 @@ class _ChunkScorer:
 
 
 def score_on_ray(chunks, done: set[int], parts: Path, settings, fields: dict, workers: int, bar,
-                 address: str | None) -> tuple[int, int, int]:
+                 address: str | None, audit: dict | None = None) -> tuple[int, int, int]:
     """Score the ``chunks`` not in ``done`` on Ray; returns (rows, chunks, chunks resumed)."""
     from ..shard.ray_shards import init_ray
 
@@ -72,7 +72,7 @@ def score_on_ray(chunks, done: set[int], parts: Path, settings, fields: dict, wo
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # quco draws its own
         ds = ray.data.from_items(todo, override_num_blocks=len(todo))
-        ds = ds.map_batches(_ChunkScorer, fn_constructor_args=(settings, fields, str(parts)), batch_size=1,
+        ds = ds.map_batches(_ChunkScorer, fn_constructor_args=(settings, fields, str(parts), audit), batch_size=1,
                             concurrency=workers, num_cpus=1, max_concurrency=1)
         try:
             for batch in ds.iter_batches(batch_size=1):

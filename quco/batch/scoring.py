@@ -168,13 +168,14 @@ def _chunks(path: Path, size: int):
 _STATE: dict = {}
 
 
-def _init_worker(settings, fields: dict, parent: int | None = None) -> None:
+def _init_worker(settings, fields: dict, parent: int | None = None, audit: dict | None = None) -> None:
     from ..answer import AnswerScorer
 
     if parent is not None:
         _exit_with_parent(parent)
     _STATE.clear()
     _STATE["fields"] = fields
+    _STATE["audit"] = audit  # {"key": hex, "store_text": bool}: audit rows are written beside each part
     try:
         detector = settings.detector()
     except QucoError as exc:
@@ -213,9 +214,16 @@ def _score_chunk(index: int, chunk: list, parts_dir: str) -> tuple[int, int, int
                            "raw": raw if raw is not None else _raw(row)})
         else:
             good.append((n, row))
-    out = []
+    out, audit_rows = [], []
     if good:
         reports = detector.check_many([row[f["question"]] for _, row in good])
+        if _STATE.get("audit"):
+            from ..service.audit import decision_row
+
+            key, store = bytes.fromhex(_STATE["audit"]["key"]), _STATE["audit"]["store_text"]
+            audit_rows = [decision_row(r, request_id=f"score-{_row_id(row, f, n)}", source="score",
+                                       latency_ms=r.timings_ms.get("total_ms"), key=key, store_text=store)
+                          for (n, row), r in zip(good, reports)]
         answers = None
         if f["answer"]:
             pairs = [(row[f["question"]], row[f["answer"]]) for _, row in good]
@@ -227,6 +235,8 @@ def _score_chunk(index: int, chunk: list, parts_dir: str) -> tuple[int, int, int
     unknown = sum(bool(r["unknown"] or r["answer_unknown"]) for r in out)
     (parts / f"keys-{index:07d}.json").write_text(json.dumps({"keys": keys, "unknown": unknown}))
     _write_atomic(parts / f"errors-{index:07d}.jsonl", errors)
+    if _STATE.get("audit"):
+        _write_atomic(parts / f"audit-{index:07d}.jsonl", audit_rows)
     _write_atomic(parts / f"part-{index:07d}.jsonl", out)  # written last: its presence marks the chunk done
     return index, len(out), len(errors)
 
@@ -327,8 +337,12 @@ def score(
     restart: bool = False,
     force: bool = False,
     ray: str | None = None,
+    audit: str | os.PathLike | None = None,
+    audit_text: bool = False,
 ) -> ScoreStats:
     """Score every row of ``input`` into ``output``; resumable (see the module docstring).
+    ``audit``: also record every decision in this audit log (``quco.service.audit``; request ids
+    ``score-<row id>``), appended once when the run completes.
     ``ray``: score on Ray (``quco.batch.ray_score``) — ``""`` starts a local Ray with this machine's
     cores, an address joins that cluster; ``workers`` is then the number of scoring actors.
 
@@ -357,7 +371,15 @@ def score(
     fields = {"question": question_field, "answer": answer_field, "id": id_field}
     _check_fields(src, fields)
     with OutputLock(out, "score"), OutputLock(errors_file, "score"):
-        return _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk_size, progress, restart, ray)
+        audit_info = None
+        if audit:
+            from ..service.audit import open_key
+
+            Path(audit).parent.mkdir(parents=True, exist_ok=True)
+            audit_info = {"key": open_key(Path(audit)).hex(), "store_text": audit_text}
+        stats = _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk_size, progress, restart,
+                     ray, audit_info, audit)
+        return stats
 
 
 def _settings_inputs(settings) -> list[str]:
@@ -368,8 +390,8 @@ def _settings_inputs(settings) -> list[str]:
 
 
 def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk_size, progress, restart,
-         ray=None) -> ScoreStats:
-    manifest = _manifest(src, fields, chunk_size, settings)
+         ray=None, audit_info=None, audit_path=None) -> ScoreStats:
+    manifest = {**_manifest(src, fields, chunk_size, settings), "audit": bool(audit_info)}
     done = _prepare_parts(parts, manifest, restart)
     t0 = time.perf_counter()
     total = count_rows(src)
@@ -380,9 +402,9 @@ def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk
             from .ray_score import score_on_ray
 
             n_rows, n_chunks, resumed = score_on_ray(_chunks(src, chunk_size), done, parts, settings, fields, workers,
-                                                     bar, ray or None)
+                                                     bar, ray or None, audit_info)
         elif workers == 1:
-            _init_worker(settings, fields)
+            _init_worker(settings, fields, None, audit_info)
             if "init_error" in _STATE:
                 raise _STATE["init_error"]
             for index, chunk in enumerate(_chunks(src, chunk_size)):
@@ -394,7 +416,8 @@ def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk
                     _score_chunk(index, chunk, str(parts))
                 bar.update(len(chunk))
         else:
-            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(settings, fields, os.getpid())) as pool:
+            with ProcessPoolExecutor(workers, initializer=_init_worker,
+                                     initargs=(settings, fields, os.getpid(), audit_info)) as pool:
                 pending = {}
                 for index, chunk in enumerate(_chunks(src, chunk_size)):
                     n_chunks += 1
@@ -411,6 +434,8 @@ def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk
     finally:
         bar.close()
     n_scored, n_errors, n_unknown = _assemble(parts, n_chunks, out, out_fmt, errors_file)
+    if audit_path:
+        _append_audit(parts, n_chunks, Path(audit_path), audit_info["store_text"])
     shutil.rmtree(parts, ignore_errors=True)
     seconds = time.perf_counter() - t0
     stats = ScoreStats(str(out), str(errors_file), n_rows, n_scored, n_errors, n_chunks, resumed,
@@ -418,6 +443,20 @@ def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk
     if n_rows and not n_scored:
         raise AllRowsFailed(f"none of the {n_rows:,} rows could be scored; the reasons are in {errors_file}")
     return stats
+
+
+def _append_audit(parts: Path, n_chunks: int, path: Path, store_text: bool) -> None:
+    """Every chunk's audit rows into the audit log, once (the parts are removed right after)."""
+    from ..service.audit import AuditLog
+
+    with AuditLog(path, store_text=store_text) as log:
+        for i in range(n_chunks):
+            f = parts / f"audit-{i:07d}.jsonl"
+            if f.exists():
+                with open(f, encoding="utf-8") as fh:
+                    for line in fh:
+                        log.record(json.loads(line))
+        log.flush(timeout=600)
 
 
 def _check_fields(src: Path, fields: dict) -> None:

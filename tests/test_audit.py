@@ -1,0 +1,198 @@
+"""The audit trail and monitoring: every decision recorded (privately by default), feedback by
+request id, a kill -9 under load loses nothing acknowledged more than a second before, /metrics
+that add up across two workers, and a monitoring report that renders in headless Chromium."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import ROOT, write_jsonl
+from test_serve import TOKEN, Server
+from quco.backends.duckdb_build import build_index
+from quco.detector import Detector
+from quco.extract import Extractor
+from quco.service.audit import AuditLog, UnknownRequest
+
+TEXTS = ["Hamlet is a tragedy written by William Shakespeare.", "Copenhagen is the capital of Denmark.",
+         "Charles Dickens wrote Oliver Twist."]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    d = tmp_path_factory.mktemp("audit")
+    build_index([write_jsonl(d / "c.jsonl", TEXTS)], d / "i.duckdb", progress=False)
+    return d / "i.duckdb"
+
+
+def _rows(path, query="SELECT request_id, question, question_hash, decision, flagged_head FROM decisions"):
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(query).fetchall()
+    finally:
+        con.close()
+
+
+def test_the_library_records_every_decision_privately_and_takes_feedback(index, tmp_path):
+    from quco.backends.duckdb_index import DuckDBIndex
+
+    path = tmp_path / "audit.duckdb"
+    with AuditLog(path, retention_rows=3) as log:
+        det = Detector(DuckDBIndex(index), Extractor("rules"), audit=log)
+        reports = det.check_many([("Who wrote Hamlet?", "Hamlet was written by Charles Dickens."), "Where is Zanzibar?"])
+        assert all(r.request_id for r in reports) and reports[0].request_id != reports[1].request_id
+        log.flush()
+        assert log.feedback(reports[0].request_id, "fabricated", "Shakespeare wrote it") is True
+        assert log.feedback(reports[0].request_id, "correct") is False  # a second label replaces the first
+        with pytest.raises(UnknownRequest):
+            log.feedback("no-such-request", "correct")
+        det.check_many(["Who wrote Oliver Twist?", "What is Copenhagen?"])  # 4 decisions, retention keeps 3
+        log.flush()
+        assert log.export_parquet(tmp_path / "audit.parquet") == 3
+    rows = _rows(path)
+    assert len(rows) == 3 and all(q is None and len(h) == 32 for _, q, h, _, _ in rows)  # no text, a keyed hash
+    assert (path.with_name("audit.duckdb.key").stat().st_mode & 0o777) == 0o600
+    assert _rows(path, "SELECT label FROM feedback") == [("correct",)]
+    with AuditLog(tmp_path / "text.duckdb", store_text=True) as log:
+        Detector(DuckDBIndex(index), Extractor("rules"), audit=log).check_question("Who wrote Hamlet?")
+    assert _rows(tmp_path / "text.duckdb")[0][1] == "Who wrote Hamlet?"
+
+
+def test_score_audits_each_row_once_and_feedback_imports(index, tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"question": f"Who wrote Hamlet, part {i}?", "id": i}) + "\n" for i in range(30)))
+    env = {k: v for k, v in os.environ.items() if k != "QUCO_CONFIG"}
+    base = [sys.executable, "-m", "quco.cli"]
+    audit = tmp_path / "audit.duckdb"
+    for _ in range(2):  # the second run is a new run over the same output (--force): 60 rows in all
+        out = subprocess.run(base + ["score", str(rows), "-o", str(tmp_path / "s.jsonl"), "--index", str(index),
+                                     "--model", "rules", "--id-field", "id", "--audit", str(audit), "--chunk-size", "7",
+                                     "--workers", "2", "--force"], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+    ids = [r[0] for r in _rows(audit)]
+    assert len(ids) == 60 and len(set(ids)) == 30 and "score-7" in ids
+    labels = tmp_path / "labels.csv"
+    labels.write_text("request_id,label,note\nscore-1,fabricated,wrong\nscore-2,correct,\nnope,correct,\n")
+    out = subprocess.run(base + ["feedback", "import", str(labels), "--audit", str(audit)], cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "2 added" in out.stdout and "1 with a request id" in out.stdout, out.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("request_id,label\nscore-1,maybe\n")
+    out = subprocess.run(base + ["feedback", "import", str(bad), "--audit", str(audit)], cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "label = correct or fabricated" in out.stderr and "Traceback" not in out.stderr
+
+
+def _check(srv, question, rid=None):
+    headers = {"X-Request-ID": rid} if rid else None
+    return srv.request("POST", "/v1/check", {"question": question}, headers=headers)
+
+
+def test_serve_audits_takes_feedback_and_its_metrics_add_up_across_two_workers(index, tmp_path):
+    audit = tmp_path / "audit.duckdb"
+    srv = Server(index, workers=2, args=["--audit", audit])
+    try:
+        ids = []
+        for i in range(21):
+            status, body = _check(srv, f"Who wrote Hamlet {i}?")
+            assert status == 200
+            ids.append(body["request_id"])
+        status, body = _check(srv, "Who wrote Hamlet?", rid="client-chosen-id-42")
+        assert body["request_id"] == "client-chosen-id-42"
+        seen = []
+        for _ in range(6):
+            status, text = srv.request("GET", "/metrics")
+            m = re.search(r'quco_requests_total\{path="/v1/check",status="200"\} ([0-9.]+)', text)
+            seen.append(float(m.group(1)))
+        assert seen == [22.0] * 6  # every scrape sees both workers' requests: never 11, 10, 11...
+        assert "quco_decisions_total" in text and "quco_risk_bucket" in text
+        status, body = srv.request("POST", "/v1/feedback", {"request_id": ids[3], "label": "fabricated"})
+        assert status == 200 and body["updated"] is False
+        status, body = srv.request("POST", "/v1/feedback", {"request_id": ids[3], "label": "correct", "note": "ok"})
+        assert status == 200 and body["updated"] is True
+        status, body = srv.request("POST", "/v1/feedback", {"request_id": "never-issued-id", "label": "correct"})
+        assert status == 404 and "never-issued-id" in body["error"]
+        status, _ = srv.request("POST", "/v1/feedback", {"request_id": ids[3], "label": "maybe"})
+        assert status == 422
+    finally:
+        srv.stop()
+    assert len(_rows(audit)) == 22
+    assert _rows(audit, "SELECT label, note FROM feedback") == [("correct", "ok")]
+
+
+def test_kill_9_under_load_keeps_every_decision_acknowledged_a_second_before(index, tmp_path):
+    audit = tmp_path / "audit.duckdb"
+    srv = Server(index, workers=2, args=["--audit", audit])
+    acked, stop = [], threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                status, body = _check(srv, "Who wrote Hamlet?")
+            except Exception:  # noqa: BLE001 - the kill cuts requests off mid-flight
+                continue
+            if status == 200:
+                acked.append((time.time(), body["request_id"]))
+
+    for _ in range(8):  # both workers warm (each loads its pipeline on its first request)
+        _check(srv, "Who wrote Hamlet?")
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(4)
+    killed_at = time.time()
+    os.killpg(srv.proc.pid, signal.SIGKILL)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    srv.proc.wait()
+    due = {rid for at, rid in acked if at < killed_at - 1.0}
+    assert len(due) > 50
+    stored = {r[0] for r in _rows(audit)}  # opens cleanly: the write-ahead log is replayed
+    assert due <= stored, f"{len(due - stored)} acknowledged decisions missing"
+    with AuditLog(audit) as log:  # and the log takes new rows after the crash
+        log.feedback(next(iter(due)), "correct")
+
+
+def test_the_monitoring_report_renders_in_headless_chromium(index, tmp_path):
+    from quco.backends.duckdb_index import DuckDBIndex
+
+    audit = tmp_path / "audit.duckdb"
+    with AuditLog(audit) as log:
+        det = Detector(DuckDBIndex(index), Extractor("rules"), audit=log)
+        reports = det.check_many([f"Who wrote {w}?" for w in ("Hamlet", "Zanzibar Tales", "Oliver Twist")] * 20)
+        log.flush()
+        for i, r in enumerate(reports):
+            log.feedback(r.request_id, "fabricated" if r.retrieve and i % 3 else "correct")
+    env = {k: v for k, v in os.environ.items() if k != "QUCO_CONFIG"}
+    out = subprocess.run([sys.executable, "-m", "quco.cli", "monitor", str(audit), "--out", str(tmp_path / "r.html"),
+                          "--calibrate", str(tmp_path / "calib.json")], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(subprocess.run([sys.executable, "-m", "quco.cli", "monitor", str(audit), "--json"], cwd=ROOT,
+                                     env=env, capture_output=True, text=True).stdout)
+    assert data["decisions"] == 60 and data["feedback"]["labelled"] == 60
+    assert data["top_rare_entities"][0]["entity"] == "Zanzibar Tales"
+    assert json.loads((tmp_path / "calib.json").read_text())["method"] == "isotonic"
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("data:image/png;base64,") == 4 and "<script" not in page and "http" not in page
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1200,1600"]
+    shot = tmp_path / "r.png"
+    subprocess.run(flags + [f"--screenshot={shot}", (tmp_path / "r.html").as_uri()], capture_output=True, timeout=120)
+    dom = subprocess.run(flags + ["--dump-dom", (tmp_path / "r.html").as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert shot.stat().st_size > 50_000 and "Zanzibar Tales" in dom and dom.count("<img") == 4
