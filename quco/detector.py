@@ -36,9 +36,11 @@ class Detector:
         max_draft_chars: int = MAX_DRAFT_CHARS,
         max_draft_sentences: int = MAX_DRAFT_SENTENCES,
         audit=None,
+        tracing: bool | None = None,
     ):
         """``audit``: an ``AuditLog`` (``quco.service.audit``) that records every decision; each
-        report then carries its ``request_id`` for feedback."""
+        report then carries its ``request_id`` for feedback. ``tracing``: OpenTelemetry spans per
+        batch (``quco.tracing``; default: the ``QUCO_OTEL`` variable)."""
         if isinstance(window, bool) or not isinstance(window, int) or window < 0:
             raise UsageError(f"window must be a non-negative number of tokens, not {window!r}")
         self.backend = backend
@@ -49,6 +51,9 @@ class Detector:
         self.max_draft_chars = max_draft_chars
         self.max_draft_sentences = max_draft_sentences
         self.audit = audit
+        from . import tracing as _tracing
+
+        self._tracing = _tracing.enabled(tracing)
         self._resolved = self.thresholds.resolve(backend.corpus.tokens)
 
     # -- public API ---------------------------------------------------------------------------
@@ -67,7 +72,7 @@ class Detector:
         if n == 0:
             return []
         self.extractor.nlp  # noqa: B018 - load the pipeline outside the timed region
-        t0 = time.perf_counter()
+        t0, wall0 = time.perf_counter(), time.time_ns()
         entities = self.extractor.entities_many(questions)
         draft_idx = [i for i, d in enumerate(drafts) if d is not None]
         sentences = dict(zip(draft_idx, self.extractor.sentences_many([drafts[i] for i in draft_idx])))
@@ -97,6 +102,13 @@ class Detector:
         for i in range(n):
             start = time.perf_counter()
             reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start))
+        if self._tracing:
+            from .tracing import emit
+
+            t3 = time.perf_counter()
+            emit(wall0, [("quco.check", t0, t3), ("quco.extract", t0, t1), ("quco.count", t1, t2), ("quco.decide", t2, t3)],
+                 {"quco.batch_size": n, "quco.backend": self.backend.identity, "quco.corpus_tokens": self.backend.corpus.tokens,
+                  "quco.retrieve": sum(r.retrieve for r in reports), "quco.unknown": sum(r.unknown for r in reports)})
         if self.audit is not None:
             reports = [replace(r, request_id=self.audit.record_report(
                 r, source="library", latency_ms=r.timings_ms.get("total_ms"), question=q, draft=d))

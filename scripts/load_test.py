@@ -106,6 +106,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--restart", action="store_true", help="restart the server half way through")
+    ap.add_argument("--audit", action="store_true", help="run the server with --audit (every decision recorded)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if not 1 <= args.duration <= 120 or not 1 <= args.concurrency <= 256:
@@ -125,6 +126,9 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if k != "QUCO_API_TOKEN"}
         cmd = [sys.executable, "-m", "quco.cli", "serve", "--index", str(index), "--model", "rules",
                "--host", HOST, "--port", str(port), "--workers", str(args.workers)]
+        audit = Path(tmp) / "audit.duckdb"
+        if args.audit:
+            cmd += ["--audit", str(audit)]
 
         def start():
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.DEVNULL)
@@ -169,11 +173,13 @@ def main() -> int:
                 threading.Thread(target=restart_later, daemon=True).start()
             lat, errors, seconds = asyncio.run(run_load(port, bodies, args.duration, args.concurrency))
             rss_end = rss_mb(servers[-1].pid)
+            per_process = _per_process_rss(servers[-1].pid)
         finally:
             for proc in servers:
                 if proc.poll() is None:
                     os.killpg(proc.pid, signal.SIGTERM)
                     proc.wait(30)
+        audit_rows = _count_rows(audit) if args.audit else None
     result = {
         "target": f"http://{HOST}:{port}/v1/check (question only, rule extractor)",
         "server_workers": args.workers, "concurrency": args.concurrency, "duration_s": round(seconds, 2),
@@ -184,15 +190,43 @@ def main() -> int:
         "server_rss_mb": {"start": rss_start, "end": rss_end, "growth": round(rss_end - rss_start, 1),
                           "samples_every_sixth_of_the_run": samples},
         "cpus": os.cpu_count(),
+        "server_processes_rss_mb": per_process,
+        "audit": args.audit, "audit_rows_after_stop": audit_rows,
     }
     if args.restart:
         result["server_rss_mb"] = None  # two different server processes: growth is not meaningful
     result["goals_met"] = {"ge_500_checks_per_s": result["checks_per_s"] >= 500, "zero_errors": not errors}
-    out = Path(args.out or ROOT / "bench-results" / ("load_test_restart.json" if args.restart else "load_test.json"))
+    name = "load_test_restart" if args.restart else "load_test_audit" if args.audit else "load_test"
+    out = Path(args.out or ROOT / "bench-results" / f"{name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return 0
+
+
+def _per_process_rss(pid: int) -> dict:
+    """RSS of each process of the server (supervisor, workers, check workers, audit writer), by command."""
+    from benchlib import tree_pids
+
+    out = {}
+    for p in tree_pids(pid):
+        try:
+            cmd = open(f"/proc/{p}/cmdline", "rb").read().replace(b"\0", b" ").decode()[:80]
+            rss = next(int(line.split()[1]) for line in open(f"/proc/{p}/status") if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            continue
+        out[f"{p} {cmd}"] = round(rss / 1024, 1)
+    return out
+
+
+def _count_rows(path: Path):
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM decisions").fetchall()[0][0]
+    finally:
+        con.close()
 
 
 if __name__ == "__main__":

@@ -196,3 +196,27 @@ def test_the_monitoring_report_renders_in_headless_chromium(index, tmp_path):
     dom = subprocess.run(flags + ["--dump-dom", (tmp_path / "r.html").as_uri()], capture_output=True, text=True,
                          timeout=120).stdout
     assert shot.stat().st_size > 50_000 and "Zanzibar Tales" in dom and dom.count("<img") == 4
+
+
+def test_opentelemetry_spans_per_check_when_enabled(index):
+    pytest.importorskip("opentelemetry.sdk", reason="opentelemetry-sdk is optional")
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from quco.backends.duckdb_index import DuckDBIndex
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    Detector(DuckDBIndex(index), Extractor("rules")).check_question("Who wrote Hamlet?")  # off by default
+    assert exporter.get_finished_spans() == ()
+    Detector(DuckDBIndex(index), Extractor("rules"), tracing=True).check_many(["Who wrote Hamlet?", "Where is Zanzibar?"])
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert set(spans) == {"quco.check", "quco.extract", "quco.count", "quco.decide"}
+    root = spans["quco.check"]
+    assert root.attributes["quco.batch_size"] == 2 and root.attributes["quco.retrieve"] == 1
+    assert all(s.parent.span_id == root.context.span_id for n, s in spans.items() if n != "quco.check")
+    assert root.start_time <= spans["quco.extract"].start_time <= spans["quco.count"].end_time <= root.end_time
