@@ -97,6 +97,7 @@ class InfiniGramAPI(CountBackend):
     """``CountBackend`` over the infini-gram HTTP API (or any server speaking its contract)."""
 
     name = "infinigram-api"
+    remote = True  # as a shard, asked in parallel with a timeout (quco.shard.ShardedBackend)
 
     def __init__(
         self,
