@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import ROOT, write_jsonl
-from test_serve import TOKEN, Server
+from test_serve import Server
 from quco.backends.duckdb_build import build_index
 from quco.detector import Detector
 from quco.extract import Extractor

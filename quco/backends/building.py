@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import BuildError, Terminated
+from ..errors import BuildError, QucoError, Terminated
 
 
 def build_sources(sources: Sequence, out: Path, kind: str, force: bool) -> list[Path]:
@@ -42,6 +43,26 @@ def swap_into_place(tmp: Path, out: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
         else:  # a file replaced with --force
             old.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def building_dir(out: Path):
+    """Hold the output's lock and yield a fresh private directory; when the block succeeds it is
+    swapped into place at ``out``, and on any failure removed (the previous ``out`` stays)."""
+    from ..outputs import OutputLock
+
+    with OutputLock(out, "index build"):
+        tmp = out.parent / f".{out.name}.building-{os.getpid()}"
+        try:
+            tmp.mkdir()
+            yield tmp
+            swap_into_place(tmp, out)
+        except QucoError:
+            raise
+        except OSError as exc:
+            raise BuildError(f"writing {out}: {exc}") from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def install_sigterm() -> bool:

@@ -45,22 +45,15 @@ class _ChunkScorer:
         return {"index": np.array(done, dtype=np.int64), "rows": np.array(scored, dtype=np.int64) + np.array(errors)}
 
 
-def score_on_ray(chunks, done: set[int], parts: Path, settings, fields: dict, workers: int, bar,
-                 address: str | None, audit: dict | None = None) -> tuple[int, int, int]:
-    """Score the ``chunks`` not in ``done`` on Ray; returns (rows, chunks, chunks resumed)."""
+def score_on_ray(chunks, parts: Path, settings, fields: dict, workers: int, bar, address: str | None,
+                 audit: dict | None = None) -> None:
+    """Score ``chunks`` ((index, rows) still to do) on Ray."""
     from ..shard.ray_shards import init_ray
 
     inbox = parts / "ray-in"
     inbox.mkdir(exist_ok=True)
-    n_rows = n_chunks = resumed = 0
     todo = []
-    for index, chunk in enumerate(chunks):
-        n_chunks += 1
-        n_rows += len(chunk)
-        if index in done:
-            resumed += 1
-            bar.update(len(chunk))
-            continue
+    for index, chunk in chunks:
         target = inbox / f"in-{index:07d}.pkl"
         tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
         with open(tmp, "wb") as fh:
@@ -84,7 +77,6 @@ def score_on_ray(chunks, done: set[int], parts: Path, settings, fields: dict, wo
             if cause is not None:
                 raise _plain(cause) from None
             raise
-    return n_rows, n_chunks, resumed
 
 
 def _plain(exc: QucoError) -> QucoError:

@@ -396,36 +396,25 @@ def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk
     t0 = time.perf_counter()
     total = count_rows(src)
     bar = _bar(total, progress)
-    n_rows = n_chunks = resumed = 0
+    tally = Tally()
+    todo = tally.to_do(_chunks(src, chunk_size), done, bar)
     try:
         if ray is not None:
             from .ray_score import score_on_ray
 
-            n_rows, n_chunks, resumed = score_on_ray(_chunks(src, chunk_size), done, parts, settings, fields, workers,
-                                                     bar, ray or None, audit_info)
+            score_on_ray(todo, parts, settings, fields, workers, bar, ray or None, audit_info)
         elif workers == 1:
             _init_worker(settings, fields, None, audit_info)
             if "init_error" in _STATE:
                 raise _STATE["init_error"]
-            for index, chunk in enumerate(_chunks(src, chunk_size)):
-                n_chunks += 1
-                n_rows += len(chunk)
-                if index in done:
-                    resumed += 1
-                else:
-                    _score_chunk(index, chunk, str(parts))
+            for index, chunk in todo:
+                _score_chunk(index, chunk, str(parts))
                 bar.update(len(chunk))
         else:
             with ProcessPoolExecutor(workers, initializer=_init_worker,
                                      initargs=(settings, fields, os.getpid(), audit_info)) as pool:
                 pending = {}
-                for index, chunk in enumerate(_chunks(src, chunk_size)):
-                    n_chunks += 1
-                    n_rows += len(chunk)
-                    if index in done:
-                        resumed += 1
-                        bar.update(len(chunk))
-                        continue
+                for index, chunk in todo:
                     pending[pool.submit(_score_chunk, index, chunk, str(parts))] = len(chunk)
                     while len(pending) >= 2 * workers:  # bounded: memory stays flat on any input size
                         _drain(pending, bar, FIRST_COMPLETED)
@@ -433,6 +422,7 @@ def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk
                     _drain(pending, bar, FIRST_COMPLETED)
     finally:
         bar.close()
+    n_rows, n_chunks, resumed = tally.rows, tally.chunks, tally.resumed
     n_scored, n_errors, n_unknown = _assemble(parts, n_chunks, out, out_fmt, errors_file)
     if audit_path:
         _append_audit(parts, n_chunks, Path(audit_path), audit_info["store_text"])
@@ -457,6 +447,23 @@ def _append_audit(parts: Path, n_chunks: int, path: Path, store_text: bool) -> N
                     for line in fh:
                         log.record(json.loads(line))
         log.flush(timeout=600)
+
+
+class Tally:
+    """Rows and chunks seen, and chunks skipped because an earlier run finished them."""
+
+    rows = chunks = resumed = 0
+
+    def to_do(self, chunks, done: set[int], bar):
+        """The (index, chunk) pairs still to score; finished ones are counted and skipped."""
+        for index, chunk in enumerate(chunks):
+            self.chunks += 1
+            self.rows += len(chunk)
+            if index in done:
+                self.resumed += 1
+                bar.update(len(chunk))
+                continue
+            yield index, chunk
 
 
 def _check_fields(src: Path, fields: dict) -> None:

@@ -43,9 +43,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import BuildError, IndexOpenError, QucoError
+from ..errors import BuildError, IndexOpenError
 from ..normalize import Normalizer
-from ..backends.building import build_sources, fsync_dir, fsync_file, progress_bar, quco_version, swap_into_place
+from ..backends.building import build_sources, building_dir, fsync_dir, fsync_file, progress_bar, quco_version
 from ..outputs import OutputLock, check_outputs
 from ..sources import iter_documents
 from .engine import word_hash
@@ -184,27 +184,17 @@ def build_mmap_index(
     normalizer = normalizer or Normalizer()
     out = Path(out)
     paths = build_sources(sources, out, "mmap-index", force)
-    with OutputLock(out, "index build"):
-        tmp = out.parent / f".{out.name}.building-{os.getpid()}"
-        t0 = time.perf_counter()
-        try:
-            tmp.mkdir()
-            segments = _build_segments(paths, tmp, normalizer, text_split, skip_bad_lines, progress, workers,
-                                       segment_tokens, prefix="seg-", part=part)
-            if merge and len(segments) > 1:
-                segments = compact_segments(tmp, segments, "seg-m-", progress=progress)
-                remove_unlisted(tmp, segments)
-            _write_manifest(tmp, normalizer, segments, text_split, paths, t0)
-            swap_into_place(tmp, out)
-        except QucoError:
-            raise
-        except OSError as exc:
-            raise BuildError(f"writing {out}: {exc}") from exc
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        meta = read_manifest(out)
-        return MmapBuildStats(out, meta["tokens"], meta["documents"], len(meta["segments"]),
-                              time.perf_counter() - t0, _size(out))
+    t0 = time.perf_counter()
+    with building_dir(out) as tmp:
+        segments = _build_segments(paths, tmp, normalizer, text_split, skip_bad_lines, progress, workers,
+                                   segment_tokens, prefix="seg-", part=part)
+        if merge and len(segments) > 1:
+            segments = compact_segments(tmp, segments, "seg-m-", progress=progress)
+            remove_unlisted(tmp, segments)
+        _write_manifest(tmp, normalizer, segments, text_split, paths, t0)
+    meta = read_manifest(out)
+    return MmapBuildStats(out, meta["tokens"], meta["documents"], len(meta["segments"]),
+                          time.perf_counter() - t0, _size(out))
 
 
 def add_documents(

@@ -19,7 +19,6 @@ word's bytes is compared, and on a mismatch the segments are left unmerged (slow
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 

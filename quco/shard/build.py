@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..backends.building import build_sources, fsync_dir, fsync_file, quco_version, swap_into_place
+from ..backends.building import build_sources, building_dir, fsync_dir, fsync_file, quco_version
 from ..errors import BuildError, IndexOpenError, QucoError, UsageError
 from ..normalize import Normalizer
-from ..outputs import OutputLock
 
 SHARDS_MANIFEST = "quco-shards.json"
 FORMAT_NAME = "quco-sharded-index"
@@ -79,37 +77,27 @@ def build_sharded_index(
     normalizer = normalizer or Normalizer()
     out = Path(out)
     paths = build_sources(sources, out, "sharded-index", force)
-    with OutputLock(out, "index build"):
-        tmp = out.parent / f".{out.name}.building-{os.getpid()}"
-        t0 = time.perf_counter()
-        try:
-            tmp.mkdir()
-            names = [f"shard-{k:04d}" for k in range(shards)]
-            args = [([str(p) for p in paths], str(tmp / name), k, shards, normalizer.to_dict(), text_split,
-                     skip_bad_lines, segment_tokens or SEGMENT_TOKENS, 1) for k, name in enumerate(names)]
-            results = _run_ray(args, progress) if ray else _run_local(args, processes, progress)
-            for name, r in zip(names, results):
-                if "error" in r:
-                    if "no word tokens" in r["error"]:
-                        raise BuildError(f"{name} would hold no words: --shards {shards} is more than the corpus "
-                                         "has documents to spread")
-                    raise BuildError(f"{name}: {r['error']}")
-            meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "shards": names,
-                    "tokens": sum(r["tokens"] for r in results), "documents": sum(r["documents"] for r in results),
-                    "partition": "record i goes to shard i % N", "normalizer": normalizer.to_dict(),
-                    "sources": [str(p) for p in paths], "quco_version": quco_version()}
-            (tmp / SHARDS_MANIFEST).write_text(json.dumps(meta, indent=1))
-            fsync_file(tmp / SHARDS_MANIFEST)
-            fsync_dir(tmp)
-            swap_into_place(tmp, out)
-        except QucoError:
-            raise
-        except OSError as exc:
-            raise BuildError(f"writing {out}: {exc}") from exc
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
-        return ShardedBuildStats(out, meta["tokens"], meta["documents"], shards, time.perf_counter() - t0, size)
+    t0 = time.perf_counter()
+    with building_dir(out) as tmp:
+        names = [f"shard-{k:04d}" for k in range(shards)]
+        args = [([str(p) for p in paths], str(tmp / name), k, shards, normalizer.to_dict(), text_split,
+                 skip_bad_lines, segment_tokens or SEGMENT_TOKENS, 1) for k, name in enumerate(names)]
+        results = _run_ray(args, progress) if ray else _run_local(args, processes, progress)
+        for name, r in zip(names, results):
+            if "error" in r:
+                if "no word tokens" in r["error"]:
+                    raise BuildError(f"{name} would hold no words: --shards {shards} is more than the corpus "
+                                     "has documents to spread")
+                raise BuildError(f"{name}: {r['error']}")
+        meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "shards": names,
+                "tokens": sum(r["tokens"] for r in results), "documents": sum(r["documents"] for r in results),
+                "partition": "record i goes to shard i % N", "normalizer": normalizer.to_dict(),
+                "sources": [str(p) for p in paths], "quco_version": quco_version()}
+        (tmp / SHARDS_MANIFEST).write_text(json.dumps(meta, indent=1))
+        fsync_file(tmp / SHARDS_MANIFEST)
+        fsync_dir(tmp)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    return ShardedBuildStats(out, meta["tokens"], meta["documents"], shards, time.perf_counter() - t0, size)
 
 
 def _run_local(args: list[tuple], processes: int | None, progress: bool) -> list[dict]:
@@ -121,7 +109,7 @@ def _run_local(args: list[tuple], processes: int | None, progress: bool) -> list
     # shard with one tokenising process of its own.
     with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork")) as pool:
         futures = [pool.submit(_build_one, *a) for a in args]
-        return [_progress(f, i, len(args), progress) for i, f in enumerate(futures)]
+        return [_progress(f.result, i, len(args), progress) for i, f in enumerate(futures)]
 
 
 def _run_ray(args: list[tuple], progress: bool) -> list[dict]:
@@ -130,18 +118,11 @@ def _run_ray(args: list[tuple], progress: bool) -> list[dict]:
     ray = require_ray()
     task = ray.remote(num_cpus=1, max_retries=1)(_build_one)
     refs = [task.remote(*a) for a in args]
-    return [_progress_ray(ray, r, i, len(args), progress) for i, r in enumerate(refs)]
+    return [_progress(lambda r=r: ray.get(r), i, len(args), progress) for i, r in enumerate(refs)]
 
 
-def _progress(future, i: int, n: int, progress: bool) -> dict:
-    result = future.result()
-    if progress:
-        print(f"shard {i + 1}/{n} built", flush=True)
-    return result
-
-
-def _progress_ray(ray, ref, i: int, n: int, progress: bool) -> dict:
-    result = ray.get(ref)
+def _progress(get, i: int, n: int, progress: bool) -> dict:
+    result = get()
     if progress:
         print(f"shard {i + 1}/{n} built", flush=True)
     return result
