@@ -22,6 +22,10 @@ _LAZY = {
     "Controller": ("quco.controller", "Controller"),
     "Passage": ("quco.retrieve", "Passage"),
     "BM25Retriever": ("quco.retrieve", "BM25Retriever"),
+    "report_schema": ("quco.batch.scoring", "report_schema"),
+    "MmapIndex": ("quco.index.mmap_query", "MmapIndex"),
+    "ShardedBackend": ("quco.shard.sharded", "ShardedBackend"),
+    "AuditLog": ("quco.service.audit", "AuditLog"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--question-field", default="question")
     s.add_argument("--answer-field", help="also score this answer against the question (answer-level risk)")
     s.add_argument("--id-field", help="carry this input field as the row id (default: the row number)")
+    s.add_argument("--pair-fields", metavar="CORRECT,FABRICATED",
+                   help="each row holds two answers (e.g. right_answer,hallucinated_answer): score both, labelled")
     s.add_argument("--errors", help="where malformed rows go (default: OUTPUT.errors.jsonl)")
     s.add_argument("--workers", type=int, default=1, help="worker processes, or Ray actors with --ray (default 1)")
     s.add_argument("--chunk-size", type=int, default=512)
@@ -380,6 +382,7 @@ def _cmd_score(args) -> int:
         question_field=args.question_field,
         answer_field=args.answer_field,
         id_field=args.id_field,
+        pair_fields=tuple(args.pair_fields.split(",")) if args.pair_fields else None,
         settings=settings,
         workers=args.workers,
         chunk_size=args.chunk_size,

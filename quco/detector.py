@@ -56,6 +56,12 @@ class Detector:
         self._tracing = _tracing.enabled(tracing)
         self._resolved = self.thresholds.resolve(backend.corpus.tokens)
 
+    def __reduce__(self):
+        """Pickled by configuration (backend and extractor reopen in the receiving process); an
+        audit log stays with the process that opened it."""
+        return _rebuild, (self.backend, self.extractor, self.thresholds, self.window, self.max_question_chars,
+                          self.max_draft_chars, self.max_draft_sentences)
+
     # -- public API ---------------------------------------------------------------------------
     def check_question(self, question: str) -> RiskReport:
         """Stage 1: should we retrieve before generating an answer to ``question``?"""
@@ -269,3 +275,8 @@ def _cooc_value(c) -> tuple:
     if c.approx and c.count == 0:
         return (None, True, "approximate zero from a sampled count")
     return (c.count, c.approx, None)
+
+
+def _rebuild(backend, extractor, thresholds, window, max_question_chars, max_draft_chars, max_draft_sentences):
+    return Detector(backend, extractor, thresholds, window=window, max_question_chars=max_question_chars,
+                    max_draft_chars=max_draft_chars, max_draft_sentences=max_draft_sentences)

@@ -98,7 +98,7 @@ def _is_positive(value, positive) -> bool:
 
 
 def evaluate(
-    scored: str | Path,
+    scored,
     *,
     label_field: str,
     positive=None,
@@ -108,6 +108,12 @@ def evaluate(
     out_prefix: str | Path | None = None,
     force: bool = False,
 ) -> EvalResult:
+    from .batch.frames import evaluate_frame, frame_kind
+
+    kind = frame_kind(scored)
+    if kind is not None:  # an in-memory table of scored rows
+        return evaluate_frame(scored, kind, label_field=label_field, positive=positive, score_field=score_field,
+                              threshold=threshold, type_field=type_field, out_prefix=out_prefix, force=force)
     png = html_path = None
     if out_prefix is not None:
         prefix = Path(out_prefix)

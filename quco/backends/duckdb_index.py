@@ -203,6 +203,12 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
             raise QueryError(f"no document with id {missing[0]!r} in {self.path}")
         return np.array(sorted(self._ext_ids[e] for e in ext_ids), dtype=np.int64)
 
+    def __reduce__(self):
+        # By configuration: the receiving process opens the same file (postings are not copied).
+        from functools import partial
+
+        return partial(DuckDBIndex, str(self.path), budget=self.budget, zero_check=self.zero_check), ()
+
     def close(self) -> None:
         self.clear_caches()
 

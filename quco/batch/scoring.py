@@ -153,15 +153,31 @@ def count_rows(path: Path) -> int | None:
     return max(0, n - 1) if fmt == "csv" else n
 
 
-def _chunks(path: Path, size: int):
+PAIR_ANSWER = "quco_pair_answer"
+PAIR_LABELS = ("correct", "fabricated")
+
+
+def _chunks(path: Path, size: int, pair: list | None = None):
     chunk = []
-    for item in iter_rows(path):
+    for item in _paired(iter_rows(path), pair) if pair else iter_rows(path):
         chunk.append(item)
         if len(chunk) >= size:
             yield chunk
             chunk = []
     if chunk:
         yield chunk
+
+
+def _paired(rows, pair: list):
+    """HaluEval's layout: each row holds a correct and a fabricated answer (``pair`` names the two
+    fields); input row n (numbered from 1) becomes rows 2n-1 and 2n, with ``label`` and ``pair_row`` = n."""
+    for n, row, error, raw in rows:
+        if row is None:
+            yield 2 * n - 1, row, error, raw
+            continue
+        rest = {k: v for k, v in row.items() if k not in pair}
+        for k, (fld, label) in enumerate(zip(pair, PAIR_LABELS)):
+            yield 2 * n - 1 + k, {**rest, PAIR_ANSWER: row.get(fld), "label": label, "pair_row": n}, None, None
 
 
 # -- scoring a chunk (in a worker process) ------------------------------------------------------
@@ -322,13 +338,22 @@ def _write_atomic(path: Path, rows: list[dict]) -> None:
 
 
 # -- the run ------------------------------------------------------------------------------------
+def report_schema() -> dict[str, str]:
+    """The flat output schema of ``quco score`` (column -> SQL type), in column order. Input
+    columns other than the question, answer and id fields follow it (renamed ``input_<name>`` when
+    they clash). ``entities`` and ``answer_claims`` are JSON text; ``unknown`` marks a decision
+    resting on a count the backend could not give (never read as 0)."""
+    return dict(REPORT_COLUMNS)
+
+
 def score(
-    input: str | os.PathLike,
-    output: str | os.PathLike,
+    input,
+    output: str | os.PathLike | None = None,
     *,
     question_field: str = "question",
     answer_field: str | None = None,
     id_field: str | None = None,
+    pair_fields: tuple[str, str] | None = None,
     settings=None,
     workers: int = 1,
     chunk_size: int = 512,
@@ -341,6 +366,10 @@ def score(
     audit_text: bool = False,
 ) -> ScoreStats:
     """Score every row of ``input`` into ``output``; resumable (see the module docstring).
+    ``pair_fields=(correct, fabricated)``: each row holds two answers (HaluEval's ``right_answer``,
+    ``hallucinated_answer``); both are scored, as rows 2n-1 and 2n with ``label`` and ``pair_row``.
+    ``input`` may also be a pandas or Polars DataFrame, a pyarrow Table or a Hugging Face Dataset:
+    the scored rows are then returned as the same kind (``quco.batch.frames``; ``output`` unused).
     ``audit``: also record every decision in this audit log (``quco.service.audit``; request ids
     ``score-<row id>``), appended once when the run completes.
     ``ray``: score on Ray (``quco.batch.ray_score``) — ``""`` starts a local Ray with this machine's
@@ -348,6 +377,15 @@ def score(
 
     Outputs never replace an input or a file quco did not write unless ``force`` (``quco.outputs``).
     Raises ``AllRowsFailed`` (after writing the errors file) when not one row could be scored."""
+    from .frames import frame_kind, score_frame
+
+    kind = frame_kind(input)
+    if kind is not None:
+        return score_frame(input, kind, question_field=question_field, answer_field=answer_field, id_field=id_field,
+                           pair_fields=pair_fields, settings=settings, workers=workers, chunk_size=chunk_size, restart=restart, force=force,
+                           ray=ray, audit=audit, audit_text=audit_text)
+    if output is None:
+        raise UsageError("score needs an output path for a file input")
     if settings is None:
         from ..config import load_settings
 
@@ -368,8 +406,13 @@ def score(
         {"--output": (out, "scored"), "--errors": (errors_file, "errors"), "parts directory": (parts, "parts")},
         force=force,
     )
-    fields = {"question": question_field, "answer": answer_field, "id": id_field}
-    _check_fields(src, fields)
+    if pair_fields is not None:
+        if answer_field or len(pair_fields) != 2 or not all(isinstance(p, str) and p for p in pair_fields):
+            raise UsageError("pair fields are two field names (correct, fabricated), and replace the answer field")
+    fields = {"question": question_field, "answer": PAIR_ANSWER if pair_fields else answer_field, "id": id_field,
+              "pair": list(pair_fields) if pair_fields else None}
+    _check_fields(src, {"question": question_field, "id": id_field,
+                        **({"pair": pair_fields[0], "pair2": pair_fields[1]} if pair_fields else {"answer": answer_field})})
     with OutputLock(out, "score"), OutputLock(errors_file, "score"):
         audit_info = None
         if audit:
@@ -395,9 +438,11 @@ def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk
     done = _prepare_parts(parts, manifest, restart)
     t0 = time.perf_counter()
     total = count_rows(src)
+    if total is not None and fields.get("pair"):
+        total *= 2
     bar = _bar(total, progress)
     tally = Tally()
-    todo = tally.to_do(_chunks(src, chunk_size), done, bar)
+    todo = tally.to_do(_chunks(src, chunk_size, fields.get("pair")), done, bar)
     try:
         if ray is not None:
             from .ray_score import score_on_ray

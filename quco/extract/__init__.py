@@ -25,6 +25,17 @@ class Extractor:
         self._model_name = None if nlp is None else (nlp.meta.get("name") or "custom")
         self.batch_size = batch_size
 
+    def __reduce__(self):
+        # By configuration: the receiving process loads the same pipeline when it first needs it.
+        if self._requested is None and self._nlp is not None and self._model_name == "custom":
+            raise ExtractionError("an Extractor with an injected custom pipeline cannot be pickled; "
+                                  "pass the model name instead")
+        return Extractor, (self._requested or (self._model_name if self._nlp is not None else None),), \
+            {"batch_size": self.batch_size}
+
+    def __setstate__(self, state):
+        self.batch_size = state["batch_size"]
+
     @property
     def nlp(self):
         if self._nlp is None:

@@ -102,6 +102,8 @@ class MmapIndex(BudgetedQueries, CountBackend):
         self.budget = check_budget(budget)
         self.zero_check = zero_check
         self._identity = identity or f"mmap:{self.path}"
+        self._config = {"path": str(self.path), "budget": self.budget, "zero_check": zero_check,
+                        "more": [str(m) for m in more], "identity": identity}
         self._corpus = Corpus(tokens, documents)
         self._init_queries()
 
@@ -113,6 +115,15 @@ class MmapIndex(BudgetedQueries, CountBackend):
     def identity(self) -> str:
         return self._identity
 
+
+    def __reduce__(self):
+        # Pickled by configuration: the receiving process maps the same files (a process pool,
+        # Dataset.map workers); nothing of the index itself is copied.
+        from functools import partial
+
+        c = self._config
+        return partial(MmapIndex, c["path"], budget=c["budget"], zero_check=c["zero_check"], more=c["more"],
+                       identity=c["identity"]), ()
 
     def close(self) -> None:
         self.clear_caches()
