@@ -74,7 +74,7 @@ def score_frame(frame, kind: str, *, on_errors: list | None = None, **kwargs):
 
     from .scoring import score
 
-    if kwargs.get("restart") or kwargs.get("force"):
+    if kwargs.pop("restart", False) or kwargs.pop("force", False):
         raise UsageError("restart/force apply to files; an in-memory table is scored afresh every time")
     with tempfile.TemporaryDirectory(prefix="quco-frame-") as tmp:
         src, out = Path(tmp) / "input.parquet", Path(tmp) / "scored.parquet"

@@ -364,12 +364,14 @@ def score(
     ray: str | None = None,
     audit: str | os.PathLike | None = None,
     audit_text: bool = False,
-) -> ScoreStats:
+    on_errors: list | None = None,
+):
     """Score every row of ``input`` into ``output``; resumable (see the module docstring).
     ``pair_fields=(correct, fabricated)``: each row holds two answers (HaluEval's ``right_answer``,
     ``hallucinated_answer``); both are scored, as rows 2n-1 and 2n with ``label`` and ``pair_row``.
     ``input`` may also be a pandas or Polars DataFrame, a pyarrow Table or a Hugging Face Dataset:
-    the scored rows are then returned as the same kind (``quco.batch.frames``; ``output`` unused).
+    the scored rows are then returned as the same kind (``quco.batch.frames``; ``output`` unused;
+    malformed rows are appended to ``on_errors`` when given). A file input returns ``ScoreStats``.
     ``audit``: also record every decision in this audit log (``quco.service.audit``; request ids
     ``score-<row id>``), appended once when the run completes.
     ``ray``: score on Ray (``quco.batch.ray_score``) — ``""`` starts a local Ray with this machine's
@@ -383,7 +385,7 @@ def score(
     if kind is not None:
         return score_frame(input, kind, question_field=question_field, answer_field=answer_field, id_field=id_field,
                            pair_fields=pair_fields, settings=settings, workers=workers, chunk_size=chunk_size, restart=restart, force=force,
-                           ray=ray, audit=audit, audit_text=audit_text)
+                           ray=ray, audit=audit, audit_text=audit_text, on_errors=on_errors)
     if output is None:
         raise UsageError("score needs an output path for a file input")
     if settings is None:
