@@ -198,3 +198,41 @@ def test_flashrag_judger(small, rules_extractor):
         judger.judge(42)
     judger = QucoJudger({"judger_config": {"index": str(small), "model": "rules"}})
     assert judger.judge(questions) == [False, True]
+
+
+def test_langchain_stage_two_runnable_and_a_closed_gate_you_can_see(small, rules_extractor):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from langchain_core.runnables import RunnableLambda
+
+    from quco.adapters.langchain import GatedRetriever, QucoBM25Retriever, quco_verify
+
+    detector = Detector(DuckDBIndex(small), rules_extractor)
+    bm25 = QucoBM25Retriever(index=str(small), k=2)
+    gated = GatedRetriever(retriever=bm25, detector=detector)
+    events = []
+
+    async def collect():
+        chain = RunnableLambda(lambda q: gated.invoke(q))
+        async for ev in chain.astream_events("Who wrote Hamlet?", version="v2"):
+            if ev["event"] == "on_custom_event" and ev["name"] == "quco_gate":
+                events.append(ev["data"])
+
+    import asyncio
+
+    asyncio.run(collect())
+    assert events and events[0]["retrieve"] is False and events[0]["query"] == "Who wrote Hamlet?"
+    assert gated.last_report is not None and gated.last_report.retrieve is False  # closed, not "no hits"
+
+    # Stage 2: the first draft pairs Hamlet with Charles Dickens (never together in the corpus):
+    # flagged, truncated, retrieved with the claim, regenerated; the second draft is accepted.
+    llm = FakeListChatModel(responses=["Hamlet was written by Charles Dickens.",
+                                       "Hamlet was written by William Shakespeare. So the answer is Shakespeare."])
+    out = quco_verify(llm, bm25, detector, max_rounds=3).invoke({"question": "Who wrote Hamlet?"})
+    actions = [r["action"] for r in out["rounds"]]
+    assert actions == ["no-retrieval-needed", "truncate-and-retrieve", "accept"], actions
+    assert out["verified"] and out["retrieved"] and out["final_answer"] == "Shakespeare"
+    assert out["report"].draft_checked and not out["report"].retrieve
+    assert out["rounds"][1]["query"].startswith("Hamlet")
+    streamed = list(quco_verify(FakeListChatModel(responses=["So the answer is Shakespeare."]), bm25,
+                                detector).stream("Who wrote Hamlet?"))
+    assert len(streamed) == 1 and streamed[0]["verified"]  # a runnable like any other: invoke, batch, stream
