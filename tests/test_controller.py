@@ -236,3 +236,42 @@ def test_langchain_stage_two_runnable_and_a_closed_gate_you_can_see(small, rules
     streamed = list(quco_verify(FakeListChatModel(responses=["So the answer is Shakespeare."]), bm25,
                                 detector).stream("Who wrote Hamlet?"))
     assert len(streamed) == 1 and streamed[0]["verified"]  # a runnable like any other: invoke, batch, stream
+
+
+def test_llamaindex_gated_retriever_and_verified_query_engine(small, rules_extractor):
+    pytest.importorskip("llama_index.core", reason="LlamaIndex is optional (installed by the test set-up)")
+    from llama_index.core import Document, Settings, VectorStoreIndex
+    from llama_index.core.embeddings import MockEmbedding
+    from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
+
+    from quco.adapters.llamaindex import GatedRetriever, VerifiedQueryEngine
+
+    class Scripted(CustomLLM):
+        replies: list = []
+        prompts: list = []
+
+        @property
+        def metadata(self):
+            return LLMMetadata()
+
+        def complete(self, prompt, formatted=False, **kw):
+            self.prompts.append(prompt)
+            return CompletionResponse(text=self.replies.pop(0))
+
+        def stream_complete(self, prompt, formatted=False, **kw):
+            yield self.complete(prompt)
+
+    detector = Detector(DuckDBIndex(small), rules_extractor)
+    llm = Scripted(replies=["Hamlet was written by Charles Dickens.", "Hamlet was written by William Shakespeare."])
+    Settings.embed_model = MockEmbedding(embed_dim=8)
+    index = VectorStoreIndex.from_documents([Document(text=d["text"], metadata={"title": d["title"]}) for d in SMALL])
+    gated = GatedRetriever(index.as_retriever(similarity_top_k=2), detector)
+    assert gated.retrieve("Who wrote Hamlet?") == [] and gated.last_report.retrieve is False  # closed gate
+    nodes = gated.retrieve("Which novelist visited Elsinore Castle?")
+    assert len(nodes) == 2 and nodes[0].node.metadata["quco_risk"] > 0.5
+
+    engine = VerifiedQueryEngine(query_engine=index.as_query_engine(llm=llm, similarity_top_k=2), detector=detector)
+    response = engine.query("Who wrote Hamlet?")
+    assert str(response) == "Hamlet was written by William Shakespeare."
+    assert response.metadata["quco_verified"] and response.metadata["quco_rounds"] == 2
+    assert "Hamlet" in llm.prompts[1] and "Charles Dickens" not in str(response)
