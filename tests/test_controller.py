@@ -275,3 +275,52 @@ def test_llamaindex_gated_retriever_and_verified_query_engine(small, rules_extra
     assert str(response) == "Hamlet was written by William Shakespeare."
     assert response.metadata["quco_verified"] and response.metadata["quco_rounds"] == 2
     assert "Hamlet" in llm.prompts[1] and "Charles Dickens" not in str(response)
+
+
+def test_flashrag_pipelines_with_the_real_package(small, rules_extractor, tmp_path):
+    pytest.importorskip("flashrag", reason="flashrag-dev is installed by the test set-up (without torch)")
+    from flashrag_shim import import_flashrag
+
+    _, mocked = import_flashrag()  # transformers, when absent: see tests/flashrag_shim.py
+    from flashrag.dataset import Dataset
+    from flashrag.dataset.dataset import Item
+
+    from quco.adapters.flashrag import QucoJudger, quco_active_pipeline, quco_conditional_pipeline
+
+    class Generator:  # FlashRAG's generator interface: generate(list of prompts) -> list of texts
+        def __init__(self, replies):
+            self.replies, self.prompts = list(replies), []
+
+        def generate(self, inputs, **kw):
+            self.prompts += list(inputs)
+            return [self.replies.pop(0) for _ in inputs]
+
+    class Retriever:  # FlashRAG's retriever interface: search / batch_search -> documents
+        def search(self, query, num=None, return_score=False):
+            return [{"id": d["id"], "contents": d["text"]} for d in SMALL if any(
+                w.lower() in d["text"].lower() for w in query.split() if len(w) > 3)][: num or 3]
+
+        def batch_search(self, queries, num=None, return_score=False):
+            return [self.search(q, num) for q in queries]
+
+    config = {"device": "cpu", "save_retrieval_cache": False, "dataset_name": "t", "judger_name": "quco",
+              "framework": "hf", "generator_max_input_len": 1024, "generator_model_path": "none",
+              "metrics": ["em"], "save_dir": str(tmp_path), "save_metric_score": False, "save_intermediate_data": False,
+              "use_fid": False, "refiner_name": None}
+    items = [Item({"id": "1", "question": "Who wrote Hamlet?", "golden_answers": ["Shakespeare"]}),
+             Item({"id": "2", "question": "Which novelist visited Elsinore Castle?", "golden_answers": ["Dickens"]})]
+    detector = Detector(DuckDBIndex(small), rules_extractor)
+    pipe = quco_conditional_pipeline(config, detector=detector, retriever=Retriever(),
+                                     generator=Generator(["Shakespeare.", "Dickens."]))
+    assert isinstance(pipe.judger, QucoJudger)  # installed without FlashRAG's get_judger
+    out = pipe.run(Dataset(config, data=items), do_eval=False)
+    assert out.judge_result == [False, True] and sorted(out.pred) == ["Dickens.", "Shakespeare."]
+
+    generator = Generator(["Hamlet was written by Charles Dickens.",
+                           "Hamlet was written by William Shakespeare. So the answer is Shakespeare."])
+    active = quco_active_pipeline(config, detector=detector, retriever=Retriever(), generator=generator)
+    done = active.run(Dataset(config, data=items[:1]), do_eval=False)
+    assert done.pred == ["Shakespeare"] and done.quco_verified == [True]
+    assert done.quco_rounds[0] == ["no-retrieval-needed", "truncate-and-retrieve", "accept"]
+    assert "Hamlet is a tragedy" in generator.prompts[1]  # regenerated with the retrieved evidence
+    assert set(mocked) <= {"transformers", "torch", "tiktoken"}
