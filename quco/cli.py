@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """The `quco` command line. The library raises; this module formats errors as one line."""
 
 from __future__ import annotations
@@ -140,15 +141,18 @@ def _parser() -> argparse.ArgumentParser:
     fi = fbs.add_parser("import", help="import labels (JSONL or CSV: request_id, label = correct|fabricated, note)")
     fi.add_argument("file")
     fi.add_argument("--audit", required=True, help="the audit log (not while quco serve writes it)")
+    fi.add_argument("--json", action="store_true")
     md = sub.add_parser("model", help="the spaCy English pipeline quco uses")
     mds = md.add_subparsers(dest="model_command", required=True, parser_class=_Parser)
-    mds.add_parser("install", help="install the pinned pipeline (hash-checked) into this environment")
-    mds.add_parser("info", help="which pipeline quco loads here")
+    for name, text in (("install", "install the pinned pipeline (hash-checked) into this environment"),
+                       ("info", "which pipeline quco loads here")):
+        mds.add_parser(name, help=text).add_argument("--json", action="store_true")
     au = sub.add_parser("audit", help="the audit log")
     aus = au.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
     ae = aus.add_parser("export", help="decisions with their feedback as Parquet")
     ae.add_argument("audit")
     ae.add_argument("--out", required=True)
+    ae.add_argument("--json", action="store_true")
 
     d = sub.add_parser("demo", help="index real Wikipedia text and run both stages on examples")
     d.add_argument("--corpus", help="use this corpus file instead of downloading the demo corpus")
@@ -486,6 +490,12 @@ def _configure_logging(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     _add_verbosity(parser)
+    try:  # shell completion when argcomplete is installed: eval "$(register-python-argcomplete quco)"
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    except ImportError:
+        pass
     args = parser.parse_args(argv)
     _configure_logging(args)
     handlers = {"index": _cmd_index, "check": _cmd_check, "score": _cmd_score, "eval": _cmd_eval, "serve": _cmd_serve,

@@ -50,6 +50,9 @@ def cmd_feedback(args) -> int:
         raise UsageError(f"{path}: row {bad[0]} needs request_id and label = correct or fabricated")
     with AuditLog(args.audit) as log:
         result = log.import_feedback(items)
+    if args.json:
+        print(json.dumps(result))
+        return 0
     print(f"feedback: {result['added']:,} added, {result['updated']:,} updated, "
           f"{result['unknown_request_ids']:,} with a request id the audit log does not hold")
     return 0
@@ -75,5 +78,5 @@ def cmd_audit(args) -> int:
         raise UsageError(f"{args.audit}: audit log not found")
     with AuditLog(args.audit) as log:
         n = log.export_parquet(args.out)
-    print(f"exported {n:,} decisions to {args.out}")
+    print(json.dumps({"decisions": n, "out": args.out}) if args.json else f"exported {n:,} decisions to {args.out}")
     return 0
