@@ -9,6 +9,7 @@ tokenizer and model (which quco never calls: the tests pass their own generator 
 are mocks. Only modules that fail to import are shimmed; installed ones are used as they are.
 """
 
+import contextlib
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -44,18 +45,32 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
-def import_flashrag():
-    """``flashrag.pipeline`` with any missing heavy dependency mocked; returns (module, mocked names)."""
+@contextlib.contextmanager
+def flashrag_imported():
+    """``flashrag.pipeline`` with any missing heavy dependency mocked, for the ``with`` block only:
+    yields (module, mocked names); afterwards the mocks and FlashRAG leave ``sys.modules`` again,
+    so no other test sees a mocked ``transformers`` (``datasets`` inspects it when pickling)."""
     finder = _Finder()
     sys.meta_path.append(finder)  # after the real finders: installed packages win
-    for _ in range(20):
-        try:
-            return importlib.import_module("flashrag.pipeline"), sorted(finder.roots)
-        except ModuleNotFoundError as exc:
-            root = (exc.name or "").split(".")[0]
-            if not root or root in finder.roots or root == "flashrag":
-                raise
-            finder.roots.add(root)
-            for name in [n for n in sys.modules if n.split(".")[0] in ("flashrag", root)]:
-                del sys.modules[name]
-    raise RuntimeError("FlashRAG needs more missing modules than the shim allows")
+    try:
+        for _ in range(20):
+            try:
+                module = importlib.import_module("flashrag.pipeline")
+                break
+            except ModuleNotFoundError as exc:
+                root = (exc.name or "").split(".")[0]
+                if not root or root in finder.roots or root == "flashrag":
+                    raise
+                finder.roots.add(root)
+                _forget(("flashrag", root))
+        else:
+            raise RuntimeError("FlashRAG needs more missing modules than the shim allows")
+        yield module, sorted(finder.roots)
+    finally:
+        sys.meta_path.remove(finder)
+        _forget(("flashrag", *finder.roots))
+
+
+def _forget(roots) -> None:
+    for name in [n for n in sys.modules if n.split(".")[0] in roots]:
+        del sys.modules[name]

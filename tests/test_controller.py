@@ -279,9 +279,16 @@ def test_llamaindex_gated_retriever_and_verified_query_engine(small, rules_extra
 
 def test_flashrag_pipelines_with_the_real_package(small, rules_extractor, tmp_path):
     pytest.importorskip("flashrag", reason="flashrag-dev is installed by the test set-up (without torch)")
-    from flashrag_shim import import_flashrag
+    from flashrag_shim import flashrag_imported
 
-    _, mocked = import_flashrag()  # transformers, when absent: see tests/flashrag_shim.py
+    with flashrag_imported() as (_, mocked):  # transformers, when absent: see tests/flashrag_shim.py
+        _flashrag_pipelines(small, rules_extractor, tmp_path, mocked)
+    import sys
+
+    assert "transformers" not in sys.modules or "transformers" not in mocked  # nothing mocked is left behind
+
+
+def _flashrag_pipelines(small, rules_extractor, tmp_path, mocked):
     from flashrag.dataset import Dataset
     from flashrag.dataset.dataset import Item
 
