@@ -86,6 +86,7 @@ if {mode!r} == "full":
             while fh.read(1 << 24):
                 pass
     res["warmup_read_s"] = round(time.perf_counter() - t, 2)
+    res["warm_s"] = round(be.warm(), 2)  # what a serving worker does once after opening
     be.clear_caches()
     res.update(workloads())
     from quco.detector import Detector

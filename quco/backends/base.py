@@ -77,6 +77,10 @@ class CountBackend(abc.ABC):
     def clear_caches(self) -> None:
         """Forget cached answers (benchmarks time cold queries with it). Optional."""
 
+    def warm(self) -> float:
+        """Load what queries will touch (e.g. map an index's pages) before serving; seconds taken. Optional."""
+        return 0.0
+
     def close(self) -> None:
         """Release files and connections. Idempotent."""
 

@@ -100,6 +100,7 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     holder = DetectorHolder(settings, metrics)
     pool = HeavyPool(settings, heavy_workers)
     threading.Thread(target=_prestart, args=(pool,), daemon=True, name="quco-heavy-prestart").start()
+    threading.Thread(target=holder.current().backend.warm, daemon=True, name="quco-index-warm").start()
     token_bytes = token.encode() if token else None
     Phrase = Annotated[str, Field(min_length=1, max_length=MAX_PHRASE_CHARS)]
 
