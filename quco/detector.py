@@ -13,7 +13,7 @@ from dataclasses import replace
 from collections.abc import Sequence
 
 from . import trigger
-from .backends.base import DEFAULT_WINDOW, CountBackend
+from .backends.base import DEFAULT_WINDOW, CountBackend, answer_each
 from .errors import BackendError, RiskAbort, UsageError
 from .extract import Extractor
 from .normalize import invalid_text
@@ -249,17 +249,8 @@ def _isolating_failures(batch_call, items: list, value) -> dict:
     failing items become ``(None, False, error)``. Results are keyed by the input item."""
     if not items:
         return {}
-    try:
-        return {item: value(r) for item, r in zip(items, batch_call(items))}
-    except BackendError:
-        pass
-    out = {}
-    for item in items:
-        try:
-            out[item] = value(batch_call([item])[0])
-        except BackendError as exc:
-            out[item] = (None, False, str(exc))
-    return out
+    return {item: (None, False, str(r)) if isinstance(r, BackendError) else value(r)
+            for item, r in zip(items, answer_each(batch_call, items))}
 
 
 def _pair(item) -> tuple:

@@ -11,7 +11,7 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import IndexSettingsError, QueryError
+from ..errors import BackendError, IndexSettingsError, QueryError
 
 DEFAULT_WINDOW = 1000  # QuCo-RAG's max_diff_tokens
 
@@ -89,6 +89,27 @@ class CountBackend(abc.ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def answer_each(batch_call, items: list, passthrough: tuple = ()) -> list:
+    """``batch_call(items)``; if that fails, each item alone, so that only the items the backend
+    cannot answer fail: their place in the result holds the ``BackendError``. Errors of the
+    ``passthrough`` types are not isolated: they fail the whole call."""
+    try:
+        return list(batch_call(items))
+    except passthrough:
+        raise
+    except BackendError:
+        pass
+    out: list = []
+    for item in items:
+        try:
+            out.append(batch_call([item])[0])
+        except passthrough:
+            raise
+        except BackendError as exc:
+            out.append(exc)
+    return out
 
 
 def check_window(window: int | None) -> int:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from ..errors import BackendError, BackendUnavailable, QucoError, QueryError, UpstreamError, UsageError
+from ..backends.base import answer_each
 from .audit import UnknownRequest, new_request_id
 from .prom import Metrics
 
@@ -245,7 +246,7 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     @app.post("/v1/count")
     async def count(req: CountRequest = Body(...)):
         be = holder.current().backend
-        items = await run_in_threadpool(_answer_each, be.count_many, req.phrases)
+        items = await run_in_threadpool(answer_each, be.count_many, req.phrases, _REQUEST_ERRORS)
         return {"counts": [_item(p, c, lambda c: {"phrase": c.phrase}) for p, c in zip(req.phrases, items)],
                 **_corpus_fields(be)}
 
@@ -253,7 +254,8 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     async def cooccur(req: CooccurRequest = Body(...)):
         be = holder.current().backend
         pairs = [(p.a, p.b) for p in req.pairs]
-        items = await run_in_threadpool(_answer_each, lambda batch: be.cooccur_many(batch, req.window), pairs)
+        items = await run_in_threadpool(answer_each, lambda batch: be.cooccur_many(batch, req.window), pairs,
+                                        _REQUEST_ERRORS)
         return {"results": [_item(p, c, lambda c: {"a": c.a, "b": c.b, "window": c.window}) for p, c in zip(pairs, items)],
                 **_corpus_fields(be)}
 
@@ -275,27 +277,9 @@ def _corpus_fields(be) -> dict:
     return {"corpus_tokens": be.corpus.tokens, "corpus_documents": be.corpus.documents, "index": be.identity}
 
 
-def _answer_each(batch_call, items: list) -> list:
-    """The batch's answers; if the batch fails, each item alone, so that one phrase over the work
-    budget is one unknown answer (``count: null``) and not a failed request. Input errors propagate."""
-    # Input errors (400), an unreachable upstream (503) and a wrong upstream answer (502) stay
-    # errors of the request; what isolates per item is an index that cannot answer one phrase.
-    passthrough = (QueryError, BackendUnavailable, UpstreamError)
-    try:
-        return batch_call(items)
-    except passthrough:
-        raise
-    except BackendError:
-        pass
-    out = []
-    for item in items:
-        try:
-            out.append(batch_call([item])[0])
-        except passthrough:
-            raise
-        except BackendError as exc:
-            out.append(exc)
-    return out
+# Input errors (400), an unreachable upstream (503) and a wrong upstream answer (502) stay errors of
+# the request; what is isolated per item (count null) is an index that cannot answer one phrase.
+_REQUEST_ERRORS = (QueryError, BackendUnavailable, UpstreamError)
 
 
 def _item(query, answer, fields) -> dict:
