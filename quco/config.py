@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from .errors import ConfigError
@@ -44,6 +44,17 @@ class Settings:
     shard_timeout: float = 30.0  # seconds one shard may take for one batch (remote and Ray shards)
     shard_token_file: str | None = None  # bearer token for remote quco serve shards, read from this file
     ray_address: str | None = None  # Ray cluster for ray: shards ("auto", "ray://host:10001"); None: a local Ray
+
+    def to_dict(self) -> dict:
+        """Plain JSON values (tuples become lists); ``from_dict`` gives back an equal Settings."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Settings":
+        """The inverse of ``to_dict`` through JSON: list values of tuple fields become tuples again,
+        so the result compares (and hashes) equal to the original."""
+        return cls(**{k: tuple(v) if isinstance(v, list) and _TYPES[k].startswith("tuple") else v
+                      for k, v in data.items()})
 
     def thresholds(self):
         from .trigger import Thresholds

@@ -260,4 +260,11 @@ def test_sharded_settings_mix_local_and_remote_shards(served, tmp_path):
         f'shard_token_file = "{token}"', "shard_timeout = 5"]))
     be = load_settings(cfg, env={}).open_backend()
     assert be.count_many(PHRASES) == MmapIndex(d / "one").count_many(PHRASES)
-    assert load_settings(cfg, env={"QUCO_SHARDS": "a, b"}).shards == ("a", "b")
+    settings = load_settings(cfg, env={"QUCO_SHARDS": "a, b"})
+    assert settings.shards == ("a", "b")
+    import json
+
+    from quco.config import Settings
+
+    again = Settings.from_dict(json.loads(json.dumps(settings.to_dict())))  # how check workers receive them
+    assert again == settings and hash(again) == hash(settings)

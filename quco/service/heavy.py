@@ -20,7 +20,6 @@ import json
 import multiprocessing
 import os
 import threading
-from dataclasses import asdict
 
 from ..errors import QucoError
 
@@ -149,7 +148,7 @@ class HeavyPool:
 
     def _spawn(self) -> _Worker:
         # Read by the fork server when it starts (the first spawn): it preloads for these settings.
-        os.environ.setdefault("QUCO_HEAVY_PRELOAD", f"{os.getpid()}:{json.dumps(asdict(self.settings))}")
+        os.environ.setdefault("QUCO_HEAVY_PRELOAD", f"{os.getpid()}:{json.dumps(self.settings.to_dict())}")
         self._ctx.set_forkserver_preload([PRELOAD_MODULE])
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(target=_worker_main, args=(child, self.settings), daemon=True, name="quco-check")
@@ -252,8 +251,7 @@ def _preload() -> None:
     try:
         from ..config import Settings
 
-        fields = json.loads(payload)  # JSON turned tuple fields (shards) into lists: Settings must stay hashable
-        _detector(Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}))
+        _detector(Settings.from_dict(json.loads(payload)))
     except Exception:  # noqa: BLE001 - a worker then loads what it needs itself, and reports errors
         _PRELOADED.clear()
 
