@@ -73,9 +73,7 @@ class ShardedBackend(CountBackend):
         # Threads only for shards elsewhere; extra threads so an abandoned slow call cannot starve the next.
         self._pool = ThreadPoolExecutor(max_workers=4 * len(remote), thread_name_prefix="quco-shard") if remote else None
         self._remote = set(remote)
-        self.timeout = max(timeout, open_timeout)
-        corpora = self._fan_out(lambda s: s.corpus)
-        self.timeout = timeout
+        corpora = self._fan_out(lambda s: s.corpus, timeout=max(timeout, open_timeout))
         self._corpus = Corpus(sum(c.tokens for c in corpora), sum(c.documents for c in corpora))
         norms = {repr(n.to_dict()) for n in (getattr(s, "normalizer", None) for s in shards) if n is not None}
         if len(norms) > 1:
@@ -108,7 +106,8 @@ class ShardedBackend(CountBackend):
                 for i, (a, b) in enumerate(pairs)]
 
     # -- fan-out ------------------------------------------------------------------------------------
-    def _fan_out(self, call) -> list:
+    def _fan_out(self, call, timeout: float | None = None) -> list:
+        timeout = timeout or self.timeout
         now = self._clock()
         with self._lock:
             for i, (until, exc) in list(self._down.items()):
@@ -118,11 +117,11 @@ class ShardedBackend(CountBackend):
         futures = {i: self._pool.submit(call, self.shards[i]) for i in self._remote} if self._pool else {}
         results: list = [None] * len(self.shards)
         try:
-            for i, shard in enumerate(self.shards):
+            for i in range(len(self.shards)):
                 if i not in self._remote:
                     results[i] = self._local(i, call)
             for i in sorted(futures):
-                results[i] = self._remote_answer(i, call, futures[i])
+                results[i] = self._remote_answer(i, call, futures[i], timeout)
         finally:
             for f in futures.values():
                 f.cancel()
@@ -136,13 +135,13 @@ class ShardedBackend(CountBackend):
         except BackendError as exc:  # e.g. over the work budget in this shard: unknown, and say where
             raise ShardFailed(self.names[i], str(exc)) from exc
 
-    def _remote_answer(self, i: int, call, future):
+    def _remote_answer(self, i: int, call, future, timeout: float):
         attempt = 0
         while True:
             try:
-                return future.result(timeout=self.timeout)
+                return future.result(timeout=timeout)
             except FutureTimeout:
-                reason, retry_after = f"no answer within {self.timeout:g} s", None
+                reason, retry_after = f"no answer within {timeout:g} s", None
             except QueryError:
                 raise
             except BackendUnavailable as exc:
