@@ -121,7 +121,78 @@ def _hash(key: bytes, text: str | None) -> str | None:
     return None if text is None else hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
 
 
-class AuditLog:
+class RowBatcher:
+    """Rows queued by callers, handed in batches (every ``every`` seconds or ``batch_rows`` rows)
+    to ``deliver`` on one background thread, so a caller never waits for the disk or a socket.
+    ``wait`` returns once every row queued so far has been delivered. A full queue drops rows and
+    counts them (``dropped``) rather than stall the caller."""
+
+    def __init__(self, deliver, *, every: float, batch_rows: int, name: str, maxsize: int = 100_000):
+        self._deliver, self._every, self._batch_rows = deliver, every, batch_rows
+        self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
+        self._pending = 0  # queued or being delivered
+        self._done = threading.Condition()
+        self._closed = threading.Event()
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, daemon=True, name=name)
+        self._thread.start()
+
+    def put(self, row: dict) -> None:
+        with self._done:
+            self._pending += 1
+        try:
+            self._queue.put_nowait(row)
+        except queue.Full:
+            self.dropped += 1
+            self._settled(1)
+
+    def _run(self) -> None:
+        while not self._closed.is_set() or not self._queue.empty():
+            batch = []
+            deadline = time.monotonic() + self._every
+            while len(batch) < self._batch_rows:
+                try:
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            if batch:
+                try:
+                    self._deliver(batch)
+                finally:
+                    self._settled(len(batch))
+
+    def _settled(self, n: int) -> None:
+        with self._done:
+            self._pending -= n
+            self._done.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        with self._done:
+            self._done.wait_for(lambda: self._pending <= 0, timeout=timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Deliver what is queued, then stop the thread."""
+        self._closed.set()
+        self._thread.join(timeout=timeout)
+
+
+class DecisionRecorder:
+    """``record_report``: a report as an audit row (keyed hashes, text only when ``store_text``),
+    for the audit log itself and for ``quco serve``'s workers that send rows to its writer."""
+
+    key: bytes
+    store_text: bool
+
+    def record(self, row: dict) -> None:
+        raise NotImplementedError
+
+    def record_report(self, report, **kw) -> str:
+        request_id = kw.pop("request_id", None) or new_request_id()
+        self.record(decision_row(report, request_id=request_id, key=self.key, store_text=self.store_text, **kw))
+        return request_id
+
+
+class AuditLog(DecisionRecorder):
     """Decisions and feedback in the DuckDB file ``path`` (see the module docstring)."""
 
     def __init__(self, path: str | os.PathLike, *, store_text: bool = False, retention_days: float | None = None,
@@ -144,50 +215,18 @@ class AuditLog:
         except Exception as exc:  # duckdb raises its own error types: one line for the user
             raise ConfigError(f"{self.path}: cannot open the audit log ({type(exc).__name__}: {exc})") from None
         self.key = open_key(self.path)
-        self._queue: queue.Queue = queue.Queue(maxsize=100_000)
         self._lock = threading.Lock()  # the connection is used by the writer and by lookups
-        self._pending = 0  # queued or being written: flush() waits for 0
-        self._done = threading.Condition()
-        self._closed = threading.Event()
-        self.dropped = 0
-        self._writer = threading.Thread(target=self._run, daemon=True, name="quco-audit-writer")
-        self._writer.start()
+        self._closed = False
+        self._rows = RowBatcher(self._write, every=flush_interval, batch_rows=batch_rows, name="quco-audit-writer")
+
+    @property
+    def dropped(self) -> int:
+        return self._rows.dropped
 
     # -- writing --------------------------------------------------------------------------------
     def record(self, row: dict) -> None:
         """Queue one decision row (from ``decision_row``); never blocks the caller for the disk."""
-        with self._done:
-            self._pending += 1
-        try:
-            self._queue.put_nowait(row)
-        except queue.Full:  # the disk cannot keep up: count what is lost rather than stall answers
-            self.dropped += 1
-            self._settled(1)
-
-    def record_report(self, report, **kw) -> str:
-        request_id = kw.pop("request_id", None) or new_request_id()
-        self.record(decision_row(report, request_id=request_id, key=self.key, store_text=self.store_text, **kw))
-        return request_id
-
-    def _run(self) -> None:
-        while not self._closed.is_set() or not self._queue.empty():
-            batch = []
-            deadline = time.monotonic() + self.flush_interval
-            while len(batch) < self.batch_rows:
-                try:
-                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
-            if batch:
-                try:
-                    self._write(batch)
-                finally:
-                    self._settled(len(batch))
-
-    def _settled(self, n: int) -> None:
-        with self._done:
-            self._pending -= n
-            self._done.notify_all()
+        self._rows.put(row)
 
     def _write(self, rows: list[dict]) -> None:
         columns = [[r.get(c) for r in rows] for c in COLUMNS]
@@ -206,8 +245,7 @@ class AuditLog:
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every queued row is committed."""
-        with self._done:
-            self._done.wait_for(lambda: self._pending <= 0, timeout=timeout)
+        self._rows.wait(timeout)
 
     # -- feedback -------------------------------------------------------------------------------
     def has(self, request_id: str) -> bool:
@@ -249,10 +287,10 @@ class AuditLog:
         return int(n)
 
     def close(self) -> None:
-        if self._closed.is_set():
+        if self._closed:
             return
-        self._closed.set()
-        self._writer.join(timeout=30)
+        self._closed = True
+        self._rows.close()
         with self._lock:
             self._con.execute("CHECKPOINT")
             self._con.close()

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import socket
 import socketserver
 import threading
 import time
 from pathlib import Path
 
-from .audit import AuditLog, UnknownRequest, decision_row, new_request_id
+from .audit import AuditLog, DecisionRecorder, RowBatcher, UnknownRequest
 
 _SEND_EVERY = 0.1
 
@@ -93,7 +92,7 @@ def start_writer(path: Path, *, store_text: bool, retention_days=None, retention
     raise RuntimeError(f"the audit writer for {path} did not start")
 
 
-class AuditClient:
+class AuditClient(DecisionRecorder):
     """What a serving worker uses: ``record_report`` (queued, sent in the background) and
     ``feedback`` (asked and answered), over the writer's socket."""
 
@@ -103,9 +102,13 @@ class AuditClient:
         self._req_lock = threading.Lock()
         info = self._ask({"op": "key"})
         self.key, self.store_text = bytes.fromhex(info["key"]), info["store_text"]
-        self._rows: queue.Queue = queue.Queue(maxsize=100_000)
-        self.dropped = 0
-        threading.Thread(target=self._send_loop, daemon=True, name="quco-audit-sender").start()
+        self._out = None
+        self._lost = 0  # rows the writer could not be reached for
+        self._rows = RowBatcher(self._send, every=_SEND_EVERY, batch_rows=1000, name="quco-audit-sender")
+
+    @property
+    def dropped(self) -> int:
+        return self._rows.dropped + self._lost
 
     def _connect(self):
         s = socket.socket(socket.AF_UNIX)
@@ -119,39 +122,22 @@ class AuditClient:
             self._req.flush()
             return json.loads(self._req.readline())
 
-    def record_report(self, report, **kw) -> str:
-        request_id = kw.pop("request_id", None) or new_request_id()
-        try:
-            self._rows.put_nowait(decision_row(report, request_id=request_id, key=self.key,
-                                               store_text=self.store_text, **kw))
-        except queue.Full:
-            self.dropped += 1
-        return request_id
+    def record(self, row: dict) -> None:
+        self._rows.put(row)
 
-    def _send_loop(self) -> None:
-        out = self._connect()
-        while True:
-            rows = [self._rows.get()]
-            deadline = time.monotonic() + _SEND_EVERY
-            while time.monotonic() < deadline and len(rows) < 1000:
-                try:
-                    rows.append(self._rows.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
-            try:
-                out.write((json.dumps({"op": "rows", "rows": rows}, ensure_ascii=False) + "\n").encode())
-                out.flush()
-            except OSError:
-                self.dropped += len(rows)
-                try:
-                    out = self._connect()
-                except OSError:
-                    time.sleep(1.0)
+    def _send(self, rows: list[dict]) -> None:
+        try:
+            if self._out is None:
+                self._out = self._connect()
+            self._out.write((json.dumps({"op": "rows", "rows": rows}, ensure_ascii=False) + "\n").encode())
+            self._out.flush()
+        except OSError:  # the writer is gone or restarting: count the rows, reconnect next time
+            self._lost += len(rows)
+            self._out = None
 
     def flush(self) -> None:
-        while not self._rows.empty():
-            time.sleep(0.01)
-        time.sleep(_SEND_EVERY * 2)
+        """Every row recorded so far sent, then committed by the writer."""
+        self._rows.wait(timeout=10.0)
         self._ask({"op": "flush"})
 
     def feedback(self, request_id: str, label: str, note: str | None = None) -> bool:
