@@ -33,6 +33,7 @@ removed by the next build or add.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -192,9 +193,7 @@ def build_mmap_index(
             segments = compact_segments(tmp, segments, "seg-m-", progress=progress)
             remove_unlisted(tmp, segments)
         _write_manifest(tmp, normalizer, segments, text_split, paths, t0)
-    meta = read_manifest(out)
-    return MmapBuildStats(out, meta["tokens"], meta["documents"], len(meta["segments"]),
-                          time.perf_counter() - t0, _size(out))
+    return _stats(out, t0)
 
 
 def add_documents(
@@ -212,28 +211,16 @@ def add_documents(
     ``merge``: merge the new segments among themselves (``compact_index`` merges them all)."""
     index = Path(index)
     paths = [Path(s) for s in sources]
-    check_outputs(paths, {"INDEX": (index, "mmap-index")})
-    with OutputLock(index, "index add"):
-        meta = read_manifest(index)
-        remove_unlisted(index, meta["segments"])  # written by an add or compaction killed before its manifest
+    t0 = time.perf_counter()
+    with _updating(index, paths, "index add") as (meta, prefix):
         normalizer = Normalizer.from_dict(meta["normalizer"])
-        t0 = time.perf_counter()
-        prefix = f"seg-{int(time.time() * 1000):x}-"
-        try:
-            added = _build_segments(paths, index, normalizer, text_split, skip_bad_lines, progress, workers,
-                                    segment_tokens, prefix=prefix)
-            if merge and len(added) > 1:
-                added = compact_segments(index, added, f"{prefix}m-", progress=progress)
-            _write_manifest(index, normalizer, meta["segments"] + added, meta.get("text_split", text_split),
-                            [Path(s["path"]) for s in meta.get("sources", [])] + paths, t0)
-        except BaseException:  # whatever this add wrote carries its prefix; the manifest was not replaced
-            for partial in index.glob(f"{prefix}*"):
-                shutil.rmtree(partial, ignore_errors=True)
-            raise
-        remove_unlisted(index, added + meta["segments"])
-        meta = read_manifest(index)
-        return MmapBuildStats(index, meta["tokens"], meta["documents"], len(meta["segments"]),
-                              time.perf_counter() - t0, _size(index))
+        added = _build_segments(paths, index, normalizer, text_split, skip_bad_lines, progress, workers,
+                                segment_tokens, prefix=prefix)
+        if merge and len(added) > 1:
+            added = compact_segments(index, added, f"{prefix}m-", progress=progress)
+        _write_manifest(index, normalizer, meta["segments"] + added, meta.get("text_split", text_split),
+                        [Path(s["path"]) for s in meta.get("sources", [])] + paths, t0)
+    return _stats(index, t0)
 
 
 def compact_index(index: str | os.PathLike, *, progress: bool = True, max_positions: int = MAX_POSITIONS) -> MmapBuildStats:
@@ -241,26 +228,40 @@ def compact_index(index: str | os.PathLike, *, progress: bool = True, max_positi
     manifest switches to the merged segments in one step, and readers of the old ones keep them.
     ``max_positions`` caps a merged segment (the default is what ``uint32`` positions allow)."""
     index = Path(index)
-    check_outputs([], {"INDEX": (index, "mmap-index")})
-    with OutputLock(index, "index compact"):
+    t0 = time.perf_counter()
+    with _updating(index, [], "index compact") as (meta, prefix):
+        merged = compact_segments(index, meta["segments"], f"{prefix}m-", progress=progress,
+                                  max_positions=max_positions)
+        if merged != meta["segments"]:
+            _write_manifest(index, Normalizer.from_dict(meta["normalizer"]), merged,
+                            meta.get("text_split", "paragraph"), [Path(s["path"]) for s in meta.get("sources", [])], t0)
+    return _stats(index, t0)
+
+
+@contextlib.contextmanager
+def _updating(index: Path, inputs: list[Path], what: str):
+    """An in-place change of an index: under its lock, with what a killed run left removed first;
+    yields (manifest, prefix for new segment names). If the block fails, everything carrying the
+    prefix goes (the manifest was not replaced); if it succeeds, the segments the new manifest no
+    longer lists go (readers that still have them open keep their files)."""
+    check_outputs(inputs, {"INDEX": (index, "mmap-index")})
+    with OutputLock(index, what):
         meta = read_manifest(index)
-        remove_unlisted(index, meta["segments"])
-        t0 = time.perf_counter()
-        prefix = f"seg-{int(time.time() * 1000):x}-m-"
+        remove_unlisted(index, meta["segments"])  # written by an add or compaction killed before its manifest
+        prefix = f"seg-{int(time.time() * 1000):x}-"
         try:
-            merged = compact_segments(index, meta["segments"], prefix, progress=progress, max_positions=max_positions)
-            if merged != meta["segments"]:
-                _write_manifest(index, Normalizer.from_dict(meta["normalizer"]), merged,
-                                meta.get("text_split", "paragraph"),
-                                [Path(s["path"]) for s in meta.get("sources", [])], t0)
+            yield meta, prefix
         except BaseException:
             for partial in index.glob(f"{prefix}*"):
                 shutil.rmtree(partial, ignore_errors=True)
             raise
-        remove_unlisted(index, merged)
-        meta = read_manifest(index)
-        return MmapBuildStats(index, meta["tokens"], meta["documents"], len(meta["segments"]),
-                              time.perf_counter() - t0, _size(index))
+        remove_unlisted(index, read_manifest(index)["segments"])
+
+
+def _stats(path: Path, t0: float) -> MmapBuildStats:
+    meta = read_manifest(path)
+    return MmapBuildStats(path, meta["tokens"], meta["documents"], len(meta["segments"]), time.perf_counter() - t0,
+                          _size(path))
 
 
 def _build_segments(paths, work: Path, normalizer, text_split, skip_bad_lines, progress, workers, segment_tokens,
