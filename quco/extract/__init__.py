@@ -27,14 +27,13 @@ class Extractor:
 
     def __reduce__(self):
         # By configuration: the receiving process loads the same pipeline when it first needs it.
+        from functools import partial
+
         if self._requested is None and self._nlp is not None and self._model_name == "custom":
             raise ExtractionError("an Extractor with an injected custom pipeline cannot be pickled; "
                                   "pass the model name instead")
-        return Extractor, (self._requested or (self._model_name if self._nlp is not None else None),), \
-            {"batch_size": self.batch_size}
-
-    def __setstate__(self, state):
-        self.batch_size = state["batch_size"]
+        name = self._requested or (self._model_name if self._nlp is not None else None)
+        return partial(Extractor, name, batch_size=self.batch_size), ()
 
     @property
     def nlp(self):
