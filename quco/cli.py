@@ -138,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     mo.add_argument("--calibrate", metavar="OUT.json", help="refit risk -> P(fabrication) on the feedback labels")
     fb = sub.add_parser("feedback", help="feedback on audited decisions")
     fbs = fb.add_subparsers(dest="feedback_command", required=True, parser_class=_Parser)
-    fi = fbs.add_parser("import", help="import labels (JSONL or CSV: request_id, label = correct|fabricated, note)")
+    fi = fbs.add_parser("import", help="import labels (JSONL, CSV or Parquet: request_id, label = correct|fabricated, note)")
     fi.add_argument("file")
     fi.add_argument("--audit", required=True, help="the audit log (not while quco serve writes it)")
     fi.add_argument("--json", action="store_true")

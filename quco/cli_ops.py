@@ -29,25 +29,19 @@ def cmd_monitor(args) -> int:
 
 
 def cmd_feedback(args) -> int:
-    import csv
-
-    from .service.audit import AuditLog
+    from .batch.scoring import iter_rows
+    from .service.audit import LABELS, AuditLog
 
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"{path}: file not found")
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            if path.suffix.lower() == ".csv":
-                items = list(csv.DictReader(fh))
-            else:
-                items = [json.loads(line) for line in fh if line.strip()]
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: not JSONL or CSV ({exc})") from None
-    bad = [i for i, it in enumerate(items, 1) if not isinstance(it, dict) or not it.get("request_id")
-           or it.get("label") not in ("correct", "fabricated")]
-    if bad:
-        raise UsageError(f"{path}: row {bad[0]} needs request_id and label = correct or fabricated")
+    items = []
+    for n, row, error, _ in iter_rows(path):  # JSONL, CSV or Parquet, read as quco score reads its input
+        if error is not None:
+            raise UsageError(f"{path}: row {n}: {error}")
+        if not row.get("request_id") or row.get("label") not in LABELS:
+            raise UsageError(f"{path}: row {n} needs request_id and label = correct or fabricated")
+        items.append(row)
     with AuditLog(args.audit) as log:
         result = log.import_feedback(items)
     if args.json:
