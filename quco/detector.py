@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from . import trigger
 from .backends.base import DEFAULT_WINDOW, CountBackend, answer_each
 from .errors import BackendError, RiskAbort, UsageError
-from .extract import Extractor
+from .evidence import ClaimEvidence, canonical_of, claim_evidence, new_claims
+from .extract import Extractor, Triplet
 from .normalize import invalid_text
 from .report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
 
@@ -35,6 +36,7 @@ class Detector:
         max_question_chars: int = MAX_QUESTION_CHARS,
         max_draft_chars: int = MAX_DRAFT_CHARS,
         max_draft_sentences: int = MAX_DRAFT_SENTENCES,
+        anchors: int = 2,
         audit=None,
         tracing: bool | None = None,
     ):
@@ -50,6 +52,7 @@ class Detector:
         self.max_question_chars = max_question_chars
         self.max_draft_chars = max_draft_chars
         self.max_draft_sentences = max_draft_sentences
+        self.anchors = anchors  # mode "evidence": how many of the question's rarest entities anchor claims
         self.audit = audit
         from . import tracing as _tracing
 
@@ -60,7 +63,7 @@ class Detector:
         """Pickled by configuration (backend and extractor reopen in the receiving process); an
         audit log stays with the process that opened it."""
         return _rebuild, (self.backend, self.extractor, self.thresholds, self.window, self.max_question_chars,
-                          self.max_draft_chars, self.max_draft_sentences)
+                          self.max_draft_chars, self.max_draft_sentences, self.anchors)
 
     # -- public API ---------------------------------------------------------------------------
     def check_question(self, question: str) -> RiskReport:
@@ -90,12 +93,23 @@ class Detector:
 
         phrases = {e.text for ents in entities for e in ents}
         pairs = set()
+        evidence_mode = self._resolved.mode == "evidence"
         for sents in sentences.values():
             for s in sents:
-                pairs.update((t.head, t.tail) for t in s.triplets)
+                if evidence_mode:
+                    phrases.update(s.claims)
+                    phrases.update(s.subjects)
+                    phrases.update(t.head for t in s.triplets)
+                else:
+                    pairs.update((t.head, t.tail) for t in s.triplets)
                 if self._resolved.check_lone_entities and len(s.entities) == 1 and not s.triplets:
                     phrases.add(s.entities[0].text)
         counts = self._counts(sorted(phrases))
+        plans = {}
+        if evidence_mode:
+            plans = {i: self._claim_plan(questions[i], entities[i], sents, counts) for i, sents in sentences.items()}
+            pairs = {(a, c) for plan in plans.values() for anchors, claims in plan.values() for a in anchors for c in claims
+                     if (counts[c][0] or 0) > 0}
         cooccur = self._cooccur(sorted(pairs))
         t2 = time.perf_counter()
 
@@ -107,7 +121,8 @@ class Detector:
         reports = []
         for i in range(n):
             start = time.perf_counter()
-            reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start))
+            reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start,
+                                        plans.get(i)))
         if self._tracing:
             from .tracing import emit
 
@@ -158,7 +173,47 @@ class Detector:
         """(head, tail) -> (co-occurrence or None, approx, error)."""
         return _isolating_failures(lambda batch: self.backend.cooccur_many(batch, self.window), pairs, _cooc_value)
 
-    def _report(self, question, entities, sentences, counts, cooccur, shared, start) -> RiskReport:
+    def _claim_plan(self, question, entities, sentences, counts) -> dict:
+        """Mode "evidence": per sentence, (anchors, new claims). Anchors are the question's rarest
+        known entities (the most specific) and the sentence's own subjects (triplet heads); a claim
+        restating an anchor or repeating the question's words is not checked."""
+        canon = canonical_of(self.backend)
+        known = sorted({e.text for e in entities if canon(e.text) and (counts[e.text][0] or 0) > 0},
+                       key=lambda t: counts[t][0])
+        q_anchors = known[: self.anchors]
+        q_texts = [e.text for e in entities]
+        context = canon(question)
+        plan = {}
+        for s in sentences:
+            about = list(s.subjects) + [t.head for t in s.triplets]
+            heads = [h for h in about if canon(h) and (counts[h][0] or 0) > 0]
+            anchors = tuple(dict.fromkeys(q_anchors + heads))
+            new, _ = new_claims(s.claims, q_texts + about, canon, context=context)
+            plan[s.index] = (anchors, tuple(new))
+        return plan
+
+    def _claim_decision(self, claim, anchors, counts, cooccur):
+        """Mode "evidence": a claim's association with its best anchor, and whether it fires."""
+        th = self._resolved
+        ev = claim_evidence(claim, anchors, counts, cooccur, self.backend.corpus, self.window)
+        if ev is None:
+            d = trigger.pair_decision(anchors[0], claim, None, th)
+            return ClaimEvidence(claim, counts.get(claim, (None,))[0], None, None, None, d.risk), d
+        fired = ev.risk > th.claim_risk
+        if not fired:
+            return ev, trigger.Decision(False, ev.risk, ())
+        if ev.count == 0:
+            why = f"{claim!r} never occurs in the corpus"
+        else:
+            why = (f"{claim!r} is not associated with {ev.anchor!r}: together {ev.cooccur:,}x within {self.window:,} "
+                   f"tokens, {ev.expected:.3g} expected by chance (counts {ev.anchor_count:,} and {ev.count:,})")
+        return ev, trigger.Decision(True, ev.risk, (why,))
+
+    @staticmethod
+    def _triplet_for(sentence, claim):
+        return next((t for t in sentence.triplets if t.tail == claim), None)
+
+    def _report(self, question, entities, sentences, counts, cooccur, shared, start, plan=None) -> RiskReport:
         th = self._resolved
         ent_ev = []
         for e in entities:
@@ -175,7 +230,18 @@ class Detector:
         if sentences is not None:
             for s in sentences:
                 sentence_flag = None
-                for t in s.triplets:
+                anchors, claims = plan[s.index] if plan is not None else ((), ())
+                if plan is not None and anchors:
+                    for c in claims:
+                        ev, d = self._claim_decision(c, anchors, counts, cooccur)
+                        t = Triplet(ev.anchor or anchors[0], _relation(s, c, ev.anchor or anchors[0], self._triplet_for(s, c)), c, "claim")
+                        pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window, ev.approx,
+                                                  d.reasons[0] if d.unknown else None, d.fired, d.risk,
+                                                  ev.anchor_count, ev.count, ev.expected, ev.pmi))
+                        s2_risk = max(s2_risk, d.risk)
+                        if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):
+                            sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)
+                for t in s.triplets if plan is None else ():
                     value, approx, error = cooccur[(t.head, t.tail)]
                     if value is None and th.unknown_policy == "error":
                         raise RiskAbort(f"co-occurrence unknown for {t.head!r} and {t.tail!r}: {error}")
@@ -184,7 +250,7 @@ class Detector:
                     s2_risk = max(s2_risk, d.risk)
                     if d.fired and sentence_flag is None:
                         sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)
-                if th.check_lone_entities and len(s.entities) == 1 and not s.triplets:
+                if th.check_lone_entities and len(s.entities) == 1 and not s.triplets and not (plan is not None and anchors):
                     ent = s.entities[0].text
                     value, approx, error = counts[ent]
                     if value is None and th.unknown_policy == "error":
@@ -244,6 +310,16 @@ class Detector:
         )
 
 
+def _relation(sentence, claim: str, anchor: str, triplet) -> str:
+    """The retrieval query's relation for a claim: the parse's relation when a triplet ends in the
+    claim, otherwise the sentence's words other than the claim and the anchor (at most five)."""
+    if triplet is not None:
+        return triplet.relation
+    drop = set((claim + " " + anchor).lower().split())
+    words = [w.strip(".,;:!?\"'()") for w in sentence.text.split()]
+    return " ".join([w for w in words if w and w.lower() not in drop][:5])
+
+
 def _isolating_failures(batch_call, items: list, value) -> dict:
     """Answer ``items`` with one batch call; if it fails, retry item by item so that only the
     failing items become ``(None, False, error)``. Results are keyed by the input item."""
@@ -268,6 +344,6 @@ def _cooc_value(c) -> tuple:
     return (c.count, c.approx, None)
 
 
-def _rebuild(backend, extractor, thresholds, window, max_question_chars, max_draft_chars, max_draft_sentences):
+def _rebuild(backend, extractor, thresholds, window, max_question_chars, max_draft_chars, max_draft_sentences, anchors=2):
     return Detector(backend, extractor, thresholds, window=window, max_question_chars=max_question_chars,
-                    max_draft_chars=max_draft_chars, max_draft_sentences=max_draft_sentences)
+                    max_draft_chars=max_draft_chars, max_draft_sentences=max_draft_sentences, anchors=anchors)

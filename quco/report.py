@@ -34,6 +34,11 @@ class PairEvidence:
     error: str | None = None
     flagged: bool = False
     risk: float = 0.0
+    # mode "evidence": the counts behind the association (quco.evidence)
+    head_count: int | None = None
+    tail_count: int | None = None
+    expected: float | None = None  # co-occurrence unrelated phrases of these frequencies would show
+    association: float | None = None  # ln((cooccur + 1/2) / (expected + 1/2))
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class RiskReport:
     stage2_risk: float = 0.0
     timings_ms: dict = field(default_factory=dict)
     request_id: str | None = None  # the audit log's id for this decision (feedback refers to it)
+    p_fabrication: float | None = None  # from a calibration (quco calibrate), when one is configured
 
     @property
     def decision(self) -> str:

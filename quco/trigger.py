@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 REFERENCE_TOKENS = 4.6e12  # QuCo-RAG's corpus size
 UNKNOWN_POLICIES = ("risky", "ignore", "error")
 AGGREGATES = ("mean", "min")
+MODES = ("evidence", "quco")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Thresholds:
     unknown_policy: str = "risky"
     check_lone_entities: bool = True
     steepness: float = 0.5
+    mode: str = "quco"
+    claim_risk: float = 0.5  # mode "evidence": flag a sentence whose least supported claim's risk exceeds this
 
     def __post_init__(self) -> None:
         for name in ("entity_rate", "cooccur_rate", "lone_entity_rate", "steepness"):
@@ -49,6 +52,10 @@ class Thresholds:
                 raise ValueError(f"{name} must be a positive number, not {value!r}")
         if self.aggregate not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {AGGREGATES}, not {self.aggregate!r}")
+        if not (isinstance(self.claim_risk, (int, float)) and 0 < self.claim_risk < 1):
+            raise ValueError(f"claim_risk must be a number between 0 and 1, not {self.claim_risk!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
         if self.unknown_policy not in UNKNOWN_POLICIES:
             raise ValueError(f"unknown_policy must be one of {UNKNOWN_POLICIES}, not {self.unknown_policy!r}")
 
@@ -72,6 +79,8 @@ class Thresholds:
             unknown_policy=self.unknown_policy,
             check_lone_entities=self.check_lone_entities,
             steepness=self.steepness,
+            mode=self.mode,
+            claim_risk=self.claim_risk,
         )
 
 
@@ -88,6 +97,8 @@ class Resolved:
     unknown_policy: str = "risky"
     check_lone_entities: bool = True
     steepness: float = 0.5
+    mode: str = "quco"
+    claim_risk: float = 0.5
 
     def to_dict(self) -> dict:
         return {
@@ -99,6 +110,8 @@ class Resolved:
             "sources": dict(self.sources),
             "aggregate": self.aggregate,
             "unknown_policy": self.unknown_policy,
+            "mode": self.mode,
+            **({"claim_risk": self.claim_risk} if self.mode == "evidence" else {}),
         }
 
 

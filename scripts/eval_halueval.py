@@ -63,7 +63,8 @@ def main() -> int:
 
         scores = {}
         scorer = AnswerScorer(index, extractor)
-        scores["a", "quco answer risk"] = [r.risk for r in scorer.score_many(list(zip(rows_q, answers)), rows_qe, claims)]
+        reports_a = scorer.score_many(list(zip(rows_q, answers)), rows_qe, claims)
+        scores["a", "quco answer risk"] = [r.risk for r in reports_a]
         loo = []
         for i, it in enumerate(items):
             view = index.without_documents([it["id"]]) if it["id"] in _ids(index) else index
@@ -87,21 +88,49 @@ def main() -> int:
         scores["b", "baseline: answer-entity rarity"] = _answer_rarity(index, claims, rows_qe, items)
 
     table = []
+    words = [len(a.split()) for a in answers]
     for (setting, method), s in scores.items():
         arr = np.asarray(s, dtype=float).reshape(-1, 2)
         paired = float(np.mean(np.where(arr[:, 1] > arr[:, 0], 1.0, np.where(arr[:, 1] == arr[:, 0], 0.5, 0.0))))
+        strata = length_strata(s, labels, words, auroc)
         table.append({"setting": setting, "method": method, "auroc": round(auroc(s, labels), 4),
-                      "paired_accuracy": round(paired, 4), "ties": int((arr[:, 0] == arr[:, 1]).sum())})
+                      "paired_accuracy": round(paired, 4), "ties": int((arr[:, 0] == arr[:, 1]).sum()),
+                      "strata_auroc": strata["by_stratum"], "strata_weighted_auroc": strata["weighted"]})
     result = {"items": len(items), "rows": 2 * len(items), "corpus_tokens": index.corpus.tokens,
               "extractor": extractor.model_name, "seconds": round(time.perf_counter() - t0, 1), "table": table,
+              "uncheckable_rows": {"right": sum(not r.checkable for r in reports_a[0::2]),
+                                   "hallucinated": sum(not r.checkable for r in reports_a[1::2])},
               "settings": {"a": "corpus includes each item's knowledge line", "b": "without the item's own knowledge line"}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"{len(items)} items, {2 * len(items)} rows; corpus {index.corpus.tokens:,} tokens; {result['seconds']} s")
-    print(f"{'setting':<8} {'method':<48} {'AUROC':>7} {'paired':>7} {'ties':>5}")
+    print(f"no checkable claim: {result['uncheckable_rows']}")
+    print(f"{'setting':<8} {'method':<48} {'AUROC':>7} {'paired':>7} {'ties':>5} {'strata':>7}  "
+          + " ".join(f"{k:>6}" for k in STRATA_NAMES))
     for r in table:
-        print(f"{r['setting']:<8} {r['method']:<48} {r['auroc']:>7.4f} {r['paired_accuracy']:>7.4f} {r['ties']:>5}")
+        print(f"{r['setting']:<8} {r['method']:<48} {r['auroc']:>7.4f} {r['paired_accuracy']:>7.4f} {r['ties']:>5} "
+              f"{r['strata_weighted_auroc']:>7.4f}  " + " ".join(f"{r['strata_auroc'][k]['auroc'] or 0:>6.3f}" for k in STRATA_NAMES))
     return 0
+
+
+STRATA = ((1, 2), (3, 5), (6, 10), (11, 10**9))
+STRATA_NAMES = ("1-2", "3-5", "6-10", "11+")
+
+
+def length_strata(scores, labels, words, auroc) -> dict:
+    """AUROC within answer-length strata (words), and their row-count-weighted mean over the
+    strata holding both labels."""
+    by, total, weight = {}, 0.0, 0
+    for name, (lo, hi) in zip(STRATA_NAMES, STRATA):
+        idx = [i for i, w in enumerate(words) if lo <= w <= hi]
+        ys = [labels[i] for i in idx]
+        ok = 0 < sum(ys) < len(ys)
+        a = auroc([scores[i] for i in idx], ys) if ok else None
+        by[name] = {"rows": len(idx), "positives": sum(ys), "auroc": round(a, 4) if a is not None else None}
+        if a is not None:
+            total += a * len(idx)
+            weight += len(idx)
+    return {"by_stratum": by, "weighted": round(total / weight, 4) if weight else None}
 
 
 _ID_CACHE: dict = {}

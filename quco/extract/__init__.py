@@ -80,6 +80,8 @@ class Extractor:
         out = []
         for doc in self._docs(texts, need_parse=True):
             spans = entity_spans(doc, has_model=has_model)
+            chunks = _noun_phrases(doc) if has_model else []
+            in_subject = _subject_tokens(doc) if has_model else set()
             sentences = []
             context = None  # what a pronoun subject refers to: the latest head, else first entity
             for k, sent in enumerate(doc.sents):
@@ -97,6 +99,9 @@ class Extractor:
                         end=sent.end_char,
                         entities=tuple(_entity(s) for s in ents),
                         triplets=tuple(triplets),
+                        claims=_phrases([c.text for c in ents + [c for c in chunks if c.start >= sent.start and c.end <= sent.end]
+                                         if not any(t.i in in_subject for t in c)]) or _predicate_run(sent, in_subject),
+                        subjects=_phrases([e.text for e in ents if any(t.i in in_subject for t in e)]),
                     )
                 )
             out.append(tuple(s for s in sentences if s.text))
@@ -113,11 +118,13 @@ class Extractor:
         for doc in self._docs(texts, need_parse=True):
             phrases = [s.text for s in entity_spans(doc, has_model=has_model)]
             if has_model:
-                for chunk in doc.noun_chunks:
-                    kept = [t for t in chunk if t.pos_ not in ("DET", "PRON", "PUNCT")]
-                    if kept:
-                        phrases.append(doc[kept[0].i : kept[-1].i + 1].text)
-            out.append(tuple(dict.fromkeys(p for p in phrases if p.strip())))
+                phrases.extend(c.text for c in _noun_phrases(doc))
+            found = _phrases(phrases)
+            if not found and len(doc) <= _SHORT_ANSWER:
+                # A short answer the parser could not read ("screenwriter" as a verb): the span is the claim.
+                kept = [t for t in doc if not (t.is_punct or t.pos_ in ("DET", "PRON", "INTJ") or t.tag_ == "UH" or t.is_stop)]
+                found = (doc[kept[0].i : kept[-1].i + 1].text,) if kept else ()
+            out.append(found)
         return out
 
     def entities(self, text: str) -> tuple[Entity, ...]:
@@ -125,6 +132,67 @@ class Extractor:
 
     def sentences(self, text: str) -> tuple[Sentence, ...]:
         return self.sentences_many([text])[0]
+
+
+_PREDICATE_DEPS = frozenset({"attr", "acomp", "oprd", "dobj", "pobj", "appos"})
+_CONTENT_POS = frozenset({"NOUN", "PROPN", "ADJ", "NUM"})
+
+
+def _noun_phrases(doc) -> list:
+    """Noun phrases without determiners, pronouns and punctuation ("the city" -> "city"), and
+    predicate complements the chunker misses ("is playwright", "was actually classical")."""
+    out = []
+    covered = set()
+    for chunk in doc.noun_chunks:
+        kept = [t for t in chunk if t.pos_ not in ("DET", "PRON", "PUNCT")]
+        if kept:
+            out.append(doc[kept[0].i : kept[-1].i + 1])
+            covered.update(range(chunk.start, chunk.end))
+    for tok in doc:
+        if tok.i not in covered and tok.dep_ in _PREDICATE_DEPS and tok.pos_ in _CONTENT_POS:
+            start = tok.i
+            while start > 0 and doc[start - 1].head.i == tok.i and doc[start - 1].dep_ in ("compound", "amod") \
+                    and doc[start - 1].i not in covered:
+                start -= 1
+            out.append(doc[start : tok.i + 1])
+            covered.update(range(start, tok.i + 1))
+    return sorted(out, key=lambda s: s.start)
+
+
+_SHORT_ANSWER = 6
+
+
+def _predicate_run(sent, in_subject) -> tuple[str, ...]:
+    """A sentence whose parse yields no claim outside its subject ("X's occupation is poet." with
+    "poet" read as a verb): its last run of content words outside the subject is the claim."""
+    run = []
+    for tok in reversed(sent):
+        if tok.i in in_subject:
+            break
+        if tok.is_alpha and not tok.is_stop:
+            run.append(tok)
+        elif run:
+            break
+        elif not tok.is_punct:
+            break
+    if not run:
+        return ()
+    return (sent.doc[run[-1].i : run[0].i + 1].text,)
+
+
+def _subject_tokens(doc) -> set[int]:
+    """Token indices inside the subject of each sentence's main clause ("Antonio Calcagni's place
+    of birth" in "... is Recanati"): the sentence is about them, it does not assert them."""
+    out = set()
+    for sent in doc.sents:
+        for child in sent.root.children:
+            if child.dep_ in ("nsubj", "nsubjpass"):
+                out.update(t.i for t in child.subtree)
+    return out
+
+
+def _phrases(texts) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t for t in texts if t.strip()))
 
 
 def _entity(span) -> Entity:

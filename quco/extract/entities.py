@@ -20,6 +20,12 @@ LEADING_DROP = frozenset({"the", "a", "an", "which", "who", "whom", "whose", "wh
 _QUOTED = re.compile(r'"([^"\n]{2,120})"|“([^”\n]{2,120})”')
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
 _MAX_TOKENS = 12
+# What may follow a name after a comma and still be part of it: "Harvey Peltier, Sr.",
+# "Charles Strachey, 4th Baron O'Hagan", "Anthony Eden, 1st Earl of Avon".
+SUFFIXES = frozenset({"sr", "sr.", "jr", "jr.", "ii", "iii", "iv", "v", "vi"})
+TITLES = frozenset({"baron", "baroness", "baronet", "earl", "count", "countess", "duke", "duchess", "viscount",
+                    "viscountess", "marquess", "marquis", "lord", "lady", "prince", "princess"})
+_ORDINAL = re.compile(r"^\d+(st|nd|rd|th)$", re.I)
 
 
 def _is_cap(tok) -> bool:
@@ -53,6 +59,9 @@ def capitalised_runs(doc, *, has_pos: bool) -> list:
             tok = doc[j]
             if _is_cap(tok) or tok.text == "'s" and j + 1 < n and _is_cap(doc[j + 1]):
                 j += 1
+            elif (tok.lower_ in ("of", "for", "in", "on") and j + 2 < n and doc[j + 1].lower_ == "the"
+                  and _is_cap(doc[j + 2]) and not _sent_initial(doc[j + 2])):
+                j += 2  # "Enemy of the State", "Lord of the Rings": one title
             elif tok.lower_ in CONNECTORS and j + 1 < n and _is_cap(doc[j + 1]) and not _sent_initial(doc[j + 1]):
                 # "Pride and Prejudice" is one name; "Peter O'Meara and Norman Dike" are two.
                 if tok.lower_ in ("and", "&") and (j - i > 1 or j + 2 < n and _is_cap(doc[j + 2])):
@@ -130,4 +139,62 @@ def entity_spans(doc, *, has_model: bool) -> list:
     candidates.extend(Span(doc, s.start, s.end, label="PROPN") for s in capitalised_runs(doc, has_pos=has_pos))
     candidates.extend(Span(doc, s.start, s.end, label="QUOTED") for s in quoted_spans(doc))
     cleaned = [c for c in (_clean(s) for s in candidates) if c is not None]
-    return sorted(filter_spans(cleaned), key=lambda s: s.start)
+    return _join_name_parts(sorted(filter_spans(cleaned), key=lambda s: s.start))
+
+
+def _join_name_parts(spans: list) -> list:
+    """Keep appositive and title-bearing names whole: "Harvey Peltier, Sr.", "Charles Strachey,
+    4th Baron O'Hagan", "Steven Ernest "Steve" Sailer" are one name each, not two that would
+    then be checked as a pair that never co-occurs."""
+    from spacy.tokens import Span
+
+    out = []
+    for span in spans:
+        doc = span.doc
+        if out:
+            prev = out[-1]
+            if span.start < prev.end:  # the suffix taken into the name before it
+                continue
+            end = _name_continues(prev, span)
+            if end is not None:
+                out[-1] = Span(doc, prev.start, end, label=prev.label_)
+                continue
+        out.append(_with_suffix(span))
+    return out
+
+
+def _with_suffix(span):
+    """"Harvey Peltier" + ", Sr." (a suffix the entity finder left out)."""
+    from spacy.tokens import Span
+
+    doc, end = span.doc, span.end
+    if span.label_ in ("PERSON", "PROPN") and end + 1 < len(doc) and doc[end].text == "," \
+            and doc[end + 1].lower_ in SUFFIXES and doc[end + 1].text[:1].isupper():
+        stop = end + 2
+        if doc[end + 1].text in ("Sr", "Jr") and stop < len(doc) and doc[stop].text == ".":
+            stop += 1
+        return Span(doc, span.start, stop, label=span.label_)
+    return span
+
+
+def _name_continues(prev, span) -> int | None:
+    """The end token of ``prev`` + ``span`` as one name, or None if they are two."""
+    doc = prev.doc
+    gap = doc[prev.end : span.start]
+    words = [t for t in gap]
+    if prev.label_ not in ("PERSON", "PROPN"):
+        return None
+    # "Steven Ernest "Steve" Sailer": a quoted nickname between (or ending) the two parts.
+    if words and words[0].text in ('"', "“") and '"' in span.text + "".join(t.text for t in gap[1:]) + "”":
+        if len(words) <= 4 and all(t.text in ('"', "“", "”") or _is_cap(t) for t in words):
+            return span.end
+    if not words or words[0].text != ",":
+        return None
+    rest = words[1:]
+    # ", 4th Baron O'Hagan", ", 1st Earl of Avon", ", Baron Crowther-Hunt"
+    if rest and _ORDINAL.match(rest[0].text):
+        rest = rest[1:]
+    title_in_span = span[0].lower_ in TITLES
+    if (not rest and title_in_span) or (len(rest) == 1 and rest[0].lower_ in TITLES):
+        return span.end
+    return None

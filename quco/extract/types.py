@@ -34,3 +34,5 @@ class Sentence:
     end: int
     entities: tuple[Entity, ...]
     triplets: tuple[Triplet, ...]
+    claims: tuple[str, ...] = ()  # entities and noun phrases outside the subject: what the sentence asserts
+    subjects: tuple[str, ...] = ()  # entities inside the clause subject: what the sentence is about

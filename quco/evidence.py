@@ -1,0 +1,131 @@
+"""One evidence model for drafts and answers: is a claim seen near its anchor more often than chance?
+
+A *claim* is a phrase a text asserts (an entity or a noun phrase: "politician", "William
+Shakespeare"); an *anchor* is what the claim is about (a question entity, a sentence's subject).
+Co-occurrence alone favours frequent phrases, which are near everything; what says "the corpus
+states this" is co-occurrence *above chance*:
+
+- ``obs``: occurrences of the anchor with the claim within the window (clipped to the document);
+- ``expected``: what unrelated phrases of the same frequencies would give,
+  ``c(anchor) · min(1, c(claim) · span / N)``, where ``span`` is the part of the corpus a window
+  can see: ``2W + 1`` tokens, or the mean document length when documents are shorter than that
+  (co-occurrence never crosses a document boundary);
+- the association is the smoothed pointwise mutual information ``ln((obs + ½) / (expected + ½))``
+  and the claim's risk ``1 / (1 + e^association)``.
+
+The risk is ½ when the corpus is silent (both rare, never together), → 1 when frequent phrases are
+never together, → 0 for a strong association. A claim absent from the corpus has risk 1: nothing
+vouches for it. Of several anchors the one with the strongest association speaks for the claim.
+
+Where several claims are checked (an answer, a sentence), the risk is that of the *least supported*
+claim (the maximum): one unsupported claim makes the text unsupported, and unlike a noisy-OR the
+score does not climb merely because a text makes more claims.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from .backends.base import Corpus
+
+NEUTRAL = 0.5
+
+
+@dataclass(frozen=True)
+class ClaimEvidence:
+    phrase: str
+    count: int | None  # None: unknown (a backend failure), never conflated with 0
+    anchor: str | None  # the anchor giving the strongest association
+    cooccur: int | None
+    pmi: float | None  # the association: ln((obs + ½) / (expected + ½))
+    risk: float
+    anchor_count: int | None = None
+    expected: float | None = None
+    approx: bool = False
+
+
+def window_span(corpus: Corpus, window: int) -> float:
+    """Tokens a co-occurrence window can see: 2W+1, or the mean document length if smaller."""
+    mean_doc = corpus.tokens / corpus.documents if corpus.documents else float(corpus.tokens)
+    return float(min(2 * window + 1, max(1.0, mean_doc)))
+
+
+def expected_cooccur(anchor_count: int, claim_count: int, corpus: Corpus, window: int) -> float:
+    n = max(1, corpus.tokens)
+    return anchor_count * min(1.0, claim_count * window_span(corpus, window) / n)
+
+
+def association(obs: int, anchor_count: int, claim_count: int, corpus: Corpus, window: int) -> tuple[float, float, float]:
+    """(expected, association, risk) of a pair seen ``obs`` times together."""
+    expected = expected_cooccur(anchor_count, claim_count, corpus, window)
+    pmi = math.log((obs + 0.5) / (expected + 0.5))
+    return expected, pmi, 1.0 / (1.0 + math.exp(pmi))
+
+
+def claim_evidence(claim: str, anchors: Sequence[str], counts: dict, cooccur: dict, corpus: Corpus,
+                   window: int) -> ClaimEvidence | None:
+    """The claim's evidence against its best anchor; ``None`` when a needed count is unknown.
+    ``counts``: phrase -> (count or None, approx, error); ``cooccur``: (anchor, claim) -> same."""
+    count, approx = counts.get(claim, (None, False))[:2]
+    if count is None:
+        return None
+    if count == 0:
+        return ClaimEvidence(claim, 0, None, 0, None, 1.0, approx=approx)
+    if not anchors:
+        return ClaimEvidence(claim, count, None, None, None, NEUTRAL, approx=approx)
+    best = None
+    for a in anchors:
+        obs, pair_approx = cooccur.get((a, claim), (None, False))[:2]
+        if obs is None:
+            return None
+        a_count = counts[a][0]
+        expected, pmi, risk = association(obs, a_count, count, corpus, window)
+        if best is None or pmi > best.pmi:
+            best = ClaimEvidence(claim, count, a, obs, round(pmi, 4), round(risk, 6), a_count, round(expected, 4),
+                                 approx or pair_approx or counts[a][1])
+    return best
+
+
+def least_supported(evidence: Iterable[ClaimEvidence]) -> ClaimEvidence | None:
+    """The claim that decides a text's risk: the highest risk (first of equals)."""
+    worst = None
+    for e in evidence:
+        if worst is None or e.risk > worst.risk:
+            worst = e
+    return worst
+
+
+def new_claims(claims: Sequence[str], anchors: Sequence[str], canon: Callable[[str], str],
+               context: str = "") -> tuple[list[str], list[str]]:
+    """Split claims into (new, restated): a claim that restates an anchor ("George Rankin's
+    occupation" for the anchor "George Rankin") or only repeats words of ``context`` (the
+    question, canonical form: "the song" when the question asks about a song) says nothing new.
+    A claim nested in a longer new claim ("State" in "Enemy of the State") is not a claim of its own."""
+    keys = [canon(a) for a in anchors]
+    keys = [k for k in keys if k]
+    new, same = [], []
+    for c in claims:
+        cc = canon(c)
+        if not cc:
+            continue
+        restates = any(_within(cc, k) or _within(k, cc) for k in keys) or bool(context) and _within(cc, context)
+        (same if restates else new).append(c)
+    new = [c for c in new if not any(c != o and _within(canon(c), canon(o)) for o in new)]
+    return new, same
+
+
+def canonical_of(backend) -> Callable[[str], str]:
+    """The backend's phrase normaliser (how the index sees a phrase), or the default one."""
+    norm = getattr(backend, "normalizer", None)
+    if norm is not None:
+        return norm.canonical
+    from .normalize import Normalizer
+
+    return Normalizer().canonical
+
+
+def _within(part: str, whole: str) -> bool:
+    """Whole words: "art" is not within "martin"."""
+    return f" {part} " in f" {whole} "

@@ -1,0 +1,170 @@
+#!/usr/bin/env python
+"""PopQA swap test: does quco tell a true one-sentence fact from the same sentence with a wrong object?
+
+For each PopQA row (../shared/data/eval/popqa_1000.jsonl):
+  true draft  "<subj>'s <prop> is <obj>."
+  false draft the same with ``obj`` replaced by the ``obj`` of the next row (in file order,
+              wrapping round) with the same ``prop`` whose ``obj`` is not among this row's
+              ``possible_answers`` — deterministic, no random draw.
+Both are checked as drafts (``Detector.check_many``, stage 2) and as answers (``AnswerScorer``,
+the question with ``obj`` or the swapped object as answer). Items are split by:
+  - stage 1: silent or fired on the question (the goals concern items where it is silent);
+  - fact *stated*: one of the row's ``possible_answers`` occurs (case-insensitive, whole words) in
+    the text of the corpus documents titled ``s_wiki_title``; *absent* otherwise. When the fact is
+    absent, flagging both drafts is the method working (no evidence either way → retrieve): it is
+    reported on its own line, never mixed into the stated figures.
+Rows at even positions (0, 2, 4, …) are the design set ("dev"); odd ones are held out ("held-out").
+Baselines in the same run: answer rarity (risk from how rare the object is, ignoring the
+question) and random scores. Prints a table; writes bench-results/eval_swap.json.
+
+    python scripts/eval_swap.py [--mode evidence|quco] [--index PATH] [--split dev|held-out|all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import ROOT
+
+
+def swap_items(rows: list[dict]) -> list[dict]:
+    items = []
+    n = len(rows)
+    for i, r in enumerate(rows):
+        answers = {a.lower() for a in json.loads(r["possible_answers"])} | {r["obj"].lower()}
+        swapped = None
+        for k in range(1, n):
+            other = rows[(i + k) % n]
+            if other["prop"] == r["prop"] and other["obj"].lower() not in answers:
+                swapped = other["obj"]
+                break
+        if swapped is None:
+            continue
+        items.append({"position": i, "question": r["question"], "subj": r["subj"], "prop": r["prop"],
+                      "true": r["obj"], "false": swapped, "answers": sorted(answers), "title": r["s_wiki_title"]})
+    return items
+
+
+def stated(items: list[dict], corpus_files: list[Path]) -> list[bool]:
+    titles = {it["title"] for it in items}
+    texts: dict[str, list[str]] = {}
+    for f in corpus_files:
+        with open(f, encoding="utf-8") as fh:
+            for line in fh:
+                d = json.loads(line)
+                if d.get("title") in titles:
+                    texts.setdefault(d["title"], []).append(d["text"])
+    out = []
+    for it in items:
+        body = "\n".join(texts.get(it["title"], []))
+        out.append(any(re.search(r"(?<!\w)" + re.escape(a) + r"(?!\w)", body, re.I) for a in it["answers"] if a))
+    return out
+
+
+def true_rate_at(scores: list[float], labels: list[bool], false_rate: float) -> float:
+    """Operating point: flag risk >= t with the largest t that flags at least ``false_rate`` of
+    the false drafts; the share of true drafts flagged there."""
+    false = sorted((s for s, y in zip(scores, labels) if y), reverse=True)
+    t = false[max(0, math.ceil(false_rate * len(false)) - 1)]
+    true = [s for s, y in zip(scores, labels) if not y]
+    return round(sum(s >= t for s in true) / len(true), 4)
+
+
+def rarity(backend, phrases: list[str]) -> list[float]:
+    counts = {c.phrase: c.count for c in backend.count_many(sorted(set(phrases)))}
+    return [1.0 / (1.0 + math.sqrt(counts[p])) for p in phrases]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--index", help="an index of all of ../shared/data/corpus to reuse (built in a temporary directory otherwise)")
+    ap.add_argument("--mode", default=None, help="stage-2 rule: evidence (default) or quco (the paper's rule)")
+    ap.add_argument("--out", default=str(ROOT / "bench-results" / "eval_swap.json"))
+    args = ap.parse_args()
+
+    from quco.answer import AnswerScorer
+    from quco.backends.open import open_backend
+    from quco.detector import Detector
+    from quco.extract import Extractor
+    from quco.metrics import auroc
+    from quco.trigger import Thresholds
+
+    shared = Path(args.shared)
+    sources = sorted((shared / "corpus").glob("*.jsonl"))
+    rows = [json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl", encoding="utf-8")]
+    items = swap_items(rows)
+    is_stated = stated(items, sources)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.index
+        if path is None:
+            from quco.backends.duckdb_build import build_index
+
+            path = Path(tmp) / "all.duckdb"
+            build_index(sources, path, progress=False)
+        backend = open_backend(path)
+        extractor = Extractor()
+        thresholds = Thresholds(mode=args.mode) if args.mode else Thresholds()
+        detector = Detector(backend, extractor, thresholds)
+        t1 = time.perf_counter()
+        s1 = detector.check_many([it["question"] for it in items])
+        drafts = detector.check_many([(it["question"], f"{it['subj']}'s {it['prop']} is {it[v]}.")
+                                      for it in items for v in ("true", "false")])
+        answers = AnswerScorer(backend, extractor).score_many([(it["question"], it[v]) for it in items for v in ("true", "false")])
+        seconds = time.perf_counter() - t1
+        rare = rarity(backend, [it[v] for it in items for v in ("true", "false")])
+        corpus = backend.corpus
+    rng = random.Random(0)
+    rand = [rng.random() for _ in drafts]
+
+    def block(idx: list[int]) -> dict:
+        rows2 = [2 * i + k for i in idx for k in (0, 1)]
+        labels = [k == 1 for _ in idx for k in (0, 1)]
+        out = {"items": len(idx)}
+        if not idx:
+            return out
+        flag = [drafts[j].flagged is not None for j in rows2]
+        out["draft_flagged_true"] = round(sum(f for f, y in zip(flag, labels) if not y) / len(idx), 4)
+        out["draft_flagged_false"] = round(sum(f for f, y in zip(flag, labels) if y) / len(idx), 4)
+        risk = [drafts[j].stage2_risk for j in rows2]
+        out["true_flagged_at_75pct_false"] = true_rate_at(risk, labels, 0.75)
+        for name, s in (("draft_auroc", [drafts[j].stage2_risk for j in rows2]),
+                        ("answer_auroc", [answers[j].risk for j in rows2]),
+                        ("baseline_answer_rarity_auroc", [rare[j] for j in rows2]),
+                        ("baseline_random_auroc", [rand[j] for j in rows2])):
+            out[name] = round(auroc(s, labels), 4)
+        return out
+
+    table = []
+    for split, keep in (("dev", lambda p: p % 2 == 0), ("held-out", lambda p: p % 2 == 1)):
+        for s1_state in ("silent", "fired"):
+            for fact in ("stated", "absent"):
+                idx = [i for i, it in enumerate(items) if keep(it["position"]) and (s1[i].retrieve == (s1_state == "fired"))
+                       and is_stated[i] == (fact == "stated")]
+                table.append({"split": split, "stage1": s1_state, "fact": fact, **block(idx)})
+    result = {"items": len(items), "corpus_tokens": corpus.tokens, "corpus_documents": corpus.documents,
+              "mode": detector.thresholds.mode, "extractor": extractor.model_name,
+              "scoring_seconds": round(seconds, 1), "total_seconds": round(time.perf_counter() - t0, 1), "table": table}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(f"{len(items)} items; corpus {corpus.tokens:,} tokens; mode {result['mode']}; {result['total_seconds']} s")
+    cols = ["items", "draft_flagged_true", "draft_flagged_false", "true_flagged_at_75pct_false", "draft_auroc", "answer_auroc",
+            "baseline_answer_rarity_auroc", "baseline_random_auroc"]
+    heads = ["items", "flag true", "flag false", "true@75%false", "draft AUROC", "answer AUROC", "rarity AUROC", "random AUROC"]
+    print(f"{'split':<9} {'stage 1':<7} {'fact':<7} " + " ".join(f"{h:>13}" for h in heads))
+    for r in table:
+        print(f"{r['split']:<9} {r['stage1']:<7} {r['fact']:<7} " + " ".join(f"{r.get(c, ''):>13}" for c in cols))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
