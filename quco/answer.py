@@ -55,7 +55,9 @@ class AnswerReport:
 
 class AnswerScorer:
     def __init__(self, backend: CountBackend, extractor: Extractor | None = None, *, window: int = DEFAULT_WINDOW,
-                 anchors: int = 2, unknown_policy: str = "risky", empty_risk: float = NEUTRAL):
+                 anchors: int = 2, unknown_policy: str = "risky", empty_risk: float = NEUTRAL, calibration=None):
+        """``calibration``: a ``quco.calibration.Calibration`` of ``answer_risk``; reports then carry
+        ``p_fabrication``. Refused when fitted for another index, extractor or window."""
         if unknown_policy not in ("risky", "ignore", "error"):
             raise UsageError(f"unknown_policy must be risky, ignore or error, not {unknown_policy!r}")
         self.backend = backend
@@ -64,6 +66,13 @@ class AnswerScorer:
         self.anchors = anchors
         self.unknown_policy = unknown_policy
         self.empty_risk = empty_risk  # an answer with no new claim: no evidence either way
+        if calibration is not None and calibration.score != "answer_risk":
+            from .calibration import CalibrationError
+
+            raise CalibrationError(f"{calibration.source or 'this calibration'} maps {calibration.score}; "
+                                   "an AnswerScorer's calibration maps answer_risk (give it to the Detector)")
+        self.calibration = calibration
+        self._calibration_checked = False
 
     def score(self, question: str, answer: str) -> AnswerReport:
         return self.score_many([(question, answer)])[0]
@@ -74,6 +83,13 @@ class AnswerScorer:
         ``question_entities`` (objects with ``.text``), ``claims`` and ``question_claims`` (from
         ``Extractor.claims_many`` over answers and questions) may pass extraction results computed
         earlier."""
+        if self.calibration is not None and not self._calibration_checked:
+            from . import __version__
+
+            self.calibration.check(index=self.backend.identity, corpus_tokens=self.backend.corpus.tokens,
+                                   extractor=self.extractor.model_name, quco_version=__version__, mode="evidence",
+                                   window=self.window)
+            self._calibration_checked = True
         questions = [q for q, _ in items]
         answers = [a for _, a in items]
         for text in questions + answers:
@@ -121,7 +137,8 @@ class AnswerScorer:
                     raise RiskAbort(f"count for question entity {lost[0]!r} is unknown")
                 if self.unknown_policy == "risky":
                     claims_ev = tuple(ClaimEvidence(c, counts[c][0], None, None, None, 1.0) for c in cs)
-                    reports.append(AnswerReport(question, answer, 1.0, claims_ev, same, an, True))
+                    p = self.calibration.p(1.0) if self.calibration is not None else None
+                    reports.append(AnswerReport(question, answer, 1.0, claims_ev, same, an, True, p))
                     continue
             evidence, unknown = [], bool(lost and cs)
             for c in cs:
@@ -136,7 +153,8 @@ class AnswerScorer:
                 evidence.append(ev)
             worst = least_supported(evidence)
             risk = worst.risk if worst is not None else self.empty_risk
-            reports.append(AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown))
+            p = self.calibration.p(risk) if self.calibration is not None else None
+            reports.append(AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p))
         return reports
 
     def backend_normalizer(self):

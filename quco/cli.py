@@ -108,6 +108,20 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--force", action="store_true", help="replace PREFIX.png/.html even if quco did not write them")
     e.add_argument("--json", action="store_true")
 
+    cb = sub.add_parser("calibrate", help="fit risk -> P(fabrication) on labelled rows (JSONL/CSV/Parquet)")
+    cb.add_argument("labelled")
+    cb.add_argument("--out", required=True, help="the calibration file to write (JSON)")
+    cb.add_argument("--label-field", default="label", help="positive = fabricated / needed retrieval (default: label)")
+    cb.add_argument("--positive", help="label value that marks a positive (default: true/1/yes/hallucinated)")
+    cb.add_argument("--question-field", default="question")
+    cb.add_argument("--answer-field", help="calibrate the answer-level risk of this field")
+    cb.add_argument("--id-field")
+    cb.add_argument("--pair-fields", metavar="CORRECT,FABRICATED", help="each row holds a correct and a fabricated answer")
+    cb.add_argument("--workers", type=int, default=1)
+    cb.add_argument("--force", action="store_true", help="replace --out even if quco did not write it")
+    cb.add_argument("--json", action="store_true")
+    _detector_options(cb)
+
     v = sub.add_parser("serve", help="serve checks and counts over HTTP (FastAPI + uvicorn)")
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8000)
@@ -170,6 +184,10 @@ def _detector_options(p) -> None:
     p.add_argument("--model", help="spaCy pipeline name, or 'rules' for the rule-based extractor")
     p.add_argument("--window", type=int, help="co-occurrence window in tokens (default 1000)")
     p.add_argument("--unknown-policy", choices=["risky", "ignore", "error"], help="what an unknown count means")
+    p.add_argument("--mode", choices=["evidence", "quco"],
+                   help="stage 2: evidence (association above chance, default) or quco (QuCo-RAG's rule: flag a pair "
+                        "that never co-occurs)")
+    p.add_argument("--calibration", metavar="CALIB.json", help="map risk to p_fabrication with this quco calibrate file")
 
 
 def _settings(args):
@@ -182,6 +200,8 @@ def _settings(args):
         window=getattr(args, "window", None),
         unknown_policy=getattr(args, "unknown_policy", None),
         backend=getattr(args, "backend", None),
+        mode=getattr(args, "mode", None),
+        calibration=getattr(args, "calibration", None),
     )
 
 
@@ -499,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(args)
     handlers = {"index": _cmd_index, "check": _cmd_check, "score": _cmd_score, "eval": _cmd_eval, "serve": _cmd_serve,
-                "demo": _cmd_demo, "monitor": cli_ops.cmd_monitor, "feedback": cli_ops.cmd_feedback,
+                "calibrate": cli_ops.cmd_calibrate, "demo": _cmd_demo, "monitor": cli_ops.cmd_monitor, "feedback": cli_ops.cmd_feedback,
                 "audit": cli_ops.cmd_audit, "model": cli_ops.cmd_model}
     try:
         return handlers[args.command](args)

@@ -28,6 +28,32 @@ def cmd_monitor(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from .batch.calibrate import calibrate_file
+    from .cli import _settings
+
+    settings = _settings(args)
+    settings.check_backend()
+    if settings.calibration:  # fit on raw risks, whatever calibration the configuration names
+        from dataclasses import replace
+
+        settings = replace(settings, calibration=None)
+    pair = tuple(args.pair_fields.split(",")) if args.pair_fields else None
+    if pair is not None and len(pair) != 2:
+        raise UsageError("--pair-fields takes two field names: CORRECT,FABRICATED")
+    cal = calibrate_file(args.labelled, args.out, settings=settings, label_field=args.label_field, positive=args.positive,
+                         question_field=args.question_field, answer_field=args.answer_field, id_field=args.id_field,
+                         pair_fields=pair, workers=args.workers, force=args.force)
+    if args.json:
+        print(json.dumps(cal.to_dict(), indent=2))
+        return 0
+    print(f"calibrated {cal.score} on {cal.rows:,} rows ({cal.positives:,} positive) into {args.out}: "
+          f"{len(cal.values)} steps, ECE {cal.fit_metrics['ece']}, Brier {cal.fit_metrics['brier']} on these rows; "
+          f"valid for index {cal.fitted_for['index']}, extractor {cal.fitted_for['extractor']}, mode "
+          f"{cal.fitted_for['mode']}, window {cal.fitted_for['window']}")
+    return 0
+
+
 def cmd_feedback(args) -> int:
     from .batch.scoring import iter_rows
     from .service.audit import LABELS, AuditLog

@@ -23,6 +23,9 @@ class Settings:
     window: int = 1000
     unknown_policy: str = "risky"
     aggregate: str = "mean"
+    mode: str = "evidence"  # stage 2: "evidence" (association above chance) or "quco" (QuCo-RAG's co-occurrence = 0 rule)
+    claim_risk: float = 0.5  # mode "evidence": flag a sentence whose least supported claim's risk exceeds this
+    calibration: str | None = None  # a calibration file from quco calibrate: reports gain p_fabrication
     entity_threshold: float | None = None  # absolute overrides; None = scale QuCo-RAG's values
     cooccur_threshold: float | None = None
     lone_entity_threshold: float | None = None
@@ -66,6 +69,8 @@ class Settings:
                 lone_entity_absolute=self.lone_entity_threshold,
                 aggregate=self.aggregate,
                 unknown_policy=self.unknown_policy,
+                mode=self.mode,
+                claim_risk=self.claim_risk,
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
@@ -165,8 +170,26 @@ class Settings:
         from .extract import Extractor
 
         backend = backend or self.open_backend()
+        cal = self.load_calibration()
         return Detector(backend, Extractor(self.model), self.thresholds(), window=self.window,
-                        max_draft_sentences=self.max_draft_sentences)
+                        max_draft_sentences=self.max_draft_sentences,
+                        calibration=cal if cal is not None and cal.score == "risk" else None)
+
+    def answer_scorer(self, detector):
+        """The answer-level scorer sharing ``detector``'s backend and extractor."""
+        from .answer import AnswerScorer
+
+        cal = self.load_calibration()
+        return AnswerScorer(detector.backend, detector.extractor, window=detector.window,
+                            unknown_policy=self.unknown_policy,
+                            calibration=cal if cal is not None and cal.score == "answer_risk" else None)
+
+    def load_calibration(self):
+        if not self.calibration:
+            return None
+        from .calibration import Calibration
+
+        return Calibration.load(self.calibration)
 
 
 _TYPES = {f.name: f.type for f in fields(Settings)}
@@ -176,6 +199,9 @@ _ENV = {
     "QUCO_WINDOW": "window",
     "QUCO_UNKNOWN_POLICY": "unknown_policy",
     "QUCO_AGGREGATE": "aggregate",
+    "QUCO_MODE": "mode",
+    "QUCO_CLAIM_RISK": "claim_risk",
+    "QUCO_CALIBRATION": "calibration",
     "QUCO_ENTITY_THRESHOLD": "entity_threshold",
     "QUCO_COOCCUR_THRESHOLD": "cooccur_threshold",
     "QUCO_LONE_ENTITY_THRESHOLD": "lone_entity_threshold",

@@ -37,6 +37,7 @@ class Detector:
         max_draft_chars: int = MAX_DRAFT_CHARS,
         max_draft_sentences: int = MAX_DRAFT_SENTENCES,
         anchors: int = 2,
+        calibration=None,
         audit=None,
         tracing: bool | None = None,
     ):
@@ -53,6 +54,13 @@ class Detector:
         self.max_draft_chars = max_draft_chars
         self.max_draft_sentences = max_draft_sentences
         self.anchors = anchors  # mode "evidence": how many of the question's rarest entities anchor claims
+        if calibration is not None and calibration.score != "risk":
+            from .calibration import CalibrationError
+
+            raise CalibrationError(f"{calibration.source or 'this calibration'} maps {calibration.score}; "
+                                   "a Detector's calibration maps risk (give it to the AnswerScorer)")
+        self.calibration = calibration
+        self._calibration_checked = False
         self.audit = audit
         from . import tracing as _tracing
 
@@ -63,7 +71,7 @@ class Detector:
         """Pickled by configuration (backend and extractor reopen in the receiving process); an
         audit log stays with the process that opened it."""
         return _rebuild, (self.backend, self.extractor, self.thresholds, self.window, self.max_question_chars,
-                          self.max_draft_chars, self.max_draft_sentences, self.anchors)
+                          self.max_draft_chars, self.max_draft_sentences, self.anchors, self.calibration)
 
     # -- public API ---------------------------------------------------------------------------
     def check_question(self, question: str) -> RiskReport:
@@ -81,6 +89,8 @@ class Detector:
         if n == 0:
             return []
         self.extractor.nlp  # noqa: B018 - load the pipeline outside the timed region
+        if self.calibration is not None and not self._calibration_checked:
+            self._check_calibration()
         t0, wall0 = time.perf_counter(), time.time_ns()
         entities = self.extractor.entities_many(questions)
         draft_idx = [i for i, d in enumerate(drafts) if d is not None]
@@ -130,6 +140,8 @@ class Detector:
             emit(wall0, [("quco.check", t0, t3), ("quco.extract", t0, t1), ("quco.count", t1, t2), ("quco.decide", t2, t3)],
                  {"quco.batch_size": n, "quco.backend": self.backend.identity, "quco.corpus_tokens": self.backend.corpus.tokens,
                   "quco.retrieve": sum(r.retrieve for r in reports), "quco.unknown": sum(r.unknown for r in reports)})
+        if self.calibration is not None:
+            reports = [replace(r, p_fabrication=self.calibration.p(r.risk)) for r in reports]
         if self.audit is not None:
             reports = [replace(r, request_id=self.audit.record_report(
                 r, source="library", latency_ms=r.timings_ms.get("total_ms"), question=q, draft=d))
@@ -137,6 +149,14 @@ class Detector:
         return reports
 
     # -- internals ----------------------------------------------------------------------------
+    def _check_calibration(self) -> None:
+        from . import __version__
+
+        self.calibration.check(index=self.backend.identity, corpus_tokens=self.backend.corpus.tokens,
+                               extractor=self.extractor.model_name, quco_version=__version__,
+                               mode=self._resolved.mode, window=self.window)
+        self._calibration_checked = True
+
     def _validate(self, items) -> tuple[list[str], list[str | None]]:
         if isinstance(items, (str, bytes)):
             raise UsageError("check_many takes a list of questions or (question, draft) pairs, not one string")
@@ -196,17 +216,24 @@ class Detector:
         """Mode "evidence": a claim's association with its best anchor, and whether it fires."""
         th = self._resolved
         ev = claim_evidence(claim, anchors, counts, cooccur, self.backend.corpus, self.window)
-        if ev is None:
+        if ev is None:  # a count or co-occurrence is unknown: say which, and why
+            missing = [counts[claim]] + [cooccur[(a, claim)] for a in anchors if (a, claim) in cooccur]
+            _, approx, error = next(m for m in missing if m[0] is None)
             d = trigger.pair_decision(anchors[0], claim, None, th)
-            return ClaimEvidence(claim, counts.get(claim, (None,))[0], None, None, None, d.risk), d
+            d = replace(d, reasons=(f"{d.reasons[0]} ({error})",) if error else d.reasons)
+            return ClaimEvidence(claim, counts[claim][0], anchors[0], None, None, d.risk, approx=approx), d
         fired = ev.risk > th.claim_risk
         if not fired:
             return ev, trigger.Decision(False, ev.risk, ())
         if ev.count == 0:
             why = f"{claim!r} never occurs in the corpus"
+        elif ev.cooccur == 0:
+            why = (f"{claim!r} is not associated with {ev.anchor!r}: never within {self.window:,} tokens of it "
+                   f"({ev.expected:.3g} times expected by chance; counts {ev.anchor_count:,} and {ev.count:,})")
         else:
-            why = (f"{claim!r} is not associated with {ev.anchor!r}: together {ev.cooccur:,}x within {self.window:,} "
-                   f"tokens, {ev.expected:.3g} expected by chance (counts {ev.anchor_count:,} and {ev.count:,})")
+            why = (f"{claim!r} is not associated with {ev.anchor!r}: together {ev.cooccur:,} times within "
+                   f"{self.window:,} tokens, no more than the {ev.expected:.3g} expected by chance "
+                   f"(counts {ev.anchor_count:,} and {ev.count:,})")
         return ev, trigger.Decision(True, ev.risk, (why,))
 
     @staticmethod
@@ -235,8 +262,10 @@ class Detector:
                     for c in claims:
                         ev, d = self._claim_decision(c, anchors, counts, cooccur)
                         t = Triplet(ev.anchor or anchors[0], _relation(s, c, ev.anchor or anchors[0], self._triplet_for(s, c)), c, "claim")
+                        error = next((m[2] for m in [counts[c]] + [cooccur.get((a, c), (0, False, None)) for a in anchors]
+                                      if m[0] is None), None)
                         pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window, ev.approx,
-                                                  d.reasons[0] if d.unknown else None, d.fired, d.risk,
+                                                  error, d.fired, d.risk,
                                                   ev.anchor_count, ev.count, ev.expected, ev.pmi))
                         s2_risk = max(s2_risk, d.risk)
                         if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):
@@ -317,6 +346,7 @@ def _relation(sentence, claim: str, anchor: str, triplet) -> str:
         return triplet.relation
     drop = set((claim + " " + anchor).lower().split())
     words = [w.strip(".,;:!?\"'()") for w in sentence.text.split()]
+    words = [w[:-2] if w.lower().endswith(("'s", "’s")) and w[:-2].lower() in drop else w for w in words]
     return " ".join([w for w in words if w and w.lower() not in drop][:5])
 
 
@@ -344,6 +374,8 @@ def _cooc_value(c) -> tuple:
     return (c.count, c.approx, None)
 
 
-def _rebuild(backend, extractor, thresholds, window, max_question_chars, max_draft_chars, max_draft_sentences, anchors=2):
+def _rebuild(backend, extractor, thresholds, window, max_question_chars, max_draft_chars, max_draft_sentences, anchors=2,
+             calibration=None):
     return Detector(backend, extractor, thresholds, window=window, max_question_chars=max_question_chars,
-                    max_draft_chars=max_draft_chars, max_draft_sentences=max_draft_sentences, anchors=anchors)
+                    max_draft_chars=max_draft_chars, max_draft_sentences=max_draft_sentences, anchors=anchors,
+                    calibration=calibration)

@@ -90,7 +90,7 @@ def _is_positive(value, positive) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower().strip('"')
-    if text in ("1", "true", "yes", "positive", "hallucinated", "hallucination"):
+    if text in ("1", "true", "yes", "positive", "hallucinated", "hallucination", "fabricated"):
         return True
     if text in ("0", "false", "no", "negative", "right", "correct", "none", ""):
         return False

@@ -29,7 +29,7 @@ from pathlib import Path
 from .errors import OutputError
 
 # Kinds of artefact quco writes, and how each is recognised on disk.
-KINDS = ("duckdb-index", "infinigram-index", "mmap-index", "sharded-index", "scored", "errors", "parts", "eval-png", "eval-html")
+KINDS = ("duckdb-index", "infinigram-index", "mmap-index", "sharded-index", "scored", "errors", "parts", "eval-png", "eval-html", "calibration")
 PNG_MARKER = b"quco eval"  # written into the PNG's tEXt chunk by quco eval
 
 
@@ -105,6 +105,14 @@ def is_artefact(path: Path, kind: str) -> bool:
             with open(path, "rb") as fh:
                 head = fh.read(4096)
             return head.startswith(b"\x89PNG") and PNG_MARKER in head
+        if kind == "calibration":
+            try:
+                import json
+
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError):
+                return False
+            return isinstance(data, dict) and {"breakpoints", "values", "fitted_for"} <= set(data)
         if kind == "eval-html":
             with open(path, "rb") as fh:
                 return b"<title>quco eval" in fh.read(4096)

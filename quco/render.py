@@ -19,15 +19,18 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
     lines = []
     where = {"question": "stage 1: rare question entities", "draft": "stage 2: unsupported claim in the draft"}
     verdict = "RETRIEVE" if r.retrieve else "no retrieval needed"
-    lines.append(f"decision    {verdict}" + (f" ({where[r.stage]})" if r.stage else "") + f"   risk {r.risk:.3f}")
+    p_fab = f"   P(fabrication) {r.p_fabrication:.2f}" if r.p_fabrication is not None else ""
+    lines.append(f"decision    {verdict}" + (f" ({where[r.stage]})" if r.stage else "") + f"   risk {r.risk:.3f}{p_fab}")
     exact = "some counts unknown" if r.unknown else "approximate counts" if r.approx else "exact counts"
     docs = f", {r.corpus_documents:,} documents" if r.corpus_documents else ""
     lines.append(f"index       {r.index}  ({r.corpus_tokens:,} tokens{docs}; {exact})")
     th = r.thresholds
     scaled = all(v == "scaled" for v in th.get("sources", {}).values())
     note = f"QuCo-RAG values scaled from {th['reference_tokens']:.2g} tokens" if scaled else "some set explicitly"
+    stage2 = (f"claim risk > {th['claim_risk']:.2g} (association above chance)" if th.get("mode") == "evidence"
+              else f"co-occurrence < {th['cooccur']:.3g}")
     lines.append(
-        f"thresholds  entity {th['aggregate']} < {th['entity']:.3g}, co-occurrence < {th['cooccur']:.3g}, "
+        f"thresholds  entity {th['aggregate']} < {th['entity']:.3g}, {stage2}, "
         f"lone entity < {th['lone_entity']:.3g}  ({note})"
     )
     lines.append(f"extractor   {r.extractor}")
@@ -39,7 +42,10 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
         for p in r.pairs:
             mark = "  <- flagged" if p.flagged else ""
             rel = f" -[{p.relation}]-> " if p.relation else " <-> "
-            lines.append(f"  s{p.sentence + 1:<3} {_clip(p.head + rel + p.tail, 60):<60} {_fmt_count(p.cooccur, p.approx):>8}{mark}")
+            assoc = (f"  expected {p.expected:.2g}, assoc {p.association:+.2f}, risk {p.risk:.2f}"
+                     if p.association is not None else "")
+            lines.append(f"  s{p.sentence + 1:<3} {_clip(p.head + rel + p.tail, 60):<60} {_fmt_count(p.cooccur, p.approx):>8}"
+                         f"{assoc}{mark}")
         for x in r.lone_entities:
             mark = "  <- flagged" if x.flagged else ""
             lines.append(f"  s{x.sentence + 1:<3} {_clip('(lone) ' + x.entity, 60):<60} {_fmt_count(x.count, x.approx):>8}{mark}")

@@ -38,7 +38,7 @@ class Thresholds:
     unknown_policy: str = "risky"
     check_lone_entities: bool = True
     steepness: float = 0.5
-    mode: str = "quco"
+    mode: str = "evidence"
     claim_risk: float = 0.5  # mode "evidence": flag a sentence whose least supported claim's risk exceeds this
 
     def __post_init__(self) -> None:
@@ -97,7 +97,7 @@ class Resolved:
     unknown_policy: str = "risky"
     check_lone_entities: bool = True
     steepness: float = 0.5
-    mode: str = "quco"
+    mode: str = "evidence"
     claim_risk: float = 0.5
 
     def to_dict(self) -> dict:

@@ -1,6 +1,7 @@
 """Trigger rules (pure) and the Detector with an injected backend, including failures."""
 
 import json
+import math
 import logging
 
 import pytest
@@ -66,11 +67,12 @@ def test_stage1_mean_and_min():
 
 
 def test_fake_extractor_detector_flags_unsupported_pair(rules_extractor):
+    """QuCo-RAG's own rule (mode "quco"): a pair that never co-occurs is flagged with risk 1."""
     backend = FakeBackend(
         counts={"Hamlet": 50_000, "William Shakespeare": 90_000, "Charles Dickens": 80_000},
         cooc={("Hamlet", "William Shakespeare"): 3000},
     )
-    det = Detector(backend, rules_extractor)
+    det = Detector(backend, rules_extractor, Thresholds(mode="quco"))
     good = det.check_draft("Who wrote Hamlet?", "Hamlet was written by William Shakespeare.")
     assert not good.retrieve and good.stage is None
     bad = det.check_draft("Who wrote Hamlet?", "Hamlet was written by William Shakespeare. Hamlet was staged by Charles Dickens.")
@@ -82,6 +84,29 @@ def test_fake_extractor_detector_flags_unsupported_pair(rules_extractor):
     )
     assert bad.risk == 1.0 and good.risk < 0.5
     json.dumps(bad.to_dict())  # serialisable
+
+
+def test_evidence_mode_explains_association(rules_extractor):
+    """Mode "evidence" (the default): a claim is flagged when it is seen with its anchor less often
+    than chance predicts; the pair says its counts, the expected co-occurrence and the association."""
+    backend = FakeBackend(
+        counts={"Hamlet": 50_000, "William Shakespeare": 90_000, "Charles Dickens": 80_000},
+        cooc={("Hamlet", "William Shakespeare"): 3000},
+    )  # 4.6T tokens in 1,000 documents: a window sees 2,001 tokens
+    det = Detector(backend, rules_extractor)
+    assert det.thresholds.mode == "evidence"
+    good = det.check_draft("Who wrote Hamlet?", "Hamlet was written by William Shakespeare.")
+    bad = det.check_draft("Who wrote Hamlet?", "Hamlet was written by William Shakespeare. Hamlet was staged by Charles Dickens.")
+    assert not good.retrieve and good.stage2_risk < 0.5
+    assert bad.retrieve and bad.stage == "draft" and bad.flagged.index == 1
+    pair = next(p for p in bad.pairs if p.tail == "Charles Dickens")
+    assert (pair.head, pair.cooccur, pair.head_count, pair.tail_count) == ("Hamlet", 0, 50_000, 80_000)
+    assert pair.expected == pytest.approx(50_000 * 80_000 * 2001 / REFERENCE_TOKENS, rel=1e-3)
+    assert pair.association == pytest.approx(math.log(0.5 / (pair.expected + 0.5)), abs=1e-3)
+    assert pair.risk > 0.8 and pair.flagged
+    assert "not associated with 'Hamlet'" in bad.reasons[-1]
+    supported = next(p for p in good.pairs if p.tail == "William Shakespeare")
+    assert supported.association > 0 and not supported.flagged
 
 
 def test_backend_failure_is_unknown_never_zero(rules_extractor):
@@ -107,7 +132,7 @@ def test_approximate_zero_cooccurrence_is_unknown(rules_extractor):
 
 
 def test_check_many_batches_backend_calls(rules_extractor):
-    backend = FakeBackend(counts={"Paris": 10**6, "Rome": 5})
+    backend = FakeBackend(counts={"Paris": 10**6, "Rome": 5, "Italy": 100})
     det = Detector(backend, rules_extractor)
     reports = det.check_many(["Where is Paris?", "Where is Rome?", ("Where is Rome?", "Rome is in Italy.")] * 20)
     assert len(reports) == 60

@@ -92,23 +92,6 @@ def psi(expected, actual, bins=None) -> float:
     return float(((a - e) * np.log(a / e)).sum())
 
 
-def isotonic(x, y):
-    """Pool-adjacent-violators: the non-decreasing step function of ``x`` closest to ``y``.
-    Returns (breakpoints, values): P = values[searchsorted(breakpoints, risk, 'right') - 1]."""
-    import numpy as np
-
-    order = np.argsort(x, kind="mergesort")
-    xs, ys = np.asarray(x, float)[order], np.asarray(y, float)[order]
-    blocks = []  # [sum, count, first x]
-    for xi, yi in zip(xs, ys):
-        blocks.append([yi, 1.0, xi])
-        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
-            s, c, _ = blocks.pop()
-            blocks[-1][0] += s
-            blocks[-1][1] += c
-    return [b[2] for b in blocks], [b[0] / b[1] for b in blocks]
-
-
 def monitor(path: str | os.PathLike, *, period: str = "auto", top: int = 15) -> dict:
     """The report as a dict (``render_html`` draws it)."""
     import numpy as np
@@ -198,28 +181,30 @@ def _feedback(d, retrieve, risk) -> dict | None:
 
 
 def calibrate(path: str | os.PathLike, out: str | os.PathLike) -> dict:
-    """Fit risk -> P(fabrication) on the labelled decisions of the audit log; write it to ``out``."""
+    """Fit risk -> P(fabrication) on the labelled decisions of the audit log (``quco.calibration``,
+    the same file ``quco calibrate`` writes); write it to ``out``."""
     import numpy as np
 
     from .. import __version__
+    from ..calibration import fit
 
     d = load_decisions(path)
     has = np.array([lab is not None for lab in d["label"]])
     if has.sum() < 20:
         raise UsageError(f"{path}: {int(has.sum())} labelled decisions; calibration needs at least 20")
-    y = np.array([lab == "fabricated" for lab in d["label"]])[has].astype(float)
-    if y.min() == y.max():
+    y = [lab == "fabricated" for lab in d["label"][has]]
+    if len(set(y)) == 1:
         raise UsageError(f"{path}: the feedback labels are all {'fabricated' if y[0] else 'correct'}; need both")
-    breaks, values = isotonic(d["risk"][has].astype(float), y)
-    identity = {k: sorted({str(v) for v in d[k][has]}) for k in ("index_name", "extractor")}
-    fitted = {"method": "isotonic", "breakpoints": breaks, "p_fabrication": values, "labelled": int(has.sum()),
-              "fitted_for": {"index": identity["index_name"], "extractor": identity["extractor"],
-                             "quco_version": __version__}, "source": str(path)}
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(fitted, indent=1))
-    os.replace(tmp, out)
-    return fitted
+    fitted_for = {"quco_version": __version__}
+    for key, column in (("index", "index_name"), ("extractor", "extractor")):
+        values = sorted({str(v) for v in d[column][has]})
+        if len(values) > 1:
+            raise UsageError(f"{path}: the labelled decisions come from {len(values)} different {key}es "
+                             f"({', '.join(values[:3])}); a calibration holds for one: export and fit them apart")
+        fitted_for[key] = values[0]
+    cal = fit([float(r) for r in d["risk"][has]], y, score="risk", fitted_for=fitted_for, source=str(path))
+    cal.save(out)
+    return {**cal.to_dict(), "labelled": cal.rows}
 
 
 # -- the page ---------------------------------------------------------------------------------

@@ -35,8 +35,9 @@ REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows
     "decision": "VARCHAR", "risk": "DOUBLE", "stage": "VARCHAR", "reasons": "VARCHAR", "entities": "VARCHAR",
     "n_entities": "INTEGER", "min_entity_count": "BIGINT", "mean_entity_count": "DOUBLE", "stage1_risk": "DOUBLE",
     "suggested_query": "VARCHAR", "approx": "BOOLEAN", "unknown": "BOOLEAN", "answer_risk": "DOUBLE",
-    "answer_claims": "VARCHAR", "answer_unknown": "BOOLEAN", "backend": "VARCHAR", "index": "VARCHAR",
-    "corpus_tokens": "BIGINT", "extractor": "VARCHAR",
+    "answer_claims": "VARCHAR", "answer_unknown": "BOOLEAN", "answer_checkable": "BOOLEAN",
+    "p_fabrication": "DOUBLE", "backend": "VARCHAR", "index": "VARCHAR", "corpus_tokens": "BIGINT",
+    "extractor": "VARCHAR",
 }
 MAX_RAW_IN_ERRORS = 2000
 
@@ -185,8 +186,6 @@ _STATE: dict = {}
 
 
 def _init_worker(settings, fields: dict, parent: int | None = None, audit: dict | None = None) -> None:
-    from ..answer import AnswerScorer
-
     if parent is not None:
         _exit_with_parent(parent)
     _STATE.clear()
@@ -200,8 +199,7 @@ def _init_worker(settings, fields: dict, parent: int | None = None, audit: dict 
         _STATE["init_error"] = exc
         return
     _STATE["detector"] = detector
-    _STATE["scorer"] = AnswerScorer(detector.backend, detector.extractor, window=detector.window,
-                                    unknown_policy=settings.unknown_policy)
+    _STATE["scorer"] = settings.answer_scorer(detector)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -311,6 +309,8 @@ def _flatten(n: int, row: dict, f: dict, report, answer) -> dict:
         "answer_risk": answer.risk if answer else None,
         "answer_claims": json.dumps([asdict(c) for c in answer.claims], ensure_ascii=False) if answer else None,
         "answer_unknown": answer.unknown if answer else None,
+        "answer_checkable": answer.checkable if answer else None,
+        "p_fabrication": answer.p_fabrication if answer else report.p_fabrication,
         "backend": report.backend,
         "index": report.index,
         "corpus_tokens": report.corpus_tokens,

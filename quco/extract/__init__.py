@@ -145,6 +145,11 @@ def _noun_phrases(doc) -> list:
     covered = set()
     for chunk in doc.noun_chunks:
         kept = [t for t in chunk if t.pos_ not in ("DET", "PRON", "PUNCT")]
+        # "Charles Babbage's analytical engine": the possessor is an entity of its own; the
+        # phrase is what follows it (a whole possessive phrase hardly ever occurs verbatim).
+        poss = [k for k, t in enumerate(kept) if t.tag_ == "POS" or t.dep_ == "case"]
+        if poss:
+            kept = kept[poss[-1] + 1 :]
         if kept:
             out.append(doc[kept[0].i : kept[-1].i + 1])
             covered.update(range(chunk.start, chunk.end))

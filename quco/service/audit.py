@@ -103,7 +103,8 @@ def decision_row(report, *, request_id: str, source: str, latency_ms: float | No
     return {
         "request_id": request_id, "ts": datetime.now(timezone.utc).isoformat(), "source": source,
         "decision": report.decision, "retrieve": bool(report.retrieve), "risk": float(report.risk),
-        "p_fabrication": p_fabrication, "stage": report.stage,
+        "p_fabrication": p_fabrication if p_fabrication is not None else getattr(report, "p_fabrication", None),
+        "stage": report.stage,
         "flagged_sentence": sentence if store_text else None, "flagged_head": head, "flagged_tail": tail,
         "entities": json.dumps([{"text": e.text, "count": e.count, "approx": e.approx, "risk": e.risk}
                                 for e in report.entities], ensure_ascii=False),

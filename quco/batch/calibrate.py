@@ -1,0 +1,51 @@
+"""`quco calibrate`: score labelled rows with this setting, fit risk -> P(fabrication), save it.
+
+The labelled file is read exactly as ``quco score`` reads its input (JSONL, CSV or Parquet; the
+same field options, ``pair_fields`` for HaluEval's layout). The rows are scored into a temporary
+directory with the given settings, so the calibration is fitted on the risks this setting
+produces, and it records that setting (index identity and size, extractor, quco version, stage-2
+mode, window) for ``Calibration.check``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ..calibration import Calibration, fit
+from ..errors import UsageError
+from ..outputs import check_outputs
+
+
+def calibrate_file(labelled: str | os.PathLike, out: str | os.PathLike, *, settings, label_field: str = "label",
+                   positive=None, question_field: str = "question", answer_field: str | None = None,
+                   id_field: str | None = None, pair_fields: tuple[str, str] | None = None, workers: int = 1,
+                   force: bool = False, progress: bool = False) -> Calibration:
+    from .. import __version__
+    from ..evaluation import _is_positive, load_scored
+    from .scoring import score
+
+    check_outputs([labelled], {"--out": (out, "calibration")}, force=force)
+    if pair_fields:
+        label_field = "label"
+    with tempfile.TemporaryDirectory(prefix="quco-calibrate-") as tmp:
+        scored = Path(tmp) / "scored.jsonl"
+        score(labelled, scored, question_field=question_field, answer_field=answer_field, id_field=id_field,
+              pair_fields=pair_fields, settings=settings, workers=workers, progress=progress)
+        rows = load_scored(scored)
+    if not rows:
+        raise UsageError(f"{labelled}: no rows could be scored")
+    if label_field not in rows[0]:
+        raise UsageError(f"{labelled}: no field {label_field!r} to calibrate against (pass --label-field)")
+    score_field = "answer_risk" if (answer_field or pair_fields) else "risk"
+    rows = [r for r in rows if r.get(label_field) is not None and r.get(score_field) is not None]
+    labels = [_is_positive(r[label_field], positive) for r in rows]
+    first = rows[0] if rows else {}
+    fitted_for = {"index": first.get("index"), "corpus_tokens": first.get("corpus_tokens"),
+                  "extractor": first.get("extractor"), "quco_version": __version__,
+                  "mode": settings.mode if score_field == "risk" else "evidence", "window": settings.window}
+    cal = fit([float(r[score_field]) for r in rows], labels, score=score_field, fitted_for=fitted_for,
+              source=str(labelled))
+    cal.save(out)
+    return cal
