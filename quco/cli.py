@@ -432,7 +432,7 @@ def _cmd_score(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from .evaluation import evaluate
+    from .batch.evaluation import evaluate
 
     prefix = args.out or str(Path(args.scored).with_suffix("")) + ".eval"
     result = evaluate(args.scored, label_field=args.label_field, positive=args.positive, score_field=args.score_field,

@@ -16,7 +16,7 @@ from quco.backends.duckdb_build import build_index
 from quco.cli import main as cli
 from quco.config import load_settings
 from quco.errors import OutputError, UsageError
-from quco.evaluation import evaluate, question_type
+from quco.batch.evaluation import evaluate, question_type
 from quco.batch.scoring import score
 
 TEXTS = [

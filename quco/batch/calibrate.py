@@ -23,7 +23,7 @@ def calibrate_file(labelled: str | os.PathLike, out: str | os.PathLike, *, setti
                    id_field: str | None = None, pair_fields: tuple[str, str] | None = None, workers: int = 1,
                    force: bool = False, progress: bool = False) -> Calibration:
     from .. import __version__
-    from ..evaluation import _is_positive, load_scored
+    from .evaluation import _is_positive, load_scored
     from .scoring import score
 
     check_outputs([labelled], {"--out": (out, "calibration")}, force=force)

@@ -94,7 +94,7 @@ def evaluate_frame(frame, kind: str, **kwargs):
     """``quco.evaluate`` for an in-memory table of scored rows."""
     import pyarrow.parquet as pq
 
-    from ..evaluation import evaluate
+    from .evaluation import evaluate
 
     with tempfile.TemporaryDirectory(prefix="quco-frame-") as tmp:
         src = Path(tmp) / "scored.parquet"

@@ -18,10 +18,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import OutputError, SourceError, UsageError
-from .outputs import PNG_MARKER, OutputLock, check_outputs
-from .metrics import auprc, auroc, precision_recall_f1, roc_curve
-from .duckdb_conn import connect
+from ..duckdb_conn import connect
+from ..errors import OutputError, SourceError, UsageError
+from ..metrics import auprc, auroc, precision_recall_f1, roc_curve
+from ..outputs import PNG_MARKER, OutputLock, check_outputs
 
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
 
@@ -108,7 +108,7 @@ def evaluate(
     out_prefix: str | Path | None = None,
     force: bool = False,
 ) -> EvalResult:
-    from .batch.frames import evaluate_frame, frame_kind
+    from .frames import evaluate_frame, frame_kind
 
     kind = frame_kind(scored)
     if kind is not None:  # an in-memory table of scored rows
