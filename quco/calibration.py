@@ -98,23 +98,22 @@ class Calibration:
             raise CalibrationError(f"{path}: not a calibration file (missing or bad field {exc})") from None
 
 
-def isotonic(x: Sequence[float], y: Sequence[float]) -> tuple[list[float], list[float]]:
-    """Pool adjacent violators: the non-decreasing step function of ``x`` closest to ``y``.
-    Returns (breakpoints, values): P = values[searchsorted(breakpoints, x, 'right') - 1]. Equal
-    ``x`` always share a step."""
-    pairs = sorted(zip((float(v) for v in x), (float(v) for v in y)))
-    blocks: list[list[float]] = []  # [sum, count, first x, last x]
-    for xi, yi in pairs:
-        if blocks and blocks[-1][3] == xi:  # ties: one step
-            blocks[-1][0] += yi
-            blocks[-1][1] += 1
-        else:
-            blocks.append([yi, 1.0, xi, xi])
+def isotonic(x: Sequence[float], y: Sequence[float]) -> tuple[list[float], list[float], list[float]]:
+    """Pool adjacent violators: the increasing step function of ``x`` closest to ``y``. Returns
+    (breakpoints, values, rows per step): P = values[searchsorted(breakpoints, x, 'right') - 1].
+    Equal ``x`` always share a step; steps of equal value are pooled."""
+    groups: dict[float, list[float]] = {}  # equal x first: they always share a step
+    for xi, yi in zip(x, y):
+        g = groups.setdefault(float(xi), [0.0, 0.0])
+        g[0] += float(yi)
+        g[1] += 1
+    blocks: list[list[float]] = []  # [sum, count, first x]
+    for xi in sorted(groups):
+        blocks.append([groups[xi][0], groups[xi][1], xi])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
-            s, c, _, last = blocks.pop()
+            s, c, _ = blocks.pop()
             blocks[-1][0] += s
             blocks[-1][1] += c
-            blocks[-1][3] = last
     return [b[2] for b in blocks], [b[0] / b[1] for b in blocks], [b[1] for b in blocks]
 
 

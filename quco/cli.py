@@ -445,6 +445,13 @@ def _cmd_eval(args) -> int:
     print(f"decisions resting on an unknown count: {result.unknown:,} of {result.rows:,}")
     d = result.decision
     print(f"at the decision ({d['threshold']}): precision {d['precision']}  recall {d['recall']}  F1 {d['f1']}")
+    if result.baselines:
+        print("baselines (AUROC): " + ", ".join(f"{k} {v}" for k, v in result.baselines.items()))
+    if result.calibration:
+        print(f"calibration of {result.calibration['of']}: ECE {result.calibration['ece']}  "
+              f"Brier {result.calibration['brier']}")
+    for note in result.notes:
+        print(f"note: {note}")
     for title, table in (("stage", result.by_stage), ("question type", result.by_question_type)):
         print(f"by {title}:")
         for name, row in table.items():

@@ -1,16 +1,18 @@
-"""`quco eval`: how well do quco's risks separate the labels of a scored dataset?
+"""`quco eval`: a report to pick an operating point from, on a scored dataset with labels.
 
 Reads the output of `quco score` (JSONL, CSV or Parquet), takes a label column (positive = the
-case quco should flag: a hallucinated answer, a question that needed retrieval) and reports AUROC,
-AUPRC, precision/recall/F1 at quco's decision, the retrieval rate, and breakdowns by stage and by
-question type. Writes a PNG (ROC curve and risk histograms by label) and a self-contained HTML
-report (the PNG inlined).
+case quco should flag: a hallucinated answer, a question that needed retrieval) and reports:
+AUROC and AUPRC; precision, recall and F1 at quco's decision; a threshold table (risk threshold ->
+precision, recall, retrieval rate); the in-run baselines that matter (random scores, answer length,
+answer rarity: a score that loses to length says so); rows with no checkable claim (their risk is
+½ by construction, counted apart rather than silently "not flagged"); calibration (reliability
+bins, ECE, Brier score) of ``p_fabrication`` when the rows carry it; the worst false positives and
+false negatives with their reasons; breakdowns by stage and question type; and the provenance of
+the scores. ``quco.batch.eval_page`` draws the figures and writes the HTML page.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
 import os
@@ -20,8 +22,9 @@ from pathlib import Path
 
 from ..duckdb_conn import connect
 from ..errors import OutputError, SourceError, UsageError
-from ..metrics import auprc, auroc, precision_recall_f1, roc_curve
-from ..outputs import PNG_MARKER, OutputLock, check_outputs
+from ..calibration import reliability
+from ..metrics import auprc, auroc, precision_recall_f1
+from ..outputs import OutputLock, check_outputs
 
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
 
@@ -51,6 +54,14 @@ class EvalResult:
     html: str | None = None
     notes: list = field(default_factory=list)
     unknown: int = 0  # decisions that rest on at least one unknown count
+    thresholds: list = field(default_factory=list)  # risk threshold -> precision, recall, retrieval rate
+    baselines: dict = field(default_factory=dict)  # name -> AUROC, computed on the same rows
+    uncheckable: dict = field(default_factory=dict)  # rows with no checkable claim
+    calibration: dict = field(default_factory=dict)  # of p_fabrication when present: ECE, Brier, bins
+    worst: dict = field(default_factory=dict)  # false positives / negatives with the highest / lowest score
+    provenance: dict = field(default_factory=dict)  # index, corpus size, extractor, backend, quco version
+    label_values: dict = field(default_factory=dict)  # {"positive": [...], "negative": [...]} as written in the file
+    operating_point: dict = field(default_factory=dict)  # quco's decision as (fpr, tpr, precision, recall)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,13 +164,33 @@ def evaluate(
     by_type = _breakdown(rows, labels, scores, typer)
     if unknown:
         notes.append(f"{unknown} of {len(rows)} decisions rest on an unknown count (backend failures)")
+    baselines = _baselines(rows, labels, score_field) if both else {}
+    length = baselines.get("answer length (words)")
+    if length is not None and result_auroc is not None and length >= result_auroc:
+        notes.append(f"answer length alone (AUROC {length}) ranks these rows at least as well as {score_field} "
+                     f"({result_auroc}): on this data the score is no better than counting words")
+    uncheckable = _uncheckable(rows, labels, score_field)
+    if uncheckable.get("rows"):
+        notes.append(f"{uncheckable['rows']} of {len(rows)} rows have no checkable claim (risk ½ by construction); "
+                     f"{uncheckable['positives']} of them are positive")
+    p_fab = [r.get("p_fabrication") for r in rows]
+    calibration = {}
+    if all(v is not None for v in p_fab):
+        calibration = {"of": "p_fabrication", **reliability([float(v) for v in p_fab], labels)}
+    elif 0 <= min(scores) and max(scores) <= 1:
+        calibration = {"of": f"{score_field} (uncalibrated: run quco calibrate for p_fabrication)",
+                       **reliability(scores, labels)}
     result = EvalResult(len(rows), sum(labels), score_field, result_auroc, result_auprc, prf, rate, by_stage, by_type,
-                        png, html_path, notes, unknown)
+                        png, html_path, notes, unknown, _threshold_table(scores, labels), baselines, uncheckable,
+                        calibration, _worst(rows, labels, scores, decisions, score_field), _provenance(rows),
+                        _label_values(rows, labels, label_field), _operating_point(decisions, labels))
     if out_prefix is not None:
+        from .eval_page import page as _page, plot as _plot
+
         with OutputLock(png, "eval"), OutputLock(html_path, "eval"):
             tmp_png = Path(png).with_name(f".{Path(png).name}.tmp-{os.getpid()}")
-            _plot(scores, labels, score_field, result_auroc, tmp_png)
-            page = _html(result, tmp_png, str(scored), label_field)
+            _plot(scores, labels, result, tmp_png)
+            page = _page(result, tmp_png, str(scored), label_field)
             tmp_html = Path(html_path).with_name(f".{Path(html_path).name}.tmp-{os.getpid()}")
             try:
                 tmp_html.write_text(page, encoding="utf-8")
@@ -198,68 +229,105 @@ def _breakdown(rows, labels, scores, key) -> dict:
     return out
 
 
-def _plot(scores, labels, score_field, area, path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UsageError("plots need matplotlib: pip install 'quco[eval]'") from None
+def _threshold_table(scores, labels) -> list[dict]:
+    """Flag risk > t for t on a grid (the score's own quantiles when it is not within [0, 1])."""
     import numpy as np
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
-    if area is not None:
-        fpr, tpr = roc_curve(scores, labels)
-        ax1.plot(fpr, tpr, lw=2, label=f"quco {score_field} (AUROC {area:.3f})")
-    ax1.plot([0, 1], [0, 1], ls="--", color="grey", label="chance")
-    ax1.set_xlabel("false positive rate")
-    ax1.set_ylabel("true positive rate")
-    ax1.set_title("ROC")
-    ax1.legend(loc="lower right")
-    s, y = np.asarray(scores), np.asarray(labels, dtype=bool)
-    bins = np.linspace(0, 1, 26) if s.min() >= 0 and s.max() <= 1 else 25
-    ax2.hist(s[~y], bins=bins, alpha=0.6, label="negative")
-    ax2.hist(s[y], bins=bins, alpha=0.6, label="positive")
-    ax2.set_xlabel(score_field)
-    ax2.set_ylabel("rows")
-    ax2.set_title("risk by label")
-    ax2.legend()
-    fig.tight_layout()
+    s, y = np.asarray(scores, float), np.asarray(labels, bool)
+    grid = np.round(np.arange(0.05, 1.0, 0.05), 2) if s.min() >= 0 and s.max() <= 1 else np.unique(np.quantile(s, np.linspace(0.05, 0.95, 19)))
+    out = []
+    for t in grid:
+        flag = s > t
+        tp = int((flag & y).sum())
+        out.append({"threshold": float(t), "precision": _r(tp / flag.sum()) if flag.any() else None,
+                    "recall": _r(tp / y.sum()) if y.any() else None, "retrieval_rate": _r(flag.mean()),
+                    "flagged": int(flag.sum())})
+    return out
+
+
+def answer_rarity(claims_json) -> float:
+    """Baseline: risk from how rare the answer's claims are, ignoring the question."""
     try:
-        fig.savefig(path, dpi=110, format="png", metadata={"Software": PNG_MARKER.decode()})
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
-    plt.close(fig)
+        claims = json.loads(claims_json) if isinstance(claims_json, str) else (claims_json or [])
+    except ValueError:
+        claims = []
+    counts = [c.get("count") for c in claims if isinstance(c, dict) and c.get("count") is not None]
+    return max((1.0 / (1.0 + math.sqrt(c)) for c in counts), default=0.5)
 
 
-def _table(d: dict) -> str:
-    head = "<tr><th></th>" + "".join(f"<th>{html.escape(k)}</th>" for k in next(iter(d.values()), {})) + "</tr>"
-    body = "".join(
-        "<tr><th>" + html.escape(name) + "</th>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
-        for name, row in d.items()
-    )
-    return f"<table>{head}{body}</table>"
+def _baselines(rows, labels, score_field) -> dict:
+    import random
+
+    rng = random.Random(0)
+    out = {"random": _r(auroc([rng.random() for _ in rows], labels))}
+    if any(r.get("answer") for r in rows):
+        out["answer length (words)"] = _r(auroc([len(str(r.get("answer") or "").split()) for r in rows], labels))
+    if score_field == "answer_risk" and any(r.get("answer_claims") for r in rows):
+        out["answer rarity"] = _r(auroc([answer_rarity(r.get("answer_claims")) for r in rows], labels))
+    if score_field != "stage1_risk" and any(r.get("stage1_risk") is not None for r in rows):
+        out["question-entity rarity (stage 1)"] = _r(auroc([float(r.get("stage1_risk") or 0) for r in rows], labels))
+    return out
 
 
-def _html(result: EvalResult, png: Path, scored: str, label_field: str) -> str:
-    image = base64.b64encode(png.read_bytes()).decode()
-    summary = {
-        "rows": result.rows, "positives": result.positives, "score": result.score_field,
-        "AUROC": result.auroc, "AUPRC": result.auprc, "retrieval rate": result.retrieval_rate,
-        "decisions on unknown counts": result.unknown,
-        **{f"decision {k}": v for k, v in result.decision.items()},
-    }
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary.items())
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>quco eval: {html.escape(scored)}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f4f4f4}}</style></head>
-<body><h1>quco eval</h1><p>{html.escape(scored)} &mdash; label <code>{html.escape(label_field)}</code></p>
-<table>{rows}</table>
-<img alt="ROC curve and risk histograms" src="data:image/png;base64,{image}">
-<h2>By stage</h2>{_table(result.by_stage)}
-<h2>By question type</h2>{_table(result.by_question_type)}
-<h2>Raw</h2><pre>{html.escape(json.dumps(result.to_dict(), indent=2))}</pre>
-</body></html>
-"""
+def _uncheckable(rows, labels, score_field) -> dict:
+    if score_field == "answer_risk" and any(r.get("answer_checkable") is not None for r in rows):
+        idx = [i for i, r in enumerate(rows) if r.get("answer_checkable") is not None and not _truthy(r["answer_checkable"])]
+        what = "answers with no claim beyond the question's own entities (yes/no, a restated name)"
+    elif any(r.get("n_entities") is not None for r in rows):
+        idx = [i for i, r in enumerate(rows) if r.get("n_entities") == 0]
+        what = "questions with no entity to count"
+    else:
+        return {}
+    return {"rows": len(idx), "positives": sum(labels[i] for i in idx), "what": what}
+
+
+def _worst(rows, labels, scores, decisions, score_field, k: int = 5) -> dict:
+    def item(i):
+        r = rows[i]
+        why = r.get("reasons") or ""
+        if score_field == "answer_risk" and r.get("answer_claims"):
+            try:
+                claims = json.loads(r["answer_claims"]) if isinstance(r["answer_claims"], str) else r["answer_claims"]
+            except ValueError:
+                claims = []
+            if claims:
+                c = max(claims, key=lambda c: c.get("risk") or 0)
+                why = (f"claim {c.get('phrase')!r}: count {c.get('count')}, with {c.get('anchor')!r} "
+                       f"{c.get('cooccur')} times, {c.get('expected')} expected, risk {c.get('risk')}")
+            else:
+                why = "no checkable claim"
+        return {"row": r.get("row"), "id": r.get("id"), "question": r.get("question"), "answer": r.get("answer"),
+                "score": scores[i], "reason": why}
+
+    fp = sorted((i for i in range(len(rows)) if decisions[i] and not labels[i]), key=lambda i: -scores[i])[:k]
+    fn = sorted((i for i in range(len(rows)) if not decisions[i] and labels[i]), key=lambda i: scores[i])[:k]
+    return {"false_positives": [item(i) for i in fp], "false_negatives": [item(i) for i in fn]}
+
+
+def _provenance(rows) -> dict:
+    from .. import __version__
+
+    out = {}
+    for key in ("index", "backend", "corpus_tokens", "extractor", "quco_version"):
+        values = sorted({str(r.get(key)) for r in rows if r.get(key) is not None})
+        out[key] = values[0] if len(values) == 1 else values
+    out["evaluated_with"] = f"quco {__version__}"
+    return out
+
+
+def _label_values(rows, labels, label_field) -> dict:
+    pos = sorted({str(r[label_field]) for r, y in zip(rows, labels) if y})[:5]
+    neg = sorted({str(r[label_field]) for r, y in zip(rows, labels) if not y})[:5]
+    return {"positive": pos, "negative": neg}
+
+
+def _operating_point(decisions, labels) -> dict:
+    tp = sum(1 for d, y in zip(decisions, labels) if d and y)
+    fp = sum(1 for d, y in zip(decisions, labels) if d and not y)
+    pos, neg = sum(labels), len(labels) - sum(labels)
+    return {"fpr": _r(fp / neg) if neg else None, "tpr": _r(tp / pos) if pos else None,
+            "precision": _r(tp / (tp + fp)) if tp + fp else None}
+
+
+def _r(v) -> float | None:
+    return None if v is None else round(float(v), 4)

@@ -27,6 +27,7 @@ from pathlib import Path
 from ..errors import AllRowsFailed, QucoError, SourceError, UsageError
 from ..normalize import invalid_text
 from ..outputs import OutputLock, check_outputs
+from .. import __version__
 from ..duckdb_conn import connect
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -37,7 +38,7 @@ REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows
     "suggested_query": "VARCHAR", "approx": "BOOLEAN", "unknown": "BOOLEAN", "answer_risk": "DOUBLE",
     "answer_claims": "VARCHAR", "answer_unknown": "BOOLEAN", "answer_checkable": "BOOLEAN",
     "p_fabrication": "DOUBLE", "backend": "VARCHAR", "index": "VARCHAR", "corpus_tokens": "BIGINT",
-    "extractor": "VARCHAR",
+    "extractor": "VARCHAR", "quco_version": "VARCHAR",
 }
 MAX_RAW_IN_ERRORS = 2000
 
@@ -315,6 +316,7 @@ def _flatten(n: int, row: dict, f: dict, report, answer) -> dict:
         "index": report.index,
         "corpus_tokens": report.corpus_tokens,
         "extractor": report.extractor,
+        "quco_version": __version__,
     }
     passthrough = {}
     for k, v in row.items():
