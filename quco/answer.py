@@ -99,12 +99,7 @@ class AnswerScorer:
                 raise UsageError(f"questions and answers must be valid text: {bad}")
         if question_entities is None:
             question_entities = self.extractor.entities_many(questions)
-        if question_claims is None:
-            question_claims = self.extractor.claims_many(questions)
-        # Anchors: the question's entities, or its noun phrases ("script", "autographs") for
-        # questions that name no entity the corpus knows.
         q_entities = [tuple(dict.fromkeys(e.text for e in ents)) for ents in question_entities]
-        q_phrases = [tuple(dict.fromkeys(es + tuple(qc))) for es, qc in zip(q_entities, question_claims)]
         if claims is None:
             claims = self.extractor.claims_many(answers)
         canon = self.backend_normalizer()
@@ -113,15 +108,26 @@ class AnswerScorer:
             new, same = new_claims(cs, q_entities_i, canon, context=canon(question))
             claims_new.append(new)
             restated.append(tuple(same))
-        phrases = sorted({p for qs in q_phrases for p in qs if canon(p)} | {c for cs in claims_new for c in cs})
-        counts = _isolating_failures(self.backend.count_many, phrases, lambda c: (c.count, c.approx, None))
+        def count(batch):
+            return _isolating_failures(self.backend.count_many, batch, lambda c: (c.count, c.approx, None))
+
+        counts = count(sorted({p for qs in q_entities for p in qs if canon(p)} | {c for cs in claims_new for c in cs}))
+        # Anchors: the question's rarest known entities. A question naming no entity the corpus
+        # knows is anchored by its noun phrases ("script", "autographs") instead; only those
+        # questions are parsed for them. The noun phrases of a question that has entities would
+        # vouch for anything ("occupation" is near every job title).
+        bare = [i for i, es in enumerate(q_entities) if claims_new[i] and not any((counts[q][0] or 0) > 0 for q in es)]
+        q_phrases = list(q_entities)
+        if bare:
+            found = ([question_claims[i] for i in bare] if question_claims is not None
+                     else self.extractor.claims_many([questions[i] for i in bare]))
+            for i, qc in zip(bare, found):
+                q_phrases[i] = tuple(dict.fromkeys(q_entities[i] + tuple(qc)))
+            counts.update(count(sorted({p for i in bare for p in q_phrases[i] if canon(p)} - set(counts))))
         anchors = []
-        for es, qs in zip(q_entities, q_phrases):
+        for qs in q_phrases:
             known = [q for q in qs if canon(q) and (counts[q][0] or 0) > 0]
-            # Rarest first (the most specific). The question's noun phrases anchor only questions
-            # naming no known entity: "occupation" is near every job title and would vouch for any.
-            pool = [q for q in known if q in es] or known
-            anchors.append(tuple(sorted(pool, key=lambda q: counts[q][0])[: self.anchors]))
+            anchors.append(tuple(sorted(known, key=lambda q: counts[q][0])[: self.anchors]))
         pairs = sorted({(q, c) for an, cs in zip(anchors, claims_new) for q in an for c in cs
                         if (counts[c][0] or 0) > 0})
         window = self.window
