@@ -36,7 +36,6 @@ def main() -> int:
 
     import numpy as np
 
-    from quco.answer import AnswerScorer
     from quco.backends.duckdb_build import build_index
     from quco.backends.duckdb_index import DuckDBIndex
     from quco.detector import Detector
@@ -62,17 +61,9 @@ def main() -> int:
         labels = [False, True] * len(items)
 
         scores = {}
-        scorer = AnswerScorer(index, extractor)
-        reports_a = scorer.score_many(list(zip(rows_q, answers)), rows_qe, claims)
+        reports_a, reports_b = answer_reports(index, extractor, items, q_entities, claims)
         scores["a", "quco answer risk"] = [r.risk for r in reports_a]
-        loo = []
-        for i, it in enumerate(items):
-            view = index.without_documents([it["id"]]) if it["id"] in _ids(index) else index
-            reps = AnswerScorer(view, extractor).score_many(
-                [(it["question"], answers[2 * i]), (it["question"], answers[2 * i + 1])],
-                [q_entities[i], q_entities[i]], [claims[2 * i], claims[2 * i + 1]])
-            loo += [r.risk for r in reps]
-        scores["b", "quco answer risk"] = loo
+        scores["b", "quco answer risk"] = [r.risk for r in reports_b]
 
         rng = random.Random(0)
         rand = [rng.random() for _ in labels]
@@ -131,6 +122,27 @@ def length_strata(scores, labels, words, auroc) -> dict:
             total += a * len(idx)
             weight += len(idx)
     return {"by_stratum": by, "weighted": round(total / weight, 4) if weight else None}
+
+
+def answer_reports(index, extractor, items, q_entities=None, claims=None):
+    """quco's answer reports for the 2 x len(items) rows (right, hallucinated, ...) in setting (a)
+    and, with each item's own knowledge line left out, setting (b)."""
+    from quco.answer import AnswerScorer
+
+    questions = [it["question"] for it in items]
+    answers = [a for it in items for a in (it["right_answer"], it["hallucinated_answer"])]
+    q_entities = q_entities if q_entities is not None else extractor.entities_many(questions)
+    claims = claims if claims is not None else extractor.claims_many(answers)
+    rows_q = [q for q in questions for _ in (0, 1)]
+    rows_qe = [e for e in q_entities for _ in (0, 1)]
+    reports_a = AnswerScorer(index, extractor).score_many(list(zip(rows_q, answers)), rows_qe, claims)
+    reports_b = []
+    for i, it in enumerate(items):
+        view = index.without_documents([it["id"]]) if it["id"] in _ids(index) else index
+        reports_b += AnswerScorer(view, extractor).score_many(
+            [(it["question"], answers[2 * i]), (it["question"], answers[2 * i + 1])],
+            [q_entities[i], q_entities[i]], [claims[2 * i], claims[2 * i + 1]])
+    return reports_a, reports_b
 
 
 _ID_CACHE: dict = {}
