@@ -120,6 +120,10 @@ class Detector:
             plans = {i: self._claim_plan(questions[i], entities[i], sents, counts) for i, sents in sentences.items()}
             pairs = {(a, c) for plan in plans.values() for anchors, claims in plan.values() for a in anchors for c in claims
                      if (counts[c][0] or 0) > 0}
+            # A sentence with no known anchor has no association to measure: QuCo-RAG's rule
+            # (its triplets must co-occur at all) still applies to it.
+            pairs |= {(t.head, t.tail) for i, sents in sentences.items() for s in sents if not plans[i][s.index][0]
+                      for t in s.triplets}
         cooccur = self._cooccur(sorted(pairs))
         t2 = time.perf_counter()
 
@@ -270,7 +274,7 @@ class Detector:
                         s2_risk = max(s2_risk, d.risk)
                         if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):
                             sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)
-                for t in s.triplets if plan is None else ():
+                for t in s.triplets if plan is None or not anchors else ():
                     value, approx, error = cooccur[(t.head, t.tail)]
                     if value is None and th.unknown_policy == "error":
                         raise RiskAbort(f"co-occurrence unknown for {t.head!r} and {t.tail!r}: {error}")
