@@ -345,13 +345,20 @@ class Detector:
 
 def _relation(sentence, claim: str, anchor: str, triplet) -> str:
     """The retrieval query's relation for a claim: the parse's relation when a triplet ends in the
-    claim, otherwise the sentence's words other than the claim and the anchor (at most five)."""
+    claim, otherwise the words between the anchor and the claim ("is a" in "Hamlet is a tragedy"),
+    or the (at most four) words before the claim when the anchor is not in the sentence."""
     if triplet is not None:
         return triplet.relation
-    drop = set((claim + " " + anchor).lower().split())
-    words = [w.strip(".,;:!?\"'()") for w in sentence.text.split()]
-    words = [w[:-2] if w.lower().endswith(("'s", "’s")) and w[:-2].lower() in drop else w for w in words]
-    return " ".join([w for w in words if w and w.lower() not in drop][:5])
+    text = sentence.text
+    at = text.find(claim)
+    if at < 0:
+        return ""
+    before = text[:at]
+    a = before.lower().rfind(anchor.lower())
+    span = before[a + len(anchor):] if a >= 0 else before
+    words = [w.strip(".,;:!?\"'()") for w in span.split()]
+    words = [w for w in words if w and w.lower() not in ("'s", "’s", "s")]
+    return " ".join(words if a >= 0 else words[-4:])
 
 
 def _isolating_failures(batch_call, items: list, value) -> dict:

@@ -59,9 +59,9 @@ def capitalised_runs(doc, *, has_pos: bool) -> list:
             tok = doc[j]
             if _is_cap(tok) or tok.text == "'s" and j + 1 < n and _is_cap(doc[j + 1]):
                 j += 1
-            elif (tok.lower_ in ("of", "for", "in", "on") and j + 2 < n and doc[j + 1].lower_ == "the"
+            elif (tok.lower_ == "of" and j + 2 < n and doc[j + 1].lower_ == "the"
                   and _is_cap(doc[j + 2]) and not _sent_initial(doc[j + 2])):
-                j += 2  # "Enemy of the State", "Lord of the Rings": one title
+                j += 2  # "Enemy of the State", "President of the United States": one name
             elif tok.lower_ in CONNECTORS and j + 1 < n and _is_cap(doc[j + 1]) and not _sent_initial(doc[j + 1]):
                 # "Pride and Prejudice" is one name; "Peter O'Meara and Norman Dike" are two.
                 if tok.lower_ in ("and", "&") and (j - i > 1 or j + 2 < n and _is_cap(doc[j + 2])):
