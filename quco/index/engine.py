@@ -46,6 +46,7 @@ DEFAULT_BUDGET = 5_000
 ZERO_CHECK = 20  # a count whose sample has no hit is settled exactly up to this many budgets
 _MAX_PHRASE_TOKENS = 256
 _CACHE = 256
+_SMALL = 16  # postings this short are verified position by position
 
 
 def word_hash(word: str) -> int:
@@ -159,9 +160,19 @@ class BudgetedQueries:
             return hit
         self.cache_misses += 1
         seg = self.segments[s]
-        starts = seg.postings(ids[j0]).astype(self._np.int64) - j0
-        if len(ids) > 1:
-            starts = starts[self._verify(seg, ids, starts, skip=j0)]
+        post = seg.postings(ids[j0])
+        if len(post) <= _SMALL and seg.stream is not None:
+            # A rare word (most entities): checking a few positions one by one costs less than
+            # the dozen NumPy calls of the vectorised check, and that per-segment cost is what a
+            # sharded index pays once per shard.
+            stream, last = seg.stream, len(seg.stream) - 1
+            found = [p - j0 for p in post.tolist() if p >= j0 and all(
+                j == j0 or int(stream[min(p - j0 + j, last)]) == w for j, w in enumerate(ids))]
+            starts = self._np.array(found, dtype=self._np.int64)
+        else:
+            starts = post.astype(self._np.int64) - j0
+            if len(ids) > 1:
+                starts = starts[self._verify(seg, ids, starts, skip=j0)]
         if len(starts) <= self.budget:  # bounded memory: 256 entries of at most a budget each
             self._phrases[key] = starts
             if len(self._phrases) > _CACHE:
