@@ -207,3 +207,38 @@ def test_swap_test_evidence_mode_beats_the_paper_rule_on_stated_facts(tmp_path):
         assert ev["answer_auroc"] >= 0.88
         absent = out["evidence"][split, "silent", "absent"]
         assert absent["draft_flagged_true"] >= 0.8 and absent["draft_flagged_false"] >= 0.8  # no evidence: retrieve
+
+
+def test_mode_and_calibration_are_configurable_and_audited(env, tmp_path):
+    from quco.errors import ConfigError
+    from quco.service.audit import AuditLog
+
+    d, _ = env
+    assert load_settings(env={"QUCO_MODE": "quco"}).thresholds().mode == "quco"
+    assert load_settings(env={}).thresholds().mode == "evidence"
+    with pytest.raises(ConfigError, match="mode must be one of"):
+        load_settings(env={"QUCO_MODE": "magic"}).thresholds()
+    settings = load_settings(env={}, index=str(d / "i.duckdb"), model="rules", window=10)
+    det = settings.detector()
+    reports = det.check_many([(q, "Hamlet was written by Charles Dickens.") for q in QUESTIONS] * 10)
+    from quco import __version__
+
+    cal = fit([r.risk for r in reports], [i % 2 == 0 for i in range(len(reports))], score="risk",
+              fitted_for={"index": det.backend.identity, "corpus_tokens": det.backend.corpus.tokens,
+                          "extractor": "rules", "quco_version": __version__, "mode": "evidence", "window": 10})
+    cal.save(tmp_path / "risk.json")
+    audited = tmp_path / "audit.duckdb"
+    with AuditLog(audited) as log:
+        det2 = Detector(det.backend, det.extractor, det.thresholds, window=10, calibration=cal, audit=log)
+        r = det2.check_draft(QUESTIONS[0], "Hamlet was written by Charles Dickens.")
+        assert r.p_fabrication == cal.p(r.risk)
+        log.flush()
+    import duckdb
+
+    con = duckdb.connect(str(audited), read_only=True)
+    row = con.execute("SELECT p_fabrication FROM decisions WHERE request_id = ?", [r.request_id]).fetchone()
+    assert row[0] == pytest.approx(r.p_fabrication)
+    quco_mode = load_settings(env={"QUCO_CALIBRATION": str(tmp_path / "risk.json"), "QUCO_MODE": "quco"},
+                              index=str(d / "i.duckdb"), model="rules", window=10).detector()
+    with pytest.raises(CalibrationError, match="mode 'evidence' \\(this run: 'quco'\\)"):
+        quco_mode.check_question(QUESTIONS[0])
