@@ -112,3 +112,15 @@ def timed(fn, items):
         out.append(fn(it))
         ms.append((time.perf_counter() - t) * 1000)
     return out, ms
+
+
+def corpus_index(sources, given, tmp) -> Path:
+    """The index to evaluate on: ``given`` (``--index``) when set, else a DuckDB index of
+    ``sources`` built into the temporary directory ``tmp``."""
+    if given is not None:
+        return Path(given)
+    from quco.backends.duckdb_build import build_index
+
+    path = Path(tmp) / "all.duckdb"
+    build_index(sources, path, progress=False)
+    return path

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT
+from benchlib import ROOT, corpus_index
 
 
 def main() -> int:
@@ -48,12 +48,7 @@ def main() -> int:
     items = [json.loads(l) for l in open(shared / "eval" / "halueval_qa_dev.jsonl", encoding="utf-8")]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.index
-        if path is None:
-            from quco.backends.duckdb_build import build_index
-
-            path = Path(tmp) / "all.duckdb"
-            build_index(sources, path, progress=False)
+        path = corpus_index(sources, args.index, tmp)
         index = DuckDBIndex(path)
         extractor = Extractor()
         reports_a, reports_b = answer_reports(index, extractor, items)

@@ -56,7 +56,6 @@ def main() -> int:
         answers = [a for it in items for a in (it["right_answer"], it["hallucinated_answer"])]
         q_entities = extractor.entities_many(questions)
         claims = extractor.claims_many(answers)
-        rows_q = [q for q in questions for _ in (0, 1)]
         rows_qe = [e for e in q_entities for _ in (0, 1)]
         labels = [False, True] * len(items)
 

@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT
+from benchlib import ROOT, corpus_index
 
 
 def swap_items(rows: list[dict]) -> list[dict]:
@@ -105,12 +105,7 @@ def main() -> int:
     is_stated = stated(items, sources)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.index
-        if path is None:
-            from quco.backends.duckdb_build import build_index
-
-            path = Path(tmp) / "all.duckdb"
-            build_index(sources, path, progress=False)
+        path = corpus_index(sources, args.index, tmp)
         backend = open_backend(path)
         extractor = Extractor()
         thresholds = Thresholds(mode=args.mode) if args.mode else Thresholds()

@@ -16,6 +16,24 @@ def write_jsonl(path: Path, docs) -> Path:
     return path
 
 
+TINY_TEXTS = [
+    "Hamlet is a tragedy written by William Shakespeare. It is set in Denmark.",
+    "William Shakespeare was an English playwright and poet.",
+    "Charles Dickens was an English novelist. Dickens wrote Oliver Twist.",
+    "Copenhagen is the capital of Denmark.",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_index(tmp_path_factory) -> Path:
+    """A DuckDB index of the four TINY_TEXTS (37 tokens)."""
+    from quco.backends.duckdb_build import build_index
+
+    d = tmp_path_factory.mktemp("tiny")
+    build_index([write_jsonl(d / "c.jsonl", TINY_TEXTS)], d / "i.duckdb", progress=False)
+    return d / "i.duckdb"
+
+
 @pytest.fixture(scope="session")
 def shared_index(tmp_path_factory):
     """An index of all of ../shared/data/corpus (skipped where the shared data is absent)."""

@@ -20,20 +20,12 @@ from quco.detector import Detector
 from quco.errors import OutputError, UsageError
 from quco.evidence import association, new_claims, window_span
 
-TEXTS = [
-    "Hamlet is a tragedy written by William Shakespeare. It is set in Denmark.",
-    "William Shakespeare was an English playwright and poet.",
-    "Charles Dickens was an English novelist. Dickens wrote Oliver Twist.",
-    "Copenhagen is the capital of Denmark.",
-]
 QUESTIONS = ["Who wrote Hamlet?", "Who wrote Oliver Twist?", "Where is Copenhagen?", "Who founded Arthur's Magazine?"]
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    d = tmp_path_factory.mktemp("quality")
-    build_index([write_jsonl(d / "c.jsonl", TEXTS)], d / "i.duckdb", progress=False)
-    return d, load_settings(env={}, index=str(d / "i.duckdb"), model="rules", window=10)
+def env(tiny_index):
+    return tiny_index.parent, load_settings(env={}, index=str(tiny_index), model="rules", window=10)
 
 
 def labelled(path, n=40):

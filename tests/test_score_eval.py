@@ -12,28 +12,19 @@ import duckdb
 import pytest
 
 from conftest import ROOT, write_jsonl
-from quco.backends.duckdb_build import build_index
 from quco.cli import main as cli
 from quco.config import load_settings
 from quco.errors import OutputError, UsageError
 from quco.batch.evaluation import evaluate, question_type
 from quco.batch.scoring import score
 
-TEXTS = [
-    "Hamlet is a tragedy written by William Shakespeare. It is set in Denmark.",
-    "William Shakespeare was an English playwright and poet.",
-    "Charles Dickens was an English novelist. Dickens wrote Oliver Twist.",
-    "Copenhagen is the capital of Denmark.",
-]
 QUESTIONS = ["Who wrote Hamlet?", "Who founded Arthur's Magazine?", "Where is Copenhagen?", "Who wrote Oliver Twist?"]
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    d = tmp_path_factory.mktemp("score")
-    build_index([write_jsonl(d / "c.jsonl", TEXTS)], d / "i.duckdb", progress=False)
+def env(tiny_index):
     # a 5-token window: in a 40-token corpus, 1000 tokens would put every pair "near" by chance
-    return d, load_settings(env={}, index=str(d / "i.duckdb"), model="rules", window=5)
+    return tiny_index.parent, load_settings(env={}, index=str(tiny_index), model="rules", window=5)
 
 
 def rows_of(path):
