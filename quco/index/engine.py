@@ -97,23 +97,34 @@ class BudgetedQueries:
             raise QueryError(f"phrase has {len(toks)} tokens; at most {_MAX_PHRASE_TOKENS} are supported")
         return toks
 
-    def _word_ids(self, token: str) -> tuple[int, ...]:
-        """The token's word id in every segment (-1 where absent); cached."""
-        ids = self._hashes.get(token)
-        if ids is None:
+    def _word_ids(self, toks) -> list[tuple[int, ...]]:
+        """Each token's word id in every segment (-1 where absent); cached. The tokens not yet
+        cached are looked up together, one search per segment (``word_ids``), not one per token and
+        segment: that per-segment cost is what a sharded index pays once per shard."""
+        cache = self._hashes
+        missing = [t for t in dict.fromkeys(toks) if t not in cache]
+        if missing:
             if self._by_hash:
-                h, raw = self._np.uint64(word_hash(token)), token.encode("utf-8")
+                raws = [t.encode("utf-8") for t in missing]
+                hs = self._np.array([word_hash(t) for t in missing], dtype=self._np.uint64)
             else:  # segments with a word dictionary (the DuckDB index) need no hash
-                h = raw = None
-            ids = tuple(seg.word(token, raw, h) for seg in self.segments)
-            self._hashes[token] = ids
-            if len(self._hashes) > 65_536:
-                self._hashes.popitem(last=False)
-        return ids
+                raws = hs = None
+            def lookup(seg):
+                if hs is not None and hasattr(seg, "word_ids"):
+                    return seg.word_ids(missing, raws, hs)
+                return [seg.word(t, raws[k] if raws else None, hs[k] if hs is not None else None)
+                        for k, t in enumerate(missing)]
+
+            per_seg = [lookup(seg) for seg in self.segments]
+            for k, t in enumerate(missing):
+                cache[t] = tuple(ids[k] for ids in per_seg)
+            while len(cache) > 65_536:
+                cache.popitem(last=False)
+        return [cache[t] for t in toks]
 
     def _plan(self, toks) -> list[tuple]:
         """Per segment holding every word: (segment index, word ids, offset of the rarest word, its count)."""
-        per_token = [self._word_ids(t) for t in toks]
+        per_token = self._word_ids(toks)
         plan = []
         for s, seg in enumerate(self.segments):
             ids = [p[s] for p in per_token]

@@ -54,6 +54,19 @@ class _Segment:
                 return i
         return -1
 
+    def word_ids(self, tokens, raws, hs) -> list[int]:
+        """``word`` for several tokens with one search (``hs``: their hashes, a uint64 array)."""
+        hashes, word_off, words = self.hash, self.word_off, self.words
+        n = len(hashes)
+        idx = hashes.searchsorted(hs).tolist()
+        out = []
+        for i, h, raw in zip(idx, hs.tolist(), raws):
+            if i < n and int(hashes[i]) == h and words[int(word_off[i]): int(word_off[i + 1])] == raw:
+                out.append(i)
+            else:
+                out.append(-1)
+        return out
+
     def doc_bounds(self, pos):
         """(first, last) position of the document holding each of ``pos`` (int64 arrays)."""
         np = self.np
