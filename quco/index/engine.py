@@ -106,12 +106,13 @@ class BudgetedQueries:
         if missing:
             if self._by_hash:
                 raws = [t.encode("utf-8") for t in missing]
-                hs = self._np.array([word_hash(t) for t in missing], dtype=self._np.uint64)
+                h_list = [word_hash(t) for t in missing]
+                hs = self._np.array(h_list, dtype=self._np.uint64)
             else:  # segments with a word dictionary (the DuckDB index) need no hash
                 raws = hs = None
             def lookup(seg):
                 if hs is not None and hasattr(seg, "word_ids"):
-                    return seg.word_ids(missing, raws, hs)
+                    return seg.word_ids(raws, hs, h_list)
                 return [seg.word(t, raws[k] if raws else None, hs[k] if hs is not None else None)
                         for k, t in enumerate(missing)]
 
@@ -177,8 +178,16 @@ class BudgetedQueries:
             # the dozen NumPy calls of the vectorised check, and that per-segment cost is what a
             # sharded index pays once per shard.
             stream, last = seg.stream, len(seg.stream) - 1
-            found = [p - j0 for p in post.tolist() if p >= j0 and all(
-                j == j0 or int(stream[min(p - j0 + j, last)]) == w for j, w in enumerate(ids))]
+            others = [(j - j0, w) for j, w in enumerate(ids) if j != j0]
+            found = []
+            for p in post.tolist():
+                if p < j0:
+                    continue
+                for d, w in others:
+                    if stream[min(p + d, last)] != w:
+                        break
+                else:
+                    found.append(p - j0)
             starts = self._np.array(found, dtype=self._np.int64)
         else:
             starts = post.astype(self._np.int64) - j0

@@ -54,14 +54,14 @@ class _Segment:
                 return i
         return -1
 
-    def word_ids(self, tokens, raws, hs) -> list[int]:
-        """``word`` for several tokens with one search (``hs``: their hashes, a uint64 array)."""
+    def word_ids(self, raws, hs, h_list) -> list[int]:
+        """``word`` for several tokens with one search (``hs``: their hashes as a uint64 array,
+        ``h_list`` the same as Python ints)."""
         hashes, word_off, words = self.hash, self.word_off, self.words
         n = len(hashes)
-        idx = hashes.searchsorted(hs).tolist()
         out = []
-        for i, h, raw in zip(idx, hs.tolist(), raws):
-            if i < n and int(hashes[i]) == h and words[int(word_off[i]): int(word_off[i + 1])] == raw:
+        for i, h, raw in zip(hashes.searchsorted(hs).tolist(), h_list, raws):
+            if i < n and hashes[i] == h and words[word_off[i]: word_off[i + 1]] == raw:
                 out.append(i)
             else:
                 out.append(-1)
