@@ -223,6 +223,8 @@ class Detector:
         if ev is None:  # a count or co-occurrence is unknown: say which, and why
             missing = [counts[claim]] + [cooccur[(a, claim)] for a in anchors if (a, claim) in cooccur]
             _, approx, error = next(m for m in missing if m[0] is None)
+            if th.unknown_policy == "error":
+                raise RiskAbort(f"count or co-occurrence unknown for {claim!r}: {error}")
             d = trigger.pair_decision(anchors[0], claim, None, th)
             d = replace(d, reasons=(f"{d.reasons[0]} ({error})",) if error else d.reasons)
             return ClaimEvidence(claim, counts[claim][0], anchors[0], None, None, d.risk, approx=approx), d
@@ -265,7 +267,8 @@ class Detector:
                 if plan is not None and anchors:
                     for c in claims:
                         ev, d = self._claim_decision(c, anchors, counts, cooccur)
-                        t = Triplet(ev.anchor or anchors[0], _relation(s, c, ev.anchor or anchors[0], self._triplet_for(s, c)), c, "claim")
+                        head = ev.anchor or anchors[0]
+                        t = Triplet(head, _relation(s, c, head, self._triplet_for(s, c)), c, "claim")
                         error = next((m[2] for m in [counts[c]] + [cooccur.get((a, c), (0, False, None)) for a in anchors]
                                       if m[0] is None), None)
                         pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window, ev.approx,

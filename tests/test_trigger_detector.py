@@ -166,3 +166,14 @@ def test_model_load_falls_back_to_rules(monkeypatch, caplog):
         assert ex.model_name == "rules"
     assert "falling back to rule-based" in caplog.text
     assert [e.text for e in ex.entities("Who founded the Bank of England in 1694?")] == ["Bank of England", "1694"]
+
+
+def test_evidence_mode_unknown_counts_follow_the_policy(rules_extractor):
+    backend = FakeBackend(counts={"Hamlet": 50_000, "Charles Dickens": 80_000}, fail={"Charles Dickens"})
+    draft = "Hamlet was staged by Charles Dickens."
+    risky = Detector(backend, rules_extractor).check_draft("Who wrote Hamlet?", draft)
+    assert risky.retrieve and risky.unknown and risky.pairs[0].cooccur is None and "connection refused" in risky.pairs[0].error
+    ignore = Detector(backend, rules_extractor, Thresholds(unknown_policy="ignore")).check_draft("Who wrote Hamlet?", draft)
+    assert not ignore.retrieve and ignore.unknown
+    with pytest.raises(RiskAbort, match="Charles Dickens"):
+        Detector(backend, rules_extractor, Thresholds(unknown_policy="error")).check_draft("Who wrote Hamlet?", draft)
