@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from .backends.base import DEFAULT_WINDOW, CountBackend
 from .detector import _cooc_value, _isolating_failures
 from .errors import RiskAbort, UsageError
-from .evidence import NEUTRAL, ClaimEvidence, canonical_of, claim_evidence, least_supported, new_claims
+from .evidence import NEUTRAL, ClaimEvidence, canonical_of, claim_evidence, least_supported, new_claims, overlaps
 from .extract import Extractor
 from .normalize import invalid_text
 
@@ -129,7 +129,7 @@ class AnswerScorer:
             known = [q for q in qs if canon(q) and (counts[q][0] or 0) > 0]
             anchors.append(tuple(sorted(known, key=lambda q: counts[q][0])[: self.anchors]))
         pairs = sorted({(q, c) for an, cs in zip(anchors, claims_new) for q in an for c in cs
-                        if (counts[c][0] or 0) > 0})
+                        if (counts[c][0] or 0) > 0 and not overlaps(q, c, canon)})
         window = self.window
         cooccur = _isolating_failures(lambda b: self.backend.cooccur_many(b, window), pairs, _cooc_value)
         corpus = self.backend.corpus

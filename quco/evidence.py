@@ -67,12 +67,15 @@ def association(obs: int, anchor_count: int, claim_count: int, corpus: Corpus, w
 def claim_evidence(claim: str, anchors: Sequence[str], counts: dict, cooccur: dict, corpus: Corpus,
                    window: int) -> ClaimEvidence | None:
     """The claim's evidence against its best anchor; ``None`` when a needed count is unknown.
-    ``counts``: phrase -> (count or None, approx, error); ``cooccur``: (anchor, claim) -> same."""
+    ``counts``: phrase -> (count or None, approx, error); ``cooccur``: (anchor, claim) -> same.
+    Only the anchors paired with the claim in ``cooccur`` are used (``overlaps`` keeps an anchor
+    that is part of the claim, or the claim part of it, out of those pairs)."""
     count, approx = counts.get(claim, (None, False))[:2]
     if count is None:
         return None
     if count == 0:
         return ClaimEvidence(claim, 0, None, 0, None, 1.0, approx=approx)
+    anchors = [a for a in anchors if (a, claim) in cooccur]
     if not anchors:
         return ClaimEvidence(claim, count, None, None, None, NEUTRAL, approx=approx)
     best = None
@@ -114,6 +117,12 @@ def new_claims(claims: Sequence[str], anchors: Sequence[str], canon: Callable[[s
         (same if restates else new).append(c)
     new = [c for c in new if not any(c != o and _within(canon(c), canon(o)) for o in new)]
     return new, same
+
+
+def overlaps(a: str, b: str, canon: Callable[[str], str]) -> bool:
+    """One phrase is part of the other (whole words): "script" and "cuneiform script"."""
+    ca, cb = canon(a), canon(b)
+    return _within(ca, cb) or _within(cb, ca)
 
 
 def canonical_of(backend) -> Callable[[str], str]:
