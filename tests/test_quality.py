@@ -234,3 +234,19 @@ def test_mode_and_calibration_are_configurable_and_audited(env, tmp_path):
                               index=str(d / "i.duckdb"), model="rules", window=10).detector()
     with pytest.raises(CalibrationError, match="mode 'evidence' \\(this run: 'quco'\\)"):
         quco_mode.check_question(QUESTIONS[0])
+
+
+def test_quco_calibrate_refuses_bad_input_in_one_line(env, tmp_path, capsys):
+    d, _ = env
+    args = ["--index", str(d / "i.duckdb"), "--model", "rules"]
+    assert cli(["calibrate", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "c.json"), *args]) == 3
+    unlabelled = write_jsonl(tmp_path / "u.jsonl", [{"question": q, "answer": "Charles Dickens"} for q in QUESTIONS])
+    capsys.readouterr()
+    assert cli(["calibrate", str(unlabelled), "--answer-field", "answer", "--out", str(tmp_path / "c.json"), *args]) == 2
+    err = capsys.readouterr().err
+    assert "no field 'label' to calibrate against" in err and len(err.strip().splitlines()) == 1
+    few = write_jsonl(tmp_path / "f.jsonl", [{"question": q, "answer": "Charles Dickens", "label": i % 2}
+                                             for i, q in enumerate(QUESTIONS)])
+    assert cli(["calibrate", str(few), "--answer-field", "answer", "--out", str(tmp_path / "c.json"), *args]) == 2
+    assert "calibration needs at least 20" in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists()

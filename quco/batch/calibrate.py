@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..calibration import Calibration, fit
-from ..errors import UsageError
+from ..errors import SourceError, UsageError
 from ..outputs import check_outputs
 
 
@@ -29,6 +29,14 @@ def calibrate_file(labelled: str | os.PathLike, out: str | os.PathLike, *, setti
     check_outputs([labelled], {"--out": (out, "calibration")}, force=force)
     if pair_fields:
         label_field = "label"
+    else:  # refuse a file without labels before scoring all of it
+        from .scoring import iter_rows
+
+        if not Path(labelled).is_file():
+            raise SourceError(f"{labelled}: input file not found")
+        first = next((row for _, row, error, _ in iter_rows(Path(labelled)) if error is None and row), None)
+        if first is not None and label_field not in first:
+            raise UsageError(f"{labelled}: no field {label_field!r} to calibrate against (pass --label-field)")
     with tempfile.TemporaryDirectory(prefix="quco-calibrate-") as tmp:
         scored = Path(tmp) / "scored.jsonl"
         score(labelled, scored, question_field=question_field, answer_field=answer_field, id_field=id_field,
