@@ -264,8 +264,9 @@ def _baselines(rows, labels, score_field) -> dict:
         out["answer length (words)"] = _r(auroc([len(str(r.get("answer") or "").split()) for r in rows], labels))
     if score_field == "answer_risk" and any(r.get("answer_claims") for r in rows):
         out["answer rarity"] = _r(auroc([answer_rarity(r.get("answer_claims")) for r in rows], labels))
-    if score_field != "stage1_risk" and any(r.get("stage1_risk") is not None for r in rows):
-        out["question-entity rarity (stage 1)"] = _r(auroc([float(r.get("stage1_risk") or 0) for r in rows], labels))
+    stage1 = [float(r.get("stage1_risk") or 0) for r in rows]
+    if any(r.get("stage1_risk") is not None for r in rows) and stage1 != [float(r[score_field]) for r in rows]:
+        out["question-entity rarity (stage 1)"] = _r(auroc(stage1, labels))  # not when it is the score itself
     return out
 
 
