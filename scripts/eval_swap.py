@@ -10,7 +10,9 @@ Both are checked as drafts (``Detector.check_many``, stage 2) and as answers (``
 the question with ``obj`` or the swapped object as answer). Items are split by:
   - stage 1: silent or fired on the question (the goals concern items where it is silent);
   - fact *stated*: one of the row's ``possible_answers`` occurs (case-insensitive, whole words) in
-    the text of the corpus documents titled ``s_wiki_title``; *absent* otherwise. When the fact is
+    the text of the corpus documents titled ``s_wiki_title``; *absent* otherwise. Reported beside
+    (a subset of stated): *stated, object verbatim*, where the draft's own object is in that text,
+    not only an alias ("actress" for the object "actor"). When the fact is
     absent, flagging both drafts is the method working (no evidence either way → retrieve): it is
     reported on its own line, never mixed into the stated figures.
 Rows at even positions (0, 2, 4, …) are the design set ("dev"); odd ones are held out ("held-out").
@@ -53,7 +55,7 @@ def swap_items(rows: list[dict]) -> list[dict]:
     return items
 
 
-def stated(items: list[dict], corpus_files: list[Path]) -> list[bool]:
+def stated(items: list[dict], corpus_files: list[Path], answers_key: str = "answers") -> list[bool]:
     titles = {it["title"] for it in items}
     texts: dict[str, list[str]] = {}
     for f in corpus_files:
@@ -65,7 +67,8 @@ def stated(items: list[dict], corpus_files: list[Path]) -> list[bool]:
     out = []
     for it in items:
         body = "\n".join(texts.get(it["title"], []))
-        out.append(any(re.search(r"(?<!\w)" + re.escape(a) + r"(?!\w)", body, re.I) for a in it["answers"] if a))
+        names = it[answers_key] if isinstance(it[answers_key], list) else [it[answers_key]]
+        out.append(any(re.search(r"(?<!\w)" + re.escape(a) + r"(?!\w)", body, re.I) for a in names if a))
     return out
 
 
@@ -103,6 +106,7 @@ def main() -> int:
     rows = [json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl", encoding="utf-8")]
     items = swap_items(rows)
     is_stated = stated(items, sources)
+    verbatim = stated(items, sources, "true")  # the draft's own object word, not an alias, is in the article
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = corpus_index(sources, args.index, tmp)
@@ -146,6 +150,11 @@ def main() -> int:
                 idx = [i for i, it in enumerate(items) if keep(it["position"]) and (s1[i].retrieve == (s1_state == "fired"))
                        and is_stated[i] == (fact == "stated")]
                 table.append({"split": split, "stage1": s1_state, "fact": fact, **block(idx)})
+            # Of the stated facts, those whose article uses the draft's own object word (not
+            # only an alias such as "actress" for "actor"): reported beside, never instead.
+            idx = [i for i, it in enumerate(items) if keep(it["position"]) and (s1[i].retrieve == (s1_state == "fired"))
+                   and is_stated[i] and verbatim[i]]
+            table.append({"split": split, "stage1": s1_state, "fact": "stated, object verbatim", **block(idx)})
     result = {"items": len(items), "corpus_tokens": corpus.tokens, "corpus_documents": corpus.documents,
               "mode": detector.thresholds.mode, "extractor": extractor.model_name,
               "scoring_seconds": round(seconds, 1), "total_seconds": round(time.perf_counter() - t0, 1), "table": table}
@@ -155,9 +164,9 @@ def main() -> int:
     cols = ["items", "draft_flagged_true", "draft_flagged_false", "true_flagged_at_75pct_false", "draft_auroc", "answer_auroc",
             "baseline_answer_rarity_auroc", "baseline_random_auroc"]
     heads = ["items", "flag true", "flag false", "true@75%false", "draft AUROC", "answer AUROC", "rarity AUROC", "random AUROC"]
-    print(f"{'split':<9} {'stage 1':<7} {'fact':<7} " + " ".join(f"{h:>13}" for h in heads))
+    print(f"{'split':<9} {'stage 1':<7} {'fact':<24} " + " ".join(f"{h:>13}" for h in heads))
     for r in table:
-        print(f"{r['split']:<9} {r['stage1']:<7} {r['fact']:<7} " + " ".join(f"{r.get(c, ''):>13}" for c in cols))
+        print(f"{r['split']:<9} {r['stage1']:<7} {r['fact']:<24} " + " ".join(f"{r.get(c, ''):>13}" for c in cols))
     return 0
 
 
