@@ -106,8 +106,8 @@ class _MemorySegment:
         self.ix = index
         self.cnt, self.doc_start, self.doc_end = index._cnt, index._doc_start, index._doc_end
 
-    def word(self, token: str, raw: bytes, h) -> int:
-        return self.ix._word_id.get(token, -1)
+    def word_ids(self, tokens, raws, hs, h_list) -> list[int]:
+        return [self.ix._word_id.get(t, -1) for t in tokens]
 
     def postings(self, w: int):
         return self.ix._postings(w)

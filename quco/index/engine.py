@@ -3,9 +3,11 @@
 Shared by every positional index: the memory-mapped index (many segments on disk) and the DuckDB
 index (one segment in memory). A *segment* is a range of whole documents with its own word ids:
 
-  ``word(token, raw, h)``  the token's word id in the segment, or -1 (``raw``: UTF-8 bytes,
-                           ``h``: its 64-bit ``word_hash``, for segments that look words up by hash;
-                           a segment with ``by_hash = False`` gets None for both)
+  ``word_ids(tokens, raws, hashes, h_list)``
+                           each token's word id in the segment, or -1 (``raws``: UTF-8 bytes,
+                           ``hashes``/``h_list``: their 64-bit ``word_hash`` as a uint64 array and
+                           as ints, for segments that look words up by hash; a segment with
+                           ``by_hash = False`` gets None for the three)
   ``cnt[w]``               occurrences of word ``w``
   ``postings(w)``          its positions, ascending (uint32)
   ``doc_bounds(pos)``      the first and the last position (int64) of the document holding
@@ -99,24 +101,17 @@ class BudgetedQueries:
 
     def _word_ids(self, toks) -> list[tuple[int, ...]]:
         """Each token's word id in every segment (-1 where absent); cached. The tokens not yet
-        cached are looked up together, one search per segment (``word_ids``), not one per token and
-        segment: that per-segment cost is what a sharded index pays once per shard."""
+        cached are looked up together, one search per segment, not one per token and segment:
+        that per-segment cost is what a sharded index pays once per shard."""
         cache = self._hashes
         missing = [t for t in dict.fromkeys(toks) if t not in cache]
         if missing:
+            raws = hs = h_list = None  # segments with a word dictionary (the DuckDB index) need no hash
             if self._by_hash:
                 raws = [t.encode("utf-8") for t in missing]
                 h_list = [word_hash(t) for t in missing]
                 hs = self._np.array(h_list, dtype=self._np.uint64)
-            else:  # segments with a word dictionary (the DuckDB index) need no hash
-                raws = hs = None
-            def lookup(seg):
-                if hs is not None and hasattr(seg, "word_ids"):
-                    return seg.word_ids(raws, hs, h_list)
-                return [seg.word(t, raws[k] if raws else None, hs[k] if hs is not None else None)
-                        for k, t in enumerate(missing)]
-
-            per_seg = [lookup(seg) for seg in self.segments]
+            per_seg = [seg.word_ids(missing, raws, hs, h_list) for seg in self.segments]
             for k, t in enumerate(missing):
                 cache[t] = tuple(ids[k] for ids in per_seg)
             while len(cache) > 65_536:

@@ -45,18 +45,10 @@ class _Segment:
         self.path = d
         self.np = np
 
-    def word(self, token: str, raw: bytes, h) -> int:
-        """The word id of ``token`` in this segment, or -1."""
-        hashes = self.hash
-        i = int(hashes.searchsorted(h))
-        if i < len(hashes) and hashes[i] == h:
-            if self.words[int(self.word_off[i]): int(self.word_off[i + 1])] == raw:
-                return i
-        return -1
-
-    def word_ids(self, raws, hs, h_list) -> list[int]:
-        """``word`` for several tokens with one search (``hs``: their hashes as a uint64 array,
-        ``h_list`` the same as Python ints)."""
+    def word_ids(self, tokens, raws, hs, h_list) -> list[int]:
+        """Each token's word id in this segment, or -1, with one search of the sorted hashes (``hs``:
+        the tokens' hashes as a uint64 array, ``h_list`` the same as ints); the stored bytes settle
+        a hash collision."""
         hashes, word_off, words = self.hash, self.word_off, self.words
         n = len(hashes)
         out = []
@@ -127,7 +119,6 @@ class MmapIndex(BudgetedQueries, CountBackend):
     @property
     def identity(self) -> str:
         return self._identity
-
 
     def warm(self) -> float:
         """Map every page of the index into this process now (one read per 4 KB page, in order),
