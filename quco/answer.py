@@ -66,11 +66,8 @@ class AnswerScorer:
         self.anchors = anchors
         self.unknown_policy = unknown_policy
         self.empty_risk = empty_risk  # an answer with no new claim: no evidence either way
-        if calibration is not None and calibration.score != "answer_risk":
-            from .calibration import CalibrationError
-
-            raise CalibrationError(f"{calibration.source or 'this calibration'} maps {calibration.score}; "
-                                   "an AnswerScorer's calibration maps answer_risk (give it to the Detector)")
+        if calibration is not None:
+            calibration.require_score("answer_risk", "an AnswerScorer", "Detector")
         self.calibration = calibration
         self._calibration_checked = False
 
@@ -84,11 +81,7 @@ class AnswerScorer:
         ``Extractor.claims_many`` over answers and questions) may pass extraction results computed
         earlier."""
         if self.calibration is not None and not self._calibration_checked:
-            from . import __version__
-
-            self.calibration.check(index=self.backend.identity, corpus_tokens=self.backend.corpus.tokens,
-                                   extractor=self.extractor.model_name, quco_version=__version__, mode="evidence",
-                                   window=self.window)
+            self.calibration.check_for(self.backend, self.extractor, mode="evidence", window=self.window)
             self._calibration_checked = True
         questions = [q for q, _ in items]
         answers = [a for _, a in items]
@@ -102,7 +95,7 @@ class AnswerScorer:
         q_entities = [tuple(dict.fromkeys(e.text for e in ents)) for ents in question_entities]
         if claims is None:
             claims = self.extractor.claims_many(answers)
-        canon = self.backend_normalizer()
+        canon = canonical_of(self.backend)
         claims_new, restated = [], []
         for question, q_entities_i, cs in zip(questions, q_entities, claims):
             new, same = new_claims(cs, q_entities_i, canon, context=canon(question))
@@ -162,6 +155,3 @@ class AnswerScorer:
             p = self.calibration.p(risk) if self.calibration is not None else None
             reports.append(AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p))
         return reports
-
-    def backend_normalizer(self):
-        return canonical_of(self.backend)

@@ -57,6 +57,19 @@ class Calibration:
         i = max(0, bisect_right(self.breakpoints, risk) - 1)
         return round(self.values[i], 6)
 
+    def require_score(self, score: str, owner: str, other: str) -> None:
+        """Refuse a calibration of another risk than the one ``owner`` reports."""
+        if self.score != score:
+            raise CalibrationError(f"{self.source or 'this calibration'} maps {self.score}; "
+                                   f"{owner}'s calibration maps {score} (give it to the {other})")
+
+    def check_for(self, backend, extractor, *, mode: str, window: int) -> None:
+        """``check`` against what a detector or answer scorer uses (loads the extractor's model)."""
+        from . import __version__
+
+        self.check(index=backend.identity, corpus_tokens=backend.corpus.tokens, extractor=extractor.model_name,
+                   quco_version=__version__, mode=mode, window=window)
+
     def check(self, *, index: str, corpus_tokens: int, extractor: str, quco_version: str, mode: str,
               window: int) -> None:
         """Refuse to apply this calibration to a setting it was not fitted for."""

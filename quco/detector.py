@@ -54,11 +54,8 @@ class Detector:
         self.max_draft_chars = max_draft_chars
         self.max_draft_sentences = max_draft_sentences
         self.anchors = anchors  # mode "evidence": how many of the question's rarest entities anchor claims
-        if calibration is not None and calibration.score != "risk":
-            from .calibration import CalibrationError
-
-            raise CalibrationError(f"{calibration.source or 'this calibration'} maps {calibration.score}; "
-                                   "a Detector's calibration maps risk (give it to the AnswerScorer)")
+        if calibration is not None:
+            calibration.require_score("risk", "a Detector", "AnswerScorer")
         self.calibration = calibration
         self._calibration_checked = False
         self.audit = audit
@@ -90,7 +87,8 @@ class Detector:
             return []
         self.extractor.nlp  # noqa: B018 - load the pipeline outside the timed region
         if self.calibration is not None and not self._calibration_checked:
-            self._check_calibration()
+            self.calibration.check_for(self.backend, self.extractor, mode=self._resolved.mode, window=self.window)
+            self._calibration_checked = True
         t0, wall0 = time.perf_counter(), time.time_ns()
         entities = self.extractor.entities_many(questions)
         draft_idx = [i for i, d in enumerate(drafts) if d is not None]
@@ -153,14 +151,6 @@ class Detector:
         return reports
 
     # -- internals ----------------------------------------------------------------------------
-    def _check_calibration(self) -> None:
-        from . import __version__
-
-        self.calibration.check(index=self.backend.identity, corpus_tokens=self.backend.corpus.tokens,
-                               extractor=self.extractor.model_name, quco_version=__version__,
-                               mode=self._resolved.mode, window=self.window)
-        self._calibration_checked = True
-
     def _validate(self, items) -> tuple[list[str], list[str | None]]:
         if isinstance(items, (str, bytes)):
             raise UsageError("check_many takes a list of questions or (question, draft) pairs, not one string")
