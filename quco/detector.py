@@ -207,7 +207,8 @@ class Detector:
         return plan
 
     def _claim_decision(self, claim, anchors, counts, cooccur):
-        """Mode "evidence": a claim's association with its best anchor, and whether it fires."""
+        """Mode "evidence": (evidence, decision, error): a claim's association with its best
+        anchor, whether it fires, and the backend error when a count it needs is unknown."""
         th = self._resolved
         ev = claim_evidence(claim, anchors, counts, cooccur, self.backend.corpus, self.window)
         if ev is None:  # a count or co-occurrence is unknown: say which, and why
@@ -217,10 +218,10 @@ class Detector:
                 raise RiskAbort(f"count or co-occurrence unknown for {claim!r}: {error}")
             d = trigger.pair_decision(anchors[0], claim, None, th)
             d = replace(d, reasons=(f"{d.reasons[0]} ({error})",) if error else d.reasons)
-            return ClaimEvidence(claim, counts[claim][0], anchors[0], None, None, d.risk, approx=approx), d
+            return ClaimEvidence(claim, counts[claim][0], anchors[0], None, None, d.risk, approx=approx), d, error
         fired = ev.risk > th.claim_risk
         if not fired:
-            return ev, trigger.Decision(False, ev.risk, ())
+            return ev, trigger.Decision(False, ev.risk, ()), None
         if ev.count == 0:
             why = f"{claim!r} never occurs in the corpus"
         elif ev.cooccur == 0:
@@ -230,11 +231,7 @@ class Detector:
             why = (f"{claim!r} is not associated with {ev.anchor!r}: together {ev.cooccur:,} times within "
                    f"{self.window:,} tokens, no more than the {ev.expected:.3g} expected by chance "
                    f"(counts {ev.anchor_count:,} and {ev.count:,})")
-        return ev, trigger.Decision(True, ev.risk, (why,))
-
-    @staticmethod
-    def _triplet_for(sentence, claim):
-        return next((t for t in sentence.triplets if t.tail == claim), None)
+        return ev, trigger.Decision(True, ev.risk, (why,)), None
 
     def _report(self, question, entities, sentences, counts, cooccur, shared, start, plan=None) -> RiskReport:
         th = self._resolved
@@ -256,11 +253,9 @@ class Detector:
                 anchors, claims = plan[s.index] if plan is not None else ((), ())
                 if plan is not None and anchors:
                     for c in claims:
-                        ev, d = self._claim_decision(c, anchors, counts, cooccur)
+                        ev, d, error = self._claim_decision(c, anchors, counts, cooccur)
                         head = ev.anchor or anchors[0]
-                        t = Triplet(head, _relation(s, c, head, self._triplet_for(s, c)), c, "claim")
-                        error = next((m[2] for m in [counts[c]] + [cooccur.get((a, c), (0, False, None)) for a in anchors]
-                                      if m[0] is None), None)
+                        t = Triplet(head, _relation(s, c, head), c, "claim")
                         pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window, ev.approx,
                                                   error, d.fired, d.risk,
                                                   ev.anchor_count, ev.count, ev.expected, ev.pmi))
@@ -336,10 +331,11 @@ class Detector:
         )
 
 
-def _relation(sentence, claim: str, anchor: str, triplet) -> str:
+def _relation(sentence, claim: str, anchor: str) -> str:
     """The retrieval query's relation for a claim: the parse's relation when a triplet ends in the
     claim, otherwise the words between the anchor and the claim ("is a" in "Hamlet is a tragedy"),
     or the (at most four) words before the claim when the anchor is not in the sentence."""
+    triplet = next((t for t in sentence.triplets if t.tail == claim), None)
     if triplet is not None:
         return triplet.relation
     text = sentence.text
