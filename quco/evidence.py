@@ -80,7 +80,7 @@ def claim_evidence(claim: str, anchors: Sequence[str], counts: dict, cooccur: di
         return ClaimEvidence(claim, count, None, None, None, NEUTRAL, approx=approx)
     best = None
     for a in anchors:
-        obs, pair_approx = cooccur.get((a, claim), (None, False))[:2]
+        obs, pair_approx = cooccur[(a, claim)][:2]
         if obs is None:
             return None
         a_count = counts[a][0]
@@ -113,7 +113,7 @@ def new_claims(claims: Sequence[str], anchors: Sequence[str], canon: Callable[[s
         cc = canon(c)
         if not cc:
             continue
-        restates = any(_within(cc, k) or _within(k, cc) for k in keys) or bool(context) and _within(cc, context)
+        restates = any(_overlap(cc, k) for k in keys) or bool(context) and _within(cc, context)
         (same if restates else new).append(c)
     new = [c for c in new if not any(c != o and _within(canon(c), canon(o)) for o in new)]
     return new, same
@@ -121,8 +121,7 @@ def new_claims(claims: Sequence[str], anchors: Sequence[str], canon: Callable[[s
 
 def overlaps(a: str, b: str, canon: Callable[[str], str]) -> bool:
     """One phrase is part of the other (whole words): "script" and "cuneiform script"."""
-    ca, cb = canon(a), canon(b)
-    return _within(ca, cb) or _within(cb, ca)
+    return _overlap(canon(a), canon(b))
 
 
 def canonical_of(backend) -> Callable[[str], str]:
@@ -133,6 +132,10 @@ def canonical_of(backend) -> Callable[[str], str]:
     from .normalize import Normalizer
 
     return Normalizer().canonical
+
+
+def _overlap(a: str, b: str) -> bool:
+    return _within(a, b) or _within(b, a)
 
 
 def _within(part: str, whole: str) -> bool:
