@@ -38,9 +38,7 @@ def cmd_calibrate(args) -> int:
         from dataclasses import replace
 
         settings = replace(settings, calibration=None)
-    pair = tuple(args.pair_fields.split(",")) if args.pair_fields else None
-    if pair is not None and len(pair) != 2:
-        raise UsageError("--pair-fields takes two field names: CORRECT,FABRICATED")
+    pair = tuple(args.pair_fields.split(",")) if args.pair_fields else None  # checked by quco.score
     cal = calibrate_file(args.labelled, args.out, settings=settings, label_field=args.label_field, positive=args.positive,
                          question_field=args.question_field, answer_field=args.answer_field, id_field=args.id_field,
                          pair_fields=pair, workers=args.workers, force=args.force)

@@ -170,26 +170,24 @@ class Settings:
         from .extract import Extractor
 
         backend = backend or self.open_backend()
-        cal = self.load_calibration()
         return Detector(backend, Extractor(self.model), self.thresholds(), window=self.window,
-                        max_draft_sentences=self.max_draft_sentences,
-                        calibration=cal if cal is not None and cal.score == "risk" else None)
+                        max_draft_sentences=self.max_draft_sentences, calibration=self.calibration_of("risk"))
 
     def answer_scorer(self, detector):
         """The answer-level scorer sharing ``detector``'s backend and extractor."""
         from .answer import AnswerScorer
 
-        cal = self.load_calibration()
         return AnswerScorer(detector.backend, detector.extractor, window=detector.window,
-                            unknown_policy=self.unknown_policy,
-                            calibration=cal if cal is not None and cal.score == "answer_risk" else None)
+                            unknown_policy=self.unknown_policy, calibration=self.calibration_of("answer_risk"))
 
-    def load_calibration(self):
+    def calibration_of(self, score: str):
+        """The configured calibration if it maps ``score`` ("risk" or "answer_risk"), else None."""
         if not self.calibration:
             return None
         from .calibration import Calibration
 
-        return Calibration.load(self.calibration)
+        cal = Calibration.load(self.calibration)
+        return cal if cal.score == score else None
 
 
 _TYPES = {f.name: f.type for f in fields(Settings)}

@@ -24,14 +24,12 @@ def calibrate_file(labelled: str | os.PathLike, out: str | os.PathLike, *, setti
                    force: bool = False, progress: bool = False) -> Calibration:
     from .. import __version__
     from .evaluation import _is_positive, load_scored
-    from .scoring import score
+    from .scoring import iter_rows, score
 
     check_outputs([labelled], {"--out": (out, "calibration")}, force=force)
     if pair_fields:
         label_field = "label"
     else:  # refuse a file without labels before scoring all of it
-        from .scoring import iter_rows
-
         if not Path(labelled).is_file():
             raise SourceError(f"{labelled}: input file not found")
         first = next((row for _, row, error, _ in iter_rows(Path(labelled)) if error is None and row), None)
@@ -44,8 +42,6 @@ def calibrate_file(labelled: str | os.PathLike, out: str | os.PathLike, *, setti
         rows = load_scored(scored)
     if not rows:
         raise UsageError(f"{labelled}: no rows could be scored")
-    if label_field not in rows[0]:
-        raise UsageError(f"{labelled}: no field {label_field!r} to calibrate against (pass --label-field)")
     score_field = "answer_risk" if (answer_field or pair_fields) else "risk"
     rows = [r for r in rows if r.get(label_field) is not None and r.get(score_field) is not None]
     labels = [_is_positive(r[label_field], positive) for r in rows]
