@@ -19,7 +19,7 @@ import json
 import os
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .errors import ConfigError
@@ -166,4 +166,4 @@ def fit(risks: Sequence[float], labels: Sequence[bool], *, score: str, fitted_fo
     cal = Calibration(score=score, breakpoints=tuple(breaks), values=tuple(values), fitted_for=dict(fitted_for),
                       rows=len(risks), positives=positives, source=source)
     rel = reliability([cal.p(r) for r in risks], labels)
-    return Calibration(**{**cal.__dict__, "fit_metrics": {"ece": rel["ece"], "brier": rel["brier"]}})
+    return replace(cal, fit_metrics={"ece": rel["ece"], "brier": rel["brier"]})

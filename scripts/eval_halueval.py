@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import sys
 import tempfile
@@ -156,6 +155,8 @@ def _ids(index) -> set:
 
 def _answer_rarity(index, claims, rows_qe, items=None) -> list[float]:
     """Baseline: risk from how rare the answer's new phrases are, ignoring the question."""
+    from quco.batch.evaluation import rarity
+
     out = []
     for i, (cs, qe) in enumerate(zip(claims, rows_qe)):
         backend = index
@@ -167,7 +168,7 @@ def _answer_rarity(index, claims, rows_qe, items=None) -> list[float]:
             out.append(0.5)
             continue
         counts = [c.count for c in backend.count_many(new)]
-        out.append(max(1.0 / (1.0 + math.sqrt(c)) for c in counts))
+        out.append(max(rarity(c) for c in counts))
     return out
 
 

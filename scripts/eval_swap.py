@@ -82,8 +82,10 @@ def true_rate_at(scores: list[float], labels: list[bool], false_rate: float) -> 
 
 
 def rarity(backend, phrases: list[str]) -> list[float]:
+    from quco.batch.evaluation import rarity as risk_of
+
     counts = {c.phrase: c.count for c in backend.count_many(sorted(set(phrases)))}
-    return [1.0 / (1.0 + math.sqrt(counts[p])) for p in phrases]
+    return [risk_of(counts[p]) for p in phrases]
 
 
 def main() -> int:

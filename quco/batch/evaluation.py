@@ -183,7 +183,7 @@ def evaluate(
     result = EvalResult(len(rows), sum(labels), score_field, result_auroc, result_auprc, prf, rate, by_stage, by_type,
                         png, html_path, notes, unknown, _threshold_table(scores, labels), baselines, uncheckable,
                         calibration, _worst(rows, labels, scores, decisions, score_field), _provenance(rows),
-                        _label_values(rows, labels, label_field), _operating_point(decisions, labels))
+                        _label_values(rows, labels, label_field), _operating_point(prf, labels))
     if out_prefix is not None:
         from .eval_page import page as _page, plot as _plot
 
@@ -245,14 +245,23 @@ def _threshold_table(scores, labels) -> list[dict]:
     return out
 
 
+def rarity(count: int) -> float:
+    """The answer-rarity baseline's risk of one phrase from its count alone: 1 / (1 + sqrt(count))."""
+    return 1.0 / (1.0 + math.sqrt(count))
+
+
 def answer_rarity(claims_json) -> float:
     """Baseline: risk from how rare the answer's claims are, ignoring the question."""
+    counts = [c.get("count") for c in _claims(claims_json) if isinstance(c, dict) and c.get("count") is not None]
+    return max((rarity(c) for c in counts), default=0.5)
+
+
+def _claims(claims_json) -> list:
+    """A scored row's ``answer_claims`` (JSON text, or already parsed), [] when unreadable."""
     try:
-        claims = json.loads(claims_json) if isinstance(claims_json, str) else (claims_json or [])
+        return json.loads(claims_json) if isinstance(claims_json, str) else (claims_json or [])
     except ValueError:
-        claims = []
-    counts = [c.get("count") for c in claims if isinstance(c, dict) and c.get("count") is not None]
-    return max((1.0 / (1.0 + math.sqrt(c)) for c in counts), default=0.5)
+        return []
 
 
 def _baselines(rows, labels, score_field) -> dict:
@@ -287,10 +296,7 @@ def _worst(rows, labels, scores, decisions, score_field, k: int = 5) -> dict:
         r = rows[i]
         why = r.get("reasons") or ""
         if score_field == "answer_risk" and r.get("answer_claims"):
-            try:
-                claims = json.loads(r["answer_claims"]) if isinstance(r["answer_claims"], str) else r["answer_claims"]
-            except ValueError:
-                claims = []
+            claims = _claims(r["answer_claims"])
             if claims:
                 c = max(claims, key=lambda c: c.get("risk") or 0)
                 why = (f"claim {c.get('phrase')!r}: count {c.get('count')}, with {c.get('anchor')!r} "
@@ -322,9 +328,9 @@ def _label_values(rows, labels, label_field) -> dict:
     return {"positive": pos, "negative": neg}
 
 
-def _operating_point(decisions, labels) -> dict:
-    tp = sum(1 for d, y in zip(decisions, labels) if d and y)
-    fp = sum(1 for d, y in zip(decisions, labels) if d and not y)
+def _operating_point(prf: dict, labels) -> dict:
+    """quco's decision as a point on the ROC and precision-recall curves (from its counts in ``prf``)."""
+    tp, fp = prf["tp"], prf["fp"]
     pos, neg = sum(labels), len(labels) - sum(labels)
     return {"fpr": _r(fp / neg) if neg else None, "tpr": _r(tp / pos) if pos else None,
             "precision": _r(tp / (tp + fp)) if tp + fp else None}
