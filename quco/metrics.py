@@ -50,8 +50,9 @@ def auprc(scores: Sequence[float], labels: Sequence[bool]) -> float:
     return float(precision[ys].sum() / ys.sum())
 
 
-def roc_curve(scores: Sequence[float], labels: Sequence[bool]):
-    """(false positive rates, true positive rates) at every distinct threshold, from (0, 0)."""
+def _cumulative(scores: Sequence[float], labels: Sequence[bool]):
+    """(true positives, false positives, positives, negatives) when flagging every score at or
+    above each distinct threshold, highest threshold first."""
     import numpy as np
 
     s = np.asarray(scores, dtype=float)
@@ -59,9 +60,21 @@ def roc_curve(scores: Sequence[float], labels: Sequence[bool]):
     order = np.argsort(-s, kind="mergesort")
     s, y = s[order], y[order]
     last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tp = np.cumsum(y)[last]
-    fp = np.cumsum(~y)[last]
-    return np.r_[0, fp / max(1, (~y).sum())], np.r_[0, tp / max(1, y.sum())]
+    return np.cumsum(y)[last], np.cumsum(~y)[last], int(y.sum()), int((~y).sum())
+
+
+def roc_curve(scores: Sequence[float], labels: Sequence[bool]):
+    """(false positive rates, true positive rates) at every distinct threshold, from (0, 0)."""
+    import numpy as np
+
+    tp, fp, pos, neg = _cumulative(scores, labels)
+    return np.r_[0, fp / max(1, neg)], np.r_[0, tp / max(1, pos)]
+
+
+def pr_curve(scores: Sequence[float], labels: Sequence[bool]):
+    """(recall, precision) at every distinct threshold, highest threshold first."""
+    tp, fp, pos, _ = _cumulative(scores, labels)
+    return tp / max(1, pos), tp / (tp + fp)
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:

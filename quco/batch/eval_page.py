@@ -14,21 +14,8 @@ import json
 from pathlib import Path
 
 from ..errors import OutputError, UsageError
-from ..metrics import roc_curve
+from ..metrics import pr_curve, roc_curve
 from ..outputs import PNG_MARKER
-
-
-def pr_curve(scores, labels):
-    """(recall, precision) at every distinct threshold, highest threshold first."""
-    import numpy as np
-
-    s, y = np.asarray(scores, float), np.asarray(labels, bool)
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tp = np.cumsum(y)[last]
-    flagged = last + 1
-    return tp / max(1, y.sum()), tp / flagged
 
 
 def plot(scores, labels, result, path: Path) -> None:
