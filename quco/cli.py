@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("index")
     m.add_argument("--no-progress", action="store_true")
     m.add_argument("--json", action="store_true")
+    vo = isub.add_parser("vocab", help="rewrite a sharded index's shared vocabulary (after a shard changed)")
+    vo.add_argument("path")
     i = isub.add_parser("info", help="describe an index")
     i.add_argument("path")
     i.add_argument("--json", action="store_true")
@@ -260,13 +262,17 @@ def _cmd_index(args) -> int:
         from .index.mmap_build import compact_index
 
         stats = compact_index(args.index, progress=not args.no_progress and sys.stderr.isatty())
-        return _print_mmap(args, stats, "compacted")
+        _print_mmap(args, stats, "compacted")
+        return cli_ops.refresh_shard_vocabulary(args.index)
+    if args.index_command == "vocab":
+        return cli_ops.cmd_index_vocab(args)
     from .render import render_info
 
     if Path(args.path).is_dir() and (Path(args.path) / "quco-shards.json").exists():
-        from .shard.build import read_shards_manifest
+        from .shard.build import read_shards_manifest, vocabulary_status
 
         meta = read_shards_manifest(args.path)
+        meta["vocabulary"] = vocabulary_status(args.path)
         print(json.dumps(meta, indent=2) if args.json else "\n".join(f"{k:<16} {v}" for k, v in meta.items()))
         return 0
     if Path(args.path).is_dir() and (Path(args.path) / "quco-index.json").exists():
@@ -332,7 +338,8 @@ def _add_mmap(args) -> int:
     stats = add_documents(args.index, args.sources, text_split=args.text_split, skip_bad_lines=args.skip_bad_lines,
                           progress=not args.no_progress and sys.stderr.isatty(), workers=args.workers,
                           segment_tokens=args.segment_tokens, merge=not args.no_merge)
-    return _print_mmap(args, stats, "updated")
+    _print_mmap(args, stats, "updated")
+    return cli_ops.refresh_shard_vocabulary(args.index)
 
 
 def _check_build_sizes(args) -> None:

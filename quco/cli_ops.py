@@ -1,5 +1,5 @@
-"""Handlers of the operations commands (``quco monitor``, ``feedback``, ``audit``, ``model``);
-``quco.cli`` parses the arguments and formats errors."""
+"""Handlers of the operations commands (``quco monitor``, ``feedback``, ``audit``, ``model``,
+``index vocab``); ``quco.cli`` parses the arguments and formats errors."""
 
 from __future__ import annotations
 
@@ -97,4 +97,27 @@ def cmd_audit(args) -> int:
     with AuditLog(args.audit) as log:
         n = log.export_parquet(args.out)
     print(json.dumps({"decisions": n, "out": args.out}) if args.json else f"exported {n:,} decisions to {args.out}")
+    return 0
+
+
+def cmd_index_vocab(args) -> int:
+    from .shard.build import rewrite_vocabulary
+
+    if not (Path(args.path) / "quco-shards.json").exists():
+        raise UsageError(f"{args.path}: not a sharded index (built with `quco index build --shards N`)")
+    words = rewrite_vocabulary(args.path)
+    print(f"wrote the shared vocabulary of {args.path}: {words:,} words")
+    return 0
+
+
+def refresh_shard_vocabulary(index: str) -> int:
+    """After ``quco index add``/``compact`` of one shard of a sharded index: rewrite the set's
+    shared vocabulary, which no longer matches (the shards answer correctly without it, slower)."""
+    from .shard.build import SHARDS_MANIFEST, read_shards_manifest, rewrite_vocabulary
+
+    shard = Path(index).resolve()
+    root = shard.parent
+    if (root / SHARDS_MANIFEST).exists() and shard.name in read_shards_manifest(root)["shards"]:
+        words = rewrite_vocabulary(root)
+        print(f"rewrote the shared vocabulary of {root}: {words:,} words")
     return 0

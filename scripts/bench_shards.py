@@ -6,9 +6,11 @@
 * ``sharded``: the shared corpus as one memory-mapped index and as 4 document-partitioned shards
   (``quco index build --shards 4``). Answers compared on the agreement workload (1,000 real
   entities, 600 real pairs, window 1,000); per-query latency of the single index, of the 4 shards
-  in-process as ``--index`` opens them (one engine over all their segments), of a ShardedBackend
-  fanning out to 4 separate in-process indexes, and of the 4 shards each behind its own
-  ``quco serve`` on 127.0.0.1 (RemoteShard); check_question p50, single vs sharded in-process.
+  in-process as ``--index`` opens them (one engine over all their segments, words found through
+  their shared vocabulary), of a ShardedBackend fanning out to 4 separate in-process indexes, and
+  of the 4 shards each behind its own ``quco serve`` on 127.0.0.1 (RemoteShard); check_question
+  p50, single vs sharded in-process. In-process figures: the median of 5 rounds that alternate
+  the backends, each round with empty caches.
 * ``score``: ``quco score`` of ROWS question+answer rows (HaluEval dev rows repeated with a row
   number appended to each question, so every row is distinct) with ``--workers 2`` locally and
   with ``--ray --workers 2`` on a local Ray started by the command (its start-up included); the
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +34,7 @@ from pathlib import Path
 
 from benchlib import ROOT, pct, workload
 
+ROUNDS = 5
 SHARED = Path(os.environ.get("QUCO_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
@@ -44,6 +48,24 @@ def _lat(fn, items) -> tuple[list, dict]:
             out.append(f"unknown: {type(exc).__name__}")
         ms.append((time.perf_counter() - t) * 1000)
     return out, {"n": len(ms), "p50_ms": round(pct(ms, 50), 4), "p99_ms": round(pct(ms, 99), 4)}
+
+
+def _paired(ask, backends, items) -> dict:
+    """Each item asked of every backend in turn: {name: (answers, latency summary)}."""
+    backends = list(backends)
+    out = {name: ([], []) for name, _ in backends}
+    for i, it in enumerate(items):
+        k = i % len(backends)  # the order rotates: whoever goes first or second is not always the same
+        for name, be in backends[k:] + backends[:k]:
+            got, ms = out[name]
+            t = time.perf_counter()
+            try:
+                got.append(ask(be, it))
+            except Exception as exc:  # noqa: BLE001 - an unknown answer is a result here
+                got.append(f"unknown: {type(exc).__name__}")
+            ms.append((time.perf_counter() - t) * 1000)
+    return {name: (got, {"n": len(ms), "p50_ms": round(pct(ms, 50), 4), "p99_ms": round(pct(ms, 99), 4)})
+            for name, (got, ms) in out.items()}
 
 
 def bench_sharded(tmp: Path) -> dict:
@@ -63,17 +85,38 @@ def bench_sharded(tmp: Path) -> dict:
     one, four = MmapIndex(tmp / "one"), open_sharded(tmp / "four")
     fan_out = ShardedBackend([MmapIndex(tmp / "four" / f"shard-{k:04d}") for k in range(4)])
     entities, pairs, questions = workload(SHARED, Extractor(), 1000, 600)
-    res = {"corpus_tokens": one.corpus.tokens, "shards": 4}
+    res = {"corpus_tokens": one.corpus.tokens, "shards": 4, "rounds": ROUNDS}
+    dirs = [tmp / "four" / f"shard-{k:04d}" for k in range(4)]
+    searched = MmapIndex(dirs[0], more=dirs[1:])  # the same engine without the shared vocabulary
+    backends = (("single", one), ("sharded_in_process", four), ("sharded_no_shared_vocabulary", searched),
+                ("sharded_fan_out", fan_out))
+    rounds = {name: {"count": [], "cooccur": [], "check_question": []} for name, _ in backends}
+    detectors = {name: Detector(be, Extractor()) for name, be in backends}
+    jobs = (("count", lambda be, p: be.count(p), entities), ("cooccur", lambda be, ab: be.cooccur(*ab), pairs),
+            ("check_question", lambda be, q: detectors[be.bench_name].check_question(q), questions[:300]))
+    for name, be in backends:
+        be.bench_name = name
     answers = {}
-    for name, be in (("single", one), ("sharded_in_process", four), ("sharded_fan_out", fan_out)):
-        for _ in range(2):  # the second pass is measured: both warm
+    # Paired: each item is asked of every backend in turn (in a rotating order), so a slow spell of
+    # the machine falls on all of them alike; each figure is the median over the rounds (each
+    # starting with empty caches).
+    for _ in range(ROUNDS):
+        for _, be in backends:
             be.clear_caches()
-            counts, c_lat = _lat(lambda p: be.count(p), entities)
-            cooc, o_lat = _lat(lambda ab: be.cooccur(*ab), pairs)
-        answers[name] = (counts, cooc)
-        det = Detector(be, Extractor())
-        _, q_lat = _lat(det.check_question, questions[:300])
-        res[name] = {"count": c_lat, "cooccur": o_lat, "check_question_p50_ms": q_lat["p50_ms"]}
+        for kind, ask, items in jobs:
+            got = _paired(ask, backends, items)
+            for name, (out, lat) in got.items():
+                rounds[name][kind].append(lat)
+                if kind != "check_question":
+                    answers.setdefault(name, {})[kind] = out
+    answers = {name: (a["count"], a["cooccur"]) for name, a in answers.items()}
+    for name, _ in backends:
+        med = {k: {"n": v[0]["n"], **{q: round(statistics.median(r[q] for r in v), 4) for q in ("p50_ms", "p99_ms")}}
+               for k, v in rounds[name].items()}
+        res[name] = {"count": med["count"], "cooccur": med["cooccur"],
+                     "check_question_p50_ms": med["check_question"]["p50_ms"],
+                     "rounds_p50_ms": {k: [r["p50_ms"] for r in v] for k, v in rounds[name].items()}}
+    res["sharded_in_process"]["shared_vocabulary"] = four.vocabulary is not None
     servers = [Server(tmp / "four" / f"shard-{k:04d}", "--insecure-no-auth") for k in range(4)]
     try:
         remote = ShardedBackend([RemoteShard(f"http://127.0.0.1:{s.port}") for s in servers], timeout=10)
@@ -86,13 +129,13 @@ def bench_sharded(tmp: Path) -> dict:
         for s in servers:
             s.stop()
     base = answers["single"]
-    for name in ("sharded_in_process", "sharded_fan_out", "sharded_http"):
+    for name in ("sharded_in_process", "sharded_no_shared_vocabulary", "sharded_fan_out", "sharded_http"):
         same_c = sum(a == b for a, b in zip(base[0], answers[name][0]))
         same_o = sum(a == b for a, b in zip(base[1], answers[name][1]))
         exact_base = [a for a in base[0] + base[1] if not isinstance(a, str) and not a.approx]
         res[name]["identical"] = {"counts": f"{same_c}/{len(entities)}", "cooccur": f"{same_o}/{len(pairs)}",
                                   "single_index_exact_answers": len(exact_base)}
-    for name in ("sharded_in_process", "sharded_fan_out"):
+    for name in ("sharded_in_process", "sharded_no_shared_vocabulary", "sharded_fan_out"):
         for k in ("count", "cooccur"):
             for q in ("p50", "p99"):
                 res[name][f"{k}_{q}_ratio"] = round(res[name][k][f"{q}_ms"] / res["single"][k][f"{q}_ms"], 2)

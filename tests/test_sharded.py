@@ -38,11 +38,14 @@ def test_a_sharded_index_answers_like_the_single_index(tmp_path_factory, texts, 
     build_sharded_index([src], tmp / "many", shards=shards, progress=False, processes=2)
     one = MmapIndex(tmp / "one", budget=100_000)
     union = open_sharded(tmp / "many", budget=100_000)  # one engine over every shard's segments
-    fan_out = ShardedBackend([MmapIndex(tmp / "many" / f"shard-{k:04d}", budget=100_000) for k in range(shards)])
+    assert union.vocabulary is not None  # ... finding words in all of them through the shared vocabulary
+    dirs = [tmp / "many" / f"shard-{k:04d}" for k in range(shards)]
+    per_shard_search = MmapIndex(dirs[0], more=dirs[1:], budget=100_000)
+    fan_out = ShardedBackend([MmapIndex(d, budget=100_000) for d in dirs])
     words = [w for w in WORDS if Normalizer().tokens(w)]
     phrases = [" ".join(data.draw(st.lists(st.sampled_from(words), min_size=1, max_size=3))) for _ in range(12)]
     pairs = [(data.draw(st.sampled_from(phrases)), data.draw(st.sampled_from(phrases))) for _ in range(8)]
-    for many in (union, fan_out):
+    for many in (union, per_shard_search, fan_out):
         assert many.corpus == one.corpus
         assert many.count_many(phrases) == one.count_many(phrases)
         for window in (0, 3, 1000):

@@ -48,7 +48,7 @@ DEFAULT_BUDGET = 5_000
 ZERO_CHECK = 20  # a count whose sample has no hit is settled exactly up to this many budgets
 _MAX_PHRASE_TOKENS = 256
 _CACHE = 256
-_SMALL = 16  # postings this short are verified position by position
+_SMALL = 96  # postings this short are verified position by position
 
 
 def word_hash(word: str) -> int:
@@ -77,7 +77,10 @@ def check_budget(budget) -> int:
 
 class BudgetedQueries:
     """Mixin: ``count_many``/``cooccur_many`` over ``self.segments`` (see the module docstring).
-    The host sets ``segments``, ``normalizer``, ``budget``, ``zero_check`` and calls ``_init_queries``."""
+    The host sets ``segments``, ``normalizer``, ``budget``, ``zero_check`` (and ``vocabulary``, when
+    its segments share one) and calls ``_init_queries``."""
+
+    vocabulary = None  # a quco.index.vocab.SharedVocabulary over ``segments``, or None
 
     def _init_queries(self) -> None:
         import numpy as np
@@ -99,10 +102,11 @@ class BudgetedQueries:
             raise QueryError(f"phrase has {len(toks)} tokens; at most {_MAX_PHRASE_TOKENS} are supported")
         return toks
 
-    def _word_ids(self, toks) -> list[tuple[int, ...]]:
-        """Each token's word id in every segment (-1 where absent); cached. The tokens not yet
-        cached are looked up together, one search per segment, not one per token and segment:
-        that per-segment cost is what a sharded index pays once per shard."""
+    def _word_ids(self, toks) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """Each token's (word id, count) in every segment (-1 and 0 where absent); cached. The
+        tokens not yet cached are looked up together: one search of the shared vocabulary when the
+        host has one (``self.vocabulary``, see ``quco.index.vocab``), else one search per segment.
+        That per-segment cost is what a sharded index pays once per shard."""
         cache = self._hashes
         missing = [t for t in dict.fromkeys(toks) if t not in cache]
         if missing:
@@ -111,9 +115,14 @@ class BudgetedQueries:
                 raws = [t.encode("utf-8") for t in missing]
                 h_list = [word_hash(t) for t in missing]
                 hs = self._np.array(h_list, dtype=self._np.uint64)
-            per_seg = [seg.word_ids(missing, raws, hs, h_list) for seg in self.segments]
-            for k, t in enumerate(missing):
-                cache[t] = tuple(ids[k] for ids in per_seg)
+            if self.vocabulary is not None:
+                found = self.vocabulary.lookup(missing, raws, hs, h_list)
+            else:
+                per_seg = [seg.word_ids(missing, raws, hs, h_list) for seg in self.segments]
+                cnts = [[int(seg.cnt[w]) if w >= 0 else 0 for w in ids] for seg, ids in zip(self.segments, per_seg)]
+                found = zip(zip(*per_seg), zip(*cnts))
+            for t, entry in zip(missing, found):
+                cache[t] = entry
             while len(cache) > 65_536:
                 cache.popitem(last=False)
         return [cache[t] for t in toks]
@@ -121,14 +130,14 @@ class BudgetedQueries:
     def _plan(self, toks) -> list[tuple]:
         """Per segment holding every word: (segment index, word ids, offset of the rarest word, its count)."""
         per_token = self._word_ids(toks)
+        if len(per_token) == 1:
+            ids, cnts = per_token[0]
+            return [(s, (w,), 0, cnts[s]) for s, w in enumerate(ids) if w >= 0]
         plan = []
-        for s, seg in enumerate(self.segments):
-            ids = [p[s] for p in per_token]
-            if min(ids) < 0:
-                continue
-            cnts = [int(seg.cnt[w]) for w in ids]
-            j0 = min(range(len(ids)), key=cnts.__getitem__)
-            plan.append((s, ids, j0, cnts[j0]))
+        for s, (ids, cnts) in enumerate(zip(zip(*[p[0] for p in per_token]), zip(*[p[1] for p in per_token]))):
+            if min(ids) >= 0:
+                n = min(cnts)
+                plan.append((s, ids, cnts.index(n), n))
         return plan
 
     # -- phrase positions ---------------------------------------------------------------------------
@@ -159,7 +168,7 @@ class BudgetedQueries:
 
     def _phrase_starts(self, s: int, ids, j0: int):
         """All start positions of the phrase in segment ``s`` (int64); call only within budget."""
-        key = (s, tuple(ids))
+        key = (s, ids)
         hit = self._phrases.get(key)
         if hit is not None:
             self.cache_hits += 1
@@ -169,20 +178,11 @@ class BudgetedQueries:
         seg = self.segments[s]
         post = seg.postings(ids[j0])
         if len(post) <= _SMALL and seg.stream is not None:
-            # A rare word (most entities): checking a few positions one by one costs less than
-            # the dozen NumPy calls of the vectorised check, and that per-segment cost is what a
-            # sharded index pays once per shard.
-            stream, last = seg.stream, len(seg.stream) - 1
-            others = [(j - j0, w) for j, w in enumerate(ids) if j != j0]
-            found = []
-            for p in post.tolist():
-                if p < j0:
-                    continue
-                for d, w in others:
-                    if stream[min(p + d, last)] != w:
-                        break
-                else:
-                    found.append(p - j0)
+            # A rare word (most entities): reading a few positions' words costs less than the dozen
+            # NumPy calls of the vectorised check, and that per-segment cost is what a sharded
+            # index pays once per shard.
+            stream, n, want = seg.stream, len(ids), list(ids)
+            found = [p - j0 for p in post.tolist() if p >= j0 and stream[p - j0: p - j0 + n].tolist() == want]
             starts = self._np.array(found, dtype=self._np.int64)
         else:
             starts = post.astype(self._np.int64) - j0

@@ -9,6 +9,7 @@ below the work budget and flagged estimates above it (see ``quco.index.engine``)
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,8 @@ from .engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, WorkBudgetExcee
 from .mmap_build import read_manifest
 
 __all__ = ["MmapIndex", "WorkBudgetExceeded", "DEFAULT_BUDGET"]
+
+log = logging.getLogger("quco.index")
 
 
 class _Segment:
@@ -72,6 +75,18 @@ class _Segment:
         return self.post[o: o + int(self.cnt[w])]
 
 
+def _open_vocabulary(root: Path, segments, manifests):
+    """The shared vocabulary at ``root``, or None (with a warning) when it cannot serve these segments."""
+    from .vocab import SharedVocabulary, StaleVocabulary
+
+    try:
+        return SharedVocabulary(root, segments, manifests)
+    except StaleVocabulary as exc:
+        log.warning("%s: the shared vocabulary is not used: %s. Answers are the same, each new word costs "
+                    "one search per shard; `quco index vocab %s` rewrites it", root, exc, root)
+        return None
+
+
 def _map_bytes(path: Path):
     """The file as a read-only ``mmap`` (slices are ``bytes``), or b"" when it is empty."""
     import mmap
@@ -87,18 +102,23 @@ class MmapIndex(BudgetedQueries, CountBackend):
     name = "mmap"
 
     def __init__(self, path: str | os.PathLike, *, require: Normalizer | None = None, budget: int = DEFAULT_BUDGET,
-                 zero_check: int = ZERO_CHECK, more: Sequence[str | os.PathLike] = (), identity: str | None = None):
+                 zero_check: int = ZERO_CHECK, more: Sequence[str | os.PathLike] = (), identity: str | None = None,
+                 vocabulary: str | os.PathLike | None = None):
         """``more``: further indexes of the same corpus's other documents (the shards of a sharded
         index), answered together: one engine over all their segments, so a query normalises and
-        hashes its words once however many shards there are."""
+        hashes its words once however many shards there are. ``vocabulary``: the directory holding
+        their shared vocabulary (``quco.index.vocab``), so a word is found in all of them with one
+        search; when it is missing or describes other segments the index answers without it."""
         self.path = Path(path)
         self.meta = read_manifest(self.path)
         self.normalizer = Normalizer.from_dict(self.meta["normalizer"])
         require_normalizer(self.path, self.normalizer, require)
         self.segments = [_Segment(self.path, e) for e in self.meta["segments"]]
         tokens, documents = int(self.meta["tokens"]), int(self.meta["documents"])
+        manifests = [(self.path.name, self.meta)]
         for other in map(Path, more):
             meta = read_manifest(other)
+            manifests.append((other.name, meta))
             if Normalizer.from_dict(meta["normalizer"]) != self.normalizer:
                 raise IndexSettingsError(f"{other}: built with other normalisation than {self.path}; "
                                          "rebuild the shards with the same settings")
@@ -108,7 +128,10 @@ class MmapIndex(BudgetedQueries, CountBackend):
         self.zero_check = zero_check
         self._identity = identity or f"mmap:{self.path}"
         self._config = {"path": str(self.path), "budget": self.budget, "zero_check": zero_check,
-                        "more": [str(m) for m in more], "identity": identity}
+                        "more": [str(m) for m in more], "identity": identity,
+                        "vocabulary": None if vocabulary is None else str(vocabulary)}
+        if vocabulary is not None:
+            self.vocabulary = _open_vocabulary(Path(vocabulary), self.segments, manifests)
         self._corpus = Corpus(tokens, documents)
         self._init_queries()
 
@@ -142,7 +165,7 @@ class MmapIndex(BudgetedQueries, CountBackend):
 
         c = self._config
         return partial(MmapIndex, c["path"], budget=c["budget"], zero_check=c["zero_check"], more=c["more"],
-                       identity=c["identity"]), ()
+                       identity=c["identity"], vocabulary=c["vocabulary"]), ()
 
     def close(self) -> None:
         self.clear_caches()

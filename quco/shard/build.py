@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..backends.building import build_sources, building_dir, fsync_dir, fsync_file, quco_version
 from ..errors import BuildError, IndexOpenError, QucoError, UsageError
+from ..index.vocab import write_vocabulary
 from ..normalize import Normalizer
 
 SHARDS_MANIFEST = "quco-shards.json"
@@ -89,6 +90,7 @@ def build_sharded_index(
                     raise BuildError(f"{name} would hold no words: --shards {shards} is more than the corpus "
                                      "has documents to spread")
                 raise BuildError(f"{name}: {r['error']}")
+        write_vocabulary(tmp, [tmp / name for name in names])
         meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "shards": names,
                 "tokens": sum(r["tokens"] for r in results), "documents": sum(r["documents"] for r in results),
                 "partition": "record i goes to shard i % N", "normalizer": normalizer.to_dict(),
@@ -139,6 +141,32 @@ def read_shards_manifest(path: str | os.PathLike) -> dict:
     return meta
 
 
+def _manifests(path: Path, names: Sequence[str]) -> list[tuple[str, dict]]:
+    from ..index.mmap_build import read_manifest
+
+    return [(n, read_manifest(path / n)) for n in names]
+
+
+def rewrite_vocabulary(path: str | os.PathLike) -> int:
+    """Write the shared vocabulary of the sharded index at ``path`` again (after a shard was
+    rebuilt, extended or compacted); returns its number of words."""
+    from ..outputs import OutputLock
+
+    path = Path(path)
+    names = read_shards_manifest(path)["shards"]
+    with OutputLock(path, "vocabulary rewrite"):
+        return write_vocabulary(path, [path / n for n in names])
+
+
+def vocabulary_status(path: str | os.PathLike) -> str:
+    """"current" or why the sharded index at ``path`` answers without its shared vocabulary."""
+    from ..index.vocab import vocabulary_problem
+
+    path = Path(path)
+    problem = vocabulary_problem(path, _manifests(path, read_shards_manifest(path)["shards"]))
+    return f"not used: {problem}; `quco index vocab {path}` rewrites it" if problem else "current"
+
+
 def open_sharded(path: str | os.PathLike, *, require: Normalizer | None = None, budget: int | None = None):
     """The local shards of a sharded index directory, answered as one backend: one query engine
     over all their segments (sums over document-partitioned shards are exact, and a query's words
@@ -149,4 +177,4 @@ def open_sharded(path: str | os.PathLike, *, require: Normalizer | None = None, 
     path = Path(path)
     names = read_shards_manifest(path)["shards"]
     return MmapIndex(path / names[0], more=[path / n for n in names[1:]], require=require,
-                     budget=budget or DEFAULT_BUDGET, identity=f"sharded:{path}")
+                     budget=budget or DEFAULT_BUDGET, identity=f"sharded:{path}", vocabulary=path)
