@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass
 from .backends.base import DEFAULT_WINDOW, CountBackend
 from .detector import _cooc_value, _isolating_failures
 from .errors import RiskAbort, UsageError
-from .evidence import NEUTRAL, ClaimEvidence, canonical_of, claim_evidence, least_supported, new_claims, overlaps
+from .evidence import (NEUTRAL, ClaimEvidence, canonical_of, claim_evidence, claim_pairs, least_supported, new_claims,
+                       overlaps, with_forms)
 from .extract import Extractor
 from .normalize import invalid_text
 
@@ -104,7 +105,7 @@ class AnswerScorer:
         def count(batch):
             return _isolating_failures(self.backend.count_many, batch, lambda c: (c.count, c.approx, None))
 
-        counts = count(sorted({p for qs in q_entities for p in qs if canon(p)} | {c for cs in claims_new for c in cs}))
+        counts = count(sorted({p for qs in q_entities for p in qs if canon(p)} | with_forms(c for cs in claims_new for c in cs)))
         # Anchors: the question's rarest known entities. A question naming no entity the corpus
         # knows is anchored by its noun phrases ("script", "autographs") instead; only those
         # questions are parsed for them. The noun phrases of a question that has entities would
@@ -121,8 +122,8 @@ class AnswerScorer:
         for qs in q_phrases:
             known = [q for q in qs if canon(q) and (counts[q][0] or 0) > 0]
             anchors.append(tuple(sorted(known, key=lambda q: counts[q][0])[: self.anchors]))
-        pairs = sorted({(q, c) for an, cs in zip(anchors, claims_new) for q in an for c in cs
-                        if (counts[c][0] or 0) > 0 and not overlaps(q, c, canon)})
+        pairs = sorted({pair for an, cs in zip(anchors, claims_new) for q in an for c in cs
+                        if not overlaps(q, c, canon) for pair in claim_pairs(q, c, counts)})
         window = self.window
         cooccur = _isolating_failures(lambda b: self.backend.cooccur_many(b, window), pairs, _cooc_value)
         corpus = self.backend.corpus

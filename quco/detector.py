@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from . import trigger
 from .backends.base import DEFAULT_WINDOW, CountBackend, answer_each
 from .errors import BackendError, RiskAbort, UsageError
-from .evidence import ClaimEvidence, canonical_of, claim_evidence, new_claims
+from .evidence import ClaimEvidence, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
 from .extract import Extractor, Triplet
 from .normalize import invalid_text
 from .report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
@@ -105,7 +105,7 @@ class Detector:
         for sents in sentences.values():
             for s in sents:
                 if evidence_mode:
-                    phrases.update(s.claims)
+                    phrases.update(with_forms(s.claims))
                     phrases.update(s.subjects)
                     phrases.update(t.head for t in s.triplets)
                 else:
@@ -116,8 +116,8 @@ class Detector:
         plans = {}
         if evidence_mode:
             plans = {i: self._claim_plan(questions[i], entities[i], sents, counts) for i, sents in sentences.items()}
-            pairs = {(a, c) for plan in plans.values() for anchors, claims in plan.values() for a in anchors for c in claims
-                     if (counts[c][0] or 0) > 0}
+            pairs = {pair for plan in plans.values() for anchors, claims in plan.values() for a in anchors for c in claims
+                     for pair in claim_pairs(a, c, counts)}
             # A sentence with no known anchor has no association to measure: QuCo-RAG's rule
             # (its triplets must co-occur at all) still applies to it.
             pairs |= {(t.head, t.tail) for i, sents in sentences.items() for s in sents if not plans[i][s.index][0]
@@ -212,7 +212,8 @@ class Detector:
         th = self._resolved
         ev = claim_evidence(claim, anchors, counts, cooccur, self.backend.corpus, self.window)
         if ev is None:  # a count or co-occurrence is unknown: say which, and why
-            missing = [counts[claim]] + [cooccur[(a, claim)] for a in anchors if (a, claim) in cooccur]
+            missing = [counts[f] for f in word_forms(claim)] + [cooccur[p] for a in anchors for p in claim_pairs(a, claim, counts)
+                                                                  if p in cooccur]
             _, approx, error = next(m for m in missing if m[0] is None)
             if th.unknown_policy == "error":
                 raise RiskAbort(f"count or co-occurrence unknown for {claim!r}: {error}")
@@ -222,13 +223,14 @@ class Detector:
         fired = ev.risk > th.claim_risk
         if not fired:
             return ev, trigger.Decision(False, ev.risk, ()), None
+        said = f"{claim!r} (counted with {', '.join(map(repr, ev.forms))})" if ev.forms else repr(claim)
         if ev.count == 0:
             why = f"{claim!r} never occurs in the corpus"
         elif ev.cooccur == 0:
-            why = (f"{claim!r} is not associated with {ev.anchor!r}: never within {self.window:,} tokens of it "
+            why = (f"{said} is not associated with {ev.anchor!r}: never within {self.window:,} tokens of it "
                    f"({ev.expected:.3g} times expected by chance; counts {ev.anchor_count:,} and {ev.count:,})")
         else:
-            why = (f"{claim!r} is not associated with {ev.anchor!r}: together {ev.cooccur:,} times within "
+            why = (f"{said} is not associated with {ev.anchor!r}: together {ev.cooccur:,} times within "
                    f"{self.window:,} tokens, no more than the {ev.expected:.3g} expected by chance "
                    f"(counts {ev.anchor_count:,} and {ev.count:,})")
         return ev, trigger.Decision(True, ev.risk, (why,)), None

@@ -20,11 +20,18 @@ vouches for it. Of several anchors the one with the strongest association speaks
 Where several claims are checked (an answer, a sentence), the risk is that of the *least supported*
 claim (the maximum): one unsupported claim makes the text unsupported, and unlike a noisy-OR the
 score does not climb merely because a text makes more claims.
+
+**Word forms.** A common-noun claim ("actor", "film producer") is one claim in all the forms of
+its last word: singular and plural, and the -tor/-ter and -tress forms of an agent noun ("actor",
+"actors", "actress", "actresses"). Its count and its co-occurrences are summed over the forms the
+corpus holds, so "X's occupation is actor" is supported by an article that calls X an actress.
+Names are matched only as written.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -44,6 +51,57 @@ class ClaimEvidence:
     anchor_count: int | None = None
     expected: float | None = None
     approx: bool = False
+    forms: tuple[str, ...] = ()  # the claim's other word forms that were counted with it
+
+
+_COMMON = re.compile(r"[a-z]+(?: [a-z]+)*")
+
+
+def word_forms(claim: str) -> tuple[str, ...]:
+    """The claim, then the other forms of its last word when it is a common-noun phrase
+    (lower-case letters): singular and plural, and the -tor/-ter and -tress forms of an agent noun."""
+    if not _COMMON.fullmatch(claim):
+        return (claim,)
+    head, _, last = claim.rpartition(" ")
+    if len(last) < 3:
+        return (claim,)
+    base = _singular(last)
+    bases = [base]
+    if base.endswith("tress") and len(base) > 6:
+        bases += [base[:-5] + "tor", base[:-5] + "ter"]
+    elif base.endswith(("tor", "ter")) and len(base) > 4:
+        bases.append(base[:-2] + "ress")
+    words = dict.fromkeys([last] + [w for b in bases for w in (b, _plural(b))])
+    prefix = f"{head} " if head else ""
+    return tuple(prefix + w for w in words)
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _plural(word: str) -> str:
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def with_forms(claims: Iterable[str]) -> set[str]:
+    """Every phrase to count for these claims: each claim in all its word forms."""
+    return {f for c in claims for f in word_forms(c)}
+
+
+def claim_pairs(anchor: str, claim: str, counts: dict) -> list[tuple[str, str]]:
+    """The co-occurrences to ask for a claim and an anchor: one per form the corpus holds."""
+    return [(anchor, f) for f in word_forms(claim) if (counts.get(f, (None,))[0] or 0) > 0]
 
 
 def window_span(corpus: Corpus, window: int) -> float:
@@ -70,24 +128,29 @@ def claim_evidence(claim: str, anchors: Sequence[str], counts: dict, cooccur: di
     ``counts``: phrase -> (count or None, approx, error); ``cooccur``: (anchor, claim) -> same.
     Only the anchors paired with the claim in ``cooccur`` are used (``overlaps`` keeps an anchor
     that is part of the claim, or the claim part of it, out of those pairs)."""
-    count, approx = counts.get(claim, (None, False))[:2]
-    if count is None:
+    forms = word_forms(claim)
+    found = [counts.get(f, (None, False)) for f in forms]
+    if any(v[0] is None for v in found):
         return None
+    count, approx = sum(v[0] for v in found), any(v[1] for v in found)
+    present = tuple(f for f, v in zip(forms, found) if v[0] > 0)
+    others = tuple(f for f in present if f != claim)
     if count == 0:
         return ClaimEvidence(claim, 0, None, 0, None, 1.0, approx=approx)
-    anchors = [a for a in anchors if (a, claim) in cooccur]
+    anchors = [a for a in anchors if all((a, f) in cooccur for f in present)]
     if not anchors:
-        return ClaimEvidence(claim, count, None, None, None, NEUTRAL, approx=approx)
+        return ClaimEvidence(claim, count, None, None, None, NEUTRAL, approx=approx, forms=others)
     best = None
     for a in anchors:
-        obs, pair_approx = cooccur[(a, claim)][:2]
-        if obs is None:
+        pairs = [cooccur[(a, f)] for f in present]
+        if any(p[0] is None for p in pairs):
             return None
+        obs, pair_approx = sum(p[0] for p in pairs), any(p[1] for p in pairs)
         a_count = counts[a][0]
         expected, pmi, risk = association(obs, a_count, count, corpus, window)
         if best is None or pmi > best.pmi:
             best = ClaimEvidence(claim, count, a, obs, round(pmi, 4), round(risk, 6), a_count, round(expected, 4),
-                                 approx or pair_approx or counts[a][1])
+                                 approx or pair_approx or counts[a][1], others)
     return best
 
 

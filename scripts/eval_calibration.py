@@ -29,7 +29,7 @@ from benchlib import ROOT, corpus_index
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
-    ap.add_argument("--index", help="an index of all of ../shared/data/corpus to reuse")
+    ap.add_argument("--index", help="a DuckDB index of all of ../shared/data/corpus to reuse (setting b removes each item's document from it)")
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "eval_calibration.json"))
     args = ap.parse_args()
 

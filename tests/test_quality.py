@@ -18,7 +18,7 @@ from quco.cli import main as cli
 from quco.config import load_settings
 from quco.detector import Detector
 from quco.errors import OutputError, UsageError
-from quco.evidence import association, new_claims, window_span
+from quco.evidence import association, new_claims, window_span, word_forms
 
 QUESTIONS = ["Who wrote Hamlet?", "Who wrote Oliver Twist?", "Where is Copenhagen?", "Who founded Arthur's Magazine?"]
 
@@ -80,8 +80,35 @@ def test_appositive_and_title_bearing_names_stay_whole(model_extractor):
 def test_sentence_claims_are_the_predicate_not_the_subject(model_extractor):
     s = model_extractor.sentences("Antonio Calcagni's place of birth is Recanati.")[0]
     assert s.claims == ("Recanati",) and s.subjects == ("Antonio Calcagni",)
+    # The parser reads "di" as an interjection and loses the subject: what precedes "is" is it.
+    s = model_extractor.sentences("Andrea di Alessandro's place of birth is Brescia.")[0]
+    assert s.claims == ("Brescia",) and s.subjects == ("Andrea di Alessandro",)
     assert model_extractor.sentences("Robert Viharo's occupation is guitarist.")[0].claims == ("guitarist",)
     assert model_extractor.claims_many(["screenwriter", "yes"]) == [("screenwriter",), ()]
+
+
+def test_a_common_noun_claim_counts_in_all_its_word_forms(tmp_path, model_extractor):
+    assert word_forms("actor") == ("actor", "actors", "actress", "actresses")
+    assert word_forms("actresses")[:4] == ("actresses", "actress", "actor", "actors")
+    assert word_forms("film producer") == ("film producer", "film producers")
+    assert word_forms("countries") == ("countries", "country")
+    assert word_forms("Brescia") == ("Brescia",) and word_forms("New York City") == ("New York City",)
+    # An article that calls her an actress supports "... is actor"; a wrong occupation stays unsupported.
+    filler = " ".join(f"filler{k}" for k in range(60))
+    docs = ["Mara Quellwood is an English actress known for stage roles. " + filler,
+            "The painter Ivo Brandt exhibited in Paris. " + filler,
+            "Many actors and actresses trained at the academy. " + filler] + \
+           [f"Another actor appeared in film number {k}. Gardeners and one gardener tended park {k}. " + filler
+            for k in range(30)] + [f"Unrelated record {k}. " + filler for k in range(400)]
+    build_index([write_jsonl(tmp_path / "c.jsonl", docs)], tmp_path / "i.duckdb", progress=False)
+    from quco.backends.duckdb_index import DuckDBIndex
+
+    det = Detector(DuckDBIndex(tmp_path / "i.duckdb"), model_extractor, window=50)
+    true, false = det.check_many([("What is Mara Quellwood's occupation?", "Mara Quellwood's occupation is actor."),
+                                  ("What is Mara Quellwood's occupation?", "Mara Quellwood's occupation is gardener.")])
+    assert true.flagged is None and false.flagged is not None
+    assert "'gardener' (counted with 'gardeners')" in " ".join(false.reasons)
+    assert true.stage2_risk < 0.5 < false.stage2_risk
 
 
 # -- calibration ----------------------------------------------------------------------------------

@@ -190,9 +190,14 @@ def _subject_tokens(doc) -> set[int]:
     of birth" in "... is Recanati"): the sentence is about them, it does not assert them."""
     out = set()
     for sent in doc.sents:
-        for child in sent.root.children:
-            if child.dep_ in ("nsubj", "nsubjpass"):
-                out.update(t.i for t in child.subtree)
+        root = sent.root
+        subject = [c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")]
+        for child in subject:
+            out.update(t.i for t in child.subtree)
+        if not subject and root.lemma_ == "be" and any(c.dep_ in ("attr", "acomp") and c.i > root.i for c in root.children):
+            # A copula whose subject the parser lost ("Andrea di Alessandro's place of birth is
+            # Brescia" read with "di" as an interjection): what precedes "is" is the subject.
+            out.update(range(sent.start, root.i))
     return out
 
 
