@@ -81,6 +81,11 @@ def test_vocabulary_answers_match_and_stale_ones_are_refused(tmp_path, caplog):
     after = open_sharded(tmp_path / "s")
     assert after.vocabulary is not None and after.count("grace hopper").count == 1
     assert after.count_many(phrases)[0].count == searched.count("ada lovelace").count + 1
+    # ... and so does `quco index compact` of that shard (its two segments become one).
+    proc = run_cli("index", "compact", str(dirs[2]), "--no-progress")
+    assert proc.returncode == 0 and "rewrote the shared vocabulary" in proc.stdout, proc.stderr
+    compacted = open_sharded(tmp_path / "s")
+    assert compacted.vocabulary is not None and compacted.count_many(phrases) == after.count_many(phrases)
 
 
 def test_index_vocab_refuses_what_is_not_a_sharded_index(tmp_path):
