@@ -48,7 +48,9 @@ DEFAULT_BUDGET = 5_000
 ZERO_CHECK = 20  # a count whose sample has no hit is settled exactly up to this many budgets
 _MAX_PHRASE_TOKENS = 256
 _CACHE = 256
-_SMALL = 96  # postings this short are verified position by position
+# Postings this short are verified position by position: about 0.3 µs a position in Python against
+# about 7.5 µs for the vectorised check, whatever the length (measured on this project's machine).
+_SMALL = 16
 
 
 def word_hash(word: str) -> int:
