@@ -101,9 +101,9 @@ def cmd_audit(args) -> int:
 
 
 def cmd_index_vocab(args) -> int:
-    from .shard.build import rewrite_vocabulary
+    from .shard.build import SHARDS_MANIFEST, rewrite_vocabulary
 
-    if not (Path(args.path) / "quco-shards.json").exists():
+    if not (Path(args.path) / SHARDS_MANIFEST).exists():
         raise UsageError(f"{args.path}: not a sharded index (built with `quco index build --shards N`)")
     words = rewrite_vocabulary(args.path)
     print(f"wrote the shared vocabulary of {args.path}: {words:,} words")

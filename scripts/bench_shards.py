@@ -9,8 +9,8 @@
   in-process as ``--index`` opens them (one engine over all their segments, words found through
   their shared vocabulary), of a ShardedBackend fanning out to 4 separate in-process indexes, and
   of the 4 shards each behind its own ``quco serve`` on 127.0.0.1 (RemoteShard); check_question
-  p50, single vs sharded in-process. In-process figures: the median of 5 rounds that alternate
-  the backends, each round with empty caches.
+  p50, single vs sharded in-process. In-process figures are paired (each query asked of every
+  backend in turn, in a rotating order): the median of 5 rounds, each with empty caches.
 * ``score``: ``quco score`` of ROWS question+answer rows (HaluEval dev rows repeated with a row
   number appended to each question, so every row is distinct) with ``--workers 2`` locally and
   with ``--ray --workers 2`` on a local Ray started by the command (its start-up included); the
@@ -51,7 +51,7 @@ def _lat(fn, items) -> tuple[list, dict]:
 
 
 def _paired(ask, backends, items) -> dict:
-    """Each item asked of every backend in turn: {name: (answers, latency summary)}."""
+    """Each item asked of every backend in turn, ``ask(name, backend, item)``: {name: (answers, latency summary)}."""
     backends = list(backends)
     out = {name: ([], []) for name, _ in backends}
     for i, it in enumerate(items):
@@ -60,7 +60,7 @@ def _paired(ask, backends, items) -> dict:
             got, ms = out[name]
             t = time.perf_counter()
             try:
-                got.append(ask(be, it))
+                got.append(ask(name, be, it))
             except Exception as exc:  # noqa: BLE001 - an unknown answer is a result here
                 got.append(f"unknown: {type(exc).__name__}")
             ms.append((time.perf_counter() - t) * 1000)
@@ -84,18 +84,17 @@ def bench_sharded(tmp: Path) -> dict:
     build_sharded_index(sources, tmp / "four", shards=4, progress=False)
     one, four = MmapIndex(tmp / "one"), open_sharded(tmp / "four")
     fan_out = ShardedBackend([MmapIndex(tmp / "four" / f"shard-{k:04d}") for k in range(4)])
-    entities, pairs, questions = workload(SHARED, Extractor(), 1000, 600)
+    extractor = Extractor()
+    entities, pairs, questions = workload(SHARED, extractor, 1000, 600)
     res = {"corpus_tokens": one.corpus.tokens, "shards": 4, "rounds": ROUNDS}
     dirs = [tmp / "four" / f"shard-{k:04d}" for k in range(4)]
     searched = MmapIndex(dirs[0], more=dirs[1:])  # the same engine without the shared vocabulary
     backends = (("single", one), ("sharded_in_process", four), ("sharded_no_shared_vocabulary", searched),
                 ("sharded_fan_out", fan_out))
     rounds = {name: {"count": [], "cooccur": [], "check_question": []} for name, _ in backends}
-    detectors = {name: Detector(be, Extractor()) for name, be in backends}
-    jobs = (("count", lambda be, p: be.count(p), entities), ("cooccur", lambda be, ab: be.cooccur(*ab), pairs),
-            ("check_question", lambda be, q: detectors[be.bench_name].check_question(q), questions[:300]))
-    for name, be in backends:
-        be.bench_name = name
+    detectors = {name: Detector(be, extractor) for name, be in backends}
+    jobs = (("count", lambda _, be, p: be.count(p), entities), ("cooccur", lambda _, be, ab: be.cooccur(*ab), pairs),
+            ("check_question", lambda name, _, q: detectors[name].check_question(q), questions[:300]))
     answers = {}
     # Paired: each item is asked of every backend in turn (in a rotating order), so a slow spell of
     # the machine falls on all of them alike; each figure is the median over the rounds (each
