@@ -13,8 +13,9 @@
   backend in turn, in a rotating order): the median of 5 rounds, each with empty caches.
 * ``score``: ``quco score`` of ROWS question+answer rows (HaluEval dev rows repeated with a row
   number appended to each question, so every row is distinct) with ``--workers 2`` locally and
-  with ``--ray --workers 2`` on a local Ray started by the command (its start-up included); the
-  outputs are compared row for row.
+  with ``--ray --workers 2`` on a local Ray started by the command (its start-up included), and
+  on a local Ray with 2 CPUs started beforehand in the command's process (as a cluster already
+  runs; its start-up reported apart); the outputs are compared row for row.
 * ``build``: a corpus from scripts/scale_corpus.py built as one index pinned to one CPU (the
   reader and the tokeniser share CPU 0), and as 2 shards by Ray tasks on a local Ray with 2 CPUs
   (started beforehand, as a cluster would be; its start-up is reported apart).
@@ -168,10 +169,32 @@ def bench_score(tmp: Path, rows: int) -> dict:
     common = ["--index", index, "--answer-field", "answer", "--id-field", "id", "--no-progress"]
     local_s, _ = _cli(["score", data, "-o", tmp / "local.jsonl", "--workers", "2", *common])
     ray_s, _ = _cli(["score", data, "-o", tmp / "ray.jsonl", "--workers", "2", "--ray", *common])
-    same = (tmp / "local.jsonl").read_bytes() == (tmp / "ray.jsonl").read_bytes()
+    # As on a cluster: Ray already running (started beforehand, its start-up reported apart); the
+    # command finds it in its process, as `ray job submit` runs it on a cluster.
+    args = ["score", str(data), "-o", str(tmp / "ray-running.jsonl"), "--workers", "2", "--ray", *map(str, common)]
+    running = (
+        "import json, time\n"
+        "t = time.perf_counter()\n"
+        "import ray; ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)\n"
+        "start = time.perf_counter() - t\n"
+        "t = time.perf_counter()\n"
+        "from quco.cli import main\n"
+        f"code = main({args!r})\n"
+        "print(json.dumps({'seconds': time.perf_counter() - t, 'ray_start_s': start, 'code': code}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", running], capture_output=True, text=True, check=True).stdout
+    run = json.loads(out.strip().splitlines()[-1])
+    if run["code"]:
+        raise RuntimeError(f"quco score on a running Ray exited {run['code']}")
+    running_s = run["seconds"]
+    same = (tmp / "local.jsonl").read_bytes() == (tmp / "ray.jsonl").read_bytes() == \
+        (tmp / "ray-running.jsonl").read_bytes()
     return {"rows": rows, "local_workers_2": {"seconds": round(local_s, 1), "rows_per_s": round(rows / local_s, 1)},
             "ray_workers_2": {"seconds": round(ray_s, 1), "rows_per_s": round(rows / ray_s, 1)},
-            "ratio": round(local_s / ray_s, 3), "identical_output": same}
+            "ratio": round(local_s / ray_s, 3),
+            "ray_already_running_workers_2": {"seconds": round(running_s, 1), "rows_per_s": round(rows / running_s, 1)},
+            "ray_start_s": round(run["ray_start_s"], 1), "ratio_ray_already_running": round(local_s / running_s, 3),
+            "identical_output": same}
 
 
 def bench_build(tmp: Path, tokens: float) -> dict:
