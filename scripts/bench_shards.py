@@ -172,18 +172,7 @@ def bench_score(tmp: Path, rows: int) -> dict:
     # As on a cluster: Ray already running (started beforehand, its start-up reported apart); the
     # command finds it in its process, as `ray job submit` runs it on a cluster.
     args = ["score", str(data), "-o", str(tmp / "ray-running.jsonl"), "--workers", "2", "--ray", *map(str, common)]
-    running = (
-        "import json, time\n"
-        "t = time.perf_counter()\n"
-        "import ray; ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)\n"
-        "start = time.perf_counter() - t\n"
-        "t = time.perf_counter()\n"
-        "from quco.cli import main\n"
-        f"code = main({args!r})\n"
-        "print(json.dumps({'seconds': time.perf_counter() - t, 'ray_start_s': start, 'code': code}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", running], capture_output=True, text=True, check=True).stdout
-    run = json.loads(out.strip().splitlines()[-1])
+    run = _on_running_ray("", f"from quco.cli import main\ncode = main({args!r})\n", "{'code': code}")
     if run["code"]:
         raise RuntimeError(f"quco score on a running Ray exited {run['code']}")
     running_s = run["seconds"]
@@ -195,6 +184,22 @@ def bench_score(tmp: Path, rows: int) -> dict:
             "ray_already_running_workers_2": {"seconds": round(running_s, 1), "rows_per_s": round(rows / running_s, 1)},
             "ray_start_s": round(run["ray_start_s"], 1), "ratio_ray_already_running": round(local_s / running_s, 3),
             "identical_output": same}
+
+
+def _on_running_ray(setup: str, work: str, result: str) -> dict:
+    """Run ``work`` (Python source) in a child process on a local Ray with 2 CPUs started
+    beforehand, as a cluster already runs: {"seconds" of ``work``, "ray_start_s", **``result``}
+    (an expression over ``work``'s names). ``setup`` runs after Ray starts and is not timed."""
+    code = ("import json, time\n"
+            "t = time.perf_counter()\n"
+            "import ray; ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)\n"
+            "start = time.perf_counter() - t\n"
+            f"{setup}"
+            "t = time.perf_counter()\n"
+            f"{work}"
+            f"print(json.dumps({{'seconds': time.perf_counter() - t, 'ray_start_s': start, **{result}}}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def bench_build(tmp: Path, tokens: float) -> dict:
@@ -212,18 +217,10 @@ def bench_build(tmp: Path, tokens: float) -> dict:
     )
     out = subprocess.run([sys.executable, "-c", one_cpu], capture_output=True, text=True, check=True).stdout
     single = json.loads(out.strip().splitlines()[-1])
-    on_ray = (
-        "import time, json\n"
-        "t = time.perf_counter()\n"
-        "import ray; ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)\n"
-        "start = time.perf_counter() - t\n"
-        "from quco.shard.build import build_sharded_index\n"
-        "t = time.perf_counter()\n"
-        f"s = build_sharded_index([{str(corpus)!r}], {str(tmp / 'b2')!r}, shards=2, ray=True, progress=False)\n"
-        "print(json.dumps({'seconds': time.perf_counter() - t, 'ray_start_s': start, 'tokens': s.tokens}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", on_ray], capture_output=True, text=True, check=True).stdout
-    sharded = json.loads(out.strip().splitlines()[-1])
+    sharded = _on_running_ray(
+        "from quco.shard.build import build_sharded_index\n",
+        f"s = build_sharded_index([{str(corpus)!r}], {str(tmp / 'b2')!r}, shards=2, ray=True, progress=False)\n",
+        "{'tokens': s.tokens}")
     return {"tokens": single["tokens"], "one_cpu_s": round(single["seconds"], 1),
             "ray_2_shards_2_cpus_s": round(sharded["seconds"], 1), "ray_start_s": round(sharded["ray_start_s"], 1),
             "speedup": round(single["seconds"] / sharded["seconds"], 2), "same_tokens": single["tokens"] == sharded["tokens"]}
