@@ -9,8 +9,16 @@ For a (question, answer) pair:
    rarest ones present in the corpus) with the association of ``quco.evidence``: co-occurrence
    above what chance predicts from the two frequencies.
 3. The answer's risk is that of its least supported claim (the maximum), so it does not grow with
-   the number of claims as such. An answer that only restates question entities has no checkable
-   claim: it gets ½ (no evidence either way) and says so (``checkable=False``).
+   the number of claims as such.
+4. An answer that picks one of two options the question offers ("…, A or B?") also asserts that
+   this option, not the other, goes with the rest of the question: ``quco.question_form``
+   weighs the two options' associations with it. An answer with neither a new claim nor such a
+   choice has nothing to check: it gets ½ (no evidence either way) and says so
+   (``checkable=False``).
+
+Anchors: one, the question's rarest known entity. A second, more frequent one ("Swiss", "2011")
+can only add support under "the strongest anchor speaks for the claim", and it vouches for
+whatever is near it, wrong answers included.
 
 Unknown counts fail closed: a claim whose count or co-occurrence is unknown has risk 1, and so has
 the whole answer when a question entity's count is unknown (it might have been the anchor); the
@@ -30,6 +38,8 @@ from .evidence import (NEUTRAL, ClaimEvidence, canonical_of, claim_evidence, cla
                        overlaps, with_forms)
 from .extract import Extractor
 from .normalize import invalid_text
+from .question_form import ChoiceEvidence as ChoiceCheck
+from .question_form import choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
 
 __all__ = ["AnswerReport", "AnswerScorer", "ClaimEvidence"]
 
@@ -44,11 +54,12 @@ class AnswerReport:
     anchors: tuple[str, ...]
     unknown: bool = False
     p_fabrication: float | None = None  # from a calibration, when one is configured
+    choice: ChoiceCheck | None = None  # when the answer picks one of the question's two options
 
     @property
     def checkable(self) -> bool:
         """False when the answer made no claim the corpus could speak to (risk is then ½)."""
-        return bool(self.claims)
+        return bool(self.claims) or (self.choice is not None and self.choice.checked)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,7 +67,7 @@ class AnswerReport:
 
 class AnswerScorer:
     def __init__(self, backend: CountBackend, extractor: Extractor | None = None, *, window: int = DEFAULT_WINDOW,
-                 anchors: int = 2, unknown_policy: str = "risky", empty_risk: float = NEUTRAL, calibration=None):
+                 anchors: int = 1, unknown_policy: str = "risky", empty_risk: float = NEUTRAL, calibration=None):
         """``calibration``: a ``quco.calibration.Calibration`` of ``answer_risk``; reports then carry
         ``p_fabrication``. Refused when fitted for another index, extractor or window."""
         if unknown_policy not in ("risky", "ignore", "error"):
@@ -105,7 +116,15 @@ class AnswerScorer:
         def count(batch):
             return _isolating_failures(self.backend.count_many, batch, lambda c: (c.count, c.approx, None))
 
-        counts = count(sorted({p for qs in q_entities for p in qs if canon(p)} | with_forms(c for cs in claims_new for c in cs)))
+        # Choice questions: only those naming "or" are parsed for their phrases (the properties).
+        maybe = [i for i, q in enumerate(questions) if offers_choice(q)]
+        q_claims = dict(zip(maybe, [question_claims[i] for i in maybe] if question_claims is not None
+                            else self.extractor.claims_many([questions[i] for i in maybe])))
+        choices = {i: choice_of(questions[i], question_entities[i], q_claims[i], canon) for i in maybe}
+        picks = {i: (ch, pick) for i, ch in choices.items() if ch is not None
+                 and (pick := picked(ch, answers[i], canon)) is not None}
+        counts = count(sorted({p for qs in q_entities for p in qs if canon(p)} | with_forms(c for cs in claims_new for c in cs)
+                              | {p for ch, _ in picks.values() for p in phrases_needed(ch)}))
         # Anchors: the question's rarest known entities. A question naming no entity the corpus
         # knows is anchored by its noun phrases ("script", "autographs") instead; only those
         # questions are parsed for them. The noun phrases of a question that has entities would
@@ -113,8 +132,10 @@ class AnswerScorer:
         bare = [i for i, es in enumerate(q_entities) if claims_new[i] and not any((counts[q][0] or 0) > 0 for q in es)]
         q_phrases = list(q_entities)
         if bare:
-            found = ([question_claims[i] for i in bare] if question_claims is not None
-                     else self.extractor.claims_many([questions[i] for i in bare]))
+            todo = [i for i in bare if i not in q_claims]
+            q_claims.update(zip(todo, [question_claims[i] for i in todo] if question_claims is not None
+                                else self.extractor.claims_many([questions[i] for i in todo])))
+            found = [q_claims[i] for i in bare]
             for i, qc in zip(bare, found):
                 q_phrases[i] = tuple(dict.fromkeys(q_entities[i] + tuple(qc)))
             counts.update(count(sorted({p for i in bare for p in q_phrases[i] if canon(p)} - set(counts))))
@@ -123,12 +144,19 @@ class AnswerScorer:
             known = [q for q in qs if canon(q) and (counts[q][0] or 0) > 0]
             anchors.append(tuple(sorted(known, key=lambda q: counts[q][0])[: self.anchors]))
         pairs = sorted({pair for an, cs in zip(anchors, claims_new) for q in an for c in cs
-                        if not overlaps(q, c, canon) for pair in claim_pairs(q, c, counts)})
+                        if not overlaps(q, c, canon) for pair in claim_pairs(q, c, counts)}
+                       | {pair for ch, _ in picks.values() for pair in pairs_needed(ch, counts)})
         window = self.window
         cooccur = _isolating_failures(lambda b: self.backend.cooccur_many(b, window), pairs, _cooc_value)
         corpus = self.backend.corpus
         reports = []
-        for (question, answer), qs, an, cs, same in zip(items, q_phrases, anchors, claims_new, restated):
+        for i, ((question, answer), qs, an, cs, same) in enumerate(zip(items, q_phrases, anchors, claims_new, restated)):
+            choice = None
+            if i in picks:
+                ch, (chosen, other) = picks[i]
+                choice = choice_evidence(ch, chosen, other, counts, cooccur, corpus, window)
+                if choice.unknown and self.unknown_policy == "error":
+                    raise RiskAbort(f"a count is unknown for the choice of {chosen!r} over {other!r}")
             # An anchor whose count is unknown might have been the rarest one: the evidence
             # against the others is then not the evidence the method asks for. Fail closed.
             lost = [q for q in qs if canon(q) and counts[q][0] is None]
@@ -138,9 +166,9 @@ class AnswerScorer:
                 if self.unknown_policy == "risky":
                     claims_ev = tuple(ClaimEvidence(c, counts[c][0], None, None, None, 1.0) for c in cs)
                     p = self.calibration.p(1.0) if self.calibration is not None else None
-                    reports.append(AnswerReport(question, answer, 1.0, claims_ev, same, an, True, p))
+                    reports.append(AnswerReport(question, answer, 1.0, claims_ev, same, an, True, p, choice))
                     continue
-            evidence, unknown = [], bool(lost and cs)
+            evidence, unknown = [], bool(lost and cs) or bool(choice is not None and choice.unknown)
             for c in cs:
                 ev = claim_evidence(c, an, counts, cooccur, corpus, window)
                 if ev is None:
@@ -152,7 +180,10 @@ class AnswerScorer:
                     ev = ClaimEvidence(c, None, None, None, None, 1.0)
                 evidence.append(ev)
             worst = least_supported(evidence)
-            risk = worst.risk if worst is not None else self.empty_risk
+            risks = [worst.risk] if worst is not None else []
+            if choice is not None and (choice.checked or choice.unknown and self.unknown_policy == "risky"):
+                risks.append(choice.risk)
+            risk = max(risks) if risks else self.empty_risk
             p = self.calibration.p(risk) if self.calibration is not None else None
-            reports.append(AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p))
+            reports.append(AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p, choice))
         return reports

@@ -264,6 +264,15 @@ def _claims(claims_json) -> list:
         return []
 
 
+def _choice(choice_json) -> dict | None:
+    """A scored row's ``answer_choice`` (JSON text, or already parsed), None when absent or unreadable."""
+    try:
+        value = json.loads(choice_json) if isinstance(choice_json, str) else choice_json
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _baselines(rows, labels, score_field) -> dict:
     import random
 
@@ -282,7 +291,8 @@ def _baselines(rows, labels, score_field) -> dict:
 def _uncheckable(rows, labels, score_field) -> dict:
     if score_field == "answer_risk" and any(r.get("answer_checkable") is not None for r in rows):
         idx = [i for i, r in enumerate(rows) if r.get("answer_checkable") is not None and not _truthy(r["answer_checkable"])]
-        what = "answers with no claim beyond the question's own entities (yes/no, a restated name)"
+        what = ("answers with no claim beyond the question's own entities and no choice the corpus can weigh "
+                "(yes/no, a restated name, \"who was born first\")")
     elif any(r.get("n_entities") is not None for r in rows):
         idx = [i for i, r in enumerate(rows) if r.get("n_entities") == 0]
         what = "questions with no entity to count"
@@ -295,10 +305,14 @@ def _worst(rows, labels, scores, decisions, score_field, k: int = 5) -> dict:
     def item(i):
         r = rows[i]
         why = r.get("reasons") or ""
-        if score_field == "answer_risk" and r.get("answer_claims"):
-            claims = _claims(r["answer_claims"])
-            if claims:
-                c = max(claims, key=lambda c: c.get("risk") or 0)
+        if score_field == "answer_risk" and (r.get("answer_claims") or r.get("answer_choice")):
+            claims, choice = _claims(r.get("answer_claims")), _choice(r.get("answer_choice"))
+            c = max(claims, key=lambda c: c.get("risk") or 0) if claims else None
+            if choice and choice.get("support") is not None and (c is None or (choice.get("risk") or 0) >= (c.get("risk") or 0)):
+                why = (f"chose {choice.get('chosen')!r} over {choice.get('other')!r}: association margin "
+                       f"{choice.get('support')} with {', '.join(map(repr, choice.get('properties') or []))}, "
+                       f"risk {choice.get('risk')}")
+            elif c is not None:
                 why = (f"claim {c.get('phrase')!r}: count {c.get('count')}, with {c.get('anchor')!r} "
                        f"{c.get('cooccur')} times, {c.get('expected')} expected, risk {c.get('risk')}")
             else:

@@ -37,6 +37,7 @@ REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows
     "n_entities": "INTEGER", "min_entity_count": "BIGINT", "mean_entity_count": "DOUBLE", "stage1_risk": "DOUBLE",
     "suggested_query": "VARCHAR", "approx": "BOOLEAN", "unknown": "BOOLEAN", "answer_risk": "DOUBLE",
     "answer_claims": "VARCHAR", "answer_unknown": "BOOLEAN", "answer_checkable": "BOOLEAN",
+    "answer_choice": "VARCHAR",
     "p_fabrication": "DOUBLE", "backend": "VARCHAR", "index": "VARCHAR", "corpus_tokens": "BIGINT",
     "extractor": "VARCHAR", "quco_version": "VARCHAR",
 }
@@ -311,6 +312,7 @@ def _flatten(n: int, row: dict, f: dict, report, answer) -> dict:
         "answer_claims": json.dumps([asdict(c) for c in answer.claims], ensure_ascii=False) if answer else None,
         "answer_unknown": answer.unknown if answer else None,
         "answer_checkable": answer.checkable if answer else None,
+        "answer_choice": json.dumps(asdict(answer.choice), ensure_ascii=False) if answer and answer.choice else None,
         "p_fabrication": answer.p_fabrication if answer else report.p_fabrication,
         "backend": report.backend,
         "index": report.index,
