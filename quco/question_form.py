@@ -103,7 +103,8 @@ def choice_of(question: str, entities: Sequence, claims: Sequence[str], canon: C
     ``.start``, ``.end``); ``claims``: its claims (``Extractor.claims_many``); ``canon``: the
     index's phrase normaliser."""
     options = _options(question, entities)
-    if options is None or _RANKS.search(question) or _COMPARES_VALUES.search(question):
+    if options is None or not all(canon(o) for o in options) or _RANKS.search(question) \
+            or _COMPARES_VALUES.search(question):
         return None
     props = _properties(claims, options, canon, _wh_type(question, canon))
     return Choice(options, props) if props else None

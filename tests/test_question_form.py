@@ -6,6 +6,7 @@ from conftest import write_jsonl
 from quco.answer import AnswerScorer
 from quco.backends.duckdb_build import build_index
 from quco.backends.duckdb_index import DuckDBIndex
+from quco.errors import BackendError, RiskAbort
 from quco.normalize import Normalizer
 from quco.question_form import choice_of, picked
 
@@ -73,3 +74,28 @@ def test_a_pick_is_checked_against_the_rest_of_the_question(scorer):
     assert {(p.option, p.cooccur) for p in right.choice.pairs} == {("Saimaa Gesture", 3), ("Adam Clayton Powell", 0)}
     assert both.choice is None and not both.checkable and both.risk == 0.5
     assert right.to_dict()["choice"]["chosen"] == "Saimaa Gesture"
+
+
+class _FailingPairs:
+    """The scorer's backend, except that co-occurrences with ``bad`` fail (a backend error)."""
+
+    def __init__(self, backend, bad):
+        self.backend, self.bad = backend, bad
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+    def cooccur_many(self, pairs, window):
+        if any(self.bad in p for p in pairs):
+            raise BackendError("shard timed out")
+        return self.backend.cooccur_many(pairs, window)
+
+
+def test_an_unknown_count_makes_the_choice_risky_never_neutral(scorer, model_extractor):
+    failing = _FailingPairs(scorer.backend, "Adam Clayton Powell")
+    r = AnswerScorer(failing, model_extractor, window=50).score(DOCUMENTARY, "The Saimaa Gesture")
+    assert r.unknown and r.choice.unknown and r.risk == 1.0 and "unknown" in r.choice.reason
+    ignored = AnswerScorer(failing, model_extractor, window=50, unknown_policy="ignore").score(DOCUMENTARY, "The Saimaa Gesture")
+    assert ignored.unknown and ignored.risk == 0.5
+    with pytest.raises(RiskAbort):
+        AnswerScorer(failing, model_extractor, window=50, unknown_policy="error").score(DOCUMENTARY, "The Saimaa Gesture")
