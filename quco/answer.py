@@ -38,8 +38,7 @@ from .evidence import (NEUTRAL, ClaimEvidence, canonical_of, claim_evidence, cla
                        overlaps, with_forms)
 from .extract import Extractor
 from .normalize import invalid_text
-from .question_form import ChoiceEvidence as ChoiceCheck
-from .question_form import choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
+from .question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
 
 __all__ = ["AnswerReport", "AnswerScorer", "ClaimEvidence"]
 
@@ -54,7 +53,7 @@ class AnswerReport:
     anchors: tuple[str, ...]
     unknown: bool = False
     p_fabrication: float | None = None  # from a calibration, when one is configured
-    choice: ChoiceCheck | None = None  # when the answer picks one of the question's two options
+    choice: ChoiceEvidence | None = None  # when the answer picks one of the question's two options
 
     @property
     def checkable(self) -> bool:

@@ -178,8 +178,13 @@ def new_claims(claims: Sequence[str], anchors: Sequence[str], canon: Callable[[s
             continue
         restates = any(_overlap(cc, k) for k in keys) or bool(context) and _within(cc, context)
         (same if restates else new).append(c)
-    new = [c for c in new if not any(c != o and _within(canon(c), canon(o)) for o in new)]
-    return new, same
+    return outermost(new, canon), same
+
+
+def outermost(phrases: Sequence[str], canon: Callable[[str], str]) -> list[str]:
+    """The phrases not nested in a longer one of them: "State" in "Enemy of the State" is not a
+    phrase of its own."""
+    return [c for c in phrases if not any(c != o and _within(canon(c), canon(o)) for o in phrases)]
 
 
 def overlaps(a: str, b: str, canon: Callable[[str], str]) -> bool:

@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .evidence import NEUTRAL, association, word_forms
+from .evidence import NEUTRAL, claim_evidence, claim_pairs, outermost, overlaps, word_forms
 
 __all__ = ["Choice", "ChoiceEvidence", "PairAssociation", "choice_evidence", "choice_of", "offers_choice",
            "pairs_needed", "phrases_needed", "picked"]
@@ -127,30 +127,26 @@ def phrases_needed(choice: Choice) -> set[str]:
 
 def pairs_needed(choice: Choice, counts: dict) -> list[tuple[str, str]]:
     """Each option with each form of each property the corpus holds."""
-    return [(o, f) for o in choice.options for p in choice.properties for f in word_forms(p)
-            if (counts.get(f, (None,))[0] or 0) > 0]
+    return [pair for o in choice.options for p in choice.properties for pair in claim_pairs(o, p, counts)]
 
 
 def choice_evidence(choice: Choice, chosen: str, other: str, counts: dict, cooccur: dict, corpus,
                     window: int) -> ChoiceEvidence:
-    """``counts``: phrase -> (count or None, approx, …); ``cooccur``: (option, phrase) -> same."""
+    """``counts``: phrase -> (count or None, approx, …); ``cooccur``: (option, phrase) -> same.
+    Each option and property is weighed as a claim and its anchor are (``claim_evidence``)."""
     pairs, approx = [], False
     for o in (chosen, other):
         if counts[o][0] is None:
             return ChoiceEvidence(chosen, other, (), None, 1.0, unknown=True)
         for p in choice.properties:
-            forms = word_forms(p)
-            if any(counts[f][0] is None for f in forms):
+            # An option the corpus does not hold is no anchor: its property is then not compared.
+            ev = claim_evidence(p, [o] if counts[o][0] else [], counts, cooccur, corpus, window)
+            if ev is None:
                 return ChoiceEvidence(chosen, other, (), None, 1.0, unknown=True)
-            held = [f for f in forms if counts[f][0] > 0]
-            if not counts[o][0] or not held:
+            if ev.pmi is None:
                 continue
-            if any(cooccur[(o, f)][0] is None for f in held):
-                return ChoiceEvidence(chosen, other, (), None, 1.0, unknown=True)
-            obs = sum(cooccur[(o, f)][0] for f in held)
-            approx = approx or counts[o][1] or any(counts[f][1] or cooccur[(o, f)][1] for f in held)
-            expected, pmi, _ = association(obs, counts[o][0], sum(counts[f][0] for f in held), corpus, window)
-            pairs.append(PairAssociation(o, p, obs, round(expected, 4), round(pmi, 4)))
+            approx = approx or ev.approx
+            pairs.append(PairAssociation(o, p, ev.cooccur, ev.expected, ev.pmi))
     by = {(a.option, a.prop): a.pmi for a in pairs}
     props = tuple(p for p in choice.properties if (chosen, p) in by and (other, p) in by)
     if not props:  # an option or every property is unknown to the corpus: nothing to compare
@@ -200,14 +196,9 @@ def _wh_type(question: str, canon) -> set[str]:
 def _properties(claims: Sequence[str], options: Sequence[str], canon, skip: set[str]) -> tuple[str, ...]:
     """The question's phrases that are not (part of) an option nor the options' type word; a phrase
     nested in a longer one ("rock" in "Finnish rock groups") is not a property of its own."""
-    keys = [canon(o) for o in options if canon(o)]
     out = []
     for c in claims:
         cc = canon(c)
-        if cc and cc not in _STOP and cc not in skip and not any(_within(cc, k) or _within(k, cc) for k in keys):
+        if cc and cc not in _STOP and cc not in skip and not any(overlaps(c, o, canon) for o in options):
             out.append(c)
-    return tuple(dict.fromkeys(c for c in out if not any(c != o and _within(canon(c), canon(o)) for o in out)))
-
-
-def _within(part: str, whole: str) -> bool:
-    return f" {part} " in f" {whole} "
+    return tuple(dict.fromkeys(outermost(out, canon)))

@@ -257,20 +257,22 @@ def answer_rarity(claims_json) -> float:
 
 
 def _claims(claims_json) -> list:
-    """A scored row's ``answer_claims`` (JSON text, or already parsed), [] when unreadable."""
-    try:
-        return json.loads(claims_json) if isinstance(claims_json, str) else (claims_json or [])
-    except ValueError:
-        return []
+    """A scored row's ``answer_claims``, [] when absent or unreadable."""
+    return _json_column(claims_json, list) or []
 
 
 def _choice(choice_json) -> dict | None:
-    """A scored row's ``answer_choice`` (JSON text, or already parsed), None when absent or unreadable."""
+    """A scored row's ``answer_choice``, None when absent or unreadable."""
+    return _json_column(choice_json, dict)
+
+
+def _json_column(value, kind: type):
+    """A JSON column of a scored row (text, or already parsed by the reader) if it holds a ``kind``."""
     try:
-        value = json.loads(choice_json) if isinstance(choice_json, str) else choice_json
+        value = json.loads(value) if isinstance(value, str) else value
     except ValueError:
         return None
-    return value if isinstance(value, dict) else None
+    return value if isinstance(value, kind) else None
 
 
 def _baselines(rows, labels, score_field) -> dict:
