@@ -44,3 +44,29 @@ def test_rules_pairs_without_parse(rules_extractor):
 def test_empty_and_odd_inputs(model_extractor):
     assert model_extractor.entities_many(["", "???", "the of and"]) == [(), (), ()]
     assert model_extractor.sentences("") == ()
+
+
+def test_repeated_texts_are_parsed_once(model_extractor, monkeypatch):
+    """A batch that repeats a text (one question, several candidate answers) parses it once and
+    gives every repeat the same result, in input order."""
+    nlp = model_extractor.nlp
+    seen = []
+    real_pipe = nlp.pipe
+
+    def counting_pipe(texts, **kwargs):
+        texts = list(texts)
+        seen.extend(texts)
+        return real_pipe(texts, **kwargs)
+
+    monkeypatch.setattr(nlp, "pipe", counting_pipe)
+    q1 = "Which magazine was started first Arthur's Magazine or First for Women?"
+    q2 = "What is George Rankin's occupation?"
+    batch = [q1, q2, q1, q1, q2]
+    for method in ("entities_many", "claims_many", "sentences_many"):
+        seen.clear()
+        out = getattr(model_extractor, method)(batch)
+        assert sorted(seen) == sorted([q1, q2]), method
+        assert out[0] == out[2] == out[3] and out[1] == out[4] and out[0] != out[1], method
+        assert out == [getattr(model_extractor, method)([t])[0] for t in batch], method
+    with pytest.raises(Exception, match="expected text"):
+        model_extractor.entities_many([q1, ["not text"]])

@@ -54,9 +54,6 @@ class Extractor:
         return "ner" in nlp.pipe_names and "parser" in nlp.pipe_names
 
     def _docs(self, texts: Sequence[str], *, need_parse: bool) -> Iterable:
-        for t in texts:
-            if not isinstance(t, str):
-                raise UsageError(f"expected text, got {type(t).__name__}")
         nlp = self.nlp
         # Questions only need tags and NER: skipping the parser roughly halves the cost, and the
         # attribute ruler (tag -> POS) another ~8%, since proper nouns are read from the tag.
@@ -67,12 +64,24 @@ class Extractor:
             raise ExtractionError(f"spaCy pipeline failed: {type(exc).__name__}: {exc}") from exc
 
     def entities_many(self, texts: Sequence[str]) -> list[tuple[Entity, ...]]:
+        return _per_distinct(texts, self._entities_many)
+
+    def sentences_many(self, texts: Sequence[str]) -> list[tuple[Sentence, ...]]:
+        return _per_distinct(texts, self._sentences_many)
+
+    def claims_many(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
+        """The checkable phrases of each text: its entities plus its noun phrases (without
+        determiners and pronouns), found the same way for a two-word span and a long sentence.
+        Without a parser (rules mode) only entities are returned."""
+        return _per_distinct(texts, self._claims_many)
+
+    def _entities_many(self, texts: Sequence[str]) -> list[tuple[Entity, ...]]:
         from .entities import entity_spans
 
         has_model = self.has_model
         return [tuple(_entity(s) for s in entity_spans(doc, has_model=has_model)) for doc in self._docs(texts, need_parse=False)]
 
-    def sentences_many(self, texts: Sequence[str]) -> list[tuple[Sentence, ...]]:
+    def _sentences_many(self, texts: Sequence[str]) -> list[tuple[Sentence, ...]]:
         from .entities import entity_spans
         from .triplets import sentence_triplets
 
@@ -107,10 +116,7 @@ class Extractor:
             out.append(tuple(s for s in sentences if s.text))
         return out
 
-    def claims_many(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
-        """The checkable phrases of each text: its entities plus its noun phrases (without
-        determiners and pronouns), found the same way for a two-word span and a long sentence.
-        Without a parser (rules mode) only entities are returned."""
+    def _claims_many(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
         from .entities import entity_spans
 
         has_model = self.has_model
@@ -132,6 +138,24 @@ class Extractor:
 
     def sentences(self, text: str) -> tuple[Sentence, ...]:
         return self.sentences_many([text])[0]
+
+
+def _require_text(texts: Sequence) -> None:
+    for t in texts:
+        if not isinstance(t, str):
+            raise UsageError(f"expected text, got {type(t).__name__}")
+
+
+def _per_distinct(texts: Sequence[str], extract):
+    """``extract`` run once per distinct text, results in the order of ``texts``. Batches repeat
+    texts (one question with several candidate answers, "yes" and "no" as answers) and parsing is
+    most of a batch's cost; the results are immutable, so repeats share them."""
+    _require_text(texts)
+    distinct = list(dict.fromkeys(texts))
+    if len(distinct) == len(texts):
+        return extract(texts)
+    found = dict(zip(distinct, extract(distinct)))
+    return [found[t] for t in texts]
 
 
 _PREDICATE_DEPS = frozenset({"attr", "acomp", "oprd", "dobj", "pobj", "appos"})
