@@ -89,17 +89,32 @@ def main() -> int:
               "extractor": extractor.model_name, "seconds": round(time.perf_counter() - t0, 1), "table": table,
               "uncheckable_rows": {"right": sum(not r.checkable for r in reports_a[0::2]),
                                    "hallucinated": sum(not r.checkable for r in reports_a[1::2])},
+              "setting_a_by_checkability": checkability(reports_a, labels, auroc),
               "settings": {"a": "corpus includes each item's knowledge line", "b": "without the item's own knowledge line"}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"{len(items)} items, {2 * len(items)} rows; corpus {index.corpus.tokens:,} tokens; {result['seconds']} s")
     print(f"no checkable claim: {result['uncheckable_rows']}")
+    c = result["setting_a_by_checkability"]
+    print(f"(a) AUROC on the {c['checkable_rows']} checkable rows alone: {c['auroc_checkable_rows']}; "
+          f"with every uncheckable row scored perfectly: {c['auroc_if_uncheckable_rows_scored_perfectly']}")
     print(f"{'setting':<8} {'method':<48} {'AUROC':>7} {'paired':>7} {'ties':>5} {'strata':>7}  "
           + " ".join(f"{k:>6}" for k in STRATA_NAMES))
     for r in table:
         print(f"{r['setting']:<8} {r['method']:<48} {r['auroc']:>7.4f} {r['paired_accuracy']:>7.4f} {r['ties']:>5} "
               f"{r['strata_weighted_auroc']:>7.4f}  " + " ".join(f"{r['strata_auroc'][k]['auroc'] or 0:>6.3f}" for k in STRATA_NAMES))
     return 0
+
+
+def checkability(reports, labels, auroc) -> dict:
+    """How much the rows with nothing to check cost: the AUROC on the checkable rows alone, and the
+    AUROC if every uncheckable row were scored perfectly (1 when hallucinated, 0 when right), an
+    upper bound on what checking them could add."""
+    ok = [i for i, r in enumerate(reports) if r.checkable]
+    perfect = [r.risk if r.checkable else float(y) for r, y in zip(reports, labels)]
+    return {"checkable_rows": len(ok),
+            "auroc_checkable_rows": round(auroc([reports[i].risk for i in ok], [labels[i] for i in ok]), 4),
+            "auroc_if_uncheckable_rows_scored_perfectly": round(auroc(perfect, labels), 4)}
 
 
 STRATA = ((1, 2), (3, 5), (6, 10), (11, 10**9))
