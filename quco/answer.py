@@ -115,10 +115,13 @@ class AnswerScorer:
         def count(batch):
             return _isolating_failures(self.backend.count_many, batch, lambda c: (c.count, c.approx, None))
 
+        def phrases_of(which):  # the phrases of these questions: given, else parsed (only these)
+            return dict(zip(which, [question_claims[i] for i in which] if question_claims is not None
+                            else self.extractor.claims_many([questions[i] for i in which])))
+
         # Choice questions: only those naming "or" are parsed for their phrases (the properties).
         maybe = [i for i, q in enumerate(questions) if offers_choice(q)]
-        q_claims = dict(zip(maybe, [question_claims[i] for i in maybe] if question_claims is not None
-                            else self.extractor.claims_many([questions[i] for i in maybe])))
+        q_claims = phrases_of(maybe)
         choices = {i: choice_of(questions[i], question_entities[i], q_claims[i], canon) for i in maybe}
         picks = {i: (ch, pick) for i, ch in choices.items() if ch is not None
                  and (pick := picked(ch, answers[i], canon)) is not None}
@@ -131,12 +134,9 @@ class AnswerScorer:
         bare = [i for i, es in enumerate(q_entities) if claims_new[i] and not any((counts[q][0] or 0) > 0 for q in es)]
         q_phrases = list(q_entities)
         if bare:
-            todo = [i for i in bare if i not in q_claims]
-            q_claims.update(zip(todo, [question_claims[i] for i in todo] if question_claims is not None
-                                else self.extractor.claims_many([questions[i] for i in todo])))
-            found = [q_claims[i] for i in bare]
-            for i, qc in zip(bare, found):
-                q_phrases[i] = tuple(dict.fromkeys(q_entities[i] + tuple(qc)))
+            q_claims.update(phrases_of([i for i in bare if i not in q_claims]))
+            for i in bare:
+                q_phrases[i] = tuple(dict.fromkeys(q_entities[i] + tuple(q_claims[i])))
             counts.update(count(sorted({p for i in bare for p in q_phrases[i] if canon(p)} - set(counts))))
         anchors = []
         for qs in q_phrases:
