@@ -33,22 +33,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, pct, workload
+from benchlib import ROOT, summary, workload
 
 ROUNDS = 5
 SHARED = Path(os.environ.get("QUCO_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
 def _lat(fn, items) -> tuple[list, dict]:
-    out, ms = [], []
-    for it in items:
-        t = time.perf_counter()
-        try:
-            out.append(fn(it))
-        except Exception as exc:  # noqa: BLE001 - an unknown answer is a result here
-            out.append(f"unknown: {type(exc).__name__}")
-        ms.append((time.perf_counter() - t) * 1000)
-    return out, {"n": len(ms), "p50_ms": round(pct(ms, 50), 4), "p99_ms": round(pct(ms, 99), 4)}
+    """(answers, latency summary) of ``fn`` over ``items``, one backend alone."""
+    return _paired(lambda _name, _backend, it: fn(it), [("alone", None)], items)["alone"]
 
 
 def _paired(ask, backends, items) -> dict:
@@ -65,8 +58,7 @@ def _paired(ask, backends, items) -> dict:
             except Exception as exc:  # noqa: BLE001 - an unknown answer is a result here
                 got.append(f"unknown: {type(exc).__name__}")
             ms.append((time.perf_counter() - t) * 1000)
-    return {name: (got, {"n": len(ms), "p50_ms": round(pct(ms, 50), 4), "p99_ms": round(pct(ms, 99), 4)})
-            for name, (got, ms) in out.items()}
+    return {name: (got, summary(ms)) for name, (got, ms) in out.items()}
 
 
 def bench_sharded(tmp: Path) -> dict:

@@ -43,20 +43,23 @@ def fingerprint(manifests: Sequence[tuple[str, dict]]) -> list:
             for name, meta in manifests]
 
 
+def manifests_of(index_dirs: Sequence[str | os.PathLike]) -> list[tuple[str, dict]]:
+    """(directory name, manifest) of each index, in order: what ``fingerprint`` reads."""
+    from .mmap_build import read_manifest
+
+    return [(Path(d).name, read_manifest(d)) for d in index_dirs]
+
+
 def write_vocabulary(root: str | os.PathLike, index_dirs: Sequence[str | os.PathLike]) -> int:
     """Write ``root/vocab`` for the segments of ``index_dirs`` (in order); returns the number of
     distinct words. Written beside and swapped in, so a reader sees the old vocabulary or the new."""
-    from .mmap_build import read_manifest
     from .mmap_query import _Segment
 
-    root = Path(root)
-    manifests, segments = [], []
-    for d in map(Path, index_dirs):
-        meta = read_manifest(d)
-        manifests.append((d.name, meta))
-        segments += [_Segment(d, e) for e in meta["segments"]]
+    dirs = [Path(d) for d in index_dirs]
+    manifests = manifests_of(dirs)
+    segments = [_Segment(d, e) for d, (_, meta) in zip(dirs, manifests) for e in meta["segments"]]
     union, ids, cnt = union_of(segments)
-    save_vocabulary(root, union, ids, cnt, fingerprint(manifests))
+    save_vocabulary(Path(root), union, ids, cnt, fingerprint(manifests))
     return int(len(union))
 
 

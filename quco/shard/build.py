@@ -141,12 +141,6 @@ def read_shards_manifest(path: str | os.PathLike) -> dict:
     return meta
 
 
-def _manifests(path: Path, names: Sequence[str]) -> list[tuple[str, dict]]:
-    from ..index.mmap_build import read_manifest
-
-    return [(n, read_manifest(path / n)) for n in names]
-
-
 def rewrite_vocabulary(path: str | os.PathLike) -> int:
     """Write the shared vocabulary of the sharded index at ``path`` again (after a shard was
     rebuilt, extended or compacted); returns its number of words."""
@@ -160,10 +154,10 @@ def rewrite_vocabulary(path: str | os.PathLike) -> int:
 
 def vocabulary_status(path: str | os.PathLike) -> str:
     """"current" or why the sharded index at ``path`` answers without its shared vocabulary."""
-    from ..index.vocab import vocabulary_problem
+    from ..index.vocab import manifests_of, vocabulary_problem
 
     path = Path(path)
-    problem = vocabulary_problem(path, _manifests(path, read_shards_manifest(path)["shards"]))
+    problem = vocabulary_problem(path, manifests_of([path / n for n in read_shards_manifest(path)["shards"]]))
     return f"not used: {problem}; `quco index vocab {path}` rewrites it" if problem else "current"
 
 
