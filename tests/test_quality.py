@@ -77,6 +77,24 @@ def test_appositive_and_title_bearing_names_stay_whole(model_extractor):
     assert [e.text for e in model_extractor.entities("Paris, France is large.")][:2] == ["Paris", "France"]
 
 
+def test_a_title_given_as_the_whole_answer_stays_whole(model_extractor):
+    # right answers of HaluEval QA items: a title opening on a function word or made of common
+    # words was cut to "Is England", "Doctor", "Figure", or not found at all
+    titles = ["This Is England", "Their Satanic Majesties Request", "Doctor Who", "Go Figure", "Storm of Steel",
+              "Heart of Gold", "From Hell", "It Happened One Night", "Top of the Pops"]
+    for title, claims in zip(titles, model_extractor.claims_many(titles)):
+        assert claims[0] == title, (title, claims)
+    assert model_extractor.claims_many(["The Beatles"]) == [("Beatles",)]  # the article is still dropped
+    # In running text an opener stays grammar, unless the run capitalises a function word.
+    ents = [e.text for e in model_extractor.entities("His Dark Materials is a trilogy by Philip Pullman.")]
+    assert ents == ["Dark Materials", "Philip Pullman"]
+    ents = [e.text for e in model_extractor.entities("Russell Tovey played a skinhead in This Is England.")]
+    assert "This Is England" in ents
+    ents = [e.text for e in model_extractor.entities("Which One Direction album was released first?")]
+    assert ents == ["One Direction"]
+    assert model_extractor.claims_many(["In London", "Yes"]) == [("London",), ()]
+
+
 def test_sentence_claims_are_the_predicate_not_the_subject(model_extractor):
     s = model_extractor.sentences("Antonio Calcagni's place of birth is Recanati.")[0]
     assert s.claims == ("Recanati",) and s.subjects == ("Antonio Calcagni",)

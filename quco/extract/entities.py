@@ -25,6 +25,7 @@ _MAX_TOKENS = 12
 SUFFIXES = frozenset({"sr", "sr.", "jr", "jr.", "ii", "iii", "iv", "v", "vi"})
 TITLES = frozenset({"baron", "baroness", "baronet", "earl", "count", "countess", "duke", "duchess", "viscount",
                     "viscountess", "marquess", "marquis", "lord", "lady", "prince", "princess"})
+_ARTICLES = ("the", "a", "an")
 _ORDINAL = re.compile(r"^\d+(st|nd|rd|th)$", re.I)
 
 
@@ -73,16 +74,34 @@ def capitalised_runs(doc, *, has_pos: bool) -> list:
         # A capitalised sentence opener is usually just grammar ("The", "Which", "In").
         while start < j and _sent_initial(doc[start]) and (doc[start].lower_ in LEADING_DROP or doc[start].is_stop):
             start += 1
+        # A bare title as the whole text (a short answer): "It Happened One Night", "All Saints".
+        whole = all(t.is_space for t in doc[:i]) and all(t.is_punct or t.is_space for t in doc[j:]) and j - i > 1
+        if i < start < j and _title_opener(doc, i, start, whole):
+            start = i  # "This Is England", "Their Satanic Majesties Request": the opener is the title's
         if start < j:
             span = doc[start:j]
             if has_pos:
-                keep = any(_is_propn(t) for t in span)
+                keep = any(_is_propn(t) for t in span) or whole and all(t.lower_ in _ARTICLES for t in doc[i:start])
             else:
                 keep = not (len(span) == 1 and (span[0].is_stop or _sent_initial(span[0]) and span[0].lower_ in LEADING_DROP))
             if keep:
                 spans.append(span)
         i = j
     return spans
+
+
+def _title_opener(doc, i: int, start: int, whole: bool) -> bool:
+    """Is the dropped opener ``doc[i:start]`` part of a title rather than grammar?
+
+    Yes when what is left starts with a capitalised function word ("This *Is* England",
+    "These *Are* the Days"): nothing but a title capitalises "Is" mid-run. Yes too when the run is
+    the whole text, as a bare answer is ("Their Satanic Majesties Request", "All Saints",
+    "He Zizhen"). Never when the opener is an article, a question word, an auxiliary or a
+    preposition: "Which One Direction album" names "One Direction"."""
+    if any(t.lower_ in LEADING_DROP for t in doc[i:start]):
+        return False
+    rest = doc[start]
+    return whole or rest.is_stop and rest.lower_ not in ("and", "or", "of", "the")
 
 
 def quoted_spans(doc) -> list:
@@ -108,7 +127,7 @@ def _clean(span):
     """Trim articles, possessives and punctuation; ``None`` if nothing countable remains."""
     start, end = span.start, span.end
     doc = span.doc
-    while start < end and (doc[start].is_punct or doc[start].lower_ in ("the", "a", "an")):
+    while start < end and (doc[start].is_punct or doc[start].lower_ in _ARTICLES):
         start += 1
     while end > start and (doc[end - 1].is_punct or doc[end - 1].text in ("'s", "'", "’s")):
         end -= 1
