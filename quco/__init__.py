@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 # Public names resolve lazily so `import quco` stays cheap (no spaCy, DuckDB or NumPy).
 _LAZY = {
