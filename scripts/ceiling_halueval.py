@@ -11,6 +11,8 @@ answer-length strata, as scripts/eval_halueval.py does. The statistics are:
   min and mean of each);
 - the share of those phrases it co-occurs with, its own frequency and the rarest anchor's;
 - whether it is absent from the corpus;
+- beyond pairs, the documents holding the claim: how many of the question's entities and
+  phrases the best and the second-best of them also hold, and how many hold at least two;
 - quco's own risk, its choice check and whether the row was checkable.
 
 Rows are scored out of fold: 5 folds, both rows of an item in one fold, 3 seeds. No length or
@@ -44,7 +46,7 @@ NAN = float("nan")
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
-    ap.add_argument("--index", help="a DuckDB or mmap index of all of ../shared/data/corpus to reuse")
+    ap.add_argument("--index", help="a DuckDB index of all of ../shared/data/corpus to reuse")
     ap.add_argument("--limit", type=int, default=0, help="only the first N items (default: all 2,000)")
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "ceiling_halueval.json"))
     args = ap.parse_args()
@@ -57,6 +59,7 @@ def main() -> int:
 
     from quco.answer import AnswerScorer
     from quco.backends.open import open_backend
+    from quco.backends.positional import PositionalBackend
     from quco.extract import Extractor
     from quco.metrics import auroc
 
@@ -67,6 +70,9 @@ def main() -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         index = open_backend(corpus_index(sorted((shared / "corpus").glob("*.jsonl")), args.index, tmp))
+        if not isinstance(index, PositionalBackend):
+            print("error: the document statistics need an index with positions (a DuckDB index)", file=sys.stderr)
+            return 2
         extractor = Extractor()
         questions = [it["question"] for it in items]
         answers = [a for it in items for a in (it["right_answer"], it["hallucinated_answer"])]
@@ -127,7 +133,7 @@ def main() -> int:
 
 def features(index, questions, question_entities, question_claims, answer_claims, reports) -> list[list[float]]:
     """One row of statistics per (question, answer): quco's risk, checkability and choice risk,
-    then the deciding claim's statistics and the minimum of each over the answer's claims."""
+    then the deciding claim's statistics (28) and the minimum of each over the answer's claims (27)."""
     from quco.evidence import association, canonical_of, claim_pairs, new_claims, overlaps, with_forms, word_forms
 
     canon = canonical_of(index)
@@ -173,19 +179,53 @@ def features(index, questions, question_entities, question_claims, answer_claims
                                corpus, 1000)[1] if rarest else NAN)
         return out
 
+    documents = DocumentSets(index)
     table = []
     for (ents, phrases, cs), report in zip(rows, reports):
         choice = report.choice.risk if report.choice is not None and report.choice.checked else NAN
         head = [report.risk, float(report.checkable), choice]
-        stats = [claim_stats(c, ents, phrases) for c in cs]
+        stats = [claim_stats(c, ents, phrases) + documents.coverage(c, ents, phrases, canon) for c in cs]
         if not stats:
-            table.append(head + [NAN] * 47)
+            table.append(head + [NAN] * 55)
             continue
         # the deciding claim: absent from the corpus first, else the weakest association with the rarest anchor
-        deciding = min(stats, key=lambda s: (-s[0], s[-1] if s[-1] == s[-1] else 0.0))
-        lowest = [min((s[k] for s in stats if s[k] == s[k]), default=NAN) for k in range(1, 24)]
+        deciding = min(stats, key=lambda s: (-s[0], s[23] if s[23] == s[23] else 0.0))
+        lowest = [min((s[k] for s in stats if s[k] == s[k]), default=NAN) for k in range(1, 28)]
         table.append(head + deciding + lowest)
     return table
+
+
+class DocumentSets:
+    """Which documents hold a phrase (any of a claim's word forms), for statistics beyond pairs."""
+
+    def __init__(self, index):
+        self.index = index
+        self._docs: dict[str, set] = {}
+
+    def of(self, phrase: str) -> set:
+        if phrase not in self._docs:
+            import numpy as np
+
+            positions = self.index.positions(phrase)
+            self._docs[phrase] = set(np.unique(self.index.doc_of(positions)).tolist()) if len(positions) else set()
+        return self._docs[phrase]
+
+    def coverage(self, claim, ents, phrases, canon) -> list[float]:
+        """Of the question's phrases in the corpus, the share the claim's best and second-best
+        documents also hold, the same for its entities alone, and log(1 + documents holding >= 2)."""
+        from quco.evidence import overlaps, word_forms
+
+        held = set().union(*(self.of(f) for f in word_forms(claim)))
+        if not held:
+            return [NAN] * 4
+        question = [p for p in ents + phrases if canon(p) and self.of(p) and not overlaps(p, claim, canon)]
+        entities = [p for p in ents if p in question]
+        if not question:
+            return [NAN] * 3 + [0.0]
+        cover = sorted((sum(d in self.of(p) for p in question) for d in held), reverse=True)
+        best_entities = max(sum(d in self.of(p) for p in entities) for d in held) / len(entities) if entities else NAN
+        second = cover[1] / len(question) if len(cover) > 1 else 0.0
+        return [cover[0] / len(question), second, best_entities, math.log1p(sum(c >= 2 for c in cover))]
 
 
 if __name__ == "__main__":
