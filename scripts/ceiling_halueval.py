@@ -204,10 +204,7 @@ class DocumentSets:
 
     def of(self, phrase: str) -> set:
         if phrase not in self._docs:
-            import numpy as np
-
-            positions = self.index.positions(phrase)
-            self._docs[phrase] = set(np.unique(self.index.doc_of(positions)).tolist()) if len(positions) else set()
+            self._docs[phrase] = set(self.index.documents(phrase).tolist())
         return self._docs[phrase]
 
     def coverage(self, claim, ents, phrases, canon) -> list[float]:

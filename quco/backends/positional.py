@@ -32,10 +32,15 @@ class PositionalBackend(CountBackend):
 
         out = []
         for a, b in pairs:
-            da = np.unique(self.doc_of(self.positions(a)))
-            db = np.unique(self.doc_of(self.positions(b)))
+            da, db = self.documents(a), self.documents(b)
             out.append(Cooccurrence(a, b, int(len(np.intersect1d(da, db, assume_unique=True))), None, False))
         return out
+
+    def documents(self, phrase: str):
+        """Sorted numbers of the documents that hold ``phrase`` (NumPy array)."""
+        import numpy as np
+
+        return np.unique(self.doc_of(self.positions(phrase)))
 
     def doc_of(self, positions):
         import numpy as np
