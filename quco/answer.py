@@ -31,14 +31,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from .backends.base import DEFAULT_WINDOW, CountBackend
-from .detector import _cooc_value, _isolating_failures
-from .errors import RiskAbort, UsageError
-from .evidence import (NEUTRAL, ClaimEvidence, canonical_of, claim_evidence, claim_pairs, least_supported, new_claims,
-                       overlaps, with_forms)
-from .extract import Extractor
-from .normalize import invalid_text
-from .question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
+from quco.backends.base import DEFAULT_WINDOW, CountBackend
+from quco.detector import _cooc_value, _isolating_failures
+from quco.errors import RiskAbort, UsageError
+from quco.evidence import NEUTRAL, ClaimEvidence, canonical_of, claim_evidence, claim_pairs, least_supported, new_claims, overlaps, with_forms
+from quco.extract import Extractor
+from quco.normalize import invalid_text
+from quco.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
 
 __all__ = ["AnswerReport", "AnswerScorer", "ClaimEvidence"]
 

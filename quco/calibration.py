@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .errors import ConfigError
+from quco.errors import ConfigError
 
 SCORES = ("risk", "answer_risk")
 MIN_ROWS = 20
@@ -65,7 +65,7 @@ class Calibration:
 
     def check_for(self, backend, extractor, *, mode: str, window: int) -> None:
         """``check`` against what a detector or answer scorer uses (loads the extractor's model)."""
-        from . import __version__
+        from quco import __version__
 
         self.check(index=backend.identity, corpus_tokens=backend.corpus.tokens, extractor=extractor.model_name,
                    quco_version=__version__, mode=mode, window=window)
@@ -151,7 +151,7 @@ def reliability(p: Sequence[float], y: Sequence[bool], bins: int = 10) -> dict:
 
 def fit(risks: Sequence[float], labels: Sequence[bool], *, score: str, fitted_for: dict, source: str = "") -> Calibration:
     """Fit the isotonic map of ``risks`` to ``labels`` (True = fabricated / needed retrieval)."""
-    from .errors import UsageError
+    from quco.errors import UsageError
 
     if len(risks) != len(labels):
         raise UsageError("risks and labels differ in length")

@@ -9,8 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, cli_ops
-from .errors import QucoError, SourceError, Terminated, UsageError
+from quco import __version__, cli_ops
+from quco.errors import QucoError, SourceError, Terminated, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -193,7 +193,7 @@ def _detector_options(p) -> None:
 
 
 def _settings(args):
-    from .config import load_settings
+    from quco.config import load_settings
 
     return load_settings(
         args.config,
@@ -227,7 +227,7 @@ def _read_draft(args) -> str | None:
 
 def _cmd_index(args) -> int:
     if args.index_command == "build":
-        from .normalize import Normalizer
+        from quco.normalize import Normalizer
 
         progress = not args.no_progress and sys.stderr.isatty()
         if args.backend != "mmap" and (args.no_merge or args.workers is not None or args.shards is not None):
@@ -240,7 +240,7 @@ def _cmd_index(args) -> int:
             return _build_infinigram(args, progress)
         if args.backend == "mmap":
             return _build_mmap(args, progress)
-        from .backends.duckdb_build import build_index
+        from quco.backends.duckdb_build import build_index
 
         stats = build_index(
             args.sources,
@@ -259,38 +259,38 @@ def _cmd_index(args) -> int:
     if args.index_command == "add":
         return _add_mmap(args)
     if args.index_command == "compact":
-        from .index.mmap_build import compact_index
+        from quco.index.mmap_build import compact_index
 
         stats = compact_index(args.index, progress=not args.no_progress and sys.stderr.isatty())
         _print_mmap(args, stats, "compacted")
         return cli_ops.refresh_shard_vocabulary(args.index)
     if args.index_command == "vocab":
         return cli_ops.cmd_index_vocab(args)
-    from .render import render_info
+    from quco.render import render_info
 
     if Path(args.path).is_dir() and (Path(args.path) / "quco-shards.json").exists():
-        from .shard.build import read_shards_manifest, vocabulary_status
+        from quco.shard.build import read_shards_manifest, vocabulary_status
 
         meta = read_shards_manifest(args.path)
         meta["vocabulary"] = vocabulary_status(args.path)
         print(json.dumps(meta, indent=2) if args.json else "\n".join(f"{k:<16} {v}" for k, v in meta.items()))
         return 0
     if Path(args.path).is_dir() and (Path(args.path) / "quco-index.json").exists():
-        from .index.mmap_build import read_manifest
+        from quco.index.mmap_build import read_manifest
 
         meta = read_manifest(args.path)
         meta["segments"] = len(meta["segments"])
         print(json.dumps(meta, indent=2) if args.json else "\n".join(f"{k:<16} {v}" for k, v in meta.items()))
         return 0
     if Path(args.path).is_dir():
-        from .backends.infinigram_local import read_infinigram_meta
+        from quco.backends.infinigram_local import read_infinigram_meta
 
         meta = read_infinigram_meta(args.path)
         if meta is None:
             raise UsageError(f"{args.path}: an infini-gram index not built by quco (no quco.json)")
         print(json.dumps(meta, indent=2) if args.json else "\n".join(f"{k:<16} {v}" for k, v in meta.items()))
         return 0
-    from .backends.duckdb_index import index_info
+    from quco.backends.duckdb_index import index_info
 
     info = index_info(args.path)
     print(json.dumps(info.to_dict(), indent=2) if args.json else render_info(info))
@@ -298,8 +298,8 @@ def _cmd_index(args) -> int:
 
 
 def _build_mmap(args, progress: bool) -> int:
-    from .index.mmap_build import build_mmap_index
-    from .normalize import Normalizer
+    from quco.index.mmap_build import build_mmap_index
+    from quco.normalize import Normalizer
 
     if args.no_text:
         raise UsageError("--no-text applies to the duckdb backend only (a memory-mapped index stores no text)")
@@ -312,13 +312,13 @@ def _build_mmap(args, progress: bool) -> int:
 
 
 def _build_sharded(args, progress: bool) -> int:
-    from .normalize import Normalizer
-    from .shard.build import build_sharded_index
+    from quco.normalize import Normalizer
+    from quco.shard.build import build_sharded_index
 
     if args.no_text:
         raise UsageError("--no-text applies to the duckdb backend only (a memory-mapped index stores no text)")
     if args.ray is not None:
-        from .shard.ray_shards import init_ray
+        from quco.shard.ray_shards import init_ray
 
         init_ray(args.ray or None)
     stats = build_sharded_index(args.sources, args.out, shards=args.shards,
@@ -332,7 +332,7 @@ def _build_sharded(args, progress: bool) -> int:
 
 
 def _add_mmap(args) -> int:
-    from .index.mmap_build import add_documents
+    from quco.index.mmap_build import add_documents
 
     _check_build_sizes(args)
     stats = add_documents(args.index, args.sources, text_split=args.text_split, skip_bad_lines=args.skip_bad_lines,
@@ -366,8 +366,8 @@ def _emit(args, stats, line: str) -> int:
 
 
 def _build_infinigram(args, progress: bool) -> int:
-    from .backends.infinigram_build import build_infinigram_index
-    from .normalize import Normalizer
+    from quco.backends.infinigram_build import build_infinigram_index
+    from quco.normalize import Normalizer
 
     if args.no_text:
         raise UsageError("--no-text applies to the duckdb backend only (an infini-gram index is the text)")
@@ -386,7 +386,7 @@ def _build_infinigram(args, progress: bool) -> int:
 
 
 def _cmd_check(args) -> int:
-    from .render import render_report
+    from quco.render import render_report
 
     question = sys.stdin.read().strip() if args.question == "-" else args.question
     if not question.strip():
@@ -403,7 +403,7 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_score(args) -> int:
-    from .batch.scoring import score
+    from quco.batch.scoring import score
 
     settings = _settings(args)
     settings.check_backend()  # fail fast on a bad index, before any worker starts
@@ -439,7 +439,7 @@ def _cmd_score(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from .batch.evaluation import evaluate
+    from quco.batch.evaluation import evaluate
 
     prefix = args.out or str(Path(args.scored).with_suffix("")) + ".eval"
     result = evaluate(args.scored, label_field=args.label_field, positive=args.positive, score_field=args.score_field,
@@ -468,7 +468,7 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_serve(args) -> int:
-    from .service.app import serve
+    from quco.service.app import serve
 
     if args.workers < 1 or not 0 <= args.port <= 65535:
         raise UsageError("--workers must be at least 1 and --port within 0-65535")
@@ -485,7 +485,7 @@ def _cmd_serve(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from .demo import run_demo
+    from quco.demo import run_demo
 
     settings = _settings(args)
     return run_demo(

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import UsageError
+from quco.errors import UsageError
 
 
 def cmd_monitor(args) -> int:
-    from .batch.monitor import calibrate, monitor, write_report
+    from quco.batch.monitor import calibrate, monitor, write_report
 
     report = monitor(args.audit, period=args.period)
     if args.calibrate:
@@ -29,8 +29,8 @@ def cmd_monitor(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from .batch.calibrate import calibrate_file
-    from .cli import _settings
+    from quco.batch.calibrate import calibrate_file
+    from quco.cli import _settings
 
     settings = _settings(args)
     settings.check_backend()
@@ -53,8 +53,8 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_feedback(args) -> int:
-    from .batch.scoring import iter_rows
-    from .service.audit import LABELS, AuditLog
+    from quco.batch.scoring import iter_rows
+    from quco.service.audit import LABELS, AuditLog
 
     path = Path(args.file)
     if not path.is_file():
@@ -77,7 +77,7 @@ def cmd_feedback(args) -> int:
 
 
 def cmd_model(args) -> int:
-    from .extract.model import install_model, load_pipeline
+    from quco.extract.model import install_model, load_pipeline
 
     if args.model_command == "install":
         code = install_model()
@@ -90,7 +90,7 @@ def cmd_model(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from .service.audit import AuditLog
+    from quco.service.audit import AuditLog
 
     if not Path(args.audit).exists():
         raise UsageError(f"{args.audit}: audit log not found")
@@ -101,7 +101,7 @@ def cmd_audit(args) -> int:
 
 
 def cmd_index_vocab(args) -> int:
-    from .shard.build import SHARDS_MANIFEST, rewrite_vocabulary
+    from quco.shard.build import SHARDS_MANIFEST, rewrite_vocabulary
 
     if not (Path(args.path) / SHARDS_MANIFEST).exists():
         raise UsageError(f"{args.path}: not a sharded index (built with `quco index build --shards N`)")
@@ -113,7 +113,7 @@ def cmd_index_vocab(args) -> int:
 def refresh_shard_vocabulary(index: str) -> int:
     """After ``quco index add``/``compact`` of one shard of a sharded index: rewrite the set's
     shared vocabulary, which no longer matches (the shards answer correctly without it, slower)."""
-    from .shard.build import SHARDS_MANIFEST, read_shards_manifest, rewrite_vocabulary
+    from quco.shard.build import SHARDS_MANIFEST, read_shards_manifest, rewrite_vocabulary
 
     shard = Path(index).resolve()
     root = shard.parent

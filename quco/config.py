@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from .errors import ConfigError
+from quco.errors import ConfigError
 
 DEFAULT_INDEX = "indexes/demo.duckdb"
 
@@ -60,7 +60,7 @@ class Settings:
                       for k, v in data.items()})
 
     def thresholds(self):
-        from .trigger import Thresholds
+        from quco.trigger import Thresholds
 
         try:
             return Thresholds(
@@ -76,13 +76,13 @@ class Settings:
             raise ConfigError(str(exc)) from None
 
     def open_backend(self):
-        from .normalize import Normalizer
+        from quco.normalize import Normalizer
 
         if self.backend == "infinigram-api":
             return self._open_api()
         if self.backend == "sharded" and self.shards:
             return self._open_shards()
-        from .backends.open import open_backend
+        from quco.backends.open import open_backend
 
         require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
         return open_backend(
@@ -97,19 +97,19 @@ class Settings:
 
     def check_backend(self) -> None:
         """Fail fast on a missing or incompatible index without loading it."""
-        from .normalize import Normalizer
+        from quco.normalize import Normalizer
 
         if self.backend == "infinigram-api":
             self._open_api().close()  # validates the settings; sends no request
             return
         if self.backend == "sharded" and self.shards:
-            from .backends.open import check_index
+            from quco.backends.open import check_index
 
             for spec in self.shards:
                 if not spec.startswith(("http://", "https://", "ray:")):
                     check_index(spec, require=None if self.case_fold is None else Normalizer(case_fold=self.case_fold))
             return
-        from .backends.open import check_index
+        from quco.backends.open import check_index
 
         require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
         check_index(self.index, backend=self.backend, require=require, tokenizer=self.tokenizer,
@@ -117,10 +117,10 @@ class Settings:
 
     def _open_shards(self):
         """``backend = "sharded"``: one ``ShardedBackend`` over the configured shard specs."""
-        from .backends.open import open_backend
-        from .normalize import Normalizer
-        from .shard.remote import RemoteShard
-        from .shard.sharded import ShardedBackend
+        from quco.backends.open import open_backend
+        from quco.normalize import Normalizer
+        from quco.shard.remote import RemoteShard
+        from quco.shard.sharded import ShardedBackend
 
         require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
         token = None
@@ -139,7 +139,7 @@ class Settings:
             else:
                 shards.append(open_backend(spec, require=require, budget=self.work_budget))
         if ray_paths:
-            from .shard.ray_shards import init_ray, start_ray_shards
+            from quco.shard.ray_shards import init_ray, start_ray_shards
 
             init_ray(self.ray_address)
             actors = start_ray_shards([p for _, p in ray_paths], budget=self.work_budget, timeout=self.shard_timeout)
@@ -148,7 +148,7 @@ class Settings:
         return ShardedBackend(shards, names=list(self.shards), timeout=self.shard_timeout)
 
     def _open_api(self):
-        from .backends.infinigram_api import InfiniGramAPI, ResponseCache, RetryPolicy
+        from quco.backends.infinigram_api import InfiniGramAPI, ResponseCache, RetryPolicy
 
         cache = None
         if self.api_cache and self.api_cache.lower() != "none":
@@ -166,8 +166,8 @@ class Settings:
             raise ConfigError(str(exc)) from None
 
     def detector(self, backend=None):
-        from .detector import Detector
-        from .extract import Extractor
+        from quco.detector import Detector
+        from quco.extract import Extractor
 
         backend = backend or self.open_backend()
         return Detector(backend, Extractor(self.model), self.thresholds(), window=self.window,
@@ -175,7 +175,7 @@ class Settings:
 
     def answer_scorer(self, detector):
         """The answer-level scorer sharing ``detector``'s backend and extractor."""
-        from .answer import AnswerScorer
+        from quco.answer import AnswerScorer
 
         return AnswerScorer(detector.backend, detector.extractor, window=detector.window,
                             unknown_policy=self.unknown_policy, calibration=self.calibration_of("answer_risk"))
@@ -184,7 +184,7 @@ class Settings:
         """The configured calibration if it maps ``score`` ("risk" or "answer_risk"), else None."""
         if not self.calibration:
             return None
-        from .calibration import Calibration
+        from quco.calibration import Calibration
 
         cal = Calibration.load(self.calibration)
         return cal if cal.score == score else None

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m quco.contract_server INDEX [--port N]``: serve an index on 127.0.0.1."""
     import argparse
 
-    from .backends.open import open_backend
+    from quco.backends.open import open_backend
 
     parser = argparse.ArgumentParser(prog="python -m quco.contract_server")
     parser.add_argument("index")

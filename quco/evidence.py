@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .backends.base import Corpus
+from quco.backends.base import Corpus
 
 NEUTRAL = 0.5
 
@@ -197,7 +197,7 @@ def canonical_of(backend) -> Callable[[str], str]:
     norm = getattr(backend, "normalizer", None)
     if norm is not None:
         return norm.canonical
-    from .normalize import Normalizer
+    from quco.normalize import Normalizer
 
     return Normalizer().canonical
 

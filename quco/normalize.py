@@ -26,7 +26,7 @@ class Normalizer:
     def __post_init__(self) -> None:
         if self.tokenizer != TOKENIZER_NAME:
             # Only one tokenizer exists; an index naming another one was built by other code.
-            from .errors import IndexSettingsError
+            from quco.errors import IndexSettingsError
 
             raise IndexSettingsError(f"unknown tokenizer {self.tokenizer!r} (this quco knows {TOKENIZER_NAME!r})")
 

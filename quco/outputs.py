@@ -26,7 +26,7 @@ import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .errors import OutputError
+from quco.errors import OutputError
 
 # Kinds of artefact quco writes, and how each is recognised on disk.
 KINDS = ("duckdb-index", "infinigram-index", "mmap-index", "sharded-index", "scored", "errors", "parts", "eval-png", "eval-html", "calibration")
@@ -124,8 +124,8 @@ def is_artefact(path: Path, kind: str) -> bool:
 
 
 def _is_duckdb_index(path: Path) -> bool:
-    from .backends.duckdb_index import read_meta
-    from .errors import IndexOpenError
+    from quco.backends.duckdb_index import read_meta
+    from quco.errors import IndexOpenError
 
     with open(path, "rb") as fh:
         if fh.read(16)[8:12] != b"DUCK":
@@ -147,7 +147,7 @@ def _has_quco_columns(path: Path, kind: str) -> bool:
     if name.endswith(".parquet"):
         import duckdb
 
-        from .duckdb_conn import connect
+        from quco.duckdb_conn import connect
 
         try:
             cols = {r[0] for r in connect().execute("SELECT name FROM parquet_schema(?)", [str(path)]).fetchall()}

@@ -12,7 +12,7 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 
-from .retrieve import Passage, as_retriever
+from quco.retrieve import Passage, as_retriever
 
 _default = None
 _default_lock = threading.Lock()
@@ -23,7 +23,7 @@ def default_detector():
     global _default
     with _default_lock:
         if _default is None:
-            from .config import load_settings
+            from quco.config import load_settings
 
             _default = load_settings().detector()
         return _default

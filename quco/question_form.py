@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .evidence import NEUTRAL, claim_evidence, claim_pairs, outermost, overlaps, word_forms
+from quco.evidence import NEUTRAL, claim_evidence, claim_pairs, outermost, overlaps, word_forms
 
 __all__ = ["Choice", "ChoiceEvidence", "PairAssociation", "choice_evidence", "choice_of", "offers_choice",
            "pairs_needed", "phrases_needed", "picked"]

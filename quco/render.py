@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .report import RiskReport
+from quco.report import RiskReport
 
 
 def _fmt_count(value: int | None, approx: bool = False) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .extract.types import Triplet
+from quco.extract.types import Triplet
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .errors import IndexOpenError, QueryError
-from .duckdb_conn import connect
+from quco.errors import IndexOpenError, QueryError
+from quco.duckdb_conn import connect
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,8 @@ class BM25Retriever:
 
     def __init__(self, index: str | os.PathLike, *, k1: float = 1.2, b: float = 0.75,
                  stopwords: frozenset[str] = STOPWORDS):
-        from .backends.duckdb_index import read_meta
-        from .normalize import Normalizer
+        from quco.backends.duckdb_index import read_meta
+        from quco.normalize import Normalizer
 
         self.path = Path(getattr(index, "path", index))
         meta = read_meta(self.path)

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SourceError
-from .normalize import invalid_text
-from .duckdb_conn import connect
+from quco.errors import SourceError
+from quco.normalize import invalid_text
+from quco.duckdb_conn import connect
 
 TEXT_SPLITS = ("paragraph", "line", "file")
 

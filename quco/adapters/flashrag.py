@@ -34,12 +34,12 @@ class QucoJudger:
         if detector is None:
             judger_config = config["judger_config"] if config is not None and "judger_config" in config else None
             if judger_config:
-                from ..config import load_settings
+                from quco.config import load_settings
 
                 settings = load_settings(**{k: judger_config[k] for k in ("index", "model", "window") if k in judger_config})
                 detector = settings.detector()
             else:
-                from ..pregen import default_detector
+                from quco.pregen import default_detector
 
                 detector = default_detector()
         self.detector = detector
@@ -94,8 +94,8 @@ def quco_active_pipeline(config, prompt_template=None, *, detector=None, retriev
             self.judger = QucoJudger(config, detector=detector)
 
         def run(self, dataset, do_eval=True, pred_process_fun=None):
-            from ..controller import Controller
-            from ..retrieve import Passage
+            from quco.controller import Controller
+            from quco.retrieve import Passage
 
             def generate(prompt: str) -> str:
                 return self.generator.generate([prompt])[0]

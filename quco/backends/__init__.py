@@ -1,5 +1,5 @@
 """Count backends. Importing this package loads nothing heavy."""
 
-from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend
 
 __all__ = ["DEFAULT_WINDOW", "Cooccurrence", "Corpus", "Count", "CountBackend"]

@@ -11,7 +11,7 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import BackendError, IndexSettingsError, QueryError
+from quco.errors import BackendError, IndexSettingsError, QueryError
 
 DEFAULT_WINDOW = 1000  # QuCo-RAG's max_diff_tokens
 

@@ -9,12 +9,12 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import BuildError, QucoError, Terminated
+from quco.errors import BuildError, QucoError, Terminated
 
 
 def build_sources(sources: Sequence, out: Path, kind: str, force: bool) -> list[Path]:
     """The source paths of a build, after the output rule (``quco.outputs``) has accepted ``out``."""
-    from ..outputs import check_outputs
+    from quco.outputs import check_outputs
 
     if not sources:
         raise BuildError("no source files given")
@@ -25,7 +25,7 @@ def build_sources(sources: Sequence, out: Path, kind: str, force: bool) -> list[
 
 def quco_version() -> str:
     """The version written into every index's metadata."""
-    from .. import __version__
+    from quco import __version__
 
     return __version__
 
@@ -49,7 +49,7 @@ def swap_into_place(tmp: Path, out: Path) -> None:
 def building_dir(out: Path):
     """Hold the output's lock and yield a fresh private directory; when the block succeeds it is
     swapped into place at ``out``, and on any failure removed (the previous ``out`` stays)."""
-    from ..outputs import OutputLock
+    from quco.outputs import OutputLock
 
     with OutputLock(out, "index build"):
         tmp = out.parent / f".{out.name}.building-{os.getpid()}"

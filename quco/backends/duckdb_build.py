@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import BuildError, QucoError
-from ..normalize import Normalizer
-from ..sources import iter_documents
-from ..outputs import OutputLock
-from .building import build_sources, fsync_dir, fsync_file, install_sigterm, progress_bar, quco_version
-from ..duckdb_conn import connect
+from quco.errors import BuildError, QucoError
+from quco.normalize import Normalizer
+from quco.sources import iter_documents
+from quco.outputs import OutputLock
+from quco.backends.building import build_sources, fsync_dir, fsync_file, install_sigterm, progress_bar, quco_version
+from quco.duckdb_conn import connect
 
 FORMAT_NAME = "quco-ngram-index"
 FORMAT_VERSION = 1

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import IndexFormatError, IndexOpenError, QueryError
-from ..normalize import Normalizer
-from ..index.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, check_budget
-from .base import Corpus, Count, CountBackend, require_normalizer
-from .positional import PositionalBackend
-from .duckdb_build import FORMAT_NAME, FORMAT_VERSION
-from ..duckdb_conn import connect
+from quco.errors import IndexFormatError, IndexOpenError, QueryError
+from quco.normalize import Normalizer
+from quco.index.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, check_budget
+from quco.backends.base import Corpus, Count, CountBackend, require_normalizer
+from quco.backends.positional import PositionalBackend
+from quco.backends.duckdb_build import FORMAT_NAME, FORMAT_VERSION
+from quco.duckdb_conn import connect
 
 
 

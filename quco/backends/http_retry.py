@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import BackendUnavailable, UpstreamError
+from quco.errors import BackendUnavailable, UpstreamError
 
 
 @dataclass(frozen=True)

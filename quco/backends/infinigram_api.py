@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..errors import BackendError, ConfigError, QueryError, UpstreamError
-from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
-from .http_retry import RetryPolicy, post_json
+from quco.errors import BackendError, ConfigError, QueryError, UpstreamError
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from quco.backends.http_retry import RetryPolicy, post_json
 
 __all__ = ["InfiniGramAPI", "ResponseCache", "RetryPolicy", "query_term"]
 

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import BuildError, QucoError
-from ..normalize import Normalizer
-from ..sources import iter_documents
-from ..outputs import OutputLock
-from .building import build_sources, install_sigterm, progress_bar, quco_version, swap_into_place
+from quco.errors import BuildError, QucoError
+from quco.normalize import Normalizer
+from quco.sources import iter_documents
+from quco.outputs import OutputLock
+from quco.backends.building import build_sources, install_sigterm, progress_bar, quco_version, swap_into_place
 
 FORMAT_NAME = "quco-infinigram-index"
 FORMAT_VERSION = 1

@@ -33,12 +33,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..errors import IndexFormatError, IndexOpenError, QueryError
-from ..normalize import Normalizer
-from ..index.engine import DEFAULT_BUDGET, ZERO_CHECK, WorkBudgetExceeded, check_budget, spaced
-from .base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, check_window, require_normalizer
-from .positional import PositionalBackend
-from .infinigram_build import FORMAT_NAME, FORMAT_VERSION, META_FILE
+from quco.errors import IndexFormatError, IndexOpenError, QueryError
+from quco.normalize import Normalizer
+from quco.index.engine import DEFAULT_BUDGET, ZERO_CHECK, WorkBudgetExceeded, check_budget, spaced
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, check_window, require_normalizer
+from quco.backends.positional import PositionalBackend
+from quco.backends.infinigram_build import FORMAT_NAME, FORMAT_VERSION, META_FILE
 
 _DTYPES = {"u8": 1, "u16": 2, "u32": 4}
 _MAX_PHRASE_TOKENS = 256

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import ConfigError, IndexOpenError
-from ..normalize import Normalizer
-from .base import CountBackend, require_normalizer
+from quco.errors import ConfigError, IndexOpenError
+from quco.normalize import Normalizer
+from quco.backends.base import CountBackend, require_normalizer
 
 LOCAL_BACKENDS = ("auto", "duckdb", "mmap", "sharded", "infinigram-local")
 
@@ -38,22 +38,22 @@ def open_backend(
     if backend == "auto":
         backend = _detect(path)
     if backend == "sharded":
-        from ..shard.build import open_sharded
+        from quco.shard.build import open_sharded
 
         return open_sharded(path, require=require, budget=budget)
     if backend == "mmap":
-        from ..index.mmap_query import DEFAULT_BUDGET, MmapIndex
+        from quco.index.mmap_query import DEFAULT_BUDGET, MmapIndex
 
         return MmapIndex(path, require=require, budget=budget or DEFAULT_BUDGET)
     if backend == "duckdb":
-        from ..index.engine import DEFAULT_BUDGET
-        from .duckdb_index import DuckDBIndex
+        from quco.index.engine import DEFAULT_BUDGET
+        from quco.backends.duckdb_index import DuckDBIndex
 
         return DuckDBIndex(path, require=require, budget=budget or DEFAULT_BUDGET)
-    from .infinigram_local import InfiniGramLocal
+    from quco.backends.infinigram_local import InfiniGramLocal
 
     encode = hf_encoder(tokenizer) if tokenizer else None
-    from ..index.engine import DEFAULT_BUDGET
+    from quco.index.engine import DEFAULT_BUDGET
 
     return InfiniGramLocal(path, require=require, cooccur=cooccur, encode=encode, token_dtype=token_dtype,
                            budget=budget or DEFAULT_BUDGET)
@@ -75,23 +75,23 @@ def check_index(
     if backend == "auto":
         backend = _detect(path)
     if backend == "sharded":
-        from ..index.mmap_build import read_manifest
-        from ..shard.build import read_shards_manifest
+        from quco.index.mmap_build import read_manifest
+        from quco.shard.build import read_shards_manifest
 
         for name in read_shards_manifest(path)["shards"]:
             require_normalizer(path / name, Normalizer.from_dict(read_manifest(path / name)["normalizer"]), require)
         return
     if backend == "mmap":
-        from ..index.mmap_build import read_manifest
+        from quco.index.mmap_build import read_manifest
 
         require_normalizer(path, Normalizer.from_dict(read_manifest(path)["normalizer"]), require)
         return
     if backend == "duckdb":
-        from .duckdb_index import read_meta
+        from quco.backends.duckdb_index import read_meta
 
         require_normalizer(path, Normalizer.from_dict(read_meta(path)["normalizer"]), require)
         return
-    from .infinigram_local import read_infinigram_meta
+    from quco.backends.infinigram_local import read_infinigram_meta
 
     meta = read_infinigram_meta(path)
     if meta is not None:

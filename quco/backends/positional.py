@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 
-from .base import DEFAULT_WINDOW, Cooccurrence, CountBackend, check_window
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, CountBackend, check_window
 
 
 class PositionalBackend(CountBackend):

@@ -13,18 +13,18 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..calibration import Calibration, fit
-from ..errors import SourceError, UsageError
-from ..outputs import check_outputs
+from quco.calibration import Calibration, fit
+from quco.errors import SourceError, UsageError
+from quco.outputs import check_outputs
 
 
 def calibrate_file(labelled: str | os.PathLike, out: str | os.PathLike, *, settings, label_field: str = "label",
                    positive=None, question_field: str = "question", answer_field: str | None = None,
                    id_field: str | None = None, pair_fields: tuple[str, str] | None = None, workers: int = 1,
                    force: bool = False, progress: bool = False) -> Calibration:
-    from .. import __version__
-    from .evaluation import _is_positive, load_scored
-    from .scoring import iter_rows, score
+    from quco import __version__
+    from quco.batch.evaluation import _is_positive, load_scored
+    from quco.batch.scoring import iter_rows, score
 
     check_outputs([labelled], {"--out": (out, "calibration")}, force=force)
     if pair_fields:

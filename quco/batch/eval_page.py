@@ -13,9 +13,9 @@ import html
 import json
 from pathlib import Path
 
-from ..errors import OutputError, UsageError
-from ..metrics import pr_curve, roc_curve
-from ..outputs import PNG_MARKER
+from quco.errors import OutputError, UsageError
+from quco.metrics import pr_curve, roc_curve
+from quco.outputs import PNG_MARKER
 
 
 def plot(scores, labels, result, path: Path) -> None:

@@ -20,11 +20,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..duckdb_conn import connect
-from ..errors import OutputError, SourceError, UsageError
-from ..calibration import reliability
-from ..metrics import auprc, auroc, precision_recall_f1
-from ..outputs import OutputLock, check_outputs
+from quco.duckdb_conn import connect
+from quco.errors import OutputError, SourceError, UsageError
+from quco.calibration import reliability
+from quco.metrics import auprc, auroc, precision_recall_f1
+from quco.outputs import OutputLock, check_outputs
 
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
 
@@ -119,7 +119,7 @@ def evaluate(
     out_prefix: str | Path | None = None,
     force: bool = False,
 ) -> EvalResult:
-    from .frames import evaluate_frame, frame_kind
+    from quco.batch.frames import evaluate_frame, frame_kind
 
     kind = frame_kind(scored)
     if kind is not None:  # an in-memory table of scored rows
@@ -185,7 +185,7 @@ def evaluate(
                         calibration, _worst(rows, labels, scores, decisions, score_field), _provenance(rows),
                         _label_values(rows, labels, label_field), _operating_point(prf, labels))
     if out_prefix is not None:
-        from .eval_page import page as _page, plot as _plot
+        from quco.batch.eval_page import page as _page, plot as _plot
 
         with OutputLock(png, "eval"), OutputLock(html_path, "eval"):
             tmp_png = Path(png).with_name(f".{Path(png).name}.tmp-{os.getpid()}")
@@ -328,7 +328,7 @@ def _worst(rows, labels, scores, decisions, score_field, k: int = 5) -> dict:
 
 
 def _provenance(rows) -> dict:
-    from .. import __version__
+    from quco import __version__
 
     out = {}
     for key in ("index", "backend", "corpus_tokens", "extractor", "quco_version"):

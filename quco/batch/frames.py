@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..errors import UsageError
+from quco.errors import UsageError
 
 log = logging.getLogger("quco.frames")
 
@@ -72,7 +72,7 @@ def score_frame(frame, kind: str, *, on_errors: list | None = None, **kwargs):
     """``quco.score`` for an in-memory table (see the module docstring)."""
     import pyarrow.parquet as pq
 
-    from .scoring import score
+    from quco.batch.scoring import score
 
     if kwargs.pop("restart", False) or kwargs.pop("force", False):
         raise UsageError("restart/force apply to files; an in-memory table is scored afresh every time")
@@ -94,7 +94,7 @@ def evaluate_frame(frame, kind: str, **kwargs):
     """``quco.evaluate`` for an in-memory table of scored rows."""
     import pyarrow.parquet as pq
 
-    from .evaluation import evaluate
+    from quco.batch.evaluation import evaluate
 
     with tempfile.TemporaryDirectory(prefix="quco-frame-") as tmp:
         src = Path(tmp) / "scored.parquet"

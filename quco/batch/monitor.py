@@ -23,7 +23,7 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import QucoError, UsageError
+from quco.errors import QucoError, UsageError
 
 PSI_BINS = 10
 RISK_BINS = [i / 10 for i in range(11)]
@@ -185,8 +185,8 @@ def calibrate(path: str | os.PathLike, out: str | os.PathLike) -> dict:
     the same file ``quco calibrate`` writes); write it to ``out``."""
     import numpy as np
 
-    from .. import __version__
-    from ..calibration import fit
+    from quco import __version__
+    from quco.calibration import fit
 
     d = load_decisions(path)
     has = np.array([lab is not None for lab in d["label"]])

@@ -16,14 +16,14 @@ import os
 import pickle
 from pathlib import Path
 
-from ..errors import QucoError
+from quco.errors import QucoError
 
 
 class _ChunkScorer:
     """A Ray Data actor: the detector is built once, then one chunk per row of each batch."""
 
     def __init__(self, settings, fields: dict, parts_dir: str, audit: dict | None = None):
-        from .scoring import _init_worker
+        from quco.batch.scoring import _init_worker
 
         _init_worker(settings, fields, None, audit)
         self.parts = parts_dir
@@ -31,7 +31,7 @@ class _ChunkScorer:
     def __call__(self, batch: dict) -> dict:
         import numpy as np
 
-        from .scoring import _score_chunk
+        from quco.batch.scoring import _score_chunk
 
         done, scored, errors = [], [], []
         for index in batch["index"]:
@@ -48,7 +48,7 @@ class _ChunkScorer:
 def score_on_ray(chunks, parts: Path, settings, fields: dict, workers: int, bar, address: str | None,
                  audit: dict | None = None) -> None:
     """Score ``chunks`` ((index, rows) still to do) on Ray."""
-    from ..shard.ray_shards import init_ray
+    from quco.shard.ray_shards import init_ray
 
     inbox = parts / "ray-in"
     inbox.mkdir(exist_ok=True)

@@ -24,11 +24,11 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import AllRowsFailed, QucoError, SourceError, UsageError
-from ..normalize import invalid_text
-from ..outputs import OutputLock, check_outputs
-from .. import __version__
-from ..duckdb_conn import connect
+from quco.errors import AllRowsFailed, QucoError, SourceError, UsageError
+from quco.normalize import invalid_text
+from quco.outputs import OutputLock, check_outputs
+from quco import __version__
+from quco.duckdb_conn import connect
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows came first
@@ -234,7 +234,7 @@ def _score_chunk(index: int, chunk: list, parts_dir: str) -> tuple[int, int, int
     if good:
         reports = detector.check_many([row[f["question"]] for _, row in good])
         if _STATE.get("audit"):
-            from ..service.audit import decision_row
+            from quco.service.audit import decision_row
 
             key, store = bytes.fromhex(_STATE["audit"]["key"]), _STATE["audit"]["store_text"]
             audit_rows = [decision_row(r, request_id=f"score-{_row_id(row, f, n)}", source="score",
@@ -383,7 +383,7 @@ def score(
 
     Outputs never replace an input or a file quco did not write unless ``force`` (``quco.outputs``).
     Raises ``AllRowsFailed`` (after writing the errors file) when not one row could be scored."""
-    from .frames import frame_kind, score_frame
+    from quco.batch.frames import frame_kind, score_frame
 
     kind = frame_kind(input)
     if kind is not None:
@@ -393,7 +393,7 @@ def score(
     if output is None:
         raise UsageError("score needs an output path for a file input")
     if settings is None:
-        from ..config import load_settings
+        from quco.config import load_settings
 
         settings = load_settings()
     src, out = Path(input), Path(output)
@@ -422,7 +422,7 @@ def score(
     with OutputLock(out, "score"), OutputLock(errors_file, "score"):
         audit_info = None
         if audit:
-            from ..service.audit import open_key
+            from quco.service.audit import open_key
 
             Path(audit).parent.mkdir(parents=True, exist_ok=True)
             audit_info = {"key": open_key(Path(audit)).hex(), "store_text": audit_text}
@@ -451,7 +451,7 @@ def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk
     todo = tally.to_do(_chunks(src, chunk_size, fields.get("pair")), done, bar)
     try:
         if ray is not None:
-            from .ray_score import score_on_ray
+            from quco.batch.ray_score import score_on_ray
 
             score_on_ray(todo, parts, settings, fields, workers, bar, ray or None, audit_info)
         elif workers == 1:
@@ -488,7 +488,7 @@ def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk
 
 def _append_audit(parts: Path, n_chunks: int, path: Path, store_text: bool) -> None:
     """Every chunk's audit rows into the audit log, once (the parts are removed right after)."""
-    from ..service.audit import AuditLog
+    from quco.service.audit import AuditLog
 
     with AuditLog(path, store_text=store_text) as log:
         for i in range(n_chunks):

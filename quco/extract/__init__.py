@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ..errors import ExtractionError, UsageError
-from .types import Entity, Sentence, Triplet
+from quco.errors import ExtractionError, UsageError
+from quco.extract.types import Entity, Sentence, Triplet
 
 __all__ = ["Entity", "Extractor", "Sentence", "Triplet"]
 
@@ -38,7 +38,7 @@ class Extractor:
     @property
     def nlp(self):
         if self._nlp is None:
-            from .model import load_pipeline
+            from quco.extract.model import load_pipeline
 
             self._nlp, self._model_name = load_pipeline(self._requested)
         return self._nlp
@@ -76,14 +76,14 @@ class Extractor:
         return _per_distinct(texts, self._claims_many)
 
     def _entities_many(self, texts: Sequence[str]) -> list[tuple[Entity, ...]]:
-        from .entities import entity_spans
+        from quco.extract.entities import entity_spans
 
         has_model = self.has_model
         return [tuple(_entity(s) for s in entity_spans(doc, has_model=has_model)) for doc in self._docs(texts, need_parse=False)]
 
     def _sentences_many(self, texts: Sequence[str]) -> list[tuple[Sentence, ...]]:
-        from .entities import entity_spans
-        from .triplets import sentence_triplets
+        from quco.extract.entities import entity_spans
+        from quco.extract.triplets import sentence_triplets
 
         has_model = self.has_model
         out = []
@@ -117,7 +117,7 @@ class Extractor:
         return out
 
     def _claims_many(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
-        from .entities import entity_spans
+        from quco.extract.entities import entity_spans
 
         has_model = self.has_model
         out = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from ..errors import ExtractionError
+from quco.errors import ExtractionError
 
 log = logging.getLogger("quco.extract")
 

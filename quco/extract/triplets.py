@@ -9,7 +9,7 @@ with the words between them as the relation; the rule-based pipeline (no parse) 
 
 from __future__ import annotations
 
-from .types import Triplet
+from quco.extract.types import Triplet
 
 SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"})
 CLIMB_DEPS = frozenset({"conj", "xcomp", "advcl", "ccomp", "acl", "relcl", "pcomp", "prep", "pobj", "attr", "dobj", "appos", "npadvmod"})

@@ -41,8 +41,8 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from ..backends.base import DEFAULT_WINDOW, Cooccurrence, Count, check_window
-from ..errors import BackendError, QueryError
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Count, check_window
+from quco.errors import BackendError, QueryError
 
 DEFAULT_BUDGET = 5_000
 ZERO_CHECK = 20  # a count whose sample has no hit is settled exactly up to this many budgets

@@ -44,13 +44,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import BuildError, IndexOpenError
-from ..normalize import Normalizer
-from ..backends.building import build_sources, building_dir, fsync_dir, fsync_file, progress_bar, quco_version
-from ..outputs import OutputLock, check_outputs
-from ..sources import iter_documents
-from .engine import word_hash
-from .mmap_merge import MAX_POSITIONS, compact_segments, remove_unlisted
+from quco.errors import BuildError, IndexOpenError
+from quco.normalize import Normalizer
+from quco.backends.building import build_sources, building_dir, fsync_dir, fsync_file, progress_bar, quco_version
+from quco.outputs import OutputLock, check_outputs
+from quco.sources import iter_documents
+from quco.index.engine import word_hash
+from quco.index.mmap_merge import MAX_POSITIONS, compact_segments, remove_unlisted
 
 FORMAT_NAME = "quco-mmap-index"
 FORMAT_VERSION = 2  # 2: segments carry the forward index (stream.npy) and may be merged
@@ -355,7 +355,7 @@ def read_manifest(path: str | os.PathLike) -> dict:
         raise IndexOpenError(f"{path}: not a quco memory-mapped index (format {meta.get('format')!r})")
     version = meta.get("format_version")
     if not isinstance(version, int) or version != FORMAT_VERSION:
-        from ..errors import IndexFormatError
+        from quco.errors import IndexFormatError
 
         if isinstance(version, int) and version < FORMAT_VERSION:
             raise IndexFormatError(f"{path}: index format version {version} is older than this quco reads "

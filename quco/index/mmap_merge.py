@@ -22,7 +22,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from ..backends.building import fsync_file, progress_bar
+from quco.backends.building import fsync_file, progress_bar
 
 log = logging.getLogger("quco.index")
 

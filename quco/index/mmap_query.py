@@ -14,11 +14,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..backends.base import Corpus, CountBackend, require_normalizer
-from ..errors import IndexOpenError, IndexSettingsError
-from ..normalize import Normalizer
-from .engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, WorkBudgetExceeded, check_budget
-from .mmap_build import read_manifest
+from quco.backends.base import Corpus, CountBackend, require_normalizer
+from quco.errors import IndexOpenError, IndexSettingsError
+from quco.normalize import Normalizer
+from quco.index.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, WorkBudgetExceeded, check_budget
+from quco.index.mmap_build import read_manifest
 
 __all__ = ["MmapIndex", "WorkBudgetExceeded", "DEFAULT_BUDGET"]
 
@@ -77,7 +77,7 @@ class _Segment:
 
 def _open_vocabulary(root: Path, segments, manifests):
     """The shared vocabulary at ``root``, or None (with a warning) when it cannot serve these segments."""
-    from .vocab import SharedVocabulary, StaleVocabulary
+    from quco.index.vocab import SharedVocabulary, StaleVocabulary
 
     try:
         return SharedVocabulary(root, segments, manifests)

@@ -28,7 +28,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import BuildError
+from quco.errors import BuildError
 
 VOCAB_DIR = "vocab"
 FORMAT_NAME = "quco-shared-vocabulary"
@@ -45,7 +45,7 @@ def fingerprint(manifests: Sequence[tuple[str, dict]]) -> list:
 
 def manifests_of(index_dirs: Sequence[str | os.PathLike]) -> list[tuple[str, dict]]:
     """(directory name, manifest) of each index, in order: what ``fingerprint`` reads."""
-    from .mmap_build import read_manifest
+    from quco.index.mmap_build import read_manifest
 
     return [(Path(d).name, read_manifest(d)) for d in index_dirs]
 
@@ -53,7 +53,7 @@ def manifests_of(index_dirs: Sequence[str | os.PathLike]) -> list[tuple[str, dic
 def write_vocabulary(root: str | os.PathLike, index_dirs: Sequence[str | os.PathLike]) -> int:
     """Write ``root/vocab`` for the segments of ``index_dirs`` (in order); returns the number of
     distinct words. Written beside and swapped in, so a reader sees the old vocabulary or the new."""
-    from .mmap_query import _Segment
+    from quco.index.mmap_query import _Segment
 
     dirs = [Path(d) for d in index_dirs]
     manifests = manifests_of(dirs)

@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 from typing import Annotated, Literal
 
-from ..errors import BackendError, BackendUnavailable, QucoError, QueryError, UpstreamError, UsageError
-from ..backends.base import answer_each
-from .audit import UnknownRequest, new_request_id
-from .prom import Metrics
+from quco.errors import BackendError, BackendUnavailable, QucoError, QueryError, UpstreamError, UsageError
+from quco.backends.base import answer_each
+from quco.service.audit import UnknownRequest, new_request_id
+from quco.service.prom import Metrics
 
 log = logging.getLogger("quco.serve")
 
@@ -94,8 +94,8 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     from pydantic import BaseModel, ConfigDict, Field
     from starlette.concurrency import run_in_threadpool
 
-    from .. import __version__
-    from .heavy import Busy, HeavyPool
+    from quco import __version__
+    from quco.service.heavy import Busy, HeavyPool
 
     metrics = Metrics()
     holder = DetectorHolder(settings, metrics)
@@ -324,7 +324,7 @@ def _audit_client():
     sock = os.environ.get("QUCO_AUDIT_SOCKET")
     if not sock:
         return None
-    from .audit_server import AuditClient
+    from quco.service.audit_server import AuditClient
 
     return AuditClient(sock)
 
@@ -410,7 +410,7 @@ def _report_json(report, metrics: Metrics) -> dict:
 
 def app_from_env():
     """Uvicorn factory for worker processes: settings come from QUCO_* variables."""
-    from ..config import load_settings
+    from quco.config import load_settings
 
     settings = load_settings()
     return create_app(settings, token=os.environ.get("QUCO_API_TOKEN") or None,
@@ -460,7 +460,7 @@ def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int =
     try:
         import uvicorn
 
-        from .protocol import ENV_HEADER_TIMEOUT, HeaderDeadlineProtocol
+        from quco.service.protocol import ENV_HEADER_TIMEOUT, HeaderDeadlineProtocol
     except ImportError:
         raise UsageError("quco serve needs FastAPI and uvicorn[standard]: pip install 'quco[serve]'") from None
     token = read_token(token_file)
@@ -494,7 +494,7 @@ def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int =
     writer = None
     try:
         if audit:
-            from .audit_server import start_writer
+            from quco.service.audit_server import start_writer
 
             writer, sock = start_writer(Path(audit).resolve(), store_text=audit_text, retention_days=audit_retention_days,
                                         retention_rows=audit_retention_rows)

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import ConfigError, QucoError
+from quco.errors import ConfigError, QucoError
 
 SCHEMA_VERSION = 1
 _DECISIONS = """
@@ -88,7 +88,7 @@ def open_key(path: Path) -> bytes:
 def decision_row(report, *, request_id: str, source: str, latency_ms: float | None, key: bytes, store_text: bool,
                  question: str | None = None, draft: str | None = None, p_fabrication: float | None = None) -> dict:
     """The audit row of one ``RiskReport`` (plain values only: it may cross a process boundary)."""
-    from .. import __version__
+    from quco import __version__
 
     question = question if question is not None else report.question
     flagged = report.flagged
@@ -198,7 +198,7 @@ class AuditLog(DecisionRecorder):
 
     def __init__(self, path: str | os.PathLike, *, store_text: bool = False, retention_days: float | None = None,
                  retention_rows: int | None = None, flush_interval: float = 0.2, batch_rows: int = 2000):
-        from ..duckdb_conn import connect
+        from quco.duckdb_conn import connect
 
         if retention_days is not None and retention_days <= 0 or retention_rows is not None and retention_rows < 1:
             raise ConfigError("audit retention must be a positive number of days or rows")

@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from .audit import AuditLog, DecisionRecorder, RowBatcher, UnknownRequest
+from quco.service.audit import AuditLog, DecisionRecorder, RowBatcher, UnknownRequest
 
 _SEND_EVERY = 0.1
 
@@ -146,7 +146,7 @@ class AuditClient(DecisionRecorder):
         if "unknown" in reply:
             raise UnknownRequest(reply["unknown"])
         if "error" in reply:
-            from ..errors import UsageError
+            from quco.errors import UsageError
 
             raise UsageError(reply["error"])
         return reply["new"]

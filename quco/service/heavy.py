@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import threading
 
-from ..errors import QucoError
+from quco.errors import QucoError
 
 PRELOAD_MODULE = "quco.service.heavy"
 _PRELOADED: dict = {}  # settings -> Detector, filled in the fork server by ``_preload``
@@ -249,7 +249,7 @@ def _preload() -> None:
     if not payload or pid != str(os.getppid()):
         return
     try:
-        from ..config import Settings
+        from quco.config import Settings
 
         _detector(Settings.from_dict(json.loads(payload)))
     except Exception:  # noqa: BLE001 - a worker then loads what it needs itself, and reports errors

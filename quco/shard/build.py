@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..backends.building import build_sources, building_dir, fsync_dir, fsync_file, quco_version
-from ..errors import BuildError, IndexOpenError, QucoError, UsageError
-from ..index.vocab import write_vocabulary
-from ..normalize import Normalizer
+from quco.backends.building import build_sources, building_dir, fsync_dir, fsync_file, quco_version
+from quco.errors import BuildError, IndexOpenError, QucoError, UsageError
+from quco.index.vocab import write_vocabulary
+from quco.normalize import Normalizer
 
 SHARDS_MANIFEST = "quco-shards.json"
 FORMAT_NAME = "quco-sharded-index"
@@ -43,7 +43,7 @@ class ShardedBuildStats:
 def _build_one(sources: list[str], out: str, k: int, n: int, normalizer: dict, text_split: str, skip_bad_lines: bool,
                segment_tokens: int, workers: int) -> dict:
     """One shard (runs in a pool process or a Ray task); returns its manifest summary."""
-    from ..index.mmap_build import build_mmap_index
+    from quco.index.mmap_build import build_mmap_index
 
     try:
         stats = build_mmap_index(sources, out, normalizer=Normalizer.from_dict(normalizer), text_split=text_split,
@@ -71,7 +71,7 @@ def build_sharded_index(
     """Build ``shards`` document-partitioned memory-mapped indexes of ``sources`` under ``out``.
     ``ray``: build them as Ray tasks (Ray must be initialised, ``out`` on storage the tasks see);
     otherwise in ``processes`` local processes (default: the CPU count)."""
-    from ..index.mmap_build import SEGMENT_TOKENS
+    from quco.index.mmap_build import SEGMENT_TOKENS
 
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
         raise UsageError(f"--shards must be a positive number, not {shards!r}")
@@ -115,7 +115,7 @@ def _run_local(args: list[tuple], processes: int | None, progress: bool) -> list
 
 
 def _run_ray(args: list[tuple], progress: bool) -> list[dict]:
-    from .ray_shards import require_ray
+    from quco.shard.ray_shards import require_ray
 
     ray = require_ray()
     task = ray.remote(num_cpus=1, max_retries=1)(_build_one)
@@ -144,7 +144,7 @@ def read_shards_manifest(path: str | os.PathLike) -> dict:
 def rewrite_vocabulary(path: str | os.PathLike) -> int:
     """Write the shared vocabulary of the sharded index at ``path`` again (after a shard was
     rebuilt, extended or compacted); returns its number of words."""
-    from ..outputs import OutputLock
+    from quco.outputs import OutputLock
 
     path = Path(path)
     names = read_shards_manifest(path)["shards"]
@@ -154,7 +154,7 @@ def rewrite_vocabulary(path: str | os.PathLike) -> int:
 
 def vocabulary_status(path: str | os.PathLike) -> str:
     """"current" or why the sharded index at ``path`` answers without its shared vocabulary."""
-    from ..index.vocab import manifests_of, vocabulary_problem
+    from quco.index.vocab import manifests_of, vocabulary_problem
 
     path = Path(path)
     problem = vocabulary_problem(path, manifests_of([path / n for n in read_shards_manifest(path)["shards"]]))
@@ -166,7 +166,7 @@ def open_sharded(path: str | os.PathLike, *, require: Normalizer | None = None, 
     over all their segments (sums over document-partitioned shards are exact, and a query's words
     are normalised and hashed once instead of once per shard). Shards served elsewhere are
     combined with ``ShardedBackend``."""
-    from ..index.mmap_query import DEFAULT_BUDGET, MmapIndex
+    from quco.index.mmap_query import DEFAULT_BUDGET, MmapIndex
 
     path = Path(path)
     names = read_shards_manifest(path)["shards"]

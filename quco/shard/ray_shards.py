@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
-from ..errors import BackendError, BackendUnavailable, ConfigError, QueryError
-from ..normalize import Normalizer
-from .sharded import ShardFailed
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from quco.errors import BackendError, BackendUnavailable, ConfigError, QueryError
+from quco.normalize import Normalizer
+from quco.shard.sharded import ShardFailed
 
 __all__ = ["IndexShardActor", "RayShard", "init_ray", "require_ray", "start_ray_shards"]
 
@@ -46,7 +46,7 @@ class IndexShardActor:
     """The actor's body (wrapped with ``ray.remote`` by ``start_ray_shards``)."""
 
     def __init__(self, index: str, backend: str = "auto", budget: int | None = None):
-        from ..backends.open import open_backend
+        from quco.backends.open import open_backend
 
         self.backend = open_backend(index, backend=backend, budget=budget)
 

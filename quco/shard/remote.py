@@ -11,11 +11,11 @@ import random
 import time
 from collections.abc import Sequence
 
-from ..backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
-from ..backends.http_retry import RetryPolicy, post_json
-from ..errors import ConfigError, UpstreamError
-from ..normalize import Normalizer
-from .sharded import ShardFailed
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from quco.backends.http_retry import RetryPolicy, post_json
+from quco.errors import ConfigError, UpstreamError
+from quco.normalize import Normalizer
+from quco.shard.sharded import ShardFailed
 
 __all__ = ["RemoteShard"]
 

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from ..backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
-from ..errors import BackendError, BackendUnavailable, ConfigError, IndexSettingsError, QueryError
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from quco.errors import BackendError, BackendUnavailable, ConfigError, IndexSettingsError, QueryError
 
 __all__ = ["ShardFailed", "ShardUnavailable", "ShardedBackend"]
 
