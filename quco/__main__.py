@@ -2,7 +2,7 @@
 
 import sys
 
-from quco.cli import main
+from quco.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

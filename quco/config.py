@@ -60,7 +60,7 @@ class Settings:
                       for k, v in data.items()})
 
     def thresholds(self):
-        from quco.trigger import Thresholds
+        from quco.decide.trigger import Thresholds
 
         try:
             return Thresholds(
@@ -82,7 +82,7 @@ class Settings:
             return self._open_api()
         if self.backend == "sharded" and self.shards:
             return self._open_shards()
-        from quco.backends.open import open_backend
+        from quco.index.open import open_backend
 
         require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
         return open_backend(
@@ -103,13 +103,13 @@ class Settings:
             self._open_api().close()  # validates the settings; sends no request
             return
         if self.backend == "sharded" and self.shards:
-            from quco.backends.open import check_index
+            from quco.index.open import check_index
 
             for spec in self.shards:
                 if not spec.startswith(("http://", "https://", "ray:")):
                     check_index(spec, require=None if self.case_fold is None else Normalizer(case_fold=self.case_fold))
             return
-        from quco.backends.open import check_index
+        from quco.index.open import check_index
 
         require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
         check_index(self.index, backend=self.backend, require=require, tokenizer=self.tokenizer,
@@ -117,10 +117,10 @@ class Settings:
 
     def _open_shards(self):
         """``backend = "sharded"``: one ``ShardedBackend`` over the configured shard specs."""
-        from quco.backends.open import open_backend
+        from quco.index.open import open_backend
         from quco.normalize import Normalizer
-        from quco.shard.remote import RemoteShard
-        from quco.shard.sharded import ShardedBackend
+        from quco.backends.remote import RemoteShard
+        from quco.backends.sharded import ShardedBackend
 
         require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
         token = None
@@ -139,7 +139,7 @@ class Settings:
             else:
                 shards.append(open_backend(spec, require=require, budget=self.work_budget))
         if ray_paths:
-            from quco.shard.ray_shards import init_ray, start_ray_shards
+            from quco.index.sharded.ray import init_ray, start_ray_shards
 
             init_ray(self.ray_address)
             actors = start_ray_shards([p for _, p in ray_paths], budget=self.work_budget, timeout=self.shard_timeout)
@@ -166,7 +166,7 @@ class Settings:
             raise ConfigError(str(exc)) from None
 
     def detector(self, backend=None):
-        from quco.detector import Detector
+        from quco.decide.detector import Detector
         from quco.extract import Extractor
 
         backend = backend or self.open_backend()
@@ -175,7 +175,7 @@ class Settings:
 
     def answer_scorer(self, detector):
         """The answer-level scorer sharing ``detector``'s backend and extractor."""
-        from quco.answer import AnswerScorer
+        from quco.decide.answer import AnswerScorer
 
         return AnswerScorer(detector.backend, detector.extractor, window=detector.window,
                             unknown_policy=self.unknown_policy, calibration=self.calibration_of("answer_risk"))
@@ -184,7 +184,7 @@ class Settings:
         """The configured calibration if it maps ``score`` ("risk" or "answer_risk"), else None."""
         if not self.calibration:
             return None
-        from quco.calibration import Calibration
+        from quco.decide.calibration import Calibration
 
         cal = Calibration.load(self.calibration)
         return cal if cal.score == score else None

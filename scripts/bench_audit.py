@@ -27,7 +27,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "bench_audit.json"))
     args = ap.parse_args()
-    from quco.service.audit import AuditLog
+    from quco.audit.log import AuditLog
 
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,7 +51,7 @@ def main() -> int:
                 log.feedback(f"r{i}", "fabricated" if rng.random() < 0.4 else "correct")
         env = {k: v for k, v in os.environ.items() if k != "QUCO_CONFIG"}
         t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "quco.cli", "monitor", str(path), "--out", str(Path(tmp) / "r.html"),
+        proc = subprocess.run([sys.executable, "-m", "quco.cli.main", "monitor", str(path), "--out", str(Path(tmp) / "r.html"),
                                "--calibrate", str(Path(tmp) / "c.json")], cwd=ROOT, env=env, capture_output=True, text=True)
         monitor_s = time.perf_counter() - t
         if proc.returncode:

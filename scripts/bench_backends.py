@@ -32,10 +32,10 @@ def main() -> int:
     ap.add_argument("--checks", type=int, default=200, help="question+draft checks for requests per check")
     args = ap.parse_args()
 
-    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.index.duckdb.reader import DuckDBIndex
     from quco.backends.infinigram_api import InfiniGramAPI
-    from quco.backends.infinigram_local import InfiniGramLocal
-    from quco.contract_server import ContractServer
+    from quco.index.infinigram.reader import InfiniGramLocal
+    from quco.testing.contract_server import ContractServer
     from quco.extract import Extractor
 
     shared = Path(args.shared)
@@ -87,7 +87,7 @@ def main() -> int:
 def requests_per_check(server, local, questions, extractor, tmp: Path) -> dict:
     """HTTP requests per check (stage 1 on the question, stage 2 on a draft), cold and cached."""
     from quco.backends.infinigram_api import InfiniGramAPI, ResponseCache
-    from quco.detector import Detector
+    from quco.decide.detector import Detector
 
     # The drafts: HaluEval-style answers are short, so use the question followed by itself as a
     # two-sentence draft: it exercises triplet extraction and co-occurrence requests.

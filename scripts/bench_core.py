@@ -66,8 +66,8 @@ def main() -> int:
     ap.add_argument("--questions", type=int, default=2000)
     args = ap.parse_args()
 
-    from quco.backends.duckdb_index import DuckDBIndex
-    from quco.detector import Detector
+    from quco.index.duckdb.reader import DuckDBIndex
+    from quco.decide.detector import Detector
     from quco.extract import Extractor
 
     shared = Path(args.shared)

@@ -29,7 +29,7 @@ def main() -> int:
 
     import quco
     from quco.config import load_settings
-    from quco.index.mmap_build import build_mmap_index
+    from quco.index.mmap.build import build_mmap_index
 
     src = SHARED / "eval" / "halueval_qa_dev.jsonl"
     if not src.exists():

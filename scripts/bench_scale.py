@@ -49,7 +49,7 @@ def rss():
             out[k] = int(v.split()[0]) / 1024
     return out
 t = time.perf_counter()
-from quco.backends.open import open_backend
+from quco.index.open import open_backend
 be = open_backend({index!r}, backend={backend!r})
 open_s = time.perf_counter() - t
 def run(fn, items):
@@ -89,7 +89,7 @@ if {mode!r} == "full":
     res["warm_s"] = round(be.warm(), 2)  # what a serving worker does once after opening
     be.clear_caches()
     res.update(workloads())
-    from quco.detector import Detector
+    from quco.decide.detector import Detector
     from quco.extract import Extractor
     det = Detector(be, Extractor())
     det.check_question("Who wrote Hamlet?")

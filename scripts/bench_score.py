@@ -34,7 +34,7 @@ from benchlib import ROOT
 def run(args: list[str]) -> dict:
     code = (
         "import resource, sys, time\n"
-        "from quco.cli import main\n"
+        "from quco.cli.main import main\n"
         "t = time.perf_counter()\n"
         f"rc = main({args!r})\n"
         "s = time.perf_counter() - t\n"
@@ -77,7 +77,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "bench_score.json"))
     args = ap.parse_args()
 
-    from quco.backends.duckdb_build import build_index
+    from quco.index.duckdb.build import build_index
 
     shared = Path(args.shared)
     items = [json.loads(l) for l in open(shared / "eval" / "halueval_qa_dev.jsonl")]

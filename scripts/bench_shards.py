@@ -64,13 +64,13 @@ def _paired(ask, backends, items) -> dict:
 def bench_sharded(tmp: Path) -> dict:
     from chaos import Server
 
-    from quco.detector import Detector
+    from quco.decide.detector import Detector
     from quco.extract import Extractor
-    from quco.index.mmap_build import build_mmap_index
-    from quco.index.mmap_query import MmapIndex
-    from quco.shard.build import build_sharded_index, open_sharded
-    from quco.shard.remote import RemoteShard
-    from quco.shard.sharded import ShardedBackend
+    from quco.index.mmap.build import build_mmap_index
+    from quco.index.mmap.reader import MmapIndex
+    from quco.index.sharded.build import build_sharded_index, open_sharded
+    from quco.backends.remote import RemoteShard
+    from quco.backends.sharded import ShardedBackend
 
     sources = sorted((SHARED / "corpus").glob("*.jsonl"))
     build_mmap_index(sources, tmp / "one", progress=False)
@@ -139,7 +139,7 @@ def _cli(args: list, env=None) -> tuple[float, str]:
     env = {**os.environ, **(env or {})}
     env.pop("QUCO_CONFIG", None)
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "quco.cli", *map(str, args)], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-m", "quco.cli.main", *map(str, args)], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError(f"quco {args[0]} failed: {proc.stderr[-2000:]}")
@@ -147,7 +147,7 @@ def _cli(args: list, env=None) -> tuple[float, str]:
 
 
 def bench_score(tmp: Path, rows: int) -> dict:
-    from quco.index.mmap_build import build_mmap_index
+    from quco.index.mmap.build import build_mmap_index
 
     index = tmp / "one"
     if not index.exists():
@@ -164,7 +164,7 @@ def bench_score(tmp: Path, rows: int) -> dict:
     # As on a cluster: Ray already running (started beforehand, its start-up reported apart); the
     # command finds it in its process, as `ray job submit` runs it on a cluster.
     args = ["score", str(data), "-o", str(tmp / "ray-running.jsonl"), "--workers", "2", "--ray", *map(str, common)]
-    run = _on_running_ray("", f"from quco.cli import main\ncode = main({args!r})\n", "{'code': code}")
+    run = _on_running_ray("", f"from quco.cli.main import main\ncode = main({args!r})\n", "{'code': code}")
     if run["code"]:
         raise RuntimeError(f"quco score on a running Ray exited {run['code']}")
     running_s = run["seconds"]
@@ -202,7 +202,7 @@ def bench_build(tmp: Path, tokens: float) -> dict:
     one_cpu = (
         "import os, time, json\n"
         "os.sched_setaffinity(0, {0})\n"
-        "from quco.index.mmap_build import build_mmap_index\n"
+        "from quco.index.mmap.build import build_mmap_index\n"
         "t = time.perf_counter()\n"
         f"s = build_mmap_index([{str(corpus)!r}], {str(tmp / 'b1')!r}, progress=False, workers=1)\n"
         "print(json.dumps({'seconds': time.perf_counter() - t, 'tokens': s.tokens}))\n"
@@ -210,7 +210,7 @@ def bench_build(tmp: Path, tokens: float) -> dict:
     out = subprocess.run([sys.executable, "-c", one_cpu], capture_output=True, text=True, check=True).stdout
     single = json.loads(out.strip().splitlines()[-1])
     sharded = _on_running_ray(
-        "from quco.shard.build import build_sharded_index\n",
+        "from quco.index.sharded.build import build_sharded_index\n",
         f"s = build_sharded_index([{str(corpus)!r}], {str(tmp / 'b2')!r}, shards=2, ray=True, progress=False)\n",
         "{'tokens': s.tokens}")
     return {"tokens": single["tokens"], "one_cpu_s": round(single["seconds"], 1),

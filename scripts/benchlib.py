@@ -26,9 +26,9 @@ def build_in_child(sources, out, backend: str = "duckdb"):
     """Build in a fresh process so its peak RSS is the build's own: the largest single process
     (``peak_rss_mb``) and the whole process tree sampled every 0.2 s (``peak_tree_rss_mb``, which
     counts parallel build workers together)."""
-    fn = {"duckdb": "from quco.backends.duckdb_build import build_index as build",
-          "mmap": "from quco.index.mmap_build import build_mmap_index as build",
-          "infinigram": "from quco.backends.infinigram_build import build_infinigram_index as build"}[backend]
+    fn = {"duckdb": "from quco.index.duckdb.build import build_index as build",
+          "mmap": "from quco.index.mmap.build import build_mmap_index as build",
+          "infinigram": "from quco.index.infinigram.build import build_infinigram_index as build"}[backend]
     code = (
         "import json, os, resource, sys, time\n"
         f"{fn}\n"
@@ -119,7 +119,7 @@ def corpus_index(sources, given, tmp) -> Path:
     ``sources`` built into the temporary directory ``tmp``."""
     if given is not None:
         return Path(given)
-    from quco.backends.duckdb_build import build_index
+    from quco.index.duckdb.build import build_index
 
     path = Path(tmp) / "all.duckdb"
     build_index(sources, path, progress=False)

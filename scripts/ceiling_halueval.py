@@ -6,7 +6,7 @@ is weak" from "the statistics cannot tell these rows apart". It fits a gradient-
 to all such statistics of each row, scores it out of fold, and reports AUROC overall and within
 answer-length strata, as scripts/eval_halueval.py does. The statistics are:
 
-- for every new claim of the answer, its association (smoothed PMI, ``quco.evidence``) with every
+- for every new claim of the answer, its association (smoothed PMI, ``quco.decide.evidence``) with every
   question entity and every question noun phrase, at windows of 10, 50 and 1,000 tokens (max,
   min and mean of each);
 - the share of those phrases it co-occurs with, its own frequency and the rarest anchor's;
@@ -57,11 +57,11 @@ def main() -> int:
         print("error: this analysis needs scikit-learn: pip install -e .[analysis]", file=sys.stderr)
         return 2
 
-    from quco.answer import AnswerScorer
-    from quco.backends.open import open_backend
+    from quco.decide.answer import AnswerScorer
+    from quco.index.open import open_backend
     from quco.backends.positional import PositionalBackend
     from quco.extract import Extractor
-    from quco.metrics import auroc
+    from quco.batch.metrics import auroc
 
     shared = Path(args.shared)
     items = [json.loads(l) for l in open(shared / "eval" / "halueval_qa_dev.jsonl")]
@@ -134,7 +134,7 @@ def main() -> int:
 def features(index, questions, question_entities, question_claims, answer_claims, reports) -> list[list[float]]:
     """One row of statistics per (question, answer): quco's risk, checkability and choice risk,
     then the deciding claim's statistics (28) and the minimum of each over the answer's claims (27)."""
-    from quco.evidence import association, canonical_of, claim_pairs, new_claims, overlaps, with_forms, word_forms
+    from quco.decide.evidence import association, canonical_of, claim_pairs, new_claims, overlaps, with_forms, word_forms
 
     canon = canonical_of(index)
     corpus = index.corpus
@@ -210,7 +210,7 @@ class DocumentSets:
     def coverage(self, claim, ents, phrases, canon) -> list[float]:
         """Of the question's phrases in the corpus, the share the claim's best and second-best
         documents also hold, the same for its entities alone, and log(1 + documents holding >= 2)."""
-        from quco.evidence import overlaps, word_forms
+        from quco.decide.evidence import overlaps, word_forms
 
         held = set().union(*(self.of(f) for f in word_forms(claim)))
         if not held:

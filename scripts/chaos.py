@@ -53,7 +53,7 @@ PY = sys.executable
 
 # -- helpers ---------------------------------------------------------------------------------------
 def quco(*args, timeout=300, env=None, **kw):
-    return subprocess.run([PY, "-m", "quco.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([PY, "-m", "quco.cli.main", *map(str, args)], capture_output=True, text=True, timeout=timeout,
                           cwd=ROOT, env={**os.environ, "QUCO_API_TOKEN": "", **(env or {})}, **kw)
 
 
@@ -94,7 +94,7 @@ class Server:
     def __init__(self, index: Path, *args, env=None, model="rules"):
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [PY, "-m", "quco.cli", "serve", "--index", str(index), "--model", model, "--port", str(self.port), *args],
+            [PY, "-m", "quco.cli.main", "serve", "--index", str(index), "--model", model, "--port", str(self.port), *args],
             cwd=ROOT, env={**os.environ, "QUCO_API_TOKEN": "", **(env or {})},
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         deadline = time.time() + 90
@@ -206,7 +206,7 @@ def case_kill_build(w: Path, corpus_files: list[Path], rounds: int, rng: random.
         reference = _index_info(target)
         for _ in range(rounds):
             delay = rng.uniform(0.2, 3.0)
-            proc = subprocess.Popen([PY, "-m", "quco.cli", "index", "build", *map(str, corpus_files), "--out", str(target),
+            proc = subprocess.Popen([PY, "-m", "quco.cli.main", "index", "build", *map(str, corpus_files), "--out", str(target),
                                      "--backend", backend, "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL, start_new_session=True)
             time.sleep(delay)
@@ -258,7 +258,7 @@ def case_kill_score(w: Path, idx: Path, rounds: int, rng: random.Random) -> dict
         out.unlink(missing_ok=True)
         shutil.rmtree(w / "killed.jsonl.quco-parts", ignore_errors=True)
         delay = rng.uniform(0.5, 4.0)
-        proc = subprocess.Popen([PY, "-m", "quco.cli", "score", str(src), "-o", str(out), *map(str, common)], cwd=ROOT,
+        proc = subprocess.Popen([PY, "-m", "quco.cli.main", "score", str(src), "-o", str(out), *map(str, common)], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                                 env={**os.environ, "QUCO_API_TOKEN": ""})
         time.sleep(delay)
@@ -338,12 +338,12 @@ def case_corrupt_index(w: Path, idx: Path, n: int, rng: random.Random) -> dict:
 
 def case_upstream(w: Path, corpus: Path) -> dict:
     sys.path.insert(0, str(ROOT))
-    from quco.answer import AnswerScorer
+    from quco.decide.answer import AnswerScorer
     from quco.backends.infinigram_api import InfiniGramAPI, RetryPolicy
-    from quco.backends.infinigram_build import build_infinigram_index
-    from quco.backends.infinigram_local import InfiniGramLocal
-    from quco.contract_server import ContractServer
-    from quco.detector import Detector
+    from quco.index.infinigram.build import build_infinigram_index
+    from quco.index.infinigram.reader import InfiniGramLocal
+    from quco.testing.contract_server import ContractServer
+    from quco.decide.detector import Detector
     from quco.extract import Extractor
 
     ig = w / "up.ig"

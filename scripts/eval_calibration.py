@@ -2,7 +2,7 @@
 """Is P(fabrication) calibrated? Fit on HaluEval, check where the distribution matches and where not.
 
 Index: all of ../shared/data/corpus. The answer-level risk of HaluEval's 2 x 2,000 rows (setting
-(a), ../shared/data/README.md) is calibrated with ``quco.calibration.fit`` (isotonic, as
+(a), ../shared/data/README.md) is calibrated with ``quco.decide.calibration.fit`` (isotonic, as
 ``quco calibrate`` does) on the items at even positions, then checked on:
   - HaluEval (a), odd items: the same distribution (goal: ECE <= 0.05);
   - HaluEval (b), all items, each without its own knowledge line: facts absent from the corpus;
@@ -37,10 +37,10 @@ def main() -> int:
     from eval_swap import stated, swap_items
 
     from quco import __version__
-    from quco.answer import AnswerScorer
-    from quco.backends.duckdb_index import DuckDBIndex
-    from quco.calibration import fit, reliability
-    from quco.detector import Detector
+    from quco.decide.answer import AnswerScorer
+    from quco.index.duckdb.reader import DuckDBIndex
+    from quco.decide.calibration import fit, reliability
+    from quco.decide.detector import Detector
     from quco.extract import Extractor
 
     shared = Path(args.shared)

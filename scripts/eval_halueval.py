@@ -35,11 +35,11 @@ def main() -> int:
 
     import numpy as np
 
-    from quco.backends.duckdb_build import build_index
-    from quco.backends.duckdb_index import DuckDBIndex
-    from quco.detector import Detector
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
+    from quco.decide.detector import Detector
     from quco.extract import Extractor
-    from quco.metrics import auroc
+    from quco.batch.metrics import auroc
 
     shared = Path(args.shared)
     sources = sorted((shared / "corpus").glob("*.jsonl"))
@@ -140,7 +140,7 @@ def length_strata(scores, labels, words, auroc) -> dict:
 def answer_reports(index, extractor, items, q_entities=None, claims=None):
     """quco's answer reports for the 2 x len(items) rows (right, hallucinated, ...) in setting (a)
     and, with each item's own knowledge line left out, setting (b)."""
-    from quco.answer import AnswerScorer
+    from quco.decide.answer import AnswerScorer
 
     questions = [it["question"] for it in items]
     answers = [a for it in items for a in (it["right_answer"], it["hallucinated_answer"])]

@@ -96,12 +96,12 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "eval_swap.json"))
     args = ap.parse_args()
 
-    from quco.answer import AnswerScorer
-    from quco.backends.open import open_backend
-    from quco.detector import Detector
+    from quco.decide.answer import AnswerScorer
+    from quco.index.open import open_backend
+    from quco.decide.detector import Detector
     from quco.extract import Extractor
-    from quco.metrics import auroc
-    from quco.trigger import Thresholds
+    from quco.batch.metrics import auroc
+    from quco.decide.trigger import Thresholds
 
     shared = Path(args.shared)
     sources = sorted((shared / "corpus").glob("*.jsonl"))

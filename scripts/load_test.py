@@ -112,7 +112,7 @@ def main() -> int:
     if not 1 <= args.duration <= 120 or not 1 <= args.concurrency <= 256:
         raise SystemExit("bounded load only: --duration 1..120 s, --concurrency 1..256")
 
-    from quco.backends.duckdb_build import build_index
+    from quco.index.duckdb.build import build_index
 
     shared = Path(args.shared)
     questions = [json.loads(l)["question"] for l in open(shared / "eval" / "halueval_qa_dev.jsonl")]
@@ -124,7 +124,7 @@ def main() -> int:
             s.bind((HOST, 0))
             port = s.getsockname()[1]
         env = {k: v for k, v in os.environ.items() if k != "QUCO_API_TOKEN"}
-        cmd = [sys.executable, "-m", "quco.cli", "serve", "--index", str(index), "--model", "rules",
+        cmd = [sys.executable, "-m", "quco.cli.main", "serve", "--index", str(index), "--model", "rules",
                "--host", HOST, "--port", str(port), "--workers", str(args.workers)]
         audit = Path(tmp) / "audit.duckdb"
         if args.audit:

@@ -27,7 +27,7 @@ TINY_TEXTS = [
 @pytest.fixture(scope="session")
 def tiny_index(tmp_path_factory) -> Path:
     """A DuckDB index of the four TINY_TEXTS (37 tokens)."""
-    from quco.backends.duckdb_build import build_index
+    from quco.index.duckdb.build import build_index
 
     d = tmp_path_factory.mktemp("tiny")
     build_index([write_jsonl(d / "c.jsonl", TINY_TEXTS)], d / "i.duckdb", progress=False)
@@ -39,8 +39,8 @@ def shared_index(tmp_path_factory):
     """An index of all of ../shared/data/corpus (skipped where the shared data is absent)."""
     if not CORPUS_FILES:
         pytest.skip("../shared/data/corpus is absent (it ships beside the repo in CI)")
-    from quco.backends.duckdb_build import build_index
-    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
 
     out = tmp_path_factory.mktemp("shared") / "all.duckdb"
     build_index(CORPUS_FILES, out, progress=False)
@@ -69,7 +69,7 @@ def shared_infinigram(tmp_path_factory):
     """A byte-level infini-gram index of all of ../shared/data/corpus."""
     if not CORPUS_FILES:
         pytest.skip("../shared/data/corpus is absent (it ships beside the repo in CI)")
-    from quco.backends.infinigram_build import build_infinigram_index
+    from quco.index.infinigram.build import build_infinigram_index
 
     out = tmp_path_factory.mktemp("shared-ig") / "all.ig"
     build_infinigram_index(CORPUS_FILES, out, progress=False)

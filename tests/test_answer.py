@@ -3,9 +3,9 @@
 import pytest
 
 from conftest import write_jsonl
-from quco.answer import AnswerScorer
-from quco.backends.duckdb_build import build_index
-from quco.backends.duckdb_index import DuckDBIndex
+from quco.decide.answer import AnswerScorer
+from quco.index.duckdb.build import build_index
+from quco.index.duckdb.reader import DuckDBIndex
 
 FILLER = "the river runs past the old mill and the green field near the quiet town"
 

@@ -16,10 +16,10 @@ import pytest
 
 from conftest import ROOT, write_jsonl
 from test_serve import Server
-from quco.backends.duckdb_build import build_index
-from quco.detector import Detector
+from quco.index.duckdb.build import build_index
+from quco.decide.detector import Detector
 from quco.extract import Extractor
-from quco.service.audit import AuditLog, UnknownRequest
+from quco.audit.log import AuditLog, UnknownRequest
 
 TEXTS = ["Hamlet is a tragedy written by William Shakespeare.", "Copenhagen is the capital of Denmark.",
          "Charles Dickens wrote Oliver Twist."]
@@ -43,7 +43,7 @@ def _rows(path, query="SELECT request_id, question, question_hash, decision, fla
 
 
 def test_the_library_records_every_decision_privately_and_takes_feedback(index, tmp_path):
-    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.index.duckdb.reader import DuckDBIndex
 
     path = tmp_path / "audit.duckdb"
     with AuditLog(path, retention_rows=3) as log:
@@ -71,7 +71,7 @@ def test_score_audits_each_row_once_and_feedback_imports(index, tmp_path):
     rows = tmp_path / "rows.jsonl"
     rows.write_text("".join(json.dumps({"question": f"Who wrote Hamlet, part {i}?", "id": i}) + "\n" for i in range(30)))
     env = {k: v for k, v in os.environ.items() if k != "QUCO_CONFIG"}
-    base = [sys.executable, "-m", "quco.cli"]
+    base = [sys.executable, "-m", "quco.cli.main"]
     audit = tmp_path / "audit.duckdb"
     for _ in range(2):  # the second run is a new run over the same output (--force): 60 rows in all
         out = subprocess.run(base + ["score", str(rows), "-o", str(tmp_path / "s.jsonl"), "--index", str(index),
@@ -165,7 +165,7 @@ def test_kill_9_under_load_keeps_every_decision_acknowledged_a_second_before(ind
 
 
 def test_the_monitoring_report_renders_in_headless_chromium(index, tmp_path):
-    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.index.duckdb.reader import DuckDBIndex
 
     audit = tmp_path / "audit.duckdb"
     with AuditLog(audit) as log:
@@ -175,10 +175,10 @@ def test_the_monitoring_report_renders_in_headless_chromium(index, tmp_path):
         for i, r in enumerate(reports):
             log.feedback(r.request_id, "fabricated" if r.retrieve and i % 3 else "correct")
     env = {k: v for k, v in os.environ.items() if k != "QUCO_CONFIG"}
-    out = subprocess.run([sys.executable, "-m", "quco.cli", "monitor", str(audit), "--out", str(tmp_path / "r.html"),
+    out = subprocess.run([sys.executable, "-m", "quco.cli.main", "monitor", str(audit), "--out", str(tmp_path / "r.html"),
                           "--calibrate", str(tmp_path / "calib.json")], cwd=ROOT, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    data = json.loads(subprocess.run([sys.executable, "-m", "quco.cli", "monitor", str(audit), "--json"], cwd=ROOT,
+    data = json.loads(subprocess.run([sys.executable, "-m", "quco.cli.main", "monitor", str(audit), "--json"], cwd=ROOT,
                                      env=env, capture_output=True, text=True).stdout)
     assert data["decisions"] == 60 and data["feedback"]["labelled"] == 60
     assert data["top_rare_entities"][0]["entity"] == "Zanzibar Tales"
@@ -205,7 +205,7 @@ def test_opentelemetry_spans_per_check_when_enabled(index):
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.index.duckdb.reader import DuckDBIndex
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -217,6 +217,6 @@ def test_opentelemetry_spans_per_check_when_enabled(index):
     spans = {s.name: s for s in exporter.get_finished_spans()}
     assert set(spans) == {"quco.check", "quco.extract", "quco.count", "quco.decide"}
     root = spans["quco.check"]
-    assert root.attributes["quco.batch_size"] == 2 and root.attributes["quco.retrieve"] == 1
+    assert root.attributes["quco.batch_size"] == 2 and root.attributes["quco.rag.retrieve"] == 1
     assert all(s.parent.span_id == root.context.span_id for n, s in spans.items() if n != "quco.check")
     assert root.start_time <= spans["quco.extract"].start_time <= spans["quco.count"].end_time <= root.end_time

@@ -7,13 +7,13 @@ from collections import Counter
 import pytest
 
 from conftest import write_jsonl
-from quco.backends.duckdb_build import build_index
-from quco.backends.duckdb_index import DuckDBIndex
-from quco.controller import Controller
-from quco.detector import Detector
+from quco.index.duckdb.build import build_index
+from quco.index.duckdb.reader import DuckDBIndex
+from quco.rag.controller import Controller
+from quco.decide.detector import Detector
 from quco.errors import IndexOpenError, QueryError, UsageError
-from quco.pregen import guard, hook
-from quco.retrieve import BM25Retriever, Passage
+from quco.rag.pregen import guard, hook
+from quco.rag.retrieve import BM25Retriever, Passage
 
 SMALL = [
     {"id": "d1", "title": "Hamlet", "text": "Hamlet is a tragedy written by William Shakespeare. It is set in Denmark."},

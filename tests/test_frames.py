@@ -7,7 +7,7 @@ import pytest
 
 from conftest import write_jsonl
 import quco
-from quco.backends.duckdb_build import build_index
+from quco.index.duckdb.build import build_index
 
 pa = pytest.importorskip("pyarrow", reason="in-memory tables need pyarrow (quco[frames])")
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from conftest import write_jsonl
-from quco.backends.duckdb_build import build_index
-from quco.cli import main as cli
+from quco.index.duckdb.build import build_index
+from quco.cli.main import main as cli
 from quco.errors import ConfigError, OutputError, UpstreamError
 
 QUESTIONS = [{"question": "Who wrote Hamlet?", "answer": "William Shakespeare"},
@@ -118,13 +118,13 @@ def test_stale_temp_files_of_killed_runs_are_removed_and_a_live_run_is_not_distu
     assert _score(src, d / "out.jsonl", idx) == 0
     assert not any(p.exists() for p in stale) and not parts.exists()
     assert not [p for p in d.iterdir() if p.name.endswith(".lock")]
-    from quco.outputs import OutputLock
+    from quco.files.outputs import OutputLock
 
     with OutputLock(d / "out.jsonl"):  # another run holds the output
         with pytest.raises(OutputError, match="another quco"):
             with OutputLock(d / "out.jsonl"):
                 pass
-        other = subprocess.run([sys.executable, "-m", "quco.cli", "score", str(src), "-o", str(d / "out.jsonl"),
+        other = subprocess.run([sys.executable, "-m", "quco.cli.main", "score", str(src), "-o", str(d / "out.jsonl"),
                                 "--index", str(idx), "--model", "rules"], capture_output=True, text=True)
         assert other.returncode == 9 and "another quco" in other.stderr  # another process is refused too
 
@@ -181,8 +181,8 @@ def test_damaged_index_is_not_called_a_stranger(work, capsys):
 
 
 def test_unknown_anchor_fails_closed(work):
-    from quco.answer import AnswerScorer
-    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.decide.answer import AnswerScorer
+    from quco.index.duckdb.reader import DuckDBIndex
     from quco.errors import BackendUnavailable
     from quco.extract import Extractor
 
@@ -212,9 +212,9 @@ def test_unknown_anchor_fails_closed(work):
 # -- the API client ---------------------------------------------------------------------------
 @pytest.fixture()
 def api_server(tmp_path):
-    from quco.backends.infinigram_build import build_infinigram_index
-    from quco.backends.infinigram_local import InfiniGramLocal
-    from quco.contract_server import ContractServer
+    from quco.index.infinigram.build import build_infinigram_index
+    from quco.index.infinigram.reader import InfiniGramLocal
+    from quco.testing.contract_server import ContractServer
 
     build_infinigram_index([write_jsonl(tmp_path / "c.jsonl", TEXTS)], tmp_path / "ig", progress=False)
     with ContractServer(InfiniGramLocal(tmp_path / "ig", cooccur="cnf")) as srv:

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import write_jsonl
-from quco.backends.duckdb_build import build_index
-from quco.backends.duckdb_index import DuckDBIndex, index_info
+from quco.index.duckdb.build import build_index
+from quco.index.duckdb.reader import DuckDBIndex, index_info
 from quco.errors import OutputError, BuildError, IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
 from quco.normalize import Normalizer
 
@@ -186,7 +186,7 @@ def test_killed_build_never_leaves_partial_index(tmp_path):
     src = tmp_path / "big.jsonl"
     _write_big_corpus(src)
     out = tmp_path / "i.duckdb"
-    code = f"from quco.backends.duckdb_build import build_index; build_index([{str(src)!r}], {str(out)!r}, progress=False)"
+    code = f"from quco.index.duckdb.build import build_index; build_index([{str(src)!r}], {str(out)!r}, progress=False)"
     proc = subprocess.Popen([sys.executable, "-c", code])
     _wait_until_building(tmp_path)
     proc.send_signal(signal.SIGKILL)
@@ -227,7 +227,7 @@ def test_sigterm_during_cli_build_cleans_up(tmp_path):
     src = tmp_path / "big.jsonl"
     _write_big_corpus(src)
     out = tmp_path / "i.duckdb"
-    proc = subprocess.Popen([sys.executable, "-m", "quco.cli", "index", "build", str(src), "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "quco.cli.main", "index", "build", str(src), "--out", str(out)],
                             stderr=subprocess.PIPE, text=True)
     _wait_until_building(tmp_path)
     proc.send_signal(signal.SIGTERM)
@@ -254,8 +254,8 @@ def test_without_documents_is_an_exact_leave_out(tmp_path):
 
 
 def test_check_index_reads_only_metadata(tmp_path):
-    from quco.backends.infinigram_build import build_infinigram_index
-    from quco.backends.open import check_index
+    from quco.index.infinigram.build import build_infinigram_index
+    from quco.index.open import check_index
 
     src = write_jsonl(tmp_path / "c.jsonl", ["Alpha beta"])
     build_index([src], tmp_path / "i.duckdb", progress=False)

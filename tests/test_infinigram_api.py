@@ -3,11 +3,11 @@
 import pytest
 
 from conftest import write_jsonl
-from quco.contract_server import ContractServer
-from quco.backends.infinigram_build import build_infinigram_index
-from quco.backends.infinigram_local import InfiniGramLocal
+from quco.testing.contract_server import ContractServer
+from quco.index.infinigram.build import build_infinigram_index
+from quco.index.infinigram.reader import InfiniGramLocal
 from quco.backends.infinigram_api import InfiniGramAPI, ResponseCache, RetryPolicy
-from quco.detector import Detector
+from quco.decide.detector import Detector
 from quco.errors import BackendUnavailable, QueryError
 
 TEXTS = ["Hamlet is a tragedy written by William Shakespeare.", "NORAD and NASA track objects.", "Paris is in France."]
@@ -102,7 +102,7 @@ def test_cache_makes_reruns_free(server, tmp_path):
 def test_cli_check_through_the_api_backend(server, tmp_path, monkeypatch, capsys):
     import json
 
-    from quco.cli import main as cli
+    from quco.cli.main import main as cli
 
     monkeypatch.setenv("QUCO_API_ENDPOINT", server.url)
     monkeypatch.setenv("QUCO_API_INDEX", "local")
@@ -121,14 +121,14 @@ def test_cli_check_through_the_api_backend(server, tmp_path, monkeypatch, capsys
 
 
 def test_contract_server_runs_standalone(tmp_path):
-    """`python -m quco.contract_server INDEX` serves an index on 127.0.0.1."""
+    """`python -m quco.testing.contract_server INDEX` serves an index on 127.0.0.1."""
     import json as _json
     import subprocess
     import sys
     import urllib.request
 
     build_infinigram_index([write_jsonl(tmp_path / "c.jsonl", TEXTS)], tmp_path / "ig", progress=False)
-    proc = subprocess.Popen([sys.executable, "-m", "quco.contract_server", str(tmp_path / "ig")],
+    proc = subprocess.Popen([sys.executable, "-m", "quco.testing.contract_server", str(tmp_path / "ig")],
                             stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

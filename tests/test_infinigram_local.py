@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, write_jsonl
-from quco.backends.duckdb_build import build_index
-from quco.backends.duckdb_index import DuckDBIndex
-from quco.backends.infinigram_build import build_infinigram_index, write_suffix_array
-from quco.backends.infinigram_local import InfiniGramLocal
-from quco.cli import main as cli
+from quco.index.duckdb.build import build_index
+from quco.index.duckdb.reader import DuckDBIndex
+from quco.index.infinigram.build import build_infinigram_index, write_suffix_array
+from quco.index.infinigram.reader import InfiniGramLocal
+from quco.cli.main import main as cli
 from quco.errors import OutputError, IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
 from quco.normalize import Normalizer
 from test_index_exact import WORDS, brute_cooccur, brute_count, brute_docs, brute_docs_both, doc_strategy
@@ -150,7 +150,7 @@ def test_sigterm_during_build_leaves_nothing(tmp_path):
     big.write_text(line * 3000)
     out = tmp_path / "ig"
     code = (
-        "import sys; from quco.backends.infinigram_build import build_infinigram_index; "
+        "import sys; from quco.index.infinigram.build import build_infinigram_index; "
         f"build_infinigram_index([{str(big)!r}], {str(out)!r}, progress=False)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE)
@@ -180,7 +180,7 @@ def test_cli_build_info_and_check(tmp_path, capsys):
 
 
 def test_token_level_tokenizer_from_config_is_checked(tmp_path):
-    from quco.backends.open import open_backend
+    from quco.index.open import open_backend
     from quco.errors import ConfigError
 
     (tmp_path / "ig").mkdir()
@@ -194,7 +194,7 @@ def test_token_level_tokenizer_from_config_is_checked(tmp_path):
 
 
 def test_exact_mode_has_a_work_budget(tmp_path):
-    from quco.index.engine import WorkBudgetExceeded
+    from quco.backends.engine import WorkBudgetExceeded
 
     texts = [f"the common word and the other word number {i % 7}" + (" rare pair" if i % 50 == 0 else "")
              for i in range(400)]

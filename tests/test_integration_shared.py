@@ -5,8 +5,8 @@ import json
 import pytest
 
 from conftest import SHARED
-from quco.demo import SCENARIOS
-from quco.detector import Detector
+from quco.cli.demo import SCENARIOS
+from quco.decide.detector import Detector
 
 
 def test_demo_scenarios_on_shared_corpus(shared_index, model_extractor):
@@ -34,13 +34,13 @@ def test_popqa_subjects_are_found_and_counted(shared_index, model_extractor):
 def test_three_backends_agree_on_shared_corpus(shared_index, shared_infinigram, model_extractor):
     """A slice of scripts/agreement_backends.py: real entities and pairs, the whole corpus."""
     from quco.backends.infinigram_api import InfiniGramAPI
-    from quco.backends.infinigram_local import InfiniGramLocal
-    from quco.contract_server import ContractServer
+    from quco.index.infinigram.reader import InfiniGramLocal
+    from quco.testing.contract_server import ContractServer
 
     popqa = [json.loads(l) for l in open(SHARED / "eval" / "popqa_1000.jsonl")][:150]
     entities = [r["subj"] for r in popqa] + [r["obj"] for r in popqa]
     pairs = [(r["subj"], r["obj"]) for r in popqa]
-    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.index.duckdb.reader import DuckDBIndex
 
     budgeted = shared_index
     shared_index = DuckDBIndex(budgeted.path, budget=10**9)  # like-with-like: every answer exact
@@ -71,7 +71,7 @@ def test_three_backends_agree_on_shared_corpus(shared_index, shared_infinigram, 
 
 def test_quco_demo_end_to_end_on_the_same_wikipedia_text(tmp_path, capsys, model_extractor):
     """`quco demo` over ../shared's copy of the demo corpus: checks, then the loop, as JSON."""
-    from quco.cli import main as cli
+    from quco.cli.main import main as cli
 
     corpus = SHARED / "corpus" / "wiki_vital_summaries.jsonl"
     if not corpus.exists():

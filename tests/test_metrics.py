@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from quco.metrics import auprc, auroc, precision_recall_f1, rankdata, roc_curve, spearman
+from quco.batch.metrics import auprc, auroc, precision_recall_f1, rankdata, roc_curve, spearman
 
 
 def brute_auroc(scores, labels):

@@ -16,9 +16,9 @@ from conftest import CORPUS_FILES, write_jsonl
 from test_index_exact import SEPARATORS, WORDS, brute_cooccur, brute_count
 from quco.backends.base import Count
 from quco.errors import IndexOpenError, OutputError
-from quco.index.mmap_build import add_documents, build_mmap_index, compact_index
-from quco.index.mmap_merge import MAX_POSITIONS
-from quco.index.mmap_query import MmapIndex, WorkBudgetExceeded
+from quco.index.mmap.build import add_documents, build_mmap_index, compact_index
+from quco.index.mmap.merge import MAX_POSITIONS
+from quco.index.mmap.reader import MmapIndex, WorkBudgetExceeded
 from quco.normalize import Normalizer
 
 doc_strategy = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), min_size=1, max_size=40).map(
@@ -68,8 +68,8 @@ def test_above_the_budget_estimates_are_flagged_and_never_zero(tmp_path, backend
         build_mmap_index([src], tmp_path / "ix", progress=False, segment_tokens=1000, workers=2)
         Index = MmapIndex
     else:
-        from quco.backends.duckdb_build import build_index
-        from quco.backends.duckdb_index import DuckDBIndex as Index
+        from quco.index.duckdb.build import build_index
+        from quco.index.duckdb.reader import DuckDBIndex as Index
 
         build_index([src], tmp_path / "ix", progress=False)
     exact, small = Index(tmp_path / "ix", budget=1_000_000), Index(tmp_path / "ix", budget=100)
@@ -136,7 +136,7 @@ def test_kill_during_build_keeps_the_old_index(tmp_path):
     small = write_jsonl(tmp_path / "s.jsonl", ["alpha beta"])
     build_mmap_index([small], tmp_path / "ix", progress=False)
     manifest = (tmp_path / "ix" / "quco-index.json").read_bytes()
-    proc = subprocess.Popen([sys.executable, "-m", "quco.cli", "index", "build", *map(str, CORPUS_FILES * 4), "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "quco.cli.main", "index", "build", *map(str, CORPUS_FILES * 4), "--out",
                              str(tmp_path / "ix"), "--backend", "mmap", "--no-progress"], start_new_session=True)
     time.sleep(1.5)
     assert proc.poll() is None, "the build finished before it could be killed"
@@ -150,7 +150,7 @@ def test_kill_during_build_keeps_the_old_index(tmp_path):
 
 def test_agrees_with_the_duckdb_index_on_the_shared_corpus(shared_index, tmp_path):
     from conftest import SHARED
-    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.index.duckdb.reader import DuckDBIndex
 
     shared_index = DuckDBIndex(shared_index.path, budget=10_000_000)  # exact everywhere, like ix below
     popqa = [json.loads(line) for line in open(SHARED / "eval" / "popqa_1000.jsonl")][:200]
@@ -168,7 +168,7 @@ def test_agrees_with_the_duckdb_index_on_the_shared_corpus(shared_index, tmp_pat
 
 
 def test_compaction_is_exact_atomic_and_falls_back_on_a_hash_collision(tmp_path, monkeypatch):
-    import quco.index.mmap_merge as merge_mod
+    import quco.index.mmap.merge as merge_mod
 
     texts = [f"Hamlet met Ophelia in room {i} of the castle" if i % 3 else f"the castle had {i} rooms" for i in range(60)]
     build_mmap_index([write_jsonl(tmp_path / "a.jsonl", texts[:20])], tmp_path / "ix", progress=False)
@@ -207,6 +207,6 @@ def test_an_index_of_the_previous_format_asks_for_a_rebuild(tmp_path):
     manifest.write_text(json.dumps(meta))
     with pytest.raises(IndexOpenError, match="older .* rebuild it with `quco index build`"):
         MmapIndex(tmp_path / "ix")
-    out = subprocess.run([sys.executable, "-m", "quco.cli", "check", "Who wrote Hamlet?", "--index",
+    out = subprocess.run([sys.executable, "-m", "quco.cli.main", "check", "Who wrote Hamlet?", "--index",
                           str(tmp_path / "ix")], capture_output=True, text=True)
     assert out.returncode != 0 and "Traceback" not in out.stderr and "rebuild" in out.stderr

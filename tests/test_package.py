@@ -21,7 +21,7 @@ def test_public_names_survive_importing_every_submodule():
         importlib.import_module(mod.name)
     for name in ("hook", "guard", "score", "evaluate"):
         assert callable(getattr(quco, name)) and not isinstance(getattr(quco, name), type(quco)), name
-    assert quco.Controller.__module__ == "quco.controller"
+    assert quco.Controller.__module__ == "quco.rag.controller"
     assert {"Detector", "Controller", "BM25Retriever", "AnswerScorer", "score", "hook"} <= set(quco.__all__)
 
 

@@ -10,15 +10,15 @@ import pytest
 
 from conftest import ROOT, SHARED, write_jsonl
 from quco.backends.base import Corpus
-from quco.backends.duckdb_build import build_index
+from quco.index.duckdb.build import build_index
 from quco.batch.evaluation import evaluate
 from quco.batch.scoring import score
-from quco.calibration import Calibration, CalibrationError, fit, isotonic, reliability
-from quco.cli import main as cli
+from quco.decide.calibration import Calibration, CalibrationError, fit, isotonic, reliability
+from quco.cli.main import main as cli
 from quco.config import load_settings
-from quco.detector import Detector
+from quco.decide.detector import Detector
 from quco.errors import OutputError, UsageError
-from quco.evidence import association, new_claims, window_span, word_forms
+from quco.decide.evidence import association, new_claims, window_span, word_forms
 
 QUESTIONS = ["Who wrote Hamlet?", "Who wrote Oliver Twist?", "Where is Copenhagen?", "Who founded Arthur's Magazine?"]
 
@@ -119,7 +119,7 @@ def test_a_common_noun_claim_counts_in_all_its_word_forms(tmp_path, model_extrac
            [f"Another actor appeared in film number {k}. Gardeners and one gardener tended park {k}. " + filler
             for k in range(30)] + [f"Unrelated record {k}. " + filler for k in range(400)]
     build_index([write_jsonl(tmp_path / "c.jsonl", docs)], tmp_path / "i.duckdb", progress=False)
-    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.index.duckdb.reader import DuckDBIndex
 
     det = Detector(DuckDBIndex(tmp_path / "i.duckdb"), model_extractor, window=50)
     true, false = det.check_many([("What is Mara Quellwood's occupation?", "Mara Quellwood's occupation is actor."),
@@ -248,7 +248,7 @@ def test_swap_test_evidence_mode_beats_the_paper_rule_on_stated_facts(tmp_path):
 
 def test_mode_and_calibration_are_configurable_and_audited(env, tmp_path):
     from quco.errors import ConfigError
-    from quco.service.audit import AuditLog
+    from quco.audit.log import AuditLog
 
     d, _ = env
     assert load_settings(env={"QUCO_MODE": "quco"}).thresholds().mode == "quco"

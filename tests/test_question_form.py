@@ -3,12 +3,12 @@
 import pytest
 
 from conftest import write_jsonl
-from quco.answer import AnswerScorer
-from quco.backends.duckdb_build import build_index
-from quco.backends.duckdb_index import DuckDBIndex
+from quco.decide.answer import AnswerScorer
+from quco.index.duckdb.build import build_index
+from quco.index.duckdb.reader import DuckDBIndex
 from quco.errors import BackendError, RiskAbort
 from quco.normalize import Normalizer
-from quco.question_form import choice_of, picked
+from quco.decide.question_form import choice_of, picked
 
 canon = Normalizer().canonical
 DOCUMENTARY = "Which documentary is about Finnish rock groups, Adam Clayton Powell or The Saimaa Gesture?"

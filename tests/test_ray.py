@@ -13,11 +13,11 @@ import time
 import pytest
 
 from conftest import ROOT, write_jsonl
-from quco.index.mmap_build import build_mmap_index
-from quco.index.mmap_query import MmapIndex
-from quco.shard.build import build_sharded_index, open_sharded
-from quco.shard.ray_shards import IndexShardActor, RayShard, start_ray_shards
-from quco.shard.sharded import ShardedBackend, ShardUnavailable
+from quco.index.mmap.build import build_mmap_index
+from quco.index.mmap.reader import MmapIndex
+from quco.index.sharded.build import build_sharded_index, open_sharded
+from quco.index.sharded.ray import IndexShardActor, RayShard, start_ray_shards
+from quco.backends.sharded import ShardedBackend, ShardUnavailable
 
 ray = pytest.importorskip("ray", reason="Ray is the optional extra quco[ray] (scripts/test.sh installs it)")
 
@@ -101,7 +101,7 @@ def test_the_sharded_build_runs_as_ray_tasks(local_ray, shards, tmp_path):
 def _score(args, **kw):
     env = dict(os.environ)
     env.pop("QUCO_CONFIG", None)
-    return subprocess.Popen([sys.executable, "-m", "quco.cli", "score", *map(str, args), "--model", "rules",
+    return subprocess.Popen([sys.executable, "-m", "quco.cli.main", "score", *map(str, args), "--model", "rules",
                              "--no-progress"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True, **kw)
 

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from conftest import ROOT, write_jsonl
-from quco.cli import main as cli
+from quco.cli.main import main as cli
 from quco.config import load_settings
 from quco.errors import OutputError, UsageError
 from quco.batch.evaluation import evaluate, question_type
@@ -115,7 +115,7 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(env, tmp_path):
     src = _big_input(tmp_path / "big.jsonl", 30_000)
     out = tmp_path / "o.jsonl"
     parts = tmp_path / "o.jsonl.quco-parts"
-    cmd = [sys.executable, "-m", "quco.cli", "score", str(src), "-o", str(out), "--id-field", "id",
+    cmd = [sys.executable, "-m", "quco.cli.main", "score", str(src), "-o", str(out), "--id-field", "id",
            "--index", str(d / "i.duckdb"), "--model", "rules", "--window", "5", "--chunk-size", "500", "--workers", "2"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
@@ -164,7 +164,7 @@ def test_ctrl_c_exits_130_and_resumes(env, tmp_path):
     src = _big_input(tmp_path / "big.jsonl", 30_000)
     out = tmp_path / "o.jsonl"
     parts = tmp_path / "o.jsonl.quco-parts"
-    cmd = [sys.executable, "-m", "quco.cli", "score", str(src), "-o", str(out), "--id-field", "id",
+    cmd = [sys.executable, "-m", "quco.cli.main", "score", str(src), "-o", str(out), "--id-field", "id",
            "--index", str(d / "i.duckdb"), "--model", "rules", "--window", "5", "--chunk-size", "500", "--workers", "2"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 120

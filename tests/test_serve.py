@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, write_jsonl
-from quco.backends.duckdb_build import build_index
+from quco.index.duckdb.build import build_index
 
 TOKEN = "s3cret-token"
 TEXTS = ["Hamlet is a tragedy written by William Shakespeare.", "Copenhagen is the capital of Denmark.",
@@ -35,7 +35,7 @@ class Server:
         env = {**os.environ, "QUCO_API_TOKEN": token or "", **(extra_env or {})}
         env.pop("QUCO_CONFIG", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "quco.cli", "serve", "--index", str(index), "--model", "rules",
+            [sys.executable, "-m", "quco.cli.main", "serve", "--index", str(index), "--model", "rules",
              "--port", str(self.port), "--workers", str(workers), *map(str, args)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         deadline = time.time() + 60
@@ -277,7 +277,7 @@ def test_per_request_timeout_is_a_504(index):
 
 def test_refuses_to_expose_itself_without_a_token(index, tmp_path):
     env = {**os.environ, "QUCO_API_TOKEN": ""}
-    base = [sys.executable, "-m", "quco.cli", "serve", "--index", str(index), "--model", "rules", "--port", str(free_port())]
+    base = [sys.executable, "-m", "quco.cli.main", "serve", "--index", str(index), "--model", "rules", "--port", str(free_port())]
     proc = subprocess.run(base + ["--host", "0.0.0.0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "without a token" in proc.stderr and proc.stderr.count("\n") == 1
     short = tmp_path / "token"
@@ -291,7 +291,7 @@ def test_token_file_auth_before_body_and_header_deadline(index, tmp_path):
     token.write_text(TOKEN + "-from-a-file\n")
     port = free_port()
     env = {**os.environ, "QUCO_API_TOKEN": "", "QUCO_SERVE_HEADER_TIMEOUT": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "quco.cli", "serve", "--index", str(index), "--model", "rules",
+    proc = subprocess.Popen([sys.executable, "-m", "quco.cli.main", "serve", "--index", str(index), "--model", "rules",
                              "--port", str(port), "--token-file", str(token), "--header-timeout", "1"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -342,7 +342,7 @@ def test_token_file_auth_before_body_and_header_deadline(index, tmp_path):
 def test_upstream_failures_are_502_or_503_never_4xx(index):
     from fastapi.testclient import TestClient
 
-    from quco.backends.duckdb_index import DuckDBIndex
+    from quco.index.duckdb.reader import DuckDBIndex
     from quco.config import load_settings
     from quco.errors import BackendUnavailable, UpstreamError
     from quco.service.app import create_app

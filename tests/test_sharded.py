@@ -17,12 +17,12 @@ from test_index_exact import SEPARATORS, WORDS
 from test_serve import TOKEN, Server
 from quco.backends.base import Cooccurrence, Corpus, Count
 from quco.errors import BuildError, IndexSettingsError, UsageError
-from quco.index.mmap_build import build_mmap_index
-from quco.index.mmap_query import MmapIndex
+from quco.index.mmap.build import build_mmap_index
+from quco.index.mmap.reader import MmapIndex
 from quco.normalize import Normalizer
-from quco.shard.build import build_sharded_index, open_sharded
-from quco.shard.remote import RemoteShard
-from quco.shard.sharded import ShardedBackend, ShardFailed, ShardUnavailable
+from quco.index.sharded.build import build_sharded_index, open_sharded
+from quco.backends.remote import RemoteShard
+from quco.backends.sharded import ShardedBackend, ShardFailed, ShardUnavailable
 
 doc_strategy = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), min_size=1, max_size=30).map(
     lambda parts: "".join(w + s for w, s in parts))
@@ -92,7 +92,7 @@ class _Stub:
 
 
 def test_one_failing_shard_makes_the_answer_unknown_and_names_it():
-    from quco.index.engine import WorkBudgetExceeded
+    from quco.backends.engine import WorkBudgetExceeded
 
     sharded = ShardedBackend([_Stub("a"), _Stub("b", WorkBudgetExceeded("too frequent"))])
     with pytest.raises(ShardFailed, match="shard 'b'") as err:
@@ -224,7 +224,7 @@ def test_a_shard_killed_mid_batch_is_unknown_never_a_partial_sum(served, tmp_pat
             t = time.perf_counter()
             sharded.count_many(["hamlet"])
         assert time.perf_counter() - t < 0.1
-        from quco.detector import Detector
+        from quco.decide.detector import Detector
         from quco.extract import Extractor
 
         report = Detector(sharded, Extractor("rules")).check_question("Who wrote Hamlet?")

@@ -7,9 +7,9 @@ import logging
 import pytest
 
 from quco.backends.base import Cooccurrence, Corpus, Count, CountBackend
-from quco.detector import Detector
+from quco.decide.detector import Detector
 from quco.errors import BackendUnavailable, RiskAbort, UsageError
-from quco.trigger import REFERENCE_TOKENS, Thresholds, risk, stage1
+from quco.decide.trigger import REFERENCE_TOKENS, Thresholds, risk, stage1
 
 
 class FakeBackend(CountBackend):

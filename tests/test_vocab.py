@@ -7,9 +7,9 @@ import numpy as np
 
 from conftest import write_jsonl
 from test_sources_cli import assert_one_line_error, run_cli
-from quco.index.mmap_query import MmapIndex
-from quco.index.vocab import SharedVocabulary, save_vocabulary, union_of
-from quco.shard.build import build_sharded_index, open_sharded, vocabulary_status
+from quco.index.mmap.reader import MmapIndex
+from quco.index.mmap.vocab import SharedVocabulary, save_vocabulary, union_of
+from quco.index.sharded.build import build_sharded_index, open_sharded, vocabulary_status
 
 DOCS = ["Ada Lovelace wrote notes on the Analytical Engine.", "Charles Babbage designed the Analytical Engine.",
         "Ada Lovelace met Charles Babbage in London.", "The engine was never built in London."]

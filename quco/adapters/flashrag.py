@@ -39,7 +39,7 @@ class QucoJudger:
                 settings = load_settings(**{k: judger_config[k] for k in ("index", "model", "window") if k in judger_config})
                 detector = settings.detector()
             else:
-                from quco.pregen import default_detector
+                from quco.rag.pregen import default_detector
 
                 detector = default_detector()
         self.detector = detector
@@ -94,8 +94,8 @@ def quco_active_pipeline(config, prompt_template=None, *, detector=None, retriev
             self.judger = QucoJudger(config, detector=detector)
 
         def run(self, dataset, do_eval=True, pred_process_fun=None):
-            from quco.controller import Controller
-            from quco.retrieve import Passage
+            from quco.rag.controller import Controller
+            from quco.rag.retrieve import Passage
 
             def generate(prompt: str) -> str:
                 return self.generator.generate([prompt])[0]

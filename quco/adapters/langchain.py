@@ -28,7 +28,7 @@ from pydantic import ConfigDict
 def _detector(detector):
     if detector is not None:
         return detector
-    from quco.pregen import default_detector
+    from quco.rag.pregen import default_detector
 
     return default_detector()
 
@@ -61,11 +61,11 @@ class QucoBM25Retriever(BaseRetriever):
     """BM25 over the passages of a quco DuckDB index."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-    index: Any  # path to the index, or a quco.retrieve.BM25Retriever
+    index: Any  # path to the index, or a quco.rag.retrieve.BM25Retriever
     k: int = 3
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        from quco.retrieve import BM25Retriever
+        from quco.rag.retrieve import BM25Retriever
 
         if not isinstance(self.index, BM25Retriever):
             self.index = BM25Retriever(self.index)
@@ -89,8 +89,8 @@ def quco_verify(llm, retriever, detector=None, *, max_rounds: int = 4, k: int = 
     Input: a question, or ``{"question": ...}``. Output: ``{"question", "answer", "final_answer",
     "verified", "retrieved", "report", "rounds"}`` where ``report`` is the last ``RiskReport`` and
     ``rounds`` records every generate / check / truncate-and-retrieve step."""
-    from quco.controller import Controller, default_prompt
-    from quco.retrieve import Passage
+    from quco.rag.controller import Controller, default_prompt
+    from quco.rag.retrieve import Passage
 
     def generate(text: str) -> str:
         out = llm.invoke(text)

@@ -26,7 +26,7 @@ from pydantic import ConfigDict, Field
 def _detector(detector):
     if detector is not None:
         return detector
-    from quco.pregen import default_detector
+    from quco.rag.pregen import default_detector
 
     return default_detector()
 

@@ -13,9 +13,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from quco.calibration import Calibration, fit
+from quco.decide.calibration import Calibration, fit
 from quco.errors import SourceError, UsageError
-from quco.outputs import check_outputs
+from quco.files.outputs import check_outputs
 
 
 def calibrate_file(labelled: str | os.PathLike, out: str | os.PathLike, *, settings, label_field: str = "label",

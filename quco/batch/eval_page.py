@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 from quco.errors import OutputError, UsageError
-from quco.metrics import pr_curve, roc_curve
-from quco.outputs import PNG_MARKER
+from quco.batch.metrics import pr_curve, roc_curve
+from quco.files.outputs import PNG_MARKER
 
 
 def plot(scores, labels, result, path: Path) -> None:

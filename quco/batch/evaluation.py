@@ -20,11 +20,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from quco.duckdb_conn import connect
+from quco.files.duckdb_conn import connect
 from quco.errors import OutputError, SourceError, UsageError
-from quco.calibration import reliability
-from quco.metrics import auprc, auroc, precision_recall_f1
-from quco.outputs import OutputLock, check_outputs
+from quco.decide.calibration import reliability
+from quco.batch.metrics import auprc, auroc, precision_recall_f1
+from quco.files.outputs import OutputLock, check_outputs
 
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
 

@@ -48,7 +48,7 @@ class _ChunkScorer:
 def score_on_ray(chunks, parts: Path, settings, fields: dict, workers: int, bar, address: str | None,
                  audit: dict | None = None) -> None:
     """Score ``chunks`` ((index, rows) still to do) on Ray."""
-    from quco.shard.ray_shards import init_ray
+    from quco.index.sharded.ray import init_ray
 
     inbox = parts / "ray-in"
     inbox.mkdir(exist_ok=True)

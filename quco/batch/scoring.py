@@ -26,9 +26,9 @@ from pathlib import Path
 
 from quco.errors import AllRowsFailed, QucoError, SourceError, UsageError
 from quco.normalize import invalid_text
-from quco.outputs import OutputLock, check_outputs
+from quco.files.outputs import OutputLock, check_outputs
 from quco import __version__
-from quco.duckdb_conn import connect
+from quco.files.duckdb_conn import connect
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows came first
@@ -234,7 +234,7 @@ def _score_chunk(index: int, chunk: list, parts_dir: str) -> tuple[int, int, int
     if good:
         reports = detector.check_many([row[f["question"]] for _, row in good])
         if _STATE.get("audit"):
-            from quco.service.audit import decision_row
+            from quco.audit.log import decision_row
 
             key, store = bytes.fromhex(_STATE["audit"]["key"]), _STATE["audit"]["store_text"]
             audit_rows = [decision_row(r, request_id=f"score-{_row_id(row, f, n)}", source="score",
@@ -376,12 +376,12 @@ def score(
     ``input`` may also be a pandas or Polars DataFrame, a pyarrow Table or a Hugging Face Dataset:
     the scored rows are then returned as the same kind (``quco.batch.frames``; ``output`` unused;
     malformed rows are appended to ``on_errors`` when given). A file input returns ``ScoreStats``.
-    ``audit``: also record every decision in this audit log (``quco.service.audit``; request ids
+    ``audit``: also record every decision in this audit log (``quco.audit.log``; request ids
     ``score-<row id>``), appended once when the run completes.
     ``ray``: score on Ray (``quco.batch.ray_score``) — ``""`` starts a local Ray with this machine's
     cores, an address joins that cluster; ``workers`` is then the number of scoring actors.
 
-    Outputs never replace an input or a file quco did not write unless ``force`` (``quco.outputs``).
+    Outputs never replace an input or a file quco did not write unless ``force`` (``quco.files.outputs``).
     Raises ``AllRowsFailed`` (after writing the errors file) when not one row could be scored."""
     from quco.batch.frames import frame_kind, score_frame
 
@@ -422,7 +422,7 @@ def score(
     with OutputLock(out, "score"), OutputLock(errors_file, "score"):
         audit_info = None
         if audit:
-            from quco.service.audit import open_key
+            from quco.audit.log import open_key
 
             Path(audit).parent.mkdir(parents=True, exist_ok=True)
             audit_info = {"key": open_key(Path(audit)).hex(), "store_text": audit_text}
@@ -488,7 +488,7 @@ def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk
 
 def _append_audit(parts: Path, n_chunks: int, path: Path, store_text: bool) -> None:
     """Every chunk's audit rows into the audit log, once (the parts are removed right after)."""
-    from quco.service.audit import AuditLog
+    from quco.audit.log import AuditLog
 
     with AuditLog(path, store_text=store_text) as log:
         for i in range(n_chunks):

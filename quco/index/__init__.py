@@ -1,1 +1,1 @@
-"""Index formats that scale past RAM: the segmented, memory-mapped positional index."""
+"""Local index formats, one folder each (identity, build, reader), and ``open``: the one table of formats."""

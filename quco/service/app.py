@@ -27,7 +27,7 @@ from typing import Annotated, Literal
 
 from quco.errors import BackendError, BackendUnavailable, QucoError, QueryError, UpstreamError, UsageError
 from quco.backends.base import answer_each
-from quco.service.audit import UnknownRequest, new_request_id
+from quco.audit.log import UnknownRequest, new_request_id
 from quco.service.prom import Metrics
 
 log = logging.getLogger("quco.serve")
@@ -324,7 +324,7 @@ def _audit_client():
     sock = os.environ.get("QUCO_AUDIT_SOCKET")
     if not sock:
         return None
-    from quco.service.audit_server import AuditClient
+    from quco.audit.writer import AuditClient
 
     return AuditClient(sock)
 
@@ -452,7 +452,7 @@ def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int =
           audit_retention_days: float | None = None, audit_retention_rows: int | None = None) -> int:
     """Run the server. ``heavy_workers``/``max_request_chars`` left as None come from
     QUCO_SERVE_HEAVY_WORKERS / QUCO_SERVE_MAX_REQUEST_CHARS or the defaults. ``audit``: record
-    every decision in this DuckDB file (``quco.service.audit``), written by one writer process."""
+    every decision in this DuckDB file (``quco.audit.log``), written by one writer process."""
     import shutil
     import sys
     import tempfile
@@ -494,7 +494,7 @@ def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int =
     writer = None
     try:
         if audit:
-            from quco.service.audit_server import start_writer
+            from quco.audit.writer import start_writer
 
             writer, sock = start_writer(Path(audit).resolve(), store_text=audit_text, retention_days=audit_retention_days,
                                         retention_rows=audit_retention_rows)

@@ -1,0 +1,119 @@
+"""A shard served by another ``quco serve`` (for users without Ray): ``/v1/info``, ``/v1/count``
+and ``/v1/cooccur`` over HTTP, each request with a timeout and bounded retries (``http_retry``).
+
+A phrase the remote index cannot answer within its work budget comes back as ``count: null``
+with the reason; this client raises ``ShardFailed`` for it (unknown, the shard named), never 0.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from quco.backends.http_retry import RetryPolicy, post_json
+from quco.errors import ConfigError, UpstreamError
+from quco.normalize import Normalizer
+from quco.backends.sharded import ShardFailed
+
+__all__ = ["RemoteShard"]
+
+
+class RemoteShard(CountBackend):
+    """Counts from the index behind a ``quco serve`` at ``url`` (``http://host:port``)."""
+
+    name = "remote"
+    remote = True  # asked in parallel, with a timeout, by ShardedBackend
+
+    def __init__(self, url: str, *, token: str | None = None, session=None, timeout: tuple[float, float] = (2.0, 10.0),
+                 retry: RetryPolicy | None = None, max_items: int = 256, clock=time.monotonic, sleep=time.sleep):
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"a remote shard is an http(s) URL, not {url!r}")
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self.url = url.rstrip("/")
+        self.session = session
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy(attempts=3, backoff=0.2, max_backoff=2.0, deadline=30.0)
+        self.max_items = max_items
+        self._headers = {"Authorization": f"Bearer {token}"} if token else None
+        self._clock, self._sleep, self._rng = clock, sleep, random.Random()
+        self._info: dict | None = None
+
+    def _call(self, path: str, payload: dict | None, describe: str):
+        return post_json(self.session, self.url + path, payload, policy=self.retry, timeout=self.timeout,
+                         what=f"quco serve at {self.url}", describe=describe, clock=self._clock, sleep=self._sleep,
+                         rng=self._rng, headers=self._headers)
+
+    @property
+    def info(self) -> dict:
+        if self._info is None:
+            body = self._call("/v1/info", None, "its index description")
+            try:
+                self._corpus = Corpus(int(body["corpus_tokens"]), int(body["corpus_documents"]))
+                self._norm = Normalizer.from_dict(body["normalizer"]) if body.get("normalizer") else None
+            except (KeyError, TypeError, ValueError):
+                raise UpstreamError(f"quco serve at {self.url}: /v1/info is not a quco index description") from None
+            self._info = body
+        return self._info
+
+    @property
+    def corpus(self) -> Corpus:
+        self.info  # noqa: B018 - fetched once
+        return self._corpus
+
+    @property
+    def normalizer(self) -> Normalizer | None:
+        self.info  # noqa: B018
+        return self._norm
+
+    @property
+    def identity(self) -> str:
+        return f"remote:{self.url}"
+
+    def count_many(self, phrases: Sequence[str]) -> list[Count]:
+        out = []
+        for part in _chunks(list(phrases), self.max_items):
+            body = self._call("/v1/count", {"phrases": part}, f"{len(part)} phrase(s)")
+            items = self._items(body, "counts", len(part))
+            out += [Count(p, self._value(it, p), bool(it.get("approx"))) for p, it in zip(part, items)]
+        return out
+
+    def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
+        window = check_window(window)
+        out = []
+        for part in _chunks(list(pairs), self.max_items):
+            body = self._call("/v1/cooccur", {"pairs": [{"a": a, "b": b} for a, b in part], "window": window},
+                              f"{len(part)} pair(s)")
+            items = self._items(body, "results", len(part))
+            out += [Cooccurrence(a, b, self._value(it, f"{a!r} near {b!r}"), window, bool(it.get("approx")))
+                    for (a, b), it in zip(part, items)]
+        return out
+
+    def _items(self, body, key: str, n: int) -> list[dict]:
+        items = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(items, list) or len(items) != n or not all(isinstance(i, dict) for i in items):
+            raise UpstreamError(f"quco serve at {self.url}: expected {n} answers under {key!r}")
+        if self._info is not None and body.get("corpus_tokens") != self._info["corpus_tokens"]:
+            # The server swapped its index since we learnt its size: sums would mix two corpora.
+            raise UpstreamError(f"quco serve at {self.url}: its index changed size since this client opened it")
+        return items
+
+    def _value(self, item: dict, what) -> int:
+        count = item.get("count")
+        if count is None:
+            raise ShardFailed(self.identity, f"{what}: {item.get('error') or 'no count'}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise UpstreamError(f"quco serve at {self.url}: not a count for {what}: {count!r}")
+        return count
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _chunks(items: list, n: int):
+    for i in range(0, len(items), n):
+        yield items[i: i + n]

@@ -1,0 +1,187 @@
+"""The answer-level signal: is an answer supported by the question's entities in the corpus?
+
+For a (question, answer) pair:
+
+1. The answer's *claims* are its entities and noun phrases (``Extractor.claims_many``), found the
+   same way whether the answer is a two-word span or a long sentence. Claims that restate a
+   question entity carry no new information and are dropped.
+2. Each new claim is tested against the question's most specific entities (the ``anchors``
+   rarest ones present in the corpus) with the association of ``quco.decide.evidence``: co-occurrence
+   above what chance predicts from the two frequencies.
+3. The answer's risk is that of its least supported claim (the maximum), so it does not grow with
+   the number of claims as such.
+4. An answer that picks one of two options the question offers ("…, A or B?") also asserts that
+   this option, not the other, goes with the rest of the question: ``quco.decide.question_form``
+   weighs the two options' associations with it. An answer with neither a new claim nor such a
+   choice has nothing to check: it gets ½ (no evidence either way) and says so
+   (``checkable=False``).
+
+Anchors: one, the question's rarest known entity. A second, more frequent one ("Swiss", "2011")
+can only add support under "the strongest anchor speaks for the claim", and it vouches for
+whatever is near it, wrong answers included.
+
+Unknown counts fail closed: a claim whose count or co-occurrence is unknown has risk 1, and so has
+the whole answer when a question entity's count is unknown (it might have been the anchor); the
+report says ``unknown=True``. ``unknown_policy="ignore"`` scores from what is known (still
+flagged unknown), ``"error"`` raises ``RiskAbort``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from quco.backends.base import DEFAULT_WINDOW, CountBackend
+from quco.decide.detector import _cooc_value, _isolating_failures
+from quco.errors import RiskAbort, UsageError
+from quco.decide.evidence import NEUTRAL, ClaimEvidence, canonical_of, claim_evidence, claim_pairs, least_supported, new_claims, overlaps, with_forms
+from quco.extract import Extractor
+from quco.normalize import invalid_text
+from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
+
+__all__ = ["AnswerReport", "AnswerScorer", "ClaimEvidence"]
+
+
+@dataclass(frozen=True)
+class AnswerReport:
+    question: str
+    answer: str
+    risk: float
+    claims: tuple[ClaimEvidence, ...]
+    restated: tuple[str, ...]  # answer phrases that only restate question entities
+    anchors: tuple[str, ...]
+    unknown: bool = False
+    p_fabrication: float | None = None  # from a calibration, when one is configured
+    choice: ChoiceEvidence | None = None  # when the answer picks one of the question's two options
+
+    @property
+    def checkable(self) -> bool:
+        """False when the answer made no claim the corpus could speak to (risk is then ½)."""
+        return bool(self.claims) or (self.choice is not None and self.choice.checked)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class AnswerScorer:
+    def __init__(self, backend: CountBackend, extractor: Extractor | None = None, *, window: int = DEFAULT_WINDOW,
+                 anchors: int = 1, unknown_policy: str = "risky", empty_risk: float = NEUTRAL, calibration=None):
+        """``calibration``: a ``quco.decide.calibration.Calibration`` of ``answer_risk``; reports then carry
+        ``p_fabrication``. Refused when fitted for another index, extractor or window."""
+        if unknown_policy not in ("risky", "ignore", "error"):
+            raise UsageError(f"unknown_policy must be risky, ignore or error, not {unknown_policy!r}")
+        self.backend = backend
+        self.extractor = extractor if extractor is not None else Extractor()
+        self.window = window
+        self.anchors = anchors
+        self.unknown_policy = unknown_policy
+        self.empty_risk = empty_risk  # an answer with no new claim: no evidence either way
+        if calibration is not None:
+            calibration.require_score("answer_risk", "an AnswerScorer", "Detector")
+        self.calibration = calibration
+        self._calibration_checked = False
+
+    def score(self, question: str, answer: str) -> AnswerReport:
+        return self.score_many([(question, answer)])[0]
+
+    def score_many(self, items: Sequence[tuple[str, str]], question_entities=None, claims=None,
+                   question_claims=None) -> list[AnswerReport]:
+        """Score many (question, answer) pairs in one extraction pass and one count batch each.
+        ``question_entities`` (objects with ``.text``), ``claims`` and ``question_claims`` (from
+        ``Extractor.claims_many`` over answers and questions) may pass extraction results computed
+        earlier."""
+        if self.calibration is not None and not self._calibration_checked:
+            self.calibration.check_for(self.backend, self.extractor, mode="evidence", window=self.window)
+            self._calibration_checked = True
+        questions = [q for q, _ in items]
+        answers = [a for _, a in items]
+        for text in questions + answers:
+            if not isinstance(text, str):
+                raise UsageError(f"questions and answers must be text, not {type(text).__name__}")
+            if (bad := invalid_text(text)) is not None:
+                raise UsageError(f"questions and answers must be valid text: {bad}")
+        if question_entities is None:
+            question_entities = self.extractor.entities_many(questions)
+        q_entities = [tuple(dict.fromkeys(e.text for e in ents)) for ents in question_entities]
+        if claims is None:
+            claims = self.extractor.claims_many(answers)
+        canon = canonical_of(self.backend)
+        claims_new, restated = [], []
+        for question, q_entities_i, cs in zip(questions, q_entities, claims):
+            new, same = new_claims(cs, q_entities_i, canon, context=canon(question))
+            claims_new.append(new)
+            restated.append(tuple(same))
+        def count(batch):
+            return _isolating_failures(self.backend.count_many, batch, lambda c: (c.count, c.approx, None))
+
+        def phrases_of(which):  # the phrases of these questions: given, else parsed (only these)
+            return dict(zip(which, [question_claims[i] for i in which] if question_claims is not None
+                            else self.extractor.claims_many([questions[i] for i in which])))
+
+        # Choice questions: only those naming "or" are parsed for their phrases (the properties).
+        maybe = [i for i, q in enumerate(questions) if offers_choice(q)]
+        q_claims = phrases_of(maybe)
+        choices = {i: choice_of(questions[i], question_entities[i], q_claims[i], canon) for i in maybe}
+        picks = {i: (ch, pick) for i, ch in choices.items() if ch is not None
+                 and (pick := picked(ch, answers[i], canon)) is not None}
+        counts = count(sorted({p for qs in q_entities for p in qs if canon(p)} | with_forms(c for cs in claims_new for c in cs)
+                              | {p for ch, _ in picks.values() for p in phrases_needed(ch)}))
+        # Anchors: the question's rarest known entities. A question naming no entity the corpus
+        # knows is anchored by its noun phrases ("script", "autographs") instead; only those
+        # questions are parsed for them. The noun phrases of a question that has entities would
+        # vouch for anything ("occupation" is near every job title).
+        bare = [i for i, es in enumerate(q_entities) if claims_new[i] and not any((counts[q][0] or 0) > 0 for q in es)]
+        q_phrases = list(q_entities)
+        if bare:
+            q_claims.update(phrases_of([i for i in bare if i not in q_claims]))
+            for i in bare:
+                q_phrases[i] = tuple(dict.fromkeys(q_entities[i] + tuple(q_claims[i])))
+            counts.update(count(sorted({p for i in bare for p in q_phrases[i] if canon(p)} - set(counts))))
+        anchors = []
+        for qs in q_phrases:
+            known = [q for q in qs if canon(q) and (counts[q][0] or 0) > 0]
+            anchors.append(tuple(sorted(known, key=lambda q: counts[q][0])[: self.anchors]))
+        pairs = sorted({pair for an, cs in zip(anchors, claims_new) for q in an for c in cs
+                        if not overlaps(q, c, canon) for pair in claim_pairs(q, c, counts)}
+                       | {pair for ch, _ in picks.values() for pair in pairs_needed(ch, counts)})
+        window = self.window
+        cooccur = _isolating_failures(lambda b: self.backend.cooccur_many(b, window), pairs, _cooc_value)
+        corpus = self.backend.corpus
+        reports = []
+        for i, ((question, answer), qs, an, cs, same) in enumerate(zip(items, q_phrases, anchors, claims_new, restated)):
+            choice = None
+            if i in picks:
+                ch, (chosen, other) = picks[i]
+                choice = choice_evidence(ch, chosen, other, counts, cooccur, corpus, window)
+                if choice.unknown and self.unknown_policy == "error":
+                    raise RiskAbort(f"a count is unknown for the choice of {chosen!r} over {other!r}")
+            # An anchor whose count is unknown might have been the rarest one: the evidence
+            # against the others is then not the evidence the method asks for. Fail closed.
+            lost = [q for q in qs if canon(q) and counts[q][0] is None]
+            if lost and cs:
+                if self.unknown_policy == "error":
+                    raise RiskAbort(f"count for question entity {lost[0]!r} is unknown")
+                if self.unknown_policy == "risky":
+                    claims_ev = tuple(ClaimEvidence(c, counts[c][0], None, None, None, 1.0) for c in cs)
+                    p = self.calibration.p(1.0) if self.calibration is not None else None
+                    reports.append(AnswerReport(question, answer, 1.0, claims_ev, same, an, True, p, choice))
+                    continue
+            evidence, unknown = [], bool(lost and cs) or bool(choice is not None and choice.unknown)
+            for c in cs:
+                ev = claim_evidence(c, an, counts, cooccur, corpus, window)
+                if ev is None:
+                    unknown = True
+                    if self.unknown_policy == "error":
+                        raise RiskAbort(f"count for {c!r} is unknown")
+                    if self.unknown_policy == "ignore":
+                        continue
+                    ev = ClaimEvidence(c, None, None, None, None, 1.0)
+                evidence.append(ev)
+            worst = least_supported(evidence)
+            risks = [worst.risk] if worst is not None else []
+            if choice is not None and (choice.checked or choice.unknown and self.unknown_policy == "risky"):
+                risks.append(choice.risk)
+            risk = max(risks) if risks else self.empty_risk
+            p = self.calibration.p(risk) if self.calibration is not None else None
+            reports.append(AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p, choice))
+        return reports

@@ -1,0 +1,383 @@
+"""The ``Detector``: extractor + count backend + trigger -> ``RiskReport``.
+
+Batches are first-class: ``check_many`` runs extraction once over all texts (``nlp.pipe``) and asks
+the backend once for every distinct phrase and pair. A backend failure never becomes a count of 0:
+the batch is retried item by item so that only the failing items are reported as unknown, and the
+unknown-count policy of the thresholds decides what unknown means.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from collections.abc import Sequence
+
+from quco.decide import trigger
+from quco.backends.base import DEFAULT_WINDOW, CountBackend, answer_each
+from quco.errors import BackendError, RiskAbort, UsageError
+from quco.decide.evidence import ClaimEvidence, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
+from quco.extract import Extractor, Triplet
+from quco.normalize import invalid_text
+from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
+
+MAX_QUESTION_CHARS = 4_000
+MAX_DRAFT_CHARS = 100_000
+MAX_DRAFT_SENTENCES = 1_000
+
+
+class Detector:
+    def __init__(
+        self,
+        backend: CountBackend,
+        extractor: Extractor | None = None,
+        thresholds: trigger.Thresholds | None = None,
+        *,
+        window: int = DEFAULT_WINDOW,
+        max_question_chars: int = MAX_QUESTION_CHARS,
+        max_draft_chars: int = MAX_DRAFT_CHARS,
+        max_draft_sentences: int = MAX_DRAFT_SENTENCES,
+        anchors: int = 2,
+        calibration=None,
+        audit=None,
+        tracing: bool | None = None,
+    ):
+        """``audit``: an ``AuditLog`` (``quco.audit.log``) that records every decision; each
+        report then carries its ``request_id`` for feedback. ``tracing``: OpenTelemetry spans per
+        batch (``quco.decide.tracing``; default: the ``QUCO_OTEL`` variable)."""
+        if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+            raise UsageError(f"window must be a non-negative number of tokens, not {window!r}")
+        self.backend = backend
+        self.extractor = extractor if extractor is not None else Extractor()
+        self.thresholds = thresholds if thresholds is not None else trigger.Thresholds()
+        self.window = window
+        self.max_question_chars = max_question_chars
+        self.max_draft_chars = max_draft_chars
+        self.max_draft_sentences = max_draft_sentences
+        self.anchors = anchors  # mode "evidence": how many of the question's rarest entities anchor claims
+        if calibration is not None:
+            calibration.require_score("risk", "a Detector", "AnswerScorer")
+        self.calibration = calibration
+        self._calibration_checked = False
+        self.audit = audit
+        from quco.decide import tracing as _tracing
+
+        self._tracing = _tracing.enabled(tracing)
+        self._resolved = self.thresholds.resolve(backend.corpus.tokens)
+
+    def __reduce__(self):
+        """Pickled by configuration (backend and extractor reopen in the receiving process); an
+        audit log stays with the process that opened it."""
+        return _rebuild, (self.backend, self.extractor, self.thresholds, self.window, self.max_question_chars,
+                          self.max_draft_chars, self.max_draft_sentences, self.anchors, self.calibration)
+
+    # -- public API ---------------------------------------------------------------------------
+    def check_question(self, question: str) -> RiskReport:
+        """Stage 1: should we retrieve before generating an answer to ``question``?"""
+        return self.check_many([question])[0]
+
+    def check_draft(self, question: str, draft: str) -> RiskReport:
+        """Stages 1 and 2: is ``draft`` (an answer being generated) likely to contain a fabrication?"""
+        return self.check_many([(question, draft)])[0]
+
+    def check_many(self, items: Sequence[str | tuple[str, str | None]]) -> list[RiskReport]:
+        """Check many questions, or (question, draft) pairs, in one batch."""
+        questions, drafts = self._validate(items)
+        n = len(questions)
+        if n == 0:
+            return []
+        self.extractor.nlp  # noqa: B018 - load the pipeline outside the timed region
+        if self.calibration is not None and not self._calibration_checked:
+            self.calibration.check_for(self.backend, self.extractor, mode=self._resolved.mode, window=self.window)
+            self._calibration_checked = True
+        t0, wall0 = time.perf_counter(), time.time_ns()
+        entities = self.extractor.entities_many(questions)
+        draft_idx = [i for i, d in enumerate(drafts) if d is not None]
+        sentences = dict(zip(draft_idx, self.extractor.sentences_many([drafts[i] for i in draft_idx])))
+        for i, sents in sentences.items():
+            if len(sents) > self.max_draft_sentences:  # bound the counting work before it starts
+                raise UsageError(f"draft {i + 1} has {len(sents):,} sentences; the limit is "
+                                 f"{self.max_draft_sentences:,} (check it in parts, or raise max_draft_sentences)")
+        t1 = time.perf_counter()
+
+        phrases = {e.text for ents in entities for e in ents}
+        pairs = set()
+        evidence_mode = self._resolved.mode == "evidence"
+        for sents in sentences.values():
+            for s in sents:
+                if evidence_mode:
+                    phrases.update(with_forms(s.claims))
+                    phrases.update(s.subjects)
+                    phrases.update(t.head for t in s.triplets)
+                else:
+                    pairs.update((t.head, t.tail) for t in s.triplets)
+                if self._resolved.check_lone_entities and len(s.entities) == 1 and not s.triplets:
+                    phrases.add(s.entities[0].text)
+        counts = self._counts(sorted(phrases))
+        plans = {}
+        if evidence_mode:
+            plans = {i: self._claim_plan(questions[i], entities[i], sents, counts) for i, sents in sentences.items()}
+            pairs = {pair for plan in plans.values() for anchors, claims in plan.values() for a in anchors for c in claims
+                     for pair in claim_pairs(a, c, counts)}
+            # A sentence with no known anchor has no association to measure: QuCo-RAG's rule
+            # (its triplets must co-occur at all) still applies to it.
+            pairs |= {(t.head, t.tail) for i, sents in sentences.items() for s in sents if not plans[i][s.index][0]
+                      for t in s.triplets}
+        cooccur = self._cooccur(sorted(pairs))
+        t2 = time.perf_counter()
+
+        shared = {
+            "extract_ms": (t1 - t0) * 1000 / n,
+            "count_ms": (t2 - t1) * 1000 / n,
+            "batch_size": n,
+        }
+        reports = []
+        for i in range(n):
+            start = time.perf_counter()
+            reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start,
+                                        plans.get(i)))
+        if self._tracing:
+            from quco.decide.tracing import emit
+
+            t3 = time.perf_counter()
+            emit(wall0, [("quco.check", t0, t3), ("quco.extract", t0, t1), ("quco.count", t1, t2), ("quco.decide", t2, t3)],
+                 {"quco.batch_size": n, "quco.backend": self.backend.identity, "quco.corpus_tokens": self.backend.corpus.tokens,
+                  "quco.rag.retrieve": sum(r.retrieve for r in reports), "quco.unknown": sum(r.unknown for r in reports)})
+        if self.calibration is not None:
+            reports = [replace(r, p_fabrication=self.calibration.p(r.risk)) for r in reports]
+        if self.audit is not None:
+            reports = [replace(r, request_id=self.audit.record_report(
+                r, source="library", latency_ms=r.timings_ms.get("total_ms"), question=q, draft=d))
+                for r, q, d in zip(reports, questions, drafts)]
+        return reports
+
+    # -- internals ----------------------------------------------------------------------------
+    def _validate(self, items) -> tuple[list[str], list[str | None]]:
+        if isinstance(items, (str, bytes)):
+            raise UsageError("check_many takes a list of questions or (question, draft) pairs, not one string")
+        questions, drafts = [], []
+        for item in items:
+            q, d = (item, None) if isinstance(item, str) else _pair(item)
+            if not isinstance(q, str) or not q.strip():
+                raise UsageError("the question is empty")
+            if len(q) > self.max_question_chars:
+                raise UsageError(f"the question has {len(q):,} characters; the limit is {self.max_question_chars:,}")
+            if (bad := invalid_text(q)) is not None:
+                raise UsageError(f"the question is not valid text: {bad}")
+            if d is not None:
+                if not isinstance(d, str):
+                    raise UsageError(f"the draft must be text, not {type(d).__name__}")
+                if len(d) > self.max_draft_chars:
+                    raise UsageError(
+                        f"the draft has {len(d):,} characters; the limit is {self.max_draft_chars:,} "
+                        "(check it in parts, or raise max_draft_chars)"
+                    )
+                if "\x00" in d:
+                    raise UsageError("the draft contains NUL bytes; expected text")
+                if (bad := invalid_text(d)) is not None:
+                    raise UsageError(f"the draft is not valid text: {bad}")
+            questions.append(q)
+            drafts.append(d)
+        return questions, drafts
+
+    def _counts(self, phrases: list[str]) -> dict:
+        """phrase -> (count or None, approx, error)."""
+        return _isolating_failures(self.backend.count_many, phrases, lambda c: (c.count, c.approx, None))
+
+    def _cooccur(self, pairs: list[tuple[str, str]]) -> dict:
+        """(head, tail) -> (co-occurrence or None, approx, error)."""
+        return _isolating_failures(lambda batch: self.backend.cooccur_many(batch, self.window), pairs, _cooc_value)
+
+    def _claim_plan(self, question, entities, sentences, counts) -> dict:
+        """Mode "evidence": per sentence, (anchors, new claims). Anchors are the question's rarest
+        known entities (the most specific) and the sentence's own subjects (triplet heads); a claim
+        restating an anchor or repeating the question's words is not checked."""
+        canon = canonical_of(self.backend)
+        known = sorted({e.text for e in entities if canon(e.text) and (counts[e.text][0] or 0) > 0},
+                       key=lambda t: counts[t][0])
+        q_anchors = known[: self.anchors]
+        q_texts = [e.text for e in entities]
+        context = canon(question)
+        plan = {}
+        for s in sentences:
+            about = list(s.subjects) + [t.head for t in s.triplets]
+            heads = [h for h in about if canon(h) and (counts[h][0] or 0) > 0]
+            anchors = tuple(dict.fromkeys(q_anchors + heads))
+            new, _ = new_claims(s.claims, q_texts + about, canon, context=context)
+            plan[s.index] = (anchors, tuple(new))
+        return plan
+
+    def _claim_decision(self, claim, anchors, counts, cooccur):
+        """Mode "evidence": (evidence, decision, error): a claim's association with its best
+        anchor, whether it fires, and the backend error when a count it needs is unknown."""
+        th = self._resolved
+        ev = claim_evidence(claim, anchors, counts, cooccur, self.backend.corpus, self.window)
+        if ev is None:  # a count or co-occurrence is unknown: say which, and why
+            missing = [counts[f] for f in word_forms(claim)] + [cooccur[p] for a in anchors for p in claim_pairs(a, claim, counts)
+                                                                  if p in cooccur]
+            _, approx, error = next(m for m in missing if m[0] is None)
+            if th.unknown_policy == "error":
+                raise RiskAbort(f"count or co-occurrence unknown for {claim!r}: {error}")
+            d = trigger.pair_decision(anchors[0], claim, None, th)
+            d = replace(d, reasons=(f"{d.reasons[0]} ({error})",) if error else d.reasons)
+            return ClaimEvidence(claim, counts[claim][0], anchors[0], None, None, d.risk, approx=approx), d, error
+        fired = ev.risk > th.claim_risk
+        if not fired:
+            return ev, trigger.Decision(False, ev.risk, ()), None
+        said = f"{claim!r} (counted with {', '.join(map(repr, ev.forms))})" if ev.forms else repr(claim)
+        if ev.count == 0:
+            why = f"{claim!r} never occurs in the corpus"
+        elif ev.cooccur == 0:
+            why = (f"{said} is not associated with {ev.anchor!r}: never within {self.window:,} tokens of it "
+                   f"({ev.expected:.3g} times expected by chance; counts {ev.anchor_count:,} and {ev.count:,})")
+        else:
+            why = (f"{said} is not associated with {ev.anchor!r}: together {ev.cooccur:,} times within "
+                   f"{self.window:,} tokens, no more than the {ev.expected:.3g} expected by chance "
+                   f"(counts {ev.anchor_count:,} and {ev.count:,})")
+        return ev, trigger.Decision(True, ev.risk, (why,)), None
+
+    def _report(self, question, entities, sentences, counts, cooccur, shared, start, plan=None) -> RiskReport:
+        th = self._resolved
+        ent_ev = []
+        for e in entities:
+            value, approx, error = counts[e.text]
+            r = None if value is None else trigger.risk(value, th.entity, th.steepness)
+            ent_ev.append(EntityEvidence(e.text, e.label, value, approx, error, r))
+        if th.unknown_policy == "error":
+            bad = [e for e in ent_ev if e.count is None]
+            if bad:
+                raise RiskAbort(f"count unknown for {bad[0].text!r}: {bad[0].error}")
+        s1 = trigger.stage1([(e.text, e.count) for e in ent_ev], th)
+        reasons = list(s1.reasons)
+        pairs, lones, flagged, s2_risk, s2_fired = [], [], None, 0.0, False
+        if sentences is not None:
+            for s in sentences:
+                sentence_flag = None
+                anchors, claims = plan[s.index] if plan is not None else ((), ())
+                if plan is not None and anchors:
+                    for c in claims:
+                        ev, d, error = self._claim_decision(c, anchors, counts, cooccur)
+                        head = ev.anchor or anchors[0]
+                        t = Triplet(head, _relation(s, c, head), c, "claim")
+                        pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window, ev.approx,
+                                                  error, d.fired, d.risk,
+                                                  ev.anchor_count, ev.count, ev.expected, ev.pmi))
+                        s2_risk = max(s2_risk, d.risk)
+                        if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):
+                            sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)
+                for t in s.triplets if plan is None or not anchors else ():
+                    value, approx, error = cooccur[(t.head, t.tail)]
+                    if value is None and th.unknown_policy == "error":
+                        raise RiskAbort(f"co-occurrence unknown for {t.head!r} and {t.tail!r}: {error}")
+                    d = trigger.pair_decision(t.head, t.tail, value, th)
+                    pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, value, self.window, approx, error, d.fired, d.risk))
+                    s2_risk = max(s2_risk, d.risk)
+                    if d.fired and sentence_flag is None:
+                        sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)
+                if th.check_lone_entities and len(s.entities) == 1 and not s.triplets and not (plan is not None and anchors):
+                    ent = s.entities[0].text
+                    value, approx, error = counts[ent]
+                    if value is None and th.unknown_policy == "error":
+                        raise RiskAbort(f"count unknown for {ent!r}: {error}")
+                    d = trigger.lone_decision(ent, value, th)
+                    lones.append(LoneEvidence(s.index, ent, value, approx, error, d.fired, d.risk))
+                    s2_risk = max(s2_risk, d.risk)
+                    if d.fired and sentence_flag is None:
+                        sentence_flag = (FlaggedSentence(s.index, s.text, s.start, None, ent), d)
+                if sentence_flag is not None and flagged is None:
+                    flagged = sentence_flag[0]
+                    reasons.append(f"sentence {s.index + 1}: " + "; ".join(sentence_flag[1].reasons))
+            s2_fired = flagged is not None
+            if not s2_fired:
+                reasons.append(f"draft: {len(pairs)} pair(s) and {len(lones)} lone entit(y/ies) checked, none flagged")
+        if s1.fired:
+            stage = "question"
+        elif s2_fired:
+            stage = "draft"
+        else:
+            stage = None
+        suggested = None
+        if flagged is not None:
+            suggested = flagged.triplet.query if flagged.triplet is not None else flagged.lone_entity
+        elif s1.fired:
+            suggested = question
+        any_approx = any(e.approx for e in ent_ev) or any(p.approx for p in pairs) or any(x.approx for x in lones)
+        any_unknown = s1.unknown or any(p.cooccur is None for p in pairs) or any(x.count is None for x in lones)
+        corpus = self.backend.corpus
+        timings = dict(shared)
+        timings["decide_ms"] = (time.perf_counter() - start) * 1000
+        timings["total_ms"] = timings["extract_ms"] + timings["count_ms"] + timings["decide_ms"]
+        return RiskReport(
+            question=question,
+            retrieve=s1.fired or s2_fired,
+            risk=max(s1.risk, s2_risk),
+            stage=stage,
+            reasons=tuple(reasons),
+            entities=tuple(ent_ev),
+            pairs=tuple(pairs),
+            lone_entities=tuple(lones),
+            flagged=flagged,
+            suggested_query=suggested,
+            draft_checked=sentences is not None,
+            sentences_checked=len(sentences) if sentences is not None else 0,
+            backend=self.backend.name,
+            index=self.backend.identity,
+            corpus_tokens=corpus.tokens,
+            corpus_documents=corpus.documents,
+            approx=any_approx,
+            unknown=any_unknown,
+            extractor=self.extractor.model_name,
+            thresholds=th.to_dict(),
+            stage1_risk=s1.risk,
+            stage2_risk=s2_risk,
+            timings_ms={k: round(v, 3) if isinstance(v, float) else v for k, v in timings.items()},
+        )
+
+
+def _relation(sentence, claim: str, anchor: str) -> str:
+    """The retrieval query's relation for a claim: the parse's relation when a triplet ends in the
+    claim, otherwise the words between the anchor and the claim ("is a" in "Hamlet is a tragedy"),
+    or the (at most four) words before the claim when the anchor is not in the sentence."""
+    triplet = next((t for t in sentence.triplets if t.tail == claim), None)
+    if triplet is not None:
+        return triplet.relation
+    text = sentence.text
+    at = text.find(claim)
+    if at < 0:
+        return ""
+    before = text[:at]
+    a = before.lower().rfind(anchor.lower())
+    span = before[a + len(anchor):] if a >= 0 else before
+    words = [w.strip(".,;:!?\"'()") for w in span.split()]
+    words = [w for w in words if w and w.lower() not in ("'s", "’s", "s")]
+    return " ".join(words if a >= 0 else words[-4:])
+
+
+def _isolating_failures(batch_call, items: list, value) -> dict:
+    """Answer ``items`` with one batch call; if it fails, retry item by item so that only the
+    failing items become ``(None, False, error)``. Results are keyed by the input item."""
+    if not items:
+        return {}
+    return {item: (None, False, str(r)) if isinstance(r, BackendError) else value(r)
+            for item, r in zip(items, answer_each(batch_call, items))}
+
+
+def _pair(item) -> tuple:
+    try:
+        q, d = item
+    except (TypeError, ValueError):
+        raise UsageError(f"expected a question or a (question, draft) pair, got {type(item).__name__}") from None
+    return q, d
+
+
+def _cooc_value(c) -> tuple:
+    # An approximate zero from a sampled engine is not evidence of absence: report it as unknown.
+    if c.approx and c.count == 0:
+        return (None, True, "approximate zero from a sampled count")
+    return (c.count, c.approx, None)
+
+
+def _rebuild(backend, extractor, thresholds, window, max_question_chars, max_draft_chars, max_draft_sentences, anchors=2,
+             calibration=None):
+    return Detector(backend, extractor, thresholds, window=window, max_question_chars=max_question_chars,
+                    max_draft_chars=max_draft_chars, max_draft_sentences=max_draft_sentences, anchors=anchors,
+                    calibration=calibration)

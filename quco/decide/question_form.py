@@ -1,0 +1,204 @@
+"""Answers that pick one of two options the question offers ("…, A or B?").
+
+"Which documentary is about Finnish rock groups, Adam Clayton Powell or The Saimaa Gesture?"
+answered "The Saimaa Gesture" only restates a question entity, so it has no claim of its own
+(``quco.decide.answer``); yet it asserts something the corpus can speak to: *this* option, not the other,
+goes with "Finnish rock groups". The evidence is the association of ``quco.decide.evidence`` (smoothed
+PMI, co-occurrence above chance) between each option and the question's other phrases, its
+*properties*:
+
+    support = Σ_p [pmi(chosen, p) − pmi(other, p)],   risk = 1 / (1 + e^support)
+
+how much better the corpus ties the chosen option than the rejected one to what the question asks
+for. Each property is a separate condition, so their log-odds add.
+
+What association cannot speak to stays unchecked, never guessed:
+- order and quantity ("who was born first", "which has more members", "which is longer"): the
+  corpus does not rank options by co-occurrence;
+- "same"/"different" questions, which compare values;
+- the word the question names its options by ("which *genus*"): both options are one;
+- an answer naming both options or neither, or negating the one it names ("A is not …").
+
+Yes/no questions ("Are A and B both singers?") are not checked this way: on HaluEval's dev rows
+the association of each subject with the property separated right from wrong "yes" answers at
+AUROC 0.64 and "no" answers at 0.59, too weak to put into a risk.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from quco.decide.evidence import NEUTRAL, claim_evidence, claim_pairs, outermost, overlaps, word_forms
+
+__all__ = ["Choice", "ChoiceEvidence", "PairAssociation", "choice_evidence", "choice_of", "offers_choice",
+           "pairs_needed", "phrases_needed", "picked"]
+
+_OR = re.compile(r"\s+or\s+", re.I)
+_LEADING_THE = re.compile(r"^(?:the|a|an)\s+", re.I)
+_COMPARES_VALUES = re.compile(r"\b(?:same|different|similar)\b", re.I)
+_RANKS = re.compile(r"\b(?:more|most|less|least|fewer|fewest|first|last|earlier|earliest|later|latest|older|oldest|"
+                    r"younger|youngest|newer|newest|longer|longest|shorter|shortest|larger|largest|bigger|biggest|"
+                    r"smaller|smallest|higher|highest|lower|lowest|taller|tallest|farther|further|closer|before|after|"
+                    r"prior|second|third|many|much|\w+er\s+than)\b", re.I)
+_WH_TYPE = re.compile(r"\b(?:which|what|whose)\s+(?:[\w-]+\s+){0,2}?([\w-]+)\b", re.I)
+_NEGATION = re.compile(r"\b(?:not|never|neither|nor|no)\b|n't\b", re.I)
+_STOP = frozenset("""a an the and or of in on at to for from by with as both also either neither which what who whom
+whose when where why how is are was were be been do does did has have had can could will would that this these those
+there it its their his her one ones other than""".split())
+MAX_OPTION_WORDS = 8
+
+
+@dataclass(frozen=True)
+class Choice:
+    options: tuple[str, str]
+    properties: tuple[str, ...]  # the question's other phrases: what the right option must go with
+
+
+@dataclass(frozen=True)
+class PairAssociation:
+    option: str
+    prop: str
+    cooccur: int
+    expected: float
+    pmi: float
+
+
+@dataclass(frozen=True)
+class ChoiceEvidence:
+    chosen: str
+    other: str
+    properties: tuple[str, ...]  # those the corpus holds, with both options
+    support: float | None  # log-odds for the chosen option; None when the corpus cannot compare them
+    risk: float
+    pairs: tuple[PairAssociation, ...] = ()
+    approx: bool = False
+    unknown: bool = False  # a count the check needs is unknown (the risk is then 1)
+
+    @property
+    def checked(self) -> bool:
+        return self.support is not None and not self.unknown
+
+    @property
+    def reason(self) -> str:
+        if self.unknown:
+            return f"choice of {self.chosen!r} over {self.other!r}: a count it needs is unknown"
+        if self.support is None:
+            return f"choice of {self.chosen!r} over {self.other!r}: the corpus cannot compare them"
+        props = ", ".join(map(repr, self.properties))
+        side = "closer to" if self.support > 0 else "no closer to"
+        return f"{self.chosen!r} is {side} {props} than {self.other!r} (association margin {self.support:+.2f})"
+
+
+def offers_choice(question: str) -> bool:
+    """Cheap test before parsing: could the question offer two options?"""
+    return _OR.search(question) is not None
+
+
+def choice_of(question: str, entities: Sequence, claims: Sequence[str], canon: Callable[[str], str]) -> Choice | None:
+    """The two options of a choice question and its properties, or None (not a choice question, or
+    one association cannot speak to). ``entities``: the question's entities (``.text``,
+    ``.start``, ``.end``); ``claims``: its claims (``Extractor.claims_many``); ``canon``: the
+    index's phrase normaliser."""
+    options = _options(question, entities)
+    if options is None or not all(canon(o) for o in options) or _RANKS.search(question) \
+            or _COMPARES_VALUES.search(question):
+        return None
+    props = _properties(claims, options, canon, _wh_type(question, canon))
+    return Choice(options, props) if props else None
+
+
+def picked(choice: Choice, answer: str, canon: Callable[[str], str]) -> tuple[str, str] | None:
+    """(chosen, other) when the answer names exactly one option, by a word of its own
+    ("Kevorkian" for "Jack Kevorkian"), and does not negate it; else None."""
+    a, b = choice.options
+    words = set(canon(answer).split())
+    has_a, has_b = bool(_own_words(a, b, canon) & words), bool(_own_words(b, a, canon) & words)
+    if has_a == has_b or _NEGATION.search(answer):
+        return None
+    return (a, b) if has_a else (b, a)
+
+
+def phrases_needed(choice: Choice) -> set[str]:
+    return set(choice.options) | {f for p in choice.properties for f in word_forms(p)}
+
+
+def pairs_needed(choice: Choice, counts: dict) -> list[tuple[str, str]]:
+    """Each option with each form of each property the corpus holds."""
+    return [pair for o in choice.options for p in choice.properties for pair in claim_pairs(o, p, counts)]
+
+
+def choice_evidence(choice: Choice, chosen: str, other: str, counts: dict, cooccur: dict, corpus,
+                    window: int) -> ChoiceEvidence:
+    """``counts``: phrase -> (count or None, approx, …); ``cooccur``: (option, phrase) -> same.
+    Each option and property is weighed as a claim and its anchor are (``claim_evidence``)."""
+    pairs, approx = [], False
+    for o in (chosen, other):
+        if counts[o][0] is None:
+            return ChoiceEvidence(chosen, other, (), None, 1.0, unknown=True)
+        for p in choice.properties:
+            # An option the corpus does not hold is no anchor: its property is then not compared.
+            ev = claim_evidence(p, [o] if counts[o][0] else [], counts, cooccur, corpus, window)
+            if ev is None:
+                return ChoiceEvidence(chosen, other, (), None, 1.0, unknown=True)
+            if ev.pmi is None:
+                continue
+            approx = approx or ev.approx
+            pairs.append(PairAssociation(o, p, ev.cooccur, ev.expected, ev.pmi))
+    by = {(a.option, a.prop): a.pmi for a in pairs}
+    props = tuple(p for p in choice.properties if (chosen, p) in by and (other, p) in by)
+    if not props:  # an option or every property is unknown to the corpus: nothing to compare
+        return ChoiceEvidence(chosen, other, (), None, NEUTRAL, tuple(pairs), approx)
+    support = sum(by[chosen, p] - by[other, p] for p in props)
+    risk = 1.0 / (1.0 + math.exp(max(-50.0, min(50.0, support))))
+    return ChoiceEvidence(chosen, other, props, round(support, 4), round(risk, 6), tuple(pairs), approx)
+
+
+def _options(question: str, entities: Sequence) -> tuple[str, str] | None:
+    """The options either side of the last " or ": the question's entities that end right
+    before it and start right after it (past a "the"), else the short text segments between it and
+    the punctuation around it ("…, the Indian pariah dog or …")."""
+    found = list(_OR.finditer(question))
+    if not found:
+        return None
+    m = found[-1]
+    spans = [e for e in entities if getattr(e, "start", None) is not None]  # entities given as text only: no spans
+    left = next((e.text for e in spans if 0 <= m.start() - e.end <= 1), None)
+    right = next((e.text for e in spans if e.start >= m.end()
+                  and not _LEADING_THE.sub("", question[m.end():e.start]).strip()), None)
+    if left is None:
+        parts = re.split(r"[,:;]", question[: m.start()])
+        left = _segment(parts[-1]) if len(parts) > 1 else None
+    if right is None:
+        right = _segment(re.split(r"[?,;]", question[m.end():])[0])
+    if not left or not right or left.lower() == right.lower():
+        return None
+    return left, right
+
+
+def _segment(text: str) -> str | None:
+    text = _LEADING_THE.sub("", text.strip().strip("\"'")).strip()
+    return text if 1 <= len(text.split()) <= MAX_OPTION_WORDS else None
+
+
+def _own_words(option: str, other: str, canon) -> set[str]:
+    return {w for w in canon(option).split() if w not in _STOP and len(w) > 1} - set(canon(other).split())
+
+
+def _wh_type(question: str, canon) -> set[str]:
+    """The word a "which …" question names its options by, in all its forms."""
+    m = _WH_TYPE.search(question)
+    return {canon(f) for f in word_forms(m.group(1).lower())} if m else set()
+
+
+def _properties(claims: Sequence[str], options: Sequence[str], canon, skip: set[str]) -> tuple[str, ...]:
+    """The question's phrases that are not (part of) an option nor the options' type word; a phrase
+    nested in a longer one ("rock" in "Finnish rock groups") is not a property of its own."""
+    out = []
+    for c in claims:
+        cc = canon(c)
+        if cc and cc not in _STOP and cc not in skip and not any(overlaps(c, o, canon) for o in options):
+            out.append(c)
+    return tuple(dict.fromkeys(outermost(out, canon)))

@@ -1,0 +1,1 @@
+"""Ground files: corpus sources, the output rule, atomic build directories, DuckDB connections."""

@@ -1,0 +1,110 @@
+"""Helpers shared by the index builders: atomic output, SIGTERM handling, progress bars."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+
+from quco.errors import BuildError, QucoError, Terminated
+
+
+def build_sources(sources: Sequence, out: Path, kind: str, force: bool) -> list[Path]:
+    """The source paths of a build, after the output rule (``quco.files.outputs``) has accepted ``out``."""
+    from quco.files.outputs import check_outputs
+
+    if not sources:
+        raise BuildError("no source files given")
+    paths = [Path(s) for s in sources]
+    check_outputs(paths, {"--out": (out, kind)}, force=force)
+    return paths
+
+
+def quco_version() -> str:
+    """The version written into every index's metadata."""
+    from quco import __version__
+
+    return __version__
+
+
+def swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished directory ``tmp`` over ``out``; readers of the old one keep their open files."""
+    old = None
+    if out.exists() or out.is_symlink():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+    os.replace(tmp, out)
+    fsync_dir(out.parent)
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:  # a file replaced with --force
+            old.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def building_dir(out: Path):
+    """Hold the output's lock and yield a fresh private directory; when the block succeeds it is
+    swapped into place at ``out``, and on any failure removed (the previous ``out`` stays)."""
+    from quco.files.outputs import OutputLock
+
+    with OutputLock(out, "index build"):
+        tmp = out.parent / f".{out.name}.building-{os.getpid()}"
+        try:
+            tmp.mkdir()
+            yield tmp
+            swap_into_place(tmp, out)
+        except QucoError:
+            raise
+        except OSError as exc:
+            raise BuildError(f"writing {out}: {exc}") from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def install_sigterm() -> bool:
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+        return True
+    except ValueError:  # not in the main thread: leave signals alone
+        return False
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: int, enabled: bool, *, desc: str = "indexing", unit: str = "B"):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, unit_scale=True, desc=desc, mininterval=0.5, leave=False)
+
+
+def fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+

@@ -1,0 +1,1 @@
+"""The embedded DuckDB n-gram index (the default format)."""

@@ -1,0 +1,266 @@
+"""Querying the embedded n-gram index.
+
+The DuckDB file is the storage format (self-describing, transactional, inspectable with SQL). On
+open, the postings are read once into NumPy arrays: a phrase is then found by intersecting the
+shifted postings of its words, starting from the rarest, so any phrase length is exact and a
+typical entity costs microseconds. Co-occurrence is a binary search of one phrase's positions
+around each position of the other, clipped to the enclosing document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from quco.errors import IndexFormatError, IndexOpenError, QueryError
+from quco.normalize import Normalizer
+from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, check_budget
+from quco.backends.base import Corpus, Count, CountBackend, require_normalizer
+from quco.backends.positional import PositionalBackend
+from quco.index.duckdb.build import FORMAT_NAME, FORMAT_VERSION
+from quco.files.duckdb_conn import connect
+
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    path: str
+    format_version: int
+    tokens: int
+    documents: int
+    vocab_size: int
+    normalizer: dict
+    text_split: str
+    built_at: str
+    build_seconds: float
+    quco_version: str
+    sources: list
+    file_bytes: int
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    """Read and validate the meta table of an index file without loading postings."""
+    import duckdb
+
+    path = Path(path)
+    if not path.exists():
+        raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --out {path}`)")
+    if path.is_dir():
+        raise IndexOpenError(f"{path}: is a directory, not an index file")
+    if not _is_duckdb_file(path):  # past this header check, a failure means a damaged index, not a stranger
+        raise IndexOpenError(f"{path}: not a quco index (not a DuckDB file; build one with `quco index build`)")
+    try:
+        con = connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise IndexOpenError(_damaged(path, str(exc))) from None
+    try:
+        try:
+            rows = con.execute("SELECT key, value FROM meta").fetchall()
+        except duckdb.Error as exc:
+            if "does not exist" in str(exc):
+                raise IndexOpenError(f"{path}: a DuckDB file but not a quco index (no meta table)") from None
+            raise IndexOpenError(_damaged(path, str(exc))) from None
+    finally:
+        con.close()
+    try:
+        meta = {k: json.loads(v) for k, v in rows}
+    except (TypeError, ValueError):
+        raise IndexOpenError(_damaged(path, "meta table is not JSON")) from None
+    if meta.get("format") != FORMAT_NAME:
+        raise IndexOpenError(f"{path}: not a quco n-gram index (format {meta.get('format')!r})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise IndexFormatError(
+            f"{path}: index format version {version} is newer than this quco supports ({FORMAT_VERSION}); "
+            "upgrade quco or rebuild the index"
+        )
+    return meta
+
+
+def _is_duckdb_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return False
+
+
+def _damaged(path: Path, detail: str) -> str:
+    first = detail.splitlines()[0] if detail else "unreadable"
+    return f"{path}: the index is damaged ({first}); rebuild it with `quco index build ... --force`"
+
+
+class _MemorySegment:
+    """The whole loaded index as one segment of the budgeted query engine (``quco.backends.engine``)."""
+
+    by_hash = False  # words are found in a dictionary
+    stream = None  # no forward index: phrases are verified by searching postings
+
+    def __init__(self, index: "DuckDBIndex"):
+        self.ix = index
+        self.cnt, self.doc_start, self.doc_end = index._cnt, index._doc_start, index._doc_end
+
+    def word_ids(self, tokens, raws, hs, h_list) -> list[int]:
+        return [self.ix._word_id.get(t, -1) for t in tokens]
+
+    def postings(self, w: int):
+        return self.ix._postings(w)
+
+    def doc_bounds(self, pos):
+        doc = self.doc_start.searchsorted(pos, side="right") - 1
+        return self.doc_start[doc], self.doc_end[doc] - 1
+
+
+class DuckDBIndex(BudgetedQueries, PositionalBackend):
+    """Phrase and co-occurrence counts over an index built by ``build_index``: exact below the
+    work budget, flagged estimates above it (``quco.backends.engine``)."""
+
+    name = "duckdb"
+
+    def __init__(self, path: str | os.PathLike, *, require: Normalizer | None = None, budget: int = DEFAULT_BUDGET,
+                 zero_check: int = ZERO_CHECK):
+        import duckdb
+        import numpy as np
+
+        self.path = Path(path)
+        meta = read_meta(self.path)
+        self.meta = meta
+        self.normalizer = Normalizer.from_dict(meta["normalizer"])
+        require_normalizer(self.path, self.normalizer, require)
+        try:
+            con = connect(str(self.path), read_only=True)
+            try:
+                vocab = con.execute("SELECT word, cnt, off FROM vocab ORDER BY w").fetchnumpy()
+                self._positions = con.execute("SELECT pos FROM postings ORDER BY w, pos").fetchnumpy()["pos"]
+                docs = con.execute("SELECT start, n_tokens FROM docs ORDER BY doc").fetchnumpy()
+            finally:
+                con.close()
+        except duckdb.Error as exc:
+            raise IndexOpenError(_damaged(self.path, str(exc))) from None
+        words = vocab["word"].tolist()
+        self._word_id = dict(zip(words, range(len(words))))
+        self._cnt = vocab["cnt"].astype(np.int64)
+        self._off = vocab["off"].astype(np.int64)
+        self._doc_start = docs["start"].astype(np.int64)
+        self._doc_end = self._doc_start + docs["n_tokens"].astype(np.int64)  # exclusive
+        if len(self._positions) != int(self._cnt.sum()) or len(self._doc_start) != meta["documents"]:
+            raise IndexOpenError(f"{self.path}: index is corrupt (table sizes disagree with meta)")
+        self._stats = Corpus(tokens=int(meta["tokens"]), documents=int(meta["documents"]))
+        self.budget = check_budget(budget)
+        self.zero_check = zero_check
+        self.segments = [_MemorySegment(self)]
+        self._init_queries()
+
+    # -- interface ---------------------------------------------------------------------------
+    @property
+    def corpus(self) -> Corpus:
+        return self._stats
+
+    @property
+    def identity(self) -> str:
+        return f"duckdb:{self.path}"
+
+    def info(self) -> IndexInfo:
+        m = self.meta
+        return _info(self.path, m)
+
+    # count_many and cooccur_many come from BudgetedQueries; positions() stays exact and unbounded
+    # for the leave-out view and cooccur_docs (evaluation tools, not the serving path).
+    def positions(self, phrase: str):
+        """Sorted global start positions of ``phrase`` (NumPy int64 array)."""
+        plan = self._plan(self._tokens(phrase))
+        if not plan:
+            return self._np.empty(0, dtype=self._np.int64)
+        _, ids, j0, _ = plan[0]
+        return self._phrase_starts(0, ids, j0)
+
+    def _postings(self, w: int):
+        off = self._off[w]
+        return self._positions[off : off + self._cnt[w]]
+
+    def without_documents(self, ext_ids) -> CountBackend:
+        """A view of this index with some documents left out (by their ids): exact leave-out
+        counts for evaluations such as "the fact is absent from the corpus"."""
+        return _WithoutDocuments(self, ext_ids)
+
+    def doc_numbers(self, ext_ids):
+        np = self._np
+        if not hasattr(self, "_ext_ids"):
+            con = connect(str(self.path), read_only=True)
+            try:
+                ids = [r[0] for r in con.execute("SELECT ext_id FROM docs ORDER BY doc").fetchall()]
+            finally:
+                con.close()
+            self._ext_ids = {e: i for i, e in enumerate(ids) if e is not None}
+        missing = [e for e in ext_ids if e not in self._ext_ids]
+        if missing:
+            raise QueryError(f"no document with id {missing[0]!r} in {self.path}")
+        return np.array(sorted(self._ext_ids[e] for e in ext_ids), dtype=np.int64)
+
+    def __reduce__(self):
+        # By configuration: the receiving process opens the same file (postings are not copied).
+        from functools import partial
+
+        return partial(DuckDBIndex, str(self.path), budget=self.budget, zero_check=self.zero_check), ()
+
+    def close(self) -> None:
+        self.clear_caches()
+
+
+class _WithoutDocuments(PositionalBackend):
+    name = "duckdb-without-documents"
+
+    def __init__(self, base: DuckDBIndex, ext_ids):
+        self.base = base
+        self.normalizer = base.normalizer
+        self._np = base._np
+        self._doc_start, self._doc_end = base._doc_start, base._doc_end
+        self._excluded = base.doc_numbers(list(ext_ids))
+        removed = int((base._doc_end[self._excluded] - base._doc_start[self._excluded]).sum())
+        self._stats = Corpus(base.corpus.tokens - removed, base.corpus.documents - len(self._excluded))
+
+    @property
+    def corpus(self) -> Corpus:
+        return self._stats
+
+    @property
+    def identity(self) -> str:
+        return f"{self.base.identity} without {len(self._excluded)} document(s)"
+
+    def positions(self, phrase: str):
+        pos = self.base.positions(phrase)
+        if not len(pos):
+            return pos
+        return pos[~self._np.isin(self.doc_of(pos), self._excluded)]
+
+    def count_many(self, phrases: Sequence[str]) -> list[Count]:
+        return [Count(p, int(len(self.positions(p))), False) for p in phrases]
+
+
+def _info(path: Path, m: dict) -> IndexInfo:
+    return IndexInfo(
+        path=str(path),
+        format_version=m["format_version"],
+        tokens=m["tokens"],
+        documents=m["documents"],
+        vocab_size=m["vocab_size"],
+        normalizer=m["normalizer"],
+        text_split=m.get("text_split", ""),
+        built_at=m.get("built_at", ""),
+        build_seconds=m.get("build_seconds", 0.0),
+        quco_version=m.get("quco_version", ""),
+        sources=m.get("sources", []),
+        file_bytes=path.stat().st_size,
+    )
+
+
+def index_info(path: str | os.PathLike) -> IndexInfo:
+    """Describe an index from its meta table only (cheap: no postings are loaded)."""
+    path = Path(path)
+    return _info(path, read_meta(path))

@@ -1,0 +1,1 @@
+"""Byte-level infini-gram suffix-array indexes (extra `quco[infinigram]`)."""

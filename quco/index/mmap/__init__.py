@@ -1,0 +1,1 @@
+"""The memory-mapped, segmented positional index (scales past RAM; `--backend mmap`)."""

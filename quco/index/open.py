@@ -1,0 +1,118 @@
+"""Open a local index by path: a file is a DuckDB index, a directory an infini-gram index."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from quco.errors import ConfigError, IndexOpenError
+from quco.normalize import Normalizer
+from quco.backends.base import CountBackend, require_normalizer
+
+LOCAL_BACKENDS = ("auto", "duckdb", "mmap", "sharded", "infinigram-local")
+
+
+def _detect(path: Path) -> str:
+    if not path.exists():
+        raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --out {path}`)")
+    if not path.is_dir():
+        return "duckdb"
+    if (path / "quco-shards.json").exists():
+        return "sharded"
+    return "mmap" if (path / "quco-index.json").exists() else "infinigram-local"
+
+
+def open_backend(
+    index: str | os.PathLike,
+    *,
+    backend: str = "auto",
+    require: Normalizer | None = None,
+    cooccur: str = "exact",
+    tokenizer: str | None = None,
+    token_dtype: str | None = None,
+    budget: int | None = None,
+) -> CountBackend:
+    if backend not in LOCAL_BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(LOCAL_BACKENDS)} for a local index, not {backend!r}")
+    path = Path(index)
+    if backend == "auto":
+        backend = _detect(path)
+    if backend == "sharded":
+        from quco.index.sharded.build import open_sharded
+
+        return open_sharded(path, require=require, budget=budget)
+    if backend == "mmap":
+        from quco.index.mmap.reader import DEFAULT_BUDGET, MmapIndex
+
+        return MmapIndex(path, require=require, budget=budget or DEFAULT_BUDGET)
+    if backend == "duckdb":
+        from quco.backends.engine import DEFAULT_BUDGET
+        from quco.index.duckdb.reader import DuckDBIndex
+
+        return DuckDBIndex(path, require=require, budget=budget or DEFAULT_BUDGET)
+    from quco.index.infinigram.reader import InfiniGramLocal
+
+    encode = hf_encoder(tokenizer) if tokenizer else None
+    from quco.backends.engine import DEFAULT_BUDGET
+
+    return InfiniGramLocal(path, require=require, cooccur=cooccur, encode=encode, token_dtype=token_dtype,
+                           budget=budget or DEFAULT_BUDGET)
+
+
+def check_index(
+    index: str | os.PathLike,
+    *,
+    backend: str = "auto",
+    require: Normalizer | None = None,
+    tokenizer: str | None = None,
+    token_dtype: str | None = None,
+) -> None:
+    """Validate an index from its metadata alone (nothing is loaded): the cheap fail-fast check a
+    parent process runs before starting workers that each open the index themselves."""
+    if backend not in LOCAL_BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(LOCAL_BACKENDS)} for a local index, not {backend!r}")
+    path = Path(index)
+    if backend == "auto":
+        backend = _detect(path)
+    if backend == "sharded":
+        from quco.index.mmap.build import read_manifest
+        from quco.index.sharded.build import read_shards_manifest
+
+        for name in read_shards_manifest(path)["shards"]:
+            require_normalizer(path / name, Normalizer.from_dict(read_manifest(path / name)["normalizer"]), require)
+        return
+    if backend == "mmap":
+        from quco.index.mmap.build import read_manifest
+
+        require_normalizer(path, Normalizer.from_dict(read_manifest(path)["normalizer"]), require)
+        return
+    if backend == "duckdb":
+        from quco.index.duckdb.reader import read_meta
+
+        require_normalizer(path, Normalizer.from_dict(read_meta(path)["normalizer"]), require)
+        return
+    from quco.index.infinigram.reader import read_infinigram_meta
+
+    meta = read_infinigram_meta(path)
+    if meta is not None:
+        require_normalizer(path, Normalizer.from_dict(meta["normalizer"]), require)
+    elif not tokenizer or not token_dtype:
+        raise IndexOpenError(
+            f"{path}: not built by quco; a token-level index needs a tokenizer and token_dtype "
+            "(u8, u16 or u32) in the configuration"
+        )
+
+
+def hf_encoder(name: str):
+    """Token ids for an index built elsewhere with a Hugging Face tokenizer ("hf:NAME")."""
+    if not name.startswith("hf:"):
+        raise ConfigError(f"tokenizer must be 'hf:<name or path>', not {name!r}")
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise ConfigError("a token-level index needs `transformers` for its tokenizer: pip install transformers") from None
+    try:
+        tok = AutoTokenizer.from_pretrained(name[3:], add_bos_token=False, add_eos_token=False)
+    except Exception as exc:  # network, missing files: one line for the user
+        raise ConfigError(f"cannot load tokenizer {name[3:]!r}: {exc}") from None
+    return lambda text: tok.encode(text, add_special_tokens=False)

@@ -1,0 +1,1 @@
+"""Document-partitioned shards of memory-mapped indexes, built locally or on Ray."""
