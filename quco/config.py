@@ -139,7 +139,8 @@ class Settings:
             else:
                 shards.append(open_backend(spec, require=require, budget=self.work_budget))
         if ray_paths:
-            from quco.index.sharded.ray import init_ray, start_ray_shards
+            from quco.backends.ray import init_ray
+            from quco.index.sharded.ray import start_ray_shards
 
             init_ray(self.ray_address)
             actors = start_ray_shards([p for _, p in ray_paths], budget=self.work_budget, timeout=self.shard_timeout)

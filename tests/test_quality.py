@@ -11,8 +11,7 @@ import pytest
 from conftest import ROOT, SHARED, write_jsonl
 from quco.backends.base import Corpus
 from quco.index.duckdb.build import build_index
-from quco.batch.evaluation import evaluate
-from quco.batch.scoring import score
+from quco.batch.api import evaluate, score
 from quco.decide.calibration import Calibration, CalibrationError, fit, isotonic, reliability
 from quco.cli.main import main as cli
 from quco.config import load_settings

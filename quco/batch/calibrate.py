@@ -11,22 +11,26 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
+from quco.batch.scoring import ScoreOptions
 from quco.decide.calibration import Calibration, fit
 from quco.errors import SourceError, UsageError
 from quco.files.outputs import check_outputs
 
 
-def calibrate_file(labelled: str | os.PathLike, out: str | os.PathLike, *, settings, label_field: str = "label",
-                   positive=None, question_field: str = "question", answer_field: str | None = None,
-                   id_field: str | None = None, pair_fields: tuple[str, str] | None = None, workers: int = 1,
-                   force: bool = False, progress: bool = False) -> Calibration:
+def calibrate_file(labelled: str | os.PathLike, out: str | os.PathLike, *, settings, options: ScoreOptions,
+                   label_field: str = "label", positive=None) -> Calibration:
+    """Score ``labelled`` with ``settings`` (how: ``options``; its ``force`` applies to ``out``), fit
+    risk -> P(fabrication) against ``label_field`` and save it to ``out``."""
     from quco import __version__
-    from quco.batch.evaluation import _is_positive, load_scored
-    from quco.batch.scoring import iter_rows, score
+    from quco.batch.evaluation import is_positive, load_scored
+    from quco.batch.rows import iter_rows
+    from quco.batch.scoring import score_file
 
-    check_outputs([labelled], {"--out": (out, "calibration")}, force=force)
+    check_outputs([labelled], {"--out": (out, "calibration")}, force=options.force)
+    pair_fields, answer_field = options.pair_fields, options.answer_field
     if pair_fields:
         label_field = "label"
     else:  # refuse a file without labels before scoring all of it
@@ -37,14 +41,13 @@ def calibrate_file(labelled: str | os.PathLike, out: str | os.PathLike, *, setti
             raise UsageError(f"{labelled}: no field {label_field!r} to calibrate against (pass --label-field)")
     with tempfile.TemporaryDirectory(prefix="quco-calibrate-") as tmp:
         scored = Path(tmp) / "scored.jsonl"
-        score(labelled, scored, question_field=question_field, answer_field=answer_field, id_field=id_field,
-              pair_fields=pair_fields, settings=settings, workers=workers, progress=progress)
+        score_file(labelled, scored, settings=settings, options=replace(options, force=False, restart=False))
         rows = load_scored(scored)
     if not rows:
         raise UsageError(f"{labelled}: no rows could be scored")
     score_field = "answer_risk" if (answer_field or pair_fields) else "risk"
     rows = [r for r in rows if r.get(label_field) is not None and r.get(score_field) is not None]
-    labels = [_is_positive(r[label_field], positive) for r in rows]
+    labels = [is_positive(r[label_field], positive) for r in rows]
     first = rows[0] if rows else {}
     fitted_for = {"index": first.get("index"), "corpus_tokens": first.get("corpus_tokens"),
                   "extractor": first.get("extractor"), "quco_version": __version__,

@@ -95,7 +95,7 @@ def _truthy(value) -> bool:
     return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1")
 
 
-def _is_positive(value, positive) -> bool:
+def is_positive(value, positive) -> bool:
     if positive is not None:
         return str(value).strip().lower() == str(positive).strip().lower()
     if isinstance(value, bool):
@@ -108,7 +108,7 @@ def _is_positive(value, positive) -> bool:
     raise UsageError(f"label value {value!r} is not boolean-like; pass --positive VALUE")
 
 
-def evaluate(
+def evaluate_file(
     scored,
     *,
     label_field: str,
@@ -119,12 +119,6 @@ def evaluate(
     out_prefix: str | Path | None = None,
     force: bool = False,
 ) -> EvalResult:
-    from quco.batch.frames import evaluate_frame, frame_kind
-
-    kind = frame_kind(scored)
-    if kind is not None:  # an in-memory table of scored rows
-        return evaluate_frame(scored, kind, label_field=label_field, positive=positive, score_field=score_field,
-                              threshold=threshold, type_field=type_field, out_prefix=out_prefix, force=force)
     png = html_path = None
     if out_prefix is not None:
         prefix = Path(out_prefix)
@@ -141,7 +135,7 @@ def evaluate(
     if score_field not in rows[0]:
         raise UsageError(f"{scored}: no column {score_field!r}")
     rows = [r for r in rows if r.get(score_field) is not None and r.get(label_field) is not None]
-    labels = [_is_positive(r[label_field], positive) for r in rows]
+    labels = [is_positive(r[label_field], positive) for r in rows]
     scores = [_score_value(r[score_field], score_field, i) for i, r in enumerate(rows, 1)]
     unknown = sum(bool(_truthy(r.get("unknown")) or _truthy(r.get("answer_unknown"))) for r in rows)
     # quco's own decision: stage 1's `retrieve` for the question risk; risk > threshold otherwise.

@@ -16,6 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from quco.batch.scoring import ScoreOptions, score_file
 from quco.errors import UsageError
 
 log = logging.getLogger("quco.frames")
@@ -68,18 +69,16 @@ def from_arrow(table, kind: str):
     return table
 
 
-def score_frame(frame, kind: str, *, on_errors: list | None = None, **kwargs):
+def score_frame(frame, kind: str, *, settings, options: ScoreOptions, on_errors: list | None = None):
     """``quco.score`` for an in-memory table (see the module docstring)."""
     import pyarrow.parquet as pq
 
-    from quco.batch.scoring import score
-
-    if kwargs.pop("restart", False) or kwargs.pop("force", False):
+    if options.restart or options.force:
         raise UsageError("restart/force apply to files; an in-memory table is scored afresh every time")
     with tempfile.TemporaryDirectory(prefix="quco-frame-") as tmp:
         src, out = Path(tmp) / "input.parquet", Path(tmp) / "scored.parquet"
         pq.write_table(to_arrow(frame, kind), src)
-        stats = score(src, out, **kwargs)
+        stats = score_file(src, out, settings=settings, options=options)
         table = pq.read_table(out)
         errors = [json.loads(line) for line in open(stats.errors_file, encoding="utf-8")] if stats.errors else []
     if on_errors is not None:
@@ -94,9 +93,9 @@ def evaluate_frame(frame, kind: str, **kwargs):
     """``quco.evaluate`` for an in-memory table of scored rows."""
     import pyarrow.parquet as pq
 
-    from quco.batch.evaluation import evaluate
+    from quco.batch.evaluation import evaluate_file
 
     with tempfile.TemporaryDirectory(prefix="quco-frame-") as tmp:
         src = Path(tmp) / "scored.parquet"
         pq.write_table(to_arrow(frame, kind), src)
-        return evaluate(src, **kwargs)
+        return evaluate_file(src, **kwargs)

@@ -23,22 +23,22 @@ class _ChunkScorer:
     """A Ray Data actor: the detector is built once, then one chunk per row of each batch."""
 
     def __init__(self, settings, fields: dict, parts_dir: str, audit: dict | None = None):
-        from quco.batch.scoring import _init_worker
+        from quco.batch.worker import init_worker
 
-        _init_worker(settings, fields, None, audit)
+        init_worker(settings, fields, None, audit)
         self.parts = parts_dir
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np
 
-        from quco.batch.scoring import _score_chunk
+        from quco.batch.worker import score_chunk
 
         done, scored, errors = [], [], []
         for index in batch["index"]:
             index = int(index)
             with open(Path(self.parts) / "ray-in" / f"in-{index:07d}.pkl", "rb") as fh:
                 chunk = pickle.load(fh)
-            _, n_out, n_err = _score_chunk(index, chunk, self.parts)
+            _, n_out, n_err = score_chunk(index, chunk, self.parts)
             done.append(index)
             scored.append(n_out)
             errors.append(n_err)
@@ -48,7 +48,7 @@ class _ChunkScorer:
 def score_on_ray(chunks, parts: Path, settings, fields: dict, workers: int, bar, address: str | None,
                  audit: dict | None = None) -> None:
     """Score ``chunks`` ((index, rows) still to do) on Ray."""
-    from quco.index.sharded.ray import init_ray
+    from quco.backends.ray import init_ray
 
     inbox = parts / "ray-in"
     inbox.mkdir(exist_ok=True)

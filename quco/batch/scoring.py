@@ -12,36 +12,21 @@ never stop the run: they go to the errors file with their row number and the rea
 
 from __future__ import annotations
 
-import csv
-import gzip
 import json
 import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from quco.errors import AllRowsFailed, QucoError, SourceError, UsageError
-from quco.normalize import invalid_text
+from quco.errors import AllRowsFailed, SourceError, UsageError
 from quco.files.outputs import OutputLock, check_outputs
-from quco import __version__
 from quco.files.duckdb_conn import connect
+from quco.batch.rows import PAIR_ANSWER, REPORT_COLUMNS, chunks, count_rows, file_format, iter_rows
+from quco.batch.worker import init_worker, raise_init_error, score_chunk
 
-FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".csv": "csv", ".parquet": "parquet"}
-REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows came first
-    "row": "BIGINT", "id": "VARCHAR", "question": "VARCHAR", "answer": "VARCHAR", "retrieve": "BOOLEAN",
-    "decision": "VARCHAR", "risk": "DOUBLE", "stage": "VARCHAR", "reasons": "VARCHAR", "entities": "VARCHAR",
-    "n_entities": "INTEGER", "min_entity_count": "BIGINT", "mean_entity_count": "DOUBLE", "stage1_risk": "DOUBLE",
-    "suggested_query": "VARCHAR", "approx": "BOOLEAN", "unknown": "BOOLEAN", "answer_risk": "DOUBLE",
-    "answer_claims": "VARCHAR", "answer_unknown": "BOOLEAN", "answer_checkable": "BOOLEAN",
-    "answer_choice": "VARCHAR",
-    "p_fabrication": "DOUBLE", "backend": "VARCHAR", "index": "VARCHAR", "corpus_tokens": "BIGINT",
-    "extractor": "VARCHAR", "quco_version": "VARCHAR",
-}
-MAX_RAW_IN_ERRORS = 2000
 
 
 @dataclass(frozen=True)
@@ -69,333 +54,75 @@ class ScoreStats:
         return {**asdict(self), "error_fraction": self.error_fraction, "unknown_fraction": self.unknown_fraction}
 
 
-def file_format(path: str | os.PathLike) -> str:
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix == ".gz":
-        suffix = Path(p.stem).suffix.lower()
-        if suffix not in (".jsonl", ".json"):
-            raise UsageError(f"{p}: only .jsonl.gz is supported among compressed inputs")
-    if suffix not in FORMATS:
-        raise UsageError(f"{p}: unknown format (use .jsonl, .jsonl.gz, .csv or .parquet)")
-    return FORMATS[suffix]
 
 
-# -- reading ----------------------------------------------------------------------------------
-def iter_rows(path: Path) -> Iterator[tuple[int, dict | None, str | None, str | None]]:
-    """(row number from 1, row or None, error or None, raw text for the errors file)."""
-    fmt = file_format(path)
-    if fmt == "jsonl":
-        opener = gzip.open if path.suffix.lower() == ".gz" else open
-        # One UTF-8 policy for every command: invalid bytes reject the row (with its number), never
-        # a silent U+FFFD. surrogateescape keeps the bad bytes visible to ``_bad_text``.
-        with opener(path, "rt", encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            n = 0
-            for line in fh:
-                if not line.strip():
-                    continue
-                n += 1
-                if (bad := invalid_text(line)) is not None:
-                    yield n, None, bad, line[:MAX_RAW_IN_ERRORS].encode("utf-8", "replace").decode()
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError as exc:
-                    yield n, None, f"invalid JSON ({exc.msg} at column {exc.colno})", line[:MAX_RAW_IN_ERRORS]
-                    continue
-                if not isinstance(row, dict):
-                    yield n, None, f"expected a JSON object, got {type(row).__name__}", line[:MAX_RAW_IN_ERRORS]
-                    continue
-                yield n, row, None, None
-    elif fmt == "csv":
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            reader = csv.DictReader(fh)
-            if reader.fieldnames is None:
-                return
-            for n, row in enumerate(reader, 1):
-                raw = ",".join(str(v) for v in row.values() if v is not None)
-                if None in row or any(v is None for v in row.values()):
-                    yield n, None, f"expected {len(reader.fieldnames)} fields", raw[:MAX_RAW_IN_ERRORS]
-                    continue
-                if (bad := invalid_text(raw)) is not None:
-                    yield n, None, bad, raw[:MAX_RAW_IN_ERRORS].encode("utf-8", "replace").decode()
-                    continue
-                yield n, row, None, None
-    else:
-        import duckdb
-
-        con = connect()
-        try:
-            cur = con.execute("SELECT * FROM read_parquet(?)", [str(path)])
-        except duckdb.Error as exc:
-            raise SourceError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
-        names = [d[0] for d in cur.description]
-        n = 0
-        while batch := cur.fetchmany(4096):
-            for values in batch:
-                n += 1
-                yield n, dict(zip(names, values)), None, None
-        con.close()
 
 
-def count_rows(path: Path) -> int | None:
-    """Rows in the input, for the progress bar's ETA (cheap: newline count or Parquet metadata)."""
-    fmt = file_format(path)
-    if fmt == "parquet":
-        import duckdb
-
-        try:
-            return int(connect().execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0])
-        except duckdb.Error:
-            return None
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    n = 0
-    with opener(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            n += block.count(b"\n")
-    return max(0, n - 1) if fmt == "csv" else n
 
 
-PAIR_ANSWER = "quco_pair_answer"
-PAIR_LABELS = ("correct", "fabricated")
 
 
-def _chunks(path: Path, size: int, pair: list | None = None):
-    chunk = []
-    for item in _paired(iter_rows(path), pair) if pair else iter_rows(path):
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
-def _paired(rows, pair: list):
-    """HaluEval's layout: each row holds a correct and a fabricated answer (``pair`` names the two
-    fields); input row n (numbered from 1) becomes rows 2n-1 and 2n, with ``label`` and ``pair_row`` = n."""
-    for n, row, error, raw in rows:
-        if row is None:
-            yield 2 * n - 1, row, error, raw
-            continue
-        rest = {k: v for k, v in row.items() if k not in pair}
-        for k, (fld, label) in enumerate(zip(pair, PAIR_LABELS)):
-            yield 2 * n - 1 + k, {**rest, PAIR_ANSWER: row.get(fld), "label": label, "pair_row": n}, None, None
 
 
-# -- scoring a chunk (in a worker process) ------------------------------------------------------
-_STATE: dict = {}
 
 
-def _init_worker(settings, fields: dict, parent: int | None = None, audit: dict | None = None) -> None:
-    if parent is not None:
-        _exit_with_parent(parent)
-    _STATE.clear()
-    _STATE["fields"] = fields
-    _STATE["audit"] = audit  # {"key": hex, "store_text": bool}: audit rows are written beside each part
-    try:
-        detector = settings.detector()
-    except QucoError as exc:
-        # An initializer that raises breaks the whole pool with an untyped error; keep the
-        # typed error and raise it from the first chunk instead.
-        _STATE["init_error"] = exc
-        return
-    _STATE["detector"] = detector
-    _STATE["scorer"] = settings.answer_scorer(detector)
 
 
-def _exit_with_parent(parent: int) -> None:
-    """A worker whose parent was killed (kill -9) must not linger: watch for re-parenting."""
-    import threading
-
-    def watch():
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="quco-parent-watch").start()
 
 
-def _score_chunk(index: int, chunk: list, parts_dir: str) -> tuple[int, int, int]:
-    if "init_error" in _STATE:
-        raise _STATE["init_error"]
-    detector, scorer, f = _STATE["detector"], _STATE["scorer"], _STATE["fields"]
-    good, errors = [], []
-    for n, row, error, raw in chunk:
-        if error is None:
-            error = _validate(row, f, detector.max_question_chars)
-        if error is not None:
-            errors.append({"row": n, "id": _row_id(row, f, n) if row else None, "reason": error,
-                           "raw": raw if raw is not None else _raw(row)})
-        else:
-            good.append((n, row))
-    out, audit_rows = [], []
-    if good:
-        reports = detector.check_many([row[f["question"]] for _, row in good])
-        if _STATE.get("audit"):
-            from quco.audit.log import decision_row
-
-            key, store = bytes.fromhex(_STATE["audit"]["key"]), _STATE["audit"]["store_text"]
-            audit_rows = [decision_row(r, request_id=f"score-{_row_id(row, f, n)}", source="score",
-                                       latency_ms=r.timings_ms.get("total_ms"), key=key, store_text=store)
-                          for (n, row), r in zip(good, reports)]
-        answers = None
-        if f["answer"]:
-            pairs = [(row[f["question"]], row[f["answer"]]) for _, row in good]
-            answers = scorer.score_many(pairs, question_entities=[r.entities for r in reports])
-        for i, ((n, row), report) in enumerate(zip(good, reports)):
-            out.append(_flatten(n, row, f, report, answers[i] if answers else None))
-    parts = Path(parts_dir)
-    keys = sorted({k for r in out for k in r if k not in REPORT_COLUMNS})
-    unknown = sum(bool(r["unknown"] or r["answer_unknown"]) for r in out)
-    (parts / f"keys-{index:07d}.json").write_text(json.dumps({"keys": keys, "unknown": unknown}))
-    _write_atomic(parts / f"errors-{index:07d}.jsonl", errors)
-    if _STATE.get("audit"):
-        _write_atomic(parts / f"audit-{index:07d}.jsonl", audit_rows)
-    _write_atomic(parts / f"part-{index:07d}.jsonl", out)  # written last: its presence marks the chunk done
-    return index, len(out), len(errors)
 
 
-def _validate(row: dict, f: dict, max_chars: int) -> str | None:
-    q = row.get(f["question"])
-    if f["question"] not in row:
-        return f"missing field {f['question']!r}"
-    if not isinstance(q, str) or not q.strip():
-        return f"field {f['question']!r} must be non-empty text"
-    if len(q) > max_chars:
-        return f"question has {len(q):,} characters; the limit is {max_chars:,}"
-    if (bad := invalid_text(q)) is not None:  # e.g. a "\\ud800" escape in JSON
-        return f"field {f['question']!r}: {bad}"
-    if f["answer"]:
-        a = row.get(f["answer"])
-        if not isinstance(a, str) or not a.strip():
-            return f"field {f['answer']!r} must be non-empty text"
-        if (bad := invalid_text(a)) is not None:
-            return f"field {f['answer']!r}: {bad}"
-    if f["id"] and row.get(f["id"]) is None:
-        return f"missing field {f['id']!r}"
-    return None
 
 
-def _row_id(row, f, n):
-    if f["id"] and isinstance(row, dict) and row.get(f["id"]) is not None:
-        return row[f["id"]]
-    return n
 
 
-def _raw(row) -> str:
-    return json.dumps(row, ensure_ascii=False, default=str)[:MAX_RAW_IN_ERRORS]
 
 
-def _flatten(n: int, row: dict, f: dict, report, answer) -> dict:
-    counts = [e.count for e in report.entities if e.count is not None]
-    flat = {
-        "row": n,
-        "id": str(_row_id(row, f, n)),
-        "question": row[f["question"]],
-        "answer": row[f["answer"]] if f["answer"] else None,
-        "retrieve": report.retrieve,
-        "decision": report.decision,
-        "risk": report.risk,
-        "stage": report.stage,
-        "reasons": "; ".join(report.reasons),
-        "entities": json.dumps([{"text": e.text, "count": e.count} for e in report.entities], ensure_ascii=False),
-        "n_entities": len(report.entities),
-        "min_entity_count": min(counts) if counts else None,
-        "mean_entity_count": sum(counts) / len(counts) if counts else None,
-        "stage1_risk": report.stage1_risk,
-        "suggested_query": report.suggested_query,
-        "approx": report.approx,
-        "unknown": report.unknown,
-        "answer_risk": answer.risk if answer else None,
-        "answer_claims": json.dumps([asdict(c) for c in answer.claims], ensure_ascii=False) if answer else None,
-        "answer_unknown": answer.unknown if answer else None,
-        "answer_checkable": answer.checkable if answer else None,
-        "answer_choice": json.dumps(asdict(answer.choice), ensure_ascii=False) if answer and answer.choice else None,
-        "p_fabrication": answer.p_fabrication if answer else report.p_fabrication,
-        "backend": report.backend,
-        "index": report.index,
-        "corpus_tokens": report.corpus_tokens,
-        "extractor": report.extractor,
-        "quco_version": __version__,
-    }
-    passthrough = {}
-    for k, v in row.items():
-        if k in (f["question"], f["answer"], f["id"]):
-            continue
-        key = k if k not in flat else f"input_{k}"
-        passthrough[key] = v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
-    return {**flat, **passthrough}
 
 
-def _write_atomic(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    # backslashreplace: a lone surrogate in a passed-through field or a rejected row's raw text
-    # is written visibly escaped instead of failing the chunk.
-    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
-# -- the run ------------------------------------------------------------------------------------
-def report_schema() -> dict[str, str]:
-    """The flat output schema of ``quco score`` (column -> SQL type), in column order. Input
-    columns other than the question, answer and id fields follow it (renamed ``input_<name>`` when
-    they clash). ``entities`` and ``answer_claims`` are JSON text; ``unknown`` marks a decision
-    resting on a count the backend could not give (never read as 0)."""
-    return dict(REPORT_COLUMNS)
 
 
-def score(
-    input,
-    output: str | os.PathLike | None = None,
-    *,
-    question_field: str = "question",
-    answer_field: str | None = None,
-    id_field: str | None = None,
-    pair_fields: tuple[str, str] | None = None,
-    settings=None,
-    workers: int = 1,
-    chunk_size: int = 512,
-    errors_path: str | os.PathLike | None = None,
-    progress: bool = False,
-    restart: bool = False,
-    force: bool = False,
-    ray: str | None = None,
-    audit: str | os.PathLike | None = None,
-    audit_text: bool = False,
-    on_errors: list | None = None,
-):
-    """Score every row of ``input`` into ``output``; resumable (see the module docstring).
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How ``quco score`` reads, runs and writes (the keywords of ``quco.score``).
+
     ``pair_fields=(correct, fabricated)``: each row holds two answers (HaluEval's ``right_answer``,
     ``hallucinated_answer``); both are scored, as rows 2n-1 and 2n with ``label`` and ``pair_row``.
-    ``input`` may also be a pandas or Polars DataFrame, a pyarrow Table or a Hugging Face Dataset:
-    the scored rows are then returned as the same kind (``quco.batch.frames``; ``output`` unused;
-    malformed rows are appended to ``on_errors`` when given). A file input returns ``ScoreStats``.
     ``audit``: also record every decision in this audit log (``quco.audit.log``; request ids
-    ``score-<row id>``), appended once when the run completes.
-    ``ray``: score on Ray (``quco.batch.ray_score``) — ``""`` starts a local Ray with this machine's
-    cores, an address joins that cluster; ``workers`` is then the number of scoring actors.
+    ``score-<row id>``), appended once when the run completes. ``ray``: score on Ray
+    (``quco.batch.ray_score``) — ``""`` starts a local Ray with this machine's cores, an address
+    joins that cluster; ``workers`` is then the number of scoring actors. Outputs never replace an
+    input or a file quco did not write unless ``force`` (``quco.files.outputs``)."""
 
-    Outputs never replace an input or a file quco did not write unless ``force`` (``quco.files.outputs``).
+    question_field: str = "question"
+    answer_field: str | None = None
+    id_field: str | None = None
+    pair_fields: tuple[str, str] | None = None
+    workers: int = 1
+    chunk_size: int = 512
+    errors_path: str | os.PathLike | None = None
+    progress: bool = False
+    restart: bool = False
+    force: bool = False
+    ray: str | None = None
+    audit: str | os.PathLike | None = None
+    audit_text: bool = False
+
+    def fields(self) -> dict:
+        """The row fields a worker reads (the paired layout's answer under its own name)."""
+        pair = self.pair_fields
+        return {"question": self.question_field, "answer": PAIR_ANSWER if pair else self.answer_field,
+                "id": self.id_field, "pair": list(pair) if pair else None}
+
+
+def score_file(input: str | os.PathLike, output: str | os.PathLike, *, settings, options: ScoreOptions) -> ScoreStats:
+    """Score every row of the file ``input`` into ``output``; resumable (see the module docstring).
     Raises ``AllRowsFailed`` (after writing the errors file) when not one row could be scored."""
-    from quco.batch.frames import frame_kind, score_frame
-
-    kind = frame_kind(input)
-    if kind is not None:
-        return score_frame(input, kind, question_field=question_field, answer_field=answer_field, id_field=id_field,
-                           pair_fields=pair_fields, settings=settings, workers=workers, chunk_size=chunk_size, restart=restart, force=force,
-                           ray=ray, audit=audit, audit_text=audit_text, on_errors=on_errors)
-    if output is None:
-        raise UsageError("score needs an output path for a file input")
-    if settings is None:
-        from quco.config import load_settings
-
-        settings = load_settings()
+    o = options
     src, out = Path(input), Path(output)
     if not src.is_file():
         raise SourceError(f"{src}: input file not found")
@@ -403,32 +130,29 @@ def score(
     out_fmt = file_format(out)
     if out.suffix.lower() == ".gz":
         raise UsageError(f"{out}: write .jsonl, .csv or .parquet (compressed output is not supported)")
-    if workers < 1 or chunk_size < 1:
+    if o.workers < 1 or o.chunk_size < 1:
         raise UsageError("--workers and --chunk-size must be at least 1")
-    errors_file = Path(errors_path) if errors_path else out.with_name(out.name + ".errors.jsonl")
+    errors_file = Path(o.errors_path) if o.errors_path else out.with_name(out.name + ".errors.jsonl")
     parts = out.with_name(out.name + ".quco-parts")
     check_outputs(
         [src, *_settings_inputs(settings)],
         {"--output": (out, "scored"), "--errors": (errors_file, "errors"), "parts directory": (parts, "parts")},
-        force=force,
+        force=o.force,
     )
-    if pair_fields is not None:
-        if answer_field or len(pair_fields) != 2 or not all(isinstance(p, str) and p for p in pair_fields):
+    pair = o.pair_fields
+    if pair is not None:
+        if o.answer_field or len(pair) != 2 or not all(isinstance(p, str) and p for p in pair):
             raise UsageError("pair fields are two field names (correct, fabricated), and replace the answer field")
-    fields = {"question": question_field, "answer": PAIR_ANSWER if pair_fields else answer_field, "id": id_field,
-              "pair": list(pair_fields) if pair_fields else None}
-    _check_fields(src, {"question": question_field, "id": id_field,
-                        **({"pair": pair_fields[0], "pair2": pair_fields[1]} if pair_fields else {"answer": answer_field})})
+    _check_fields(src, {"question": o.question_field, "id": o.id_field,
+                        **({"pair": pair[0], "pair2": pair[1]} if pair else {"answer": o.answer_field})})
     with OutputLock(out, "score"), OutputLock(errors_file, "score"):
         audit_info = None
-        if audit:
+        if o.audit:
             from quco.audit.log import open_key
 
-            Path(audit).parent.mkdir(parents=True, exist_ok=True)
-            audit_info = {"key": open_key(Path(audit)).hex(), "store_text": audit_text}
-        stats = _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk_size, progress, restart,
-                     ray, audit_info, audit)
-        return stats
+            Path(o.audit).parent.mkdir(parents=True, exist_ok=True)
+            audit_info = {"key": open_key(Path(o.audit)).hex(), "store_text": o.audit_text}
+        return _run(src, out, out_fmt, errors_file, parts, settings, o, audit_info)
 
 
 def _settings_inputs(settings) -> list[str]:
@@ -438,45 +162,26 @@ def _settings_inputs(settings) -> list[str]:
     return [settings.index]
 
 
-def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk_size, progress, restart,
-         ray=None, audit_info=None, audit_path=None) -> ScoreStats:
-    manifest = {**_manifest(src, fields, chunk_size, settings), "audit": bool(audit_info)}
-    done = _prepare_parts(parts, manifest, restart)
+def _run(src: Path, out: Path, out_fmt: str, errors_file: Path, parts: Path, settings, o: ScoreOptions,
+         audit_info: dict | None) -> ScoreStats:
+    fields = o.fields()
+    manifest = {**_manifest(src, fields, o.chunk_size, settings), "audit": bool(audit_info)}
+    done = _prepare_parts(parts, manifest, o.restart)
     t0 = time.perf_counter()
     total = count_rows(src)
     if total is not None and fields.get("pair"):
         total *= 2
-    bar = _bar(total, progress)
+    bar = _bar(total, o.progress)
     tally = Tally()
-    todo = tally.to_do(_chunks(src, chunk_size, fields.get("pair")), done, bar)
+    todo = tally.to_do(chunks(src, o.chunk_size, fields.get("pair")), done, bar)
     try:
-        if ray is not None:
-            from quco.batch.ray_score import score_on_ray
-
-            score_on_ray(todo, parts, settings, fields, workers, bar, ray or None, audit_info)
-        elif workers == 1:
-            _init_worker(settings, fields, None, audit_info)
-            if "init_error" in _STATE:
-                raise _STATE["init_error"]
-            for index, chunk in todo:
-                _score_chunk(index, chunk, str(parts))
-                bar.update(len(chunk))
-        else:
-            with ProcessPoolExecutor(workers, initializer=_init_worker,
-                                     initargs=(settings, fields, os.getpid(), audit_info)) as pool:
-                pending = {}
-                for index, chunk in todo:
-                    pending[pool.submit(_score_chunk, index, chunk, str(parts))] = len(chunk)
-                    while len(pending) >= 2 * workers:  # bounded: memory stays flat on any input size
-                        _drain(pending, bar, FIRST_COMPLETED)
-                while pending:
-                    _drain(pending, bar, FIRST_COMPLETED)
+        _score_chunks(todo, parts, settings, fields, o, bar, audit_info)
     finally:
         bar.close()
     n_rows, n_chunks, resumed = tally.rows, tally.chunks, tally.resumed
     n_scored, n_errors, n_unknown = _assemble(parts, n_chunks, out, out_fmt, errors_file)
-    if audit_path:
-        _append_audit(parts, n_chunks, Path(audit_path), audit_info["store_text"])
+    if audit_info is not None and o.audit:
+        _append_audit(parts, n_chunks, Path(o.audit), audit_info["store_text"])
     shutil.rmtree(parts, ignore_errors=True)
     seconds = time.perf_counter() - t0
     stats = ScoreStats(str(out), str(errors_file), n_rows, n_scored, n_errors, n_chunks, resumed,
@@ -484,6 +189,30 @@ def _run(src, out, out_fmt, errors_file, parts, fields, settings, workers, chunk
     if n_rows and not n_scored:
         raise AllRowsFailed(f"none of the {n_rows:,} rows could be scored; the reasons are in {errors_file}")
     return stats
+
+
+def _score_chunks(todo, parts: Path, settings, fields: dict, o: ScoreOptions, bar, audit_info: dict | None) -> None:
+    """Score the chunks still to do: on Ray, in this process, or in a bounded process pool."""
+    if o.ray is not None:
+        from quco.batch.ray_score import score_on_ray
+
+        score_on_ray(todo, parts, settings, fields, o.workers, bar, o.ray or None, audit_info)
+    elif o.workers == 1:
+        init_worker(settings, fields, None, audit_info)
+        raise_init_error()
+        for index, chunk in todo:
+            score_chunk(index, chunk, str(parts))
+            bar.update(len(chunk))
+    else:
+        with ProcessPoolExecutor(o.workers, initializer=init_worker,
+                                 initargs=(settings, fields, os.getpid(), audit_info)) as pool:
+            pending: dict = {}
+            for index, chunk in todo:
+                pending[pool.submit(score_chunk, index, chunk, str(parts))] = len(chunk)
+                while len(pending) >= 2 * o.workers:  # bounded: memory stays flat on any input size
+                    _drain(pending, bar, FIRST_COMPLETED)
+            while pending:
+                _drain(pending, bar, FIRST_COMPLETED)
 
 
 def _append_audit(parts: Path, n_chunks: int, path: Path, store_text: bool) -> None:

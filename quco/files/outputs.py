@@ -23,14 +23,24 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from quco.errors import OutputError
 
-# Kinds of artefact quco writes, and how each is recognised on disk.
-KINDS = ("duckdb-index", "infinigram-index", "mmap-index", "sharded-index", "scored", "errors", "parts", "eval-png", "eval-html", "calibration")
 PNG_MARKER = b"quco eval"  # written into the PNG's tEXt chunk by quco eval
+
+
+@dataclass(frozen=True)
+class Artefact:
+    """A kind of file or directory quco writes, and how one is recognised on disk (cheaply: a header,
+    a first line, a marker file). ``whole_dir``: replaced or removed whole, so nothing inside may be
+    an input. Index formats define theirs beside their format identity (``quco.index.*.format``)."""
+
+    name: str
+    recognise: Callable[[Path], bool]
+    whole_dir: bool = False
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -45,26 +55,26 @@ def _resolved(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def check_outputs(inputs: Iterable[str | os.PathLike | None], outputs: Mapping[str, tuple[str | os.PathLike, str]],
-                  *, force: bool = False) -> None:
+def check_outputs(inputs: Iterable[str | os.PathLike | None],
+                  outputs: Mapping[str, tuple[str | os.PathLike, Artefact | str]], *, force: bool = False) -> None:
     """Refuse (``OutputError``) before any work if an output would destroy an input or a stranger's file.
 
-    ``outputs`` maps a label for messages (``"--errors"``) to ``(path, kind)``.
+    ``outputs`` maps a label for messages (``"--errors"``) to ``(path, kind)``: an :class:`Artefact`,
+    or the name of one of this module's :data:`FILE_ARTEFACTS`.
     """
     ins = [Path(p) for p in inputs if p is not None and str(p) != ""]
     in_ids = {_identity(p): p for p in ins if _identity(p) is not None}
     in_real = {_resolved(p): p for p in ins}
     seen: dict = {}
     for label, (path, kind) in outputs.items():
-        if kind not in KINDS:
-            raise ValueError(f"unknown artefact kind {kind!r}")
+        artefact = kind if isinstance(kind, Artefact) else FILE_ARTEFACTS[kind]
         out = Path(path)
         real = _resolved(out)
         ident = _identity(out)
         clash = in_real.get(real) or (in_ids.get(ident) if ident is not None else None)
         if clash is not None:
             raise OutputError(f"{label} {out} is the input {clash} of this run; refusing to overwrite it")
-        if kind in ("infinigram-index", "mmap-index", "sharded-index", "parts"):  # replaced or removed whole: nothing inside may be an input
+        if artefact.whole_dir:
             for r, p in in_real.items():
                 if r.is_relative_to(real):
                     raise OutputError(f"{label} {out} is a directory holding the input {p}; refusing to replace it")
@@ -72,9 +82,9 @@ def check_outputs(inputs: Iterable[str | os.PathLike | None], outputs: Mapping[s
         if key in seen or real in seen:
             raise OutputError(f"{label} {out} is also {seen.get(key) or seen.get(real)}; give each output its own path")
         seen[key] = seen[real] = label
-        if not force and out.exists() and not is_artefact(out, kind):
+        if not force and out.exists() and not is_artefact(out, artefact):
             raise OutputError(
-                f"{label} {out} exists and is not a quco {kind.replace('-', ' ')}; refusing to replace it "
+                f"{label} {out} exists and is not a quco {artefact.name.replace('-', ' ')}; refusing to replace it "
                 "(choose another path, or pass --force)"
             )
         parent = out.parent if str(out.parent) else Path(".")
@@ -84,65 +94,52 @@ def check_outputs(inputs: Iterable[str | os.PathLike | None], outputs: Mapping[s
             raise OutputError(f"{label} {out}: directory {parent} is not writable")
 
 
-def is_artefact(path: Path, kind: str) -> bool:
-    """Is the existing ``path`` something quco wrote as ``kind`` (or an empty file, which holds nothing)?"""
+def is_artefact(path: Path, artefact: Artefact) -> bool:
+    """Is the existing ``path`` something quco wrote as ``artefact`` (or an empty file, which holds nothing)?"""
     try:
         if path.is_file() and path.stat().st_size == 0:
             return True
-        if kind == "infinigram-index":
-            return path.is_dir() and (path / "quco.json").is_file()
-        if kind == "mmap-index":
-            return path.is_dir() and (path / "quco-index.json").is_file()
-        if kind == "sharded-index":
-            return path.is_dir() and (path / "quco-shards.json").is_file()
-        if kind == "parts":
-            return path.is_dir() and ((path / "manifest.json").is_file() or not any(path.iterdir()))
-        if not path.is_file():
-            return False
-        if kind == "duckdb-index":
-            return _is_duckdb_index(path)
-        if kind == "eval-png":
-            with open(path, "rb") as fh:
-                head = fh.read(4096)
-            return head.startswith(b"\x89PNG") and PNG_MARKER in head
-        if kind == "calibration":
-            try:
-                import json
-
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, ValueError):
-                return False
-            return isinstance(data, dict) and {"breakpoints", "values", "fitted_for"} <= set(data)
-        if kind == "eval-html":
-            with open(path, "rb") as fh:
-                return b"<title>quco eval" in fh.read(4096)
-        if kind in ("scored", "errors"):
-            return _has_quco_columns(path, kind)
+        return artefact.recognise(path)
     except OSError:
         return False
-    return False
 
 
-def _is_duckdb_index(path: Path) -> bool:
-    from quco.index.duckdb.reader import read_meta
-    from quco.errors import IndexOpenError
+def _is_parts(path: Path) -> bool:
+    return path.is_dir() and ((path / "manifest.json").is_file() or not any(path.iterdir()))
 
+
+def _is_eval_png(path: Path) -> bool:
+    if not path.is_file():
+        return False
     with open(path, "rb") as fh:
-        if fh.read(16)[8:12] != b"DUCK":
-            return False
+        head = fh.read(4096)
+    return head.startswith(b"\x89PNG") and PNG_MARKER in head
+
+
+def _is_calibration(path: Path) -> bool:
+    if not path.is_file():
+        return False
     try:
-        read_meta(path)
-    except IndexOpenError:
-        return False  # damaged beyond telling whose it is: only --force replaces it
-    return True
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and {"breakpoints", "values", "fitted_for"} <= set(data)
+
+
+def _is_eval_html(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with open(path, "rb") as fh:
+        return b"<title>quco eval" in fh.read(4096)
 
 
 _SCORED = {"row", "retrieve", "risk", "decision"}
 _ERRORS = {"row", "reason"}
 
 
-def _has_quco_columns(path: Path, kind: str) -> bool:
-    need = _SCORED if kind == "scored" else _ERRORS
+def _has_quco_columns(path: Path, need: set[str]) -> bool:
+    if not path.is_file():
+        return False
     name = path.name.lower()
     if name.endswith(".parquet"):
         import duckdb
@@ -163,6 +160,17 @@ def _has_quco_columns(path: Path, kind: str) -> bool:
     except ValueError:
         return False
     return isinstance(row, dict) and need <= set(row)
+
+
+# The kinds of file quco writes outside its index formats, by name.
+FILE_ARTEFACTS = {a.name: a for a in (
+    Artefact("scored", lambda p: _has_quco_columns(p, _SCORED)),
+    Artefact("errors", lambda p: _has_quco_columns(p, _ERRORS)),
+    Artefact("parts", _is_parts, whole_dir=True),
+    Artefact("eval-png", _is_eval_png),
+    Artefact("eval-html", _is_eval_html),
+    Artefact("calibration", _is_calibration),
+)}
 
 
 # -- locks and stale temporary files -------------------------------------------------------------

@@ -1,25 +1,63 @@
-"""Open a local index by path: a file is a DuckDB index, a directory an infini-gram index."""
+"""The one table of local index formats: tell them apart on disk, open one, check one, describe one.
+
+A file is a DuckDB index; a directory is sharded (``quco-shards.json``), memory-mapped
+(``quco-index.json``) or else an infini-gram index."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from quco.errors import ConfigError, IndexOpenError
+from quco.errors import ConfigError, IndexOpenError, UsageError
 from quco.normalize import Normalizer
 from quco.backends.base import CountBackend, require_normalizer
 
 LOCAL_BACKENDS = ("auto", "duckdb", "mmap", "sharded", "infinigram-local")
 
 
-def _detect(path: Path) -> str:
+def detect(path: Path) -> str:
+    """The kind of the local index at ``path``: the one place that tells formats apart on disk."""
+    from quco.index.mmap.format import is_index as is_mmap
+    from quco.index.sharded.format import is_index as is_sharded
+
     if not path.exists():
         raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --out {path}`)")
     if not path.is_dir():
         return "duckdb"
-    if (path / "quco-shards.json").exists():
+    if is_sharded(path):
         return "sharded"
-    return "mmap" if (path / "quco-index.json").exists() else "infinigram-local"
+    return "mmap" if is_mmap(path) else "infinigram-local"
+
+
+def describe(index: str | os.PathLike) -> tuple[str, Any]:
+    """``(kind, metadata)`` of a local index, read without loading it (``quco index info``): a DuckDB
+    index gives its ``IndexInfo``, the others their manifest as a dict."""
+    path = Path(index)
+    kind = detect(path)
+    if kind == "sharded":
+        from quco.index.sharded.build import vocabulary_status
+        from quco.index.sharded.format import read_shards_manifest
+
+        meta = read_shards_manifest(path)
+        meta["vocabulary"] = vocabulary_status(path)
+        return kind, meta
+    if kind == "mmap":
+        from quco.index.mmap.format import read_manifest
+
+        meta = read_manifest(path)
+        meta["segments"] = len(meta["segments"])
+        return kind, meta
+    if kind == "infinigram-local":
+        from quco.index.infinigram.format import read_infinigram_meta
+
+        info = read_infinigram_meta(path)
+        if info is None:
+            raise UsageError(f"{path}: an infini-gram index not built by quco (no quco.json)")
+        return kind, info
+    from quco.index.duckdb.reader import index_info
+
+    return kind, index_info(path)
 
 
 def open_backend(
@@ -36,9 +74,9 @@ def open_backend(
         raise ConfigError(f"backend must be one of {', '.join(LOCAL_BACKENDS)} for a local index, not {backend!r}")
     path = Path(index)
     if backend == "auto":
-        backend = _detect(path)
+        backend = detect(path)
     if backend == "sharded":
-        from quco.index.sharded.build import open_sharded
+        from quco.index.sharded.reader import open_sharded
 
         return open_sharded(path, require=require, budget=budget)
     if backend == "mmap":
@@ -73,25 +111,25 @@ def check_index(
         raise ConfigError(f"backend must be one of {', '.join(LOCAL_BACKENDS)} for a local index, not {backend!r}")
     path = Path(index)
     if backend == "auto":
-        backend = _detect(path)
+        backend = detect(path)
     if backend == "sharded":
-        from quco.index.mmap.build import read_manifest
-        from quco.index.sharded.build import read_shards_manifest
+        from quco.index.mmap.format import read_manifest
+        from quco.index.sharded.format import read_shards_manifest
 
         for name in read_shards_manifest(path)["shards"]:
             require_normalizer(path / name, Normalizer.from_dict(read_manifest(path / name)["normalizer"]), require)
         return
     if backend == "mmap":
-        from quco.index.mmap.build import read_manifest
+        from quco.index.mmap.format import read_manifest
 
         require_normalizer(path, Normalizer.from_dict(read_manifest(path)["normalizer"]), require)
         return
     if backend == "duckdb":
-        from quco.index.duckdb.reader import read_meta
+        from quco.index.duckdb.format import read_meta
 
         require_normalizer(path, Normalizer.from_dict(read_meta(path)["normalizer"]), require)
         return
-    from quco.index.infinigram.reader import read_infinigram_meta
+    from quco.index.infinigram.format import read_infinigram_meta
 
     meta = read_infinigram_meta(path)
     if meta is not None:

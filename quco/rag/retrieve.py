@@ -71,7 +71,7 @@ class BM25Retriever:
 
     def __init__(self, index: str | os.PathLike, *, k1: float = 1.2, b: float = 0.75,
                  stopwords: frozenset[str] = STOPWORDS):
-        from quco.index.duckdb.reader import read_meta
+        from quco.index.duckdb.format import read_meta
         from quco.normalize import Normalizer
 
         self.path = Path(getattr(index, "path", index))

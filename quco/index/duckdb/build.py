@@ -29,9 +29,8 @@ from quco.files.sources import iter_documents
 from quco.files.outputs import OutputLock
 from quco.files.building import build_sources, fsync_dir, fsync_file, install_sigterm, progress_bar, quco_version
 from quco.files.duckdb_conn import connect
+from quco.index.duckdb.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION
 
-FORMAT_NAME = "quco-ngram-index"
-FORMAT_VERSION = 1
 _GAP = 0xFFFFFFFF  # marks the empty position between documents
 _MAX_TOKENS = 0xFFFFFFFE
 _DOC_FLUSH = 20_000
@@ -66,7 +65,7 @@ def build_index(
     out = Path(out)
     if out.exists() and out.is_dir():
         raise BuildError(f"{out}: output path is a directory")
-    paths = build_sources(sources, out, "duckdb-index", force)
+    paths = build_sources(sources, out, ARTEFACT, force)
     with OutputLock(out, "index build"):
         return _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_text)
 

@@ -9,18 +9,17 @@ around each position of the other, clipped to the enclosing document.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from quco.errors import IndexFormatError, IndexOpenError, QueryError
+from quco.errors import IndexOpenError, QueryError
 from quco.normalize import Normalizer
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, check_budget
 from quco.backends.base import Corpus, Count, CountBackend, require_normalizer
 from quco.backends.positional import PositionalBackend
-from quco.index.duckdb.build import FORMAT_NAME, FORMAT_VERSION
+from quco.index.duckdb.format import damaged, read_meta
 from quco.files.duckdb_conn import connect
 
 
@@ -44,56 +43,10 @@ class IndexInfo:
         return dict(self.__dict__)
 
 
-def read_meta(path: str | os.PathLike) -> dict:
-    """Read and validate the meta table of an index file without loading postings."""
-    import duckdb
-
-    path = Path(path)
-    if not path.exists():
-        raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --out {path}`)")
-    if path.is_dir():
-        raise IndexOpenError(f"{path}: is a directory, not an index file")
-    if not _is_duckdb_file(path):  # past this header check, a failure means a damaged index, not a stranger
-        raise IndexOpenError(f"{path}: not a quco index (not a DuckDB file; build one with `quco index build`)")
-    try:
-        con = connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        raise IndexOpenError(_damaged(path, str(exc))) from None
-    try:
-        try:
-            rows = con.execute("SELECT key, value FROM meta").fetchall()
-        except duckdb.Error as exc:
-            if "does not exist" in str(exc):
-                raise IndexOpenError(f"{path}: a DuckDB file but not a quco index (no meta table)") from None
-            raise IndexOpenError(_damaged(path, str(exc))) from None
-    finally:
-        con.close()
-    try:
-        meta = {k: json.loads(v) for k, v in rows}
-    except (TypeError, ValueError):
-        raise IndexOpenError(_damaged(path, "meta table is not JSON")) from None
-    if meta.get("format") != FORMAT_NAME:
-        raise IndexOpenError(f"{path}: not a quco n-gram index (format {meta.get('format')!r})")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise IndexFormatError(
-            f"{path}: index format version {version} is newer than this quco supports ({FORMAT_VERSION}); "
-            "upgrade quco or rebuild the index"
-        )
-    return meta
 
 
-def _is_duckdb_file(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(12)[8:12] == b"DUCK"
-    except OSError:
-        return False
 
 
-def _damaged(path: Path, detail: str) -> str:
-    first = detail.splitlines()[0] if detail else "unreadable"
-    return f"{path}: the index is damaged ({first}); rebuild it with `quco index build ... --force`"
 
 
 class _MemorySegment:
@@ -142,7 +95,7 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
             finally:
                 con.close()
         except duckdb.Error as exc:
-            raise IndexOpenError(_damaged(self.path, str(exc))) from None
+            raise IndexOpenError(damaged(self.path, str(exc))) from None
         words = vocab["word"].tolist()
         self._word_id = dict(zip(words, range(len(words))))
         self._cnt = vocab["cnt"].astype(np.int64)

@@ -34,10 +34,8 @@ from quco.normalize import Normalizer
 from quco.files.sources import iter_documents
 from quco.files.outputs import OutputLock
 from quco.files.building import build_sources, install_sigterm, progress_bar, quco_version, swap_into_place
+from quco.index.infinigram.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, META_FILE
 
-FORMAT_NAME = "quco-infinigram-index"
-FORMAT_VERSION = 1
-META_FILE = "quco.json"
 DOC_SEPARATOR = b"\xff"
 _PART_OVERLAP = 100_000  # bytes each part reads past its end (rust_indexing's --hacksize), as in infini-gram's indexer
 _SINGLE_JOB_BYTES = 4 << 20  # below this, one make-part job is as fast as several
@@ -78,7 +76,7 @@ def build_infinigram_index(
     """Build a byte-level infini-gram index directory at ``out`` atomically (``force``: see ``quco.files.outputs``)."""
     normalizer = normalizer or Normalizer()
     out = Path(out)
-    paths = build_sources(sources, out, "infinigram-index", force)
+    paths = build_sources(sources, out, ARTEFACT, force)
     rust_indexing_binary()  # fail before reading the corpus if the package is missing
     with OutputLock(out, "index build"):
         return _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus)

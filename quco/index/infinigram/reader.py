@@ -26,19 +26,18 @@ a neighbouring document, and samples clauses above ``max_clause_freq`` (``approx
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from quco.errors import IndexFormatError, IndexOpenError, QueryError
+from quco.errors import IndexOpenError, QueryError
 from quco.normalize import Normalizer
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, WorkBudgetExceeded, check_budget, spaced
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, check_window, require_normalizer
 from quco.backends.positional import PositionalBackend
-from quco.index.infinigram.build import FORMAT_NAME, FORMAT_VERSION, META_FILE
+from quco.index.infinigram.format import read_infinigram_meta
 
 _DTYPES = {"u8": 1, "u16": 2, "u32": 4}
 _MAX_PHRASE_TOKENS = 256
@@ -46,28 +45,6 @@ _CACHE_SIZE = 2048
 COOCCUR_MODES = ("exact", "cnf")
 
 
-def read_infinigram_meta(path: str | os.PathLike) -> dict | None:
-    """The quco.json of a quco-built index, or None for an index built elsewhere."""
-    path = Path(path)
-    if not path.exists():
-        raise IndexOpenError(f"{path}: index not found (build one with `quco index build SRC... --backend infinigram --out {path}`)")
-    if not path.is_dir():
-        raise IndexOpenError(f"{path}: an infini-gram index is a directory")
-    meta_path = path / META_FILE
-    if not meta_path.exists():
-        return None
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise IndexOpenError(f"{meta_path}: unreadable ({exc})") from None
-    if meta.get("format") != FORMAT_NAME:
-        raise IndexOpenError(f"{path}: not a quco infini-gram index (format {meta.get('format')!r})")
-    if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
-        raise IndexFormatError(
-            f"{path}: index format version {meta.get('format_version')} is newer than this quco supports "
-            f"({FORMAT_VERSION}); upgrade quco or rebuild the index"
-        )
-    return meta
 
 
 class InfiniGramLocal(PositionalBackend):

@@ -44,17 +44,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from quco.errors import BuildError, IndexOpenError
+from quco.errors import BuildError
 from quco.normalize import Normalizer
 from quco.files.building import build_sources, building_dir, fsync_dir, fsync_file, progress_bar, quco_version
 from quco.files.outputs import OutputLock, check_outputs
 from quco.files.sources import iter_documents
 from quco.backends.engine import word_hash
 from quco.index.mmap.merge import MAX_POSITIONS, compact_segments, remove_unlisted
+from quco.index.mmap.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, MANIFEST, read_manifest
 
-FORMAT_NAME = "quco-mmap-index"
-FORMAT_VERSION = 2  # 2: segments carry the forward index (stream.npy) and may be merged
-MANIFEST = "quco-index.json"
 SEGMENT_TOKENS = 96_000_000  # ~2.4 GB of build memory per worker (segments are merged afterwards)
 _GAP = 0xFFFFFFFF  # the empty position between documents: no phrase spans two documents
 _BATCH_CHARS = 2_000_000  # documents are sent to workers in batches of about this much text
@@ -184,7 +182,7 @@ def build_mmap_index(
     ``merge``: merge the segments the workers built into as few as fit (``quco.index.mmap.merge``)."""
     normalizer = normalizer or Normalizer()
     out = Path(out)
-    paths = build_sources(sources, out, "mmap-index", force)
+    paths = build_sources(sources, out, ARTEFACT, force)
     t0 = time.perf_counter()
     with building_dir(out) as tmp:
         segments = _build_segments(paths, tmp, normalizer, text_split, skip_bad_lines, progress, workers,
@@ -244,7 +242,7 @@ def _updating(index: Path, inputs: list[Path], what: str):
     yields (manifest, prefix for new segment names). If the block fails, everything carrying the
     prefix goes (the manifest was not replaced); if it succeeds, the segments the new manifest no
     longer lists go (readers that still have them open keep their files)."""
-    check_outputs(inputs, {"INDEX": (index, "mmap-index")})
+    check_outputs(inputs, {"INDEX": (index, ARTEFACT)})
     with OutputLock(index, what):
         meta = read_manifest(index)
         remove_unlisted(index, meta["segments"])  # written by an add or compaction killed before its manifest
@@ -343,26 +341,6 @@ def _write_manifest(root: Path, normalizer, segments: list[dict], text_split, pa
     fsync_dir(root)
 
 
-def read_manifest(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    if not (path / MANIFEST).is_file():
-        raise IndexOpenError(f"{path}: not a quco memory-mapped index (no {MANIFEST})")
-    try:
-        meta = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexOpenError(f"{path}: the index manifest is damaged ({exc}); rebuild it with `quco index build`") from None
-    if meta.get("format") != FORMAT_NAME:
-        raise IndexOpenError(f"{path}: not a quco memory-mapped index (format {meta.get('format')!r})")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version != FORMAT_VERSION:
-        from quco.errors import IndexFormatError
-
-        if isinstance(version, int) and version < FORMAT_VERSION:
-            raise IndexFormatError(f"{path}: index format version {version} is older than this quco reads "
-                                   f"({FORMAT_VERSION}); rebuild it with `quco index build`")
-        raise IndexFormatError(f"{path}: index format version {version!r} is not one this quco reads "
-                               f"({FORMAT_VERSION}); upgrade quco or rebuild the index with `quco index build`")
-    return meta
 
 
 def _size(path: Path) -> int:

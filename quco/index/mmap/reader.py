@@ -15,64 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from quco.backends.base import Corpus, CountBackend, require_normalizer
-from quco.errors import IndexOpenError, IndexSettingsError
+from quco.errors import IndexSettingsError
 from quco.normalize import Normalizer
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, WorkBudgetExceeded, check_budget
-from quco.index.mmap.build import read_manifest
+from quco.index.mmap.format import read_manifest
+from quco.index.mmap.segment import Segment
 
 __all__ = ["MmapIndex", "WorkBudgetExceeded", "DEFAULT_BUDGET"]
 
 log = logging.getLogger("quco.index")
 
 
-class _Segment:
-    def __init__(self, root: Path, entry: dict):
-        import numpy as np
-
-        d = root / entry["name"]
-        try:
-            # Plain ndarray views of the maps: np.memmap's subclass hooks cost microseconds per call.
-            load = lambda n: np.load(d / n, mmap_mode="r").view(np.ndarray)  # noqa: E731
-            self.hash, self.cnt, self.off = load("hash.npy"), load("cnt.npy"), load("off.npy")
-            self.post, self.word_off = load("postings.npy"), load("word_off.npy")
-            self.stream = load("stream.npy")
-            self.words = _map_bytes(d / "words.bin")
-            # Mapped like the rest (54 MB each at 1B tokens): reading them would cost open time and memory.
-            self.doc_start, self.doc_len = load("doc_start.npy"), load("doc_len.npy")
-        except (OSError, ValueError) as exc:
-            raise IndexOpenError(f"{d}: a segment is missing or damaged ({exc}); rebuild with `quco index build`") from None
-        if len(self.post) != entry["tokens"] or len(self.doc_start) != entry["documents"] or \
-                len(self.hash) != len(self.cnt) or len(self.word_off) != len(self.hash) + 1 or \
-                len(self.stream) != entry["tokens"] + entry["documents"]:
-            raise IndexOpenError(f"{d}: segment sizes disagree with the manifest; rebuild with `quco index build`")
-        self.path = d
-        self.np = np
-
-    def word_ids(self, tokens, raws, hs, h_list) -> list[int]:
-        """Each token's word id in this segment, or -1, with one search of the sorted hashes (``hs``:
-        the tokens' hashes as a uint64 array, ``h_list`` the same as ints); the stored bytes settle
-        a hash collision."""
-        hashes, word_off, words = self.hash, self.word_off, self.words
-        n = len(hashes)
-        out = []
-        for i, h, raw in zip(hashes.searchsorted(hs).tolist(), h_list, raws):
-            if i < n and hashes[i] == h and words[word_off[i]: word_off[i + 1]] == raw:
-                out.append(i)
-            else:
-                out.append(-1)
-        return out
-
-    def doc_bounds(self, pos):
-        """(first, last) position of the document holding each of ``pos`` (int64 arrays)."""
-        np = self.np
-        # Search with uint32 keys: mixed types would make NumPy convert the whole mapped array.
-        doc = self.doc_start.searchsorted(pos.astype(np.uint32), side="right") - 1
-        first = self.doc_start[doc].astype(np.int64)
-        return first, first + self.doc_len[doc].astype(np.int64) - 1
-
-    def postings(self, w: int):
-        o = int(self.off[w])
-        return self.post[o: o + int(self.cnt[w])]
 
 
 def _open_vocabulary(root: Path, segments, manifests):
@@ -87,13 +40,6 @@ def _open_vocabulary(root: Path, segments, manifests):
         return None
 
 
-def _map_bytes(path: Path):
-    """The file as a read-only ``mmap`` (slices are ``bytes``), or b"" when it is empty."""
-    import mmap
-
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        return mmap.mmap(fh.fileno(), size, prot=mmap.PROT_READ) if size else b""
 
 
 class MmapIndex(BudgetedQueries, CountBackend):
@@ -113,7 +59,7 @@ class MmapIndex(BudgetedQueries, CountBackend):
         self.meta = read_manifest(self.path)
         self.normalizer = Normalizer.from_dict(self.meta["normalizer"])
         require_normalizer(self.path, self.normalizer, require)
-        self.segments = [_Segment(self.path, e) for e in self.meta["segments"]]
+        self.segments = [Segment(self.path, e) for e in self.meta["segments"]]
         tokens, documents = int(self.meta["tokens"]), int(self.meta["documents"])
         manifests = [(self.path.name, self.meta)]
         for other in map(Path, more):
@@ -122,7 +68,7 @@ class MmapIndex(BudgetedQueries, CountBackend):
             if Normalizer.from_dict(meta["normalizer"]) != self.normalizer:
                 raise IndexSettingsError(f"{other}: built with other normalisation than {self.path}; "
                                          "rebuild the shards with the same settings")
-            self.segments += [_Segment(other, e) for e in meta["segments"]]
+            self.segments += [Segment(other, e) for e in meta["segments"]]
             tokens, documents = tokens + int(meta["tokens"]), documents + int(meta["documents"])
         self.budget = check_budget(budget)
         self.zero_check = zero_check

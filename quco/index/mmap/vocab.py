@@ -28,7 +28,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from quco.errors import BuildError
+from quco.errors import BuildError, QucoError
 
 VOCAB_DIR = "vocab"
 FORMAT_NAME = "quco-shared-vocabulary"
@@ -45,7 +45,7 @@ def fingerprint(manifests: Sequence[tuple[str, dict]]) -> list:
 
 def manifests_of(index_dirs: Sequence[str | os.PathLike]) -> list[tuple[str, dict]]:
     """(directory name, manifest) of each index, in order: what ``fingerprint`` reads."""
-    from quco.index.mmap.build import read_manifest
+    from quco.index.mmap.format import read_manifest
 
     return [(Path(d).name, read_manifest(d)) for d in index_dirs]
 
@@ -53,11 +53,11 @@ def manifests_of(index_dirs: Sequence[str | os.PathLike]) -> list[tuple[str, dic
 def write_vocabulary(root: str | os.PathLike, index_dirs: Sequence[str | os.PathLike]) -> int:
     """Write ``root/vocab`` for the segments of ``index_dirs`` (in order); returns the number of
     distinct words. Written beside and swapped in, so a reader sees the old vocabulary or the new."""
-    from quco.index.mmap.reader import _Segment
+    from quco.index.mmap.segment import Segment
 
     dirs = [Path(d) for d in index_dirs]
     manifests = manifests_of(dirs)
-    segments = [_Segment(d, e) for d, (_, meta) in zip(dirs, manifests) for e in meta["segments"]]
+    segments = [Segment(d, e) for d, (_, meta) in zip(dirs, manifests) for e in meta["segments"]]
     union, ids, cnt = union_of(segments)
     save_vocabulary(Path(root), union, ids, cnt, fingerprint(manifests))
     return int(len(union))
@@ -148,7 +148,7 @@ def _mark_collisions(segments, ids, cnt, chunk: int = 1 << 20) -> None:
                 ids[bad, k], cnt[bad, k] = _ELSEWHERE, 0
 
 
-class StaleVocabulary(Exception):
+class StaleVocabulary(QucoError):
     """The vocabulary is missing, damaged, or describes other segments (internal: the index then
     answers without it)."""
 

@@ -21,13 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quco.files.building import build_sources, building_dir, fsync_dir, fsync_file, quco_version
-from quco.errors import BuildError, IndexOpenError, QucoError, UsageError
+from quco.errors import BuildError, QucoError, UsageError
 from quco.index.mmap.vocab import write_vocabulary
 from quco.normalize import Normalizer
+from quco.index.sharded.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, SHARDS_MANIFEST, read_shards_manifest
 
-SHARDS_MANIFEST = "quco-shards.json"
-FORMAT_NAME = "quco-sharded-index"
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ def build_sharded_index(
         raise UsageError(f"--shards must be a positive number, not {shards!r}")
     normalizer = normalizer or Normalizer()
     out = Path(out)
-    paths = build_sources(sources, out, "sharded-index", force)
+    paths = build_sources(sources, out, ARTEFACT, force)
     t0 = time.perf_counter()
     with building_dir(out) as tmp:
         names = [f"shard-{k:04d}" for k in range(shards)]
@@ -115,7 +113,7 @@ def _run_local(args: list[tuple], processes: int | None, progress: bool) -> list
 
 
 def _run_ray(args: list[tuple], progress: bool) -> list[dict]:
-    from quco.index.sharded.ray import require_ray
+    from quco.backends.ray import require_ray
 
     ray = require_ray()
     task = ray.remote(num_cpus=1, max_retries=1)(_build_one)
@@ -130,15 +128,6 @@ def _progress(get, i: int, n: int, progress: bool) -> dict:
     return result
 
 
-def read_shards_manifest(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    try:
-        meta = json.loads((path / SHARDS_MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexOpenError(f"{path}: the shard list is missing or damaged ({exc}); rebuild with `quco index build`") from None
-    if meta.get("format") != FORMAT_NAME or meta.get("format_version") != FORMAT_VERSION:
-        raise IndexOpenError(f"{path}: not a sharded index this quco reads; rebuild with `quco index build --shards N`")
-    return meta
 
 
 def rewrite_vocabulary(path: str | os.PathLike) -> int:
@@ -161,14 +150,3 @@ def vocabulary_status(path: str | os.PathLike) -> str:
     return f"not used: {problem}; `quco index vocab {path}` rewrites it" if problem else "current"
 
 
-def open_sharded(path: str | os.PathLike, *, require: Normalizer | None = None, budget: int | None = None):
-    """The local shards of a sharded index directory, answered as one backend: one query engine
-    over all their segments (sums over document-partitioned shards are exact, and a query's words
-    are normalised and hashed once instead of once per shard). Shards served elsewhere are
-    combined with ``ShardedBackend``."""
-    from quco.index.mmap.reader import DEFAULT_BUDGET, MmapIndex
-
-    path = Path(path)
-    names = read_shards_manifest(path)["shards"]
-    return MmapIndex(path / names[0], more=[path / n for n in names[1:]], require=require,
-                     budget=budget or DEFAULT_BUDGET, identity=f"sharded:{path}", vocabulary=path)

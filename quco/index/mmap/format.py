@@ -1,0 +1,49 @@
+"""The memory-mapped index's identity on disk: format name and version, the manifest, and how a
+directory is recognised as one (for the output rule and for ``quco.index.open``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from quco.errors import IndexFormatError, IndexOpenError
+from quco.files.outputs import Artefact
+
+
+FORMAT_NAME = "quco-mmap-index"
+
+
+FORMAT_VERSION = 2  # 2: segments carry the forward index (stream.npy) and may be merged
+
+
+MANIFEST = "quco-index.json"
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not (path / MANIFEST).is_file():
+        raise IndexOpenError(f"{path}: not a quco memory-mapped index (no {MANIFEST})")
+    try:
+        meta = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexOpenError(f"{path}: the index manifest is damaged ({exc}); rebuild it with `quco index build`") from None
+    if meta.get("format") != FORMAT_NAME:
+        raise IndexOpenError(f"{path}: not a quco memory-mapped index (format {meta.get('format')!r})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version != FORMAT_VERSION:
+
+
+        if isinstance(version, int) and version < FORMAT_VERSION:
+            raise IndexFormatError(f"{path}: index format version {version} is older than this quco reads "
+                                   f"({FORMAT_VERSION}); rebuild it with `quco index build`")
+        raise IndexFormatError(f"{path}: index format version {version!r} is not one this quco reads "
+                               f"({FORMAT_VERSION}); upgrade quco or rebuild the index with `quco index build`")
+    return meta
+
+
+def is_index(path: Path) -> bool:
+    return path.is_dir() and (path / MANIFEST).is_file()
+
+
+ARTEFACT = Artefact("mmap-index", is_index, whole_dir=True)

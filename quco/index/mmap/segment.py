@@ -1,0 +1,68 @@
+"""One segment of the memory-mapped index, mapped read-only: its word hashes, counts, postings,
+forward stream and document bounds (``quco.index.mmap.build`` writes them)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from quco.errors import IndexOpenError
+
+
+class Segment:
+    def __init__(self, root: Path, entry: dict):
+        import numpy as np
+
+        d = root / entry["name"]
+        try:
+            # Plain ndarray views of the maps: np.memmap's subclass hooks cost microseconds per call.
+            load = lambda n: np.load(d / n, mmap_mode="r").view(np.ndarray)  # noqa: E731
+            self.hash, self.cnt, self.off = load("hash.npy"), load("cnt.npy"), load("off.npy")
+            self.post, self.word_off = load("postings.npy"), load("word_off.npy")
+            self.stream = load("stream.npy")
+            self.words = map_bytes(d / "words.bin")
+            # Mapped like the rest (54 MB each at 1B tokens): reading them would cost open time and memory.
+            self.doc_start, self.doc_len = load("doc_start.npy"), load("doc_len.npy")
+        except (OSError, ValueError) as exc:
+            raise IndexOpenError(f"{d}: a segment is missing or damaged ({exc}); rebuild with `quco index build`") from None
+        if len(self.post) != entry["tokens"] or len(self.doc_start) != entry["documents"] or \
+                len(self.hash) != len(self.cnt) or len(self.word_off) != len(self.hash) + 1 or \
+                len(self.stream) != entry["tokens"] + entry["documents"]:
+            raise IndexOpenError(f"{d}: segment sizes disagree with the manifest; rebuild with `quco index build`")
+        self.path = d
+        self.np = np
+
+    def word_ids(self, tokens, raws, hs, h_list) -> list[int]:
+        """Each token's word id in this segment, or -1, with one search of the sorted hashes (``hs``:
+        the tokens' hashes as a uint64 array, ``h_list`` the same as ints); the stored bytes settle
+        a hash collision."""
+        hashes, word_off, words = self.hash, self.word_off, self.words
+        n = len(hashes)
+        out = []
+        for i, h, raw in zip(hashes.searchsorted(hs).tolist(), h_list, raws):
+            if i < n and hashes[i] == h and words[word_off[i]: word_off[i + 1]] == raw:
+                out.append(i)
+            else:
+                out.append(-1)
+        return out
+
+    def doc_bounds(self, pos):
+        """(first, last) position of the document holding each of ``pos`` (int64 arrays)."""
+        np = self.np
+        # Search with uint32 keys: mixed types would make NumPy convert the whole mapped array.
+        doc = self.doc_start.searchsorted(pos.astype(np.uint32), side="right") - 1
+        first = self.doc_start[doc].astype(np.int64)
+        return first, first + self.doc_len[doc].astype(np.int64) - 1
+
+    def postings(self, w: int):
+        o = int(self.off[w])
+        return self.post[o: o + int(self.cnt[w])]
+
+
+def map_bytes(path: Path):
+    """The file as a read-only ``mmap`` (slices are ``bytes``), or b"" when it is empty."""
+    import mmap
+
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        return mmap.mmap(fh.fileno(), size, prot=mmap.PROT_READ) if size else b""
