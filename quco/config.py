@@ -53,7 +53,7 @@ class Settings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Settings":
+    def from_dict(cls, data: dict) -> Settings:
         """The inverse of ``to_dict`` through JSON: list values of tuple fields become tuples again,
         so the result compares (and hashes) equal to the original."""
         return cls(**{k: tuple(v) if isinstance(v, list) and _TYPES[k].startswith("tuple") else v
@@ -117,10 +117,10 @@ class Settings:
 
     def _open_shards(self):
         """``backend = "sharded"``: one ``ShardedBackend`` over the configured shard specs."""
-        from quco.index.open import open_backend
-        from quco.normalize import Normalizer
         from quco.backends.remote import RemoteShard
         from quco.backends.sharded import ShardedBackend
+        from quco.index.open import open_backend
+        from quco.normalize import Normalizer
 
         require = None if self.case_fold is None else Normalizer(case_fold=self.case_fold)
         token = None

@@ -48,7 +48,7 @@ class Normalizer:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Normalizer":
+    def from_dict(cls, data: dict) -> Normalizer:
         return cls(**{k: data[k] for k in ("nfkc", "case_fold", "tokenizer") if k in data})
 
 

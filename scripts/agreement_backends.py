@@ -36,14 +36,14 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "agreement.json"))
     args = ap.parse_args()
 
+    from quco.backends.infinigram_api import InfiniGramAPI, RetryPolicy, query_term
+    from quco.errors import QueryError
+    from quco.extract import Extractor
     from quco.index.duckdb.build import build_index
     from quco.index.duckdb.reader import DuckDBIndex
-    from quco.backends.infinigram_api import InfiniGramAPI, RetryPolicy, query_term
     from quco.index.infinigram.build import build_infinigram_index
     from quco.index.infinigram.reader import InfiniGramLocal
     from quco.testing.contract_server import ContractServer
-    from quco.errors import QueryError
-    from quco.extract import Extractor
 
     shared = Path(args.shared)
     sources = sorted((shared / "corpus").glob("*.jsonl"))

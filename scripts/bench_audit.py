@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchlib import ROOT
@@ -38,7 +38,7 @@ def main() -> int:
             for i in range(args.rows):
                 r = rng.random()
                 log.record({"request_id": f"r{i}", "ts": datetime.fromtimestamp(start + i * 432_000 / args.rows,
-                                                                                 timezone.utc).isoformat(),
+                                                                                 UTC).isoformat(),
                             "source": "bench", "decision": "retrieve" if r > 0.6 else "no-retrieve", "retrieve": r > 0.6,
                             "risk": r, "stage": "question" if r > 0.6 else None,
                             "entities": json.dumps([{"text": f"Entity {i % 300}", "count": i % 50, "approx": False}]),

@@ -32,11 +32,11 @@ def main() -> int:
     ap.add_argument("--checks", type=int, default=200, help="question+draft checks for requests per check")
     args = ap.parse_args()
 
-    from quco.index.duckdb.reader import DuckDBIndex
     from quco.backends.infinigram_api import InfiniGramAPI
+    from quco.extract import Extractor
+    from quco.index.duckdb.reader import DuckDBIndex
     from quco.index.infinigram.reader import InfiniGramLocal
     from quco.testing.contract_server import ContractServer
-    from quco.extract import Extractor
 
     shared = Path(args.shared)
     sources = sorted((shared / "corpus").glob("*.jsonl"))
@@ -62,10 +62,10 @@ def main() -> int:
             for name, be in backends.items():
                 if hasattr(be, "_cache"):
                     be.clear_caches()
-                _, count_ms = timed(lambda p: be.count(p), entities)
+                _, count_ms = timed(lambda p, be=be: be.count(p), entities)
                 if hasattr(be, "_cache"):
                     be.clear_caches()  # co-occurrence timings must not ride on the count cache
-                _, cooc_ms = timed(lambda ab: be.cooccur(*ab, 1000), pairs)
+                _, cooc_ms = timed(lambda ab, be=be: be.cooccur(*ab, 1000), pairs)
                 t = time.perf_counter()
                 be.count_many(entities)
                 batch = (time.perf_counter() - t) * 1000 / len(entities)

@@ -66,9 +66,9 @@ def main() -> int:
     ap.add_argument("--questions", type=int, default=2000)
     args = ap.parse_args()
 
-    from quco.index.duckdb.reader import DuckDBIndex
     from quco.decide.detector import Detector
     from quco.extract import Extractor
+    from quco.index.duckdb.reader import DuckDBIndex
 
     shared = Path(args.shared)
     sources = sorted((shared / "corpus").glob("*.jsonl"))
@@ -95,7 +95,8 @@ def main() -> int:
         index.clear_caches()
         index.count_many(entities)
         batch_count_ms = (time.perf_counter() - batch_t) * 1000
-        result["count"] = summary(count_ms) | {"nonzero": sum(c > 0 for c in counts), "batch_per_item_ms": round(batch_count_ms / len(entities), 4)}
+        result["count"] = summary(count_ms) | {"nonzero": sum(c > 0 for c in counts),
+                                                "batch_per_item_ms": round(batch_count_ms / len(entities), 4)}
         result["cooccur"] = summary(cooc_ms) | {"nonzero": sum(c > 0 for c in cooc), "window": 1000}
 
         naive = NaiveScan(sources, index.normalizer)

@@ -9,8 +9,9 @@ deterministic). For each size and backend, each in fresh processes: build time a
 size on disk against the corpus's raw text, open time, RSS of an idle serving worker (total and
 anonymous, i.e. beyond the shared page cache) and of a second worker opening the same index,
 count and cooccur p50/p99/max — first with the index evicted from the page cache ("cold"), then
-after reading the index once as a serving worker's warm-up would (the headline figures) — over (a) 1,000 real entities / 600 real pairs from the eval sets and
-(b) 100 frequent phrases / 100 frequent pairs, how many answers were estimates (approx) or
+after reading the index once as a serving worker's warm-up would (the headline figures) — over
+(a) 1,000 real entities / 600 real pairs from the eval sets and (b) 100 frequent phrases / 100
+frequent pairs, how many answers were estimates (approx) or
 unknown (over the work budget with no hit in the sample), and check_question p50 with the spaCy
 pipeline. Backends that cannot run a size on this machine are reported as skipped with the reason
 (DuckDB's build needs ~41 bytes of RAM per token; the byte-level infini-gram index is ~4x the

@@ -57,11 +57,11 @@ def main() -> int:
         print("error: this analysis needs scikit-learn: pip install -e .[analysis]", file=sys.stderr)
         return 2
 
-    from quco.decide.answer import AnswerScorer
-    from quco.index.open import open_backend
     from quco.backends.positional import PositionalBackend
-    from quco.extract import Extractor
     from quco.batch.metrics import auroc
+    from quco.decide.answer import AnswerScorer
+    from quco.extract import Extractor
+    from quco.index.open import open_backend
 
     shared = Path(args.shared)
     items = [json.loads(l) for l in open(shared / "eval" / "halueval_qa_dev.jsonl")]

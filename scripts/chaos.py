@@ -338,13 +338,13 @@ def case_corrupt_index(w: Path, idx: Path, n: int, rng: random.Random) -> dict:
 
 def case_upstream(w: Path, corpus: Path) -> dict:
     sys.path.insert(0, str(ROOT))
-    from quco.decide.answer import AnswerScorer
     from quco.backends.infinigram_api import InfiniGramAPI, RetryPolicy
+    from quco.decide.answer import AnswerScorer
+    from quco.decide.detector import Detector
+    from quco.extract import Extractor
     from quco.index.infinigram.build import build_infinigram_index
     from quco.index.infinigram.reader import InfiniGramLocal
     from quco.testing.contract_server import ContractServer
-    from quco.decide.detector import Detector
-    from quco.extract import Extractor
 
     ig = w / "up.ig"
     if not ig.exists():

@@ -29,7 +29,8 @@ from benchlib import ROOT, corpus_index
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
-    ap.add_argument("--index", help="a DuckDB index of all of ../shared/data/corpus to reuse (setting b removes each item's document from it)")
+    ap.add_argument("--index", help="a DuckDB index of all of ../shared/data/corpus to reuse "
+                                       "(setting b removes each item's document from it)")
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "eval_calibration.json"))
     args = ap.parse_args()
 
@@ -38,10 +39,10 @@ def main() -> int:
 
     from quco import __version__
     from quco.decide.answer import AnswerScorer
-    from quco.index.duckdb.reader import DuckDBIndex
     from quco.decide.calibration import fit, reliability
     from quco.decide.detector import Detector
     from quco.extract import Extractor
+    from quco.index.duckdb.reader import DuckDBIndex
 
     shared = Path(args.shared)
     sources = sorted((shared / "corpus").glob("*.jsonl"))

@@ -35,11 +35,11 @@ def main() -> int:
 
     import numpy as np
 
-    from quco.index.duckdb.build import build_index
-    from quco.index.duckdb.reader import DuckDBIndex
+    from quco.batch.metrics import auroc
     from quco.decide.detector import Detector
     from quco.extract import Extractor
-    from quco.batch.metrics import auroc
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
 
     shared = Path(args.shared)
     sources = sorted((shared / "corpus").glob("*.jsonl"))

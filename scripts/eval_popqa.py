@@ -27,11 +27,11 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "eval_popqa.json"))
     args = ap.parse_args()
 
-    from quco.index.duckdb.build import build_index
-    from quco.index.duckdb.reader import DuckDBIndex
+    from quco.batch.metrics import spearman
     from quco.decide.detector import Detector
     from quco.extract import Extractor
-    from quco.batch.metrics import spearman
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
 
     shared = Path(args.shared)
     rows = [json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl")]

@@ -96,12 +96,12 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "eval_swap.json"))
     args = ap.parse_args()
 
-    from quco.decide.answer import AnswerScorer
-    from quco.index.open import open_backend
-    from quco.decide.detector import Detector
-    from quco.extract import Extractor
     from quco.batch.metrics import auroc
+    from quco.decide.answer import AnswerScorer
+    from quco.decide.detector import Detector
     from quco.decide.trigger import Thresholds
+    from quco.extract import Extractor
+    from quco.index.open import open_backend
 
     shared = Path(args.shared)
     sources = sorted((shared / "corpus").glob("*.jsonl"))

@@ -51,7 +51,7 @@ def generate(target_tokens: int, out: Path) -> dict:
         for r in range(replicas):
             table = {w: _variant(w, r) for w in names} if r else None
             for d in docs:
-                text = d["text"] if r == 0 else _NAME.sub(lambda m: table[m.group(0)], d["text"])
+                text = d["text"] if r == 0 else _NAME.sub(lambda m, table=table: table[m.group(0)], d["text"])
                 fh.write(json.dumps({"id": f"{d['id']}#{r}", "text": text}, ensure_ascii=False) + "\n")
             if r % 20 == 0:
                 print(f"  replica {r + 1}/{replicas}", file=sys.stderr, flush=True)

@@ -1,8 +1,8 @@
 """The answer-level signal on a corpus built so that the expected associations are known."""
 
 import pytest
-
 from conftest import write_jsonl
+
 from quco.decide.answer import AnswerScorer
 from quco.index.duckdb.build import build_index
 from quco.index.duckdb.reader import DuckDBIndex

@@ -13,13 +13,13 @@ import threading
 import time
 
 import pytest
-
 from conftest import ROOT, write_jsonl
 from test_serve import Server
-from quco.index.duckdb.build import build_index
+
+from quco.audit.log import AuditLog, UnknownRequest
 from quco.decide.detector import Detector
 from quco.extract import Extractor
-from quco.audit.log import AuditLog, UnknownRequest
+from quco.index.duckdb.build import build_index
 
 TEXTS = ["Hamlet is a tragedy written by William Shakespeare.", "Copenhagen is the capital of Denmark.",
          "Charles Dickens wrote Oliver Twist."]
@@ -138,7 +138,7 @@ def test_kill_9_under_load_keeps_every_decision_acknowledged_a_second_before(ind
         while not stop.is_set():
             try:
                 status, body = _check(srv, "Who wrote Hamlet?")
-            except Exception:  # noqa: BLE001 - the kill cuts requests off mid-flight
+            except Exception:
                 continue
             if status == 200:
                 acked.append((time.time(), body["request_id"]))

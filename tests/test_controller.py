@@ -5,13 +5,13 @@ import math
 from collections import Counter
 
 import pytest
-
 from conftest import write_jsonl
+
+from quco.decide.detector import Detector
+from quco.errors import IndexOpenError, QueryError, UsageError
 from quco.index.duckdb.build import build_index
 from quco.index.duckdb.reader import DuckDBIndex
 from quco.rag.controller import Controller
-from quco.decide.detector import Detector
-from quco.errors import IndexOpenError, QueryError, UsageError
 from quco.rag.pregen import guard, hook
 from quco.rag.retrieve import BM25Retriever, Passage
 

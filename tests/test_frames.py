@@ -4,8 +4,8 @@ import json
 import pickle
 
 import pytest
-
 from conftest import write_jsonl
+
 import quco
 from quco.index.duckdb.build import build_index
 

@@ -7,11 +7,11 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import write_jsonl
-from quco.index.duckdb.build import build_index
+
 from quco.cli.main import main as cli
 from quco.errors import ConfigError, OutputError, UpstreamError
+from quco.index.duckdb.build import build_index
 
 QUESTIONS = [{"question": "Who wrote Hamlet?", "answer": "William Shakespeare"},
              {"question": "What is the capital of Denmark?", "answer": "Copenhagen"}]
@@ -182,9 +182,9 @@ def test_damaged_index_is_not_called_a_stranger(work, capsys):
 
 def test_unknown_anchor_fails_closed(work):
     from quco.decide.answer import AnswerScorer
-    from quco.index.duckdb.reader import DuckDBIndex
     from quco.errors import BackendUnavailable
     from quco.extract import Extractor
+    from quco.index.duckdb.reader import DuckDBIndex
 
     _, _, _, idx = work
     real = DuckDBIndex(idx)

@@ -8,13 +8,13 @@ import time
 
 import duckdb
 import pytest
+from conftest import write_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import write_jsonl
+from quco.errors import BuildError, IndexFormatError, IndexOpenError, IndexSettingsError, OutputError, QueryError
 from quco.index.duckdb.build import build_index
 from quco.index.duckdb.reader import DuckDBIndex, index_info
-from quco.errors import OutputError, BuildError, IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
 from quco.normalize import Normalizer
 
 # Few distinct words so phrases repeat; variants exercise case folding and NFKC (ligature, width).

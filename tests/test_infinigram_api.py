@@ -1,14 +1,14 @@
 """The infini-gram API client against a real HTTP server on 127.0.0.1, with injected faults."""
 
 import pytest
-
 from conftest import write_jsonl
-from quco.testing.contract_server import ContractServer
-from quco.index.infinigram.build import build_infinigram_index
-from quco.index.infinigram.reader import InfiniGramLocal
+
 from quco.backends.infinigram_api import InfiniGramAPI, ResponseCache, RetryPolicy
 from quco.decide.detector import Detector
 from quco.errors import BackendUnavailable, QueryError
+from quco.index.infinigram.build import build_infinigram_index
+from quco.index.infinigram.reader import InfiniGramLocal
+from quco.testing.contract_server import ContractServer
 
 TEXTS = ["Hamlet is a tragedy written by William Shakespeare.", "NORAD and NASA track objects.", "Paris is in France."]
 

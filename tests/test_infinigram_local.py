@@ -8,18 +8,18 @@ import time
 
 import numpy as np
 import pytest
+from conftest import ROOT, write_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_index_exact import WORDS, brute_cooccur, brute_count, brute_docs, brute_docs_both, doc_strategy
 
-from conftest import ROOT, write_jsonl
+from quco.cli.main import main as cli
+from quco.errors import IndexFormatError, IndexOpenError, IndexSettingsError, OutputError, QueryError
 from quco.index.duckdb.build import build_index
 from quco.index.duckdb.reader import DuckDBIndex
 from quco.index.infinigram.build import build_infinigram_index, write_suffix_array
 from quco.index.infinigram.reader import InfiniGramLocal
-from quco.cli.main import main as cli
-from quco.errors import OutputError, IndexFormatError, IndexOpenError, IndexSettingsError, QueryError
 from quco.normalize import Normalizer
-from test_index_exact import WORDS, brute_cooccur, brute_count, brute_docs, brute_docs_both, doc_strategy
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -180,8 +180,8 @@ def test_cli_build_info_and_check(tmp_path, capsys):
 
 
 def test_token_level_tokenizer_from_config_is_checked(tmp_path):
-    from quco.index.open import open_backend
     from quco.errors import ConfigError
+    from quco.index.open import open_backend
 
     (tmp_path / "ig").mkdir()
     with pytest.raises(ConfigError, match="hf:"):

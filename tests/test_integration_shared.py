@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from conftest import SHARED
+
 from quco.cli.demo import SCENARIOS
 from quco.decide.detector import Detector
 

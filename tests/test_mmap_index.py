@@ -9,11 +9,11 @@ import sys
 import time
 
 import pytest
+from conftest import CORPUS_FILES, write_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import CORPUS_FILES, write_jsonl
 from test_index_exact import SEPARATORS, WORDS, brute_cooccur, brute_count
+
 from quco.backends.base import Count
 from quco.errors import IndexOpenError, OutputError
 from quco.index.mmap.build import add_documents, build_mmap_index, compact_index
@@ -150,6 +150,7 @@ def test_kill_during_build_keeps_the_old_index(tmp_path):
 
 def test_agrees_with_the_duckdb_index_on_the_shared_corpus(shared_index, tmp_path):
     from conftest import SHARED
+
     from quco.index.duckdb.reader import DuckDBIndex
 
     shared_index = DuckDBIndex(shared_index.path, budget=10_000_000)  # exact everywhere, like ix below

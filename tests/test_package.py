@@ -30,7 +30,6 @@ def test_the_built_wheel_installs_whole_in_a_clean_virtualenv(tmp_path):
     import json
     import os
     import zipfile
-    from pathlib import Path
 
     from conftest import ROOT, write_jsonl
 
@@ -47,7 +46,7 @@ def test_the_built_wheel_installs_whole_in_a_clean_virtualenv(tmp_path):
     out = subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--prefer-binary", str(wheel)], capture_output=True,
                          text=True, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    run = lambda *a: subprocess.run([str(quco_bin), *map(str, a)], capture_output=True, text=True, env=env, cwd=tmp_path)  # noqa: E731
+    run = lambda *a: subprocess.run([str(quco_bin), *map(str, a)], capture_output=True, text=True, env=env, cwd=tmp_path)
     index = tmp_path / "i.duckdb"
     src = write_jsonl(tmp_path / "c.jsonl", ["Hamlet is a tragedy written by William Shakespeare."])
     assert run("index", "build", src, "--out", index, "-q").returncode == 0

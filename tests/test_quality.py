@@ -7,17 +7,17 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, SHARED, write_jsonl
+
 from quco.backends.base import Corpus
-from quco.index.duckdb.build import build_index
 from quco.batch.api import evaluate, score
-from quco.decide.calibration import Calibration, CalibrationError, fit, isotonic, reliability
 from quco.cli.main import main as cli
 from quco.config import load_settings
+from quco.decide.calibration import Calibration, CalibrationError, fit, isotonic, reliability
 from quco.decide.detector import Detector
-from quco.errors import OutputError, UsageError
 from quco.decide.evidence import association, new_claims, window_span, word_forms
+from quco.errors import OutputError, UsageError
+from quco.index.duckdb.build import build_index
 
 QUESTIONS = ["Who wrote Hamlet?", "Who wrote Oliver Twist?", "Where is Copenhagen?", "Who founded Arthur's Magazine?"]
 
@@ -246,8 +246,8 @@ def test_swap_test_evidence_mode_beats_the_paper_rule_on_stated_facts(tmp_path):
 
 
 def test_mode_and_calibration_are_configurable_and_audited(env, tmp_path):
-    from quco.errors import ConfigError
     from quco.audit.log import AuditLog
+    from quco.errors import ConfigError
 
     d, _ = env
     assert load_settings(env={"QUCO_MODE": "quco"}).thresholds().mode == "quco"

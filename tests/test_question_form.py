@@ -1,14 +1,14 @@
 """Choice questions ("…, A or B?"): the answer's pick is checked against the rest of the question."""
 
 import pytest
-
 from conftest import write_jsonl
+
 from quco.decide.answer import AnswerScorer
+from quco.decide.question_form import choice_of, picked
+from quco.errors import BackendError, RiskAbort
 from quco.index.duckdb.build import build_index
 from quco.index.duckdb.reader import DuckDBIndex
-from quco.errors import BackendError, RiskAbort
 from quco.normalize import Normalizer
-from quco.decide.question_form import choice_of, picked
 
 canon = Normalizer().canonical
 DOCUMENTARY = "Which documentary is about Finnish rock groups, Adam Clayton Powell or The Saimaa Gesture?"

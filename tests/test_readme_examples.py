@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 BLOCK = re.compile(r"```python\n# readme-example: (\w+)\n(.*?)```", re.S)

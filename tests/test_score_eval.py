@@ -10,13 +10,13 @@ import time
 
 import duckdb
 import pytest
-
 from conftest import ROOT, write_jsonl
+
+from quco.batch.api import evaluate, score
+from quco.batch.evaluation import question_type
 from quco.cli.main import main as cli
 from quco.config import load_settings
 from quco.errors import OutputError, UsageError
-from quco.batch.api import evaluate, score
-from quco.batch.evaluation import question_type
 
 QUESTIONS = ["Who wrote Hamlet?", "Who founded Arthur's Magazine?", "Where is Copenhagen?", "Who wrote Oliver Twist?"]
 

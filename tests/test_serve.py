@@ -12,10 +12,10 @@ import threading
 import time
 
 import pytest
+from conftest import ROOT, write_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, write_jsonl
 from quco.index.duckdb.build import build_index
 
 TOKEN = "s3cret-token"
@@ -115,7 +115,7 @@ def test_every_endpoint(server):
 @pytest.mark.parametrize("case", ["oversize", "invalid_json", "wrong_type", "batch_10k", "missing_token", "wrong_token",
                                   "extra_field", "empty_question", "negative_window", "chunked"])
 def test_bad_inputs_get_clear_4xx(server, case):
-    post = lambda body=None, **kw: server.request("POST", "/v1/check", body, **kw)  # noqa: E731
+    post = lambda body=None, **kw: server.request("POST", "/v1/check", body, **kw)
     if case == "oversize":
         status, body = server.request("POST", "/v1/count", raw=b'{"phrases": ["' + b"a" * (2 << 20) + b'"]}')
         assert status == 413 and "larger than" in body["error"]
@@ -342,9 +342,9 @@ def test_token_file_auth_before_body_and_header_deadline(index, tmp_path):
 def test_upstream_failures_are_502_or_503_never_4xx(index):
     from fastapi.testclient import TestClient
 
-    from quco.index.duckdb.reader import DuckDBIndex
     from quco.config import load_settings
     from quco.errors import BackendUnavailable, UpstreamError
+    from quco.index.duckdb.reader import DuckDBIndex
     from quco.service.app import create_app
 
     settings = load_settings(index=str(index), model="rules", env={})

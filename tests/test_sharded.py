@@ -9,20 +9,21 @@ import threading
 import time
 
 import pytest
+from conftest import write_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import write_jsonl
 from test_index_exact import SEPARATORS, WORDS
 from test_serve import TOKEN, Server
+
 from quco.backends.base import Cooccurrence, Corpus, Count
+from quco.backends.remote import RemoteShard
+from quco.backends.sharded import ShardedBackend, ShardFailed, ShardUnavailable
 from quco.errors import BuildError, IndexSettingsError, UsageError
 from quco.index.mmap.build import build_mmap_index
 from quco.index.mmap.reader import MmapIndex
+from quco.index.sharded.build import build_sharded_index
+from quco.index.sharded.reader import open_sharded
 from quco.normalize import Normalizer
-from quco.index.sharded.build import build_sharded_index, open_sharded
-from quco.backends.remote import RemoteShard
-from quco.backends.sharded import ShardedBackend, ShardFailed, ShardUnavailable
 
 doc_strategy = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), min_size=1, max_size=30).map(
     lambda parts: "".join(w + s for w, s in parts))

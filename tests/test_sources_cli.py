@@ -7,8 +7,8 @@ import sys
 
 import duckdb
 import pytest
-
 from conftest import write_jsonl
+
 from quco.errors import SourceError
 from quco.files.sources import iter_documents
 
@@ -18,7 +18,8 @@ def run_cli(*args, cwd=None, stdin=None, env=None):
 
     full_env = dict(os.environ, **(env or {}))
     full_env.pop("QUCO_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "quco.cli.main", *args], capture_output=True, text=True, cwd=cwd, input=stdin, env=full_env)
+    return subprocess.run([sys.executable, "-m", "quco.cli.main", *args], capture_output=True, text=True, cwd=cwd,
+                          input=stdin, env=full_env)
 
 
 def assert_one_line_error(proc, needle):

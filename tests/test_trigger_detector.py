@@ -1,15 +1,15 @@
 """Trigger rules (pure) and the Detector with an injected backend, including failures."""
 
 import json
-import math
 import logging
+import math
 
 import pytest
 
 from quco.backends.base import Cooccurrence, Corpus, Count, CountBackend
 from quco.decide.detector import Detector
-from quco.errors import BackendUnavailable, RiskAbort, UsageError
 from quco.decide.trigger import REFERENCE_TOKENS, Thresholds, risk, stage1
+from quco.errors import BackendUnavailable, RiskAbort, UsageError
 
 
 class FakeBackend(CountBackend):

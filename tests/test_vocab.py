@@ -4,12 +4,13 @@ import json
 import logging
 
 import numpy as np
-
 from conftest import write_jsonl
 from test_sources_cli import assert_one_line_error, run_cli
+
 from quco.index.mmap.reader import MmapIndex
 from quco.index.mmap.vocab import SharedVocabulary, save_vocabulary, union_of
-from quco.index.sharded.build import build_sharded_index, open_sharded, vocabulary_status
+from quco.index.sharded.build import build_sharded_index, vocabulary_status
+from quco.index.sharded.reader import open_sharded
 
 DOCS = ["Ada Lovelace wrote notes on the Analytical Engine.", "Charles Babbage designed the Analytical Engine.",
         "Ada Lovelace met Charles Babbage in London.", "The engine was never built in London."]

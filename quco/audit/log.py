@@ -28,7 +28,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from quco.errors import ConfigError, QucoError
@@ -101,7 +101,7 @@ def decision_row(report, *, request_id: str, source: str, latency_ms: float | No
             head = flagged.lone_entity
     errors = [e.error for e in report.entities if e.error] + [p.error for p in report.pairs if p.error]
     return {
-        "request_id": request_id, "ts": datetime.now(timezone.utc).isoformat(), "source": source,
+        "request_id": request_id, "ts": datetime.now(UTC).isoformat(), "source": source,
         "decision": report.decision, "retrieve": bool(report.retrieve), "risk": float(report.risk),
         "p_fabrication": p_fabrication if p_fabrication is not None else getattr(report, "p_fabrication", None),
         "stage": report.stage,

@@ -21,6 +21,7 @@ import html
 import io
 import json
 import os
+from datetime import UTC
 from pathlib import Path
 
 from quco.errors import QucoError, UsageError
@@ -312,9 +313,9 @@ def write_report(report: dict, out: str | os.PathLike) -> Path:
 
 
 def _iso(seconds) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(float(seconds), timezone.utc).isoformat(timespec="minutes")
+    return datetime.fromtimestamp(float(seconds), UTC).isoformat(timespec="minutes")
 
 
 def _r(v) -> float | None:

@@ -47,7 +47,7 @@ def run_writer(path: str, sock_path: str, store_text: bool, retention_days, rete
                         reply = {"new": log.feedback(msg["request_id"], msg["label"], msg.get("note"))}
                     except UnknownRequest as exc:
                         reply = {"unknown": str(exc)}
-                    except Exception as exc:  # noqa: BLE001 - a bad label: the worker reports it
+                    except Exception as exc:
                         reply = {"error": str(exc)}
                 else:
                     reply = {"error": f"unknown op {op!r}"}

@@ -4,7 +4,8 @@ JSON contract: POST {index, query_type: "count", query[, max_diff_tokens, max_cl
 {count, approx, latency, ...} or {error}. Every request has connect/read timeouts; connection
 errors, timeouts, malformed bodies, 408/425/429 and every 5xx are retried with exponential backoff
 and jitter, honouring Retry-After up to ``max_retry_after`` within a total per-request
-``deadline``; an upstream ``{error}`` is ``UpstreamError`` (a 502 in ``quco serve``); batches run with bounded concurrency; successful answers are cached on
+``deadline``; an upstream ``{error}`` is ``UpstreamError`` (a 502 in ``quco serve``); batches run with bounded concurrency;
+successful answers are cached on
 disk so a re-run costs no requests. A failure raises ``BackendError``: never a count of 0.
 """
 
@@ -22,9 +23,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from quco.errors import BackendError, ConfigError, QueryError, UpstreamError
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
 from quco.backends.http_retry import RetryPolicy, post_json
+from quco.errors import BackendError, ConfigError, QueryError, UpstreamError
 
 __all__ = ["InfiniGramAPI", "ResponseCache", "RetryPolicy", "query_term"]
 

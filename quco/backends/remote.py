@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
 from quco.backends.http_retry import RetryPolicy, post_json
+from quco.backends.sharded import ShardFailed
 from quco.errors import ConfigError, UpstreamError
 from quco.normalize import Normalizer
-from quco.backends.sharded import ShardFailed
 
 __all__ = ["RemoteShard"]
 

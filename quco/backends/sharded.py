@@ -148,7 +148,7 @@ class ShardedBackend(CountBackend):
                 reason, retry_after = str(exc), exc.retry_after
             except BackendError as exc:  # the shard answered, but with an error: not a reachability problem
                 raise ShardFailed(self.names[i], str(exc)) from exc
-            except Exception as exc:  # noqa: BLE001 - a transport's own error (e.g. a dead actor): named, unknown
+            except Exception as exc:
                 reason, retry_after = f"{type(exc).__name__}: {exc}", None
             if attempt >= self.retries:
                 failed = ShardUnavailable(self.names[i], reason, retry_after)

@@ -13,8 +13,8 @@ import html
 import json
 from pathlib import Path
 
-from quco.errors import OutputError, UsageError
 from quco.batch.metrics import pr_curve, roc_curve
+from quco.errors import OutputError, UsageError
 from quco.files.outputs import PNG_MARKER
 
 

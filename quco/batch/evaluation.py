@@ -20,10 +20,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from quco.files.duckdb_conn import connect
-from quco.errors import OutputError, SourceError, UsageError
-from quco.decide.calibration import reliability
 from quco.batch.metrics import auprc, auroc, precision_recall_f1
+from quco.decide.calibration import reliability
+from quco.errors import OutputError, SourceError, UsageError
+from quco.files.duckdb_conn import connect
 from quco.files.outputs import OutputLock, check_outputs
 
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
@@ -179,7 +179,8 @@ def evaluate_file(
                         calibration, _worst(rows, labels, scores, decisions, score_field), _provenance(rows),
                         _label_values(rows, labels, label_field), _operating_point(prf, labels))
     if out_prefix is not None:
-        from quco.batch.eval_page import page as _page, plot as _plot
+        from quco.batch.eval_page import page as _page
+        from quco.batch.eval_page import plot as _plot
 
         with OutputLock(png, "eval"), OutputLock(html_path, "eval"):
             tmp_png = Path(png).with_name(f".{Path(png).name}.tmp-{os.getpid()}")
@@ -228,7 +229,10 @@ def _threshold_table(scores, labels) -> list[dict]:
     import numpy as np
 
     s, y = np.asarray(scores, float), np.asarray(labels, bool)
-    grid = np.round(np.arange(0.05, 1.0, 0.05), 2) if s.min() >= 0 and s.max() <= 1 else np.unique(np.quantile(s, np.linspace(0.05, 0.95, 19)))
+    if s.min() >= 0 and s.max() <= 1:
+        grid = np.round(np.arange(0.05, 1.0, 0.05), 2)
+    else:
+        grid = np.unique(np.quantile(s, np.linspace(0.05, 0.95, 19)))
     out = []
     for t in grid:
         flag = s > t

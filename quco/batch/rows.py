@@ -17,7 +17,6 @@ from quco.errors import SourceError, UsageError
 from quco.files.duckdb_conn import connect
 from quco.normalize import invalid_text
 
-
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".gz": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 

@@ -21,12 +21,11 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from quco.errors import AllRowsFailed, SourceError, UsageError
-from quco.files.outputs import OutputLock, check_outputs
-from quco.files.duckdb_conn import connect
 from quco.batch.rows import PAIR_ANSWER, REPORT_COLUMNS, chunks, count_rows, file_format, iter_rows
 from quco.batch.worker import init_worker, raise_init_error, score_chunk
-
+from quco.errors import AllRowsFailed, SourceError, UsageError
+from quco.files.duckdb_conn import connect
+from quco.files.outputs import OutputLock, check_outputs
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from pathlib import Path
 from quco.batch.rows import REPORT_COLUMNS, flatten, raw_text, row_id, validate, write_atomic
 from quco.errors import QucoError
 
-
 # -- scoring a chunk (in a worker process) ------------------------------------------------------
 _STATE: dict = {}
 

@@ -108,9 +108,9 @@ def fetch_demo_corpus(cache_dir: Path) -> Path:
 
 
 def run_demo(settings, *, corpus: str | None, index_path: Path, cache_dir: Path, rebuild: bool, as_json: bool, out=print) -> int:
+    from quco.cli.render import render_report
     from quco.index.duckdb.build import build_index
     from quco.index.duckdb.reader import DuckDBIndex
-    from quco.cli.render import render_report
 
     if corpus is None:
         out(ATTRIBUTION)

@@ -101,7 +101,6 @@ def cmd_index(args) -> int:
     if args.index_command == "vocab":
         return cmd_index_vocab(args)
     from quco.cli.render import render_info
-
     from quco.index.open import describe
 
     kind, info = describe(args.path)
@@ -127,8 +126,8 @@ def _build_mmap(args, progress: bool) -> int:
 
 
 def _build_sharded(args, progress: bool) -> int:
-    from quco.normalize import Normalizer
     from quco.index.sharded.build import build_sharded_index
+    from quco.normalize import Normalizer
 
     if args.no_text:
         raise UsageError("--no-text applies to the duckdb backend only (a memory-mapped index stores no text)")

@@ -13,7 +13,6 @@ from quco.cli.common import Parser
 from quco.errors import QucoError, Terminated
 
 
-
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="quco", description="Decide when an LLM must retrieve, from corpus statistics (QuCo-RAG).")
     p.add_argument("--version", action="version", version=f"quco {__version__}")

@@ -59,8 +59,8 @@ def cmd_monitor(args) -> int:
 
 
 def cmd_feedback(args) -> int:
-    from quco.batch.scoring import iter_rows
     from quco.audit.log import LABELS, AuditLog
+    from quco.batch.scoring import iter_rows
 
     path = Path(args.file)
     if not path.is_file():

@@ -58,7 +58,8 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
     lines.append("reasons")
     lines.extend(f"  - {reason}" for reason in r.reasons)
     t = r.timings_ms
-    lines.append(f"timing      extract {t.get('extract_ms', 0):.1f} ms, counts {t.get('count_ms', 0):.2f} ms, total {t.get('total_ms', 0):.1f} ms")
+    lines.append(f"timing      extract {t.get('extract_ms', 0):.1f} ms, counts {t.get('count_ms', 0):.2f} ms, "
+                 f"total {t.get('total_ms', 0):.1f} ms")
     return "\n".join(lines)
 
 

@@ -33,11 +33,21 @@ from dataclasses import asdict, dataclass
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide.detector import _cooc_value, _isolating_failures
+from quco.decide.evidence import (
+    NEUTRAL,
+    ClaimEvidence,
+    canonical_of,
+    claim_evidence,
+    claim_pairs,
+    least_supported,
+    new_claims,
+    overlaps,
+    with_forms,
+)
+from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
 from quco.errors import RiskAbort, UsageError
-from quco.decide.evidence import NEUTRAL, ClaimEvidence, canonical_of, claim_evidence, claim_pairs, least_supported, new_claims, overlaps, with_forms
 from quco.extract import Extractor
 from quco.normalize import invalid_text
-from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
 
 __all__ = ["AnswerReport", "AnswerScorer", "ClaimEvidence"]
 

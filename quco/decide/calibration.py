@@ -94,7 +94,7 @@ class Calibration:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Calibration":
+    def load(cls, path: str | os.PathLike) -> Calibration:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

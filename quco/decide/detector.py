@@ -9,16 +9,16 @@ unknown-count policy of the thresholds decides what unknown means.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 
-from quco.decide import trigger
 from quco.backends.base import DEFAULT_WINDOW, CountBackend, answer_each
-from quco.errors import BackendError, RiskAbort, UsageError
+from quco.decide import trigger
 from quco.decide.evidence import ClaimEvidence, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
+from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
+from quco.errors import BackendError, RiskAbort, UsageError
 from quco.extract import Extractor, Triplet
 from quco.normalize import invalid_text
-from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
 
 MAX_QUESTION_CHARS = 4_000
 MAX_DRAFT_CHARS = 100_000
@@ -269,7 +269,8 @@ class Detector:
                     if value is None and th.unknown_policy == "error":
                         raise RiskAbort(f"co-occurrence unknown for {t.head!r} and {t.tail!r}: {error}")
                     d = trigger.pair_decision(t.head, t.tail, value, th)
-                    pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, value, self.window, approx, error, d.fired, d.risk))
+                    pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, value, self.window, approx, error,
+                                              d.fired, d.risk))
                     s2_risk = max(s2_risk, d.risk)
                     if d.fired and sentence_flag is None:
                         sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)

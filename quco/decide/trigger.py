@@ -59,7 +59,7 @@ class Thresholds:
         if self.unknown_policy not in UNKNOWN_POLICIES:
             raise ValueError(f"unknown_policy must be one of {UNKNOWN_POLICIES}, not {self.unknown_policy!r}")
 
-    def resolve(self, corpus_tokens: int) -> "Resolved":
+    def resolve(self, corpus_tokens: int) -> Resolved:
         if corpus_tokens <= 0:
             raise ValueError("corpus size must be positive to scale thresholds")
 

@@ -18,7 +18,9 @@ class Triplet:
     head: str
     relation: str
     tail: str
-    kind: str = "svo"  # "svo": linked by a verb in the parse; "pair": co-mentioned, no verb link; "claim": a claim and its anchor (mode "evidence")
+    # "svo": linked by a verb in the parse; "pair": co-mentioned, no verb link; "claim": a claim and its
+    # anchor (mode "evidence")
+    kind: str = "svo"
 
     @property
     def query(self) -> str:

@@ -192,7 +192,7 @@ class OutputLock:
 
     _held: set = set()  # record locks are per process: refuse a second holder in this one ourselves
 
-    def __enter__(self) -> "OutputLock":
+    def __enter__(self) -> OutputLock:
         import fcntl
 
         key = os.path.realpath(self.path)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quco.errors import SourceError
-from quco.normalize import invalid_text
 from quco.files.duckdb_conn import connect
+from quco.normalize import invalid_text
 
 TEXT_SPLITS = ("paragraph", "line", "file")
 

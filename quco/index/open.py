@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from quco.backends.base import CountBackend, require_normalizer
 from quco.errors import ConfigError, IndexOpenError, UsageError
 from quco.normalize import Normalizer
-from quco.backends.base import CountBackend, require_normalizer
 
 LOCAL_BACKENDS = ("auto", "duckdb", "mmap", "sharded", "infinigram-local")
 

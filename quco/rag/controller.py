@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from quco.errors import UsageError
 from quco.decide.report import RiskReport
+from quco.errors import UsageError
 from quco.rag.retrieve import Passage, as_retriever
 
 

@@ -293,7 +293,7 @@ def _item(query, answer, fields) -> dict:
 def _prestart(pool) -> None:
     try:
         pool.prestart()
-    except Exception as exc:  # noqa: BLE001 - heavy requests will spawn on demand and report the error
+    except Exception as exc:
         log.warning("could not start check workers in advance: %s", exc)
 
 
@@ -387,7 +387,7 @@ class _LimitsAndMetrics:
         except _TooLarge:
             if not sent["started"]:
                 await reply(413, f"request body larger than {self.max_body} bytes")
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if not sent["started"] and not received["done"]:  # the client never sent the body it announced
                 await reply(408, f"request body not received within {self.timeout} s")
             elif not sent["started"]:

@@ -220,7 +220,7 @@ class HeavyPool:
             keep = rss <= self.recycle_rss_mb
             if not keep:
                 self.recycled += 1
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError):
             self.killed += 1
             raise
         except (EOFError, OSError) as exc:
@@ -252,7 +252,7 @@ def _preload() -> None:
         from quco.config import Settings
 
         _detector(Settings.from_dict(json.loads(payload)))
-    except Exception:  # noqa: BLE001 - a worker then loads what it needs itself, and reports errors
+    except Exception:
         _PRELOADED.clear()
 
 

@@ -20,16 +20,16 @@ import time
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from quco.errors import BuildError, QucoError
-from quco.normalize import Normalizer
-from quco.files.sources import iter_documents
-from quco.files.outputs import OutputLock
 from quco.files.building import build_sources, fsync_dir, fsync_file, install_sigterm, progress_bar, quco_version
 from quco.files.duckdb_conn import connect
+from quco.files.outputs import OutputLock
+from quco.files.sources import iter_documents
 from quco.index.duckdb.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION
+from quco.normalize import Normalizer
 
 _GAP = 0xFFFFFFFF  # marks the empty position between documents
 _MAX_TOKENS = 0xFFFFFFFE
@@ -120,9 +120,10 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_t
         counts = np.bincount(word_ids, minlength=len(vocab)).astype(np.uint64)
         offsets = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.uint64)
         words = np.array(list(vocab), dtype=object)
-        vocab_arr = {"w": np.arange(len(vocab), dtype=np.uint32), "word": words, "cnt": counts, "off": offsets}
+        # read by name in the SQL below (a DuckDB replacement scan)
+        vocab_arr = {"w": np.arange(len(vocab), dtype=np.uint32), "word": words, "cnt": counts, "off": offsets}  # noqa: F841
         con.execute("INSERT INTO vocab SELECT w, word, cnt, off FROM vocab_arr")
-        postings_arr = {"w": sorted_w, "pos": sorted_pos}
+        postings_arr = {"w": sorted_w, "pos": sorted_pos}  # noqa: F841 (read by name in SQL)
         con.execute("INSERT INTO postings SELECT w, pos FROM postings_arr")
         n_tokens = int(is_token.sum())
         meta = {
@@ -135,7 +136,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_t
             "text_split": text_split,
             "store_text": store_text,
             "sources": [{"path": str(p), "bytes": p.stat().st_size} for p in paths],
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - t0, 3),
             "quco_version": quco_version(),
         }
@@ -177,7 +178,7 @@ def _flush_docs(con, pending: dict[str, list]) -> None:
 
     if not pending["doc"]:
         return
-    docs_arr = {k: np.array(v, dtype=object) for k, v in pending.items()}
+    docs_arr = {k: np.array(v, dtype=object) for k, v in pending.items()}  # noqa: F841 (read by name in SQL)
     con.execute(
         "INSERT INTO docs SELECT CAST(doc AS UINTEGER), CAST(ext_id AS VARCHAR), CAST(title AS VARCHAR), "
         "CAST(start AS UBIGINT), CAST(n_tokens AS UINTEGER), CAST(text AS VARCHAR) FROM docs_arr"

@@ -14,14 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from quco.errors import IndexOpenError, QueryError
-from quco.normalize import Normalizer
-from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, check_budget
 from quco.backends.base import Corpus, Count, CountBackend, require_normalizer
+from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, check_budget
 from quco.backends.positional import PositionalBackend
-from quco.index.duckdb.format import damaged, read_meta
+from quco.errors import IndexOpenError, QueryError
 from quco.files.duckdb_conn import connect
-
+from quco.index.duckdb.format import damaged, read_meta
+from quco.normalize import Normalizer
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class _MemorySegment:
     by_hash = False  # words are found in a dictionary
     stream = None  # no forward index: phrases are verified by searching postings
 
-    def __init__(self, index: "DuckDBIndex"):
+    def __init__(self, index: DuckDBIndex):
         self.ix = index
         self.cnt, self.doc_start, self.doc_end = index._cnt, index._doc_start, index._doc_end
 

@@ -26,15 +26,15 @@ import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from quco.errors import BuildError, QucoError
-from quco.normalize import Normalizer
-from quco.files.sources import iter_documents
-from quco.files.outputs import OutputLock
 from quco.files.building import build_sources, install_sigterm, progress_bar, quco_version, swap_into_place
+from quco.files.outputs import OutputLock
+from quco.files.sources import iter_documents
 from quco.index.infinigram.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, META_FILE
+from quco.normalize import Normalizer
 
 DOC_SEPARATOR = b"\xff"
 _PART_OVERLAP = 100_000  # bytes each part reads past its end (rust_indexing's --hacksize), as in infini-gram's indexer
@@ -132,7 +132,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus) -
             "bytes_per_token": (pos - 2 * n_docs) / n_tokens,  # a word plus its leading space, on average
             "text_split": text_split,
             "sources": [{"path": str(p), "bytes": p.stat().st_size} for p in paths],
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - t0, 3),
             "quco_version": quco_version(),
         }

@@ -32,12 +32,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from quco.errors import IndexOpenError, QueryError
-from quco.normalize import Normalizer
-from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, WorkBudgetExceeded, check_budget, spaced
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, check_window, require_normalizer
+from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, WorkBudgetExceeded, check_budget, spaced
 from quco.backends.positional import PositionalBackend
+from quco.errors import IndexOpenError, QueryError
 from quco.index.infinigram.format import read_infinigram_meta
+from quco.normalize import Normalizer
 
 _DTYPES = {"u8": 1, "u16": 2, "u32": 4}
 _MAX_PHRASE_TOKENS = 256
@@ -132,7 +132,7 @@ class InfiniGramLocal(PositionalBackend):
         n_b = sum(hi - lo for lo, hi in found_b.segment_by_shard)
         if not n_a or not n_b:
             return Cooccurrence(a, b, 0, window, False)
-        enumerate_both = lambda: Cooccurrence(a, b, self.near(self.positions(a), self.positions(b), window),  # noqa: E731
+        enumerate_both = lambda: Cooccurrence(a, b, self.near(self.positions(a), self.positions(b), window),
                                               window, False)
         if n_a + n_b <= self.budget:  # both cheap to enumerate: exact from positions
             return enumerate_both()

@@ -41,17 +41,17 @@ import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from quco.backends.engine import word_hash
 from quco.errors import BuildError
-from quco.normalize import Normalizer
 from quco.files.building import build_sources, building_dir, fsync_dir, fsync_file, progress_bar, quco_version
 from quco.files.outputs import OutputLock, check_outputs
 from quco.files.sources import iter_documents
-from quco.backends.engine import word_hash
-from quco.index.mmap.merge import MAX_POSITIONS, compact_segments, remove_unlisted
 from quco.index.mmap.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, MANIFEST, read_manifest
+from quco.index.mmap.merge import MAX_POSITIONS, compact_segments, remove_unlisted
+from quco.normalize import Normalizer
 
 SEGMENT_TOKENS = 96_000_000  # ~2.4 GB of build memory per worker (segments are merged afterwards)
 _GAP = 0xFFFFFFFF  # the empty position between documents: no phrase spans two documents
@@ -330,7 +330,7 @@ def _write_manifest(root: Path, normalizer, segments: list[dict], text_split, pa
         "segments": segments,
         "text_split": text_split,
         "sources": [{"path": str(p), "bytes": p.stat().st_size if p.exists() else None} for p in paths],
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "build_seconds": round(time.perf_counter() - t0, 3),
         "quco_version": quco_version(),
     }

@@ -10,7 +10,6 @@ from pathlib import Path
 from quco.errors import IndexFormatError, IndexOpenError
 from quco.files.outputs import Artefact
 
-
 FORMAT_NAME = "quco-mmap-index"
 
 

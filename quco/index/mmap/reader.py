@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from quco.backends.base import Corpus, CountBackend, require_normalizer
-from quco.errors import IndexSettingsError
-from quco.normalize import Normalizer
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, WorkBudgetExceeded, check_budget
+from quco.errors import IndexSettingsError
 from quco.index.mmap.format import read_manifest
 from quco.index.mmap.segment import Segment
+from quco.normalize import Normalizer
 
 __all__ = ["MmapIndex", "WorkBudgetExceeded", "DEFAULT_BUDGET"]
 

@@ -16,7 +16,7 @@ class Segment:
         d = root / entry["name"]
         try:
             # Plain ndarray views of the maps: np.memmap's subclass hooks cost microseconds per call.
-            load = lambda n: np.load(d / n, mmap_mode="r").view(np.ndarray)  # noqa: E731
+            load = lambda n: np.load(d / n, mmap_mode="r").view(np.ndarray)
             self.hash, self.cnt, self.off = load("hash.npy"), load("cnt.npy"), load("off.npy")
             self.post, self.word_off = load("postings.npy"), load("word_off.npy")
             self.stream = load("stream.npy")

@@ -178,7 +178,7 @@ class SharedVocabulary:
             raise StaleVocabulary(problem)
         d = Path(root) / VOCAB_DIR
         try:
-            load = lambda n: np.load(d / n, mmap_mode="r").view(np.ndarray)  # noqa: E731
+            load = lambda n: np.load(d / n, mmap_mode="r").view(np.ndarray)
             self.hash, self.ids, self.cnt = load("hash.npy"), load("ids.npy"), load("cnt.npy")
         except (OSError, ValueError) as exc:
             raise StaleVocabulary(f"missing or damaged ({exc})") from None

@@ -20,12 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from quco.files.building import build_sources, building_dir, fsync_dir, fsync_file, quco_version
 from quco.errors import BuildError, QucoError, UsageError
+from quco.files.building import build_sources, building_dir, fsync_dir, fsync_file, quco_version
 from quco.index.mmap.vocab import write_vocabulary
-from quco.normalize import Normalizer
 from quco.index.sharded.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, SHARDS_MANIFEST, read_shards_manifest
-
+from quco.normalize import Normalizer
 
 
 @dataclass(frozen=True)

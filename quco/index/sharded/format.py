@@ -10,7 +10,6 @@ from pathlib import Path
 from quco.errors import IndexOpenError
 from quco.files.outputs import Artefact
 
-
 SHARDS_MANIFEST = "quco-shards.json"
 
 
