@@ -18,8 +18,8 @@ from quco.backends.sharded import ShardedBackend, ShardUnavailable
 from quco.index.mmap.build import build_mmap_index
 from quco.index.mmap.reader import MmapIndex
 from quco.index.sharded.build import build_sharded_index
-from quco.index.sharded.reader import open_sharded
 from quco.index.sharded.ray import IndexShardActor, start_ray_shards
+from quco.index.sharded.reader import open_sharded
 
 ray = pytest.importorskip("ray", reason="Ray is the optional extra quco[ray] (scripts/test.sh installs it)")
 
