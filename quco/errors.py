@@ -29,6 +29,15 @@ class ConfigError(UsageError):
     """A configuration file or QUCO_* variable is malformed."""
 
 
+class InvalidValue(ConfigError, ValueError):
+    """A value outside its domain (a threshold, a worker count, labels a metric cannot use). Also a
+    ``ValueError``, so callers that catch the built-in keep working."""
+
+
+class InvalidArgument(UsageError, TypeError):
+    """An argument of the wrong kind (also a ``TypeError``)."""
+
+
 class SourceError(QucoError):
     """A corpus source file cannot be read as documents (missing, binary, malformed line)."""
 
@@ -97,6 +106,10 @@ class OutputError(QucoError):
     directory is missing or read-only, or another quco run is writing it."""
 
     exit_code = 9
+
+
+class AuditError(QucoError):
+    """The audit trail cannot be written (its writer process would not start)."""
 
 
 class AllRowsFailed(QucoError):

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import threading
 
+from quco.errors import InvalidArgument
+
 _PATCH_LOCK = threading.Lock()
 
 
@@ -52,7 +54,7 @@ class QucoJudger:
         elif hasattr(dataset, "question"):
             questions = list(dataset.question)
         else:
-            raise TypeError("dataset must be a FlashRAG Dataset (with .question), a list of str, or a str")
+            raise InvalidArgument("dataset must be a FlashRAG Dataset (with .question), a list of str, or a str")
         self.last_reports = self.detector.check_many(questions)
         return [bool(r.retrieve) for r in self.last_reports]
 

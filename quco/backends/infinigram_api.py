@@ -25,7 +25,7 @@ from pathlib import Path
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
 from quco.backends.http_retry import RetryPolicy, post_json
-from quco.errors import BackendError, ConfigError, QueryError, UpstreamError
+from quco.errors import BackendError, ConfigError, InvalidValue, QueryError, UpstreamError
 
 __all__ = ["InfiniGramAPI", "ResponseCache", "RetryPolicy", "query_term"]
 
@@ -118,7 +118,7 @@ class InfiniGramAPI(CountBackend):
         seed: int | None = None,
     ):
         if max_workers < 1:
-            raise ValueError("max_workers must be at least 1")
+            raise InvalidValue("max_workers must be at least 1")
         if session is None:
             import requests
 

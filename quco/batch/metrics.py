@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from quco.errors import InvalidValue
+
 
 def rankdata(values):
     """Ranks 1..n, ties get their average rank."""
@@ -29,7 +31,7 @@ def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float:
     y = np.asarray(labels, dtype=bool)
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
-        raise ValueError("AUROC needs both positive and negative labels")
+        raise InvalidValue("AUROC needs both positive and negative labels")
     r = rankdata(scores)
     return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
@@ -41,7 +43,7 @@ def auprc(scores: Sequence[float], labels: Sequence[bool]) -> float:
     s = np.asarray(scores, dtype=float)
     y = np.asarray(labels, dtype=bool)
     if not y.any():
-        raise ValueError("AUPRC needs positive labels")
+        raise InvalidValue("AUPRC needs positive labels")
     # Descending score; within ties, negatives first (no credit from arbitrary tie order).
     order = np.lexsort((y, -s))
     ys = y[order]

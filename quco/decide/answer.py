@@ -32,7 +32,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
-from quco.decide.detector import _cooc_value, _isolating_failures
 from quco.decide.evidence import (
     NEUTRAL,
     ClaimEvidence,
@@ -44,6 +43,7 @@ from quco.decide.evidence import (
     overlaps,
     with_forms,
 )
+from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
 from quco.errors import RiskAbort, UsageError
 from quco.extract import Extractor
@@ -122,7 +122,7 @@ class AnswerScorer:
             claims_new.append(new)
             restated.append(tuple(same))
         def count(batch):
-            return _isolating_failures(self.backend.count_many, batch, lambda c: (c.count, c.approx, None))
+            return counts_of(self.backend, batch)
 
         def phrases_of(which):  # the phrases of these questions: given, else parsed (only these)
             return dict(zip(which, [question_claims[i] for i in which] if question_claims is not None
@@ -155,7 +155,7 @@ class AnswerScorer:
                         if not overlaps(q, c, canon) for pair in claim_pairs(q, c, counts)}
                        | {pair for ch, _ in picks.values() for pair in pairs_needed(ch, counts)})
         window = self.window
-        cooccur = _isolating_failures(lambda b: self.backend.cooccur_many(b, window), pairs, _cooc_value)
+        cooccur = cooccurrences_of(self.backend, pairs, window)
         corpus = self.backend.corpus
         reports = []
         for i, ((question, answer), qs, an, cs, same) in enumerate(zip(items, q_phrases, anchors, claims_new, restated)):

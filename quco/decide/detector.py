@@ -12,11 +12,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from quco.backends.base import DEFAULT_WINDOW, CountBackend, answer_each
+from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide import trigger
 from quco.decide.evidence import ClaimEvidence, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
+from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
-from quco.errors import BackendError, RiskAbort, UsageError
+from quco.errors import RiskAbort, UsageError
 from quco.extract import Extractor, Triplet
 from quco.normalize import invalid_text
 
@@ -181,11 +182,11 @@ class Detector:
 
     def _counts(self, phrases: list[str]) -> dict:
         """phrase -> (count or None, approx, error)."""
-        return _isolating_failures(self.backend.count_many, phrases, lambda c: (c.count, c.approx, None))
+        return counts_of(self.backend, phrases)
 
     def _cooccur(self, pairs: list[tuple[str, str]]) -> dict:
         """(head, tail) -> (co-occurrence or None, approx, error)."""
-        return _isolating_failures(lambda batch: self.backend.cooccur_many(batch, self.window), pairs, _cooc_value)
+        return cooccurrences_of(self.backend, pairs, self.window)
 
     def _claim_plan(self, question, entities, sentences, counts) -> dict:
         """Mode "evidence": per sentence, (anchors, new claims). Anchors are the question's rarest
@@ -220,20 +221,7 @@ class Detector:
             d = trigger.pair_decision(anchors[0], claim, None, th)
             d = replace(d, reasons=(f"{d.reasons[0]} ({error})",) if error else d.reasons)
             return ClaimEvidence(claim, counts[claim][0], anchors[0], None, None, d.risk, approx=approx), d, error
-        fired = ev.risk > th.claim_risk
-        if not fired:
-            return ev, trigger.Decision(False, ev.risk, ()), None
-        said = f"{claim!r} (counted with {', '.join(map(repr, ev.forms))})" if ev.forms else repr(claim)
-        if ev.count == 0:
-            why = f"{claim!r} never occurs in the corpus"
-        elif ev.cooccur == 0:
-            why = (f"{said} is not associated with {ev.anchor!r}: never within {self.window:,} tokens of it "
-                   f"({ev.expected:.3g} times expected by chance; counts {ev.anchor_count:,} and {ev.count:,})")
-        else:
-            why = (f"{said} is not associated with {ev.anchor!r}: together {ev.cooccur:,} times within "
-                   f"{self.window:,} tokens, no more than the {ev.expected:.3g} expected by chance "
-                   f"(counts {ev.anchor_count:,} and {ev.count:,})")
-        return ev, trigger.Decision(True, ev.risk, (why,)), None
+        return ev, trigger.claim_decision(ev, th, self.window), None
 
     def _report(self, question, entities, sentences, counts, cooccur, shared, start, plan=None) -> RiskReport:
         th = self._resolved
@@ -353,28 +341,12 @@ def _relation(sentence, claim: str, anchor: str) -> str:
     return " ".join(words if a >= 0 else words[-4:])
 
 
-def _isolating_failures(batch_call, items: list, value) -> dict:
-    """Answer ``items`` with one batch call; if it fails, retry item by item so that only the
-    failing items become ``(None, False, error)``. Results are keyed by the input item."""
-    if not items:
-        return {}
-    return {item: (None, False, str(r)) if isinstance(r, BackendError) else value(r)
-            for item, r in zip(items, answer_each(batch_call, items))}
-
-
 def _pair(item) -> tuple:
     try:
         q, d = item
     except (TypeError, ValueError):
         raise UsageError(f"expected a question or a (question, draft) pair, got {type(item).__name__}") from None
     return q, d
-
-
-def _cooc_value(c) -> tuple:
-    # An approximate zero from a sampled engine is not evidence of absence: report it as unknown.
-    if c.approx and c.count == 0:
-        return (None, True, "approximate zero from a sampled count")
-    return (c.count, c.approx, None)
 
 
 def _rebuild(backend, extractor, thresholds, window, max_question_chars, max_draft_chars, max_draft_sentences, anchors=2,

@@ -1,4 +1,5 @@
-"""The QuCo-RAG decision rules as pure functions (no I/O, no NLP).
+"""The decision rules as pure functions (no I/O, no NLP): QuCo-RAG's (stage 1, pairs, lone entities)
+and the default evidence-mode claim rule (``claim_decision``).
 
 QuCo-RAG's thresholds are absolute counts on a 4.6T-token corpus (OLMo-2 pretraining data):
 stage 1 retrieves when the question's entities have a mean count below 1,000; stage 2 flags a
@@ -17,6 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from quco.errors import InvalidValue
+
+if TYPE_CHECKING:
+    from quco.decide.evidence import ClaimEvidence
 
 REFERENCE_TOKENS = 4.6e12  # QuCo-RAG's corpus size
 UNKNOWN_POLICIES = ("risky", "ignore", "error")
@@ -45,23 +52,23 @@ class Thresholds:
         for name in ("entity_rate", "cooccur_rate", "lone_entity_rate", "steepness"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number, not {value!r}")
+                raise InvalidValue(f"{name} must be a positive number, not {value!r}")
         for name in ("entity_absolute", "cooccur_absolute", "lone_entity_absolute"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number, not {value!r}")
+                raise InvalidValue(f"{name} must be a positive number, not {value!r}")
         if self.aggregate not in AGGREGATES:
-            raise ValueError(f"aggregate must be one of {AGGREGATES}, not {self.aggregate!r}")
+            raise InvalidValue(f"aggregate must be one of {AGGREGATES}, not {self.aggregate!r}")
         if not (isinstance(self.claim_risk, (int, float)) and 0 < self.claim_risk < 1):
-            raise ValueError(f"claim_risk must be a number between 0 and 1, not {self.claim_risk!r}")
+            raise InvalidValue(f"claim_risk must be a number between 0 and 1, not {self.claim_risk!r}")
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+            raise InvalidValue(f"mode must be one of {MODES}, not {self.mode!r}")
         if self.unknown_policy not in UNKNOWN_POLICIES:
-            raise ValueError(f"unknown_policy must be one of {UNKNOWN_POLICIES}, not {self.unknown_policy!r}")
+            raise InvalidValue(f"unknown_policy must be one of {UNKNOWN_POLICIES}, not {self.unknown_policy!r}")
 
     def resolve(self, corpus_tokens: int) -> Resolved:
         if corpus_tokens <= 0:
-            raise ValueError("corpus size must be positive to scale thresholds")
+            raise InvalidValue("corpus size must be positive to scale thresholds")
 
         def pick(absolute, rate):
             return (float(absolute), "absolute") if absolute is not None else (rate * corpus_tokens, "scaled")
@@ -181,6 +188,27 @@ def lone_decision(entity: str, count: int | None, th: Resolved) -> Decision:
     if fired:
         return Decision(True, r, (f"lone entity {entity!r} is rare (count {count} < {th.lone_entity:,.4g})",))
     return Decision(False, r, ())
+
+
+def claim_decision(ev: ClaimEvidence, th: Resolved, window: int) -> Decision:
+    """Mode "evidence", the default stage-2 rule: a claim fires when its association with its best
+    anchor (``quco.decide.evidence``) is no better than chance, i.e. its risk is above
+    ``th.claim_risk``; the reason says whether it never occurs, never near the anchor, or no more
+    often than chance."""
+    if ev.risk <= th.claim_risk:
+        return Decision(False, ev.risk, ())
+    claim = ev.phrase
+    said = f"{claim!r} (counted with {', '.join(map(repr, ev.forms))})" if ev.forms else repr(claim)
+    if ev.count == 0:
+        why = f"{claim!r} never occurs in the corpus"
+    elif ev.cooccur == 0:
+        why = (f"{said} is not associated with {ev.anchor!r}: never within {window:,} tokens of it "
+               f"({ev.expected:.3g} times expected by chance; counts {ev.anchor_count:,} and {ev.count:,})")
+    else:
+        why = (f"{said} is not associated with {ev.anchor!r}: together {ev.cooccur:,} times within "
+               f"{window:,} tokens, no more than the {ev.expected:.3g} expected by chance "
+               f"(counts {ev.anchor_count:,} and {ev.count:,})")
+    return Decision(True, ev.risk, (why,))
 
 
 def _names(items: Sequence[str], limit: int = 5) -> str:

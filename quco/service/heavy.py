@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import threading
 
-from quco.errors import QucoError
+from quco.errors import InvalidValue, QucoError
 
 PRELOAD_MODULE = "quco.service.heavy"
 _PRELOADED: dict = {}  # settings -> Detector, filled in the fork server by ``_preload``
@@ -110,7 +110,7 @@ class HeavyPool:
 
     def __init__(self, settings, size: int = 1, *, recycle_rss_mb: float = 700.0):
         if size < 1:
-            raise ValueError("a heavy pool needs at least one worker")
+            raise InvalidValue("a heavy pool needs at least one worker")
         self.settings = settings
         self.size = size
         self.recycle_rss_mb = recycle_rss_mb

@@ -22,6 +22,7 @@ import logging
 import shutil
 from pathlib import Path
 
+from quco.errors import BuildError, IndexOpenError
 from quco.files.building import fsync_file, progress_bar
 
 log = logging.getLogger("quco.index")
@@ -31,7 +32,7 @@ _GAP = 0xFFFFFFFF
 _CHUNK = 16_000_000  # positions held in memory at once (~200 MB of buffers)
 
 
-class HashCollision(Exception):
+class HashCollision(BuildError):
     """Two different words share a 64-bit hash across the segments: they cannot be merged."""
 
 
@@ -146,7 +147,7 @@ class _UInt32File:
             shape, _fortran, dtype = read_header(fh)
             self.header = fh.tell()
         if dtype != np.dtype("<u4") or len(shape) != 1:
-            raise ValueError(f"{path}: expected a uint32 vector, found {dtype} {shape}")
+            raise IndexOpenError(f"{path}: expected a uint32 vector, found {dtype} {shape}; the segment is damaged")
         self.n, self.path, self._np = shape[0], path, np
 
     def read(self, a: int, b: int):
@@ -161,7 +162,7 @@ class _UInt32File:
             while got < len(buf):
                 n = fh.readinto(view[got:])
                 if not n:
-                    raise ValueError(f"{self.path}: shorter than its header says")
+                    raise IndexOpenError(f"{self.path}: shorter than its header says; the segment is damaged")
                 got += n
         return np.frombuffer(buf, dtype=np.uint32)
 
