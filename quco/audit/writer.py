@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import socketserver
 import threading
@@ -20,16 +21,31 @@ import time
 from pathlib import Path
 
 from quco.audit.log import AuditLog, DecisionRecorder, RowBatcher, UnknownRequest
+from quco.errors import AuditError
 
 _SEND_EVERY = 0.1
 
 
 def run_writer(path: str, sock_path: str, store_text: bool, retention_days, retention_rows, parent: int) -> None:
-    """The writer process's body."""
+    """The writer process's body. It ignores SIGTERM and SIGINT, which a process-group signal to
+    ``quco serve`` delivers to it too: it must outlive the workers still sending their last rows.
+    It stops when the server asks (``stop_writer``) or is gone, committing what it holds."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop = threading.Event()
     log = AuditLog(path, store_text=store_text, retention_days=retention_days, retention_rows=retention_rows)
+
+    handlers: set[threading.Thread] = set()
 
     class Handler(socketserver.StreamRequestHandler):
         def handle(self):
+            handlers.add(threading.current_thread())
+            try:
+                self.serve_lines()
+            finally:
+                handlers.discard(threading.current_thread())
+
+        def serve_lines(self):
             for line in self.rfile:
                 msg = json.loads(line)
                 op = msg.get("op")
@@ -39,6 +55,9 @@ def run_writer(path: str, sock_path: str, store_text: bool, retention_days, rete
                     continue
                 if op == "key":
                     reply = {"key": log.key.hex(), "store_text": log.store_text}
+                elif op == "stop":
+                    stop.set()
+                    reply = {"ok": True}
                 elif op == "flush":
                     log.flush()
                     reply = {"ok": True}
@@ -61,10 +80,13 @@ def run_writer(path: str, sock_path: str, store_text: bool, retention_days, rete
     server = Server(sock_path, Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        while os.getppid() == parent:  # the server (our parent) went away: commit and stop
-            time.sleep(0.2)
+        while os.getppid() == parent and not stop.is_set():  # asked to stop, or the server went away
+            stop.wait(0.2)
     finally:
         server.shutdown()
+        deadline = time.monotonic() + 10  # rows a closing worker already sent are still being read
+        for t in list(handlers):
+            t.join(max(0.0, deadline - time.monotonic()))
         log.close()
         Path(sock_path).unlink(missing_ok=True)
 
@@ -81,7 +103,7 @@ def start_writer(path: Path, *, store_text: bool, retention_days=None, retention
     deadline = time.time() + 60
     while time.time() < deadline:
         if not proc.is_alive():
-            raise RuntimeError(f"the audit writer for {path} exited at start (code {proc.exitcode})")
+            raise AuditError(f"the audit writer for {path} exited at start (code {proc.exitcode})")
         try:
             with socket.socket(socket.AF_UNIX) as s:
                 s.connect(sock_path)
@@ -89,7 +111,24 @@ def start_writer(path: Path, *, store_text: bool, retention_days=None, retention
         except OSError:
             time.sleep(0.05)
     proc.kill()
-    raise RuntimeError(f"the audit writer for {path} did not start")
+    raise AuditError(f"the audit writer for {path} did not start")
+
+
+def stop_writer(proc, sock_path: str, timeout: float = 30.0) -> None:
+    """Ask the writer to commit and exit (after the workers have sent their last rows); kill it if
+    it has not within ``timeout`` seconds."""
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(timeout)
+            s.connect(sock_path)
+            s.sendall(b'{"op": "stop"}\n')
+            s.recv(64)
+    except OSError:
+        pass  # already gone: join below returns at once
+    proc.join(timeout)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(5)
 
 
 class AuditClient(DecisionRecorder):
@@ -152,7 +191,11 @@ class AuditClient(DecisionRecorder):
         return reply["new"]
 
     def close(self) -> None:
-        try:
-            self._req.close()
-        except OSError:
-            pass
+        """Send the rows still queued, then close the connections."""
+        self._rows.close(timeout=10.0)
+        for conn in (self._out, self._req):
+            try:
+                if conn is not None:
+                    conn.close()
+            except OSError:
+                pass

@@ -141,6 +141,8 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     async def lifespan(app):
         yield
         pool.close()  # idle workers go now; a busy one when its request is answered
+        if audit is not None:
+            audit.close()  # this worker's last rows reach the writer before the server stops it
 
     app = FastAPI(title="quco", version=__version__, lifespan=lifespan,
                   description="Decide when an LLM must retrieve, from pretraining-corpus statistics (QuCo-RAG).")
@@ -397,8 +399,8 @@ class _LimitsAndMetrics:
                 self.metrics.observe(path, status["code"], time.perf_counter() - start)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(UsageError):
+    """A request body over the limit (control flow inside the size-capping middleware)."""
 
 
 def _report_json(report, metrics: Metrics) -> dict:
@@ -494,7 +496,7 @@ def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int =
     writer = None
     try:
         if audit:
-            from quco.audit.writer import start_writer
+            from quco.audit.writer import start_writer, stop_writer
 
             writer, sock = start_writer(Path(audit).resolve(), store_text=audit_text, retention_days=audit_retention_days,
                                         retention_rows=audit_retention_rows)
@@ -504,8 +506,7 @@ def serve(settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int =
                     timeout_keep_alive=keep_alive_timeout)
     finally:
         if writer is not None:
-            writer.terminate()  # the writer commits what it holds on its way out
-            writer.join(30)
+            stop_writer(writer, sock)  # after the workers: their last rows are in; it commits and exits
         shutil.rmtree(prom_dir, ignore_errors=True)
     return 0
 
