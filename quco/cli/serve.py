@@ -32,7 +32,7 @@ def register(sub) -> None:
 
 
 def cmd_serve(args) -> int:
-    from quco.service.app import serve
+    from quco.service.server import ServeOptions, serve
 
     if args.workers < 1 or not 0 <= args.port <= 65535:
         raise UsageError("--workers must be at least 1 and --port within 0-65535")
@@ -41,8 +41,10 @@ def cmd_serve(args) -> int:
         from dataclasses import replace
 
         settings = replace(settings, max_draft_sentences=args.max_draft_sentences)
-    return serve(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
-                 token_file=args.token_file, insecure_no_auth=args.insecure_no_auth, header_timeout=args.header_timeout,
-                 keep_alive_timeout=args.keep_alive_timeout, heavy_workers=args.heavy_workers,
-                 max_request_chars=args.max_request_chars, audit=args.audit, audit_text=args.audit_text,
-                 audit_retention_days=args.audit_retention_days, audit_retention_rows=args.audit_retention_rows)
+    options = ServeOptions(
+        host=args.host, port=args.port, workers=args.workers, log_level=args.log_level, token_file=args.token_file,
+        insecure_no_auth=args.insecure_no_auth, header_timeout=args.header_timeout,
+        keep_alive_timeout=args.keep_alive_timeout, heavy_workers=args.heavy_workers,
+        max_request_chars=args.max_request_chars, audit=args.audit, audit_text=args.audit_text,
+        audit_retention_days=args.audit_retention_days, audit_retention_rows=args.audit_retention_rows)
+    return serve(settings, options)
