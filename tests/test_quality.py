@@ -180,8 +180,9 @@ def test_quco_calibrate_then_score_gives_p_fabrication(env, tmp_path, capsys):
     (tmp_path / "notes.json").write_text('{"mine": 1}')
     with pytest.raises(OutputError, match="not a quco calibration"):
         from quco.batch.calibrate import calibrate_file
+        from quco.batch.scoring import ScoreOptions
 
-        calibrate_file(src, tmp_path / "notes.json", settings=settings, pair_fields=("right", "wrong"))
+        calibrate_file(src, tmp_path / "notes.json", settings=settings, options=ScoreOptions(pair_fields=("right", "wrong")))
 
 
 # -- the eval report ------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ flagged unknown), ``"error"`` raises ``RiskAbort``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
@@ -73,6 +73,20 @@ class AnswerReport:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """What one ``score_many`` batch looked up, per item (lists) and shared (counts, co-occurrences)."""
+
+    q_phrases: list
+    anchors: list
+    claims_new: list
+    restated: list
+    picks: dict
+    counts: dict
+    cooccur: dict
+    canon: Callable[[str], str]
+
+
 class AnswerScorer:
     def __init__(self, backend: CountBackend, extractor: Extractor | None = None, *, window: int = DEFAULT_WINDOW,
                  anchors: int = 1, unknown_policy: str = "risky", empty_risk: float = NEUTRAL, calibration=None):
@@ -112,17 +126,22 @@ class AnswerScorer:
                 raise UsageError(f"questions and answers must be valid text: {bad}")
         if question_entities is None:
             question_entities = self.extractor.entities_many(questions)
-        q_entities = [tuple(dict.fromkeys(e.text for e in ents)) for ents in question_entities]
         if claims is None:
             claims = self.extractor.claims_many(answers)
+        batch = self._evidence(questions, answers, question_entities, claims, question_claims)
+        return [self._answer_report(i, question, answer, batch) for i, (question, answer) in enumerate(items)]
+
+    def _evidence(self, questions: list[str], answers: list[str], question_entities, claims,
+                  question_claims) -> _Batch:
+        """Everything the batch's reports read: each answer's new claims, each question's anchors
+        and choice, and every count and co-occurrence they need (one backend batch each)."""
         canon = canonical_of(self.backend)
+        q_entities = [tuple(dict.fromkeys(e.text for e in ents)) for ents in question_entities]
         claims_new, restated = [], []
         for question, q_entities_i, cs in zip(questions, q_entities, claims):
             new, same = new_claims(cs, q_entities_i, canon, context=canon(question))
             claims_new.append(new)
             restated.append(tuple(same))
-        def count(batch):
-            return counts_of(self.backend, batch)
 
         def phrases_of(which):  # the phrases of these questions: given, else parsed (only these)
             return dict(zip(which, [question_claims[i] for i in which] if question_claims is not None
@@ -134,8 +153,9 @@ class AnswerScorer:
         choices = {i: choice_of(questions[i], question_entities[i], q_claims[i], canon) for i in maybe}
         picks = {i: (ch, pick) for i, ch in choices.items() if ch is not None
                  and (pick := picked(ch, answers[i], canon)) is not None}
-        counts = count(sorted({p for qs in q_entities for p in qs if canon(p)} | with_forms(c for cs in claims_new for c in cs)
-                              | {p for ch, _ in picks.values() for p in phrases_needed(ch)}))
+        counts = counts_of(self.backend, sorted({p for qs in q_entities for p in qs if canon(p)}
+                                                | with_forms(c for cs in claims_new for c in cs)
+                                                | {p for ch, _ in picks.values() for p in phrases_needed(ch)}))
         # Anchors: the question's rarest known entities. A question naming no entity the corpus
         # knows is anchored by its noun phrases ("script", "autographs") instead; only those
         # questions are parsed for them. The noun phrases of a question that has entities would
@@ -146,7 +166,7 @@ class AnswerScorer:
             q_claims.update(phrases_of([i for i in bare if i not in q_claims]))
             for i in bare:
                 q_phrases[i] = tuple(dict.fromkeys(q_entities[i] + tuple(q_claims[i])))
-            counts.update(count(sorted({p for i in bare for p in q_phrases[i] if canon(p)} - set(counts))))
+            counts.update(counts_of(self.backend, sorted({p for i in bare for p in q_phrases[i] if canon(p)} - set(counts))))
         anchors = []
         for qs in q_phrases:
             known = [q for q in qs if canon(q) and (counts[q][0] or 0) > 0]
@@ -154,44 +174,45 @@ class AnswerScorer:
         pairs = sorted({pair for an, cs in zip(anchors, claims_new) for q in an for c in cs
                         if not overlaps(q, c, canon) for pair in claim_pairs(q, c, counts)}
                        | {pair for ch, _ in picks.values() for pair in pairs_needed(ch, counts)})
-        window = self.window
-        cooccur = cooccurrences_of(self.backend, pairs, window)
-        corpus = self.backend.corpus
-        reports = []
-        for i, ((question, answer), qs, an, cs, same) in enumerate(zip(items, q_phrases, anchors, claims_new, restated)):
-            choice = None
-            if i in picks:
-                ch, (chosen, other) = picks[i]
-                choice = choice_evidence(ch, chosen, other, counts, cooccur, corpus, window)
-                if choice.unknown and self.unknown_policy == "error":
-                    raise RiskAbort(f"a count is unknown for the choice of {chosen!r} over {other!r}")
-            # An anchor whose count is unknown might have been the rarest one: the evidence
-            # against the others is then not the evidence the method asks for. Fail closed.
-            lost = [q for q in qs if canon(q) and counts[q][0] is None]
-            if lost and cs:
+        cooccur = cooccurrences_of(self.backend, pairs, self.window)
+        return _Batch(q_phrases, anchors, claims_new, restated, picks, counts, cooccur, canon)
+
+    def _answer_report(self, i: int, question: str, answer: str, b: _Batch) -> AnswerReport:
+        """Item ``i`` of a batch: its least supported claim, its choice, unknowns by the policy."""
+        qs, an, cs, same = b.q_phrases[i], b.anchors[i], b.claims_new[i], b.restated[i]
+        counts, cooccur, canon = b.counts, b.cooccur, b.canon
+        corpus, window = self.backend.corpus, self.window
+        choice = None
+        if i in b.picks:
+            ch, (chosen, other) = b.picks[i]
+            choice = choice_evidence(ch, chosen, other, counts, cooccur, corpus, window)
+            if choice.unknown and self.unknown_policy == "error":
+                raise RiskAbort(f"a count is unknown for the choice of {chosen!r} over {other!r}")
+        # An anchor whose count is unknown might have been the rarest one: the evidence
+        # against the others is then not the evidence the method asks for. Fail closed.
+        lost = [q for q in qs if canon(q) and counts[q][0] is None]
+        if lost and cs:
+            if self.unknown_policy == "error":
+                raise RiskAbort(f"count for question entity {lost[0]!r} is unknown")
+            if self.unknown_policy == "risky":
+                claims_ev = tuple(ClaimEvidence(c, counts[c][0], None, None, None, 1.0) for c in cs)
+                p = self.calibration.p(1.0) if self.calibration is not None else None
+                return AnswerReport(question, answer, 1.0, claims_ev, same, an, True, p, choice)
+        evidence, unknown = [], bool(lost and cs) or bool(choice is not None and choice.unknown)
+        for c in cs:
+            ev = claim_evidence(c, an, counts, cooccur, corpus, window)
+            if ev is None:
+                unknown = True
                 if self.unknown_policy == "error":
-                    raise RiskAbort(f"count for question entity {lost[0]!r} is unknown")
-                if self.unknown_policy == "risky":
-                    claims_ev = tuple(ClaimEvidence(c, counts[c][0], None, None, None, 1.0) for c in cs)
-                    p = self.calibration.p(1.0) if self.calibration is not None else None
-                    reports.append(AnswerReport(question, answer, 1.0, claims_ev, same, an, True, p, choice))
+                    raise RiskAbort(f"count for {c!r} is unknown")
+                if self.unknown_policy == "ignore":
                     continue
-            evidence, unknown = [], bool(lost and cs) or bool(choice is not None and choice.unknown)
-            for c in cs:
-                ev = claim_evidence(c, an, counts, cooccur, corpus, window)
-                if ev is None:
-                    unknown = True
-                    if self.unknown_policy == "error":
-                        raise RiskAbort(f"count for {c!r} is unknown")
-                    if self.unknown_policy == "ignore":
-                        continue
-                    ev = ClaimEvidence(c, None, None, None, None, 1.0)
-                evidence.append(ev)
-            worst = least_supported(evidence)
-            risks = [worst.risk] if worst is not None else []
-            if choice is not None and (choice.checked or choice.unknown and self.unknown_policy == "risky"):
-                risks.append(choice.risk)
-            risk = max(risks) if risks else self.empty_risk
-            p = self.calibration.p(risk) if self.calibration is not None else None
-            reports.append(AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p, choice))
-        return reports
+                ev = ClaimEvidence(c, None, None, None, None, 1.0)
+            evidence.append(ev)
+        worst = least_supported(evidence)
+        risks = [worst.risk] if worst is not None else []
+        if choice is not None and (choice.checked or choice.unknown and self.unknown_policy == "risky"):
+            risks.append(choice.risk)
+        risk = max(risks) if risks else self.empty_risk
+        p = self.calibration.p(risk) if self.calibration is not None else None
+        return AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p, choice)

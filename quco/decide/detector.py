@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide import trigger
@@ -27,6 +27,8 @@ MAX_DRAFT_SENTENCES = 1_000
 
 
 class Detector:
+    anchors = 2  # mode "evidence": how many of the question's rarest known entities anchor claims
+
     def __init__(
         self,
         backend: CountBackend,
@@ -37,7 +39,6 @@ class Detector:
         max_question_chars: int = MAX_QUESTION_CHARS,
         max_draft_chars: int = MAX_DRAFT_CHARS,
         max_draft_sentences: int = MAX_DRAFT_SENTENCES,
-        anchors: int = 2,
         calibration=None,
         audit=None,
         tracing: bool | None = None,
@@ -54,7 +55,6 @@ class Detector:
         self.max_question_chars = max_question_chars
         self.max_draft_chars = max_draft_chars
         self.max_draft_sentences = max_draft_sentences
-        self.anchors = anchors  # mode "evidence": how many of the question's rarest entities anchor claims
         if calibration is not None:
             calibration.require_score("risk", "a Detector", "AnswerScorer")
         self.calibration = calibration
@@ -69,7 +69,7 @@ class Detector:
         """Pickled by configuration (backend and extractor reopen in the receiving process); an
         audit log stays with the process that opened it."""
         return _rebuild, (self.backend, self.extractor, self.thresholds, self.window, self.max_question_chars,
-                          self.max_draft_chars, self.max_draft_sentences, self.anchors, self.calibration)
+                          self.max_draft_chars, self.max_draft_sentences, self.calibration)
 
     # -- public API ---------------------------------------------------------------------------
     def check_question(self, question: str) -> RiskReport:
@@ -235,60 +235,22 @@ class Detector:
             if bad:
                 raise RiskAbort(f"count unknown for {bad[0].text!r}: {bad[0].error}")
         s1 = trigger.stage1([(e.text, e.count) for e in ent_ev], th)
-        reasons = list(s1.reasons)
-        pairs, lones, flagged, s2_risk, s2_fired = [], [], None, 0.0, False
+        draft = _Draft()
         if sentences is not None:
             for s in sentences:
-                sentence_flag = None
-                anchors, claims = plan[s.index] if plan is not None else ((), ())
-                if plan is not None and anchors:
-                    for c in claims:
-                        ev, d, error = self._claim_decision(c, anchors, counts, cooccur)
-                        head = ev.anchor or anchors[0]
-                        t = Triplet(head, _relation(s, c, head), c, "claim")
-                        pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window, ev.approx,
-                                                  error, d.fired, d.risk,
-                                                  ev.anchor_count, ev.count, ev.expected, ev.pmi))
-                        s2_risk = max(s2_risk, d.risk)
-                        if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):
-                            sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)
-                for t in s.triplets if plan is None or not anchors else ():
-                    value, approx, error = cooccur[(t.head, t.tail)]
-                    if value is None and th.unknown_policy == "error":
-                        raise RiskAbort(f"co-occurrence unknown for {t.head!r} and {t.tail!r}: {error}")
-                    d = trigger.pair_decision(t.head, t.tail, value, th)
-                    pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, value, self.window, approx, error,
-                                              d.fired, d.risk))
-                    s2_risk = max(s2_risk, d.risk)
-                    if d.fired and sentence_flag is None:
-                        sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)
-                if th.check_lone_entities and len(s.entities) == 1 and not s.triplets and not (plan is not None and anchors):
-                    ent = s.entities[0].text
-                    value, approx, error = counts[ent]
-                    if value is None and th.unknown_policy == "error":
-                        raise RiskAbort(f"count unknown for {ent!r}: {error}")
-                    d = trigger.lone_decision(ent, value, th)
-                    lones.append(LoneEvidence(s.index, ent, value, approx, error, d.fired, d.risk))
-                    s2_risk = max(s2_risk, d.risk)
-                    if d.fired and sentence_flag is None:
-                        sentence_flag = (FlaggedSentence(s.index, s.text, s.start, None, ent), d)
-                if sentence_flag is not None and flagged is None:
-                    flagged = sentence_flag[0]
-                    reasons.append(f"sentence {s.index + 1}: " + "; ".join(sentence_flag[1].reasons))
-            s2_fired = flagged is not None
-            if not s2_fired:
-                reasons.append(f"draft: {len(pairs)} pair(s) and {len(lones)} lone entit(y/ies) checked, none flagged")
-        if s1.fired:
-            stage = "question"
-        elif s2_fired:
-            stage = "draft"
-        else:
-            stage = None
+                self._check_sentence(s, plan, counts, cooccur, draft)
+            if draft.flagged is None:
+                draft.reasons.append(f"draft: {len(draft.pairs)} pair(s) and {len(draft.lones)} lone entit(y/ies) "
+                                     "checked, none flagged")
+        s2_fired = draft.flagged is not None
+        stage = "question" if s1.fired else "draft" if s2_fired else None
         suggested = None
-        if flagged is not None:
+        if draft.flagged is not None:
+            flagged = draft.flagged
             suggested = flagged.triplet.query if flagged.triplet is not None else flagged.lone_entity
         elif s1.fired:
             suggested = question
+        pairs, lones = draft.pairs, draft.lones
         any_approx = any(e.approx for e in ent_ev) or any(p.approx for p in pairs) or any(x.approx for x in lones)
         any_unknown = s1.unknown or any(p.cooccur is None for p in pairs) or any(x.count is None for x in lones)
         corpus = self.backend.corpus
@@ -298,13 +260,13 @@ class Detector:
         return RiskReport(
             question=question,
             retrieve=s1.fired or s2_fired,
-            risk=max(s1.risk, s2_risk),
+            risk=max(s1.risk, draft.risk),
             stage=stage,
-            reasons=tuple(reasons),
+            reasons=tuple(list(s1.reasons) + draft.reasons),
             entities=tuple(ent_ev),
             pairs=tuple(pairs),
             lone_entities=tuple(lones),
-            flagged=flagged,
+            flagged=draft.flagged,
             suggested_query=suggested,
             draft_checked=sentences is not None,
             sentences_checked=len(sentences) if sentences is not None else 0,
@@ -317,9 +279,61 @@ class Detector:
             extractor=self.extractor.model_name,
             thresholds=th.to_dict(),
             stage1_risk=s1.risk,
-            stage2_risk=s2_risk,
+            stage2_risk=draft.risk,
             timings_ms={k: round(v, 3) if isinstance(v, float) else v for k, v in timings.items()},
         )
+
+    def _check_sentence(self, s, plan, counts, cooccur, draft: _Draft) -> None:
+        """Stage 2 on one sentence: its claims against their anchors (mode "evidence"), else its
+        (head, tail) pairs and lone entity (the paper's rule); the first flagged sentence decides."""
+        th = self._resolved
+        sentence_flag = None
+        anchors, claims = plan[s.index] if plan is not None else ((), ())
+        if plan is not None and anchors:
+            for c in claims:
+                ev, d, error = self._claim_decision(c, anchors, counts, cooccur)
+                head = ev.anchor or anchors[0]
+                t = Triplet(head, _relation(s, c, head), c, "claim")
+                draft.pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window,
+                                                ev.approx, error, d.fired, d.risk,
+                                                ev.anchor_count, ev.count, ev.expected, ev.pmi))
+                draft.risk = max(draft.risk, d.risk)
+                if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):
+                    sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)
+        for t in s.triplets if plan is None or not anchors else ():
+            value, approx, error = cooccur[(t.head, t.tail)]
+            if value is None and th.unknown_policy == "error":
+                raise RiskAbort(f"co-occurrence unknown for {t.head!r} and {t.tail!r}: {error}")
+            d = trigger.pair_decision(t.head, t.tail, value, th)
+            draft.pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, value, self.window, approx,
+                                            error, d.fired, d.risk))
+            draft.risk = max(draft.risk, d.risk)
+            if d.fired and sentence_flag is None:
+                sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)
+        if th.check_lone_entities and len(s.entities) == 1 and not s.triplets and not (plan is not None and anchors):
+            ent = s.entities[0].text
+            value, approx, error = counts[ent]
+            if value is None and th.unknown_policy == "error":
+                raise RiskAbort(f"count unknown for {ent!r}: {error}")
+            d = trigger.lone_decision(ent, value, th)
+            draft.lones.append(LoneEvidence(s.index, ent, value, approx, error, d.fired, d.risk))
+            draft.risk = max(draft.risk, d.risk)
+            if d.fired and sentence_flag is None:
+                sentence_flag = (FlaggedSentence(s.index, s.text, s.start, None, ent), d)
+        if sentence_flag is not None and draft.flagged is None:
+            draft.flagged = sentence_flag[0]
+            draft.reasons.append(f"sentence {s.index + 1}: " + "; ".join(sentence_flag[1].reasons))
+
+
+@dataclass
+class _Draft:
+    """Stage 2's evidence while a draft's sentences are checked in order."""
+
+    pairs: list = field(default_factory=list)
+    lones: list = field(default_factory=list)
+    reasons: list = field(default_factory=list)
+    flagged: FlaggedSentence | None = None
+    risk: float = 0.0
 
 
 def _relation(sentence, claim: str, anchor: str) -> str:
@@ -349,8 +363,7 @@ def _pair(item) -> tuple:
     return q, d
 
 
-def _rebuild(backend, extractor, thresholds, window, max_question_chars, max_draft_chars, max_draft_sentences, anchors=2,
+def _rebuild(backend, extractor, thresholds, window, max_question_chars, max_draft_chars, max_draft_sentences,
              calibration=None):
     return Detector(backend, extractor, thresholds, window=window, max_question_chars=max_question_chars,
-                    max_draft_chars=max_draft_chars, max_draft_sentences=max_draft_sentences, anchors=anchors,
-                    calibration=calibration)
+                    max_draft_chars=max_draft_chars, max_draft_sentences=max_draft_sentences, calibration=calibration)
