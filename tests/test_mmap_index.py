@@ -16,6 +16,7 @@ from test_index_exact import SEPARATORS, WORDS, brute_cooccur, brute_count
 
 from quco.backends.base import Count
 from quco.errors import IndexOpenError, OutputError
+from quco.files.sources import Reading
 from quco.index.mmap.build import add_documents, build_mmap_index, compact_index
 from quco.index.mmap.merge import MAX_POSITIONS
 from quco.index.mmap.reader import MmapIndex, WorkBudgetExceeded
@@ -35,7 +36,7 @@ def test_exact_below_the_budget_on_any_segmentation(tmp_path_factory, texts, cas
     norm = Normalizer(case_fold=case_fold)
     texts = [t if norm.tokens(t) else "gamma" for t in texts]
     src = write_jsonl(tmp / "c.jsonl", texts)
-    build_mmap_index([src], tmp / "ix", normalizer=norm, progress=False, segment_tokens=segment_tokens, workers=2,
+    build_mmap_index([src], tmp / "ix", reading=Reading(norm), progress=False, segment_tokens=segment_tokens, workers=2,
                      merge=False)
     if merge:
         compact_index(tmp / "ix", progress=False, max_positions=merge)

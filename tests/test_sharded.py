@@ -19,6 +19,7 @@ from quco.backends.base import Cooccurrence, Corpus, Count
 from quco.backends.remote import RemoteShard
 from quco.backends.sharded import ShardedBackend, ShardFailed, ShardUnavailable
 from quco.errors import BuildError, IndexSettingsError, UsageError
+from quco.files.sources import Reading
 from quco.index.mmap.build import build_mmap_index
 from quco.index.mmap.reader import MmapIndex
 from quco.index.sharded.build import build_sharded_index
@@ -56,7 +57,7 @@ def test_a_sharded_index_answers_like_the_single_index(tmp_path_factory, texts, 
 def test_shards_must_agree_on_normalisation_and_be_possible(tmp_path):
     src = write_jsonl(tmp_path / "c.jsonl", ["Alpha beta", "gamma Delta"])
     build_mmap_index([src], tmp_path / "a", progress=False)
-    build_mmap_index([src], tmp_path / "b", normalizer=Normalizer(case_fold=False), progress=False)
+    build_mmap_index([src], tmp_path / "b", reading=Reading(Normalizer(case_fold=False)), progress=False)
     with pytest.raises(IndexSettingsError, match="normalisation"):
         ShardedBackend([MmapIndex(tmp_path / "a"), MmapIndex(tmp_path / "b")])
     with pytest.raises(BuildError, match="more than the corpus has documents"):

@@ -125,16 +125,7 @@ def evaluate_file(
         png = str(prefix.with_name(prefix.name + ".png"))
         html_path = str(prefix.with_name(prefix.name + ".html"))
         check_outputs([scored], {"PNG": (png, "eval-png"), "HTML": (html_path, "eval-html")}, force=force)
-    rows = load_scored(Path(scored))
-    if not rows:
-        raise UsageError(f"{scored}: no rows")
-    if label_field not in rows[0]:
-        raise UsageError(f"{scored}: no column {label_field!r} (columns: {', '.join(rows[0])})")
-    if score_field is None:
-        score_field = "answer_risk" if any(r.get("answer_risk") is not None for r in rows) else "risk"
-    if score_field not in rows[0]:
-        raise UsageError(f"{scored}: no column {score_field!r}")
-    rows = [r for r in rows if r.get(score_field) is not None and r.get(label_field) is not None]
+    rows, score_field = _labelled_rows(scored, label_field, score_field)
     labels = [is_positive(r[label_field], positive) for r in rows]
     scores = [_score_value(r[score_field], score_field, i) for i, r in enumerate(rows, 1)]
     unknown = sum(bool(_truthy(r.get("unknown")) or _truthy(r.get("answer_unknown"))) for r in rows)
@@ -143,10 +134,7 @@ def evaluate_file(
         decisions = [_truthy(r["retrieve"]) for r in rows]
     else:
         decisions = [s > threshold for s in scores]
-    notes = []
     both = 0 < sum(labels) < len(labels)
-    if not both:
-        notes.append("only one label value present: AUROC/AUPRC undefined")
     result_auroc = round(auroc(scores, labels), 4) if both else None
     result_auprc = round(auprc(scores, labels), 4) if both else None
     prf = {k: round(v, 4) if isinstance(v, float) else v for k, v in precision_recall_f1(decisions, labels).items()}
@@ -156,17 +144,9 @@ def evaluate_file(
     by_stage = _breakdown(rows, labels, scores, lambda r: str(r.get("stage") or "none"))
     typer = (lambda r: str(r.get(type_field))) if type_field else (lambda r: question_type(str(r.get("question") or "")))
     by_type = _breakdown(rows, labels, scores, typer)
-    if unknown:
-        notes.append(f"{unknown} of {len(rows)} decisions rest on an unknown count (backend failures)")
     baselines = _baselines(rows, labels, score_field) if both else {}
-    length = baselines.get("answer length (words)")
-    if length is not None and result_auroc is not None and length >= result_auroc:
-        notes.append(f"answer length alone (AUROC {length}) ranks these rows at least as well as {score_field} "
-                     f"({result_auroc}): on this data the score is no better than counting words")
     uncheckable = _uncheckable(rows, labels, score_field)
-    if uncheckable.get("rows"):
-        notes.append(f"{uncheckable['rows']} of {len(rows)} rows have no checkable claim (risk ½ by construction); "
-                     f"{uncheckable['positives']} of them are positive")
+    notes = _notes(len(rows), both, unknown, baselines, result_auroc, score_field, uncheckable)
     p_fab = [r.get("p_fabrication") for r in rows]
     calibration = {}
     if all(v is not None for v in p_fab):
@@ -178,25 +158,65 @@ def evaluate_file(
                         png, html_path, notes, unknown, _threshold_table(scores, labels), baselines, uncheckable,
                         calibration, _worst(rows, labels, scores, decisions, score_field), _provenance(rows),
                         _label_values(rows, labels, label_field), _operating_point(prf, labels))
-    if out_prefix is not None:
-        from quco.batch.eval_page import page as _page
-        from quco.batch.eval_page import plot as _plot
-
-        with OutputLock(png, "eval"), OutputLock(html_path, "eval"):
-            tmp_png = Path(png).with_name(f".{Path(png).name}.tmp-{os.getpid()}")
-            _plot(scores, labels, result, tmp_png)
-            page = _page(result, tmp_png, str(scored), label_field)
-            tmp_html = Path(html_path).with_name(f".{Path(html_path).name}.tmp-{os.getpid()}")
-            try:
-                tmp_html.write_text(page, encoding="utf-8")
-                os.replace(tmp_png, png)
-                os.replace(tmp_html, html_path)
-            except OSError as exc:
-                raise OutputError(f"cannot write {html_path}: {exc.strerror}") from None
-            finally:
-                tmp_png.unlink(missing_ok=True)
-                tmp_html.unlink(missing_ok=True)
+    if png is not None and html_path is not None:
+        _write_page(result, scores, labels, (png, html_path), str(scored), label_field)
     return result
+
+
+def _labelled_rows(scored, label_field: str, score_field: str | None) -> tuple[list[dict], str]:
+    """The scored rows that have a label and a score, and the score column (default: answer_risk
+    when present, else risk)."""
+    rows = load_scored(Path(scored))
+    if not rows:
+        raise UsageError(f"{scored}: no rows")
+    if label_field not in rows[0]:
+        raise UsageError(f"{scored}: no column {label_field!r} (columns: {', '.join(rows[0])})")
+    if score_field is None:
+        score_field = "answer_risk" if any(r.get("answer_risk") is not None for r in rows) else "risk"
+    if score_field not in rows[0]:
+        raise UsageError(f"{scored}: no column {score_field!r}")
+    return [r for r in rows if r.get(score_field) is not None and r.get(label_field) is not None], score_field
+
+
+def _notes(n: int, both: bool, unknown: int, baselines: dict, result_auroc, score_field: str,
+           uncheckable: dict) -> list[str]:
+    """What a reader of the report must know before trusting its figures."""
+    notes = []
+    if not both:
+        notes.append("only one label value present: AUROC/AUPRC undefined")
+    if unknown:
+        notes.append(f"{unknown} of {n} decisions rest on an unknown count (backend failures)")
+    length = baselines.get("answer length (words)")
+    if length is not None and result_auroc is not None and length >= result_auroc:
+        notes.append(f"answer length alone (AUROC {length}) ranks these rows at least as well as {score_field} "
+                     f"({result_auroc}): on this data the score is no better than counting words")
+    if uncheckable.get("rows"):
+        notes.append(f"{uncheckable['rows']} of {n} rows have no checkable claim (risk ½ by construction); "
+                     f"{uncheckable['positives']} of them are positive")
+    return notes
+
+
+def _write_page(result: EvalResult, scores: list, labels: list, paths: tuple[str, str], scored: str,
+                label_field: str) -> None:
+    """The PNG and the HTML page, each written under a temporary name and renamed into place."""
+    from quco.batch.eval_page import page as _page
+    from quco.batch.eval_page import plot as _plot
+
+    png, html_path = paths
+    with OutputLock(png, "eval"), OutputLock(html_path, "eval"):
+        tmp_png = Path(png).with_name(f".{Path(png).name}.tmp-{os.getpid()}")
+        _plot(scores, labels, result, tmp_png)
+        page = _page(result, tmp_png, scored, label_field)
+        tmp_html = Path(html_path).with_name(f".{Path(html_path).name}.tmp-{os.getpid()}")
+        try:
+            tmp_html.write_text(page, encoding="utf-8")
+            os.replace(tmp_png, png)
+            os.replace(tmp_html, html_path)
+        except OSError as exc:
+            raise OutputError(f"cannot write {html_path}: {exc.strerror}") from None
+        finally:
+            tmp_png.unlink(missing_ok=True)
+            tmp_html.unlink(missing_ok=True)
 
 
 def _score_value(value, field: str, row: int) -> float:

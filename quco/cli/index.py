@@ -113,21 +113,17 @@ def cmd_index(args) -> int:
 
 def _build_mmap(args, progress: bool) -> int:
     from quco.index.mmap.build import build_mmap_index
-    from quco.normalize import Normalizer
 
     if args.no_text:
         raise UsageError("--no-text applies to the duckdb backend only (a memory-mapped index stores no text)")
     _check_build_sizes(args)
-    stats = build_mmap_index(args.sources, args.out, normalizer=Normalizer(case_fold=not args.no_case_fold),
-                             text_split=args.text_split, skip_bad_lines=args.skip_bad_lines, progress=progress,
-                             force=args.force, workers=args.workers, segment_tokens=args.segment_tokens,
-                             merge=not args.no_merge)
+    stats = build_mmap_index(args.sources, args.out, reading=_reading(args), progress=progress, force=args.force,
+                             workers=args.workers, segment_tokens=args.segment_tokens, merge=not args.no_merge)
     return _print_mmap(args, stats, "built")
 
 
 def _build_sharded(args, progress: bool) -> int:
     from quco.index.sharded.build import build_sharded_index
-    from quco.normalize import Normalizer
 
     if args.no_text:
         raise UsageError("--no-text applies to the duckdb backend only (a memory-mapped index stores no text)")
@@ -135,9 +131,8 @@ def _build_sharded(args, progress: bool) -> int:
         from quco.backends.ray import init_ray
 
         init_ray(args.ray or None)
-    stats = build_sharded_index(args.sources, args.out, shards=args.shards,
-                                normalizer=Normalizer(case_fold=not args.no_case_fold), text_split=args.text_split,
-                                skip_bad_lines=args.skip_bad_lines, force=args.force, processes=args.workers,
+    stats = build_sharded_index(args.sources, args.out, shards=args.shards, reading=_reading(args), force=args.force,
+                                processes=args.workers,
                                 ray=args.ray is not None, segment_tokens=args.segment_tokens, progress=progress)
     rate = stats.tokens / stats.seconds if stats.seconds else 0.0
     return emit(args, stats, f"built {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens in "
@@ -154,6 +149,14 @@ def _add_mmap(args) -> int:
                           segment_tokens=args.segment_tokens, merge=not args.no_merge)
     _print_mmap(args, stats, "updated")
     return refresh_shard_vocabulary(args.index)
+
+
+def _reading(args):
+    """``--no-case-fold``, ``--text-split`` and ``--skip-bad-lines`` as a ``Reading``."""
+    from quco.files.sources import Reading
+    from quco.normalize import Normalizer
+
+    return Reading(Normalizer(case_fold=not args.no_case_fold), args.text_split, args.skip_bad_lines)
 
 
 def _check_build_sizes(args) -> None:

@@ -11,12 +11,12 @@ import io
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from quco.errors import SourceError
 from quco.files.duckdb_conn import connect
-from quco.normalize import invalid_text
+from quco.normalize import Normalizer, invalid_text
 
 TEXT_SPLITS = ("paragraph", "line", "file")
 
@@ -61,6 +61,16 @@ def _checked(path: Path, lineno: int, text: str) -> str:
     if (bad := invalid_text(text)) is not None:
         raise SourceError(f"{path}:{lineno}: {bad} (quco accepts UTF-8 text only)")
     return text
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How sources become documents and tokens: the normaliser, how plain text is cut into documents
+    (``"paragraph"``, ``"line"`` or ``"file"``) and whether malformed JSONL lines are skipped."""
+
+    normalizer: Normalizer = field(default_factory=Normalizer)
+    text_split: str = "paragraph"
+    skip_bad_lines: bool = False
 
 
 def iter_documents(

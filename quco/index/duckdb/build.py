@@ -72,7 +72,6 @@ def build_index(
 
 def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_text) -> BuildStats:
     import duckdb
-    import numpy as np
 
     tmp = out.parent / f".{out.name}.building-{os.getpid()}"
     t0 = time.perf_counter()
@@ -85,47 +84,11 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_t
     try:
         con = connect(str(tmp))
         _create_schema(con)
-        vocab: dict[str, int] = {}
-        stream = array("I")
-        pending: dict[str, list] = {k: [] for k in ("doc", "ext_id", "title", "start", "n_tokens", "text")}
-        n_docs = 0
-        tokenize = normalizer.tokens
-        for path in paths:
-            for doc in iter_documents(path, text_split=text_split, skip_bad_lines=skip_bad_lines, on_bytes=bar.update):
-                toks = tokenize(doc.text)
-                start = len(stream)
-                if toks:
-                    setdefault = vocab.setdefault
-                    stream.extend([setdefault(t, len(vocab)) for t in toks])
-                    if len(stream) > _MAX_TOKENS:
-                        raise BuildError("corpus exceeds 4,294,967,294 tokens; split it into several indexes")
-                stream.append(_GAP)
-                row = (n_docs, doc.id, doc.title, start, len(toks), doc.text if store_text else None)
-                for key, value in zip(pending, row):
-                    pending[key].append(value)
-                n_docs += 1
-                if len(pending["doc"]) >= _DOC_FLUSH:
-                    _flush_docs(con, pending)
-        _flush_docs(con, pending)
+        vocab, stream, n_docs = _read_documents(con, paths, normalizer, (text_split, skip_bad_lines, store_text), bar)
         bar.close()
         if not vocab:
             raise BuildError("the sources contain no word tokens")
-        ids = np.frombuffer(stream, dtype=np.uint32)
-        is_token = ids != _GAP
-        positions = np.flatnonzero(is_token).astype(np.uint32)
-        word_ids = ids[is_token]
-        order = np.argsort(word_ids, kind="stable")  # stable: positions stay ascending per word
-        sorted_w = word_ids[order]
-        sorted_pos = positions[order]
-        counts = np.bincount(word_ids, minlength=len(vocab)).astype(np.uint64)
-        offsets = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.uint64)
-        words = np.array(list(vocab), dtype=object)
-        # read by name in the SQL below (a DuckDB replacement scan)
-        vocab_arr = {"w": np.arange(len(vocab), dtype=np.uint32), "word": words, "cnt": counts, "off": offsets}  # noqa: F841
-        con.execute("INSERT INTO vocab SELECT w, word, cnt, off FROM vocab_arr")
-        postings_arr = {"w": sorted_w, "pos": sorted_pos}  # noqa: F841 (read by name in SQL)
-        con.execute("INSERT INTO postings SELECT w, pos FROM postings_arr")
-        n_tokens = int(is_token.sum())
+        n_tokens = _write_postings(con, vocab, stream)
         meta = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
@@ -162,6 +125,57 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_t
             leftover.unlink(missing_ok=True)
         if in_main:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _read_documents(con, paths, normalizer, how: tuple[str, bool, bool], bar) -> tuple[dict[str, int], array, int]:
+    """Every document of ``paths`` into ``docs`` (``how``: text split, skip bad lines, store text),
+    its words into the vocabulary and the token stream (one gap position between documents)."""
+    text_split, skip_bad_lines, store_text = how
+    vocab: dict[str, int] = {}
+    stream = array("I")
+    pending: dict[str, list] = {k: [] for k in ("doc", "ext_id", "title", "start", "n_tokens", "text")}
+    n_docs = 0
+    tokenize = normalizer.tokens
+    for path in paths:
+        for doc in iter_documents(path, text_split=text_split, skip_bad_lines=skip_bad_lines, on_bytes=bar.update):
+            toks = tokenize(doc.text)
+            start = len(stream)
+            if toks:
+                setdefault = vocab.setdefault
+                stream.extend([setdefault(t, len(vocab)) for t in toks])
+                if len(stream) > _MAX_TOKENS:
+                    raise BuildError("corpus exceeds 4,294,967,294 tokens; split it into several indexes")
+            stream.append(_GAP)
+            row = (n_docs, doc.id, doc.title, start, len(toks), doc.text if store_text else None)
+            for key, value in zip(pending, row):
+                pending[key].append(value)
+            n_docs += 1
+            if len(pending["doc"]) >= _DOC_FLUSH:
+                _flush_docs(con, pending)
+    _flush_docs(con, pending)
+    return vocab, stream, n_docs
+
+
+def _write_postings(con, vocab: dict[str, int], stream: array) -> int:
+    """The ``vocab`` and ``postings`` tables from the token stream; returns the number of tokens."""
+    import numpy as np
+
+    ids = np.frombuffer(stream, dtype=np.uint32)
+    is_token = ids != _GAP
+    positions = np.flatnonzero(is_token).astype(np.uint32)
+    word_ids = ids[is_token]
+    order = np.argsort(word_ids, kind="stable")  # stable: positions stay ascending per word
+    sorted_w = word_ids[order]
+    sorted_pos = positions[order]
+    counts = np.bincount(word_ids, minlength=len(vocab)).astype(np.uint64)
+    offsets = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.uint64)
+    words = np.array(list(vocab), dtype=object)
+    # read by name in the SQL below (a DuckDB replacement scan)
+    vocab_arr = {"w": np.arange(len(vocab), dtype=np.uint32), "word": words, "cnt": counts, "off": offsets}  # noqa: F841
+    con.execute("INSERT INTO vocab SELECT w, word, cnt, off FROM vocab_arr")
+    postings_arr = {"w": sorted_w, "pos": sorted_pos}  # noqa: F841 (read by name in SQL)
+    con.execute("INSERT INTO postings SELECT w, pos FROM postings_arr")
+    return int(is_token.sum())
 
 
 def _create_schema(con) -> None:

@@ -48,7 +48,7 @@ from quco.backends.engine import word_hash
 from quco.errors import BuildError
 from quco.files.building import build_sources, building_dir, fsync_dir, fsync_file, progress_bar, quco_version
 from quco.files.outputs import OutputLock, check_outputs
-from quco.files.sources import iter_documents
+from quco.files.sources import Reading, iter_documents
 from quco.index.mmap.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, MANIFEST, read_manifest
 from quco.index.mmap.merge import MAX_POSITIONS, compact_segments, remove_unlisted
 from quco.normalize import Normalizer
@@ -167,9 +167,7 @@ def build_mmap_index(
     sources: Sequence[str | os.PathLike],
     out: str | os.PathLike,
     *,
-    normalizer: Normalizer | None = None,
-    text_split: str = "paragraph",
-    skip_bad_lines: bool = False,
+    reading: Reading | None = None,
     progress: bool = True,
     force: bool = False,
     workers: int | None = None,
@@ -178,19 +176,19 @@ def build_mmap_index(
     part: tuple[int, int] | None = None,
 ) -> MmapBuildStats:
     """Build a segmented memory-mapped index of ``sources`` at ``out`` (a directory), atomically.
+    ``reading``: normaliser, text split, bad lines (``quco.files.sources.Reading``; default: its defaults).
     ``part=(k, n)``: index only records ``i % n == k`` of the sources (one shard of ``n``).
     ``merge``: merge the segments the workers built into as few as fit (``quco.index.mmap.merge``)."""
-    normalizer = normalizer or Normalizer()
+    reading = reading or Reading()
     out = Path(out)
     paths = build_sources(sources, out, ARTEFACT, force)
     t0 = time.perf_counter()
     with building_dir(out) as tmp:
-        segments = _build_segments(paths, tmp, normalizer, text_split, skip_bad_lines, progress, workers,
-                                   segment_tokens, prefix="seg-", part=part)
+        segments = _build_segments(paths, tmp, reading, progress, (workers, segment_tokens), prefix="seg-", part=part)
         if merge and len(segments) > 1:
             segments = compact_segments(tmp, segments, "seg-m-", progress=progress)
             remove_unlisted(tmp, segments)
-        _write_manifest(tmp, normalizer, segments, text_split, paths, t0)
+        _write_manifest(tmp, reading.normalizer, segments, reading.text_split, paths, t0)
     return _stats(out, t0)
 
 
@@ -212,8 +210,8 @@ def add_documents(
     t0 = time.perf_counter()
     with _updating(index, paths, "index add") as (meta, prefix):
         normalizer = Normalizer.from_dict(meta["normalizer"])
-        added = _build_segments(paths, index, normalizer, text_split, skip_bad_lines, progress, workers,
-                                segment_tokens, prefix=prefix)
+        reading = Reading(normalizer, text_split, skip_bad_lines)
+        added = _build_segments(paths, index, reading, progress, (workers, segment_tokens), prefix=prefix)
         if merge and len(added) > 1:
             added = compact_segments(index, added, f"{prefix}m-", progress=progress)
         _write_manifest(index, normalizer, meta["segments"] + added, meta.get("text_split", text_split),
@@ -262,8 +260,12 @@ def _stats(path: Path, t0: float) -> MmapBuildStats:
                           _size(path))
 
 
-def _build_segments(paths, work: Path, normalizer, text_split, skip_bad_lines, progress, workers, segment_tokens,
-                    prefix: str, part: tuple[int, int] | None = None) -> list[dict]:
+def _build_segments(paths, work: Path, reading: Reading, progress: bool, sizes: tuple[int | None, int], prefix: str,
+                    part: tuple[int, int] | None = None) -> list[dict]:
+    """Segments of ``paths`` written under ``work`` by worker processes (``sizes``: how many workers,
+    at most, and tokens per segment) fed in turn with batches of documents."""
+    workers, segment_tokens = sizes
+    normalizer, text_split, skip_bad_lines = reading.normalizer, reading.text_split, reading.skip_bad_lines
     total = sum(p.stat().st_size for p in paths if p.is_file())
     # Each worker writes at least one segment: a small corpus is not split into slow pieces.
     enough = max(1, total // (part[1] if part else 1) // (64 << 20))

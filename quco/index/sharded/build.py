@@ -22,9 +22,9 @@ from pathlib import Path
 
 from quco.errors import BuildError, QucoError, UsageError
 from quco.files.building import build_sources, building_dir, fsync_dir, fsync_file, quco_version
+from quco.files.sources import Reading
 from quco.index.mmap.vocab import write_vocabulary
 from quco.index.sharded.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, SHARDS_MANIFEST, read_shards_manifest
-from quco.normalize import Normalizer
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,12 @@ class ShardedBuildStats:
     bytes: int
 
 
-def _build_one(sources: list[str], out: str, k: int, n: int, normalizer: dict, text_split: str, skip_bad_lines: bool,
-               segment_tokens: int, workers: int) -> dict:
+def _build_one(sources: list[str], out: str, k: int, n: int, reading: Reading, segment_tokens: int, workers: int) -> dict:
     """One shard (runs in a pool process or a Ray task); returns its manifest summary."""
     from quco.index.mmap.build import build_mmap_index
 
     try:
-        stats = build_mmap_index(sources, out, normalizer=Normalizer.from_dict(normalizer), text_split=text_split,
-                                 skip_bad_lines=skip_bad_lines, progress=False, workers=workers,
+        stats = build_mmap_index(sources, out, reading=reading, progress=False, workers=workers,
                                  segment_tokens=segment_tokens, part=(k, n))
     except QucoError as exc:  # carried back as data: the parent raises it with the shard named
         return {"error": f"{type(exc).__name__}: {exc}"}
@@ -56,9 +54,7 @@ def build_sharded_index(
     out: str | os.PathLike,
     *,
     shards: int,
-    normalizer: Normalizer | None = None,
-    text_split: str = "paragraph",
-    skip_bad_lines: bool = False,
+    reading: Reading | None = None,
     force: bool = False,
     processes: int | None = None,
     ray: bool = False,
@@ -72,14 +68,15 @@ def build_sharded_index(
 
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
         raise UsageError(f"--shards must be a positive number, not {shards!r}")
-    normalizer = normalizer or Normalizer()
+    reading = reading or Reading()
+    normalizer = reading.normalizer
     out = Path(out)
     paths = build_sources(sources, out, ARTEFACT, force)
     t0 = time.perf_counter()
     with building_dir(out) as tmp:
         names = [f"shard-{k:04d}" for k in range(shards)]
-        args = [([str(p) for p in paths], str(tmp / name), k, shards, normalizer.to_dict(), text_split,
-                 skip_bad_lines, segment_tokens or SEGMENT_TOKENS, 1) for k, name in enumerate(names)]
+        args = [([str(p) for p in paths], str(tmp / name), k, shards, reading, segment_tokens or SEGMENT_TOKENS, 1)
+                for k, name in enumerate(names)]
         results = _run_ray(args, progress) if ray else _run_local(args, processes, progress)
         for name, r in zip(names, results):
             if "error" in r:
