@@ -149,7 +149,7 @@ class Settings:
         return ShardedBackend(shards, names=list(self.shards), timeout=self.shard_timeout)
 
     def _open_api(self):
-        from quco.backends.infinigram_api import InfiniGramAPI, ResponseCache, RetryPolicy
+        from quco.backends.infinigram_api import HttpClient, InfiniGramAPI, ResponseCache, RetryPolicy
 
         cache = None
         if self.api_cache and self.api_cache.lower() != "none":
@@ -159,8 +159,8 @@ class Settings:
                 endpoint=self.api_endpoint,
                 index=self.api_index,
                 corpus_tokens=self.api_corpus_tokens,
-                timeout=(3.05, self.api_timeout),
-                retry=RetryPolicy(max_retry_after=self.api_max_retry_after, deadline=self.api_deadline),
+                http=HttpClient(timeout=(3.05, self.api_timeout),
+                                policy=RetryPolicy(max_retry_after=self.api_max_retry_after, deadline=self.api_deadline)),
                 cache=cache,
             )
         except ValueError as exc:

@@ -36,7 +36,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "agreement.json"))
     args = ap.parse_args()
 
-    from quco.backends.infinigram_api import InfiniGramAPI, RetryPolicy, query_term
+    from quco.backends.infinigram_api import HttpClient, InfiniGramAPI, RetryPolicy, query_term
     from quco.errors import QueryError
     from quco.extract import Extractor
     from quco.index.duckdb.build import build_index
@@ -66,7 +66,7 @@ def main() -> int:
         pairs = [(a, b) for a, b in pairs if norm.tokens(a) and norm.tokens(b)]
         with ContractServer(local_cnf) as server:
             api = InfiniGramAPI(endpoint=server.url, index="local-u8", corpus_tokens=local.corpus.tokens,
-                                retry=RetryPolicy(attempts=2, backoff=0.05), max_workers=4)
+                                http=HttpClient(policy=RetryPolicy(attempts=2, backoff=0.05)), max_workers=4)
             refused_e = [e for e in entities if _refused(query_term, e, QueryError)]
             entities = [e for e in entities if e not in refused_e][: args.entities]
             refused_p = [p for p in pairs if _refused(query_term, p[0], QueryError) or _refused(query_term, p[1], QueryError)]

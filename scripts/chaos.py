@@ -338,7 +338,7 @@ def case_corrupt_index(w: Path, idx: Path, n: int, rng: random.Random) -> dict:
 
 def case_upstream(w: Path, corpus: Path) -> dict:
     sys.path.insert(0, str(ROOT))
-    from quco.backends.infinigram_api import InfiniGramAPI, RetryPolicy
+    from quco.backends.infinigram_api import HttpClient, InfiniGramAPI, RetryPolicy
     from quco.decide.answer import AnswerScorer
     from quco.decide.detector import Detector
     from quco.extract import Extractor
@@ -357,8 +357,8 @@ def case_upstream(w: Path, corpus: Path) -> dict:
     for fault in ("slow:0.6", "500", "status:503", "status:520", "429:0.01", "drop", "badjson", "error200"):
         with ContractServer(local) as srv:
             srv.faults.extend([fault] * 10_000)  # every request fails this way
-            api = InfiniGramAPI(endpoint=srv.url, index="chaos", timeout=(0.5, 0.3), max_workers=2,
-                                retry=RetryPolicy(attempts=2, backoff=0.01, deadline=5))
+            api = InfiniGramAPI(endpoint=srv.url, index="chaos", max_workers=2,
+                                http=HttpClient(timeout=(0.5, 0.3), policy=RetryPolicy(attempts=2, backoff=0.01, deadline=5)))
             reports = Detector(api, extractor).check_many(items)
             answers = AnswerScorer(api, extractor).score_many([(q, "William Shakespeare") for q, _ in items])
             fail_open = [r.question for r in reports if not (r.unknown and r.retrieve)]

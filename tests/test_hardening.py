@@ -222,7 +222,9 @@ def api_server(tmp_path):
 
 
 def _api(server, **policy):
-    from quco.backends.infinigram_api import InfiniGramAPI, RetryPolicy
+    import random
+
+    from quco.backends.infinigram_api import HttpClient, InfiniGramAPI, RetryPolicy
 
     waits, now = [], [0.0]
 
@@ -230,8 +232,9 @@ def _api(server, **policy):
         waits.append(s)
         now[0] += s
 
-    api = InfiniGramAPI(endpoint=server.url, index="t", timeout=(1.0, 1.0), sleep=sleep, clock=lambda: now[0],
-                        retry=RetryPolicy(**{"attempts": 3, "backoff": 0.01, **policy}), seed=1)
+    http = HttpClient(timeout=(1.0, 1.0), policy=RetryPolicy(**{"attempts": 3, "backoff": 0.01, **policy}),
+                      clock=lambda: now[0], sleep=sleep, rng=random.Random(1))
+    api = InfiniGramAPI(endpoint=server.url, index="t", http=http)
     return api, waits
 
 

@@ -1,9 +1,11 @@
 """The infini-gram API client against a real HTTP server on 127.0.0.1, with injected faults."""
 
+import random
+
 import pytest
 from conftest import write_jsonl
 
-from quco.backends.infinigram_api import InfiniGramAPI, ResponseCache, RetryPolicy
+from quco.backends.infinigram_api import HttpClient, InfiniGramAPI, ResponseCache, RetryPolicy
 from quco.decide.detector import Detector
 from quco.errors import BackendUnavailable, QueryError
 from quco.index.infinigram.build import build_infinigram_index
@@ -28,8 +30,9 @@ def server(local_index):
 
 def client(server, **kw):
     waits = []
-    kw.setdefault("retry", RetryPolicy(attempts=3, backoff=0.01, max_backoff=2.0))
-    api = InfiniGramAPI(endpoint=server.url, index="test", timeout=(1.0, 0.5), sleep=waits.append, seed=1, **kw)
+    policy = kw.pop("retry", RetryPolicy(attempts=3, backoff=0.01, max_backoff=2.0))
+    http = HttpClient(timeout=(1.0, 0.5), policy=policy, sleep=waits.append, rng=random.Random(1))
+    api = InfiniGramAPI(endpoint=server.url, index="test", http=http, **kw)
     return api, waits
 
 

@@ -1,4 +1,4 @@
-"""One JSON POST with a timeout and bounded retries: the transport of every HTTP count backend.
+"""One JSON request (``HttpClient.post_json``) with a timeout and bounded retries: the transport of every HTTP count backend.
 
 Connection errors, timeouts, malformed bodies, 408/425/429 and every 5xx are retried with
 exponential backoff and jitter, honouring Retry-After up to ``max_retry_after``, all within a
@@ -9,8 +9,10 @@ cannot help); running out of attempts or time is ``BackendUnavailable``. Never a
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from quco.errors import BackendUnavailable, UpstreamError
 
@@ -39,51 +41,75 @@ class RetryPolicy:
         return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
 
 
-def post_json(session, url: str, payload: dict | None, *, policy: RetryPolicy, timeout: tuple[float, float], what: str,
-              describe: str, clock: Callable[[], float], sleep: Callable[[float], None], rng: random.Random,
-              headers: dict | None = None, on_attempt: Callable[[], None] | None = None):
-    """POST ``payload`` to ``url`` with ``session`` (``requests``-like) and return the decoded JSON
-    body; ``payload=None`` sends a GET instead."""
-    import requests
+@dataclass
+class HttpClient:
+    """The transport of an HTTP count backend: a ``requests``-like session (a new
+    ``requests.Session`` by default), the (connect, read) timeout, the retry policy, and the clock,
+    sleep and random source its waits use; tests inject their own."""
 
-    give_up_at = clock() + policy.deadline
-    last = "no attempt made"
-    retry_after = None
-    for attempt in range(policy.attempts):
+    session: Any = None
+    timeout: tuple[float, float] = (3.05, 20.0)
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        if self.session is None:
+            import requests
+
+            self.session = requests.Session()
+
+    def post_json(self, url: str, payload: dict | None, *, what: str, describe: str, headers: dict | None = None,
+                  on_attempt: Callable[[], None] | None = None):
+        """POST ``payload`` to ``url`` and return the decoded JSON body; ``payload=None`` sends a
+        GET instead. ``what``/``describe`` name the server and the query in errors."""
+        import requests
+
+        policy, timeout, clock, session = self.policy, self.timeout, self.clock, self.session
+        give_up_at = clock() + policy.deadline
+        last = "no attempt made"
         retry_after = None
-        remaining = give_up_at - clock()
-        if on_attempt is not None:
-            on_attempt()
-        try:
-            read = max(0.001, min(timeout[1], remaining))
-            extra = {"headers": headers} if headers else {}
-            if payload is None:
-                resp = session.get(url, timeout=(timeout[0], read), **extra)
+        for attempt in range(policy.attempts):
+            retry_after = None
+            remaining = give_up_at - clock()
+            if on_attempt is not None:
+                on_attempt()
+            try:
+                read = max(0.001, min(timeout[1], remaining))
+                extra = {"headers": headers} if headers else {}
+                if payload is None:
+                    resp = session.get(url, timeout=(timeout[0], read), **extra)
+                else:
+                    resp = session.post(url, json=payload, timeout=(timeout[0], read), **extra)
+            except requests.RequestException as exc:  # connection errors, timeouts, dropped bodies
+                last = f"{type(exc).__name__}: {exc}"
             else:
-                resp = session.post(url, json=payload, timeout=(timeout[0], read), **extra)
-        except requests.RequestException as exc:  # connection errors, timeouts, dropped bodies
-            last = f"{type(exc).__name__}: {exc}"
-        else:
-            if policy.retryable(resp.status_code):
-                last = f"HTTP {resp.status_code}"
-                retry_after = _retry_after(resp.headers.get("Retry-After"))
-            elif resp.status_code >= 400:
-                raise UpstreamError(f"{what} answered HTTP {resp.status_code} for {describe}{_detail(resp)}")
-            else:
-                try:
-                    return resp.json()
-                except ValueError:
-                    last = "malformed JSON in response"
-        if attempt + 1 < policy.attempts:
-            if retry_after is not None and retry_after > policy.max_retry_after:
-                raise BackendUnavailable(f"{what} asked to retry after {retry_after:g} s, beyond max_retry_after "
-                                         f"({policy.max_retry_after:g} s) ({last})", retry_after=retry_after)
-            pause = policy.wait(attempt, retry_after, rng)
-            if clock() + pause >= give_up_at:
-                raise BackendUnavailable(f"{what}: the next retry would pass the {policy.deadline:g} s deadline ({last})",
-                                         retry_after=retry_after)
-            sleep(pause)
-    raise BackendUnavailable(f"{what} failed after {policy.attempts} attempts ({last})", retry_after=retry_after)
+                if policy.retryable(resp.status_code):
+                    last = f"HTTP {resp.status_code}"
+                    retry_after = _retry_after(resp.headers.get("Retry-After"))
+                elif resp.status_code >= 400:
+                    raise UpstreamError(f"{what} answered HTTP {resp.status_code} for {describe}{_detail(resp)}")
+                else:
+                    try:
+                        return resp.json()
+                    except ValueError:
+                        last = "malformed JSON in response"
+            if attempt + 1 < policy.attempts:
+                self._pause(attempt, retry_after, give_up_at, what, last)
+        raise BackendUnavailable(f"{what} failed after {policy.attempts} attempts ({last})", retry_after=retry_after)
+
+    def _pause(self, attempt: int, retry_after: float | None, give_up_at: float, what: str, last: str) -> None:
+        """Wait before the next attempt, or give up when the wait would pass a bound."""
+        policy = self.policy
+        if retry_after is not None and retry_after > policy.max_retry_after:
+            raise BackendUnavailable(f"{what} asked to retry after {retry_after:g} s, beyond max_retry_after "
+                                     f"({policy.max_retry_after:g} s) ({last})", retry_after=retry_after)
+        pause = policy.wait(attempt, retry_after, self.rng)
+        if self.clock() + pause >= give_up_at:
+            raise BackendUnavailable(f"{what}: the next retry would pass the {policy.deadline:g} s deadline ({last})",
+                                     retry_after=retry_after)
+        self.sleep(pause)
 
 
 def _retry_after(value: str | None) -> float | None:

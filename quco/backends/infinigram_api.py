@@ -14,20 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 import re
 import sqlite3
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
-from quco.backends.http_retry import RetryPolicy, post_json
+from quco.backends.http_retry import HttpClient, RetryPolicy
 from quco.errors import BackendError, ConfigError, InvalidValue, QueryError, UpstreamError
 
-__all__ = ["InfiniGramAPI", "ResponseCache", "RetryPolicy", "query_term"]
+__all__ = ["HttpClient", "InfiniGramAPI", "ResponseCache", "RetryPolicy", "query_term"]
 
 DEFAULT_ENDPOINT = "https://api.infini-gram.io/"
 DEFAULT_INDEX = "v4_olmo-2-0325-32b-instruct_llama"
@@ -107,33 +105,21 @@ class InfiniGramAPI(CountBackend):
         index: str = DEFAULT_INDEX,
         corpus_tokens: int = OLMO2_TOKENS,
         corpus_documents: int = 0,
-        session=None,
-        timeout: tuple[float, float] = (3.05, 20.0),
-        retry: RetryPolicy | None = None,
+        http: HttpClient | None = None,
         max_workers: int = 4,
         max_clause_freq: int = 50_000,
         cache: ResponseCache | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        seed: int | None = None,
     ):
+        """``http``: the transport (session, timeout, retry policy, clock, sleep; ``HttpClient()``
+        by default: a 3.05 s connect and 20 s read timeout, ``RetryPolicy()``)."""
         if max_workers < 1:
             raise InvalidValue("max_workers must be at least 1")
-        if session is None:
-            import requests
-
-            session = requests.Session()
         self.endpoint = endpoint
         self.index = index
-        self.session = session
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
+        self.http = http if http is not None else HttpClient()
         self.max_workers = max_workers
         self.max_clause_freq = max_clause_freq
         self.cache = cache
-        self._sleep = sleep
-        self._clock = clock
-        self._rng = random.Random(seed)
         self._corpus = Corpus(int(corpus_tokens), int(corpus_documents))
         self.requests_sent = 0
         self._count_lock = threading.Lock()
@@ -194,9 +180,8 @@ class InfiniGramAPI(CountBackend):
         return results  # type: ignore[return-value]
 
     def _request(self, payload: dict) -> tuple[int, bool]:
-        body = post_json(self.session, self.endpoint, payload, policy=self.retry, timeout=self.timeout,
-                         what="infini-gram API", describe=repr(payload["query"]), clock=self._clock,
-                         sleep=self._sleep, rng=self._rng, on_attempt=self._sent)
+        body = self.http.post_json(self.endpoint, payload, what="infini-gram API", describe=repr(payload["query"]),
+                                   on_attempt=self._sent)
         answer = _parse_answer(body, payload["query"])
         if self.cache:
             self.cache.put(ResponseCache.key(self.endpoint, payload), *answer)

@@ -7,12 +7,11 @@ with the reason; this client raises ``ShardFailed`` for it (unknown, the shard n
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Sequence
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
-from quco.backends.http_retry import RetryPolicy, post_json
+from quco.backends.http_retry import HttpClient, RetryPolicy
 from quco.backends.sharded import ShardFailed
 from quco.errors import ConfigError, UpstreamError
 from quco.normalize import Normalizer
@@ -30,23 +29,16 @@ class RemoteShard(CountBackend):
                  retry: RetryPolicy | None = None, max_items: int = 256, clock=time.monotonic, sleep=time.sleep):
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"a remote shard is an http(s) URL, not {url!r}")
-        if session is None:
-            import requests
-
-            session = requests.Session()
         self.url = url.rstrip("/")
-        self.session = session
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy(attempts=3, backoff=0.2, max_backoff=2.0, deadline=30.0)
+        self.http = HttpClient(session, timeout, retry or RetryPolicy(attempts=3, backoff=0.2, max_backoff=2.0, deadline=30.0),
+                               clock, sleep)
         self.max_items = max_items
         self._headers = {"Authorization": f"Bearer {token}"} if token else None
-        self._clock, self._sleep, self._rng = clock, sleep, random.Random()
         self._info: dict | None = None
 
     def _call(self, path: str, payload: dict | None, describe: str):
-        return post_json(self.session, self.url + path, payload, policy=self.retry, timeout=self.timeout,
-                         what=f"quco serve at {self.url}", describe=describe, clock=self._clock, sleep=self._sleep,
-                         rng=self._rng, headers=self._headers)
+        return self.http.post_json(self.url + path, payload, what=f"quco serve at {self.url}", describe=describe,
+                                   headers=self._headers)
 
     @property
     def info(self) -> dict:
@@ -111,7 +103,7 @@ class RemoteShard(CountBackend):
         return count
 
     def close(self) -> None:
-        self.session.close()
+        self.http.session.close()
 
 
 def _chunks(items: list, n: int):
