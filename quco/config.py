@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from quco.errors import ConfigError
+
+if TYPE_CHECKING:
+    from quco.backends.base import CountBackend
 
 DEFAULT_INDEX = "indexes/demo.duckdb"
 
@@ -56,8 +61,9 @@ class Settings:
     def from_dict(cls, data: dict) -> Settings:
         """The inverse of ``to_dict`` through JSON: list values of tuple fields become tuples again,
         so the result compares (and hashes) equal to the original."""
-        return cls(**{k: tuple(v) if isinstance(v, list) and _TYPES[k].startswith("tuple") else v
-                      for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) and _TYPES[k].startswith("tuple") else v
+                                  for k, v in data.items()}
+        return cls(**values)
 
     def thresholds(self):
         from quco.decide.trigger import Thresholds
@@ -129,23 +135,22 @@ class Settings:
                 token = Path(self.shard_token_file).read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ConfigError(f"shard_token_file {self.shard_token_file}: {exc.strerror}") from None
-        shards, ray_paths = [], []
-        for spec in self.shards:
-            if spec.startswith(("http://", "https://")):
-                shards.append(RemoteShard(spec, token=token, timeout=(3.05, self.shard_timeout)))
-            elif spec.startswith("ray:"):
-                ray_paths.append((len(shards), spec[4:]))
-                shards.append(None)
-            else:
-                shards.append(open_backend(spec, require=require, budget=self.work_budget))
-        if ray_paths:
+        ray_specs = [spec[4:] for spec in self.shards if spec.startswith("ray:")]
+        actors: Iterator[CountBackend] = iter(())
+        if ray_specs:
             from quco.backends.ray import init_ray
             from quco.index.sharded.ray import start_ray_shards
 
             init_ray(self.ray_address)
-            actors = start_ray_shards([p for _, p in ray_paths], budget=self.work_budget, timeout=self.shard_timeout)
-            for (i, _), actor in zip(ray_paths, actors):
-                shards[i] = actor
+            actors = iter(start_ray_shards(ray_specs, budget=self.work_budget, timeout=self.shard_timeout))
+        shards: list[CountBackend] = []
+        for spec in self.shards:
+            if spec.startswith(("http://", "https://")):
+                shards.append(RemoteShard(spec, token=token, timeout=(3.05, self.shard_timeout)))
+            elif spec.startswith("ray:"):
+                shards.append(next(actors))
+            else:
+                shards.append(open_backend(spec, require=require, budget=self.work_budget))
         return ShardedBackend(shards, names=list(self.shards), timeout=self.shard_timeout)
 
     def _open_api(self):
@@ -255,7 +260,8 @@ def _coerce(name: str, value, origin: str):
         raise ConfigError(f"{origin}: invalid value {value!r} for {name}") from None
 
 
-def load_settings(config_path: str | os.PathLike | None = None, env: dict | None = None, **overrides) -> Settings:
+def load_settings(config_path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
+                  **overrides) -> Settings:
     env = os.environ if env is None else env
     settings = Settings()
     path = Path(config_path) if config_path else Path(env.get("QUCO_CONFIG", "quco.toml"))

@@ -149,7 +149,7 @@ class RowBatcher:
 
     def _run(self) -> None:
         while not self._closed.is_set() or not self._queue.empty():
-            batch = []
+            batch: list[dict] = []
             deadline = time.monotonic() + self._every
             while len(batch) < self._batch_rows:
                 try:

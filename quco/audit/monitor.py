@@ -74,7 +74,7 @@ def _plain(columns: dict) -> dict:
             if col.dtype.kind == "b":
                 col = col.filled(False)
             elif col.dtype.kind in "iuf":
-                col = col.astype(float).filled(np.nan)
+                col = np.ma.filled(col.astype(float), np.nan)
             else:
                 col = np.array(col.tolist(), dtype=object)
         out[k] = col
@@ -144,7 +144,8 @@ def monitor(path: str | os.PathLike, *, period: str = "auto", top: int = 15) -> 
 def _top_entities(d, retrieve, top: int) -> list[dict]:
     from collections import Counter
 
-    seen, lowest = Counter(), {}
+    seen: Counter = Counter()
+    lowest: dict = {}
     for is_retrieve, stage, ents in zip(retrieve, d["stage"], d["entities"]):
         if not is_retrieve or stage != "question" or not ents:
             continue

@@ -19,6 +19,7 @@ import socketserver
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from quco.audit.log import AuditLog, DecisionRecorder, RowBatcher, UnknownRequest
 from quco.errors import AuditError
@@ -141,7 +142,7 @@ class AuditClient(DecisionRecorder):
         self._req_lock = threading.Lock()
         info = self._ask({"op": "key"})
         self.key, self.store_text = bytes.fromhex(info["key"]), info["store_text"]
-        self._out = None
+        self._out: Any = None  # the connection rows are sent on, opened at the first batch
         self._lost = 0  # rows the writer could not be reached for
         self._rows = RowBatcher(self._send, every=_SEND_EVERY, batch_rows=1000, name="quco-audit-sender")
 
@@ -166,10 +167,11 @@ class AuditClient(DecisionRecorder):
 
     def _send(self, rows: list[dict]) -> None:
         try:
-            if self._out is None:
-                self._out = self._connect()
-            self._out.write((json.dumps({"op": "rows", "rows": rows}, ensure_ascii=False) + "\n").encode())
-            self._out.flush()
+            out = self._out
+            if out is None:
+                out = self._out = self._connect()
+            out.write((json.dumps({"op": "rows", "rows": rows}, ensure_ascii=False) + "\n").encode())
+            out.flush()
         except OSError:  # the writer is gone or restarting: count the rows, reconnect next time
             self._lost += len(rows)
             self._out = None

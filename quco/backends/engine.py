@@ -40,9 +40,11 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Count, check_window
 from quco.errors import BackendError, QueryError
+from quco.normalize import Normalizer
 
 DEFAULT_BUDGET = 5_000
 ZERO_CHECK = 20  # a count whose sample has no hit is settled exactly up to this many budgets
@@ -82,7 +84,11 @@ class BudgetedQueries:
     The host sets ``segments``, ``normalizer``, ``budget``, ``zero_check`` (and ``vocabulary``, when
     its segments share one) and calls ``_init_queries``."""
 
-    vocabulary = None  # a quco.index.mmap.vocab.SharedVocabulary over ``segments``, or None
+    vocabulary: Any = None  # a quco.index.mmap.vocab.SharedVocabulary over ``segments``, or None
+    segments: Sequence[Any]  # set by the host: objects with the segment interface (see the module docstring)
+    normalizer: Normalizer
+    budget: int
+    zero_check: int
 
     def _init_queries(self) -> None:
         import numpy as np

@@ -192,7 +192,7 @@ class InfiniGramAPI(CountBackend):
             self.requests_sent += 1
 
     def close(self) -> None:
-        self.session.close()
+        self.http.session.close()
         if self.cache:
             self.cache.close()
 

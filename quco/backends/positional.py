@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from typing import Any
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, CountBackend, check_window
 
 
 class PositionalBackend(CountBackend):
-    _doc_start = None  # NumPy int64 arrays, set by the subclass
-    _doc_end = None
+    _doc_start: Any = None  # NumPy int64 arrays, set by the subclass
+    _doc_end: Any = None
 
     @abc.abstractmethod
     def positions(self, phrase: str):
@@ -56,7 +57,7 @@ class PositionalBackend(CountBackend):
         doc = self.doc_of(pa)
         lo = np.maximum(pa - window, self._doc_start[doc])
         hi = np.minimum(pa + window, self._doc_end[doc] - 1)
-        idx = np.searchsorted(pb, lo, side="left")
+        idx: Any = np.searchsorted(pb, lo, side="left")
         found = idx < len(pb)
         idx[~found] = 0
         return int(np.count_nonzero(found & (pb[idx] <= hi)))

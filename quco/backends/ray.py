@@ -101,7 +101,7 @@ class RayShard(CountBackend):
 
     def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
         window = check_window(window)
-        pairs = [tuple(p) for p in pairs]
+        pairs = [(a, b) for a, b in pairs]
         values = self._unwrap(self._get(self.actor.cooccur_many.remote(pairs, window)))
         return [Cooccurrence(a, b, c, window, ap) for (a, b), (c, ap) in zip(pairs, values)]
 

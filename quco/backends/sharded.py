@@ -136,6 +136,8 @@ class ShardedBackend(CountBackend):
             raise ShardFailed(self.names[i], str(exc)) from exc
 
     def _remote_answer(self, i: int, call, future, timeout: float):
+        pool = self._pool
+        assert pool is not None  # there are remote shards, so there is a pool
         attempt = 0
         while True:
             try:
@@ -156,7 +158,7 @@ class ShardedBackend(CountBackend):
                     self._down[i] = (self._clock() + self.cooldown, failed)
                 raise failed
             attempt += 1
-            future = self._pool.submit(call, self.shards[i])
+            future = pool.submit(call, self.shards[i])
 
     def clear_caches(self) -> None:
         for s in self.shards:

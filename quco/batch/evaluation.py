@@ -150,7 +150,7 @@ def evaluate_file(
     p_fab = [r.get("p_fabrication") for r in rows]
     calibration = {}
     if all(v is not None for v in p_fab):
-        calibration = {"of": "p_fabrication", **reliability([float(v) for v in p_fab], labels)}
+        calibration = {"of": "p_fabrication", **reliability([float(v) for v in p_fab if v is not None], labels)}
     elif 0 <= min(scores) and max(scores) <= 1:
         calibration = {"of": f"{score_field} (uncalibrated: run quco calibrate for p_fabrication)",
                        **reliability(scores, labels)}
@@ -270,7 +270,7 @@ def rarity(count: int) -> float:
 
 def answer_rarity(claims_json) -> float:
     """Baseline: risk from how rare the answer's claims are, ignoring the question."""
-    counts = [c.get("count") for c in _claims(claims_json) if isinstance(c, dict) and c.get("count") is not None]
+    counts = [n for c in _claims(claims_json) if isinstance(c, dict) and (n := c.get("count")) is not None]
     return max((rarity(c) for c in counts), default=0.5)
 
 

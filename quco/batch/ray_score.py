@@ -71,7 +71,7 @@ def score_on_ray(chunks, parts: Path, settings, fields: dict, workers: int, bar,
             for batch in ds.iter_batches(batch_size=1):
                 bar.update(int(batch["rows"].sum()))
         except Exception as exc:  # a worker's typed error arrives wrapped by Ray: raise the quco error itself
-            cause = exc
+            cause: BaseException | None = exc
             while cause is not None and not isinstance(cause, QucoError):
                 cause = getattr(cause, "cause", None) or cause.__cause__
             if cause is not None:

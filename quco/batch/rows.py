@@ -66,7 +66,7 @@ def iter_rows(path: Path) -> Iterator[tuple[int, dict | None, str | None, str | 
                     continue
                 try:
                     row = json.loads(line)
-                except ValueError as exc:
+                except json.JSONDecodeError as exc:
                     yield n, None, f"invalid JSON ({exc.msg} at column {exc.colno})", line[:MAX_RAW_IN_ERRORS]
                     continue
                 if not isinstance(row, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from quco.cli.common import detector_options, settings_from_args
 
@@ -148,6 +149,7 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
-def _pair(args) -> tuple[str, ...] | None:
-    """``--pair-fields CORRECT,FABRICATED`` as a tuple (checked by the file engine)."""
+def _pair(args) -> Any:
+    """``--pair-fields CORRECT,FABRICATED`` as a tuple (its length is checked by the file engine,
+    which says what is wrong with one or three names)."""
     return tuple(args.pair_fields.split(",")) if args.pair_fields else None

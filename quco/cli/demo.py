@@ -14,6 +14,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from quco.cli.common import detector_options, settings_from_args
 from quco.errors import SourceError
@@ -29,7 +30,7 @@ ATTRIBUTION = (
 
 # Each scenario: a question and drafts. True drafts restate the demo corpus's own sentences;
 # fabricated drafts swap in a real but wrong entity, which is what the detector must catch.
-SCENARIOS = [
+SCENARIOS: list[dict[str, Any]] = [
     {
         "title": "stage 1 - the question's entities are absent from the demo corpus",
         "question": "Which magazine was started first, Arthur's Magazine or First for Women?",
@@ -197,8 +198,9 @@ def _run_loops(detector, index_path: Path, as_json: bool, out) -> list:
             if not (r.generated or "").strip():
                 continue
             out(f"round {r.number}     {r.action}: {r.generated}")
-            if r.action == "truncate-and-retrieve":
-                out(f"            flagged sentence {r.report.flagged.index + 1}: {r.report.flagged.text}")
+            flagged = r.report.flagged if r.report is not None else None
+            if r.action == "truncate-and-retrieve" and flagged is not None:
+                out(f"            flagged sentence {flagged.index + 1}: {flagged.text}")
                 out(f"            kept: {r.kept!r}")
                 titles = ", ".join(p.title or p.doc_id or "?" for p in r.passages)
                 out(f"            retrieve {r.query!r} -> {titles}")

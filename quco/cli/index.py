@@ -95,8 +95,8 @@ def cmd_index(args) -> int:
     if args.index_command == "compact":
         from quco.index.mmap.build import compact_index
 
-        stats = compact_index(args.index, progress=not args.no_progress and sys.stderr.isatty())
-        _print_mmap(args, stats, "compacted")
+        compacted = compact_index(args.index, progress=not args.no_progress and sys.stderr.isatty())
+        _print_mmap(args, compacted, "compacted")
         return refresh_shard_vocabulary(args.index)
     if args.index_command == "vocab":
         return cmd_index_vocab(args)

@@ -67,7 +67,7 @@ def cmd_feedback(args) -> int:
         raise UsageError(f"{path}: file not found")
     items = []
     for n, row, error, _ in iter_rows(path):  # JSONL, CSV or Parquet, read as quco score reads its input
-        if error is not None:
+        if error is not None or row is None:
             raise UsageError(f"{path}: row {n}: {error}")
         if not row.get("request_id") or row.get("label") not in LABELS:
             raise UsageError(f"{path}: row {n} needs request_id and label = correct or fabricated")

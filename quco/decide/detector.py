@@ -93,7 +93,7 @@ class Detector:
         t0, wall0 = time.perf_counter(), time.time_ns()
         entities = self.extractor.entities_many(questions)
         draft_idx = [i for i, d in enumerate(drafts) if d is not None]
-        sentences = dict(zip(draft_idx, self.extractor.sentences_many([drafts[i] for i in draft_idx])))
+        sentences = dict(zip(draft_idx, self.extractor.sentences_many([d for d in drafts if d is not None])))
         for i, sents in sentences.items():
             if len(sents) > self.max_draft_sentences:  # bound the counting work before it starts
                 raise UsageError(f"draft {i + 1} has {len(sents):,} sentences; the limit is "
@@ -101,7 +101,7 @@ class Detector:
         t1 = time.perf_counter()
 
         phrases = {e.text for ents in entities for e in ents}
-        pairs = set()
+        pairs: set[tuple[str, str]] = set()
         evidence_mode = self._resolved.mode == "evidence"
         for sents in sentences.values():
             for s in sents:

@@ -148,7 +148,7 @@ def claim_evidence(claim: str, anchors: Sequence[str], counts: dict, cooccur: di
         obs, pair_approx = sum(p[0] for p in pairs), any(p[1] for p in pairs)
         a_count = counts[a][0]
         expected, pmi, risk = association(obs, a_count, count, corpus, window)
-        if best is None or pmi > best.pmi:
+        if best is None or best.pmi is None or pmi > best.pmi:
             best = ClaimEvidence(claim, count, a, obs, round(pmi, 4), round(risk, 6), a_count, round(expected, 4),
                                  approx or pair_approx or counts[a][1], others)
     return best
@@ -171,7 +171,8 @@ def new_claims(claims: Sequence[str], anchors: Sequence[str], canon: Callable[[s
     A claim nested in a longer new claim ("State" in "Enemy of the State") is not a claim of its own."""
     keys = [canon(a) for a in anchors]
     keys = [k for k in keys if k]
-    new, same = [], []
+    new: list[str] = []
+    same: list[str] = []
     for c in claims:
         cc = canon(c)
         if not cc:

@@ -61,8 +61,8 @@ class Choice:
 class PairAssociation:
     option: str
     prop: str
-    cooccur: int
-    expected: float
+    cooccur: int | None
+    expected: float | None
     pmi: float
 
 

@@ -22,7 +22,7 @@ class Extractor:
             raise UsageError("batch_size must be at least 1")
         self._requested = model
         self._nlp = nlp
-        self._model_name = None if nlp is None else (nlp.meta.get("name") or "custom")
+        self._model_name: str | None = None if nlp is None else (nlp.meta.get("name") or "custom")
         self.batch_size = batch_size
 
     def __reduce__(self):
@@ -46,7 +46,7 @@ class Extractor:
     @property
     def model_name(self) -> str:
         self.nlp  # noqa: B018 - force the lazy load
-        return self._model_name
+        return self._model_name or "custom"
 
     @property
     def has_model(self) -> bool:
@@ -166,7 +166,7 @@ def _noun_phrases(doc) -> list:
     """Noun phrases without determiners, pronouns and punctuation ("the city" -> "city"), and
     predicate complements the chunker misses ("is playwright", "was actually classical")."""
     out = []
-    covered = set()
+    covered: set[int] = set()
     for chunk in doc.noun_chunks:
         kept = [t for t in chunk if t.pos_ not in ("DET", "PRON", "PUNCT")]
         # "Charles Babbage's analytical engine": the possessor is an entity of its own; the
@@ -212,7 +212,7 @@ def _predicate_run(sent, in_subject) -> tuple[str, ...]:
 def _subject_tokens(doc) -> set[int]:
     """Token indices inside the subject of each sentence's main clause ("Antonio Calcagni's place
     of birth" in "... is Recanati"): the sentence is about them, it does not assert them."""
-    out = set()
+    out: set[int] = set()
     for sent in doc.sents:
         root = sent.root
         subject = [c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")]

@@ -167,7 +167,7 @@ def _join_name_parts(spans: list) -> list:
     then be checked as a pair that never co-occurs."""
     from spacy.tokens import Span
 
-    out = []
+    out: list = []
     for span in spans:
         doc = span.doc
         if out:

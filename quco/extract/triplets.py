@@ -71,7 +71,7 @@ def _relation(verb, ent) -> str:
     words = [c.text for c in verb.children if c.dep_ == "neg"]
     words.append(verb.text)
     words.extend(c.text for c in verb.children if c.dep_ == "prt")
-    path = []
+    path: list[str] = []
     cur = ent.root.head
     while cur.i != verb.i and len(path) < 6 and cur.head.i != cur.i:
         if cur.pos_ in ("ADP", "NOUN", "ADJ", "VERB") and not (ent.start <= cur.i < ent.end):

@@ -6,15 +6,16 @@ import contextlib
 import os
 import shutil
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from quco.errors import BuildError, QucoError, Terminated
+from quco.files.outputs import Artefact, OutputLock, check_outputs
 
 
-def build_sources(sources: Sequence, out: Path, kind: str, force: bool) -> list[Path]:
+def build_sources(sources: Sequence, out: Path, kind: Artefact, force: bool) -> list[Path]:
     """The source paths of a build, after the output rule (``quco.files.outputs``) has accepted ``out``."""
-    from quco.files.outputs import check_outputs
 
     if not sources:
         raise BuildError("no source files given")
@@ -46,10 +47,9 @@ def swap_into_place(tmp: Path, out: Path) -> None:
 
 
 @contextlib.contextmanager
-def building_dir(out: Path):
+def building_dir(out: Path) -> Iterator[Path]:
     """Hold the output's lock and yield a fresh private directory; when the block succeeds it is
     swapped into place at ``out``, and on any failure removed (the previous ``out`` stays)."""
-    from quco.files.outputs import OutputLock
 
     with OutputLock(out, "index build"):
         tmp = out.parent / f".{out.name}.building-{os.getpid()}"
@@ -66,7 +66,7 @@ def building_dir(out: Path):
 
 
 def install_sigterm() -> bool:
-    def handler(signum, frame):
+    def handler(signum: int, frame: object) -> None:
         raise Terminated()
 
     try:
@@ -84,7 +84,7 @@ class _NoBar:
         pass
 
 
-def progress_bar(total: int, enabled: bool, *, desc: str = "indexing", unit: str = "B"):
+def progress_bar(total: int, enabled: bool, *, desc: str = "indexing", unit: str = "B") -> Any:
     if not enabled:
         return _NoBar()
     from tqdm import tqdm

@@ -7,8 +7,11 @@ scored rows, so the bar is always off. (It is a per-connection setting, not a ``
 
 from __future__ import annotations
 
+from typing import Any
 
-def connect(database: str = ":memory:", *, read_only: bool = False, **config):
+
+def connect(database: str = ":memory:", *, read_only: bool = False, **config: Any) -> Any:
+    """A DuckDB connection (``duckdb.DuckDBPyConnection``) with quco's settings."""
     import duckdb
 
     con = duckdb.connect(database, read_only=read_only, config=config)

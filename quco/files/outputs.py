@@ -222,7 +222,7 @@ class OutputLock:
         remove_stale_temps(self.out)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._fd is not None:
             try:
                 self.path.unlink(missing_ok=True)
@@ -237,7 +237,7 @@ def remove_stale_temps(out: Path) -> list[Path]:
 
     Call only while holding :class:`OutputLock` for ``out``: then no live run owns them.
     """
-    removed = []
+    removed: list[Path] = []
     parent = out.parent if str(out.parent) else Path(".")
     try:
         entries = list(parent.iterdir())

@@ -10,7 +10,7 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +74,7 @@ class Reading:
 
 
 def iter_documents(
-    path: Path, *, text_split: str = "paragraph", skip_bad_lines: bool = False, on_bytes=None,
+    path: Path, *, text_split: str = "paragraph", skip_bad_lines: bool = False, on_bytes: Callable[[int], object] | None = None,
     part: tuple[int, int] | None = None,
 ) -> Iterator[Document]:
     """Yield the documents of one source file. ``on_bytes(n)`` is called as input is consumed.
@@ -108,7 +108,8 @@ def iter_documents(
         raise SourceError(f"{path}: contains no documents with text")
 
 
-def _iter_jsonl(path: Path, skip_bad_lines: bool, tick, part=None) -> Iterator[Document]:
+def _iter_jsonl(path: Path, skip_bad_lines: bool, tick: Callable[[int], object],
+                part: tuple[int, int] | None = None) -> Iterator[Document]:
     record = -1
     with _open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
@@ -150,7 +151,7 @@ def _parse_json_doc(line: str) -> Document:
     )
 
 
-def _iter_text(path: Path, split: str, tick) -> Iterator[Document]:
+def _iter_text(path: Path, split: str, tick: Callable[[int], object]) -> Iterator[Document]:
     with _open_text(path) as fh:
         if split == "file":
             text = fh.read()
@@ -191,7 +192,7 @@ _PARQUET_QUERIES = {
 }
 
 
-def _iter_parquet(path: Path, tick) -> Iterator[Document]:
+def _iter_parquet(path: Path, tick: Callable[[int], object]) -> Iterator[Document]:
     import duckdb
 
     size = os.path.getsize(path)

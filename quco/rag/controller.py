@@ -22,7 +22,7 @@ from quco.rag.retrieve import Passage, as_retriever
 
 
 class Generate(Protocol):
-    def __call__(self, prompt: str) -> str: ...
+    def __call__(self, prompt: str, /) -> str: ...
 
 
 DEFAULT_MARKER = "So the answer is"
@@ -193,9 +193,9 @@ class Controller:
         if self.query_mode == "question":
             return question
         flagged = report.flagged
-        if flagged.triplet is not None:
+        if flagged is not None and flagged.triplet is not None:
             return flagged.triplet.query
-        return report.suggested_query or flagged.lone_entity or question
+        return report.suggested_query or (flagged.lone_entity if flagged is not None else None) or question
 
 
 def _join(prefix: str, new: str) -> str:

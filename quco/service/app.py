@@ -20,6 +20,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Annotated, Any, Literal
@@ -208,19 +209,16 @@ def _add_check_routes(app, svc: _Service, models: SimpleNamespace) -> None:
     from fastapi import Body, HTTPException, Request
     from starlette.concurrency import run_in_threadpool
 
-    CheckRequest, CheckManyRequest = models.CheckRequest, models.CheckManyRequest
-    FeedbackRequest = models.FeedbackRequest
-
-    @app.post("/v1/check")
-    async def check(request: Request, req: CheckRequest = Body(...)):
+    @_post(app, "/v1/check", req=models.CheckRequest)
+    async def check(request: Request, req: Any = Body(...)):
         started = time.perf_counter()
         items = [(req.question, req.draft)]
         reports = await _run_checks(svc, items)
         rid, _ = _audited(svc, request, items, reports, started)
         return _json({**_report_json(reports[0], svc.metrics), "request_id": rid}, rid)
 
-    @app.post("/v1/check_many")
-    async def check_many(request: Request, req: CheckManyRequest = Body(...)):
+    @_post(app, "/v1/check_many", req=models.CheckManyRequest)
+    async def check_many(request: Request, req: Any = Body(...)):
         started = time.perf_counter()
         items = [(i.question, i.draft) for i in req.items]
         reports = await _run_checks(svc, items)
@@ -228,8 +226,8 @@ def _add_check_routes(app, svc: _Service, models: SimpleNamespace) -> None:
         return _json({"request_id": rid, "reports": [{**_report_json(r, svc.metrics), "request_id": i}
                                                      for r, i in zip(reports, ids)]}, rid)
 
-    @app.post("/v1/feedback")
-    async def feedback(req: FeedbackRequest = Body(...)):
+    @_post(app, "/v1/feedback", req=models.FeedbackRequest)
+    async def feedback(req: Any = Body(...)):
         if svc.audit is None:
             raise HTTPException(409, "feedback needs the audit log: start quco serve with --audit PATH")
         try:
@@ -244,23 +242,32 @@ def _add_count_routes(app, svc: _Service, models: SimpleNamespace) -> None:
     from fastapi import Body
     from starlette.concurrency import run_in_threadpool
 
-    CountRequest, CooccurRequest = models.CountRequest, models.CooccurRequest
-
-    @app.post("/v1/count")
-    async def count(req: CountRequest = Body(...)):
+    @_post(app, "/v1/count", req=models.CountRequest)
+    async def count(req: Any = Body(...)):
         be = svc.holder.current().backend
         items = await run_in_threadpool(answer_each, be.count_many, req.phrases, _REQUEST_ERRORS)
         return {"counts": [_item(p, c, lambda c: {"phrase": c.phrase}) for p, c in zip(req.phrases, items)],
                 **_corpus_fields(be)}
 
-    @app.post("/v1/cooccur")
-    async def cooccur(req: CooccurRequest = Body(...)):
+    @_post(app, "/v1/cooccur", req=models.CooccurRequest)
+    async def cooccur(req: Any = Body(...)):
         be = svc.holder.current().backend
         pairs = [(p.a, p.b) for p in req.pairs]
         items = await run_in_threadpool(answer_each, lambda batch: be.cooccur_many(batch, req.window), pairs,
                                         _REQUEST_ERRORS)
         return {"results": [_item(p, c, lambda c: {"a": c.a, "b": c.b, "window": c.window}) for p, c in zip(pairs, items)],
                 **_corpus_fields(be)}
+
+
+def _post(app, path: str, **bodies: type) -> Callable:
+    """``app.post(path)`` for a handler whose body models are built per app (their list sizes come
+    from this app's limits): the models are set as the parameters' annotations, which FastAPI reads."""
+
+    def register(handler: Callable) -> Callable:
+        handler.__annotations__.update(bodies)
+        return app.post(path)(handler)
+
+    return register
 
 
 async def _run_checks(svc: _Service, items: list) -> list:

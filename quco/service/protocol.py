@@ -10,6 +10,7 @@ of the app itself.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -20,6 +21,7 @@ DEFAULT_HEADER_TIMEOUT = 10.0
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
     header_timeout = float(os.environ.get(ENV_HEADER_TIMEOUT) or DEFAULT_HEADER_TIMEOUT)
+    _header_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -42,7 +44,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._header_deadline = self.loop.call_later(self.header_timeout, self._header_deadline_passed)
 
     def _disarm_header_deadline(self) -> None:
-        handle = getattr(self, "_header_deadline", None)
+        handle = self._header_deadline
         if handle is not None:
             handle.cancel()
             self._header_deadline = None

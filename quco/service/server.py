@@ -85,7 +85,7 @@ def serve(settings, options: ServeOptions) -> int:
             os.environ["QUCO_AUDIT_SOCKET"] = sock
         uvicorn.run("quco.service.app:app_from_env", factory=True, host=o.host, port=o.port, workers=o.workers,
                     log_level=o.log_level, timeout_graceful_shutdown=30, access_log=False, http=HeaderDeadlineProtocol,
-                    timeout_keep_alive=o.keep_alive_timeout)
+                    timeout_keep_alive=o.keep_alive_timeout)  # type: ignore[arg-type]  # seconds, fractions work
     finally:
         if writer is not None and sock is not None:
             from quco.audit.writer import stop_writer

@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from quco.backends.base import Corpus, Count, CountBackend, require_normalizer
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, check_budget
@@ -74,6 +75,7 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
     work budget, flagged estimates above it (``quco.backends.engine``)."""
 
     name = "duckdb"
+    _positions: Any  # every posting, word by word (NumPy int64)
 
     def __init__(self, path: str | os.PathLike, *, require: Normalizer | None = None, budget: int = DEFAULT_BUDGET,
                  zero_check: int = ZERO_CHECK):

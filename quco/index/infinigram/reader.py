@@ -31,6 +31,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, check_window, require_normalizer
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, WorkBudgetExceeded, check_budget, spaced
@@ -78,6 +79,8 @@ class InfiniGramLocal(PositionalBackend):
         self._np = np
         self._cache: OrderedDict[tuple[int, ...], object] = OrderedDict()
         self.meta = read_infinigram_meta(self.path)
+        self.normalizer: Normalizer | None
+        self._encode: Callable[[str], list[int]]
         if self.meta is not None:
             self.normalizer = Normalizer.from_dict(self.meta["normalizer"])
             require_normalizer(self.path, self.normalizer, require)
@@ -89,7 +92,7 @@ class InfiniGramLocal(PositionalBackend):
                     f"{self.path}: not built by quco; a token-level index needs a tokenizer and token_dtype "
                     "(u8, u16 or u32) in the configuration"
                 )
-            self.normalizer = None
+            self.normalizer = None  # token ids from an outside tokenizer: no normalisation of ours
             self.token_dtype = token_dtype
             self._encode = encode
         self._width = _DTYPES[self.token_dtype]
@@ -142,12 +145,12 @@ class InfiniGramLocal(PositionalBackend):
                 return enumerate_both()
             raise WorkBudgetExceeded(f"{a!r} near {b!r}: {n_a + n_b:,} occurrences exceed the work budget of a "
                                      "token-level index (its text cannot be searched by window)")
-        pattern = (" " + " ".join(self.normalizer.tokens(b)) + " ").encode("utf-8")
+        pattern = (" " + " ".join(self._own_normalizer().tokens(b)) + " ").encode("utf-8")
         if n_a <= scan:  # few a: search every one of its windows (exact)
             hits = self._windows_with(self.positions(a), pattern, window)
             return Cooccurrence(a, b, hits, window, False)
         if n_b <= scan:  # few b: count a inside b's windows (exact)
-            pattern_a = (" " + " ".join(self.normalizer.tokens(a)) + " ").encode("utf-8")
+            pattern_a = (" " + " ".join(self._own_normalizer().tokens(a)) + " ").encode("utf-8")
             return Cooccurrence(a, b, self._count_in_windows(self.positions(b), pattern_a, window), window, False)
         sample = self._sample_positions(found_a.segment_by_shard, n_a, scan)
         hits = self._windows_with(sample, pattern, window)
@@ -245,8 +248,14 @@ class InfiniGramLocal(PositionalBackend):
         self._shards = []
 
     # -- internals ---------------------------------------------------------------------------
+    def _own_normalizer(self) -> Normalizer:
+        """The normaliser of an index quco built (word encoding and window searches need it)."""
+        if self.normalizer is None:
+            raise QueryError(f"{self.path}: a token-level index built elsewhere has no normaliser of quco's")
+        return self.normalizer
+
     def _encode_words(self, phrase: str) -> list[int]:
-        words = self.normalizer.tokens(phrase)
+        words = self._own_normalizer().tokens(phrase)
         if not words:
             raise QueryError(f"phrase {phrase!r} has no word tokens after normalisation")
         if len(words) > _MAX_PHRASE_TOKENS:
@@ -263,7 +272,7 @@ class InfiniGramLocal(PositionalBackend):
 
     def _open_engine(self):
         try:
-            from infini_gram import cpp_engine
+            from infini_gram import cpp_engine  # type: ignore[attr-defined]  # a compiled module, no stubs
         except ImportError:
             raise IndexOpenError("the infini-gram backend needs the `infini-gram` package: pip install 'quco[infinigram]'") from None
         top = (1 << (8 * self._width)) - 1
@@ -306,7 +315,7 @@ class _Shard:
         self.ratio, rest = divmod(table_bytes, max(n, 1))
         if rest or not 1 <= self.ratio <= 8:
             raise IndexOpenError(f"{path}: table.{s} does not match tokenized.{s} (corrupt or incomplete index)")
-        self._table = np.memmap(path / f"table.{s}", dtype=np.uint8, mode="r")
+        self._table: Any = np.memmap(path / f"table.{s}", dtype=np.uint8, mode="r")
         doc_bytes = np.fromfile(path / f"offset.{s}", dtype=np.uint64).astype(np.int64)
         self.documents = len(doc_bytes)
         self._words = words
@@ -324,7 +333,7 @@ class _Shard:
         self._base = base_pos
         self._width = width
         self._data_path = path / f"tokenized.{s}"
-        self._data = None  # the text, mapped on first use (window searches)
+        self._data: Any = None  # the text, mapped on first use (window searches)
 
     @property
     def base(self) -> int:

@@ -293,7 +293,8 @@ def _build_segments(paths, work: Path, reading: Reading, progress: bool, sizes: 
             _put(queues[turn % workers], batch, procs)
         for q in queues:
             _put(q, None, procs)
-        segments, errors = [], []
+        segments: list[dict] = []
+        errors: list[str] = []
         for _ in procs:
             status, value = results.get()
             (segments.extend if status == "ok" else errors.append)(value)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 from quco.errors import BuildError, IndexOpenError
 from quco.files.building import fsync_file, progress_bar
@@ -38,7 +39,9 @@ class HashCollision(BuildError):
 
 def plan_merges(entries: list[dict], max_positions: int = MAX_POSITIONS) -> list[list[dict]]:
     """Consecutive groups of segments whose positions (tokens + one gap per document) fit one segment."""
-    groups, cur, size = [], [], 0
+    groups: list[list[dict]] = []
+    cur: list[dict] = []
+    size = 0
     for e in entries:
         n = e["tokens"] + e["documents"]
         if cur and size + n > max_positions:
@@ -174,8 +177,8 @@ def _fingerprints(words, word_off):
     n = len(word_off) - 1
     if n == 0:
         return np.zeros(0, dtype=np.uint64)
-    starts = np.asarray(word_off[:-1], dtype=np.int64)
-    lens = np.diff(np.asarray(word_off, dtype=np.int64))
+    starts: Any = np.asarray(word_off[:-1], dtype=np.int64)
+    lens: Any = np.diff(np.asarray(word_off, dtype=np.int64))
     out = np.zeros(n, dtype=np.uint64)
     step = 8_000_000  # bytes per piece: bounded temporaries
     first = 0

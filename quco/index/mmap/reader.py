@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from quco.backends.base import Corpus, CountBackend, require_normalizer
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, WorkBudgetExceeded, check_budget
@@ -73,7 +74,7 @@ class MmapIndex(BudgetedQueries, CountBackend):
         self.budget = check_budget(budget)
         self.zero_check = zero_check
         self._identity = identity or f"mmap:{self.path}"
-        self._config = {"path": str(self.path), "budget": self.budget, "zero_check": zero_check,
+        self._config: dict[str, Any] = {"path": str(self.path), "budget": self.budget, "zero_check": zero_check,
                         "more": [str(m) for m in more], "identity": identity,
                         "vocabulary": None if vocabulary is None else str(vocabulary)}
         if vocabulary is not None:
