@@ -30,6 +30,14 @@ def detect(path: Path) -> str:
     return "mmap" if is_mmap(path) else "infinigram-local"
 
 
+def _kind(index: str | os.PathLike, backend: str) -> tuple[Path, str]:
+    """The index's path and its kind: ``backend`` checked, or detected on disk when ``"auto"``."""
+    if backend not in LOCAL_BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(LOCAL_BACKENDS)} for a local index, not {backend!r}")
+    path = Path(index)
+    return path, detect(path) if backend == "auto" else backend
+
+
 def describe(index: str | os.PathLike) -> tuple[str, Any]:
     """``(kind, metadata)`` of a local index, read without loading it (``quco index info``): a DuckDB
     index gives its ``IndexInfo``, the others their manifest as a dict."""
@@ -70,11 +78,7 @@ def open_backend(
     token_dtype: str | None = None,
     budget: int | None = None,
 ) -> CountBackend:
-    if backend not in LOCAL_BACKENDS:
-        raise ConfigError(f"backend must be one of {', '.join(LOCAL_BACKENDS)} for a local index, not {backend!r}")
-    path = Path(index)
-    if backend == "auto":
-        backend = detect(path)
+    path, backend = _kind(index, backend)
     if backend == "sharded":
         from quco.index.sharded.reader import open_sharded
 
@@ -107,11 +111,7 @@ def check_index(
 ) -> None:
     """Validate an index from its metadata alone (nothing is loaded): the cheap fail-fast check a
     parent process runs before starting workers that each open the index themselves."""
-    if backend not in LOCAL_BACKENDS:
-        raise ConfigError(f"backend must be one of {', '.join(LOCAL_BACKENDS)} for a local index, not {backend!r}")
-    path = Path(index)
-    if backend == "auto":
-        backend = detect(path)
+    path, backend = _kind(index, backend)
     if backend == "sharded":
         from quco.index.mmap.format import read_manifest
         from quco.index.sharded.format import read_shards_manifest
