@@ -1,13 +1,15 @@
 """The infini-gram API client against a real HTTP server on 127.0.0.1, with injected faults."""
 
 import random
+import time
 
 import pytest
 from conftest import write_jsonl
 
 from quco.backends.infinigram_api import HttpClient, InfiniGramAPI, ResponseCache, RetryPolicy
 from quco.decide.detector import Detector
-from quco.errors import BackendUnavailable, QueryError
+from quco.errors import BackendUnavailable, QueryError, UpstreamError
+from quco.extract import Extractor
 from quco.index.infinigram.build import build_infinigram_index
 from quco.index.infinigram.reader import InfiniGramLocal
 from quco.testing.contract_server import ContractServer
@@ -70,7 +72,7 @@ def test_persistent_failure_is_unknown_not_zero(server, local_index):
         api.count("Hamlet")
     server.faults.clear()
     server.faults.extend(["500"] * 3)  # the batch call fails; the per-item retry of "Hamlet" succeeds
-    det = Detector(api, __import__("quco.extract", fromlist=["Extractor"]).Extractor("rules"))
+    det = Detector(api, Extractor("rules"))
     report = det.check_question("Who wrote Hamlet?")
     assert report.entities[0].count == 1
     server.faults.extend(["500"] * 10)
@@ -142,3 +144,50 @@ def test_contract_server_runs_standalone(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# -- a hostile or broken upstream: every failure is an unknown count, within the deadline ----------
+def _deadline_client(server, deadline: float):
+    http = HttpClient(timeout=(1.0, 2.0), policy=RetryPolicy(attempts=2, backoff=0.01, deadline=deadline),
+                      max_bytes=1 << 20)
+    return InfiniGramAPI(endpoint=server.url, index="test", http=http)
+
+
+def test_a_dripping_body_is_cut_at_the_deadline(server):
+    api = _deadline_client(server, deadline=2.0)
+    server.faults.append("drip:0.2")  # a 30-byte answer over 6 s, one byte at a time
+    t = time.monotonic()
+    with pytest.raises(BackendUnavailable, match="deadline passed while the response was still arriving"):
+        api.count_many(["Hamlet"])
+    assert time.monotonic() - t < 2.0 + 1.0
+
+
+def test_a_redirect_is_not_followed(server, local_index):
+    with ContractServer(local_index) as stranger:
+        api = _deadline_client(server, deadline=5.0)
+        server.faults.append(f"redirect:{stranger.url}")
+        with pytest.raises(UpstreamError, match="redirects are not followed"):
+            api.count_many(["Hamlet"])
+        assert stranger.requests == 0
+
+
+def test_a_body_over_the_limit_is_refused_while_read(server):
+    api = _deadline_client(server, deadline=10.0)
+    server.faults.append("huge:50000000")  # 50 MB, no Content-Length
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(UpstreamError, match="more than 1,048,576 bytes"):
+        api.count_many(["Hamlet"])
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 20_000  # KB: never held whole
+
+
+def test_a_detector_over_a_broken_upstream_retrieves(server):
+    """Fail closed: an unknown count from a bad upstream means retrieve, never "no risk"."""
+    api = _deadline_client(server, deadline=3.0)
+    det = Detector(api, Extractor("rules"))
+    for fault in ("drip:0.3", "redirect:http://127.0.0.1:9/", "huge:5000000"):
+        server.faults.extend([fault] * 4)
+        report = det.check_question("Who wrote Hamlet?")
+        assert report.unknown and report.retrieve, fault
+        server.faults.clear()

@@ -7,7 +7,9 @@ with the request's ``max_diff_tokens`` and ``max_clause_freq``, as on the hosted
 
 Faults are queued and each consumed by one request: "slow:S" sleeps S seconds before answering,
 "500", "status:N" (any status, e.g. 501 or Cloudflare's 520), "429:S" (Retry-After S), "badjson",
-"error200" (a 200 whose body is ``{"error": ...}``), "drop" (close the connection without a response).
+"error200" (a 200 whose body is ``{"error": ...}``), "drop" (close the connection without a response),
+"drip:S" (a valid answer sent one byte every S seconds), "redirect:URL" (a 307 to URL),
+"huge:N" (a 200 whose body is N bytes, sent in pieces without a Content-Length).
 It binds 127.0.0.1 only.
 """
 
@@ -67,6 +69,12 @@ class ContractServer:
                     return self._send(200, b'{"count": 12')
                 if fault == "error200":
                     return self._send(200, b'{"error": "upstream refused the query"}')
+                if fault and fault.startswith("redirect:"):
+                    return self._send(307, b"{}", {"Location": fault.split(":", 1)[1]})
+                if fault and fault.startswith("huge:"):
+                    return self._send_huge(int(fault.split(":")[1]))
+                if fault and fault.startswith("drip:"):
+                    return self._send_drip(b'{"count": 1, "approx": false}', float(fault.split(":")[1]))
                 try:
                     payload = json.loads(raw)
                     server.payloads.append(payload)
@@ -74,6 +82,28 @@ class ContractServer:
                 except Exception as exc:  # the contract reports errors in the body
                     body = {"error": str(exc)}
                 self._send(200, json.dumps(body).encode())
+
+            def _send_drip(self, body, every):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(every)
+
+            def _send_huge(self, n):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Connection", "close")  # the body ends when the connection does
+                self.end_headers()
+                self.close_connection = True
+                piece = b" " * 65536
+                sent = 0
+                while sent < n:
+                    self.wfile.write(piece[: min(len(piece), n - sent)])
+                    sent += min(len(piece), n - sent)
 
             def _send(self, status, body, headers=None):
                 self.send_response(status)
