@@ -106,14 +106,19 @@ def test_serve_audits_takes_feedback_and_its_metrics_add_up_across_two_workers(i
             status, body = _check(srv, f"Who wrote Hamlet {i}?")
             assert status == 200
             ids.append(body["request_id"])
+        # A caller's id is kept beside quco's, never instead of it: reusing it cannot merge decisions.
         status, body = _check(srv, "Who wrote Hamlet?", rid="client-chosen-id-42")
-        assert body["request_id"] == "client-chosen-id-42"
+        status2, body2 = _check(srv, "Where is Zanzibar?", rid="client-chosen-id-42")
+        assert body["client_request_id"] == body2["client_request_id"] == "client-chosen-id-42"
+        assert body["request_id"] != body2["request_id"] and "client-chosen-id-42" not in (body["request_id"], body2["request_id"])
+        status, _ = srv.request("POST", "/v1/feedback", {"request_id": "client-chosen-id-42", "label": "fabricated"})
+        assert status == 404  # feedback names quco's id: a caller's id labels nothing
         seen = []
         for _ in range(6):
             status, text = srv.request("GET", "/metrics")
             m = re.search(r'quco_requests_total\{path="/v1/check",status="200"\} ([0-9.]+)', text)
             seen.append(float(m.group(1)))
-        assert seen == [22.0] * 6  # every scrape sees both workers' requests: never 11, 10, 11...
+        assert seen == [23.0] * 6  # every scrape sees both workers' requests: never 11, 10, 11...
         assert "quco_decisions_total" in text and "quco_risk_bucket" in text
         status, body = srv.request("POST", "/v1/feedback", {"request_id": ids[3], "label": "fabricated"})
         assert status == 200 and body["updated"] is False
@@ -125,7 +130,8 @@ def test_serve_audits_takes_feedback_and_its_metrics_add_up_across_two_workers(i
         assert status == 422
     finally:
         srv.stop()
-    assert len(_rows(audit)) == 22
+    assert len(_rows(audit)) == 23
+    assert _rows(audit, "SELECT count(*) FROM decisions WHERE client_request_id = 'client-chosen-id-42'") == [(2,)]
     assert _rows(audit, "SELECT label, note FROM feedback") == [("correct", "ok")]
 
 
@@ -220,3 +226,29 @@ def test_opentelemetry_spans_per_check_when_enabled(index):
     assert root.attributes["quco.batch_size"] == 2 and root.attributes["quco.rag.retrieve"] == 1
     assert all(s.parent.span_id == root.context.span_id for n, s in spans.items() if n != "quco.check")
     assert root.start_time <= spans["quco.extract"].start_time <= spans["quco.count"].end_time <= root.end_time
+
+
+def test_an_audit_log_of_the_first_schema_gains_the_client_request_id_column(index, tmp_path):
+    import duckdb
+
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    old_columns = ("request_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, source VARCHAR, decision VARCHAR, "
+                   "retrieve BOOLEAN, risk DOUBLE, p_fabrication DOUBLE, stage VARCHAR, flagged_sentence VARCHAR, "
+                   "flagged_head VARCHAR, flagged_tail VARCHAR, entities VARCHAR, pairs VARCHAR, approx BOOLEAN, "
+                   "unknown BOOLEAN, error VARCHAR, backend VARCHAR, index_name VARCHAR, corpus_tokens BIGINT, "
+                   "extractor VARCHAR, quco_version VARCHAR, latency_ms DOUBLE, question_hash VARCHAR, "
+                   "draft_hash VARCHAR, question VARCHAR, draft VARCHAR")
+    con.execute(f"CREATE TABLE decisions ({old_columns})")
+    con.execute("INSERT INTO decisions (request_id, ts) VALUES ('old-one', now())")
+    con.close()
+    with AuditLog(path) as log:
+        det = Detector(DuckDBIndex(index), Extractor("rules"), audit=log)
+        det.check_question("Who wrote Hamlet?")
+        log.record_report(det.check_question("Where is Zanzibar?"), source="test", latency_ms=None,
+                          client_request_id="caller-7")
+        log.flush(timeout=10)
+    rows = _rows(path, "SELECT request_id, client_request_id FROM decisions ORDER BY ts")
+    assert rows[0] == ("old-one", None) and len(rows) == 4 and rows[-1][1] == "caller-7", rows

@@ -33,14 +33,15 @@ from pathlib import Path
 
 from quco.errors import ConfigError, QucoError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: client_request_id, the id a caller sent, kept beside the server's
 _DECISIONS = """
 CREATE TABLE IF NOT EXISTS decisions (
   request_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, source VARCHAR, decision VARCHAR, retrieve BOOLEAN,
   risk DOUBLE, p_fabrication DOUBLE, stage VARCHAR, flagged_sentence VARCHAR, flagged_head VARCHAR,
   flagged_tail VARCHAR, entities VARCHAR, pairs VARCHAR, approx BOOLEAN, unknown BOOLEAN, error VARCHAR,
   backend VARCHAR, index_name VARCHAR, corpus_tokens BIGINT, extractor VARCHAR, quco_version VARCHAR,
-  latency_ms DOUBLE, question_hash VARCHAR, draft_hash VARCHAR, question VARCHAR, draft VARCHAR)
+  latency_ms DOUBLE, question_hash VARCHAR, draft_hash VARCHAR, question VARCHAR, draft VARCHAR,
+  client_request_id VARCHAR)
 """
 _FEEDBACK = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 COLUMNS = ("request_id", "ts", "source", "decision", "retrieve", "risk", "p_fabrication", "stage", "flagged_sentence",
            "flagged_head", "flagged_tail", "entities", "pairs", "approx", "unknown", "error", "backend", "index_name",
-           "corpus_tokens", "extractor", "quco_version", "latency_ms", "question_hash", "draft_hash", "question", "draft")
+           "corpus_tokens", "extractor", "quco_version", "latency_ms", "question_hash", "draft_hash", "question", "draft",
+           "client_request_id")
 # One statement per group commit, column by column (row-by-row executemany is ~50x slower and let
 # a busy server's rows queue up for seconds).
 _INSERT = ("INSERT INTO decisions SELECT UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[])::TIMESTAMPTZ, "
@@ -56,7 +58,7 @@ _INSERT = ("INSERT INTO decisions SELECT UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR
            "UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), "
            "UNNEST(?::VARCHAR[]), UNNEST(?::BOOLEAN[]), UNNEST(?::BOOLEAN[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), "
            "UNNEST(?::VARCHAR[]), UNNEST(?::BIGINT[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::DOUBLE[]), "
-           "UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[])")
+           "UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[])")
 LABELS = ("correct", "fabricated")
 
 
@@ -86,8 +88,10 @@ def open_key(path: Path) -> bytes:
 
 
 def decision_row(report, *, request_id: str, source: str, latency_ms: float | None, key: bytes, store_text: bool,
-                 question: str | None = None, draft: str | None = None, p_fabrication: float | None = None) -> dict:
-    """The audit row of one ``RiskReport`` (plain values only: it may cross a process boundary)."""
+                 question: str | None = None, draft: str | None = None, p_fabrication: float | None = None,
+                 client_request_id: str | None = None) -> dict:
+    """The audit row of one ``RiskReport`` (plain values only: it may cross a process boundary).
+    ``request_id`` is quco's own, unique per decision; ``client_request_id`` what the caller sent."""
     from quco import __version__
 
     question = question if question is not None else report.question
@@ -115,6 +119,7 @@ def decision_row(report, *, request_id: str, source: str, latency_ms: float | No
         "extractor": report.extractor, "quco_version": __version__, "latency_ms": latency_ms,
         "question_hash": _hash(key, question), "draft_hash": _hash(key, draft) if draft else None,
         "question": question if store_text else None, "draft": draft if store_text and draft else None,
+        "client_request_id": client_request_id,
     }
 
 
@@ -210,6 +215,8 @@ class AuditLog(DecisionRecorder):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._con = connect(str(self.path))
             self._con.execute(_DECISIONS)
+            # A log written by schema 1 gains the column (its old rows hold NULL there).
+            self._con.execute("ALTER TABLE decisions ADD COLUMN IF NOT EXISTS client_request_id VARCHAR")
             self._con.execute(_FEEDBACK)
             self._con.execute("CREATE TABLE IF NOT EXISTS audit_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
             self._con.execute("INSERT OR REPLACE INTO audit_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])

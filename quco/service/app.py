@@ -214,17 +214,17 @@ def _add_check_routes(app, svc: _Service, models: SimpleNamespace) -> None:
         started = time.perf_counter()
         items = [(req.question, req.draft)]
         reports = await _run_checks(svc, items)
-        rid, _ = _audited(svc, request, items, reports, started)
-        return _json({**_report_json(reports[0], svc.metrics), "request_id": rid}, rid)
+        rid, _, client = _audited(svc, request, items, reports, started)
+        return _json({**_report_json(reports[0], svc.metrics), "request_id": rid, **_client(client)}, rid, client)
 
     @_post(app, "/v1/check_many", req=models.CheckManyRequest)
     async def check_many(request: Request, req: Any = Body(...)):
         started = time.perf_counter()
         items = [(i.question, i.draft) for i in req.items]
         reports = await _run_checks(svc, items)
-        rid, ids = _audited(svc, request, items, reports, started)
-        return _json({"request_id": rid, "reports": [{**_report_json(r, svc.metrics), "request_id": i}
-                                                     for r, i in zip(reports, ids)]}, rid)
+        rid, ids, client = _audited(svc, request, items, reports, started)
+        return _json({"request_id": rid, **_client(client), "reports": [{**_report_json(r, svc.metrics), "request_id": i}
+                                                                        for r, i in zip(reports, ids)]}, rid, client)
 
     @_post(app, "/v1/feedback", req=models.FeedbackRequest)
     async def feedback(req: Any = Body(...)):
@@ -288,17 +288,20 @@ def _authorised(svc: _Service, request) -> bool:
     return svc.token is None or token_ok(request.headers.get("authorization", ""), svc.token)
 
 
-def _audited(svc: _Service, request, items: list, reports: list, started: float) -> tuple[str, list[str]]:
-    """The request id (the caller's X-Request-ID when it is a sane token) and one per decision,
-    each recorded in the audit log when there is one."""
-    rid = request.headers.get("x-request-id", "")
-    rid = rid if _REQUEST_ID.fullmatch(rid) else new_request_id()
+def _audited(svc: _Service, request, items: list, reports: list, started: float) -> tuple[str, list[str], str | None]:
+    """The request's id and one per decision — always quco's own, so two decisions never share one
+    and feedback can only label the decision it names — and the caller's X-Request-ID (when it is
+    a sane token), kept beside them; each decision is recorded in the audit log when there is one."""
+    client = request.headers.get("x-request-id", "")
+    client = client if _REQUEST_ID.fullmatch(client) else None
+    rid = new_request_id()
     ids = [rid] if len(reports) == 1 else [f"{rid}-{i}" for i in range(len(reports))]
     if svc.audit is not None:
         ms = (time.perf_counter() - started) * 1000 / max(1, len(reports))
         for (q, d), r, i in zip(items, reports, ids):
-            svc.audit.record_report(r, request_id=i, source="serve", latency_ms=ms, question=q, draft=d)
-    return rid, ids
+            svc.audit.record_report(r, request_id=i, source="serve", latency_ms=ms, question=q, draft=d,
+                                    client_request_id=client)
+    return rid, ids, client
 
 
 def _corpus_fields(be) -> dict:
@@ -329,11 +332,17 @@ def _prestart(pool) -> None:
 
 
 
-def _json(data, request_id: str | None = None):
+def _client(client: str | None) -> dict:
+    return {"client_request_id": client} if client else {}
+
+
+def _json(data, request_id: str | None = None, client_request_id: str | None = None):
     # The reports are plain JSON already: skip FastAPI's generic encoder (a third of the cost).
     from starlette.responses import Response
 
-    headers = {"X-Request-ID": request_id} if request_id else None
+    headers = {"X-Request-ID": request_id} if request_id else {}
+    if client_request_id:
+        headers["X-Client-Request-ID"] = client_request_id
     return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":")), media_type="application/json",
                     headers=headers)
 
