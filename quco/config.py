@@ -121,6 +121,19 @@ class Settings:
         check_index(self.index, backend=self.backend, require=require, tokenizer=self.tokenizer,
                     token_dtype=self.token_dtype)
 
+    def index_identity(self) -> str:
+        """Which corpus a run counts against, from metadata alone: the fingerprint of the local
+        index (or of each local shard), the hosted index's name and endpoint, a remote shard's URL
+        (``quco score`` refuses to resume against another)."""
+        from quco.index.open import fingerprint
+
+        if self.backend == "infinigram-api":
+            return f"infinigram-api:{self.api_index}@{self.api_endpoint}"
+        if self.backend == "sharded" and self.shards:
+            return ",".join(spec if spec.startswith(("http://", "https://", "ray:")) else fingerprint(spec)
+                            for spec in self.shards)
+        return fingerprint(self.index, backend=self.backend)
+
     def _open_shards(self):
         """``backend = "sharded"``: one ``ShardedBackend`` over the configured shard specs."""
         from quco.backends.remote import RemoteShard

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -204,3 +205,52 @@ def test_an_index_that_fails_to_open_in_the_workers_is_a_typed_error(env, tmp_pa
     bad = settings.__class__(**{**settings.__dict__, "index": str(broken)})
     with pytest.raises(IndexOpenError, match="corrupt"):
         score(src, tmp_path / "o.jsonl", settings=bad, workers=workers)
+
+
+def _interrupted_run(index: Path, tmp_path: Path) -> tuple[list, Path, Path]:
+    """A `quco score` run stopped by Ctrl-C after a few chunks: (command, input, parts directory)."""
+    src = _big_input(tmp_path / "big.jsonl", 30_000)
+    out = tmp_path / "o.jsonl"
+    parts = tmp_path / "o.jsonl.quco-parts"
+    cmd = [sys.executable, "-m", "quco.cli.main", "score", str(src), "-o", str(out), "--id-field", "id",
+           "--index", str(index), "--model", "rules", "--window", "5", "--chunk-size", "500", "--workers", "2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(parts.glob("part-*.jsonl"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130 and parts.is_dir()
+    return cmd, src, parts
+
+
+def test_a_run_resumes_only_against_the_same_index_and_input(tmp_path):
+    """An index rebuilt at the same path, or an input edited in place with its size and time kept,
+    is refused with a one-line error naming what changed; nothing mixes two corpora in one output."""
+    from conftest import TINY_TEXTS
+
+    from quco.index.duckdb.build import build_index
+
+    corpus = write_jsonl(tmp_path / "c.jsonl", TINY_TEXTS)
+    index = tmp_path / "i.duckdb"
+    build_index([corpus], index, progress=False)
+    cmd, src, parts = _interrupted_run(index, tmp_path)
+    build_index([write_jsonl(tmp_path / "c2.jsonl", TINY_TEXTS[:2])], index, progress=False, force=True)
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 2 and "the index is not the one it counted against" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert parts.is_dir() and not (tmp_path / "o.jsonl").exists()  # the interrupted run's parts are kept
+
+    build_index([corpus], index, progress=False, force=True)  # a new build: a new identity too
+    assert subprocess.run(cmd + ["--restart"], cwd=ROOT, capture_output=True).returncode == 0
+    again = tmp_path / "again"
+    again.mkdir()
+    cmd, src, parts = _interrupted_run(index, again)
+    st = src.stat()
+    data = bytearray(src.read_bytes())
+    data[data.index(b"Hamlet")] = ord(b"h")  # same size
+    src.write_bytes(bytes(data))
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))  # same modification time
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 2 and "the input's content changed" in res.stderr, res.stderr
+    assert subprocess.run(cmd + ["--restart"], cwd=ROOT, capture_output=True).returncode == 0

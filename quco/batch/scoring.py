@@ -118,6 +118,9 @@ class ScoreOptions:
                 "id": self.id_field, "pair": list(pair) if pair else None}
 
 
+PARTS_FORMAT = 3  # 3: the input's digest and the index's fingerprint decide what resumes
+
+
 def score_file(input: str | os.PathLike, output: str | os.PathLike, *, settings, options: ScoreOptions) -> ScoreStats:
     """Score every row of the file ``input`` into ``output``; resumable (see the module docstring).
     Raises ``AllRowsFailed`` (after writing the errors file) when not one row could be scored."""
@@ -265,16 +268,41 @@ def _drain(pending: dict, bar, mode) -> None:
 
 
 def _manifest(src: Path, fields: dict, chunk_size: int, settings) -> dict:
-    st = src.stat()
+    """What a resumed run must share with the interrupted one: the input's content (a digest, not
+    its size and time), which index it counts against (its fingerprint, not its path), the fields,
+    the chunking and the settings."""
+    import hashlib
+
+    with open(src, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
     return {
-        "parts_format": 2,
+        "parts_format": PARTS_FORMAT,
         "input": str(src.resolve()),
-        "input_size": st.st_size,
-        "input_mtime_ns": st.st_mtime_ns,
+        "input_sha256": digest,
+        "index_identity": settings.index_identity(),
         "fields": fields,
         "chunk_size": chunk_size,
         "settings": {k: v for k, v in asdict(settings).items()},
     }
+
+
+# What changed between an interrupted run and this one, in the order a user should hear it.
+_CHANGES = (("parts_format", "its parts were written by another version of quco"),
+            ("input_sha256", "the input's content changed since then"),
+            ("index_identity", "the index is not the one it counted against (rebuilt or replaced?)"),
+            ("input", "the input is another file"),
+            ("fields", "the field options differ"),
+            ("chunk_size", "the chunk size differs"),
+            ("settings", "the settings differ"))
+
+
+def _what_changed(previous: dict | None, manifest: dict) -> str | None:
+    if not isinstance(previous, dict):
+        return "its manifest is unreadable"
+    for key, why in _CHANGES:
+        if previous.get(key) != manifest.get(key):
+            return why
+    return None
 
 
 def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> set[int]:
@@ -286,11 +314,10 @@ def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> set[int]:
             previous = json.loads(mpath.read_text())
         except (OSError, ValueError):
             previous = None
-        if previous != json.loads(json.dumps(manifest)):
-            raise UsageError(
-                f"{parts}: holds a previous run with other arguments or another input; "
-                "re-run with the same arguments to resume, or pass --restart to start over"
-            )
+        changed = _what_changed(previous, json.loads(json.dumps(manifest)))
+        if changed is not None:
+            raise UsageError(f"{parts}: holds an interrupted run that cannot be resumed: {changed}; "
+                             "pass --restart to start over")
         for stale in parts.glob("*.tmp-*"):  # a chunk being written when the last run was killed
             stale.unlink(missing_ok=True)
         return {int(p.name[5:12]) for p in parts.glob("part-*.jsonl")}

@@ -38,6 +38,39 @@ def _kind(index: str | os.PathLike, backend: str) -> tuple[Path, str]:
     return path, detect(path) if backend == "auto" else backend
 
 
+def fingerprint(index: str | os.PathLike, *, backend: str = "auto") -> str:
+    """Which index this is, from its metadata alone (cheap; nothing is loaded): a digest of what its
+    build wrote — build time, totals, sources, segments. An index rebuilt at the same path has
+    another fingerprint, even over the same corpus; an index built elsewhere (infini-gram) is
+    fingerprinted by its files' names, sizes and modification times."""
+    import hashlib
+    import json
+
+    path, kind = _kind(index, backend)
+    meta: Any
+    if kind == "infinigram-local":
+        from quco.index.infinigram.format import read_infinigram_meta
+
+        meta = read_infinigram_meta(path) or sorted(
+            (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in path.iterdir() if p.is_file())
+    elif kind == "sharded":
+        from quco.index.mmap.format import read_manifest
+        from quco.index.sharded.format import read_shards_manifest
+
+        shard_set = read_shards_manifest(path)
+        meta = {"set": shard_set, "shards": [read_manifest(path / name) for name in shard_set["shards"]]}
+    elif kind == "mmap":
+        from quco.index.mmap.format import read_manifest
+
+        meta = read_manifest(path)
+    else:
+        from quco.index.duckdb.format import read_meta
+
+        meta = read_meta(path)
+    digest = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    return f"{kind}:{digest}"
+
+
 def describe(index: str | os.PathLike) -> tuple[str, Any]:
     """``(kind, metadata)`` of a local index, read without loading it (``quco index info``): a DuckDB
     index gives its ``IndexInfo``, the others their manifest as a dict."""
