@@ -277,3 +277,46 @@ def test_corrupt_api_cache_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot be used as the API answer cache"):
         ResponseCache(bad)
     assert bad.read_bytes() == b"this is not a database" * 100
+
+
+# -- a full disk is an ordinary error -----------------------------------------------------------
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A 3 MB tmpfs (needs root, as in CI; skipped where it cannot be mounted)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "quco.cli.main", *map(str, args)], capture_output=True, text=True)
+
+
+def test_a_full_disk_is_exit_5_or_9_in_one_line_and_loses_nothing(small_disk, tmp_path):
+    from conftest import SHARED
+
+    if not (SHARED / "corpus").is_dir():
+        pytest.skip("../shared/data/corpus is absent (it ships beside the repo in CI)")
+    lines = (SHARED / "corpus" / "halueval_knowledge.jsonl").read_text(encoding="utf-8").splitlines()
+    first = tmp_path / "first.jsonl"
+    first.write_text("\n".join(lines[:700]) + "\n", encoding="utf-8")
+    more = tmp_path / "more.jsonl"
+    more.write_text("\n".join(lines[700:2700]) + "\n", encoding="utf-8")
+    ix = small_disk / "m"
+    assert _run("index", "build", first, "--out", ix, "--backend", "mmap", "--no-progress").returncode == 0
+    codes = [_run("index", "add", ix, more, "--no-progress", "--no-merge").returncode for _ in range(5)]
+    assert codes[0] == 0 and 5 in codes and set(codes) <= {0, 5}
+    before = _run("index", "info", ix, "--json").stdout
+    res = _run("index", "compact", ix)
+    assert res.returncode == 5 and "no space left on the device" in res.stderr and "the index is unchanged" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert _run("index", "info", ix, "--json").stdout == before  # still answers, unchanged
+    assert not [p for p in ix.iterdir() if p.name.startswith(".")]  # no temporary left behind
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"question": f"Who wrote Hamlet, part {i}?"}) + "\n" for i in range(20_000)))
+    res = _run("score", rows, "-o", small_disk / "s.jsonl", "--index", ix, "--model", "rules", "--no-progress")
+    assert res.returncode == 9 and "no space left on the device" in res.stderr and "re-run to resume" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from quco.batch.rows import PAIR_ANSWER, REPORT_COLUMNS, chunks, count_rows, file_format, iter_rows
 from quco.batch.worker import init_worker, raise_init_error, score_chunk
-from quco.errors import AllRowsFailed, SourceError, UsageError
+from quco.errors import AllRowsFailed, OutputError, SourceError, UsageError
+from quco.files.building import write_failure
 from quco.files.duckdb_conn import connect
 from quco.files.outputs import OutputLock, check_outputs
 
@@ -154,7 +155,11 @@ def score_file(input: str | os.PathLike, output: str | os.PathLike, *, settings,
 
             Path(o.audit).parent.mkdir(parents=True, exist_ok=True)
             audit_info = {"key": open_key(Path(o.audit)).hex(), "store_text": o.audit_text}
-        return _run(src, out, out_fmt, errors_file, parts, settings, o, audit_info)
+        try:
+            return _run(src, out, out_fmt, errors_file, parts, settings, o, audit_info)
+        except OSError as exc:  # a full disk: finished chunks are kept, the previous output is intact
+            raise OutputError(f"{write_failure(out, exc)}; finished chunks are kept in {parts}: "
+                              "re-run to resume") from exc
 
 
 def _settings_inputs(settings) -> list[str]:

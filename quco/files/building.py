@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -60,9 +61,27 @@ def building_dir(out: Path) -> Iterator[Path]:
         except QucoError:
             raise
         except OSError as exc:
-            raise BuildError(f"writing {out}: {exc}") from exc
+            raise BuildError(write_failure(out, exc)) from exc
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_failure(path: str | os.PathLike, exc: BaseException | str) -> str:
+    """One line for a failed write of ``path``: a full disk (or quota) says so, whatever layer
+    reported it (an errno, NumPy's short write, or a worker process's error as text)."""
+    text = str(exc)
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text:
+        reason = "no space left on the device"
+    elif "requested and" in text and "written" in text:  # NumPy's short write: the disk filled up
+        reason = f"a short write ({text}): no space left on the device?"
+    else:
+        reason = getattr(exc, "strerror", None) or text
+    return f"writing {path}: {reason}"
+
+
+def disk_full(exc: BaseException | str) -> bool:
+    """Does this failure (or a worker's report of one) say the disk is full?"""
+    return "no space left" in write_failure("", exc)
 
 
 def install_sigterm() -> bool:

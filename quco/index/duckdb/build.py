@@ -24,7 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from quco.errors import BuildError, QucoError
-from quco.files.building import build_sources, fsync_dir, fsync_file, install_sigterm, progress_bar, quco_version
+from quco.files.building import (
+    build_sources,
+    fsync_dir,
+    fsync_file,
+    install_sigterm,
+    progress_bar,
+    quco_version,
+    write_failure,
+)
 from quco.files.duckdb_conn import connect
 from quco.files.outputs import OutputLock
 from quco.files.sources import iter_documents
@@ -116,7 +124,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_t
     except duckdb.Error as exc:
         raise BuildError(f"writing {tmp}: {str(exc).splitlines()[0]}") from exc
     except OSError as exc:
-        raise BuildError(f"writing {out}: {exc}") from exc
+        raise BuildError(write_failure(out, exc)) from exc
     finally:
         bar.close()
         if con is not None:

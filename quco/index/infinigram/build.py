@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from quco.errors import BuildError, QucoError
-from quco.files.building import build_sources, install_sigterm, progress_bar, quco_version, swap_into_place
+from quco.files.building import build_sources, install_sigterm, progress_bar, quco_version, swap_into_place, write_failure
 from quco.files.outputs import OutputLock
 from quco.files.sources import iter_documents
 from quco.index.infinigram.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, META_FILE
@@ -143,7 +143,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus) -
     except QucoError:
         raise
     except OSError as exc:
-        raise BuildError(f"writing {out}: {exc}") from exc
+        raise BuildError(write_failure(out, exc)) from exc
     finally:
         bar.close()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -46,7 +46,16 @@ from pathlib import Path
 
 from quco.backends.engine import word_hash
 from quco.errors import BuildError
-from quco.files.building import build_sources, building_dir, fsync_dir, fsync_file, progress_bar, quco_version
+from quco.files.building import (
+    build_sources,
+    building_dir,
+    disk_full,
+    fsync_dir,
+    fsync_file,
+    progress_bar,
+    quco_version,
+    write_failure,
+)
 from quco.files.outputs import OutputLock, check_outputs
 from quco.files.sources import Reading, iter_documents
 from quco.index.mmap.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, MANIFEST, read_manifest
@@ -247,9 +256,11 @@ def _updating(index: Path, inputs: list[Path], what: str):
         prefix = f"seg-{int(time.time() * 1000):x}-"
         try:
             yield meta, prefix
-        except BaseException:
+        except BaseException as exc:
             for partial in index.glob(f"{prefix}*"):
                 shutil.rmtree(partial, ignore_errors=True)
+            if isinstance(exc, OSError):  # a full disk: the index is unchanged, say so in one line
+                raise BuildError(f"{what}: {write_failure(index, exc)}; the index is unchanged") from exc
             raise
         remove_unlisted(index, read_manifest(index)["segments"])
 
@@ -299,6 +310,8 @@ def _build_segments(paths, work: Path, reading: Reading, progress: bool, sizes: 
             status, value = results.get()
             (segments.extend if status == "ok" else errors.append)(value)
         if errors:
+            if disk_full(errors[0]):
+                raise BuildError(f"a build worker failed {write_failure(work, errors[0])}")
             raise BuildError(f"a build worker failed: {errors[0]}")
     finally:
         bar.close()
