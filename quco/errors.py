@@ -7,7 +7,8 @@ Every exit code of ``quco`` (documented in the README):
   1 other quco error   6 count backend unavailable  10 score: every row failed
   2 usage / config     7 extraction failed         130 interrupted (Ctrl-C)
   3 unreadable source  8 unknown count (policy=error) 143 terminated (SIGTERM)
-  4 index cannot open                                70 a bug in quco (please report it)
+  4 index cannot open                               11 serve: cannot listen on the address
+                                                    70 a bug in quco (please report it)
 """
 
 from __future__ import annotations
@@ -110,6 +111,12 @@ class OutputError(QucoError):
 
 class AuditError(QucoError):
     """The audit trail cannot be written (its writer process would not start)."""
+
+
+class AddressInUse(QucoError):
+    """``quco serve`` cannot listen on its address (taken, or not this machine's)."""
+
+    exit_code = 11
 
 
 class AllRowsFailed(QucoError):

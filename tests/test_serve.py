@@ -371,3 +371,51 @@ def test_upstream_failures_are_502_or_503_never_4xx(index):
         r = client.post("/v1/count", json={"phrases": ["Hamlet"]})
         assert r.status_code == 503 and r.headers["retry-after"] == "30"
     app.state.pool.close()
+
+
+def _group(pgid: int) -> list[int]:
+    """Live processes of a process group (zombies excluded)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                fields = open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append(int(d))
+    return out
+
+
+def test_kill_9_of_the_main_process_leaves_no_orphan_and_a_restart_binds(index):
+    srv = Server(index, workers=2)
+    try:
+        assert srv.request("POST", "/v1/check", {"question": "Who wrote Hamlet?"})[0] == 200
+        pgid = srv.proc.pid
+        assert len(_group(pgid)) >= 3  # the server and its two workers
+        os.kill(srv.proc.pid, signal.SIGKILL)
+        srv.proc.wait(10)
+        deadline = time.time() + 30
+        while time.time() < deadline and _group(pgid):
+            time.sleep(0.2)
+        assert _group(pgid) == []  # every worker (and its helpers) went with it
+        again = Server(index, port=srv.port)  # the port is free again
+        try:
+            assert again.request("POST", "/v1/check", {"question": "Who wrote Hamlet?"})[0] == 200
+        finally:
+            again.stop()
+    finally:
+        if _group(srv.proc.pid):
+            os.killpg(srv.proc.pid, signal.SIGKILL)
+
+
+def test_an_address_in_use_is_exit_11_in_one_line(index):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "QUCO_API_TOKEN": TOKEN}
+        res = subprocess.run([sys.executable, "-m", "quco.cli.main", "serve", "--index", str(index), "--model", "rules",
+                              "--port", str(port)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 11 and f"cannot listen on 127.0.0.1:{port}" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr

@@ -5,12 +5,11 @@ worker) and in Ray actors (``quco.batch.ray_score``). The detector is built once
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
 from quco.batch.rows import REPORT_COLUMNS, flatten, raw_text, row_id, validate, write_atomic
 from quco.errors import QucoError
+from quco.process import exit_with_parent
 
 # -- scoring a chunk (in a worker process) ------------------------------------------------------
 _STATE: dict = {}
@@ -18,7 +17,7 @@ _STATE: dict = {}
 
 def init_worker(settings, fields: dict, parent: int | None = None, audit: dict | None = None) -> None:
     if parent is not None:
-        _exit_with_parent(parent)
+        exit_with_parent(parent)
     _STATE.clear()
     _STATE["fields"] = fields
     _STATE["audit"] = audit  # {"key": hex, "store_text": bool}: audit rows are written beside each part
@@ -31,19 +30,6 @@ def init_worker(settings, fields: dict, parent: int | None = None, audit: dict |
         return
     _STATE["detector"] = detector
     _STATE["scorer"] = settings.answer_scorer(detector)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A worker whose parent was killed (kill -9) must not linger: watch for re-parenting."""
-    import threading
-
-    def watch():
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="quco-parent-watch").start()
 
 
 def raise_init_error() -> None:

@@ -372,8 +372,22 @@ def _report_json(report, metrics: Metrics) -> dict:
 
 
 def app_from_env():
-    """Uvicorn factory for worker processes: settings come from QUCO_* variables."""
+    """Uvicorn factory for worker processes: settings come from QUCO_* variables. A worker of a
+    server that died (kill -9 included) stops gracefully, so it never keeps the port or answers
+    unaudited; it exits outright if that does not end it."""
+    import signal
+
     from quco.config import load_settings
+    from quco.process import exit_with_parent
+
+    if os.environ.get("QUCO_SERVE_PID") and os.environ["QUCO_SERVE_PID"] == str(os.getppid()):
+
+        def stop() -> None:
+            os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful shutdown: the audit rows are sent
+            time.sleep(40)
+            os._exit(1)
+
+        exit_with_parent(os.getppid(), stop)
 
     settings = load_settings()
     return create_app(settings, token=os.environ.get("QUCO_API_TOKEN") or None,

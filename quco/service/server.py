@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from quco.errors import UsageError
+from quco.errors import AddressInUse, UsageError
 
 
 def is_loopback(host: str) -> bool:
@@ -72,6 +72,8 @@ def serve(settings, options: ServeOptions) -> int:
     token = _checked_token(settings, o)
     _export_environment(settings, o, token)
     HeaderDeadlineProtocol.header_timeout = o.header_timeout
+    _check_port(o.host, o.port)
+    os.environ["QUCO_SERVE_PID"] = str(os.getpid())  # its workers stop when this process is gone
     # Metrics from every worker, aggregated at each scrape (quco.service.prom): a fresh directory per run.
     prom_dir = tempfile.mkdtemp(prefix="quco-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prom_dir
@@ -93,6 +95,20 @@ def serve(settings, options: ServeOptions) -> int:
             stop_writer(writer, sock)  # after the workers: their last rows are in; it commits and exits
         shutil.rmtree(prom_dir, ignore_errors=True)
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with its own exit code (``AddressInUse``) when the address is taken, before anything starts."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+        try:
+            s.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise AddressInUse(f"cannot listen on {host}:{port}: {exc.strerror} (is another server, or an "
+                               "orphan of a killed one, still running?)") from None
 
 
 def _checked_token(settings, o: ServeOptions) -> str | None:
