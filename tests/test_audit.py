@@ -252,3 +252,63 @@ def test_an_audit_log_of_the_first_schema_gains_the_client_request_id_column(ind
         log.flush(timeout=10)
     rows = _rows(path, "SELECT request_id, client_request_id FROM decisions ORDER BY ts")
     assert rows[0] == ("old-one", None) and len(rows) == 4 and rows[-1][1] == "caller-7", rows
+
+
+def _holder_of(path) -> int | None:
+    """The pid of the process holding ``path`` open (the audit writer)."""
+    target = os.path.realpath(path)
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if any(os.path.realpath(f"/proc/{d}/fd/{fd}") == target for fd in os.listdir(f"/proc/{d}/fd")):
+                return int(d)
+        except OSError:
+            continue
+    return None
+
+
+def _metric(text: str, name: str) -> float:
+    m = re.search(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_a_killed_audit_writer_is_restarted_and_no_answer_goes_unaudited_or_uncounted(index, tmp_path):
+    audit = tmp_path / "audit.duckdb"
+    srv = Server(index, workers=2, args=["--audit", audit])
+    try:
+        answered, refused, feedback_codes = [], 0, set()
+        for i in range(20):
+            status, body = _check(srv, f"Who wrote Hamlet {i}?")
+            assert status == 200
+            answered.append(body["request_id"])
+        writer = _holder_of(audit)
+        assert writer is not None
+        os.kill(writer, signal.SIGKILL)
+        deadline = time.time() + 30
+        after_restart = 0
+        while time.time() < deadline and after_restart < 20:
+            status, body = _check(srv, f"Where is Zanzibar {len(answered)}?")
+            assert status in (200, 503), body  # an answer, or a refusal while the writer is down: nothing else
+            if status == 503:
+                refused += 1
+                assert "audit" in body["error"]
+            else:
+                answered.append(body["request_id"])
+                current = _holder_of(audit)
+                after_restart += current is not None and current != writer
+            status, _ = srv.request("POST", "/v1/feedback", {"request_id": answered[0], "label": "correct"})
+            feedback_codes.add(status)
+            time.sleep(0.05)
+        assert after_restart >= 20, "the writer was not restarted"
+        assert feedback_codes <= {200, 503}  # never a 500
+        _, text = srv.request("GET", "/metrics")
+        assert _metric(text, "quco_audit_writer_restarts") >= 1 and _metric(text, "quco_audit_writer_up") == 1
+        lost = _metric(text, "quco_audit_rows_lost_total")
+        status, health = srv.request("GET", "/healthz")
+        assert status == 200 and health["audit"]["writer"] == "up" and health["audit"]["writer_restarts"] >= 1
+    finally:
+        srv.stop()
+    stored = {r[0] for r in _rows(audit)}
+    missing = [i for i in answered if i not in stored]
+    assert len(missing) <= lost and lost == 0, (len(missing), lost, refused)

@@ -18,6 +18,7 @@ import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +51,15 @@ def run_writer(path: str, sock_path: str, store_text: bool, retention_days, rete
             for line in self.rfile:
                 msg = json.loads(line)
                 op = msg.get("op")
-                if op == "rows":
+                reply: dict
+                if op == "rows":  # acknowledged once committed: the sender keeps them until then
                     for row in msg["rows"]:
                         log.record(row)
-                    continue
-                if op == "key":
+                    log.flush()
+                    reply = {"ok": True}
+                elif op == "ping":
+                    reply = {"ok": True}
+                elif op == "key":
                     reply = {"key": log.key.hex(), "store_text": log.store_text}
                 elif op == "stop":
                     stop.set()
@@ -132,19 +137,89 @@ def stop_writer(proc, sock_path: str, timeout: float = 30.0) -> None:
         proc.join(5)
 
 
+def restarts_of(sock_path: str) -> int:
+    """How many times the server restarted this writer (read by its workers for metrics and health)."""
+    try:
+        return int(Path(sock_path + ".restarts").read_text())
+    except (OSError, ValueError):
+        return 0
+
+
+class WriterKeeper:
+    """The server's audit writer, restarted when it dies (the OOM killer, a kill -9): its workers
+    resend what it had not committed, and refuse checks while it cannot be reached."""
+
+    def __init__(self, path: Path, *, store_text: bool, retention_days=None, retention_rows=None, every: float = 0.5):
+        self._args = {"store_text": store_text, "retention_days": retention_days, "retention_rows": retention_rows}
+        self.path = path
+        self.proc, self.sock_path = start_writer(path, **self._args)
+        self.restarts = 0
+        Path(self.sock_path + ".restarts").write_text("0")
+        self._stop = threading.Event()
+        self._every = every
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="quco-audit-keeper")
+        self._thread.start()
+
+    def _watch(self) -> None:
+        import logging
+
+        while not self._stop.wait(self._every):
+            if self.proc.is_alive():
+                continue
+            code = self.proc.exitcode
+            try:
+                self.proc, _ = start_writer(self.path, **self._args)
+            except AuditError as exc:
+                logging.getLogger("quco.serve").error("the audit writer exited (code %s) and could not be restarted: %s",
+                                                      code, exc)
+                continue  # tried again on the next tick; meanwhile checks are refused (policy required)
+            self.restarts += 1
+            Path(self.sock_path + ".restarts").write_text(str(self.restarts))
+            logging.getLogger("quco.serve").warning("the audit writer exited (code %s); restarted (%d so far)",
+                                                    code, self.restarts)
+
+    def stop(self) -> None:
+        """After the workers: stop watching, then let the writer commit and exit."""
+        self._stop.set()
+        self._thread.join(5)
+        stop_writer(self.proc, self.sock_path)
+        Path(self.sock_path + ".restarts").unlink(missing_ok=True)
+
+
 class AuditClient(DecisionRecorder):
     """What a serving worker uses: ``record_report`` (queued, sent in the background) and
-    ``feedback`` (asked and answered), over the writer's socket."""
+    ``feedback`` (asked and answered), over the writer's socket.
 
-    def __init__(self, sock_path: str):
+    Rows are kept until the writer acknowledges their commit; a batch the writer could not take
+    (it died and is being restarted) is sent again for ``resend_within`` seconds, then counted as
+    lost (``dropped``, and ``on_lost``). ``available()`` says whether the writer can be reached:
+    a server that requires its audit trail refuses to answer while it cannot."""
+
+    def __init__(self, sock_path: str, *, resend_within: float = 10.0, on_lost: Callable[[int], None] | None = None):
         self.sock_path = sock_path
+        self.resend_within = resend_within
+        self.on_lost = on_lost
         self._req = self._connect()
         self._req_lock = threading.Lock()
         info = self._ask({"op": "key"})
         self.key, self.store_text = bytes.fromhex(info["key"]), info["store_text"]
         self._out: Any = None  # the connection rows are sent on, opened at the first batch
         self._lost = 0  # rows the writer could not be reached for
+        self._up = True  # the last exchange with the writer worked
         self._rows = RowBatcher(self._send, every=_SEND_EVERY, batch_rows=1000, name="quco-audit-sender")
+
+    def available(self) -> bool:
+        """Can the writer be reached now? (Cheap while it could; one connection attempt otherwise.)"""
+        if self._up:
+            return True
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(1.0)
+                s.connect(self.sock_path)
+        except OSError:
+            return False
+        self._up = True
+        return True
 
     @property
     def dropped(self) -> int:
@@ -157,24 +232,49 @@ class AuditClient(DecisionRecorder):
         return s.makefile("rwb")
 
     def _ask(self, msg: dict) -> dict:
+        """One question to the writer; after a failure one reconnection is tried (the writer may
+        have been restarted), then ``AuditError``."""
         with self._req_lock:
-            self._req.write((json.dumps(msg) + "\n").encode())
-            self._req.flush()
-            return json.loads(self._req.readline())
+            for _attempt in (1, 2):
+                try:
+                    if self._req is None:
+                        self._req = self._connect()
+                    self._req.write((json.dumps(msg) + "\n").encode())
+                    self._req.flush()
+                    line = self._req.readline()
+                    if line:
+                        return json.loads(line)
+                except (OSError, ValueError):
+                    pass
+                self._req = None
+                self._up = False
+            raise AuditError("the audit log's writer cannot be reached (it is being restarted): try again")
 
     def record(self, row: dict) -> None:
         self._rows.put(row)
 
     def _send(self, rows: list[dict]) -> None:
-        try:
-            out = self._out
-            if out is None:
-                out = self._out = self._connect()
-            out.write((json.dumps({"op": "rows", "rows": rows}, ensure_ascii=False) + "\n").encode())
-            out.flush()
-        except OSError:  # the writer is gone or restarting: count the rows, reconnect next time
-            self._lost += len(rows)
-            self._out = None
+        message = (json.dumps({"op": "rows", "rows": rows}, ensure_ascii=False) + "\n").encode()
+        give_up_at = time.monotonic() + self.resend_within
+        while True:
+            try:
+                out = self._out
+                if out is None:
+                    out = self._out = self._connect()
+                out.write(message)
+                out.flush()
+                if json.loads(out.readline() or b"{}").get("ok"):  # committed
+                    self._up = True
+                    return
+            except (OSError, ValueError):
+                pass
+            self._out, self._up = None, False  # the writer is gone or restarting: send the batch again
+            if time.monotonic() >= give_up_at:
+                self._lost += len(rows)
+                if self.on_lost is not None:
+                    self.on_lost(len(rows))
+                return
+            time.sleep(0.2)
 
     def flush(self) -> None:
         """Every row recorded so far sent, then committed by the writer."""

@@ -27,6 +27,9 @@ def register(sub) -> None:
                    help="store question and draft text in the audit log (default: a keyed hash only)")
     v.add_argument("--audit-retention-days", type=float, help="drop audit rows older than this")
     v.add_argument("--audit-retention-rows", type=int, help="keep at most this many audit rows (the newest)")
+    v.add_argument("--audit-policy", choices=["required", "best-effort"], default="required",
+                   help="with --audit: required (default) refuses checks with 503 while their audit row cannot be "
+                        "written; best-effort answers and counts the rows it loses")
     detector_options(v)
     v.set_defaults(handler=cmd_serve)
 
@@ -46,5 +49,6 @@ def cmd_serve(args) -> int:
         insecure_no_auth=args.insecure_no_auth, header_timeout=args.header_timeout,
         keep_alive_timeout=args.keep_alive_timeout, heavy_workers=args.heavy_workers,
         max_request_chars=args.max_request_chars, audit=args.audit, audit_text=args.audit_text,
-        audit_retention_days=args.audit_retention_days, audit_retention_rows=args.audit_retention_rows)
+        audit_retention_days=args.audit_retention_days, audit_retention_rows=args.audit_retention_rows,
+        audit_policy=args.audit_policy)
     return serve(settings, options)

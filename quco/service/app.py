@@ -26,8 +26,9 @@ from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
 from quco.audit.log import UnknownRequest, new_request_id
+from quco.audit.writer import restarts_of
 from quco.backends.base import answer_each
-from quco.errors import BackendError, BackendUnavailable, QucoError, QueryError, UpstreamError, UsageError
+from quco.errors import AuditError, BackendError, BackendUnavailable, QucoError, QueryError, UpstreamError, UsageError
 from quco.service.holder import DetectorHolder
 from quco.service.middleware import LimitsAndMetrics, token_ok
 from quco.service.prom import Metrics
@@ -54,6 +55,7 @@ class _Service:
     audit: Any  # an AuditClient, or None without --audit
     token: bytes | None
     max_request_chars: int
+    audit_required: bool = True  # no check answered while its audit row cannot be written
 
 
 def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_BYTES, max_items: int = MAX_ITEMS,
@@ -69,8 +71,8 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     pool = HeavyPool(settings, heavy_workers)
     threading.Thread(target=_prestart, args=(pool,), daemon=True, name="quco-heavy-prestart").start()
     threading.Thread(target=holder.current().backend.warm, daemon=True, name="quco-index-warm").start()
-    svc = _Service(settings, metrics, holder, pool, _audit_client(), token.encode() if token else None,
-                   max_request_chars)
+    svc = _Service(settings, metrics, holder, pool, _audit_client(metrics), token.encode() if token else None,
+                   max_request_chars, os.environ.get("QUCO_SERVE_AUDIT_POLICY", "required") == "required")
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -81,6 +83,8 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
 
     app = FastAPI(title="quco", version=__version__, lifespan=lifespan,
                   description="Decide when an LLM must retrieve, from pretraining-corpus statistics (QuCo-RAG).")
+    if svc.audit is not None:
+        metrics.audit_state(True, 0)
     app.add_middleware(LimitsAndMetrics, metrics=metrics, max_body=max_body, timeout=timeout, token=svc.token)
     _add_error_handlers(app, svc)
     models = _models(max_items)
@@ -157,7 +161,7 @@ def _add_error_handlers(app, svc: _Service) -> None:
 
     @app.exception_handler(QucoError)
     async def quco_error(request, exc):
-        if isinstance(exc, Busy):
+        if isinstance(exc, (Busy, AuditError)):  # busy, or the audit writer is being restarted: try again
             return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "1"})
         if isinstance(exc, (QueryError, UsageError)):  # the input cannot be answered: the caller's to fix
             return JSONResponse({"error": str(exc)}, status_code=400)
@@ -174,17 +178,23 @@ def _add_error_handlers(app, svc: _Service) -> None:
 def _add_status_routes(app, svc: _Service) -> None:
     """GET /healthz, /metrics and /v1/info."""
     from fastapi import Request
-    from fastapi.responses import PlainTextResponse
+    from fastapi.responses import JSONResponse, PlainTextResponse
 
     from quco import __version__
 
     @app.get("/healthz")
     def healthz(request: Request):
         d = svc.holder.current()
-        body = {"status": "ok", "version": __version__}
+        body: dict[str, Any] = {"status": "ok", "version": __version__}
         if _authorised(svc, request):  # index identity and paths only for callers who hold the token
             body.update({"backend": d.backend.name, "index": d.backend.identity, "corpus_tokens": d.backend.corpus.tokens,
                          "corpus_documents": d.backend.corpus.documents, "extractor": d.extractor.model_name})
+        if svc.audit is not None:
+            up = svc.audit.available()
+            body["audit"] = {"writer": "up" if up else "down", "policy": "required" if svc.audit_required else "best-effort",
+                             "rows_lost": svc.audit.dropped, "writer_restarts": restarts_of(svc.audit.sock_path)}
+            if not up and svc.audit_required:  # checks are refused meanwhile: not ready
+                return JSONResponse({**body, "status": "unavailable"}, status_code=503, headers={"Retry-After": "1"})
         return body
 
     @app.get("/metrics", response_class=PlainTextResponse)
@@ -192,6 +202,8 @@ def _add_status_routes(app, svc: _Service) -> None:
         from starlette.responses import Response
 
         be = svc.holder.current().backend
+        if svc.audit is not None:
+            svc.metrics.audit_state(svc.audit.available(), restarts_of(svc.audit.sock_path))
         body, content_type = svc.metrics.render(getattr(be, "cache_hits", 0), getattr(be, "cache_misses", 0))
         return Response(body, media_type=content_type)
 
@@ -275,6 +287,13 @@ async def _run_checks(svc: _Service, items: list) -> list:
     from fastapi import HTTPException
     from starlette.concurrency import run_in_threadpool
 
+    up = svc.audit.available() if svc.audit is not None else True
+    if svc.audit is not None:
+        svc.metrics.audit_state(up)
+    if not up and svc.audit_required:
+        svc.metrics.count_audit_refused()  # fail closed: never an answer without its audit row
+        raise HTTPException(503, "the audit log cannot be written right now (its writer is being restarted); "
+                                 "try again", headers={"Retry-After": "1"})
     chars = sum(len(q) + len(d or "") for q, d in items)
     if chars > svc.max_request_chars:
         raise HTTPException(413, f"the request holds {chars:,} characters of questions and drafts; "
@@ -350,14 +369,14 @@ def _json(data, request_id: str | None = None, client_request_id: str | None = N
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
-def _audit_client():
+def _audit_client(metrics: Metrics):
     """This worker's connection to the audit writer, when ``quco serve --audit`` started one."""
     sock = os.environ.get("QUCO_AUDIT_SOCKET")
     if not sock:
         return None
     from quco.audit.writer import AuditClient
 
-    return AuditClient(sock)
+    return AuditClient(sock, on_lost=metrics.count_audit_lost)
 
 
 

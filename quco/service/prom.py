@@ -41,6 +41,14 @@ class Metrics:
                            multiprocess_mode="livesum", registry=r)
         self.rss = Gauge("quco_process_resident_memory_bytes", "Resident memory of each serving process.", ["pid"],
                          multiprocess_mode="liveall", registry=r)
+        self.audit_lost = Counter("quco_audit_rows_lost", "Decisions answered whose audit row could not be written "
+                                  "(its writer unreachable for the resend window): counted, never silent.", registry=r)
+        self.audit_refused = Counter("quco_audit_refused", "Checks refused with 503 because their audit row could not "
+                                     "be written (audit policy required).", registry=r)
+        self.audit_up = Gauge("quco_audit_writer_up", "1 when every serving process can reach the audit writer.",
+                              multiprocess_mode="livemin", registry=r)
+        self.audit_restarts = Gauge("quco_audit_writer_restarts", "Times the server restarted its audit writer.",
+                                    multiprocess_mode="livemax", registry=r)
         self._rss_at = 0.0
 
     def observe(self, path: str, status: int, seconds: float) -> None:
@@ -53,6 +61,19 @@ class Metrics:
 
     def count_backend_error(self) -> None:
         self.backend_errors.inc()
+
+    def count_audit_lost(self, rows: int) -> None:
+        self.audit_lost.inc(rows)
+
+    def count_audit_refused(self) -> None:
+        self.audit_refused.inc()
+
+    def audit_state(self, up: bool, restarts: int | None = None) -> None:
+        """This process's view of the audit writer (each process sets its own; a scrape shows the
+        minimum), and the server's restart count when known."""
+        self.audit_up.set(1 if up else 0)
+        if restarts is not None:
+            self.audit_restarts.set(restarts)
 
     def count_reload(self) -> None:
         self.reloads.inc()

@@ -37,6 +37,9 @@ def read_token(token_file: str | None) -> str | None:
     return os.environ.get("QUCO_API_TOKEN") or None
 
 
+AUDIT_POLICIES = ("required", "best-effort")
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     """How ``quco serve`` runs (its command-line options). ``heavy_workers``/``max_request_chars``
@@ -58,6 +61,7 @@ class ServeOptions:
     audit_text: bool = False
     audit_retention_days: float | None = None
     audit_retention_rows: int | None = None
+    audit_policy: str = "required"  # "required": no check is answered while its audit row cannot be written
 
 
 def serve(settings, options: ServeOptions) -> int:
@@ -77,22 +81,21 @@ def serve(settings, options: ServeOptions) -> int:
     # Metrics from every worker, aggregated at each scrape (quco.service.prom): a fresh directory per run.
     prom_dir = tempfile.mkdtemp(prefix="quco-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prom_dir
-    writer = sock = None
+    keeper = None
     try:
         if o.audit:
-            from quco.audit.writer import start_writer
+            from quco.audit.writer import WriterKeeper
 
-            writer, sock = start_writer(Path(o.audit).resolve(), store_text=o.audit_text,
-                                        retention_days=o.audit_retention_days, retention_rows=o.audit_retention_rows)
-            os.environ["QUCO_AUDIT_SOCKET"] = sock
+            keeper = WriterKeeper(Path(o.audit).resolve(), store_text=o.audit_text,
+                                  retention_days=o.audit_retention_days, retention_rows=o.audit_retention_rows)
+            os.environ["QUCO_AUDIT_SOCKET"] = keeper.sock_path
+            os.environ["QUCO_SERVE_AUDIT_POLICY"] = o.audit_policy
         uvicorn.run("quco.service.app:app_from_env", factory=True, host=o.host, port=o.port, workers=o.workers,
                     log_level=o.log_level, timeout_graceful_shutdown=30, access_log=False, http=HeaderDeadlineProtocol,
                     timeout_keep_alive=o.keep_alive_timeout)  # type: ignore[arg-type]  # seconds, fractions work
     finally:
-        if writer is not None and sock is not None:
-            from quco.audit.writer import stop_writer
-
-            stop_writer(writer, sock)  # after the workers: their last rows are in; it commits and exits
+        if keeper is not None:
+            keeper.stop()  # after the workers: their last rows are in; it commits and exits
         shutil.rmtree(prom_dir, ignore_errors=True)
     return 0
 
@@ -117,6 +120,8 @@ def _checked_token(settings, o: ServeOptions) -> str | None:
     if token is None and not is_loopback(o.host) and not o.insecure_no_auth:
         raise UsageError(f"refusing to serve on {o.host} without a token: set QUCO_API_TOKEN or --token-file "
                          "(or pass --insecure-no-auth to expose it to anyone who can reach it)")
+    if o.audit_policy not in AUDIT_POLICIES:
+        raise UsageError(f"--audit-policy must be one of {', '.join(AUDIT_POLICIES)}, not {o.audit_policy!r}")
     if min(o.header_timeout, o.keep_alive_timeout) <= 0 or (o.heavy_workers or 1) < 1 or (o.max_request_chars or 1) < 1:
         raise UsageError("timeouts, --heavy-workers and --max-request-chars must be positive")
     if not Path(settings.index).exists() and settings.backend != "infinigram-api" and not settings.shards:
