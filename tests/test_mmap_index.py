@@ -3,10 +3,14 @@ of segments), flagged estimates above it and never a false zero, atomic build, i
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 from conftest import CORPUS_FILES, write_jsonl
@@ -15,11 +19,12 @@ from hypothesis import strategies as st
 from test_index_exact import SEPARATORS, WORDS, brute_cooccur, brute_count
 
 from quco.backends.base import Count
-from quco.errors import IndexOpenError, OutputError
+from quco.errors import BuildError, IndexOpenError, OutputError
 from quco.files.sources import Reading
 from quco.index.mmap.build import add_documents, build_mmap_index, compact_index
 from quco.index.mmap.merge import MAX_POSITIONS
 from quco.index.mmap.reader import MmapIndex, WorkBudgetExceeded
+from quco.index.open import verify
 from quco.normalize import Normalizer
 
 doc_strategy = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), min_size=1, max_size=40).map(
@@ -186,7 +191,7 @@ def test_compaction_is_exact_atomic_and_falls_back_on_a_hash_collision(tmp_path,
 
     with monkeypatch.context() as m:  # a failed compaction leaves the index as it was, and no debris
         m.setattr(merge_mod, "_write_stream", broken)
-        with pytest.raises(OSError):
+        with pytest.raises(BuildError, match="disk full; the index is unchanged"):  # one line, exit 5
             compact_index(tmp_path / "ix", progress=False)
     assert len(MmapIndex(tmp_path / "ix").segments) == 3 and len(list((tmp_path / "ix").glob("seg-*"))) == 3
     with monkeypatch.context() as m:  # a word hash shared by two different words: left unmerged, still exact
@@ -212,3 +217,73 @@ def test_an_index_of_the_previous_format_asks_for_a_rebuild(tmp_path):
     out = subprocess.run([sys.executable, "-m", "quco.cli.main", "check", "Who wrote Hamlet?", "--index",
                           str(tmp_path / "ix")], capture_output=True, text=True)
     assert out.returncode != 0 and "Traceback" not in out.stderr and "rebuild" in out.stderr
+
+
+# -- checksums: a damaged index is refused, never answered as exact ------------------------------
+def _damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "truncated":
+        data = data[: max(0, len(data) - 7)]
+    elif how == "bit-flipped":
+        data[len(data) // 2] ^= 0x04
+    else:  # a zeroed page
+        start = (len(data) // 2) & ~4095
+        data[start:start + 4096] = bytes(min(4096, len(data) - start))
+        if bytes(data) == path.read_bytes():
+            data[-1] ^= 0xFF  # the page was zero already: damage one byte that is not
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["truncated", "bit-flipped", "zeroed-page"])
+def test_every_damaged_segment_file_is_refused_naming_it(tmp_path, how):
+    texts = [f"Hamlet met Ophelia in room {i} of the castle by the sea" for i in range(400)]
+    src = write_jsonl(tmp_path / "c.jsonl", texts)
+    build_mmap_index([src], tmp_path / "good", progress=False)
+    files = sorted(p.name for p in next((tmp_path / "good").glob("seg-*")).iterdir())
+    assert len(files) >= 9
+    for name in files:
+        ix = tmp_path / f"ix-{name}"
+        shutil.copytree(tmp_path / "good", ix)
+        target = next(ix.glob("seg-*")) / name
+        _damage(target, how)
+        with pytest.raises(IndexOpenError, match=re.escape(str(target))):
+            MmapIndex(ix)
+        assert verify(ix)["damaged"] and str(target) in verify(ix)["damaged"][0]
+    assert verify(tmp_path / "good")["damaged"] == []
+
+
+def test_a_manifest_edited_by_hand_is_refused(tmp_path):
+    build_mmap_index([write_jsonl(tmp_path / "c.jsonl", ["alpha beta"])], tmp_path / "ix", progress=False)
+    manifest = tmp_path / "ix" / "quco-index.json"
+    meta = json.loads(manifest.read_text())
+    meta["tokens"] += 1
+    manifest.write_text(json.dumps(meta))
+    with pytest.raises(IndexOpenError, match="quco-index.json: damaged"):
+        MmapIndex(tmp_path / "ix")
+
+
+def test_a_large_index_is_verified_in_the_background_and_never_answers_exact_meanwhile(tmp_path, monkeypatch):
+    import time
+
+    import quco.index.mmap.reader as reader
+    from quco.errors import BackendError
+
+    build_mmap_index([write_jsonl(tmp_path / "c.jsonl", ["Hamlet met Ophelia"] * 50)], tmp_path / "ix", progress=False)
+    monkeypatch.setattr(reader, "VERIFY_AT_OPEN_BYTES", 0)  # every index counts as large
+    release = threading.Event()
+    real = reader.segment_problem
+    monkeypatch.setattr(reader, "segment_problem", lambda root, e: (release.wait(10), real(root, e))[1])
+    ix = MmapIndex(tmp_path / "ix")
+    assert all(c.approx for c in ix.count_many(["hamlet", "ophelia"]))  # not yet verified: not exact
+    release.set()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(c.approx for c in ix.count_many(["hamlet"])):
+        time.sleep(0.05)
+    assert [(c.count, c.approx) for c in ix.count_many(["hamlet"])] == [(50, False)]
+    _damage(next((tmp_path / "ix").glob("seg-*")) / "postings.npy", "bit-flipped")
+    damaged = MmapIndex(tmp_path / "ix")
+    deadline = time.time() + 10
+    with pytest.raises(BackendError, match="postings.npy: damaged"):
+        while time.time() < deadline:
+            damaged.count_many(["hamlet"])
+            time.sleep(0.05)

@@ -7,6 +7,7 @@ import numpy as np
 from conftest import write_jsonl
 from test_sources_cli import assert_one_line_error, run_cli
 
+from quco.index.mmap.format import manifest_checksum
 from quco.index.mmap.reader import MmapIndex
 from quco.index.mmap.vocab import SharedVocabulary, save_vocabulary, union_of
 from quco.index.sharded.build import build_sharded_index, vocabulary_status
@@ -67,6 +68,7 @@ def test_vocabulary_answers_match_and_stale_ones_are_refused(tmp_path, caplog):
     manifest = dirs[1] / "quco-index.json"
     meta = json.loads(manifest.read_text())
     meta["built_at"] = "rebuilt"
+    meta["checksum"] = manifest_checksum(meta)  # a legitimate change: the manifest stays whole
     manifest.write_text(json.dumps(meta))
     with caplog.at_level(logging.WARNING, logger="quco.index"):
         stale = open_sharded(tmp_path / "s")

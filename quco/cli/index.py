@@ -55,7 +55,11 @@ def register(sub) -> None:
     i = isub.add_parser("info", help="describe an index")
     i.add_argument("path")
     i.add_argument("--json", action="store_true")
+    ve = isub.add_parser("verify", help="check every file of an index against what its build wrote (exit 4 if damaged)")
+    ve.add_argument("path")
+    ve.add_argument("--json", action="store_true")
     idx.set_defaults(handler=cmd_index)
+    ve.set_defaults(handler=cmd_index_verify)
     vo.set_defaults(handler=cmd_index_vocab)
 
 
@@ -149,6 +153,21 @@ def _add_mmap(args) -> int:
                           segment_tokens=args.segment_tokens, merge=not args.no_merge)
     _print_mmap(args, stats, "updated")
     return refresh_shard_vocabulary(args.index)
+
+
+def cmd_index_verify(args) -> int:
+    from quco.index.open import verify
+
+    report = verify(args.path)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for problem in report["damaged"]:
+            print(f"damaged  {problem}")
+        verdict = "DAMAGED" if report["damaged"] else "ok"
+        print(f"{verdict}: {args.path} ({report['kind']}), {report['checked']:,} files or tables checked"
+              + (f"; {report['note']}" if report["note"] else ""))
+    return 4 if report["damaged"] else 0
 
 
 def _reading(args):

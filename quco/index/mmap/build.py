@@ -58,7 +58,15 @@ from quco.files.building import (
 )
 from quco.files.outputs import OutputLock, check_outputs
 from quco.files.sources import Reading, iter_documents
-from quco.index.mmap.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, MANIFEST, read_manifest
+from quco.index.mmap.format import (
+    ARTEFACT,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST,
+    manifest_checksum,
+    read_manifest,
+    segment_checksums,
+)
 from quco.index.mmap.merge import MAX_POSITIONS, compact_segments, remove_unlisted
 from quco.normalize import Normalizer
 
@@ -146,7 +154,8 @@ class _SegmentWriter:
                 fh.write(json.dumps(e, ensure_ascii=False) + "\n")
         for f in seg.iterdir():
             fsync_file(f)
-        self.done.append({"name": name, "tokens": n_tokens, "documents": len(self.doc_start), "vocab": len(words)})
+        self.done.append({"name": name, "tokens": n_tokens, "documents": len(self.doc_start), "vocab": len(words),
+                          "files": segment_checksums(seg)})
         self._reset()
 
 
@@ -350,6 +359,7 @@ def _write_manifest(root: Path, normalizer, segments: list[dict], text_split, pa
         "build_seconds": round(time.perf_counter() - t0, 3),
         "quco_version": quco_version(),
     }
+    meta["checksum"] = manifest_checksum(meta)
     tmp = root / f".{MANIFEST}.tmp-{os.getpid()}"
     tmp.write_text(json.dumps(meta, indent=1))
     fsync_file(tmp)

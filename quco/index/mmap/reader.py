@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from quco.backends.base import Corpus, CountBackend, require_normalizer
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, require_normalizer
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, WorkBudgetExceeded, check_budget
-from quco.errors import IndexSettingsError
-from quco.index.mmap.format import read_manifest
+from quco.errors import BackendError, IndexOpenError, IndexSettingsError
+from quco.index.mmap.format import VERIFY_AT_OPEN_BYTES, read_manifest, segment_bytes, segment_problem
 from quco.index.mmap.segment import Segment
 from quco.normalize import Normalizer
 
@@ -60,17 +61,19 @@ class MmapIndex(BudgetedQueries, CountBackend):
         self.meta = read_manifest(self.path)
         self.normalizer = Normalizer.from_dict(self.meta["normalizer"])
         require_normalizer(self.path, self.normalizer, require)
-        self.segments = [Segment(self.path, e) for e in self.meta["segments"]]
         tokens, documents = int(self.meta["tokens"]), int(self.meta["documents"])
         manifests = [(self.path.name, self.meta)]
+        roots = [self.path]
         for other in map(Path, more):
             meta = read_manifest(other)
             manifests.append((other.name, meta))
+            roots.append(other)
             if Normalizer.from_dict(meta["normalizer"]) != self.normalizer:
                 raise IndexSettingsError(f"{other}: built with other normalisation than {self.path}; "
                                          "rebuild the shards with the same settings")
-            self.segments += [Segment(other, e) for e in meta["segments"]]
             tokens, documents = tokens + int(meta["tokens"]), documents + int(meta["documents"])
+        self._check_segments([(root, meta["segments"]) for root, (_, meta) in zip(roots, manifests)])
+        self.segments = [Segment(root, e) for root, (_, meta) in zip(roots, manifests) for e in meta["segments"]]
         self.budget = check_budget(budget)
         self.zero_check = zero_check
         self._identity = identity or f"mmap:{self.path}"
@@ -81,6 +84,50 @@ class MmapIndex(BudgetedQueries, CountBackend):
             self.vocabulary = _open_vocabulary(Path(vocabulary), self.segments, manifests)
         self._corpus = Corpus(tokens, documents)
         self._init_queries()
+
+    # -- checksums: a damaged segment is refused, never answered as exact -----------------------
+    def _check_segments(self, indexes: list[tuple[Path, list[dict]]]) -> None:
+        """Check every segment's files against the checksums written at build: at once when they
+        are small (a damaged one raises ``IndexOpenError`` naming the file), otherwise in the
+        background, answers meanwhile flagged approx and refused once damage is found."""
+        import threading
+
+        self._damage: str | None = None
+        todo = [(root, e) for root, entries in indexes for e in entries]
+        if sum(segment_bytes(root, [e]) for root, e in todo) <= VERIFY_AT_OPEN_BYTES:
+            self._verified = True
+            for root, e in todo:
+                problem = segment_problem(root, e)
+                if problem is not None:
+                    raise IndexOpenError(f"{problem}; rebuild the index with `quco index build`")
+            return
+        self._verified = False
+
+        def verify_all() -> None:
+            for root, e in todo:
+                problem = segment_problem(root, e)
+                if problem is not None:
+                    self._damage = problem
+                    log.error("%s: queries are refused from now on", problem)
+                    return
+            self._verified = True
+
+        threading.Thread(target=verify_all, daemon=True, name="quco-verify").start()
+
+    def _vouched(self, answers: list) -> list:
+        """Answers as this index can vouch for them: unknown once damage was found, approx while the
+        segments are still being verified."""
+        if self._damage is not None:  # unknown, never 0 and never exact: the detector retrieves
+            raise BackendError(f"{self._damage}; rebuild the index with `quco index build`")
+        if self._verified:
+            return answers
+        return [replace(a, approx=True) for a in answers]
+
+    def count_many(self, phrases: Sequence[str]) -> list[Count]:
+        return self._vouched(super().count_many(phrases))
+
+    def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
+        return self._vouched(super().cooccur_many(pairs, window))
 
     @property
     def corpus(self) -> Corpus:
