@@ -72,9 +72,9 @@ class ContractServer:
                 if fault and fault.startswith("redirect:"):
                     return self._send(307, b"{}", {"Location": fault.split(":", 1)[1]})
                 if fault and fault.startswith("huge:"):
-                    return self._send_huge(int(fault.split(":")[1]))
+                    return _send_huge(self, int(fault.split(":")[1]))
                 if fault and fault.startswith("drip:"):
-                    return self._send_drip(b'{"count": 1, "approx": false}', float(fault.split(":")[1]))
+                    return _send_drip(self, b'{"count": 1, "approx": false}', float(fault.split(":")[1]))
                 try:
                     payload = json.loads(raw)
                     server.payloads.append(payload)
@@ -82,28 +82,6 @@ class ContractServer:
                 except Exception as exc:  # the contract reports errors in the body
                     body = {"error": str(exc)}
                 self._send(200, json.dumps(body).encode())
-
-            def _send_drip(self, body, every):
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                for i in range(len(body)):
-                    self.wfile.write(body[i:i + 1])
-                    self.wfile.flush()
-                    time.sleep(every)
-
-            def _send_huge(self, n):
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Connection", "close")  # the body ends when the connection does
-                self.end_headers()
-                self.close_connection = True
-                piece = b" " * 65536
-                sent = 0
-                while sent < n:
-                    self.wfile.write(piece[: min(len(piece), n - sent)])
-                    sent += min(len(piece), n - sent)
 
             def _send(self, status, body, headers=None):
                 self.send_response(status)
@@ -147,6 +125,32 @@ class ContractServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _send_drip(handler, body: bytes, every: float) -> None:
+    """A valid answer, one byte every ``every`` seconds (fault "drip:S")."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    for i in range(len(body)):
+        handler.wfile.write(body[i:i + 1])
+        handler.wfile.flush()
+        time.sleep(every)
+
+
+def _send_huge(handler, n: int) -> None:
+    """``n`` bytes of body with no Content-Length: it ends when the connection does (fault "huge:N")."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Connection", "close")
+    handler.end_headers()
+    handler.close_connection = True
+    piece = b" " * 65536
+    sent = 0
+    while sent < n:
+        handler.wfile.write(piece[: min(len(piece), n - sent)])
+        sent += min(len(piece), n - sent)
 
 
 def main(argv: list[str] | None = None) -> int:
