@@ -45,8 +45,8 @@ class Metrics:
                                   "(its writer unreachable for the resend window): counted, never silent.", registry=r)
         self.audit_refused = Counter("quco_audit_refused", "Checks refused with 503 because their audit row could not "
                                      "be written (audit policy required).", registry=r)
-        self.audit_up = Gauge("quco_audit_writer_up", "1 when every serving process can reach the audit writer.",
-                              multiprocess_mode="livemin", registry=r)
+        self.audit_up = Gauge("quco_audit_writer_up", "1 when the audit writer could be reached at the latest check "
+                              "or scrape (each scrape asks it afresh).", multiprocess_mode="livemostrecent", registry=r)
         self.audit_restarts = Gauge("quco_audit_writer_restarts", "Times the server restarted its audit writer.",
                                     multiprocess_mode="livemax", registry=r)
         self._rss_at = 0.0
@@ -69,8 +69,8 @@ class Metrics:
         self.audit_refused.inc()
 
     def audit_state(self, up: bool, restarts: int | None = None) -> None:
-        """This process's view of the audit writer (each process sets its own; a scrape shows the
-        minimum), and the server's restart count when known."""
+        """The audit writer's state as just seen by this process (a scrape shows the most recent
+        view of any process), and the server's restart count when known."""
         self.audit_up.set(1 if up else 0)
         if restarts is not None:
             self.audit_restarts.set(restarts)
