@@ -254,3 +254,15 @@ def test_a_run_resumes_only_against_the_same_index_and_input(tmp_path):
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 2 and "the input's content changed" in res.stderr, res.stderr
     assert subprocess.run(cmd + ["--restart"], cwd=ROOT, capture_output=True).returncode == 0
+
+
+def test_resuming_with_or_without_an_audit_log_is_refused(tmp_path):
+    from conftest import TINY_TEXTS
+
+    from quco.index.duckdb.build import build_index
+
+    index = tmp_path / "i.duckdb"
+    build_index([write_jsonl(tmp_path / "c.jsonl", TINY_TEXTS)], index, progress=False)
+    cmd, _, _ = _interrupted_run(index, tmp_path)
+    res = subprocess.run(cmd + ["--audit", str(tmp_path / "audit.duckdb")], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 2 and "audit log" in res.stderr, res.stderr

@@ -298,7 +298,8 @@ _CHANGES = (("parts_format", "its parts were written by another version of quco"
             ("input", "the input is another file"),
             ("fields", "the field options differ"),
             ("chunk_size", "the chunk size differs"),
-            ("settings", "the settings differ"))
+            ("settings", "the settings differ"),
+            ("audit", "one run records an audit log and the other does not"))
 
 
 def _what_changed(previous: dict | None, manifest: dict) -> str | None:
@@ -307,7 +308,7 @@ def _what_changed(previous: dict | None, manifest: dict) -> str | None:
     for key, why in _CHANGES:
         if previous.get(key) != manifest.get(key):
             return why
-    return None
+    return None if previous == manifest else "its arguments differ"
 
 
 def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> set[int]:
