@@ -24,6 +24,7 @@ from typing import Any
 
 from quco.audit.log import AuditLog, DecisionRecorder, RowBatcher, UnknownRequest
 from quco.errors import AuditError
+from quco.process import exit_with_parent
 
 _SEND_EVERY = 0.1
 
@@ -85,9 +86,9 @@ def run_writer(path: str, sock_path: str, store_text: bool, retention_days, rete
     Path(sock_path).unlink(missing_ok=True)
     server = Server(sock_path, Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    exit_with_parent(parent, stop.set, every=0.2)  # the server went away: stop as if asked
     try:
-        while os.getppid() == parent and not stop.is_set():  # asked to stop, or the server went away
-            stop.wait(0.2)
+        stop.wait()
     finally:
         server.shutdown()
         deadline = time.monotonic() + 10  # rows a closing worker already sent are still being read

@@ -17,7 +17,6 @@ from quco.files.outputs import Artefact, OutputLock, check_outputs
 
 def build_sources(sources: Sequence, out: Path, kind: Artefact, force: bool) -> list[Path]:
     """The source paths of a build, after the output rule (``quco.files.outputs``) has accepted ``out``."""
-
     if not sources:
         raise BuildError("no source files given")
     paths = [Path(s) for s in sources]
@@ -51,7 +50,6 @@ def swap_into_place(tmp: Path, out: Path) -> None:
 def building_dir(out: Path) -> Iterator[Path]:
     """Hold the output's lock and yield a fresh private directory; when the block succeeds it is
     swapped into place at ``out``, and on any failure removed (the previous ``out`` stays)."""
-
     with OutputLock(out, "index build"):
         tmp = out.parent / f".{out.name}.building-{os.getpid()}"
         try:
@@ -66,22 +64,32 @@ def building_dir(out: Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_failure(path: str | os.PathLike, exc: BaseException | str) -> str:
-    """One line for a failed write of ``path``: a full disk (or quota) says so, whatever layer
-    reported it (an errno, NumPy's short write, or a worker process's error as text)."""
+def _full_disk_kind(exc: BaseException | str) -> str | None:
+    """"errno" or "short write" when a failure (or a worker's report of one) says the disk is full."""
     text = str(exc)
     if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text:
-        reason = "no space left on the device"
-    elif "requested and" in text and "written" in text:  # NumPy's short write: the disk filled up
-        reason = f"a short write ({text}): no space left on the device?"
-    else:
-        reason = getattr(exc, "strerror", None) or text
-    return f"writing {path}: {reason}"
+        return "errno"
+    if "requested and" in text and "written" in text:  # NumPy's short write: the disk filled up
+        return "short write"
+    return None
 
 
 def disk_full(exc: BaseException | str) -> bool:
     """Does this failure (or a worker's report of one) say the disk is full?"""
-    return "no space left" in write_failure("", exc)
+    return _full_disk_kind(exc) is not None
+
+
+def write_failure(path: str | os.PathLike, exc: BaseException | str) -> str:
+    """One line for a failed write of ``path``: a full disk (or quota) says so, whatever layer
+    reported it (an errno, NumPy's short write, or a worker process's error as text)."""
+    kind = _full_disk_kind(exc)
+    if kind == "errno":
+        reason = "no space left on the device"
+    elif kind == "short write":
+        reason = f"a short write ({exc}): no space left on the device?"
+    else:
+        reason = getattr(exc, "strerror", None) or str(exc)
+    return f"writing {path}: {reason}"
 
 
 def install_sigterm() -> bool:

@@ -48,7 +48,6 @@ REQUEST_TIMEOUT_S = 10.0
 class _Service:
     """What the routes of one serving worker share."""
 
-    settings: Any
     metrics: Metrics
     holder: DetectorHolder
     pool: Any  # quco.service.heavy.HeavyPool
@@ -71,7 +70,7 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     pool = HeavyPool(settings, heavy_workers)
     threading.Thread(target=_prestart, args=(pool,), daemon=True, name="quco-heavy-prestart").start()
     threading.Thread(target=holder.current().backend.warm, daemon=True, name="quco-index-warm").start()
-    svc = _Service(settings, metrics, holder, pool, _audit_client(metrics), token.encode() if token else None,
+    svc = _Service(metrics, holder, pool, _audit_client(metrics), token.encode() if token else None,
                    max_request_chars, os.environ.get("QUCO_SERVE_AUDIT_POLICY", "required") == "required")
 
     @contextlib.asynccontextmanager
