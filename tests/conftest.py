@@ -24,6 +24,12 @@ TINY_TEXTS = [
 ]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_dir(tmp_path_factory):
+    """Verification stamps (and anything else quco caches) go to a directory of this run, not the user's."""
+    os.environ["QUCO_CACHE_DIR"] = str(tmp_path_factory.mktemp("quco-cache"))
+
+
 @pytest.fixture(scope="session")
 def tiny_index(tmp_path_factory) -> Path:
     """A DuckDB index of the four TINY_TEXTS (37 tokens)."""

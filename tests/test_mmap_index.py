@@ -287,3 +287,33 @@ def test_a_large_index_is_verified_in_the_background_and_never_answers_exact_mea
         while time.time() < deadline:
             damaged.count_many(["hamlet"])
             time.sleep(0.05)
+
+
+def test_a_verified_large_index_opens_verified_until_a_file_changes(tmp_path, monkeypatch):
+    import time
+
+    import quco.index.mmap.reader as reader
+    from quco.errors import BackendError
+
+    monkeypatch.setenv("QUCO_CACHE_DIR", str(tmp_path / "cache"))
+    build_mmap_index([write_jsonl(tmp_path / "c.jsonl", ["Hamlet met Ophelia"] * 50)], tmp_path / "ix", progress=False)
+    monkeypatch.setattr(reader, "VERIFY_AT_OPEN_BYTES", 0)  # every index counts as large
+    hashed = []
+    real = reader.segment_problem
+    monkeypatch.setattr(reader, "segment_problem", lambda root, e: (hashed.append(e["name"]), real(root, e))[1])
+    first = MmapIndex(tmp_path / "ix")
+    deadline = time.time() + 10
+    while time.time() < deadline and first.count_many(["hamlet"])[0].approx:
+        time.sleep(0.02)
+    assert hashed and not first.count_many(["hamlet"])[0].approx
+    before = list(hashed)
+    again = MmapIndex(tmp_path / "ix")  # the stamp vouches for the unchanged files: exact at once, nothing hashed
+    assert not again.count_many(["hamlet"])[0].approx and hashed == before
+    assert list((tmp_path / "cache" / "verified").glob("*.json")) and not list((tmp_path / "ix").glob("*verified*"))
+    _damage(next((tmp_path / "ix").glob("seg-*")) / "postings.npy", "bit-flipped")  # rewritten: new stats
+    damaged = MmapIndex(tmp_path / "ix")  # hashed again, and the damage found
+    deadline = time.time() + 10
+    with pytest.raises(BackendError, match="postings.npy: damaged"):
+        while time.time() < deadline:
+            damaged.count_many(["hamlet"])
+            time.sleep(0.02)

@@ -72,7 +72,8 @@ class MmapIndex(BudgetedQueries, CountBackend):
                 raise IndexSettingsError(f"{other}: built with other normalisation than {self.path}; "
                                          "rebuild the shards with the same settings")
             tokens, documents = tokens + int(meta["tokens"]), documents + int(meta["documents"])
-        self._check_segments([(root, meta["segments"]) for root, (_, meta) in zip(roots, manifests)])
+        self._check_segments([(root, meta["segments"]) for root, (_, meta) in zip(roots, manifests)],
+                             "|".join(str(meta.get("checksum", "")) for _, meta in manifests))
         self.segments = [Segment(root, e) for root, (_, meta) in zip(roots, manifests) for e in meta["segments"]]
         self.budget = check_budget(budget)
         self.zero_check = zero_check
@@ -86,11 +87,14 @@ class MmapIndex(BudgetedQueries, CountBackend):
         self._init_queries()
 
     # -- checksums: a damaged segment is refused, never answered as exact -----------------------
-    def _check_segments(self, indexes: list[tuple[Path, list[dict]]]) -> None:
+    def _check_segments(self, indexes: list[tuple[Path, list[dict]]], manifest_checksum: str) -> None:
         """Check every segment's files against the checksums written at build: at once when they
-        are small (a damaged one raises ``IndexOpenError`` naming the file), otherwise in the
-        background, answers meanwhile flagged approx and refused once damage is found."""
+        are small (a damaged one raises ``IndexOpenError`` naming the file); otherwise in the
+        background, answers meanwhile flagged approx and refused once damage is found, unless a
+        verification stamp (``quco.index.mmap.verified``) shows these exact files were verified."""
         import threading
+
+        from quco.index.mmap.verified import stamp_lock, stamp_path, stamped, write_stamp
 
         self._damage: str | None = None
         todo = [(root, e) for root, entries in indexes for e in entries]
@@ -101,15 +105,24 @@ class MmapIndex(BudgetedQueries, CountBackend):
                 if problem is not None:
                     raise IndexOpenError(f"{problem}; rebuild the index with `quco index build`")
             return
-        self._verified = False
+        files = [root / e["name"] / n for root, e in todo for n in sorted(e.get("files") or {})]
+        stamp = stamp_path(files, manifest_checksum)
+        self._verified = stamped(stamp, files)
+        if self._verified:
+            return
 
         def verify_all() -> None:
-            for root, e in todo:
-                problem = segment_problem(root, e)
-                if problem is not None:
-                    self._damage = problem
-                    log.error("%s: queries are refused from now on", problem)
+            with stamp_lock(stamp):
+                if stamped(stamp, files):  # another process verified them while this one waited
+                    self._verified = True
                     return
+                for root, e in todo:
+                    problem = segment_problem(root, e)
+                    if problem is not None:
+                        self._damage = problem
+                        log.error("%s: queries are refused from now on", problem)
+                        return
+                write_stamp(stamp, files)
             self._verified = True
 
         threading.Thread(target=verify_all, daemon=True, name="quco-verify").start()
