@@ -265,14 +265,14 @@ def test_a_manifest_edited_by_hand_is_refused(tmp_path):
 def test_a_large_index_is_verified_in_the_background_and_never_answers_exact_meanwhile(tmp_path, monkeypatch):
     import time
 
-    import quco.index.mmap.reader as reader
+    import quco.index.checksums as checksums
     from quco.errors import BackendError
 
     build_mmap_index([write_jsonl(tmp_path / "c.jsonl", ["Hamlet met Ophelia"] * 50)], tmp_path / "ix", progress=False)
-    monkeypatch.setattr(reader, "VERIFY_AT_OPEN_BYTES", 0)  # every index counts as large
+    monkeypatch.setattr(checksums, "VERIFY_AT_OPEN_BYTES", 0)  # every index counts as large
     release = threading.Event()
-    real = reader.segment_problem
-    monkeypatch.setattr(reader, "segment_problem", lambda root, e: (release.wait(10), real(root, e))[1])
+    real = checksums.file_problem
+    monkeypatch.setattr(checksums, "file_problem", lambda path, want: (release.wait(10), real(path, want))[1])
     ix = MmapIndex(tmp_path / "ix")
     assert all(c.approx for c in ix.count_many(["hamlet", "ophelia"]))  # not yet verified: not exact
     release.set()
@@ -292,15 +292,15 @@ def test_a_large_index_is_verified_in_the_background_and_never_answers_exact_mea
 def test_a_verified_large_index_opens_verified_until_a_file_changes(tmp_path, monkeypatch):
     import time
 
-    import quco.index.mmap.reader as reader
+    import quco.index.checksums as checksums
     from quco.errors import BackendError
 
     monkeypatch.setenv("QUCO_CACHE_DIR", str(tmp_path / "cache"))
     build_mmap_index([write_jsonl(tmp_path / "c.jsonl", ["Hamlet met Ophelia"] * 50)], tmp_path / "ix", progress=False)
-    monkeypatch.setattr(reader, "VERIFY_AT_OPEN_BYTES", 0)  # every index counts as large
+    monkeypatch.setattr(checksums, "VERIFY_AT_OPEN_BYTES", 0)  # every index counts as large
     hashed = []
-    real = reader.segment_problem
-    monkeypatch.setattr(reader, "segment_problem", lambda root, e: (hashed.append(e["name"]), real(root, e))[1])
+    real = checksums.file_problem
+    monkeypatch.setattr(checksums, "file_problem", lambda path, want: (hashed.append(path), real(path, want))[1])
     first = MmapIndex(tmp_path / "ix")
     deadline = time.time() + 10
     while time.time() < deadline and first.count_many(["hamlet"])[0].approx:

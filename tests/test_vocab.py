@@ -7,7 +7,7 @@ import numpy as np
 from conftest import write_jsonl
 from test_sources_cli import assert_one_line_error, run_cli
 
-from quco.index.mmap.format import manifest_checksum
+from quco.index.checksums import manifest_checksum
 from quco.index.mmap.reader import MmapIndex
 from quco.index.mmap.vocab import SharedVocabulary, save_vocabulary, union_of
 from quco.index.sharded.build import build_sharded_index, vocabulary_status

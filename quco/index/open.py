@@ -81,23 +81,7 @@ def verify(index: str | os.PathLike, *, backend: str = "auto") -> dict:
     path, kind = _kind(index, backend)
     report: dict[str, Any] = {"index": str(path), "kind": kind, "checked": 0, "damaged": [], "note": None}
     if kind in ("mmap", "sharded"):
-        from quco.index.mmap.format import read_manifest, segment_problem
-        from quco.index.sharded.format import read_shards_manifest
-
-        roots = [path / name for name in read_shards_manifest(path)["shards"]] if kind == "sharded" else [path]
-        for root in roots:
-            try:
-                entries = read_manifest(root)["segments"]
-            except IndexOpenError as exc:
-                report["damaged"].append(str(exc))
-                continue
-            for e in entries:
-                report["checked"] += len(e.get("files") or {})
-                if not e.get("files"):
-                    report["note"] = "segments written before checksums existed are not checked"
-                problem = segment_problem(root, e)
-                if problem is not None:
-                    report["damaged"].append(problem)
+        _verify_mmap(path, kind, report)
     elif kind == "duckdb":
         from quco.files.duckdb_conn import connect
         from quco.index.duckdb.format import read_meta
@@ -114,8 +98,62 @@ def verify(index: str | os.PathLike, *, backend: str = "auto") -> dict:
         finally:
             con.close()
     else:
-        report["note"] = "an infini-gram index carries no checksums of quco's: nothing to compare"
+        _verify_infinigram(path, report)
     return report
+
+
+def _verify_mmap(path: Path, kind: str, report: dict) -> None:
+    from quco.index.mmap.format import read_manifest, segment_problem
+    from quco.index.mmap.vocab import manifests_of, vocabulary_problem
+    from quco.index.sharded.format import read_shards_manifest
+
+    try:
+        roots = [path / name for name in read_shards_manifest(path)["shards"]] if kind == "sharded" else [path]
+    except IndexOpenError as exc:
+        report["damaged"].append(str(exc))
+        return
+    for root in roots:
+        try:
+            entries = read_manifest(root)["segments"]
+        except IndexOpenError as exc:
+            report["damaged"].append(str(exc))
+            continue
+        for e in entries:
+            report["checked"] += len(e.get("files") or {})
+            if not e.get("files"):
+                report["note"] = "segments written before checksums existed are not checked"
+            problem = segment_problem(root, e)
+            if problem is not None:
+                report["damaged"].append(problem)
+    if kind == "sharded":  # the shared vocabulary: a damaged one is not used (answers stay the same, slower)
+        try:
+            problem = vocabulary_problem(path, manifests_of(roots))
+        except IndexOpenError:
+            problem = None  # a damaged shard manifest, reported above
+        report["checked"] += 1
+        if problem is not None:
+            report["damaged"].append(f"{path}/vocab: {problem} (the index answers without it; "
+                                     f"`quco index vocab {path}` rewrites it)")
+
+
+def _verify_infinigram(path: Path, report: dict) -> None:
+    from quco.index.checksums import file_problem
+    from quco.index.infinigram.format import index_files, read_infinigram_meta
+
+    try:
+        meta = read_infinigram_meta(path)
+    except IndexOpenError as exc:
+        report["damaged"].append(str(exc))
+        return
+    files = index_files(path, meta or {})
+    if not files:
+        report["note"] = ("an infini-gram index built elsewhere carries no checksums of quco's: nothing to compare"
+                          if meta is None else "an index written before checksums existed: nothing to compare")
+    for file, want in files:
+        report["checked"] += 1
+        problem = file_problem(file, want)
+        if problem is not None:
+            report["damaged"].append(problem)
 
 
 # One query per table of a DuckDB index that reads every block of it (DuckDB checks each block's checksum).

@@ -33,6 +33,7 @@ from quco.errors import BuildError, QucoError
 from quco.files.building import build_sources, install_sigterm, progress_bar, quco_version, swap_into_place, write_failure
 from quco.files.outputs import OutputLock
 from quco.files.sources import iter_documents
+from quco.index.checksums import files_checksums, manifest_checksum
 from quco.index.infinigram.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, META_FILE
 from quco.normalize import Normalizer
 
@@ -135,7 +136,9 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus) -
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - t0, 3),
             "quco_version": quco_version(),
+            "files": files_checksums(tmp, skip=[META_FILE]),
         }
+        meta["checksum"] = manifest_checksum(meta)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
         swap_into_place(tmp, out)
         size = sum(f.stat().st_size for f in out.iterdir())

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from quco.errors import IndexFormatError, IndexOpenError
 from quco.files.outputs import Artefact
+from quco.index.checksums import manifest_problem
 
 FORMAT_NAME = "quco-infinigram-index"
 
@@ -31,6 +32,8 @@ def read_infinigram_meta(path: str | os.PathLike) -> dict | None:
         return None
     try:
         meta = json.loads(meta_path.read_text())
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
         raise IndexOpenError(f"{meta_path}: unreadable ({exc})") from None
     if meta.get("format") != FORMAT_NAME:
@@ -40,7 +43,15 @@ def read_infinigram_meta(path: str | os.PathLike) -> dict | None:
             f"{path}: index format version {meta.get('format_version')} is newer than this quco supports "
             f"({FORMAT_VERSION}); upgrade quco or rebuild the index"
         )
+    problem = manifest_problem(meta_path, meta)
+    if problem is not None:
+        raise IndexOpenError(f"{problem}; rebuild the index with `quco index build --backend infinigram`")
     return meta
+
+
+def index_files(path: Path, meta: dict) -> list[tuple[Path, str]]:
+    """(path, checksum) of each file of a quco-built index, as its metadata records them."""
+    return [(path / name, want) for name, want in sorted((meta.get("files") or {}).items())]
 
 
 def is_index(path: Path) -> bool:

@@ -37,7 +37,8 @@ from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, chec
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, WorkBudgetExceeded, check_budget, spaced
 from quco.backends.positional import PositionalBackend
 from quco.errors import IndexOpenError, QueryError
-from quco.index.infinigram.format import read_infinigram_meta
+from quco.index.checksums import Verification
+from quco.index.infinigram.format import index_files, read_infinigram_meta
 from quco.normalize import Normalizer
 
 _DTYPES = {"u8": 1, "u16": 2, "u32": 4}
@@ -79,6 +80,9 @@ class InfiniGramLocal(PositionalBackend):
         self._np = np
         self._cache: OrderedDict[tuple[int, ...], object] = OrderedDict()
         self.meta = read_infinigram_meta(self.path)
+        # a quco-built index's files checked against their checksums: damaged is refused, never exact
+        self._verification = Verification(index_files(self.path, self.meta or {}),
+                                          str((self.meta or {}).get("checksum", "")))
         self.normalizer: Normalizer | None
         self._encode: Callable[[str], list[int]]
         if self.meta is not None:
@@ -121,13 +125,13 @@ class InfiniGramLocal(PositionalBackend):
         for phrase in phrases:
             result = self._engine.count(self._ids(phrase))
             out.append(Count(phrase, int(result.count), bool(result.approx)))
-        return out
+        return self._verification.vouch(out)
 
     def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
         if self.cooccur_mode == "cnf":
             return self.cooccur_cnf_many(pairs, window)
         window = check_window(window)
-        return [self._cooccur_bounded(a, b, window) for a, b in pairs]
+        return self._verification.vouch([self._cooccur_bounded(a, b, window) for a, b in pairs])
 
     def _cooccur_bounded(self, a: str, b: str, window: int) -> Cooccurrence:
         found_a, found_b = self._engine.find(self._ids(a)), self._engine.find(self._ids(b))
@@ -213,7 +217,7 @@ class InfiniGramLocal(PositionalBackend):
         for a, b in pairs:
             result = self._engine.count_cnf([[self._ids(a)], [self._ids(b)]], freq, units)
             out.append(Cooccurrence(a, b, int(result.count), window, bool(result.approx)))
-        return out
+        return self._verification.vouch(out)
 
     def engine_window(self, window: int) -> int:
         """A window in words as the engine's max_diff_tokens (bytes for a byte-level index)."""

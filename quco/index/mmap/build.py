@@ -58,14 +58,13 @@ from quco.files.building import (
 )
 from quco.files.outputs import OutputLock, check_outputs
 from quco.files.sources import Reading, iter_documents
+from quco.index.checksums import files_checksums, manifest_checksum
 from quco.index.mmap.format import (
     ARTEFACT,
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST,
-    manifest_checksum,
     read_manifest,
-    segment_checksums,
 )
 from quco.index.mmap.merge import MAX_POSITIONS, compact_segments, remove_unlisted
 from quco.normalize import Normalizer
@@ -155,7 +154,7 @@ class _SegmentWriter:
         for f in seg.iterdir():
             fsync_file(f)
         self.done.append({"name": name, "tokens": n_tokens, "documents": len(self.doc_start), "vocab": len(words),
-                          "files": segment_checksums(seg)})
+                          "files": files_checksums(seg)})
         self._reset()
 
 

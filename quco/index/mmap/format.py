@@ -3,13 +3,13 @@ directory is recognised as one (for the output rule and for ``quco.index.open``)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
 from quco.errors import IndexFormatError, IndexOpenError
 from quco.files.outputs import Artefact
+from quco.index.checksums import file_problem, manifest_problem
 
 FORMAT_NAME = "quco-mmap-index"
 
@@ -39,9 +39,9 @@ def read_manifest(path: str | os.PathLike) -> dict:
                                    f"({FORMAT_VERSION}); rebuild it with `quco index build`")
         raise IndexFormatError(f"{path}: index format version {version!r} is not one this quco reads "
                                f"({FORMAT_VERSION}); upgrade quco or rebuild the index with `quco index build`")
-    if "checksum" in meta and meta["checksum"] != manifest_checksum(meta):
-        raise IndexOpenError(f"{path / MANIFEST}: damaged (its checksum differs from the one written with it); "
-                             "rebuild the index with `quco index build`")
+    problem = manifest_problem(path / MANIFEST, meta)
+    if problem is not None:
+        raise IndexOpenError(f"{problem}; rebuild the index with `quco index build`")
     return meta
 
 
@@ -52,42 +52,17 @@ def is_index(path: Path) -> bool:
 ARTEFACT = Artefact("mmap-index", is_index, whole_dir=True)
 
 
-# -- checksums ------------------------------------------------------------------------------------
-# Every file of a segment has a checksum in its manifest entry ("files"), and the manifest one over
-# itself ("checksum"). The manifest is checked whenever it is read; a segment when an index opens
-# (in the background past VERIFY_AT_OPEN_BYTES, answers meanwhile flagged approx) and in full by
-# `quco index verify`. An index written before checksums existed has none: nothing to compare.
-VERIFY_AT_OPEN_BYTES = 512 << 20
-
-
-def file_checksum(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return "blake2b:" + hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
-
-
-def segment_checksums(seg_dir: Path) -> dict[str, str]:
-    """The checksum of every file of a freshly written segment, for its manifest entry."""
-    return {p.name: file_checksum(p) for p in sorted(seg_dir.iterdir()) if p.is_file()}
-
-
-def manifest_checksum(meta: dict) -> str:
-    body = {k: v for k, v in meta.items() if k != "checksum"}
-    return "sha256:" + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+# -- checksums (quco.index.checksums) -------------------------------------------------------------
+# Every file of a segment has a checksum in its manifest entry ("files"), the manifest one over itself.
+def segment_files(root: Path, entry: dict) -> list[tuple[Path, str]]:
+    """(path, checksum) of each file of one segment, as its manifest entry records them."""
+    return [(root / entry["name"] / name, want) for name, want in sorted((entry.get("files") or {}).items())]
 
 
 def segment_problem(root: Path, entry: dict) -> str | None:
     """What is wrong with one segment's files (missing, or not what was written), or None."""
-    for name, want in (entry.get("files") or {}).items():
-        path = root / entry["name"] / name
-        try:
-            got = file_checksum(path)
-        except OSError as exc:
-            return f"{path}: cannot be read ({exc.strerror})"
-        if got != want:
-            return f"{path}: damaged (its checksum differs from the one written at build)"
+    for path, want in segment_files(root, entry):
+        problem = file_problem(path, want)
+        if problem is not None:
+            return problem
     return None
-
-
-def segment_bytes(root: Path, entries: list[dict]) -> int:
-    return sum((root / e["name"] / n).stat().st_size for e in entries for n in (e.get("files") or {})
-               if (root / e["name"] / n).exists())

@@ -25,7 +25,7 @@ from typing import Any
 
 from quco.errors import BuildError, IndexOpenError
 from quco.files.building import fsync_file, progress_bar
-from quco.index.mmap.format import segment_checksums
+from quco.index.checksums import files_checksums
 
 log = logging.getLogger("quco.index")
 
@@ -115,7 +115,7 @@ def merge_segments(root: Path, entries: list[dict], name: str, *, progress: bool
         shutil.rmtree(out, ignore_errors=True)
         raise
     return {"name": name, "tokens": tokens, "documents": sum(e["documents"] for e in entries),
-            "vocab": int(len(glob_hash)), "files": segment_checksums(out)}
+            "vocab": int(len(glob_hash)), "files": files_checksums(out)}
 
 
 class _Input:

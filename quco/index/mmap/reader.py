@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, require_normalizer
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, WorkBudgetExceeded, check_budget
-from quco.errors import BackendError, IndexOpenError, IndexSettingsError
-from quco.index.mmap.format import VERIFY_AT_OPEN_BYTES, read_manifest, segment_bytes, segment_problem
+from quco.errors import IndexSettingsError
+from quco.index.checksums import Verification
+from quco.index.mmap.format import read_manifest, segment_files
 from quco.index.mmap.segment import Segment
 from quco.normalize import Normalizer
 
@@ -72,8 +72,10 @@ class MmapIndex(BudgetedQueries, CountBackend):
                 raise IndexSettingsError(f"{other}: built with other normalisation than {self.path}; "
                                          "rebuild the shards with the same settings")
             tokens, documents = tokens + int(meta["tokens"]), documents + int(meta["documents"])
-        self._check_segments([(root, meta["segments"]) for root, (_, meta) in zip(roots, manifests)],
-                             "|".join(str(meta.get("checksum", "")) for _, meta in manifests))
+        # every segment file checked against its checksum: a damaged one is refused, never answered as exact
+        self._verification = Verification(
+            [f for root, (_, meta) in zip(roots, manifests) for e in meta["segments"] for f in segment_files(root, e)],
+            "|".join(str(meta.get("checksum", "")) for _, meta in manifests))
         self.segments = [Segment(root, e) for root, (_, meta) in zip(roots, manifests) for e in meta["segments"]]
         self.budget = check_budget(budget)
         self.zero_check = zero_check
@@ -86,61 +88,11 @@ class MmapIndex(BudgetedQueries, CountBackend):
         self._corpus = Corpus(tokens, documents)
         self._init_queries()
 
-    # -- checksums: a damaged segment is refused, never answered as exact -----------------------
-    def _check_segments(self, indexes: list[tuple[Path, list[dict]]], manifest_checksum: str) -> None:
-        """Check every segment's files against the checksums written at build: at once when they
-        are small (a damaged one raises ``IndexOpenError`` naming the file); otherwise in the
-        background, answers meanwhile flagged approx and refused once damage is found, unless a
-        verification stamp (``quco.index.mmap.verified``) shows these exact files were verified."""
-        import threading
-
-        from quco.index.mmap.verified import stamp_lock, stamp_path, stamped, write_stamp
-
-        self._damage: str | None = None
-        todo = [(root, e) for root, entries in indexes for e in entries]
-        if sum(segment_bytes(root, [e]) for root, e in todo) <= VERIFY_AT_OPEN_BYTES:
-            self._verified = True
-            for root, e in todo:
-                problem = segment_problem(root, e)
-                if problem is not None:
-                    raise IndexOpenError(f"{problem}; rebuild the index with `quco index build`")
-            return
-        files = [root / e["name"] / n for root, e in todo for n in sorted(e.get("files") or {})]
-        stamp = stamp_path(files, manifest_checksum)
-        self._verified = stamped(stamp, files)
-        if self._verified:
-            return
-
-        def verify_all() -> None:
-            with stamp_lock(stamp):
-                if stamped(stamp, files):  # another process verified them while this one waited
-                    self._verified = True
-                    return
-                for root, e in todo:
-                    problem = segment_problem(root, e)
-                    if problem is not None:
-                        self._damage = problem
-                        log.error("%s: queries are refused from now on", problem)
-                        return
-                write_stamp(stamp, files)
-            self._verified = True
-
-        threading.Thread(target=verify_all, daemon=True, name="quco-verify").start()
-
-    def _vouched(self, answers: list) -> list:
-        """Answers as this index can vouch for them: unknown once damage was found, approx while the
-        segments are still being verified."""
-        if self._damage is not None:  # unknown, never 0 and never exact: the detector retrieves
-            raise BackendError(f"{self._damage}; rebuild the index with `quco index build`")
-        if self._verified:
-            return answers
-        return [replace(a, approx=True) for a in answers]
-
     def count_many(self, phrases: Sequence[str]) -> list[Count]:
-        return self._vouched(super().count_many(phrases))
+        return self._verification.vouch(super().count_many(phrases))
 
     def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
-        return self._vouched(super().cooccur_many(pairs, window))
+        return self._verification.vouch(super().cooccur_many(pairs, window))
 
     @property
     def corpus(self) -> Corpus:

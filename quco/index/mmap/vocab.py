@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from quco.errors import BuildError, QucoError
+from quco.index.checksums import file_problem, files_checksums, manifest_checksum, manifest_problem
 
 VOCAB_DIR = "vocab"
 FORMAT_NAME = "quco-shared-vocabulary"
@@ -96,7 +97,8 @@ def save_vocabulary(root: Path, union, ids, cnt, prints: list) -> None:
         for name, arr in (("hash.npy", union), ("ids.npy", ids), ("cnt.npy", cnt)):
             np.save(part / name, arr)
         meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "words": int(len(union)),
-                "segments": int(ids.shape[1]), "fingerprint": prints}
+                "segments": int(ids.shape[1]), "fingerprint": prints, "files": files_checksums(part)}
+        meta["checksum"] = manifest_checksum(meta)
         (part / "vocab.json").write_text(json.dumps(meta))
         for f in part.iterdir():
             with open(f, "rb") as fh:
@@ -159,10 +161,18 @@ def vocabulary_problem(root: str | os.PathLike, manifests: Sequence[tuple[str, d
         meta = json.loads((Path(root) / VOCAB_DIR / "vocab.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return f"missing or damaged ({exc})"
+    if not isinstance(meta, dict):
+        return "damaged (vocab.json is not a JSON object)"
     if meta.get("format") != FORMAT_NAME or meta.get("format_version") != FORMAT_VERSION:
         return "written by another quco"
     if meta.get("fingerprint") != fingerprint(manifests):
         return "the shards changed since it was written"
+    if manifest_problem(Path(root) / VOCAB_DIR / "vocab.json", meta) is not None:
+        return "damaged (vocab.json differs from what was written)"
+    for name, want in (meta.get("files") or {}).items():  # small beside the shards: checked at every open
+        problem = file_problem(Path(root) / VOCAB_DIR / name, want)
+        if problem is not None:
+            return problem
     return None
 
 

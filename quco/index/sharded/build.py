@@ -23,6 +23,7 @@ from pathlib import Path
 from quco.errors import BuildError, QucoError, UsageError
 from quco.files.building import build_sources, building_dir, fsync_dir, fsync_file, quco_version
 from quco.files.sources import Reading
+from quco.index.checksums import manifest_checksum
 from quco.index.mmap.vocab import write_vocabulary
 from quco.index.sharded.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, SHARDS_MANIFEST, read_shards_manifest
 
@@ -89,6 +90,7 @@ def build_sharded_index(
                 "tokens": sum(r["tokens"] for r in results), "documents": sum(r["documents"] for r in results),
                 "partition": "record i goes to shard i % N", "normalizer": normalizer.to_dict(),
                 "sources": [str(p) for p in paths], "quco_version": quco_version()}
+        meta["checksum"] = manifest_checksum(meta)
         (tmp / SHARDS_MANIFEST).write_text(json.dumps(meta, indent=1))
         fsync_file(tmp / SHARDS_MANIFEST)
         fsync_dir(tmp)

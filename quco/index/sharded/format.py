@@ -9,6 +9,7 @@ from pathlib import Path
 
 from quco.errors import IndexOpenError
 from quco.files.outputs import Artefact
+from quco.index.checksums import manifest_problem
 
 SHARDS_MANIFEST = "quco-shards.json"
 
@@ -23,10 +24,15 @@ def read_shards_manifest(path: str | os.PathLike) -> dict:
     path = Path(path)
     try:
         meta = json.loads((path / SHARDS_MANIFEST).read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
         raise IndexOpenError(f"{path}: the shard list is missing or damaged ({exc}); rebuild with `quco index build`") from None
     if meta.get("format") != FORMAT_NAME or meta.get("format_version") != FORMAT_VERSION:
         raise IndexOpenError(f"{path}: not a sharded index this quco reads; rebuild with `quco index build --shards N`")
+    problem = manifest_problem(path / SHARDS_MANIFEST, meta)
+    if problem is not None:
+        raise IndexOpenError(f"{problem}; rebuild with `quco index build`")
     return meta
 
 
