@@ -78,15 +78,21 @@ def test_score_audits_each_row_once_and_feedback_imports(index, tmp_path):
                                      "--model", "rules", "--id-field", "id", "--audit", str(audit), "--chunk-size", "7",
                                      "--workers", "2", "--force"], cwd=ROOT, env=env, capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
+    # every decision its own id, however often the same rows are scored; the row's id kept beside it
     ids = [r[0] for r in _rows(audit)]
-    assert len(ids) == 60 and len(set(ids)) == 30 and "score-7" in ids
+    assert len(ids) == 60 and len(set(ids)) == 60
+    clients = sorted(r[0] for r in _rows(audit, "SELECT client_request_id FROM decisions"))
+    assert clients == sorted([str(i) for i in range(30)] * 2)
+    scored = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert {r["request_id"] for r in scored} <= set(ids) and len({r["request_id"] for r in scored}) == 30
+    first, second = scored[0]["request_id"], scored[1]["request_id"]  # the last run's, as a labeller sees them
     labels = tmp_path / "labels.csv"
-    labels.write_text("request_id,label,note\nscore-1,fabricated,wrong\nscore-2,correct,\nnope,correct,\n")
+    labels.write_text(f"request_id,label,note\n{first},fabricated,wrong\n{second},correct,\nnope,correct,\n")
     out = subprocess.run(base + ["feedback", "import", str(labels), "--audit", str(audit)], cwd=ROOT, env=env,
                          capture_output=True, text=True)
     assert out.returncode == 0 and "2 added" in out.stdout and "1 with a request id" in out.stdout, out.stderr
     bad = tmp_path / "bad.csv"
-    bad.write_text("request_id,label\nscore-1,maybe\n")
+    bad.write_text(f"request_id,label\n{first},maybe\n")
     out = subprocess.run(base + ["feedback", "import", str(bad), "--audit", str(audit)], cwd=ROOT, env=env,
                          capture_output=True, text=True)
     assert out.returncode == 2 and "label = correct or fabricated" in out.stderr and "Traceback" not in out.stderr

@@ -28,7 +28,7 @@ REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows
     "answer_claims": "VARCHAR", "answer_unknown": "BOOLEAN", "answer_checkable": "BOOLEAN",
     "answer_choice": "VARCHAR",
     "p_fabrication": "DOUBLE", "backend": "VARCHAR", "index": "VARCHAR", "corpus_tokens": "BIGINT",
-    "extractor": "VARCHAR", "quco_version": "VARCHAR",
+    "extractor": "VARCHAR", "quco_version": "VARCHAR", "request_id": "VARCHAR",
 }
 
 
@@ -182,7 +182,8 @@ def raw_text(row) -> str:
     return json.dumps(row, ensure_ascii=False, default=str)[:MAX_RAW_IN_ERRORS]
 
 
-def flatten(n: int, row: dict, f: dict, report, answer) -> dict:
+def flatten(n: int, row: dict, f: dict, report, answer, request_id: str | None = None) -> dict:
+    """One scored row; ``request_id``: its decision's id in the audit log (``quco score --audit``)."""
     counts = [e.count for e in report.entities if e.count is not None]
     flat = {
         "row": n,
@@ -213,6 +214,7 @@ def flatten(n: int, row: dict, f: dict, report, answer) -> dict:
         "corpus_tokens": report.corpus_tokens,
         "extractor": report.extractor,
         "quco_version": __version__,
+        "request_id": request_id,
     }
     passthrough = {}
     for k, v in row.items():

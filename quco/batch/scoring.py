@@ -174,6 +174,8 @@ def _run(src: Path, out: Path, out_fmt: str, errors_file: Path, parts: Path, set
     fields = o.fields()
     manifest = {**_manifest(src, fields, o.chunk_size, settings), "audit": bool(audit_info)}
     done = _prepare_parts(parts, manifest, o.restart)
+    if audit_info is not None:
+        audit_info = {**audit_info, "run": _audit_run(parts)}
     t0 = time.perf_counter()
     total = count_rows(src)
     if total is not None and fields.get("pair"):
@@ -220,6 +222,19 @@ def _score_chunks(todo, parts: Path, settings, fields: dict, o: ScoreOptions, ba
                     _drain(pending, bar, FIRST_COMPLETED)
             while pending:
                 _drain(pending, bar, FIRST_COMPLETED)
+
+
+def _audit_run(parts: Path) -> str:
+    """This run's id in its audit request ids (``score-<run>-<row>``): new for a new run, the same
+    for a resumed one (kept in its parts directory), so no two runs' decisions share an id."""
+    from quco.audit.log import new_request_id
+
+    path = parts / "audit-run"
+    if not path.exists():
+        tmp = path.with_name(f"audit-run.tmp-{os.getpid()}")
+        tmp.write_text(new_request_id()[:12])
+        os.replace(tmp, path)
+    return path.read_text().strip()
 
 
 def _append_audit(parts: Path, n_chunks: int, path: Path, store_text: bool) -> None:

@@ -53,19 +53,22 @@ def score_chunk(index: int, chunk: list, parts_dir: str) -> tuple[int, int, int]
     out, audit_rows = [], []
     if good:
         reports = detector.check_many([row[f["question"]] for _, row in good])
-        if _STATE.get("audit"):
+        # an audited run's decisions: quco's id unique to this run and row, the row's own id kept beside it
+        audit = _STATE.get("audit")
+        ids = [f"score-{audit['run']}-{n}" if audit else None for n, _ in good]
+        if audit:
             from quco.audit.log import decision_row
 
-            key, store = bytes.fromhex(_STATE["audit"]["key"]), _STATE["audit"]["store_text"]
-            audit_rows = [decision_row(r, request_id=f"score-{row_id(row, f, n)}", source="score",
-                                       latency_ms=r.timings_ms.get("total_ms"), key=key, store_text=store)
-                          for (n, row), r in zip(good, reports)]
+            key, store = bytes.fromhex(audit["key"]), audit["store_text"]
+            audit_rows = [decision_row(r, request_id=rid, source="score", latency_ms=r.timings_ms.get("total_ms"),
+                                       key=key, store_text=store, client_request_id=str(row_id(row, f, n)))
+                          for (n, row), r, rid in zip(good, reports, ids)]
         answers = None
         if f["answer"]:
             pairs = [(row[f["question"]], row[f["answer"]]) for _, row in good]
             answers = scorer.score_many(pairs, question_entities=[r.entities for r in reports])
         for i, ((n, row), report) in enumerate(zip(good, reports)):
-            out.append(flatten(n, row, f, report, answers[i] if answers else None))
+            out.append(flatten(n, row, f, report, answers[i] if answers else None, ids[i]))
     parts = Path(parts_dir)
     keys = sorted({k for r in out for k in r if k not in REPORT_COLUMNS})
     unknown = sum(bool(r["unknown"] or r["answer_unknown"]) for r in out)
