@@ -9,7 +9,9 @@ Cases (all on this machine; every server binds 127.0.0.1 and every loop is bound
                 is byte-identical and opens; the re-run succeeds and leaves no temp file
   kill_score    kill -9 at random points of `quco score --workers 2`: the re-run's output is
                 byte-identical to an uninterrupted run's; every row exactly once
-  kill_serve    kill -9 of `quco serve` with a heavy request in flight: no process of it survives
+  kill_serve    kill -9 of each single process of `quco serve --audit` (server, worker, audit writer)
+                with a heavy request in flight: no process outlives its server, the port is released
+                and a restart binds; a killed worker or writer is replaced
   corrupt_index truncated and bit-flipped copies of an index at many offsets: `quco check` exits
                 0 or 4 with one line, never a traceback or exit 70
   upstream      an infini-gram API upstream that times out, 5xx, 429, drops, returns bad JSON or
@@ -22,6 +24,9 @@ Cases (all on this machine; every server binds 127.0.0.1 and every loop is bound
                 its deadline: each answered (413/503/504/200) within 11 s, server RSS <= 1.5 GB
                 throughout, CPU idle within 1 s of the last response, light p99 <= 100 ms
 
+The second round's cases (audit_writer, request_ids, resume_ident, damaged_files, disk_full,
+api_client, kill_vocab, concurrent_add, readonly, shared_detector) are in scripts/chaos_round2.py.
+
 Needs ../shared/data (the corpus and questions); exits 0 with a skip note without it.
 --quick runs a subset sized for CI (tests/test_chaos.py runs it).
 """
@@ -29,8 +34,6 @@ Needs ../shared/data (the corpus and questions); exits 0 with a skip note withou
 from __future__ import annotations
 
 import argparse
-import hashlib
-import http.client
 import json
 import os
 import random
@@ -44,107 +47,24 @@ import threading
 import time
 from pathlib import Path
 
+import chaos_round2 as r2
 from benchlib import tree_pids, tree_rss_mb
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("QUCO_SHARED_DATA", ROOT.parent / "shared" / "data"))
-PY = sys.executable
-
-
-# -- helpers ---------------------------------------------------------------------------------------
-def quco(*args, timeout=300, env=None, **kw):
-    return subprocess.run([PY, "-m", "quco.cli.main", *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT, env={**os.environ, "QUCO_API_TOKEN": "", **(env or {})}, **kw)
-
-
-def digest(path: Path) -> str:
-    if path.is_dir():
-        return hashlib.sha256("".join(digest(p) for p in sorted(path.iterdir())).encode()).hexdigest()
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
-
-
-def one_line_error(proc) -> bool:
-    err = proc.stderr.strip()
-    return "Traceback" not in proc.stderr and len(err.splitlines()) == 1 and err.startswith("quco: ")
-
-
-def temps_left(d: Path) -> list[str]:
-    return [p.name for p in d.iterdir() if ".building-" in p.name or ".tmp-" in p.name or p.name.endswith(".lock")]
-
-
-def tree_cpu_s(pid: int) -> float:
-    total = 0
-    tick = os.sysconf("SC_CLK_TCK")
-    for p in tree_pids(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / tick
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, index: Path, *args, env=None, model="rules"):
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [PY, "-m", "quco.cli.main", "serve", "--index", str(index), "--model", model, "--port", str(self.port), *args],
-            cwd=ROOT, env={**os.environ, "QUCO_API_TOKEN": "", **(env or {})},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                if self.request("GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            self.stop()
-            raise RuntimeError("server did not start")
-        # The check worker starts in the background: wait until a draft is answered.
-        while time.time() < deadline and self.request("POST", "/v1/check", {"question": "Who?", "draft": "Paris is."})[0] != 200:
-            time.sleep(0.2)
-
-    def request(self, method, path, body=None, raw=None, headers=None, timeout=30):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        try:
-            conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
-            resp = conn.getresponse()
-            return resp.status, resp.read()
-        finally:
-            conn.close()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-def docs(n_chars: int) -> list[str]:
-    out, total = [], 0
-    with open(SHARED / "corpus" / "wiki_paragraphs.jsonl") as fh:
-        for line in fh:
-            t = json.loads(line)["text"]
-            out.append(t)
-            total += len(t)
-            if total >= n_chars:
-                break
-    return out
-
-
-def draft(n_chars: int, offset: int = 0) -> str:
-    return " ".join(docs(n_chars + offset))[offset: offset + n_chars]
+from chaos_round2 import writer_pid
+from chaoslib import (
+    PY,
+    ROOT,
+    SHARED,
+    Server,
+    digest,
+    draft,
+    killpg,
+    one_line_error,
+    quco,
+    swallow,
+    temps_left,
+    tree_cpu_s,
+    zombie,
+)
 
 
 # -- cases -------------------------------------------------------------------------------------------
@@ -211,7 +131,7 @@ def case_kill_build(w: Path, corpus_files: list[Path], rounds: int, rng: random.
                                     stderr=subprocess.DEVNULL, start_new_session=True)
             time.sleep(delay)
             finished = proc.poll() is not None
-            _killpg(proc)
+            killpg(proc)
             # Either the old index, byte for byte, or the complete new one: a kill that lands
             # between the atomic swap and the process's exit leaves the finished build in place.
             intact = digest(target) == good or finished or _same_corpus(target, reference)
@@ -262,7 +182,7 @@ def case_kill_score(w: Path, idx: Path, rounds: int, rng: random.Random) -> dict
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                                 env={**os.environ, "QUCO_API_TOKEN": ""})
         time.sleep(delay)
-        _killpg(proc)
+        killpg(proc)
         rerun = quco("score", src, "-o", out, *common)
         rows = [json.loads(line)["row"] for line in out.read_text().splitlines()] if out.exists() else []
         same = digest(out) == ref_bytes
@@ -273,45 +193,53 @@ def case_kill_score(w: Path, idx: Path, rounds: int, rng: random.Random) -> dict
             "runs": runs, "lost_or_modified": sum(not r["input_intact"] for r in runs), "ok": all(r["ok"] for r in runs)}
 
 
-def case_kill_serve(idx: Path) -> dict:
-    srv = Server(idx)
-    pids = tree_pids(srv.proc.pid)
-    body = {"items": [{"question": "Who wrote Hamlet?", "draft": draft(20_000)}] * 5}
-    t = threading.Thread(target=lambda: _swallow(srv.request, "POST", "/v1/check_many", body), daemon=True)
-    t.start()
-    time.sleep(0.5)
-    os.kill(srv.proc.pid, signal.SIGKILL)  # the server process only: its workers must notice by themselves
-    srv.proc.wait()
-    deadline = time.time() + 10
-    while time.time() < deadline and [p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)]:
-        time.sleep(0.2)
-    survivors = [p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)]
-    for p in survivors:
-        os.kill(p, signal.SIGKILL)
-    return {"invariant": "no process of a kill -9'd server survives it (10 s grace)", "processes": len(pids),
-            "survivors": len(survivors), "ok": not survivors}
-
-
-def _killpg(proc) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:  # it finished before the kill
-        pass
-    proc.wait()
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return False
-
-
-def _swallow(fn, *a, **kw):
-    try:
-        return fn(*a, **kw)
-    except OSError as exc:
-        return (0, str(exc).encode())
+def case_kill_serve(w: Path, idx: Path) -> dict:
+    """kill -9 of each single process of `quco serve --audit` (the server, a worker, the audit writer)."""
+    runs = []
+    for target in ("server", "worker", "audit writer"):
+        audit = (w / f"ks-{target.replace(' ', '-')}.duckdb").resolve()
+        srv = Server(idx, "--audit", audit, "--workers", "2")
+        pids = tree_pids(srv.proc.pid)
+        body = {"items": [{"question": "Who wrote Hamlet?", "draft": draft(20_000)}] * 5}
+        t = threading.Thread(target=swallow, args=(srv.request, "POST", "/v1/check_many", body), daemon=True)
+        t.start()
+        time.sleep(0.5)
+        victim = {"server": srv.proc.pid, "audit writer": writer_pid(pids, audit)}.get(target)
+        if victim is None:  # a worker: a child of the server that is not the writer
+            victim = next(p for p in pids if p not in (srv.proc.pid, writer_pid(pids, audit)))
+        os.kill(victim, signal.SIGKILL)
+        if target == "server":
+            srv.proc.wait()
+            deadline = time.time() + 10
+            while time.time() < deadline and [p for p in pids if Path(f"/proc/{p}").exists() and not zombie(p)]:
+                time.sleep(0.2)
+            survivors = [p for p in pids if Path(f"/proc/{p}").exists() and not zombie(p)]
+            for p in survivors:
+                os.kill(p, signal.SIGKILL)
+            try:  # the port is free again: a new server binds it
+                again = Server(idx, port=srv.port)
+                rebinds = again.request("GET", "/healthz")[0] == 200
+                again.stop()
+            except RuntimeError:
+                rebinds = False
+            runs.append({"killed": target, "processes": len(pids), "survivors": len(survivors), "restart_binds": rebinds,
+                         "ok": not survivors and rebinds})
+            continue
+        deadline, status = time.time() + 20, 0
+        while time.time() < deadline and status != 200:  # the rest recovers: a worker or writer is replaced
+            status = swallow(srv.request, "POST", "/v1/check", {"question": "Who wrote Hamlet?"}, timeout=5)[0]
+            time.sleep(0.3)
+        srv.stop()
+        time.sleep(1)
+        left = [p for p in tree_pids(srv.proc.pid) + pids if Path(f"/proc/{p}").exists() and not zombie(p)]
+        for p in left:
+            swallow(os.kill, p, signal.SIGKILL)
+        runs.append({"killed": target, "processes": len(pids), "answers_again": status == 200,
+                     "left_after_stop": len(left), "ok": status == 200 and not left})
+    return {"invariant": "kill -9 of any single process: no process survives its server, the port is released "
+                         "and a restart binds; a killed worker or writer is replaced", "runs": runs,
+            "orphans": sum(r.get("survivors", 0) + r.get("left_after_stop", 0) for r in runs),
+            "ok": all(r["ok"] for r in runs)}
 
 
 def case_corrupt_index(w: Path, idx: Path, n: int, rng: random.Random) -> dict:
@@ -478,7 +406,7 @@ def _attack(srv: Server, bodies: list[bytes], answer_within: float = 11.0) -> di
     def light_client():
         while not stop.is_set():
             t = time.perf_counter()
-            status, _ = _swallow(srv.request, "POST", "/v1/check", {"question": "Who wrote Hamlet?"})
+            status, _ = swallow(srv.request, "POST", "/v1/check", {"question": "Who wrote Hamlet?"})
             light.append(((time.perf_counter() - t) * 1000, status))
             time.sleep(0.05)
 
@@ -486,7 +414,7 @@ def _attack(srv: Server, bodies: list[bytes], answer_within: float = 11.0) -> di
 
     def heavy(i, raw):
         t = time.perf_counter()
-        status, body = _swallow(srv.request, "POST", "/v1/check_many", raw=raw, timeout=60)
+        status, body = swallow(srv.request, "POST", "/v1/check_many", raw=raw, timeout=60)
         answers[i] = (status, round(time.perf_counter() - t, 2), body[:120].decode("utf-8", "replace"))
 
     threads = [threading.Thread(target=sample, daemon=True), threading.Thread(target=light_client, daemon=True)]
@@ -547,12 +475,23 @@ def main() -> int:
             "aliasing": lambda: case_aliasing(w, idx, corpus, questions),
             "kill_build": lambda: case_kill_build(w, [corpus] if q else corpus_files, 2 if q else 6, rng),
             "kill_score": lambda: case_kill_score(w, idx, 2 if q else 5, rng),
-            "kill_serve": lambda: case_kill_serve(idx),
+            "kill_serve": lambda: case_kill_serve(w, idx),
             "corrupt_index": lambda: case_corrupt_index(w, idx, 8 if q else 40, rng),
             "upstream": lambda: case_upstream(w, corpus),
             "bodies": lambda: case_bodies(idx),
             "slowloris": lambda: case_slowloris(idx, 10 if q else 50),
             "flood": lambda: case_flood(idx, q),
+            # the second round
+            "audit_writer": lambda: r2.case_audit_writer(w, idx, q),
+            "request_ids": lambda: r2.case_request_ids(w, idx),
+            "resume_ident": lambda: r2.case_resume_ident(w, rng),
+            "damaged_files": lambda: r2.case_damaged_files(w, rng, q),
+            "disk_full": lambda: r2.case_disk_full(w),
+            "api_client": lambda: r2.case_api_client(w, corpus),
+            "kill_vocab": lambda: r2.case_kill_vocab(w, 2 if q else 5, rng),
+            "concurrent_add": lambda: r2.case_concurrent_add(w, 1 if q else 4),
+            "readonly": lambda: r2.case_readonly(w, idx),
+            "shared_detector": lambda: r2.case_shared_detector(idx, q),
         }
         chosen = args.only.split(",") if args.only else list(cases)
         report = {"quick": q, "seed": args.seed, "cases": {}}
@@ -570,6 +509,11 @@ def main() -> int:
         report["summary"] = {
             "lost_or_modified_data": sum(c.get("lost_or_modified", 0) for c in report["cases"].values()),
             "fail_open_decisions": report["cases"].get("upstream", {}).get("fail_open_decisions"),
+            "orphans": report["cases"].get("kill_serve", {}).get("orphans"),
+            "unaccounted_audit_rows": report["cases"].get("audit_writer", {}).get("unaccounted"),
+            "mixed_outputs": report["cases"].get("resume_ident", {}).get("mixed_outputs"),
+            "damaged_answered_exact": report["cases"].get("damaged_files", {}).get("damaged_answered_exact"),
+            "full_disk_exit_70": report["cases"].get("disk_full", {}).get("exit_70"),
             "failed_cases": [k for k, c in report["cases"].items() if not c["ok"]],
         }
         text = json.dumps(report, indent=2)

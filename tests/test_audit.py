@@ -318,3 +318,24 @@ def test_a_killed_audit_writer_is_restarted_and_no_answer_goes_unaudited_or_unco
     stored = {r[0] for r in _rows(audit)}
     missing = [i for i in answered if i not in stored]
     assert len(missing) <= lost and lost == 0, (len(missing), lost, refused)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_server_commits_its_audit_and_cleans_up_before_it_exits(index, tmp_path, sig):
+    import duckdb
+
+    audit = tmp_path / "audit.duckdb"
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    srv = Server(index, workers=2, args=["--audit", audit], extra_env={"TMPDIR": str(tmp)})
+    ids = [_check(srv, f"Who wrote Hamlet {i}?")[1]["request_id"] for i in range(5)]
+    os.killpg(srv.proc.pid, sig)  # as Ctrl-C or a service manager would: the whole group
+    assert srv.proc.wait(30) == 0
+    assert "Traceback" not in srv.proc.stderr.read().decode()
+    con = duckdb.connect(str(audit), read_only=True)  # the writer has exited: no lock is left
+    try:
+        stored = {r[0] for r in con.execute("SELECT request_id FROM decisions").fetchall()}
+    finally:
+        con.close()
+    assert set(ids) <= stored
+    assert not list(tmp.glob("quco-metrics-*"))  # the metrics directory went with it

@@ -248,6 +248,11 @@ def _preload() -> None:
     pid, _, payload = marker.partition(":")
     if not payload or pid != str(os.getppid()):
         return
+    import signal
+
+    # Ctrl-C reaches the server's whole process group: the server stops this fork server (it closes
+    # its pipe), so an interrupt here would only print a traceback in the middle of loading spaCy.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         from quco.config import Settings
 

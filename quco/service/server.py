@@ -10,7 +10,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from quco.errors import AddressInUse, UsageError
+from quco.errors import AddressInUse, Terminated, UsageError
+from quco.files.building import install_sigterm
 
 
 def is_loopback(host: str) -> bool:
@@ -90,9 +91,16 @@ def serve(settings, options: ServeOptions) -> int:
                                   retention_days=o.audit_retention_days, retention_rows=o.audit_retention_rows)
             os.environ["QUCO_AUDIT_SOCKET"] = keeper.sock_path
             os.environ["QUCO_SERVE_AUDIT_POLICY"] = o.audit_policy
-        uvicorn.run("quco.service.app:app_from_env", factory=True, host=o.host, port=o.port, workers=o.workers,
-                    log_level=o.log_level, timeout_graceful_shutdown=30, access_log=False, http=HeaderDeadlineProtocol,
-                    timeout_keep_alive=o.keep_alive_timeout)  # type: ignore[arg-type]  # seconds, fractions work
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again with the handler
+        # it found: ours raises Terminated, so the audit writer is stopped and the metrics directory
+        # removed below, instead of the default action ending the process before either.
+        install_sigterm()
+        try:
+            uvicorn.run("quco.service.app:app_from_env", factory=True, host=o.host, port=o.port, workers=o.workers,
+                        log_level=o.log_level, timeout_graceful_shutdown=30, access_log=False,
+                        http=HeaderDeadlineProtocol, timeout_keep_alive=o.keep_alive_timeout)  # type: ignore[arg-type]
+        except (Terminated, KeyboardInterrupt):
+            pass  # a requested stop, done: exit 0
     finally:
         if keeper is not None:
             keeper.stop()  # after the workers: their last rows are in; it commits and exits
