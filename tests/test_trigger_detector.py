@@ -9,16 +9,18 @@ import pytest
 from quco.backends.base import Cooccurrence, Corpus, Count, CountBackend
 from quco.decide.detector import Detector
 from quco.decide.trigger import REFERENCE_TOKENS, Thresholds, risk, stage1
-from quco.errors import BackendUnavailable, RiskAbort, UsageError
+from quco.errors import BackendUnavailable, RiskAbort, UpstreamError, UsageError
 
 
 class FakeBackend(CountBackend):
-    """Counts from dicts; phrases listed in ``fail`` raise like an unreachable server would."""
+    """Counts from dicts; phrases listed in ``fail`` are refused by the upstream (an item's own
+    failure: the rest of the batch is still answered); ``down``: unreachable altogether."""
 
     name = "fake"
 
-    def __init__(self, counts, cooc=None, tokens=REFERENCE_TOKENS, fail=(), approx_pairs=()):
+    def __init__(self, counts, cooc=None, tokens=REFERENCE_TOKENS, fail=(), approx_pairs=(), down=False):
         self.counts, self.cooc, self.fail, self.approx_pairs = counts, cooc or {}, set(fail), set(approx_pairs)
+        self.down = down
         self._corpus = Corpus(int(tokens), 1000)
         self.calls = 0
 
@@ -28,15 +30,26 @@ class FakeBackend(CountBackend):
 
     def count_many(self, phrases):
         self.calls += 1
+        if self.down:
+            raise BackendUnavailable("timed out")
         if self.fail & set(phrases):
-            raise BackendUnavailable("connection refused")
+            raise UpstreamError("connection refused")
         return [Count(p, self.counts.get(p, 0)) for p in phrases]
 
     def cooccur_many(self, pairs, window=1000):
         self.calls += 1
-        if any(a in self.fail or b in self.fail for a, b in pairs):
+        if self.down:
             raise BackendUnavailable("timed out")
+        if any(a in self.fail or b in self.fail for a, b in pairs):
+            raise UpstreamError("connection refused")
         return [Cooccurrence(a, b, self.cooc.get((a, b), 0), window, (a, b) in self.approx_pairs) for a, b in pairs]
+
+
+def test_an_unavailable_backend_is_asked_once_per_batch_not_once_per_item(rules_extractor):
+    backend = FakeBackend(counts={"Paris": 10**6, "France": 10**6}, down=True)
+    r = Detector(backend, rules_extractor).check_question("Is Paris in France or in Atlantis?")
+    assert backend.calls == 1 and r.unknown and r.retrieve
+    assert all(e.count is None and "timed out" in e.error for e in r.entities)
 
 
 def test_thresholds_scale_with_corpus_size():

@@ -11,7 +11,7 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from quco.errors import BackendError, IndexSettingsError, QueryError
+from quco.errors import BackendError, BackendUnavailable, IndexSettingsError, QueryError
 
 DEFAULT_WINDOW = 1000  # QuCo-RAG's max_diff_tokens
 
@@ -94,11 +94,15 @@ class CountBackend(abc.ABC):
 def answer_each(batch_call, items: list, passthrough: tuple = ()) -> list:
     """``batch_call(items)``; if that fails, each item alone, so that only the items the backend
     cannot answer fail: their place in the result holds the ``BackendError``. Errors of the
-    ``passthrough`` types are not isolated: they fail the whole call."""
+    ``passthrough`` types are not isolated: they fail the whole call. Nor is an unavailable
+    backend (``BackendUnavailable``: down, or past its deadline): asking it item by item would
+    only multiply the wait, so every item holds that error."""
     try:
         return list(batch_call(items))
     except passthrough:
         raise
+    except BackendUnavailable as exc:
+        return [exc] * len(items)
     except BackendError:
         pass
     out: list = []

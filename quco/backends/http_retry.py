@@ -68,14 +68,19 @@ class HttpClient:
             self.session = requests.Session()
 
     def post_json(self, url: str, payload: dict | None, *, what: str, describe: str, headers: dict | None = None,
-                  on_attempt: Callable[[], None] | None = None):
+                  on_attempt: Callable[[], None] | None = None, give_up_at: float | None = None):
         """POST ``payload`` to ``url`` and return the decoded JSON body; ``payload=None`` sends a
-        GET instead. ``what``/``describe`` name the server and the query in errors."""
+        GET instead. ``what``/``describe`` name the server and the query in errors. ``give_up_at``:
+        an earlier end (on ``clock``) than the policy's deadline, e.g. the end of a whole batch."""
         import requests
         import urllib3
 
         policy, timeout, clock, session = self.policy, self.timeout, self.clock, self.session
-        give_up_at = clock() + policy.deadline
+        end = clock() + policy.deadline
+        give_up_at = end if give_up_at is None else min(end, give_up_at)
+        if clock() >= give_up_at:
+            raise BackendUnavailable(f"{what}: the batch's {policy.deadline:g} s deadline passed before {describe} "
+                                     "could be sent")
         last = "no attempt made"
         retry_after = None
         for attempt in range(policy.attempts):

@@ -161,9 +161,12 @@ class InfiniGramAPI(CountBackend):
             else:
                 todo.append(i)
 
+        # One deadline for the whole batch: requests queued behind others get what is left of it.
+        batch_end = self.http.clock() + self.http.policy.deadline
+
         def one(i: int):
             try:
-                return i, self._request(payloads[i])
+                return i, self._request(payloads[i], batch_end)
             except BackendError as exc:
                 return i, exc
 
@@ -179,9 +182,9 @@ class InfiniGramAPI(CountBackend):
             raise failures[0]
         return results  # type: ignore[return-value]
 
-    def _request(self, payload: dict) -> tuple[int, bool]:
+    def _request(self, payload: dict, give_up_at: float | None = None) -> tuple[int, bool]:
         body = self.http.post_json(self.endpoint, payload, what="infini-gram API", describe=repr(payload["query"]),
-                                   on_attempt=self._sent)
+                                   on_attempt=self._sent, give_up_at=give_up_at)
         answer = _parse_answer(body, payload["query"])
         if self.cache:
             self.cache.put(ResponseCache.key(self.endpoint, payload), *answer)

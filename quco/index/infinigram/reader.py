@@ -292,7 +292,10 @@ class InfiniGramLocal(PositionalBackend):
         shards, base_pos, base_doc = [], 0, 0
         s = 0
         while (self.path / f"table.{s}").exists():
-            shard = _Shard(self.path, s, self._width, self.meta is not None, base_pos, base_doc)
+            try:
+                shard = _Shard(self.path, s, self._width, self.meta is not None, base_pos, base_doc)
+            except (OSError, ValueError) as exc:  # a missing or unreadable array of shard s
+                raise IndexOpenError(f"{self.path}: shard {s} cannot be read ({exc}); rebuild the index") from None
             shards.append(shard)
             base_pos += shard.span
             base_doc += shard.documents
