@@ -404,14 +404,17 @@ def _shard_counts(path: Path, phrases: list[str]) -> list:
 def case_kill_vocab(w: Path, rounds: int, rng: random.Random) -> dict:
     corpus_files = sorted((SHARED / "corpus").glob("*.jsonl"))
     ix = w / "kv.shards"
-    assert quco("index", "build", *corpus_files, "--out", ix, "--shards", "3", "--no-progress", "--force").returncode == 0
+    assert quco("index", "build", *corpus_files, "--out", ix, "--shards", "3", "--backend", "mmap", "--no-progress", "--force").returncode == 0
     phrases = ["William Shakespeare", "Denmark", "the", "Paris", "Barack Obama", "Hamlet", "quantum mechanics"]
     want = _shard_counts(ix, phrases)
+    t = time.time()
+    assert quco("index", "vocab", ix).returncode == 0
+    whole = time.time() - t  # the kills land anywhere within a whole rewrite
     runs = []
     for _ in range(rounds):
         proc = subprocess.Popen([PY, "-m", "quco.cli.main", "index", "vocab", str(ix)], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        delay = rng.uniform(0.3, 3.0)
+        delay = rng.uniform(0.2, whole)
         time.sleep(delay)
         killpg(proc)
         during = _shard_counts(ix, phrases)
@@ -424,7 +427,7 @@ def case_kill_vocab(w: Path, rounds: int, rng: random.Random) -> dict:
                      "ok": during == want and after == want and rerun.returncode == 0 and not left
                      and verified.returncode == 0})
     return {"invariant": "a killed vocabulary rewrite changes no answer; the re-run succeeds, nothing left behind",
-            "runs": runs, "ok": all(r["ok"] for r in runs)}
+            "rewrite_s": round(whole, 2), "runs": runs, "ok": all(r["ok"] for r in runs)}
 
 
 def case_concurrent_add(w: Path, rounds: int) -> dict:
@@ -469,7 +472,8 @@ def case_readonly(w: Path, idx: Path) -> dict:
     for backend in ("mmap", "duckdb"):
         assert quco("index", "build", src, "--out", ro / f"ix.{backend}", "--backend", backend,
                     "--no-progress").returncode == 0
-    assert quco("index", "build", src, "--out", ro / "ix.shards", "--shards", "2", "--no-progress").returncode == 0
+    assert quco("index", "build", src, "--out", ro / "ix.shards", "--shards", "2", "--backend", "mmap",
+                "--no-progress").returncode == 0
     for p in [ro, *ro.rglob("*")]:
         os.chmod(p, 0o755 if p.is_dir() else 0o644)
     before = digest(ro)

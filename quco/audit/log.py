@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from quco.errors import ConfigError, QucoError
+from quco.files.building import temporary_beside
 
 SCHEMA_VERSION = 2  # 2: client_request_id, the id a caller sent, kept beside the server's
 _DECISIONS = """
@@ -286,12 +287,11 @@ class AuditLog(DecisionRecorder):
     def export_parquet(self, out: str | os.PathLike) -> int:
         self.flush()
         out = Path(out)
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-        with self._lock:
+        with temporary_beside(out) as tmp, self._lock:
             n = self._con.execute("SELECT count(*) FROM decisions").fetchall()[0][0]
             self._con.sql("SELECT d.*, f.label AS feedback_label, f.note AS feedback_note FROM decisions d "
                           "LEFT JOIN feedback f USING (request_id) ORDER BY ts").write_parquet(str(tmp))
-        os.replace(tmp, out)
+            os.replace(tmp, out)
         return int(n)
 
     def close(self) -> None:

@@ -205,10 +205,10 @@ def _write_page(result: EvalResult, scores: list, labels: list, paths: tuple[str
     png, html_path = paths
     with OutputLock(png, "eval"), OutputLock(html_path, "eval"):
         tmp_png = Path(png).with_name(f".{Path(png).name}.tmp-{os.getpid()}")
-        _plot(scores, labels, result, tmp_png)
-        page = _page(result, tmp_png, scored, label_field)
         tmp_html = Path(html_path).with_name(f".{Path(html_path).name}.tmp-{os.getpid()}")
         try:
+            _plot(scores, labels, result, tmp_png)
+            page = _page(result, tmp_png, scored, label_field)
             tmp_html.write_text(page, encoding="utf-8")
             os.replace(tmp_png, png)
             os.replace(tmp_html, html_path)

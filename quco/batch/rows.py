@@ -227,14 +227,18 @@ def flatten(n: int, row: dict, f: dict, report, answer, request_id: str | None =
 
 def write_atomic(path: Path, rows: list[dict]) -> None:
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    # backslashreplace: a lone surrogate in a passed-through field or a rejected row's raw text
-    # is written visibly escaped instead of failing the chunk.
-    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        # backslashreplace: a lone surrogate in a passed-through field or a rejected row's raw text
+        # is written visibly escaped instead of failing the chunk.
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            for r in rows:
+                fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a signal: no half-written chunk is left behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 # -- the run ------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def score_chunk(index: int, chunk: list, parts_dir: str) -> tuple[int, int, int]
             from quco.audit.log import decision_row
 
             key, store = bytes.fromhex(audit["key"]), audit["store_text"]
-            audit_rows = [decision_row(r, request_id=rid, source="score", latency_ms=r.timings_ms.get("total_ms"),
+            audit_rows = [decision_row(r, request_id=str(rid), source="score", latency_ms=r.timings_ms.get("total_ms"),
                                        key=key, store_text=store, client_request_id=str(row_id(row, f, n)))
                           for (n, row), r, rid in zip(good, reports, ids)]
         answers = None

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from quco.errors import ConfigError
+from quco.files.building import temporary_beside
 
 SCORES = ("risk", "answer_risk")
 MIN_ROWS = 20
@@ -88,9 +89,9 @@ class Calibration:
 
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps({k: v for k, v in self.to_dict().items() if k != "source"}, indent=1))
-        os.replace(tmp, path)
+        with temporary_beside(path) as tmp:
+            tmp.write_text(json.dumps({k: v for k, v in self.to_dict().items() if k != "source"}, indent=1))
+            os.replace(tmp, path)
         return path
 
     @classmethod

@@ -92,6 +92,18 @@ def write_failure(path: str | os.PathLike, exc: BaseException | str) -> str:
     return f"writing {path}: {reason}"
 
 
+@contextlib.contextmanager
+def temporary_beside(path: Path) -> Iterator[Path]:
+    """A temporary name beside ``path`` (``.NAME.tmp-PID``) for the caller to write and rename into
+    place; removed if the block fails (a full disk, a signal), so no half-written file is left."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def install_sigterm() -> bool:
     def handler(signum: int, frame: object) -> None:
         raise Terminated()
