@@ -404,7 +404,9 @@ def _shard_counts(path: Path, phrases: list[str]) -> list:
 def case_kill_vocab(w: Path, rounds: int, rng: random.Random) -> dict:
     corpus_files = sorted((SHARED / "corpus").glob("*.jsonl"))
     ix = w / "kv.shards"
-    assert quco("index", "build", *corpus_files, "--out", ix, "--shards", "3", "--backend", "mmap", "--no-progress", "--force").returncode == 0
+    built = quco("index", "build", *corpus_files, "--out", ix, "--shards", "3", "--backend", "mmap", "--no-progress",
+                 "--force")
+    assert built.returncode == 0, built.stderr
     phrases = ["William Shakespeare", "Denmark", "the", "Paris", "Barack Obama", "Hamlet", "quantum mechanics"]
     want = _shard_counts(ix, phrases)
     t = time.time()
