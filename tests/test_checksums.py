@@ -61,6 +61,8 @@ def test_a_large_infinigram_index_answers_approx_until_verified(infinigram, monk
     import quco.index.checksums as checksums
 
     monkeypatch.setattr(checksums, "VERIFY_AT_OPEN_BYTES", 0)
+    assert not InfiniGramLocal(infinigram).count_many(["hamlet"])[0].approx  # stamped at build: verified at once
+    monkeypatch.setenv("QUCO_CACHE_DIR", str(infinigram.parent / "elsewhere"))  # as if copied here: not stamped
     release = __import__("threading").Event()
     real = checksums.file_problem
     monkeypatch.setattr(checksums, "file_problem", lambda p, w: (release.wait(10), real(p, w))[1])

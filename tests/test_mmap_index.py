@@ -270,6 +270,7 @@ def test_a_large_index_is_verified_in_the_background_and_never_answers_exact_mea
 
     build_mmap_index([write_jsonl(tmp_path / "c.jsonl", ["Hamlet met Ophelia"] * 50)], tmp_path / "ix", progress=False)
     monkeypatch.setattr(checksums, "VERIFY_AT_OPEN_BYTES", 0)  # every index counts as large
+    monkeypatch.setenv("QUCO_CACHE_DIR", str(tmp_path / "elsewhere"))  # as if copied here: not stamped at build
     release = threading.Event()
     real = checksums.file_problem
     monkeypatch.setattr(checksums, "file_problem", lambda path, want: (release.wait(10), real(path, want))[1])
@@ -295,9 +296,10 @@ def test_a_verified_large_index_opens_verified_until_a_file_changes(tmp_path, mo
     import quco.index.checksums as checksums
     from quco.errors import BackendError
 
-    monkeypatch.setenv("QUCO_CACHE_DIR", str(tmp_path / "cache"))
     build_mmap_index([write_jsonl(tmp_path / "c.jsonl", ["Hamlet met Ophelia"] * 50)], tmp_path / "ix", progress=False)
     monkeypatch.setattr(checksums, "VERIFY_AT_OPEN_BYTES", 0)  # every index counts as large
+    assert not MmapIndex(tmp_path / "ix").count_many(["hamlet"])[0].approx  # stamped at build: verified at once
+    monkeypatch.setenv("QUCO_CACHE_DIR", str(tmp_path / "cache"))  # as if copied here: not stamped
     hashed = []
     real = checksums.file_problem
     monkeypatch.setattr(checksums, "file_problem", lambda path, want: (hashed.append(path), real(path, want))[1])

@@ -65,6 +65,7 @@ from quco.index.mmap.format import (
     FORMAT_VERSION,
     MANIFEST,
     read_manifest,
+    stamp_as_verified,
 )
 from quco.index.mmap.merge import MAX_POSITIONS, compact_segments, remove_unlisted
 from quco.normalize import Normalizer
@@ -206,6 +207,8 @@ def build_mmap_index(
             segments = compact_segments(tmp, segments, "seg-m-", progress=progress)
             remove_unlisted(tmp, segments)
         _write_manifest(tmp, reading.normalizer, segments, reading.text_split, paths, t0)
+    if part is None:  # a shard is stamped with its set, where it ends up
+        stamp_as_verified([out])
     return _stats(out, t0)
 
 
@@ -233,6 +236,7 @@ def add_documents(
             added = compact_segments(index, added, f"{prefix}m-", progress=progress)
         _write_manifest(index, normalizer, meta["segments"] + added, meta.get("text_split", text_split),
                         [Path(s["path"]) for s in meta.get("sources", [])] + paths, t0)
+    stamp_as_verified([index])
     return _stats(index, t0)
 
 
@@ -248,6 +252,7 @@ def compact_index(index: str | os.PathLike, *, progress: bool = True, max_positi
         if merged != meta["segments"]:
             _write_manifest(index, Normalizer.from_dict(meta["normalizer"]), merged,
                             meta.get("text_split", "paragraph"), [Path(s["path"]) for s in meta.get("sources", [])], t0)
+    stamp_as_verified([index])
     return _stats(index, t0)
 
 

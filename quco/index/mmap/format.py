@@ -66,3 +66,20 @@ def segment_problem(root: Path, entry: dict) -> str | None:
         if problem is not None:
             return problem
     return None
+
+
+def index_checks(indexes: list[tuple[Path, dict]]) -> tuple[list[tuple[Path, str]], str]:
+    """What opening these indexes (directory, manifest) together checks: every segment file with its
+    checksum, and the key naming this build of them (their manifests' checksums) for the stamp."""
+    files = [f for root, meta in indexes for e in meta["segments"] for f in segment_files(root, e)]
+    return files, "|".join(str(meta.get("checksum", "")) for _, meta in indexes)
+
+
+def stamp_as_verified(roots: list[Path]) -> None:
+    """After a build, add or compaction: the files were hashed as they were written, so the
+    indexes open verified at once (``quco.index.verified``) instead of hashed again."""
+    from quco.index.verified import stamp_path, write_stamp
+
+    files, key = index_checks([(root, read_manifest(root)) for root in roots])
+    paths = [p for p, _ in files]
+    write_stamp(stamp_path(paths, key), paths)

@@ -19,7 +19,7 @@ from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, Coun
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, WorkBudgetExceeded, check_budget
 from quco.errors import IndexSettingsError
 from quco.index.checksums import Verification
-from quco.index.mmap.format import read_manifest, segment_files
+from quco.index.mmap.format import index_checks, read_manifest
 from quco.index.mmap.segment import Segment
 from quco.normalize import Normalizer
 
@@ -73,9 +73,7 @@ class MmapIndex(BudgetedQueries, CountBackend):
                                          "rebuild the shards with the same settings")
             tokens, documents = tokens + int(meta["tokens"]), documents + int(meta["documents"])
         # every segment file checked against its checksum: a damaged one is refused, never answered as exact
-        self._verification = Verification(
-            [f for root, (_, meta) in zip(roots, manifests) for e in meta["segments"] for f in segment_files(root, e)],
-            "|".join(str(meta.get("checksum", "")) for _, meta in manifests))
+        self._verification = Verification(*index_checks([(root, meta) for root, (_, meta) in zip(roots, manifests)]))
         self.segments = [Segment(root, e) for root, (_, meta) in zip(roots, manifests) for e in meta["segments"]]
         self.budget = check_budget(budget)
         self.zero_check = zero_check

@@ -24,6 +24,7 @@ from quco.errors import BuildError, QucoError, UsageError
 from quco.files.building import build_sources, building_dir, fsync_dir, fsync_file, quco_version
 from quco.files.sources import Reading
 from quco.index.checksums import manifest_checksum
+from quco.index.mmap.format import stamp_as_verified
 from quco.index.mmap.vocab import write_vocabulary
 from quco.index.sharded.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, SHARDS_MANIFEST, read_shards_manifest
 
@@ -94,6 +95,10 @@ def build_sharded_index(
         (tmp / SHARDS_MANIFEST).write_text(json.dumps(meta, indent=1))
         fsync_file(tmp / SHARDS_MANIFEST)
         fsync_dir(tmp)
+    roots = [out / name for name in meta["shards"]]
+    for root in roots:  # hashed as written: each shard, and the set as one index, opens verified
+        stamp_as_verified([root])
+    stamp_as_verified(roots)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     return ShardedBuildStats(out, meta["tokens"], meta["documents"], shards, time.perf_counter() - t0, size)
 
