@@ -173,9 +173,10 @@ class RowBatcher:
             self._pending -= n
             self._done.notify_all()
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, timeout: float) -> bool:
+        """Wait until every row put so far is delivered; False if ``timeout`` passed first."""
         with self._done:
-            self._done.wait_for(lambda: self._pending <= 0, timeout=timeout)
+            return self._done.wait_for(lambda: self._pending <= 0, timeout=timeout)
 
     def close(self, timeout: float = 30.0) -> None:
         """Deliver what is queued, then stop the thread."""

@@ -283,7 +283,12 @@ class AuditClient(DecisionRecorder):
         self._ask({"op": "flush"})
 
     def feedback(self, request_id: str, label: str, note: str | None = None) -> bool:
-        self.flush()
+        """Label a decision, once the rows sent before it are committed (its own may be among them).
+        While the writer is down or still catching up this fails at once or within 3 s with
+        ``AuditError`` (the server answers 503): it never waits past a request's deadline."""
+        if not self.available() or not self._rows.wait(timeout=3.0):
+            raise AuditError("the audit log's writer is being restarted or catching up: try again")
+        self._ask({"op": "flush"})
         reply = self._ask({"op": "feedback", "request_id": request_id, "label": label, "note": note})
         if "unknown" in reply:
             raise UnknownRequest(reply["unknown"])
