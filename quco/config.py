@@ -27,7 +27,7 @@ class Settings:
     model: str | None = None  # spaCy package name, "rules", or None for the default load order
     window: int = 1000
     unknown_policy: str = "risky"
-    aggregate: str = "mean"
+    aggregate: str | None = None  # None: min in mode evidence, mean (the paper's) in mode quco
     mode: str = "evidence"  # stage 2: "evidence" (association above chance) or "quco" (QuCo-RAG's co-occurrence = 0 rule)
     claim_risk: float = 0.5  # mode "evidence": flag a sentence whose least supported claim's risk exceeds this
     calibration: str | None = None  # a calibration file from quco calibrate: reports gain p_fabrication

@@ -266,3 +266,20 @@ def test_resuming_with_or_without_an_audit_log_is_refused(tmp_path):
     cmd, _, _ = _interrupted_run(index, tmp_path)
     res = subprocess.run(cmd + ["--audit", str(tmp_path / "audit.duckdb")], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 2 and "audit log" in res.stderr, res.stderr
+
+
+def test_a_run_killed_before_its_manifest_was_written_starts_afresh(tmp_path):
+    from conftest import TINY_TEXTS
+
+    from quco.index.duckdb.build import build_index
+
+    index = tmp_path / "i.duckdb"
+    build_index([write_jsonl(tmp_path / "c.jsonl", TINY_TEXTS)], index, progress=False)
+    src = tmp_path / "q.jsonl"
+    src.write_text("".join(json.dumps({"question": f"Who wrote Hamlet {i}?"}) + "\n" for i in range(5)))
+    out = tmp_path / "o.jsonl"
+    (tmp_path / "o.jsonl.quco-parts").mkdir()  # what a kill between creating it and writing its manifest leaves
+    res = subprocess.run([sys.executable, "-m", "quco.cli.main", "score", str(src), "-o", str(out), "--index",
+                          str(index), "--model", "rules", "--no-progress"], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert len(out.read_text().splitlines()) == 5

@@ -330,6 +330,8 @@ def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> set[int]:
     mpath = parts / "manifest.json"
     if parts.exists() and restart:
         shutil.rmtree(parts)
+    if parts.exists() and not mpath.exists() and not any(parts.glob("part-*.jsonl")):
+        shutil.rmtree(parts)  # killed before its manifest was written: nothing was scored, start afresh
     if parts.exists():
         try:
             previous = json.loads(mpath.read_text())

@@ -41,7 +41,7 @@ class Thresholds:
     entity_absolute: float | None = None
     cooccur_absolute: float | None = None
     lone_entity_absolute: float | None = None
-    aggregate: str = "mean"
+    aggregate: str | None = None  # None: "min" in mode evidence (the rarest entity decides), "mean" in mode quco
     unknown_policy: str = "risky"
     check_lone_entities: bool = True
     steepness: float = 0.5
@@ -57,7 +57,7 @@ class Thresholds:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise InvalidValue(f"{name} must be a positive number, not {value!r}")
-        if self.aggregate not in AGGREGATES:
+        if self.aggregate is not None and self.aggregate not in AGGREGATES:
             raise InvalidValue(f"aggregate must be one of {AGGREGATES}, not {self.aggregate!r}")
         if not (isinstance(self.claim_risk, (int, float)) and 0 < self.claim_risk < 1):
             raise InvalidValue(f"claim_risk must be a number between 0 and 1, not {self.claim_risk!r}")
@@ -82,7 +82,9 @@ class Thresholds:
             lone_entity=lone,
             corpus_tokens=corpus_tokens,
             sources={"entity": e_src, "cooccur": c_src, "lone_entity": l_src},
-            aggregate=self.aggregate,
+            # The paper's rule averages the entities' counts, so one well-known entity hides an
+            # absent one; the evidence rule lets the rarest decide: an absent named entity retrieves.
+            aggregate=self.aggregate or ("min" if self.mode == "evidence" else "mean"),
             unknown_policy=self.unknown_policy,
             check_lone_entities=self.check_lone_entities,
             steepness=self.steepness,
