@@ -29,9 +29,10 @@ flagged unknown), ``"error"`` raises ``RiskAbort``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
+from quco.decide.bridges import BridgeLookups, best_bridge, lookup_bridges
 from quco.decide.evidence import (
     NEUTRAL,
     ClaimEvidence,
@@ -50,6 +51,8 @@ from quco.extract import Extractor
 from quco.normalize import invalid_text
 
 __all__ = ["AnswerReport", "AnswerScorer", "ClaimEvidence"]
+
+SILENT_EXPECTED = 1.0  # a claim expected near the anchor less than once by chance: its absence says nothing
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class _Batch:
     counts: dict
     cooccur: dict
     canon: Callable[[str], str]
+    bridges: BridgeLookups
 
 
 class AnswerScorer:
@@ -175,7 +179,24 @@ class AnswerScorer:
                         if not overlaps(q, c, canon) for pair in claim_pairs(q, c, counts)}
                        | {pair for ch, _ in picks.values() for pair in pairs_needed(ch, counts)})
         cooccur = cooccurrences_of(self.backend, pairs, self.window)
-        return _Batch(q_phrases, anchors, claims_new, restated, picks, counts, cooccur, canon)
+        # Multi-hop support: from any known question entity, through a document title, to a claim.
+        known = [tuple(q for q in qs if (counts.get(q, (None,))[0] or 0) > 0) for qs in q_entities]
+        bridges = lookup_bridges(self.backend, [(k, [c for c in cs if (counts[c][0] or 0) > 0])
+                                                for k, cs in zip(known, claims_new) if k and cs], self.window, canon)
+        return _Batch(q_phrases, anchors, claims_new, restated, picks, counts, cooccur, canon, bridges)
+
+    def _bridged(self, ev: ClaimEvidence, entities, b: _Batch) -> ClaimEvidence:
+        """The claim's evidence, through its best bridge when that supports it better. Only a claim
+        the corpus is silent about near the question's entity is bridged (never seen there, and
+        chance would not have put it there either): a claim that should have been near it and is not
+        has evidence against it, which a detour does not outweigh."""
+        if not (not ev.cooccur and (ev.expected is None or ev.expected < SILENT_EXPECTED)):
+            return ev
+        bridge = best_bridge([q for q in entities if (b.counts.get(q, (None,))[0] or 0) > 0], ev.phrase, ev.count or 0, b.counts,
+                             b.bridges, self.backend.corpus, self.window, b.canon)
+        if bridge is None or bridge.risk >= ev.risk:
+            return ev
+        return replace(ev, risk=bridge.risk, bridge=bridge)
 
     def _answer_report(self, i: int, question: str, answer: str, b: _Batch) -> AnswerReport:
         """Item ``i`` of a batch: its least supported claim, its choice, unknowns by the policy."""
@@ -208,6 +229,8 @@ class AnswerScorer:
                 if self.unknown_policy == "ignore":
                     continue
                 ev = ClaimEvidence(c, None, None, None, None, 1.0)
+            elif ev.count:
+                ev = self._bridged(ev, qs, b)
             evidence.append(ev)
         worst = least_supported(evidence)
         risks = [worst.risk] if worst is not None else []

@@ -41,6 +41,20 @@ NEUTRAL = 0.5
 
 
 @dataclass(frozen=True)
+class Bridge:
+    """How a claim is supported through a title: ``entity`` → ``title`` (``direction`` "entity")
+    or ``title`` → ``claim`` (``direction`` "claim"), with the counted link's association."""
+
+    entity: str
+    title: str
+    claim: str
+    direction: str
+    cooccur: int
+    pmi: float
+    risk: float
+
+
+@dataclass(frozen=True)
 class ClaimEvidence:
     phrase: str
     count: int | None  # None: unknown (a backend failure), never conflated with 0
@@ -52,6 +66,7 @@ class ClaimEvidence:
     expected: float | None = None
     approx: bool = False
     forms: tuple[str, ...] = ()  # the claim's other word forms that were counted with it
+    bridge: Bridge | None = None  # multi-hop support (quco.decide.bridges) when it beats the direct evidence
 
 
 _COMMON = re.compile(r"[a-z]+(?: [a-z]+)*")

@@ -138,6 +138,27 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
         off = self._off[w]
         return self._positions[off : off + self._cnt[w]]
 
+    def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
+        """Titles of the documents holding each phrase; None for a phrase in more than ``limit``
+        documents (or past the work budget)."""
+        if not hasattr(self, "_titles"):
+            con = connect(str(self.path), read_only=True)
+            try:
+                self._titles = [r[0] for r in con.execute("SELECT title FROM docs ORDER BY doc").fetchall()]
+            finally:
+                con.close()
+        out: list[tuple[str, ...] | None] = []
+        for count, phrase in zip(self.count_many(phrases), phrases):
+            if count.approx:  # past the work budget: too common
+                out.append(None)
+                continue
+            docs = self.documents(phrase).tolist() if count.count else []
+            if len(docs) > limit:  # too common to bridge anything: none rather than an arbitrary few
+                out.append(None)
+                continue
+            out.append(tuple(dict.fromkeys(t for d in docs if (t := self._titles[d]))))
+        return out
+
     def without_documents(self, ext_ids) -> CountBackend:
         """A view of this index with some documents left out (by their ids): exact leave-out
         counts for evaluations such as "the fact is absent from the corpus"."""
