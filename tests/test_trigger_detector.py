@@ -71,11 +71,12 @@ def test_risk_is_monotone_and_half_at_threshold():
 
 
 def test_stage1_mean_and_min():
-    th = Thresholds().resolve(int(REFERENCE_TOKENS))
+    th = Thresholds(mode="quco").resolve(int(REFERENCE_TOKENS))  # the paper's rule: the mean
     d = stage1([("a", 10), ("b", 5000)], th)  # mean 2505 >= 1000
-    assert not d.fired
-    th_min = Thresholds(aggregate="min").resolve(int(REFERENCE_TOKENS))
-    assert stage1([("a", 10), ("b", 5000)], th_min).fired
+    assert not d.fired and th.aggregate == "mean"
+    th_min = Thresholds().resolve(int(REFERENCE_TOKENS))  # the evidence rule: the rarest entity decides
+    assert stage1([("a", 10), ("b", 5000)], th_min).fired and th_min.aggregate == "min"
+    assert not stage1([("a", 10), ("b", 5000)], Thresholds(aggregate="mean").resolve(int(REFERENCE_TOKENS))).fired
     assert not stage1([], th).fired
 
 

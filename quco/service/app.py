@@ -392,7 +392,8 @@ def _report_json(report, metrics: Metrics) -> dict:
 def app_from_env():
     """Uvicorn factory for worker processes: settings come from QUCO_* variables. A worker of a
     server that died (kill -9 included) stops gracefully, so it never keeps the port or answers
-    unaudited; it exits outright if that does not end it."""
+    unaudited; it exits outright 8 s later if that has not ended it (a request still in hand, rows
+    for an audit writer that went with the server)."""
     import signal
 
     from quco.config import load_settings
@@ -402,7 +403,7 @@ def app_from_env():
 
         def stop() -> None:
             os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful shutdown: the audit rows are sent
-            time.sleep(40)
+            time.sleep(8)
             os._exit(1)
 
         exit_with_parent(os.getppid(), stop)
