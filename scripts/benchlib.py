@@ -124,3 +124,11 @@ def corpus_index(sources, given, tmp) -> Path:
     path = Path(tmp) / "all.duckdb"
     build_index(sources, path, progress=False)
     return path
+
+
+def print_table(rows: list[dict], labels: list[tuple[str, int, str]], columns: list[tuple[str, str]]) -> None:
+    """Rows as a fixed-width table: left-aligned label columns (key, width, heading), then
+    right-aligned value columns (key, heading), a missing value left blank."""
+    print(" ".join(f"{head:<{w}}" for _, w, head in labels) + " " + " ".join(f"{head:>13}" for _, head in columns))
+    for r in rows:
+        print(" ".join(f"{r[k]:<{w}}" for k, w, _ in labels) + " " + " ".join(f"{r.get(k, ''):>13}" for k, _ in columns))

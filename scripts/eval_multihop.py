@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, corpus_index
+from benchlib import ROOT, corpus_index, print_table
 
 
 def _rate(flags: list[bool]) -> float | None:
@@ -131,14 +131,12 @@ def main() -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"{len(rows)} items from {rows_file.name}; corpus {corpus.tokens:,} tokens; {result['total_seconds']} s")
-    cols = ["items", "answer_auroc", "answer_paired_acc", "right_flagged", "wrong_flagged", "draft_auroc",
-            "draft_auroc_paper_rule", "stage1_retrieves", "stage1_retrieves_when_entity_absent",
-            "baseline_length_auroc", "baseline_rarity_auroc", "baseline_random_auroc"]
-    heads = ["items", "answer AUROC", "paired acc", "right flagged", "wrong flagged", "draft AUROC", "paper rule",
-             "stage 1", "s1 | absent", "length", "rarity", "random"]
-    print(f"{'dataset':<8} " + " ".join(f"{h:>13}" for h in heads))
-    for row in table:
-        print(f"{row['dataset']:<8} " + " ".join(f"{row.get(c, ''):>13}" for c in cols))
+    print_table(table, [("dataset", 8, "dataset")],
+                [("items", "items"), ("answer_auroc", "answer AUROC"), ("answer_paired_acc", "paired acc"),
+                 ("right_flagged", "right flagged"), ("wrong_flagged", "wrong flagged"), ("draft_auroc", "draft AUROC"),
+                 ("draft_auroc_paper_rule", "paper rule"), ("stage1_retrieves", "stage 1"),
+                 ("stage1_retrieves_when_entity_absent", "s1 | absent"), ("baseline_length_auroc", "length"),
+                 ("baseline_rarity_auroc", "rarity"), ("baseline_random_auroc", "random")])
     return 0
 
 

@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, corpus_index
+from benchlib import ROOT, corpus_index, print_table
 
 
 def swap_items(rows: list[dict]) -> list[dict]:
@@ -163,12 +163,11 @@ def main() -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"{len(items)} items; corpus {corpus.tokens:,} tokens; mode {result['mode']}; {result['total_seconds']} s")
-    cols = ["items", "draft_flagged_true", "draft_flagged_false", "true_flagged_at_75pct_false", "draft_auroc", "answer_auroc",
-            "baseline_answer_rarity_auroc", "baseline_random_auroc"]
-    heads = ["items", "flag true", "flag false", "true@75%false", "draft AUROC", "answer AUROC", "rarity AUROC", "random AUROC"]
-    print(f"{'split':<9} {'stage 1':<7} {'fact':<24} " + " ".join(f"{h:>13}" for h in heads))
-    for r in table:
-        print(f"{r['split']:<9} {r['stage1']:<7} {r['fact']:<24} " + " ".join(f"{r.get(c, ''):>13}" for c in cols))
+    print_table(table, [("split", 9, "split"), ("stage1", 7, "stage 1"), ("fact", 24, "fact")],
+                [("items", "items"), ("draft_flagged_true", "flag true"), ("draft_flagged_false", "flag false"),
+                 ("true_flagged_at_75pct_false", "true@75%false"), ("draft_auroc", "draft AUROC"),
+                 ("answer_auroc", "answer AUROC"), ("baseline_answer_rarity_auroc", "rarity AUROC"),
+                 ("baseline_random_auroc", "random AUROC")])
     return 0
 
 

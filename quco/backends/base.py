@@ -67,8 +67,9 @@ class CountBackend(abc.ABC):
 
     def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
         """For each phrase: the titles of the documents holding it, in corpus order; None for a
-        phrase in more than ``limit`` documents (too common to bridge anything) or past the work budget. Optional: a backend whose
-        documents have no titles raises ``QueryError`` (multi-hop support is then not looked for)."""
+        phrase in more than ``limit`` documents (too common to bridge anything) or past the work
+        budget. Optional: a backend whose documents have no titles raises ``QueryError``
+        (multi-hop support is then not looked for)."""
         raise QueryError(f"backend {self.name!r} has no document titles")
 
     def count(self, phrase: str) -> Count:

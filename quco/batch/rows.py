@@ -14,6 +14,7 @@ from pathlib import Path
 
 from quco import __version__
 from quco.errors import SourceError, UsageError
+from quco.files.building import temporary_beside
 from quco.files.duckdb_conn import connect
 from quco.normalize import invalid_text
 
@@ -226,8 +227,7 @@ def flatten(n: int, row: dict, f: dict, report, answer, request_id: str | None =
 
 
 def write_atomic(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    try:
+    with temporary_beside(path) as tmp:  # a full disk, a signal: no half-written chunk is left behind
         # backslashreplace: a lone surrogate in a passed-through field or a rejected row's raw text
         # is written visibly escaped instead of failing the chunk.
         with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
@@ -236,9 +236,6 @@ def write_atomic(path: Path, rows: list[dict]) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:  # a full disk, a signal: no half-written chunk is left behind
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # -- the run ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from pathlib import Path
 from quco.batch.rows import PAIR_ANSWER, REPORT_COLUMNS, chunks, count_rows, file_format, iter_rows
 from quco.batch.worker import init_worker, raise_init_error, score_chunk
 from quco.errors import AllRowsFailed, OutputError, SourceError, UsageError
-from quco.files.building import write_failure
+from quco.files.building import temporary_beside, write_failure
 from quco.files.duckdb_conn import connect
 from quco.files.outputs import OutputLock, check_outputs
 
@@ -231,9 +231,9 @@ def _audit_run(parts: Path) -> str:
 
     path = parts / "audit-run"
     if not path.exists():
-        tmp = path.with_name(f"audit-run.tmp-{os.getpid()}")
-        tmp.write_text(new_request_id()[:12])
-        os.replace(tmp, path)
+        with temporary_beside(path) as tmp:
+            tmp.write_text(new_request_id()[:12])
+            os.replace(tmp, path)
     return path.read_text().strip()
 
 

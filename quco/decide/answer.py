@@ -190,10 +190,10 @@ class AnswerScorer:
         the corpus is silent about near the question's entity is bridged (never seen there, and
         chance would not have put it there either): a claim that should have been near it and is not
         has evidence against it, which a detour does not outweigh."""
-        if not (not ev.cooccur and (ev.expected is None or ev.expected < SILENT_EXPECTED)):
+        if ev.cooccur or (ev.expected is not None and ev.expected >= SILENT_EXPECTED):
             return ev
-        bridge = best_bridge([q for q in entities if (b.counts.get(q, (None,))[0] or 0) > 0], ev.phrase, ev.count or 0, b.counts,
-                             b.bridges, self.backend.corpus, self.window, b.canon)
+        bridge = best_bridge(entities, ev.phrase, ev.count or 0, b.counts, b.bridges, self.backend.corpus, self.window,
+                             b.canon)
         if bridge is None or bridge.risk >= ev.risk:
             return ev
         return replace(ev, risk=bridge.risk, bridge=bridge)

@@ -9,12 +9,13 @@ of the association, which the article of Journal X names. The corpus shows that 
 - an article holding the question's entity is titled by something seen near the claim
   (entity's article → title → claim).
 
-The bridge is the title, and the chain's support is the association (``quco.decide.evidence``) of
-its counted link: entity with title, or title with claim. A claim's risk is the lower of its direct
-risk and its best bridge's. The search is bounded: only question entities found in at most ``limit``
+The bridge is the title. Both links are counted — the entity near the title, and the title near
+the claim — and the chain is as strong as its weaker link (the higher of the two risks of
+``quco.decide.evidence``'s association). A claim's risk is the lower of its direct risk and its
+best bridge's. The search is bounded: only question entities found in at most ``limit``
 documents are bridged from, and only titles of such phrases' documents are tried (a frequent phrase
 is near everything and bridges nothing: "American" would vouch for any American name).
-A backend whose documents have no titles offers no bridges (the report says so).
+A backend whose documents have no titles (``titles_many`` raises ``QueryError``) offers no bridges.
 """
 
 from __future__ import annotations
@@ -32,13 +33,12 @@ DOCS_PER_PHRASE = 20
 
 @dataclass(frozen=True)
 class BridgeLookups:
-    """What a batch looked up for its bridges: titles of each phrase's documents, and the counts
-    and co-occurrences of the links. ``available`` is False when the backend has no titles."""
+    """What a batch looked up for its bridges: titles of each phrase's documents (None: too common),
+    and the counts and co-occurrences of the links (all empty when the backend has no titles)."""
 
     titles: dict
     counts: dict
     cooccur: dict
-    available: bool
 
 
 def lookup_bridges(backend: CountBackend, items: Sequence[tuple[Sequence[str], Sequence[str]]], window: int,
@@ -49,7 +49,7 @@ def lookup_bridges(backend: CountBackend, items: Sequence[tuple[Sequence[str], S
     try:
         titles = dict(zip(phrases, backend.titles_many(phrases, limit))) if phrases else {}
     except (QueryError, BackendError):
-        return BridgeLookups({}, {}, {}, False)
+        return BridgeLookups({}, {}, {})
     counts = counts_of(backend, sorted({t for ts in titles.values() if ts for t in ts if canon(t)}))
     pairs: set[tuple[str, str]] = set()
     for ents, claims in items:
@@ -59,7 +59,7 @@ def lookup_bridges(backend: CountBackend, items: Sequence[tuple[Sequence[str], S
             for c in claims:
                 for t in _candidates(titles, e, c, canon, counts):
                     pairs.update([(e, t), (t, c)])
-    return BridgeLookups(titles, counts, cooccurrences_of(backend, sorted(pairs), window), True)
+    return BridgeLookups(titles, counts, cooccurrences_of(backend, sorted(pairs), window))
 
 
 def _candidates(titles: dict, entity: str, claim: str, canon, counts: dict) -> list[str]:

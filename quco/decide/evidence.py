@@ -42,8 +42,9 @@ NEUTRAL = 0.5
 
 @dataclass(frozen=True)
 class Bridge:
-    """How a claim is supported through a title: ``entity`` → ``title`` (``direction`` "entity")
-    or ``title`` → ``claim`` (``direction`` "claim"), with the counted link's association."""
+    """How a claim is supported through a title: ``entity`` near ``title`` near ``claim``. The title
+    is that of a document holding the claim (``direction`` "entity") or the entity ("claim");
+    ``cooccur``, ``pmi`` and ``risk`` are those of the weaker of the two links."""
 
     entity: str
     title: str

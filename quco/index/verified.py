@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["cache_dir", "stamp_path", "stamped", "write_stamp", "stamp_lock"]
+__all__ = ["cache_dir", "stamp_path", "stamped", "write_stamp", "record_verified", "stamp_lock"]
 
 
 def cache_dir() -> Path:
@@ -55,11 +55,19 @@ def stamped(stamp: Path, files: list[Path]) -> bool:
 
 def write_stamp(stamp: Path, files: list[Path]) -> None:
     """Record that these files were just verified; a cache that cannot be written is skipped."""
+    from quco.files.building import temporary_beside
+
     with contextlib.suppress(OSError):
         stamp.parent.mkdir(parents=True, exist_ok=True)
-        tmp = stamp.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"files": [str(p) for p in files], "stats": _stats(files)}))
-        os.replace(tmp, stamp)
+        with temporary_beside(stamp) as tmp:
+            tmp.write_text(json.dumps({"files": [str(p) for p in files], "stats": _stats(files)}))
+            os.replace(tmp, stamp)
+
+
+def record_verified(files: list[Path], key: str) -> None:
+    """A build, add or compaction hashed these files as it wrote them: stamp them verified under
+    ``key`` (what the reader's ``Verification`` is given), so the index opens verified at once."""
+    write_stamp(stamp_path(files, key), files)
 
 
 @contextlib.contextmanager

@@ -35,7 +35,7 @@ from quco.files.outputs import OutputLock
 from quco.files.sources import iter_documents
 from quco.index.checksums import files_checksums, manifest_checksum
 from quco.index.infinigram.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, META_FILE, index_files
-from quco.index.verified import stamp_path, write_stamp
+from quco.index.verified import record_verified
 from quco.normalize import Normalizer
 
 DOC_SEPARATOR = b"\xff"
@@ -142,8 +142,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus) -
         meta["checksum"] = manifest_checksum(meta)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
         swap_into_place(tmp, out)
-        files = [p for p, _ in index_files(out, meta)]  # hashed as written: it opens verified
-        write_stamp(stamp_path(files, meta["checksum"]), files)
+        record_verified([p for p, _ in index_files(out, meta)], meta["checksum"])  # hashed as written
         size = sum(f.stat().st_size for f in out.iterdir())
         return InfiniGramBuildStats(out, n_tokens, n_docs, pos, time.perf_counter() - t0, size)
     except QucoError:

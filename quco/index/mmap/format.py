@@ -78,8 +78,7 @@ def index_checks(indexes: list[tuple[Path, dict]]) -> tuple[list[tuple[Path, str
 def stamp_as_verified(roots: list[Path]) -> None:
     """After a build, add or compaction: the files were hashed as they were written, so the
     indexes open verified at once (``quco.index.verified``) instead of hashed again."""
-    from quco.index.verified import stamp_path, write_stamp
+    from quco.index.verified import record_verified
 
     files, key = index_checks([(root, read_manifest(root)) for root in roots])
-    paths = [p for p, _ in files]
-    write_stamp(stamp_path(paths, key), paths)
+    record_verified([p for p, _ in files], key)
