@@ -52,6 +52,8 @@ class Settings:
     shard_timeout: float = 30.0  # seconds one shard may take for one batch (remote and Ray shards)
     shard_token_file: str | None = None  # bearer token for remote quco serve shards, read from this file
     ray_address: str | None = None  # Ray cluster for ray: shards ("auto", "ray://host:10001"); None: a local Ray
+    reward_scheme: str = "evidence"  # quco.reward: "evidence" (quco's evidence model) or "corver" (CorVer's bins)
+    reward_unknown: str = "neutral"  # quco.reward: an unknown count scores 0 ("neutral") or as unsupported ("penalize")
 
     def to_dict(self) -> dict:
         """Plain JSON values (tuples become lists); ``from_dict`` gives back an equal Settings."""
@@ -238,6 +240,8 @@ _ENV = {
     "QUCO_SHARD_TIMEOUT": "shard_timeout",
     "QUCO_SHARD_TOKEN_FILE": "shard_token_file",
     "RAY_ADDRESS": "ray_address",
+    "QUCO_REWARD_SCHEME": "reward_scheme",
+    "QUCO_REWARD_UNKNOWN": "reward_unknown",
 }
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 
 from quco import __version__
-from quco.cli import batch, check, demo, index, ops, serve
+from quco.cli import batch, check, demo, index, ops, reward, serve
 from quco.cli.common import Parser
 from quco.errors import QucoError, Terminated
 
@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"quco {__version__}")
     p.add_argument("--config", help="path to a quco.toml (default: ./quco.toml if present)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for group in (index, check, batch, serve, ops, demo):  # the order of `quco --help`
+    for group in (index, check, batch, reward, serve, ops, demo):  # the order of `quco --help`
         group.register(sub)
     return p
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide import trigger
-from quco.decide.evidence import ClaimEvidence, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
+from quco.decide.evidence import ClaimEvidence, backoff_forms, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
 from quco.errors import RiskAbort, UsageError
@@ -82,6 +82,11 @@ class Detector:
 
     def check_many(self, items: Sequence[str | tuple[str, str | None]]) -> list[RiskReport]:
         """Check many questions, or (question, draft) pairs, in one batch."""
+        return [report for report, _ in self.check_with_sentences(items)]
+
+    def check_with_sentences(self, items: Sequence[str | tuple[str, str | None]]) -> list[tuple[RiskReport, tuple | None]]:
+        """``check_many``, each report with the draft's sentences as extracted (``None`` for a
+        question alone): their text, span and claims, which a report refers to by index."""
         questions, drafts = self._validate(items)
         n = len(questions)
         if n == 0:
@@ -113,6 +118,8 @@ class Detector:
                     pairs.update((t.head, t.tail) for t in s.triplets)
                 if self._resolved.check_lone_entities and len(s.entities) == 1 and not s.triplets:
                     phrases.add(s.entities[0].text)
+        if evidence_mode:  # an anchor the corpus never writes in full stands in by a shorter name
+            phrases.update(f for i in sentences for e in entities[i] for f in backoff_forms(e.text, e.label))
         counts = self._counts(sorted(phrases))
         plans = {}
         if evidence_mode:
@@ -149,7 +156,7 @@ class Detector:
             reports = [replace(r, request_id=self.audit.record_report(
                 r, source="library", latency_ms=r.timings_ms.get("total_ms"), question=q, draft=d))
                 for r, q, d in zip(reports, questions, drafts)]
-        return reports
+        return [(r, sentences.get(i)) for i, r in enumerate(reports)]
 
     # -- internals ----------------------------------------------------------------------------
     def _validate(self, items) -> tuple[list[str], list[str | None]]:
@@ -190,11 +197,13 @@ class Detector:
 
     def _claim_plan(self, question, entities, sentences, counts) -> dict:
         """Mode "evidence": per sentence, (anchors, new claims). Anchors are the question's rarest
-        known entities (the most specific) and the sentence's own subjects (triplet heads); a claim
+        known entities (the most specific; an entity the corpus never writes in full by its
+        shorter name, ``backoff_forms``) and the sentence's own subjects (triplet heads); a claim
         restating an anchor or repeating the question's words is not checked."""
         canon = canonical_of(self.backend)
-        known = sorted({e.text for e in entities if canon(e.text) and (counts[e.text][0] or 0) > 0},
-                       key=lambda t: counts[t][0])
+        named = [e.text if counts[e.text][0] != 0 else next(
+            (f for f in backoff_forms(e.text, e.label) if (counts[f][0] or 0) > 0), e.text) for e in entities]
+        known = sorted({t for t in named if canon(t) and (counts[t][0] or 0) > 0}, key=lambda t: counts[t][0])
         q_anchors = known[: self.anchors]
         q_texts = [e.text for e in entities]
         context = canon(question)

@@ -110,6 +110,29 @@ def _plural(word: str) -> str:
     return word + "s"
 
 
+def backoff_forms(entity: str, label: str = "") -> tuple[str, ...]:
+    """Shorter names standing for an entity the corpus never writes in full, most specific first:
+    the name before a comma ("Harvey Peltier" for "Harvey Peltier, Sr."), without its middle
+    initials ("Fairfax Cone" for "Fairfax M. Cone"), and for a person (``label`` "PERSON") the
+    surname ("Rankin" for "George Rankin", "Crowther-Hunt" for "…, Baron Crowther-Hunt")."""
+    base, _, rest = entity.partition(",")
+    words = base.split()
+    forms = [base.strip()] if rest else []
+    if len(words) >= 3:
+        kept = [w for w in words if not re.fullmatch(r"[A-Z]\.?", w)]
+        if 2 <= len(kept) < len(words):
+            forms.append(" ".join(kept))
+    if label == "PERSON" and len(words) >= 2:
+        tail = rest.split()[-1] if rest.split() else ""
+        for surname in (tail, words[-1]):
+            if len(surname) >= 4 and surname[:1].isupper() and surname.lower() not in _SUFFIXES:
+                forms.append(surname)
+    return tuple(f for f in dict.fromkeys(forms) if f and f != entity)
+
+
+_SUFFIXES = frozenset({"sr.", "jr.", "sr", "jr", "iii", "ii"})
+
+
 def with_forms(claims: Iterable[str]) -> set[str]:
     """Every phrase to count for these claims: each claim in all its word forms."""
     return {f for c in claims for f in word_forms(c)}

@@ -1,6 +1,6 @@
 """One rule for every path quco writes: an output never destroys an input or a stranger's file.
 
-Every command that writes (``index build``, ``score``, ``eval``, ``demo``) declares its inputs and
+Every command that writes (``index build``, ``score``, ``reward``, ``eval``, ``demo``) declares its inputs and
 its outputs and calls :func:`check_outputs` before doing any work:
 
 * an output may never be an input of the same run: resolved paths and (device, inode) pairs are
@@ -134,6 +134,7 @@ def _is_eval_html(path: Path) -> bool:
 
 
 _SCORED = {"row", "retrieve", "risk", "decision"}
+_REWARDED = {"row", "reward", "scheme", "status"}
 _ERRORS = {"row", "reason"}
 
 
@@ -165,6 +166,7 @@ def _has_quco_columns(path: Path, need: set[str]) -> bool:
 # The kinds of file quco writes outside its index formats, by name.
 FILE_ARTEFACTS = {a.name: a for a in (
     Artefact("scored", lambda p: _has_quco_columns(p, _SCORED)),
+    Artefact("rewarded", lambda p: _has_quco_columns(p, _REWARDED)),
     Artefact("errors", lambda p: _has_quco_columns(p, _ERRORS)),
     Artefact("parts", _is_parts, whole_dir=True),
     Artefact("eval-png", _is_eval_png),

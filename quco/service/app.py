@@ -1,7 +1,8 @@
 """`quco serve`: quco over HTTP for controllers not written in Python (extra ``quco[serve]``).
 
-Endpoints: POST /v1/check, /v1/check_many, /v1/count, /v1/cooccur; GET /v1/info, /healthz, /metrics
-(Prometheus text), /openapi.json. Every request's work is bounded before it starts: a body cap
+Endpoints: POST /v1/check, /v1/check_many, /v1/count, /v1/cooccur, /v1/reward (RL rewards, an
+OpenRLHF-style remote reward); GET /v1/info, /healthz, /metrics (Prometheus text), /openapi.json.
+Every request's work is bounded before it starts: a body cap
 (413), items per batch (422), characters per request (413), sentences per draft (400), and at
 most ``heavy_workers`` drafts or large batches at once (503 with Retry-After). Heavy checks run in
 worker processes that are killed at the request deadline (504), so a timeout stops the work and
@@ -41,6 +42,7 @@ MAX_REQUEST_CHARS = 120_000  # questions + drafts in one request: ~6 s and ~600 
 LIGHT_CHARS = 8_000  # a request with no draft and at most this much text is answered in-process
 HEAVY_WORKERS = 1
 MAX_PHRASE_CHARS = 1000
+MAX_REWARD_ITEMS = 4096
 REQUEST_TIMEOUT_S = 10.0
 
 
@@ -90,6 +92,7 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     _add_status_routes(app, svc)
     _add_check_routes(app, svc, models)
     _add_count_routes(app, svc, models)
+    _add_reward_route(app, svc, models, settings)
     app.state.pool = pool
     app.state.holder = holder
     app.state.metrics = metrics
@@ -131,8 +134,19 @@ def _models(max_items: int) -> SimpleNamespace:
         label: Literal["correct", "fabricated"]
         note: Annotated[str | None, Field(max_length=2000)] = None
 
+    Text = str | list[dict[str, Any]]  # a string, or chat messages ({"role", "content"})
+
+    class RewardRequest(BaseModel):
+        """``completions`` with their ``prompts``; or OpenRLHF's ``query`` (prompt + completion) with ``prompts``."""
+
+        model_config = ConfigDict(extra="ignore")  # trainers send more (labels...): accepted, unused
+        prompts: Annotated[list[Text] | None, Field(max_length=MAX_REWARD_ITEMS)] = None
+        completions: Annotated[list[Text] | None, Field(min_length=1, max_length=MAX_REWARD_ITEMS)] = None
+        query: Annotated[list[str] | None, Field(min_length=1, max_length=MAX_REWARD_ITEMS)] = None
+        details: bool = False
+
     return SimpleNamespace(CheckRequest=CheckRequest, CheckManyRequest=CheckManyRequest, CountRequest=CountRequest,
-                           CooccurRequest=CooccurRequest, FeedbackRequest=FeedbackRequest)
+                           CooccurRequest=CooccurRequest, FeedbackRequest=FeedbackRequest, RewardRequest=RewardRequest)
 
 
 def _add_error_handlers(app, svc: _Service) -> None:
@@ -270,6 +284,55 @@ def _add_count_routes(app, svc: _Service, models: SimpleNamespace) -> None:
                 **_corpus_fields(be)}
 
 
+def _add_reward_route(app, svc: _Service, models: SimpleNamespace, settings) -> None:
+    """POST /v1/reward: ``{"prompts", "completions"}`` -> ``{"rewards"}`` (``quco.reward``), bounded
+    like the checks (items, characters) and counted in /metrics."""
+    from fastapi import Body, HTTPException
+    from starlette.concurrency import run_in_threadpool
+
+    from quco.reward.core import Reward
+
+    made: dict = {}  # detector -> its Reward (a new one when the index is swapped)
+
+    def reward_of(detector) -> Reward:
+        if made.get("for") is not detector:
+            made["for"], made["reward"] = detector, Reward(
+                detector.backend, detector.extractor, detector.thresholds, scheme=settings.reward_scheme,
+                unknown=settings.reward_unknown, window=detector.window)
+        return made["reward"]
+
+    @_post(app, "/v1/reward", req=models.RewardRequest)
+    async def reward(req: Any = Body(...)):
+        prompts, completions = _reward_items(req)
+        chars = sum(len(json.dumps(x, ensure_ascii=False)) for x in (prompts or [])) + \
+            sum(len(json.dumps(x, ensure_ascii=False)) for x in completions)
+        if chars > svc.max_request_chars:
+            raise HTTPException(413, f"the request holds {chars:,} characters of prompts and completions; "
+                                     f"the limit is {svc.max_request_chars:,} (split it into several requests)")
+        rw = reward_of(svc.holder.current())
+        results = await run_in_threadpool(rw.details, prompts, completions)
+        svc.metrics.count_rewards(results)
+        body: dict[str, Any] = {"rewards": [r.reward for r in results], "scheme": rw.scheme,
+                                **_corpus_fields(rw.detector.backend)}
+        if req.details:
+            body["details"] = [r.to_dict() for r in results]
+        return _json(body)
+
+
+def _reward_items(req) -> tuple[list | None, list]:
+    """(prompts, completions) of a reward request; a ``query`` is split at the end of its prompt."""
+    from fastapi import HTTPException
+
+    if req.completions is not None:
+        return req.prompts, req.completions
+    if req.query is None:
+        raise HTTPException(422, "give completions (with prompts), or query (prompt + completion) with prompts")
+    prompts = req.prompts
+    if prompts is None or len(prompts) != len(req.query) or not all(isinstance(p, str) for p in prompts):
+        raise HTTPException(422, "query needs one prompt (text) per item, to split the completion from it")
+    return prompts, [q[len(p):] if q.startswith(p) else q for q, p in zip(req.query, prompts)]
+
+
 def _post(app, path: str, **bodies: type) -> Callable:
     """``app.post(path)`` for a handler whose body models are built per app (their list sizes come
     from this app's limits): the models are set as the parameters' annotations, which FastAPI reads."""
@@ -346,10 +409,6 @@ def _prestart(pool) -> None:
         log.warning("could not start check workers in advance: %s", exc)
 
 
-
-
-
-
 def _client(client: str | None) -> dict:
     return {"client_request_id": client} if client else {}
 
@@ -376,10 +435,6 @@ def _audit_client(metrics: Metrics):
     from quco.audit.writer import AuditClient
 
     return AuditClient(sock, on_lost=metrics.count_audit_lost)
-
-
-
-
 
 
 def _report_json(report, metrics: Metrics) -> dict:
@@ -415,12 +470,6 @@ def app_from_env():
                       timeout=float(os.environ.get("QUCO_SERVE_TIMEOUT", REQUEST_TIMEOUT_S)),
                       max_request_chars=int(os.environ.get("QUCO_SERVE_MAX_REQUEST_CHARS", MAX_REQUEST_CHARS)),
                       heavy_workers=int(os.environ.get("QUCO_SERVE_HEAVY_WORKERS", HEAVY_WORKERS)))
-
-
-
-
-
-
 
 
 __all__ = ["DetectorHolder", "Metrics", "app_from_env", "create_app"]

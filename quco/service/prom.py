@@ -49,6 +49,10 @@ class Metrics:
                               "or scrape (each scrape asks it afresh).", multiprocess_mode="livemostrecent", registry=r)
         self.audit_restarts = Gauge("quco_audit_writer_restarts", "Times the server restarted its audit writer.",
                                     multiprocess_mode="livemax", registry=r)
+        self.rewards = Counter("quco_rewards", "Completions rewarded by /v1/reward, by scheme and whether a claim was "
+                               "checked.", ["scheme", "checked"], registry=r)
+        self.reward_unknown = Counter("quco_reward_unknown_claims", "Claims of rewarded completions whose counts were "
+                                      "unknown (scored by the unknown policy, never silently).", registry=r)
         self._rss_at = 0.0
 
     def observe(self, path: str, status: int, seconds: float) -> None:
@@ -82,6 +86,13 @@ class Metrics:
         self.decisions.labels(report.decision, report.stage or "none", str(bool(report.unknown)).lower(),
                               str(bool(report.approx)).lower()).inc()
         self.risk.observe(float(report.risk))
+
+    def count_rewards(self, results) -> None:
+        for r in results:
+            self.rewards.labels(r.scheme, str(r.checked > 0).lower()).inc()
+        unknown = sum(r.unknown for r in results)
+        if unknown:
+            self.reward_unknown.inc(unknown)
 
     def render(self, cache_hits: int, cache_misses: int) -> tuple[bytes, str]:
         """(body, content type) of a scrape."""

@@ -1,0 +1,131 @@
+"""``Reward``: a corpus-grounded reward for RL fine-tuning, callable as a TRL reward function.
+
+One call checks a whole batch: one extraction pass over every completion (``nlp.pipe``), one
+backend batch for every distinct phrase and pair, answered through a count cache that the next
+step's repeated prompts hit. The reward is computed from the detector's evidence
+(``quco.reward.schemes``); ``details`` returns that evidence per sentence and claim.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from quco.backends.base import DEFAULT_WINDOW, CountBackend
+from quco.backends.cached import CachedBackend
+from quco.decide.detector import Detector
+from quco.decide.report import RiskReport
+from quco.decide.trigger import Thresholds
+from quco.extract import Extractor
+from quco.reward.inputs import pairs_of
+from quco.reward.results import BatchStats, ClaimReward, CompletionReward, SentenceReward
+from quco.reward.schemes import CorverBins, check_scheme, claim_score, corver_completion, evidence_completion, is_pronoun
+
+
+class Reward:
+    """A reward function over a corpus index.
+
+    ``backend``: any ``CountBackend`` (``quco.open_backend(path)``, sharded, HTTP...);
+    ``scheme``: ``"evidence"`` (default) or ``"corver"``; ``unknown``: ``"neutral"`` (default) or
+    ``"penalize"``; ``cache``: entries of the count cache (0: none).
+
+        reward = Reward(quco.open_backend("wiki.qidx"))
+        GRPOTrainer(..., reward_funcs=[reward])          # TRL
+        reward(prompts=[...], completions=[...])         # -> list[float], one per completion
+    """
+
+    __name__ = "quco_reward"  # trainers name a reward function by it (logs, metrics)
+
+    def __init__(self, backend: CountBackend, extractor: Extractor | None = None, thresholds: Thresholds | None = None,
+                 *, scheme: str = "evidence", unknown: str = "neutral", window: int | None = None,
+                 corver_bins: CorverBins | None = None, cache: int = 200_000):
+        check_scheme(scheme, unknown)
+        if cache and not isinstance(backend, CachedBackend):
+            backend = CachedBackend(backend, cache)
+        thresholds = thresholds if thresholds is not None else Thresholds()
+        # The evidence scheme reads the evidence model's claims; CorVer reads the paper's (head, tail) pairs.
+        thresholds = replace(thresholds, mode="evidence" if scheme == "evidence" else "quco")
+        self.detector = Detector(backend, extractor, thresholds, window=DEFAULT_WINDOW if window is None else window)
+        self.scheme = scheme
+        self.unknown = unknown
+        self.bins = corver_bins if corver_bins is not None else CorverBins()
+        self.last_stats: BatchStats | None = None
+
+    def __reduce__(self):
+        return _rebuild, (self.detector.backend, self.detector.extractor, self.detector.thresholds, self.scheme,
+                          self.unknown, self.detector.window, self.bins)
+
+    # -- the trainer's entry points -----------------------------------------------------------
+    def __call__(self, prompts: Sequence | None = None, completions: Sequence = (), **kwargs) -> list[float]:
+        """TRL's reward-function signature: one float per completion. Extra keyword arguments
+        (dataset columns, ``completion_ids``, ``trainer_state``...) are accepted and ignored, except
+        ``log_metric``, which receives this batch's ``quco/*`` figures when the trainer passes it."""
+        results = self.details(prompts, completions)
+        log_metric = kwargs.get("log_metric")
+        if callable(log_metric) and self.last_stats is not None:
+            for name, value in self.last_stats.metrics().items():
+                log_metric(name, value)
+        return [r.reward for r in results]
+
+    def details(self, prompts: Sequence | None, completions: Sequence) -> list[CompletionReward]:
+        """Per completion: the reward, and per sentence its claims, counts and evidence."""
+        t0 = time.perf_counter()
+        det = self.detector
+        items, status = pairs_of(prompts, completions, max_question=det.max_question_chars, max_draft=det.max_draft_chars)
+        todo = [i for i, item in enumerate(items) if item is not None]
+        checked = det.check_with_sentences([items[i] for i in todo]) if todo else []
+        out: list[CompletionReward] = [CompletionReward(0.0, self.scheme, "invalid", index=det.backend.identity)
+                                       for _ in items]
+        for i, (report, sentences) in zip(todo, checked):
+            out[i] = self._completion(report, sentences or (), status[i])
+        self.last_stats = BatchStats(len(items), sum(len(r.sentences) for r in out), sum(r.checked for r in out),
+                                     sum(r.unknown for r in out), status.count("truncated"), status.count("invalid"),
+                                     time.perf_counter() - t0)
+        return out
+
+    # -- internals ----------------------------------------------------------------------------
+    def _completion(self, report: RiskReport, sentences: Sequence, status: str) -> CompletionReward:
+        by_sentence: dict[int, list] = {}
+        for p in report.pairs:
+            by_sentence.setdefault(p.sentence, []).append(p)
+        rows = [self._sentence(s, by_sentence.get(s.index, [])) for s in sentences]
+        if self.scheme == "evidence":
+            value = evidence_completion([r.reward for r in rows])
+        else:
+            value = corver_completion([r.reward or 0.0 for r in rows], [len(r.text.split()) for r in rows])
+        return CompletionReward(
+            reward=round(value, 6), scheme=self.scheme, status=status, sentences=tuple(rows),
+            checked=sum(r.reward is not None for r in rows), unknown=sum(r.unknown for r in rows),
+            approx=report.approx, index=report.index, corpus_tokens=report.corpus_tokens, question=report.question,
+        )
+
+    def _sentence(self, sentence, pairs: list) -> SentenceReward:
+        if self.scheme == "corver":  # the first pair whose ends are not pronouns, as CorVer's reward takes it
+            pairs = [p for p in pairs if not (is_pronoun(p.head) or is_pronoun(p.tail))][:1]
+        else:  # a sentence with no anchor the corpus knows is about what it cannot vouch for: neutral
+            pairs = [p for p in pairs if p.head_count is not None or p.error is not None]
+        claims = tuple(self._claim(p) for p in pairs)
+        unknown = sum(c.error is not None for c in claims)
+        scores = [c.score for c in claims if c.score is not None]
+        if self.scheme == "corver":
+            value = scores[0] if scores else None
+        else:
+            value = min(scores) if scores else None
+        return SentenceReward(sentence.index, sentence.text, sentence.start, value, claims, unknown)
+
+    def _claim(self, p) -> ClaimReward:
+        unknown = p.error is not None or p.cooccur is None and self.scheme == "corver"
+        if unknown:
+            score = 0.0 if self.unknown == "neutral" else (self.bins.zero if self.scheme == "corver" else -1.0)
+        elif self.scheme == "corver":
+            score = self.bins(p.cooccur)
+        else:
+            score = claim_score(p.risk)
+        return ClaimReward(p.head, p.relation, p.tail, p.cooccur, p.window, p.head_count, p.tail_count, p.expected,
+                           p.association, None if unknown else p.risk, round(score, 6), p.approx,
+                           p.error or ("unknown" if unknown else None))
+
+
+def _rebuild(backend, extractor, thresholds, scheme, unknown, window, bins):
+    return Reward(backend, extractor, thresholds, scheme=scheme, unknown=unknown, window=window, corver_bins=bins)
