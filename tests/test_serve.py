@@ -103,7 +103,17 @@ def test_every_endpoint(server):
     assert status == 200 and [c["count"] for c in counts["counts"]] == [1, 0, 1]
     status, co = server.request("POST", "/v1/cooccur", {"pairs": [{"a": "Hamlet", "b": "William Shakespeare"}], "window": 10})
     assert status == 200 and co["results"][0]["count"] == 1
+    status, rw = server.request("POST", "/v1/reward", {"prompts": ["Who wrote Hamlet?"] * 2, "completions": [
+        "Hamlet was written by William Shakespeare.", "Hamlet was written by Charles Dickens."]})
+    assert status == 200 and rw["rewards"][0] > rw["rewards"][1] and rw["scheme"] == "evidence" and rw["corpus_tokens"] == 19
+    status, rw = server.request("POST", "/v1/reward", {  # OpenRLHF's remote reward body: query = prompt + completion
+        "query": ["Who wrote Hamlet? Hamlet was written by Charles Dickens."], "prompts": ["Who wrote Hamlet? "],
+        "labels": [""], "details": True})
+    assert status == 200 and rw["rewards"][0] < 0 and rw["details"][0]["sentences"][0]["claims"][0]["claim"] == "Charles Dickens"
+    status, err = server.request("POST", "/v1/reward", {"prompts": ["a", "b"], "completions": ["x"]})
+    assert status == 400 and "one prompt per completion" in err["error"]
     status, text = server.request("GET", "/metrics")
+    assert 'quco_rewards_total{checked="true",scheme="evidence"} 3.0' in text
     assert status == 200 and 'quco_requests_total{path="/v1/check",status="200"}' in text
     assert "quco_request_seconds_bucket" in text and "quco_backend_errors_total 0.0" in text
     assert 'quco_phrase_cache{result="miss"}' in text and 'quco_decisions_total{approx="false",decision="no-retrieve"' in text

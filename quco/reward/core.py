@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.backends.cached import CachedBackend
-from quco.decide.detector import Detector
+from quco.decide.detector import MAX_DRAFT_CHARS, Detector
 from quco.decide.report import RiskReport
 from quco.decide.trigger import Thresholds
 from quco.extract import Extractor
@@ -46,7 +46,10 @@ class Reward:
         thresholds = thresholds if thresholds is not None else Thresholds()
         # The evidence scheme reads the evidence model's claims; CorVer reads the paper's (head, tail) pairs.
         thresholds = replace(thresholds, mode="evidence" if scheme == "evidence" else "quco")
-        self.detector = Detector(backend, extractor, thresholds, window=DEFAULT_WINDOW if window is None else window)
+        # A runaway sample is cut at the draft's character limit, which bounds its sentences too:
+        # a trainer's batch never fails on a sentence count.
+        self.detector = Detector(backend, extractor, thresholds, window=DEFAULT_WINDOW if window is None else window,
+                                 max_draft_sentences=MAX_DRAFT_CHARS)
         self.scheme = scheme
         self.unknown = unknown
         self.bins = corver_bins if corver_bins is not None else CorverBins()
