@@ -30,6 +30,8 @@ _LAZY = {
     "open_backend": ("quco.index.open", "open_backend"),
     "load_settings": ("quco.config", "load_settings"),
     "ScoreOptions": ("quco.batch.scoring", "ScoreOptions"),
+    "Reward": ("quco.reward.core", "Reward"),
+    "open_reward": ("quco.reward", "open_reward"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -8,6 +8,10 @@ then runs CONCURRENCY keep-alive clients for DURATION seconds posting HaluEval q
 duration and concurrency are capped.
 
     python scripts/load_test.py [--duration 30] [--concurrency 32] [--workers 2] [--restart]
+    python scripts/load_test.py --reward 64 [--concurrency 8]   # POST /v1/reward instead
+
+With --reward N each request posts N completions (three sentences each, PopQA facts: the batch of
+scripts/bench_reward.py) with their prompts to /v1/reward; throughput is then completions/s.
 
 With --restart the server is stopped (SIGTERM: stop accepting, finish in-flight requests) half
 way through and a new one started on the same port. Connection-level failures while no server
@@ -54,13 +58,16 @@ def rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+PATH = "/v1/check"
+
+
 async def client(port: int, bodies: list[bytes], deadline: float, lat: list, errors: list, offset: int) -> None:
     reader = writer = None
     i = offset
     while time.perf_counter() < deadline:
         body = bodies[i % len(bodies)]
         i += 1
-        request = (f"POST /v1/check HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+        request = (f"POST {PATH} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
                    f"Content-Length: {len(body)}\r\n\r\n").encode() + body
         t = time.perf_counter()
         try:
@@ -107,6 +114,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--restart", action="store_true", help="restart the server half way through")
     ap.add_argument("--audit", action="store_true", help="run the server with --audit (every decision recorded)")
+    ap.add_argument("--reward", type=int, metavar="N", help="post N completions per request to /v1/reward")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if not 1 <= args.duration <= 120 or not 1 <= args.concurrency <= 256:
@@ -117,6 +125,20 @@ def main() -> int:
     shared = Path(args.shared)
     questions = [json.loads(l)["question"] for l in open(shared / "eval" / "halueval_qa_dev.jsonl")]
     bodies = [json.dumps({"question": q}).encode() for q in questions]
+    if args.reward:
+        if not 1 <= args.reward <= 1024:
+            raise SystemExit("--reward takes 1..1024 completions per request")
+        from bench_reward import batch
+        from eval_swap import swap_items
+
+        global PATH
+        PATH = "/v1/reward"
+        items = swap_items([json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl", encoding="utf-8")])
+        bodies = []
+        for step in range(4):
+            prompts, completions = batch(items, step)
+            bodies += [json.dumps({"prompts": prompts[k:k + args.reward], "completions": completions[k:k + args.reward]}).encode()
+                       for k in range(0, len(completions), args.reward)]
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "all.duckdb"
         build_index(sorted((shared / "corpus").glob("*.jsonl")), index, progress=False)
@@ -180,8 +202,10 @@ def main() -> int:
                     os.killpg(proc.pid, signal.SIGTERM)
                     proc.wait(30)
         audit_rows = _count_rows(audit) if args.audit else None
+    per_request = args.reward or 1
     result = {
-        "target": f"http://{HOST}:{port}/v1/check (question only, rule extractor)",
+        "target": f"http://{HOST}:{port}{PATH} " + (f"({per_request} completions per request, rule extractor)"
+                                                    if args.reward else "(question only, rule extractor)"),
         "server_workers": args.workers, "concurrency": args.concurrency, "duration_s": round(seconds, 2),
         "requests": len(lat), "checks_per_s": round(len(lat) / seconds, 1),
         "latency_ms": {"p50": round(pct(lat, 50), 2), "p99": round(pct(lat, 99), 2), "max": round(max(lat), 2)},
@@ -196,7 +220,11 @@ def main() -> int:
     if args.restart:
         result["server_rss_mb"] = None  # two different server processes: growth is not meaningful
     result["goals_met"] = {"ge_500_checks_per_s": result["checks_per_s"] >= 500, "zero_errors": not errors}
-    name = "load_test_restart" if args.restart else "load_test_audit" if args.audit else "load_test"
+    if args.reward:
+        result["completions_per_s"] = round(len(lat) * per_request / seconds, 1)
+        result["goals_met"] = {"ge_1000_completions_per_s": result["completions_per_s"] >= 1000, "zero_errors": not errors}
+    name = "load_test_restart" if args.restart else "load_test_audit" if args.audit else \
+        "load_test_reward" if args.reward else "load_test"
     out = Path(args.out or ROOT / "bench-results" / f"{name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

@@ -39,58 +39,61 @@ def _is_propn(tok) -> bool:
     return tok.pos_ == "PROPN" or tok.tag_ in ("NNP", "NNPS")
 
 
-def _sent_initial(tok) -> bool:
+def _sent_initial(tok, toks: list | None = None) -> bool:
     i = tok.i
     if i == 0:
         return True
-    prev = tok.doc[i - 1].text
+    prev = (toks[i - 1] if toks is not None else tok.doc[i - 1]).text
     return prev in {".", "!", "?", ":", ";", '"', "“", "(", "\n"} or prev.endswith("\n")
 
 
 def capitalised_runs(doc, *, has_pos: bool) -> list:
     spans = []
-    n = len(doc)
+    toks = list(doc)  # one Token object per position: indexing a Doc builds a new one on every access
+    cap = [_is_cap(t) for t in toks]
+    n = len(toks)
     i = 0
     while i < n:
-        if not _is_cap(doc[i]):
+        if not cap[i]:
             i += 1
             continue
         j = i + 1
         while j < n:
-            tok = doc[j]
-            if _is_cap(tok) or tok.text == "'s" and j + 1 < n and _is_cap(doc[j + 1]):
+            tok = toks[j]
+            if cap[j] or tok.text == "'s" and j + 1 < n and cap[j + 1]:
                 j += 1
-            elif (tok.lower_ == "of" and j + 2 < n and doc[j + 1].lower_ == "the"
-                  and _is_cap(doc[j + 2]) and not _sent_initial(doc[j + 2])):
+            elif (tok.lower_ == "of" and j + 2 < n and toks[j + 1].lower_ == "the"
+                  and cap[j + 2] and not _sent_initial(toks[j + 2], toks)):
                 j += 2  # "Enemy of the State", "President of the United States": one name
-            elif tok.lower_ in CONNECTORS and j + 1 < n and _is_cap(doc[j + 1]) and not _sent_initial(doc[j + 1]):
+            elif tok.lower_ in CONNECTORS and j + 1 < n and cap[j + 1] and not _sent_initial(toks[j + 1], toks):
                 # "Pride and Prejudice" is one name; "Peter O'Meara and Norman Dike" are two.
-                if tok.lower_ in ("and", "&") and (j - i > 1 or j + 2 < n and _is_cap(doc[j + 2])):
+                if tok.lower_ in ("and", "&") and (j - i > 1 or j + 2 < n and cap[j + 2]):
                     break
                 j += 1
             else:
                 break
         start = i
         # A capitalised sentence opener is usually just grammar ("The", "Which", "In").
-        while start < j and _sent_initial(doc[start]) and (doc[start].lower_ in LEADING_DROP or doc[start].is_stop):
+        while start < j and _sent_initial(toks[start], toks) and (toks[start].lower_ in LEADING_DROP or toks[start].is_stop):
             start += 1
         # A bare title as the whole text (a short answer): "It Happened One Night", "All Saints".
-        whole = all(t.is_space for t in doc[:i]) and all(t.is_punct or t.is_space for t in doc[j:]) and j - i > 1
-        if i < start < j and _title_opener(doc, i, start, whole):
+        whole = all(t.is_space for t in toks[:i]) and all(t.is_punct or t.is_space for t in toks[j:]) and j - i > 1
+        if i < start < j and _title_opener(toks, i, start, whole):
             start = i  # "This Is England", "Their Satanic Majesties Request": the opener is the title's
         if start < j:
             span = doc[start:j]
+            run = toks[start:j]
             if has_pos:
-                keep = any(_is_propn(t) for t in span) or whole and all(t.lower_ in _ARTICLES for t in doc[i:start])
+                keep = any(_is_propn(t) for t in run) or whole and all(t.lower_ in _ARTICLES for t in toks[i:start])
             else:
-                keep = not (len(span) == 1 and (span[0].is_stop or _sent_initial(span[0]) and span[0].lower_ in LEADING_DROP))
+                keep = not (len(run) == 1 and (run[0].is_stop or _sent_initial(run[0], toks) and run[0].lower_ in LEADING_DROP))
             if keep:
                 spans.append(span)
         i = j
     return spans
 
 
-def _title_opener(doc, i: int, start: int, whole: bool) -> bool:
+def _title_opener(toks: list, i: int, start: int, whole: bool) -> bool:
     """Is the dropped opener ``doc[i:start]`` part of a title rather than grammar?
 
     Yes when what is left starts with a capitalised function word ("This *Is* England",
@@ -98,15 +101,19 @@ def _title_opener(doc, i: int, start: int, whole: bool) -> bool:
     the whole text, as a bare answer is ("Their Satanic Majesties Request", "All Saints",
     "He Zizhen"). Never when the opener is an article, a question word, an auxiliary or a
     preposition: "Which One Direction album" names "One Direction"."""
-    if any(t.lower_ in LEADING_DROP for t in doc[i:start]):
+    if any(t.lower_ in LEADING_DROP for t in toks[i:start]):
         return False
-    rest = doc[start]
+    rest = toks[start]
     return whole or rest.is_stop and rest.lower_ not in ("and", "or", "of", "the")
 
 
-def quoted_spans(doc) -> list:
+def quoted_spans(doc, text: str | None = None) -> list:
+    """``text``: ``doc.text`` when the caller has it (spaCy rebuilds it from the tokens on each access)."""
+    text = doc.text if text is None else text
+    if '"' not in text and "“" not in text:
+        return []
     spans = []
-    for m in _QUOTED.finditer(doc.text):
+    for m in _QUOTED.finditer(text):
         group = 1 if m.group(1) is not None else 2
         span = doc.char_span(m.start(group), m.end(group), alignment_mode="expand")
         if span is not None and len(span) <= _MAX_TOKENS:
@@ -114,9 +121,9 @@ def quoted_spans(doc) -> list:
     return spans
 
 
-def year_spans(doc) -> list:
+def year_spans(doc, text: str | None = None) -> list:
     spans = []
-    for m in _YEAR.finditer(doc.text):
+    for m in _YEAR.finditer(doc.text if text is None else text):
         span = doc.char_span(m.start(), m.end(), alignment_mode="strict")
         if span is not None:
             spans.append(span)
@@ -148,15 +155,16 @@ def entity_spans(doc, *, has_model: bool) -> list:
     from spacy.util import filter_spans
 
     candidates = []
+    text = doc.text
     if has_model:
         for ent in doc.ents:
             if ent.label_ in KEEP_LABELS and (ent.label_ != "DATE" or any(c.isdigit() for c in ent.text)):
                 candidates.append(ent)
     else:
-        candidates.extend(Span(doc, s.start, s.end, label="YEAR") for s in year_spans(doc))
+        candidates.extend(Span(doc, s.start, s.end, label="YEAR") for s in year_spans(doc, text))
     has_pos = has_model
     candidates.extend(Span(doc, s.start, s.end, label="PROPN") for s in capitalised_runs(doc, has_pos=has_pos))
-    candidates.extend(Span(doc, s.start, s.end, label="QUOTED") for s in quoted_spans(doc))
+    candidates.extend(Span(doc, s.start, s.end, label="QUOTED") for s in quoted_spans(doc, text))
     cleaned = [c for c in (_clean(s) for s in candidates) if c is not None]
     return _join_name_parts(sorted(filter_spans(cleaned), key=lambda s: s.start))
 

@@ -1,0 +1,121 @@
+#!/usr/bin/env python
+"""Reward throughput: completions/s for a GRPO-sized batch, with its baseline in the same run.
+
+The batch: 250 PopQA prompts x 8 sampled completions = 2,000 completions of three sentences each
+("<subj>'s <prop> is <obj>." for the prompt's own row and two other rows, true or swapped objects;
+deterministic). Each configuration is timed on the whole batch in one call (``Reward.__call__``, as
+a trainer calls it), after one warm-up call on other completions of the same prompts (a trainer's
+steady state: the count cache holds the prompts' entities, not these completions' claims):
+  - rule extractor and the pinned spaCy pipeline, each scheme ("evidence", "corver");
+  - baseline: the bare spaCy parse of the same completions (``nlp.pipe``, nothing else);
+  - on the shared corpus (DuckDB) and, with --mmap PATH, the 1B-token memory-mapped index.
+Writes bench-results/bench_reward.json.
+
+    python scripts/bench_reward.py [--index PATH] [--mmap PATH] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import ROOT, corpus_index, print_table
+from eval_swap import swap_items
+
+PROMPTS, SAMPLES = 250, 8
+
+
+def batch(items: list[dict], step: int) -> tuple[list[str], list[str]]:
+    """2,000 (prompt, completion) pairs; ``step`` varies the completions between calls."""
+    prompts, completions = [], []
+    n = len(items)
+    for p in range(PROMPTS):
+        own = items[p % n]
+        for k in range(SAMPLES):
+            others = [items[(p + 7 * k + 13 * step + j * 31 + 1) % n] for j in (1, 2)]
+            sents = [f"{it['subj']}'s {it['prop']} is {it['true' if (k + j + step) % 2 else 'false']}."
+                     for j, it in enumerate([own, *others])]
+            prompts.append(own["question"])
+            completions.append(" ".join(sents))
+    return prompts, completions
+
+
+def timed(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--index", help="an index of all of ../shared/data/corpus to reuse (built in a temporary directory otherwise)")
+    ap.add_argument("--mmap", help="a large memory-mapped index (scripts/bench_scale.py --keep) to time as well")
+    ap.add_argument("--repeat", type=int, default=3, help="timed calls per configuration; the best is reported")
+    ap.add_argument("--out", default=str(ROOT / "bench-results" / "bench_reward.json"))
+    args = ap.parse_args()
+
+    from quco.extract import Extractor
+    from quco.index.open import open_backend
+    from quco.reward.core import Reward
+
+    shared = Path(args.shared)
+    rows = [json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl", encoding="utf-8")]
+    items = swap_items(rows)
+    warm_p, warm_c = batch(items, 1)
+    prompts, completions = batch(items, 0)
+    n = len(completions)
+    spacy_ex = Extractor()
+    rules_ex = Extractor("rules")
+    nlp = spacy_ex.nlp
+    rules_ex.nlp  # noqa: B018 - loaded before timing
+    bare = timed(lambda: list(nlp.pipe(completions, batch_size=spacy_ex.batch_size)), args.repeat)
+    table = [{"index": "-", "extractor": "spaCy", "scheme": "bare parse (baseline)", "seconds": round(bare, 3),
+              "completions_per_s": round(n / bare, 1)}]
+    with tempfile.TemporaryDirectory() as tmp:
+        indexes = [("shared corpus", corpus_index(sorted((shared / "corpus").glob("*.jsonl")), args.index, tmp))]
+        if args.mmap:
+            indexes.append(("1B mmap", Path(args.mmap)))
+        for name, path in indexes:
+            backend = open_backend(path)
+            for ex_name, ex in (("rules", rules_ex), ("spaCy", spacy_ex)):
+                for scheme in ("evidence", "corver"):
+                    reward = Reward(backend, ex, scheme=scheme)
+                    reward(prompts=warm_p, completions=warm_c)
+
+                    def once(reward=reward, backend=reward.detector.backend):
+                        backend._pairs.clear()  # the claims of this batch are new to the cache, as in training
+                        reward(prompts=prompts, completions=completions)
+
+                    s = timed(once, args.repeat)
+                    row = {"index": name, "extractor": ex_name, "scheme": scheme, "seconds": round(s, 3),
+                           "completions_per_s": round(n / s, 1), "corpus_tokens": backend.corpus.tokens}
+                    if ex_name == "spaCy":
+                        row["vs_bare_parse"] = round(bare / s, 3)
+                    table.append(row)
+    for row in table:
+        ref = next((r for r in table if r["index"] == "shared corpus" and r["extractor"] == row["extractor"]
+                    and r["scheme"] == row["scheme"]), None)
+        if row["index"] == "1B mmap" and ref:
+            row["vs_shared_corpus"] = round(row["completions_per_s"] / ref["completions_per_s"], 3)
+    result = {"completions": n, "prompts": PROMPTS, "samples_per_prompt": SAMPLES, "sentences_per_completion": 3,
+              "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores", "table": table}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(f"{n:,} completions ({PROMPTS} prompts x {SAMPLES}), best of {args.repeat}")
+    print_table(table, [("index", 14, "index"), ("extractor", 10, "extractor"), ("scheme", 22, "scheme")],
+                [("seconds", "seconds"), ("completions_per_s", "completions/s"), ("vs_bare_parse", "vs bare parse"),
+                 ("vs_shared_corpus", "vs shared")])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
