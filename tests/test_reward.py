@@ -210,3 +210,21 @@ def test_rules_extractor_reward_is_fast_path(tiny_index):
     right, wrong = rules(prompts=[q, q], completions=["Hamlet was written by William Shakespeare.",
                                                      "Hamlet was written by Charles Dickens."])
     assert right > wrong
+
+
+def test_worker_processes_give_the_same_rewards(tiny_index):
+    from quco.index.open import open_backend
+
+    q = "Who wrote Hamlet?"
+    completions = [f"Hamlet was written by {name}. It is set in {place}." for name in
+                   ("William Shakespeare", "Charles Dickens", "Oliver Twist", "Denmark") for place in ("Denmark", "Paris")] * 20
+    prompts = [q] * len(completions)
+    alone = Reward(open_backend(tiny_index), Extractor("rules"))
+    shared = Reward(open_backend(tiny_index), Extractor("rules"), workers=2)
+    try:
+        assert shared(prompts=prompts, completions=completions) == alone(prompts=prompts, completions=completions)
+        assert shared._pool is not None and shared.last_stats.completions == len(completions)
+    finally:
+        shared.close()
+    with pytest.raises(InvalidValue):
+        Reward(open_backend(tiny_index), workers=0)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.backends.cached import CachedBackend
 from quco.decide.detector import MAX_DRAFT_CHARS, Detector
 from quco.decide.report import RiskReport
 from quco.decide.trigger import Thresholds
+from quco.errors import InvalidValue
 from quco.extract import Extractor
 from quco.reward.inputs import pairs_of
 from quco.reward.results import BatchStats, ClaimReward, CompletionReward, SentenceReward
@@ -39,8 +41,10 @@ class Reward:
 
     def __init__(self, backend: CountBackend, extractor: Extractor | None = None, thresholds: Thresholds | None = None,
                  *, scheme: str = "evidence", unknown: str = "neutral", window: int | None = None,
-                 corver_bins: CorverBins | None = None, cache: int = 200_000):
+                 corver_bins: CorverBins | None = None, cache: int = 200_000, workers: int = 1):
         check_scheme(scheme, unknown)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise InvalidValue(f"workers must be a positive number of processes, not {workers!r}")
         if cache and not isinstance(backend, CachedBackend):
             backend = CachedBackend(backend, cache)
         thresholds = thresholds if thresholds is not None else Thresholds()
@@ -54,10 +58,23 @@ class Reward:
         self.unknown = unknown
         self.bins = corver_bins if corver_bins is not None else CorverBins()
         self.last_stats: BatchStats | None = None
+        self.workers = workers
+        self._pool: Any = None  # worker processes, started on the first batch large enough to share
+
+    def close(self) -> None:
+        """Stop the worker processes (if any); the reward stays usable (in this process)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __del__(self):
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def __reduce__(self):
         return _rebuild, (self.detector.backend, self.detector.extractor, self.detector.thresholds, self.scheme,
-                          self.unknown, self.detector.window, self.bins)
+                          self.unknown, self.detector.window, self.bins)  # a copy in one process: no workers of its own
 
     # -- the trainer's entry points -----------------------------------------------------------
     def __call__(self, prompts: Sequence | None = None, completions: Sequence = (), **kwargs) -> list[float]:
@@ -77,17 +94,36 @@ class Reward:
         det = self.detector
         items, status = pairs_of(prompts, completions, max_question=det.max_question_chars, max_draft=det.max_draft_chars)
         todo = [i for i, item in enumerate(items) if item is not None]
-        checked = det.check_with_sentences([items[i] for i in todo]) if todo else []
         out: list[CompletionReward] = [CompletionReward(0.0, self.scheme, "invalid", index=det.backend.identity)
                                        for _ in items]
-        for i, (report, sentences) in zip(todo, checked):
-            out[i] = self._completion(report, sentences or (), status[i])
+        for i, result in zip(todo, self._rewarded([items[i] for i in todo], [status[i] for i in todo])):
+            out[i] = result
         self.last_stats = BatchStats(len(items), sum(len(r.sentences) for r in out), sum(r.checked for r in out),
                                      sum(r.unknown for r in out), status.count("truncated"), status.count("invalid"),
                                      time.perf_counter() - t0)
         return out
 
     # -- internals ----------------------------------------------------------------------------
+    def _rewarded(self, items: list, status: list) -> list[CompletionReward]:
+        """The valid items' rewards: in this process, or split across the worker processes when
+        there are enough items to share (each worker checks a contiguous part as one batch)."""
+        if self.workers == 1 or len(items) < MIN_SHARED * self.workers:
+            checked = self.detector.check_with_sentences(items) if items else []
+            return [self._completion(r, s or (), st) for (r, s), st in zip(checked, status)]
+        if self._pool is None:
+            import multiprocessing
+            import pickle
+            from concurrent.futures import ProcessPoolExecutor
+
+            # Forked (a trainer's script need not guard its main module), but the reward is sent as
+            # its configuration: each worker reopens the index and loads the pipeline once, sharing
+            # no connection or thread with this process.
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+                                             initializer=_init_worker, initargs=(pickle.dumps(self),))
+        size = -(-len(items) // self.workers)
+        parts = [(items[k:k + size], status[k:k + size]) for k in range(0, len(items), size)]
+        return [r for part in self._pool.map(_in_worker, parts) for r in part]
+
     def _completion(self, report: RiskReport, sentences: Sequence, status: str) -> CompletionReward:
         by_sentence: dict[int, list] = {}
         for p in report.pairs:
@@ -128,6 +164,20 @@ class Reward:
         return ClaimReward(p.head, p.relation, p.tail, p.cooccur, p.window, p.head_count, p.tail_count, p.expected,
                            p.association, None if unknown else p.risk, round(score, 6), p.approx,
                            p.error or ("unknown" if unknown else None))
+
+
+MIN_SHARED = 64  # items per worker below which a batch is checked in this process
+_WORKER: dict = {}
+
+
+def _init_worker(blob: bytes) -> None:
+    import pickle
+
+    _WORKER["reward"] = pickle.loads(blob)
+
+
+def _in_worker(part: tuple[list, list]) -> list[CompletionReward]:
+    return _WORKER["reward"]._rewarded(*part)
 
 
 def _rebuild(backend, extractor, thresholds, scheme, unknown, window, bins):
