@@ -34,6 +34,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from quco.backends.base import Corpus
 
@@ -73,6 +74,7 @@ class ClaimEvidence:
 _COMMON = re.compile(r"[a-z]+(?: [a-z]+)*")
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of the text, asked for every claim several times a batch
 def word_forms(claim: str) -> tuple[str, ...]:
     """The claim, then the other forms of its last word when it is a common-noun phrase
     (lower-case letters): singular and plural, and the -tor/-ter and -tress forms of an agent noun."""

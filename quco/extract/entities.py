@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 
+# Imported only when extraction runs (quco.extract imports this module inside its methods).
+from spacy.tokens import Span
+from spacy.util import filter_spans
+
 # NER labels worth counting in a corpus; CARDINAL/ORDINAL/PERCENT/MONEY/QUANTITY/TIME are too
 # generic ("two", "first") to say anything about knowledge of a topic.
 KEEP_LABELS = frozenset(
@@ -130,42 +134,35 @@ def year_spans(doc, text: str | None = None) -> list:
     return spans
 
 
-def _clean(span):
-    """Trim articles, possessives and punctuation; ``None`` if nothing countable remains."""
-    start, end = span.start, span.end
-    doc = span.doc
-    while start < end and (doc[start].is_punct or doc[start].lower_ in _ARTICLES):
+def _clean(doc, toks: list, start: int, end: int, label: str):
+    """The span ``toks[start:end]`` trimmed of articles, possessives and punctuation, as a labelled
+    ``Span``; ``None`` if nothing countable remains."""
+    while start < end and (toks[start].is_punct or toks[start].lower_ in _ARTICLES):
         start += 1
-    while end > start and (doc[end - 1].is_punct or doc[end - 1].text in ("'s", "'", "’s")):
+    while end > start and (toks[end - 1].is_punct or toks[end - 1].text in ("'s", "'", "’s")):
         end -= 1
     if start >= end or end - start > _MAX_TOKENS:
         return None
-    out = doc[start:end]
-    if all(t.is_stop or t.is_punct for t in out) or not any(c.isalnum() for c in out.text):
+    out = toks[start:end]
+    if all(t.is_stop or t.is_punct for t in out) or not any(c.isalnum() for t in out for c in t.text):
         return None
-    label = span.label_ if span.label_ else "PROPN"
-    from spacy.tokens import Span
-
-    return Span(doc, start, end, label=label)
+    return Span(doc, start, end, label=label or "PROPN")
 
 
 def entity_spans(doc, *, has_model: bool) -> list:
     """Cleaned, non-overlapping entity spans of ``doc`` in text order."""
-    from spacy.tokens import Span
-    from spacy.util import filter_spans
-
-    candidates = []
+    candidates: list[tuple[int, int, str]] = []
     text = doc.text
     if has_model:
         for ent in doc.ents:
             if ent.label_ in KEEP_LABELS and (ent.label_ != "DATE" or any(c.isdigit() for c in ent.text)):
-                candidates.append(ent)
+                candidates.append((ent.start, ent.end, ent.label_))
     else:
-        candidates.extend(Span(doc, s.start, s.end, label="YEAR") for s in year_spans(doc, text))
-    has_pos = has_model
-    candidates.extend(Span(doc, s.start, s.end, label="PROPN") for s in capitalised_runs(doc, has_pos=has_pos))
-    candidates.extend(Span(doc, s.start, s.end, label="QUOTED") for s in quoted_spans(doc, text))
-    cleaned = [c for c in (_clean(s) for s in candidates) if c is not None]
+        candidates.extend((s.start, s.end, "YEAR") for s in year_spans(doc, text))
+    candidates.extend((s.start, s.end, "PROPN") for s in capitalised_runs(doc, has_pos=has_model))
+    candidates.extend((s.start, s.end, "QUOTED") for s in quoted_spans(doc, text))
+    toks = list(doc)
+    cleaned = [c for c in (_clean(doc, toks, *cand) for cand in candidates) if c is not None]
     return _join_name_parts(sorted(filter_spans(cleaned), key=lambda s: s.start))
 
 
@@ -173,8 +170,6 @@ def _join_name_parts(spans: list) -> list:
     """Keep appositive and title-bearing names whole: "Harvey Peltier, Sr.", "Charles Strachey,
     4th Baron O'Hagan", "Steven Ernest "Steve" Sailer" are one name each, not two that would
     then be checked as a pair that never co-occurs."""
-    from spacy.tokens import Span
-
     out: list = []
     for span in spans:
         doc = span.doc
@@ -192,8 +187,6 @@ def _join_name_parts(spans: list) -> list:
 
 def _with_suffix(span):
     """"Harvey Peltier" + ", Sr." (a suffix the entity finder left out)."""
-    from spacy.tokens import Span
-
     doc, end = span.doc, span.end
     if span.label_ in ("PERSON", "PROPN") and end + 1 < len(doc) and doc[end].text == "," \
             and doc[end + 1].lower_ in SUFFIXES and doc[end + 1].text[:1].isupper():
