@@ -87,6 +87,23 @@ def server(index):
     srv.stop()
 
 
+def test_readiness_and_first_check_after_start(index):
+    """A check sent the moment the server listens waits for the warm-up instead of timing out;
+    /readyz says 503 (starting) until a check can be answered, then 200; /healthz is liveness."""
+    srv = Server(index)  # returns as soon as /healthz answers
+    try:
+        status, report = srv.request("POST", "/v1/check", {"question": "Who wrote Hamlet?",
+                                                           "draft": "Hamlet was written by Charles Dickens."})
+        assert status == 200 and report["retrieve"] is True
+        deadline = time.time() + 60
+        while (reply := srv.request("GET", "/readyz", auth=False))[0] != 200 and time.time() < deadline:
+            assert reply[0] == 503 and reply[1]["status"] == "starting"
+            time.sleep(0.2)
+        assert reply == (200, {"status": "ready"})
+    finally:
+        srv.stop()
+
+
 def test_every_endpoint(server):
     status, health = server.request("GET", "/healthz", auth=False)
     assert status == 200 and health["status"] == "ok" and "index" not in health  # no paths without the token

@@ -1,7 +1,9 @@
 """`quco serve`: quco over HTTP for controllers not written in Python (extra ``quco[serve]``).
 
 Endpoints: POST /v1/check, /v1/check_many, /v1/count, /v1/cooccur, /v1/reward (RL rewards, an
-OpenRLHF-style remote reward); GET /v1/info, /healthz, /metrics (Prometheus text), /openapi.json.
+OpenRLHF-style remote reward); GET /v1/info, /healthz (liveness), /readyz (readiness: 200 once a check
+can be answered), /metrics (Prometheus text), /openapi.json. A check that arrives while the worker
+is still loading its model waits for it (within the request's deadline) rather than loading it itself.
 Every request's work is bounded before it starts: a body cap
 (413), items per batch (422), characters per request (413), sentences per draft (400), and at
 most ``heavy_workers`` drafts or large batches at once (503 with Retry-After). Heavy checks run in
@@ -22,9 +24,9 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from quco.audit.log import UnknownRequest, new_request_id
 from quco.audit.writer import restarts_of
@@ -32,6 +34,7 @@ from quco.backends.base import answer_each
 from quco.errors import AuditError, BackendError, BackendUnavailable, QucoError, QueryError, UpstreamError, UsageError
 from quco.service.holder import DetectorHolder
 from quco.service.middleware import LimitsAndMetrics, token_ok
+from quco.service.models import request_models
 from quco.service.prom import Metrics
 
 log = logging.getLogger("quco.serve")
@@ -41,8 +44,6 @@ MAX_ITEMS = 256
 MAX_REQUEST_CHARS = 120_000  # questions + drafts in one request: ~6 s and ~600 MB of parsing at most
 LIGHT_CHARS = 8_000  # a request with no draft and at most this much text is answered in-process
 HEAVY_WORKERS = 1
-MAX_PHRASE_CHARS = 1000
-MAX_REWARD_ITEMS = 4096
 REQUEST_TIMEOUT_S = 10.0
 
 
@@ -57,6 +58,7 @@ class _Service:
     token: bytes | None
     max_request_chars: int
     audit_required: bool = True  # no check answered while its audit row cannot be written
+    ready: threading.Event = field(default_factory=threading.Event)  # model loaded, a check answered, workers up
 
 
 def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_BYTES, max_items: int = MAX_ITEMS,
@@ -70,10 +72,10 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     metrics = Metrics()
     holder = DetectorHolder(settings, metrics)
     pool = HeavyPool(settings, heavy_workers)
-    threading.Thread(target=_prestart, args=(pool,), daemon=True, name="quco-heavy-prestart").start()
     threading.Thread(target=holder.current().backend.warm, daemon=True, name="quco-index-warm").start()
     svc = _Service(metrics, holder, pool, _audit_client(metrics), token.encode() if token else None,
                    max_request_chars, os.environ.get("QUCO_SERVE_AUDIT_POLICY", "required") == "required")
+    threading.Thread(target=_get_ready, args=(svc,), daemon=True, name="quco-ready").start()
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -88,7 +90,7 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
         metrics.audit_state(True, 0)
     app.add_middleware(LimitsAndMetrics, metrics=metrics, max_body=max_body, timeout=timeout, token=svc.token)
     _add_error_handlers(app, svc)
-    models = _models(max_items)
+    models = request_models(max_items)
     _add_status_routes(app, svc)
     _add_check_routes(app, svc, models)
     _add_count_routes(app, svc, models)
@@ -97,56 +99,6 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     app.state.holder = holder
     app.state.metrics = metrics
     return app
-
-
-def _models(max_items: int) -> SimpleNamespace:
-    """The request bodies (pydantic models; list sizes bounded by ``max_items``)."""
-    from pydantic import BaseModel, ConfigDict, Field
-
-    Phrase = Annotated[str, Field(min_length=1, max_length=MAX_PHRASE_CHARS)]
-
-    class CheckRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        question: Annotated[str, Field(min_length=1, max_length=4000)]
-        draft: Annotated[str | None, Field(max_length=100_000)] = None
-
-    class CheckManyRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        items: Annotated[list[CheckRequest], Field(min_length=1, max_length=max_items)]
-
-    class CountRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        phrases: Annotated[list[Phrase], Field(min_length=1, max_length=max_items)]
-
-    class Pair(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        a: Phrase
-        b: Phrase
-
-    class CooccurRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        pairs: Annotated[list[Pair], Field(min_length=1, max_length=max_items)]
-        window: Annotated[int, Field(ge=0, le=100_000)] = 1000
-
-    class FeedbackRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        request_id: Annotated[str, Field(min_length=1, max_length=100)]
-        label: Literal["correct", "fabricated"]
-        note: Annotated[str | None, Field(max_length=2000)] = None
-
-    Text = str | list[dict[str, Any]]  # a string, or chat messages ({"role", "content"})
-
-    class RewardRequest(BaseModel):
-        """``completions`` with their ``prompts``; or OpenRLHF's ``query`` (prompt + completion) with ``prompts``."""
-
-        model_config = ConfigDict(extra="ignore")  # trainers send more (labels...): accepted, unused
-        prompts: Annotated[list[Text] | None, Field(max_length=MAX_REWARD_ITEMS)] = None
-        completions: Annotated[list[Text] | None, Field(min_length=1, max_length=MAX_REWARD_ITEMS)] = None
-        query: Annotated[list[str] | None, Field(min_length=1, max_length=MAX_REWARD_ITEMS)] = None
-        details: bool = False
-
-    return SimpleNamespace(CheckRequest=CheckRequest, CheckManyRequest=CheckManyRequest, CountRequest=CountRequest,
-                           CooccurRequest=CooccurRequest, FeedbackRequest=FeedbackRequest, RewardRequest=RewardRequest)
 
 
 def _add_error_handlers(app, svc: _Service) -> None:
@@ -209,6 +161,19 @@ def _add_status_routes(app, svc: _Service) -> None:
             if not up and svc.audit_required:  # checks are refused meanwhile: not ready
                 return JSONResponse({**body, "status": "unavailable"}, status_code=503, headers={"Retry-After": "1"})
         return body
+
+    @app.get("/readyz")
+    def readyz():
+        """Readiness, for an orchestrator: 200 only when a check can be answered now (the model is
+        loaded, the index answers, the check workers are up, and the audit log can be written
+        when one is required); 503 with Retry-After otherwise. /healthz stays liveness."""
+        waiting = [] if svc.ready.is_set() else ["loading the model and the index"]
+        if svc.audit is not None and svc.audit_required and not svc.audit.available():
+            waiting.append("the audit writer is being restarted")
+        if waiting:
+            return JSONResponse({"status": "starting" if not svc.ready.is_set() else "unavailable",
+                                 "waiting_for": waiting}, status_code=503, headers={"Retry-After": "1"})
+        return {"status": "ready"}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus():
@@ -309,6 +274,7 @@ def _add_reward_route(app, svc: _Service, models: SimpleNamespace, settings) -> 
         if chars > svc.max_request_chars:
             raise HTTPException(413, f"the request holds {chars:,} characters of prompts and completions; "
                                      f"the limit is {svc.max_request_chars:,} (split it into several requests)")
+        await _until_ready(svc)
         rw = reward_of(svc.holder.current())
         results = await run_in_threadpool(rw.details, prompts, completions)
         svc.metrics.count_rewards(results)
@@ -349,6 +315,7 @@ async def _run_checks(svc: _Service, items: list) -> list:
     from fastapi import HTTPException
     from starlette.concurrency import run_in_threadpool
 
+    await _until_ready(svc)
     up = svc.audit.available() if svc.audit is not None else True
     if svc.audit is not None:
         svc.metrics.audit_state(up)
@@ -402,11 +369,27 @@ def _item(query, answer, fields) -> dict:
     return {**fields(answer), "count": answer.count, "approx": answer.approx}
 
 
-def _prestart(pool) -> None:
+def _get_ready(svc: _Service) -> None:
+    """Load the model, answer one check and start the check workers, then say ready. A failure is
+    logged and readiness is still set: requests then fail with their own error, not by waiting."""
     try:
-        pool.prestart()
+        detector = svc.holder.current()
+        detector.extractor.nlp  # noqa: B018 - the spaCy pipeline, loaded once, before any request needs it
+        detector.check_many([("Is the service ready?", "The service is ready.")])
+    except Exception as exc:
+        log.warning("warm-up check failed: %s", exc)
+    try:
+        svc.pool.prestart()
     except Exception as exc:
         log.warning("could not start check workers in advance: %s", exc)
+    svc.ready.set()
+
+
+async def _until_ready(svc: _Service) -> None:
+    if not svc.ready.is_set():  # the middleware's deadline bounds the wait
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(svc.ready.wait)
 
 
 def _client(client: str | None) -> dict:

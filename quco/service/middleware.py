@@ -20,7 +20,8 @@ def token_ok(header: str, token: bytes) -> bool:
 PROTECTED = ("/v1/", "/metrics")
 
 
-PATHS = {"/v1/check", "/v1/check_many", "/v1/count", "/v1/cooccur", "/v1/info", "/v1/feedback", "/healthz", "/metrics",
+PATHS = {"/v1/check", "/v1/check_many", "/v1/count", "/v1/cooccur", "/v1/info", "/v1/feedback", "/v1/reward", "/healthz",
+         "/readyz", "/metrics",
           "/openapi.json", "/docs"}
 
 
