@@ -200,8 +200,11 @@ def test_killed_build_never_leaves_partial_index(tmp_path):
 
 def test_build_rejects_bad_output(tmp_path):
     src = write_jsonl(tmp_path / "c.jsonl", ["alpha"])
-    with pytest.raises(OutputError, match="does not exist"):
-        build_index([src], tmp_path / "nope" / "i.duckdb", progress=False)
+    build_index([src], tmp_path / "new" / "dir" / "i.duckdb", progress=False)  # missing parents are created
+    assert DuckDBIndex(tmp_path / "new" / "dir" / "i.duckdb").count("alpha").count == 1
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OutputError, match="is not a directory"):
+        build_index([src], tmp_path / "afile" / "i.duckdb", progress=False)
     with pytest.raises(BuildError):
         build_index([src], tmp_path, progress=False)
 

@@ -58,6 +58,7 @@ def _resolved(path: Path) -> Path:
 def check_outputs(inputs: Iterable[str | os.PathLike | None],
                   outputs: Mapping[str, tuple[str | os.PathLike, Artefact | str]], *, force: bool = False) -> None:
     """Refuse (``OutputError``) before any work if an output would destroy an input or a stranger's file.
+    Missing parent directories of the outputs are created once every output has been checked.
 
     ``outputs`` maps a label for messages (``"--errors"``) to ``(path, kind)``: an :class:`Artefact`,
     or the name of one of this module's :data:`FILE_ARTEFACTS`.
@@ -66,6 +67,7 @@ def check_outputs(inputs: Iterable[str | os.PathLike | None],
     in_ids = {_identity(p): p for p in ins if _identity(p) is not None}
     in_real = {_resolved(p): p for p in ins}
     seen: dict = {}
+    missing: list[Path] = []
     for label, (path, kind) in outputs.items():
         artefact = kind if isinstance(kind, Artefact) else FILE_ARTEFACTS[kind]
         out = Path(path)
@@ -88,10 +90,20 @@ def check_outputs(inputs: Iterable[str | os.PathLike | None],
                 "(choose another path, or pass --force)"
             )
         parent = out.parent if str(out.parent) else Path(".")
-        if not parent.is_dir():
-            raise OutputError(f"{label} {out}: directory {parent} does not exist")
-        if not os.access(parent, os.W_OK | os.X_OK):
+        if not parent.is_dir():  # created once every output has passed (mkdir -p), as a user expects
+            existing = next(p for p in [parent, *parent.parents] if p.exists() or p == Path(p.anchor))
+            if not existing.is_dir():
+                raise OutputError(f"{label} {out}: {existing} is not a directory")
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise OutputError(f"{label} {out}: cannot create {parent} ({existing} is not writable)")
+            missing.append(parent)
+        elif not os.access(parent, os.W_OK | os.X_OK):
             raise OutputError(f"{label} {out}: directory {parent} is not writable")
+    for parent in missing:
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the directory {parent} ({exc.strerror})") from None
 
 
 def is_artefact(path: Path, artefact: Artefact) -> bool:
