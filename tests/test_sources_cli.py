@@ -101,6 +101,10 @@ def test_cli_check_and_info(small_index):
     assert report["corpus_tokens"] > 0
     table = run_cli("check", "Who wrote Hamlet?", "--index", str(small_index))
     assert table.returncode == 0 and "decision" in table.stdout and "Hamlet" in table.stdout
+    gate = run_cli("check", "Who wrote Hamlet?", "--index", str(small_index), "--draft",
+                   "Hamlet was written by Charles Dickens.", "--exit-code")
+    assert gate.returncode == 1 and "RETRIEVE" in gate.stdout and not gate.stderr.strip()  # decided, not failed
+    assert run_cli("check", "Who wrote Hamlet?", "--index", str(small_index), "--exit-code").returncode == 0
     info = run_cli("index", "info", str(small_index), "--json")
     assert json.loads(info.stdout)["documents"] == 2
 

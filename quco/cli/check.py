@@ -18,6 +18,8 @@ def register(sub) -> None:
     g.add_argument("--draft-file", help="read the draft from a file ('-' for standard input)")
     detector_options(c)
     c.add_argument("--json", action="store_true", help="print the full report as JSON")
+    c.add_argument("--exit-code", action="store_true",
+                   help="exit 1 when the decision is to retrieve (0 otherwise), for shell scripts and CI gates")
     c.set_defaults(handler=cmd_check)
 
 
@@ -53,4 +55,4 @@ def cmd_check(args) -> int:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         print(render_report(report, draft))
-    return 0
+    return 1 if args.exit_code and report.retrieve else 0
