@@ -141,3 +141,14 @@ def test_cli_bad_inputs(small_index, tmp_path):
     assert_one_line_error(run_cli("index", "info", str(binary)), "not a quco index")
     assert_one_line_error(run_cli("check"), "required")
     assert_one_line_error(run_cli("check", "q", "--window", "-5", "--index", str(small_index)), "window")
+
+
+def test_cli_score_streams_stdin_to_stdout(small_index, tmp_path):
+    rows = "".join(json.dumps({"question": q}) + "\n" for q in ("Who wrote Hamlet?", "Who wrote Oliver Twist?"))
+    proc = run_cli("score", "-", "-o", "-", "--index", str(small_index), "--model", "rules", cwd=tmp_path, stdin=rows + "{bad\n")
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["question"] for r in out] == ["Who wrote Hamlet?", "Who wrote Oliver Twist?"]  # only rows on stdout
+    assert "scored 2 of 3 rows into standard output" in proc.stderr
+    errors = [json.loads(line) for line in (tmp_path / "quco-errors.jsonl").read_text().splitlines()]
+    assert errors[0]["row"] == 3  # the malformed row is kept, not lost

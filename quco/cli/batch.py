@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from quco.cli.common import detector_options, settings_from_args
+from quco.cli.common import detector_options, emit_file, settings_from_args, streams
 
 
 def register(sub) -> None:
     s = sub.add_parser("score", help="score every row of a JSONL/CSV/Parquet dataset (resumable)")
-    s.add_argument("input")
-    s.add_argument("-o", "--output", required=True, help="output file: .jsonl, .csv or .parquet")
+    s.add_argument("input", help="JSONL/CSV/Parquet file, or '-' for JSONL on standard input")
+    s.add_argument("-o", "--output", required=True, help="output file: .jsonl, .csv or .parquet; '-' for JSONL on "
+                                                         "standard output (the summary then goes to standard error)")
     s.add_argument("--question-field", default="question")
     s.add_argument("--answer-field", help="also score this answer against the question (answer-level risk)")
     s.add_argument("--id-field", help="carry this input field as the row id (default: the row number)")
@@ -63,6 +64,8 @@ def register(sub) -> None:
 
 
 def cmd_score(args) -> int:
+    from dataclasses import replace
+
     from quco.batch.scoring import ScoreOptions, score_file
 
     settings = settings_from_args(args)
@@ -82,16 +85,22 @@ def cmd_score(args) -> int:
         audit=args.audit,
         audit_text=args.audit_text,
     )
-    stats = score_file(args.input, args.output, settings=settings, options=options)
+    with streams(args.input, args.output, args.errors) as (src, out, errors):
+        options = replace(options, errors_path=errors)
+        stats = score_file(src, out, settings=settings, options=options)
+        if args.output == "-":
+            emit_file(out)
+    say = sys.stderr if args.output == "-" else sys.stdout
     if args.json:
-        print(json.dumps(stats.to_dict(), indent=2))
+        print(json.dumps(stats.to_dict(), indent=2), file=say)
         return 0
     resumed = f", {stats.resumed_chunks} of {stats.chunks} chunks resumed" if stats.resumed_chunks else ""
     print(
-        f"scored {stats.scored:,} of {stats.rows:,} rows into {stats.output} in {stats.seconds:.1f} s "
+        f"scored {stats.scored:,} of {stats.rows:,} rows into {'standard output' if args.output == '-' else stats.output} "
+        f"in {stats.seconds:.1f} s "
         f"({stats.rows_per_s:,.0f} rows/s{resumed}); {stats.errors:,} malformed rows "
         f"({stats.error_fraction:.1%}) in {stats.errors_file}; {stats.unknown:,} decisions "
-        f"({stats.unknown_fraction:.1%}) rest on an unknown count"
+        f"({stats.unknown_fraction:.1%}) rest on an unknown count", file=say
     )
     return 0
 

@@ -4,7 +4,13 @@ settings they give, and printing a build's figures."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,3 +55,29 @@ def emit(args, stats, line: str) -> int:
     else:
         print(line)
     return 0
+
+
+@contextlib.contextmanager
+def streams(src: str, out: str, errors: str | None) -> Iterator[tuple[str, str, str | None]]:
+    """``-`` as a file: standard input spooled to a temporary JSONL file, standard output written
+    to one and copied out by ``emit_file`` (the errors file then defaults to ./quco-errors.jsonl,
+    as it cannot go beside standard output). Other paths pass through unchanged."""
+    if src != "-" and out != "-":
+        yield src, out, errors
+        return
+    with tempfile.TemporaryDirectory(prefix="quco-stream-") as tmp:
+        if src == "-":
+            src = os.path.join(tmp, "stdin.jsonl")
+            with open(src, "wb") as fh:
+                shutil.copyfileobj(sys.stdin.buffer, fh)
+        if out == "-":
+            out = os.path.join(tmp, "stdout.jsonl")
+            errors = errors or "quco-errors.jsonl"
+        yield src, out, errors
+
+
+def emit_file(path: str) -> None:
+    """Copy a finished output to standard output."""
+    with open(path, "rb") as fh:
+        shutil.copyfileobj(fh, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
