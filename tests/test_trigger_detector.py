@@ -191,3 +191,40 @@ def test_evidence_mode_unknown_counts_follow_the_policy(rules_extractor):
     assert not ignore.retrieve and ignore.unknown
     with pytest.raises(RiskAbort, match="Charles Dickens"):
         Detector(backend, rules_extractor, Thresholds(unknown_policy="error")).check_draft("Who wrote Hamlet?", draft)
+
+
+def test_async_calls_match_sync_and_leave_the_loop_free(tiny_index):
+    import asyncio
+    import time
+
+    from quco.decide.answer import AnswerScorer
+    from quco.decide.detector import Detector
+    from quco.extract import Extractor
+    from quco.index.open import open_backend
+
+    det = Detector(open_backend(tiny_index), Extractor("rules"))
+    scorer = AnswerScorer(det.backend, det.extractor)
+    items = [("Who wrote Hamlet?", "Hamlet was written by Charles Dickens."), ("Who wrote Hamlet?", None)] * 50
+
+    async def main():
+        ticks = []
+
+        async def ticker():  # the loop keeps running while the checks work in a thread
+            while True:
+                ticks.append(time.perf_counter())
+                await asyncio.sleep(0.001)
+
+        t = asyncio.create_task(ticker())
+        many, one, draft, answers = await asyncio.gather(
+            det.acheck_many(items), det.acheck_question("Who wrote Hamlet?"),
+            det.acheck_draft("Who wrote Hamlet?", "Hamlet was written by Charles Dickens."),
+            scorer.ascore_many([("Who wrote Hamlet?", "Charles Dickens")]))
+        t.cancel()
+        return many, one, draft, answers, ticks
+
+    many, one, draft, answers, ticks = asyncio.run(main())
+    strip = lambda r: {k: v for k, v in r.to_dict().items() if k != "timings_ms"}
+    assert [strip(r) for r in many] == [strip(r) for r in det.check_many(items)]
+    assert strip(one) == strip(det.check_question("Who wrote Hamlet?")) and draft.retrieve
+    assert answers[0].risk == scorer.score_many([("Who wrote Hamlet?", "Charles Dickens")])[0].risk
+    assert len(ticks) > 1

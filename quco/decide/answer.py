@@ -112,6 +112,15 @@ class AnswerScorer:
     def score(self, question: str, answer: str) -> AnswerReport:
         return self.score_many([(question, answer)])[0]
 
+    async def ascore(self, question: str, answer: str) -> AnswerReport:
+        return (await self.ascore_many([(question, answer)]))[0]
+
+    async def ascore_many(self, items: Sequence[tuple[str, str]]) -> list[AnswerReport]:
+        """``score_many`` for async code: run in the event loop's default thread pool."""
+        import asyncio
+
+        return await asyncio.to_thread(self.score_many, list(items))
+
     def score_many(self, items: Sequence[tuple[str, str]], question_entities=None, claims=None,
                    question_claims=None) -> list[AnswerReport]:
         """Score many (question, answer) pairs in one extraction pass and one count batch each.

@@ -84,6 +84,21 @@ class Detector:
         """Check many questions, or (question, draft) pairs, in one batch."""
         return [report for report, _ in self.check_with_sentences(items)]
 
+    # -- async: the same calls, their CPU work in a worker thread (never on the event loop) --------
+    async def acheck_question(self, question: str) -> RiskReport:
+        return (await self.acheck_many([question]))[0]
+
+    async def acheck_draft(self, question: str, draft: str) -> RiskReport:
+        return (await self.acheck_many([(question, draft)]))[0]
+
+    async def acheck_many(self, items: Sequence[str | tuple[str, str | None]]) -> list[RiskReport]:
+        """``check_many`` for async code (LangChain, LlamaIndex, OpenAI clients): the batch runs in
+        the event loop's default thread pool, which bounds how many run at once; the reports are
+        those ``check_many`` gives (a Detector is safe to share between threads)."""
+        import asyncio
+
+        return await asyncio.to_thread(self.check_many, list(items))
+
     def check_with_sentences(self, items: Sequence[str | tuple[str, str | None]]) -> list[tuple[RiskReport, tuple | None]]:
         """``check_many``, each report with the draft's sentences as extracted (``None`` for a
         question alone): their text, span and claims, which a report refers to by index."""

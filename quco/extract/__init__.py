@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 
 from quco.errors import ExtractionError, UsageError
 from quco.extract.types import Entity, Sentence, Triplet
 
 __all__ = ["Entity", "Extractor", "Sentence", "Triplet"]
+
+_LOADING = threading.Lock()
 
 
 class Extractor:
@@ -38,9 +41,11 @@ class Extractor:
     @property
     def nlp(self):
         if self._nlp is None:
-            from quco.extract.model import load_pipeline
+            with _LOADING:  # threads (async callers) starting together load spaCy once, not concurrently
+                if self._nlp is None:
+                    from quco.extract.model import load_pipeline
 
-            self._nlp, self._model_name = load_pipeline(self._requested)
+                    self._nlp, self._model_name = load_pipeline(self._requested)
         return self._nlp
 
     @property
@@ -64,15 +69,18 @@ class Extractor:
             raise ExtractionError(f"spaCy pipeline failed: {type(exc).__name__}: {exc}") from exc
 
     def entities_many(self, texts: Sequence[str]) -> list[tuple[Entity, ...]]:
+        self.nlp  # noqa: B018 - spaCy loaded (under the lock) before anything imports it
         return _per_distinct(texts, self._entities_many)
 
     def sentences_many(self, texts: Sequence[str]) -> list[tuple[Sentence, ...]]:
+        self.nlp  # noqa: B018 - as above
         return _per_distinct(texts, self._sentences_many)
 
     def claims_many(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
         """The checkable phrases of each text: its entities plus its noun phrases (without
         determiners and pronouns), found the same way for a two-word span and a long sentence.
         Without a parser (rules mode) only entities are returned."""
+        self.nlp  # noqa: B018 - as above
         return _per_distinct(texts, self._claims_many)
 
     def _entities_many(self, texts: Sequence[str]) -> list[tuple[Entity, ...]]:
