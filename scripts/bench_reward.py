@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, corpus_index, print_table
+from benchlib import ROOT, corpus_args, corpus_index, print_table
 from eval_swap import swap_items
 
 PROMPTS, SAMPLES = 250, 8
@@ -56,8 +56,7 @@ def timed(fn, repeat: int) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
-    ap.add_argument("--index", help="an index of all of ../shared/data/corpus to reuse (built in a temporary directory otherwise)")
+    corpus_args(ap)
     ap.add_argument("--mmap", help="a large memory-mapped index (scripts/bench_scale.py --keep) to time as well")
     ap.add_argument("--repeat", type=int, default=3, help="timed calls per configuration; the best is reported")
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "bench_reward.json"))

@@ -132,3 +132,9 @@ def print_table(rows: list[dict], labels: list[tuple[str, int, str]], columns: l
     print(" ".join(f"{head:<{w}}" for _, w, head in labels) + " " + " ".join(f"{head:>13}" for _, head in columns))
     for r in rows:
         print(" ".join(f"{r[k]:<{w}}" for k, w, _ in labels) + " " + " ".join(f"{r.get(k, ''):>13}" for k, _ in columns))
+
+
+def corpus_args(ap) -> None:
+    """--shared and --index, as every eval and bench script over the shared corpus takes them."""
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--index", help="an index of all of ../shared/data/corpus to reuse (built in a temporary directory otherwise)")

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, corpus_index, print_table
+from benchlib import ROOT, corpus_args, corpus_index, print_table
 
 
 def _rate(flags: list[bool]) -> float | None:
@@ -70,9 +70,8 @@ def block(idx: list[int], r: dict) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
+    corpus_args(ap)
     ap.add_argument("--rows", help="the rows to evaluate (default: eval/multihop_dev.jsonl of --shared)")
-    ap.add_argument("--index", help="an index of all of ../shared/data/corpus to reuse (built in a temporary directory otherwise)")
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "eval_multihop.json"))
     args = ap.parse_args()
 

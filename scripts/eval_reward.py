@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, corpus_index, print_table
-from eval_swap import stated, swap_items
+from benchlib import ROOT, corpus_args, corpus_index, print_table
+from eval_swap import load_swap
 
 
 def compare(true: list[float], false: list[float]) -> dict:
@@ -40,8 +40,7 @@ def compare(true: list[float], false: list[float]) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
-    ap.add_argument("--index", help="an index of all of ../shared/data/corpus to reuse (built in a temporary directory otherwise)")
+    corpus_args(ap)
     ap.add_argument("--model", default=None, help="spaCy pipeline (default: the pinned one); 'rules' for the rule-based one")
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "eval_reward.json"))
     args = ap.parse_args()
@@ -50,11 +49,7 @@ def main() -> int:
     from quco.index.open import open_backend
     from quco.reward.core import Reward
 
-    shared = Path(args.shared)
-    sources = sorted((shared / "corpus").glob("*.jsonl"))
-    rows = [json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl", encoding="utf-8")]
-    items = swap_items(rows)
-    is_stated = stated(items, sources)
+    sources, items, is_stated = load_swap(Path(args.shared))
     prompts = [it["question"] for it in items for _ in (0, 1)]
     completions = [f"{it['subj']}'s {it['prop']} is {it[v]}." for it in items for v in ("true", "false")]
     t0 = time.perf_counter()

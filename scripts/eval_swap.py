@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, corpus_index, print_table
+from benchlib import ROOT, corpus_args, corpus_index, print_table
 
 
 def swap_items(rows: list[dict]) -> list[dict]:
@@ -72,6 +72,14 @@ def stated(items: list[dict], corpus_files: list[Path], answers_key: str = "answ
     return out
 
 
+def load_swap(shared: Path) -> tuple[list[Path], list[dict], list[bool]]:
+    """The corpus files, the swap items of PopQA and whether each item's fact is stated."""
+    sources = sorted((shared / "corpus").glob("*.jsonl"))
+    rows = [json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl", encoding="utf-8")]
+    items = swap_items(rows)
+    return sources, items, stated(items, sources)
+
+
 def true_rate_at(scores: list[float], labels: list[bool], false_rate: float) -> float:
     """Operating point: flag risk >= t with the largest t that flags at least ``false_rate`` of
     the false drafts; the share of true drafts flagged there."""
@@ -90,8 +98,7 @@ def rarity(backend, phrases: list[str]) -> list[float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
-    ap.add_argument("--index", help="an index of all of ../shared/data/corpus to reuse (built in a temporary directory otherwise)")
+    corpus_args(ap)
     ap.add_argument("--mode", default=None, help="stage-2 rule: evidence (default) or quco (the paper's rule)")
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "eval_swap.json"))
     args = ap.parse_args()
@@ -104,10 +111,7 @@ def main() -> int:
     from quco.index.open import open_backend
 
     shared = Path(args.shared)
-    sources = sorted((shared / "corpus").glob("*.jsonl"))
-    rows = [json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl", encoding="utf-8")]
-    items = swap_items(rows)
-    is_stated = stated(items, sources)
+    sources, items, is_stated = load_swap(shared)
     verbatim = stated(items, sources, "true")  # the draft's own object word, not an alias, is in the article
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
