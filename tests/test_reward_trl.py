@@ -1,10 +1,11 @@
 """quco.reward inside TRL: two GRPO steps on CPU, offline — a tiny Llama built from a config and a
 word-level tokenizer trained here — with the reward called by TRL's own reward path.
-Marked ``rl`` (``bash scripts/test_rl.sh`` runs these alone); skipped without the ``rl`` extra."""
+Marked ``rl``: ``bash scripts/test_rl.sh`` runs them in a virtualenv with the ``rl`` extra; the main
+suite skips them (its environment has no PyTorch, whose import spaCy would otherwise pay in memory)."""
 
 import pytest
 
-pytest.importorskip("trl", reason="TRL is not installed: pip install 'quco[rl]'")
+pytest.importorskip("trl", reason="TRL is not installed here: bash scripts/test_rl.sh runs these tests")
 pytestmark = pytest.mark.rl
 
 PROMPTS = ["Who wrote Hamlet?", "What is the capital of Denmark?"]
