@@ -92,3 +92,40 @@ def test_sharded_manifest_and_shared_vocabulary_are_checked(tmp_path):
     with pytest.raises(IndexOpenError, match="quco-shards.json: damaged"):
         open_sharded(tmp_path / "s")
     assert "quco-shards.json: damaged" in verify(tmp_path / "s")["damaged"][0]
+
+
+def test_a_file_replaced_while_being_verified_is_never_stamped(tmp_path, monkeypatch):
+    """A verification that hashed one file and finds another at its path when done (an index copied
+    over the one being checked) neither says verified nor leaves a stamp a later open would trust."""
+    import time
+
+    from quco.index import checksums, verified
+
+    monkeypatch.setenv("QUCO_CACHE_DIR", str(tmp_path / "cache"))
+    f = tmp_path / "data.bin"
+    f.write_bytes(b"x" * 1000)
+    want = checksums.file_checksum(f)
+    real = checksums.file_problem
+
+    def replaced_midway(path, expected):
+        problem = real(path, expected)
+        replacement = tmp_path / "other.bin"
+        replacement.write_bytes(b"y" * 1000)
+        replacement.replace(path)  # same size, a new file
+        return problem
+
+    monkeypatch.setattr(checksums, "file_problem", replaced_midway)
+    v = checksums.Verification([(f, want)], "key", at_open_bytes=0)
+    deadline = time.time() + 10
+    while v.verifying and time.time() < deadline:
+        time.sleep(0.01)
+    assert not v.verified and v.damage is None
+    assert not verified.stamped(verified.stamp_path([f], "key"), [f])
+    answers = v.vouch([checksums_answer()])
+    assert answers[0].approx  # never exact
+
+
+def checksums_answer():
+    from quco.backends.base import Count
+
+    return Count("x", 1)

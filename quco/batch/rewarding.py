@@ -137,8 +137,8 @@ def _write_table(jsonl: Path, fmt: str, target: Path) -> None:
     try:
         if jsonl.stat().st_size:
             rel = con.read_json(str(jsonl), format="newline_delimited", sample_size=-1)
-        else:
-            rel = con.sql("SELECT " + ", ".join(f"NULL::{t} AS \"{c}\"" for c, t in COLUMNS.items()) + " WHERE false")
+        else:  # no row: the columns still have their types
+            rel = con.read_json(str(jsonl), format="newline_delimited", columns=COLUMNS)
         if fmt == "parquet":
             rel.write_parquet(str(target))
         else:

@@ -86,21 +86,39 @@ class Verification:
         self.stamp = stamp_path(paths, key)
         self.verified = stamped(self.stamp, paths)
         if not self.verified:
-            threading.Thread(target=self._verify_all, daemon=True, name="quco-verify").start()
+            self._thread = threading.Thread(target=self._verify_all, daemon=True, name="quco-verify")
+            self._thread.start()
+
+    @property
+    def verifying(self) -> bool:
+        """Whether the background verification is still running (tests, benchmarks)."""
+        thread = getattr(self, "_thread", None)
+        return thread is not None and thread.is_alive()
 
     def _verify_all(self) -> None:
-        from quco.index.verified import stamp_lock, stamped, write_stamp
+        from quco.index.verified import stamp_lock, stamped, stats_of, write_stamp
 
         paths = [p for p, _ in self.files]
         with stamp_lock(self.stamp):
             if not stamped(self.stamp, paths):  # else another process verified them while this one waited
+                try:
+                    before = stats_of(paths)
+                except OSError:
+                    return  # a file went away: never verified, answers stay approx
                 for path, want in self.files:
                     problem = file_problem(path, want)
                     if problem is not None:
                         self.damage = problem
                         log.error("%s: queries are refused from now on", problem)
                         return
-                write_stamp(self.stamp, paths)
+                try:
+                    unchanged = stats_of(paths) == before
+                except OSError:
+                    unchanged = False
+                if not unchanged:  # replaced while being hashed: what was hashed is not what is open
+                    log.warning("index files changed while being verified; answers stay approximate")
+                    return
+                write_stamp(self.stamp, paths, before)
         self.verified = True
 
     def vouch(self, answers: list[A]) -> list[A]:

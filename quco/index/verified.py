@@ -1,7 +1,8 @@
 """Remembering that a large index was verified, so each process that opens it does not hash it again.
 
 A verification stamp records, for every file whose checksum was just found correct, its device,
-inode, size and modification time. A later open whose files all still have those exact stats
+inode, size, modification time and change time (which no copy can preserve: a file copied over a
+freed inode, with its mtime kept, is still a new file). A later open whose files all still have those exact stats
 takes them as verified; any change (a rebuild, `index add`, a copied or rewritten file) and the
 files are hashed again. Stamps live in the user's cache directory (``$QUCO_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/quco``, else ``~/.cache/quco``), never in the index: a read-only index works,
@@ -21,7 +22,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["cache_dir", "stamp_path", "stamped", "write_stamp", "record_verified", "stamp_lock"]
+__all__ = ["cache_dir", "stamp_path", "stamped", "stats_of", "write_stamp", "record_verified", "stamp_lock"]
 
 
 def cache_dir() -> Path:
@@ -37,11 +38,16 @@ def stamp_path(files: list[Path], manifest_checksum: str) -> Path:
     return cache_dir() / "verified" / f"{key[:32]}.json"
 
 
+def stats_of(files: list[Path]) -> list[list[int]]:
+    """What a stamp records of each file (device, inode, size, mtime, ctime)."""
+    return _stats(files)
+
+
 def _stats(files: list[Path]) -> list[list[int]]:
     out = []
     for p in files:
         st = p.stat()
-        out.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns])
+        out.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns])
     return out
 
 
@@ -53,14 +59,16 @@ def stamped(stamp: Path, files: list[Path]) -> bool:
         return False
 
 
-def write_stamp(stamp: Path, files: list[Path]) -> None:
-    """Record that these files were just verified; a cache that cannot be written is skipped."""
+def write_stamp(stamp: Path, files: list[Path], stats: list[list[int]] | None = None) -> None:
+    """Record that these files were just verified — as they were when hashing began (``stats``),
+    so a file replaced meanwhile is never stamped; a cache that cannot be written is skipped."""
     from quco.files.building import temporary_beside
 
     with contextlib.suppress(OSError):
         stamp.parent.mkdir(parents=True, exist_ok=True)
         with temporary_beside(stamp) as tmp:
-            tmp.write_text(json.dumps({"files": [str(p) for p in files], "stats": _stats(files)}))
+            tmp.write_text(json.dumps({"files": [str(p) for p in files],
+                                       "stats": stats if stats is not None else _stats(files)}))
             os.replace(tmp, stamp)
 
 
