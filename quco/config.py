@@ -279,24 +279,41 @@ def _coerce(name: str, value, origin: str):
 
 def load_settings(config_path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
                   **overrides) -> Settings:
+    """Settings from, in rising precedence: defaults, the user's config (``$XDG_CONFIG_HOME/quco/config.toml``,
+    else ``~/.config/quco/config.toml``), the project's ``[tool.quco]`` in ``./pyproject.toml``, the
+    project's ``quco.toml`` (or ``config_path`` / ``QUCO_CONFIG``, which must exist), ``QUCO_*``
+    variables, then ``overrides`` (command-line flags)."""
     env = os.environ if env is None else env
     settings = Settings()
-    path = Path(config_path) if config_path else Path(env.get("QUCO_CONFIG", "quco.toml"))
-    if config_path and not path.exists():
-        raise ConfigError(f"{path}: config file not found")
-    if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-        table = data.get("quco", data)
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [quco] must be a table")
-        unknown = sorted(set(table) - set(_TYPES))
-        if unknown:
-            raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
-        settings = replace(settings, **{k: _coerce(k, v, str(path)) for k, v in table.items()})
+    for path, table_of in _config_files(config_path, env):
+        settings = replace(settings, **_read_table(path, table_of))
     from_env = {field: _coerce(field, env[var], var) for var, field in _ENV.items() if env.get(var) not in (None, "")}
     settings = replace(settings, **from_env)
     given = {k: v for k, v in overrides.items() if v is not None}
     return replace(settings, **{k: _coerce(k, v, "--" + k.replace("_", "-")) for k, v in given.items()})
+
+
+def _config_files(config_path, env: Mapping[str, str]) -> list[tuple[Path, Any]]:
+    """The configuration files that exist, lowest precedence first, each with how to find its table."""
+    explicit = config_path or env.get("QUCO_CONFIG")
+    if config_path and not Path(config_path).exists():
+        raise ConfigError(f"{config_path}: config file not found")
+    home = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config")
+    files: list[tuple[Path, Any]] = [(Path(home) / "quco" / "config.toml", lambda d: d.get("quco", d))]
+    files.append((Path("pyproject.toml"), lambda d: d.get("tool", {}).get("quco", {})))
+    files.append((Path(explicit) if explicit else Path("quco.toml"), lambda d: d.get("quco", d)))
+    return [(p, table_of) for p, table_of in files if p.is_file()]
+
+
+def _read_table(path: Path, table_of) -> dict:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    table = table_of(data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: the quco settings must be a table")
+    unknown = sorted(set(table) - set(_TYPES))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    return {k: _coerce(k, v, str(path)) for k, v in table.items()}

@@ -152,3 +152,28 @@ def test_cli_score_streams_stdin_to_stdout(small_index, tmp_path):
     assert "scored 2 of 3 rows into standard output" in proc.stderr
     errors = [json.loads(line) for line in (tmp_path / "quco-errors.jsonl").read_text().splitlines()]
     assert errors[0]["row"] == 3  # the malformed row is kept, not lost
+
+
+def test_settings_precedence_user_pyproject_project_env_flags(tmp_path, monkeypatch):
+    from quco.config import load_settings
+    from quco.errors import ConfigError
+
+    home = tmp_path / "xdg"
+    (home / "quco").mkdir(parents=True)
+    (home / "quco" / "config.toml").write_text('[quco]\nwindow = 10\nmodel = "rules"\nmode = "quco"\nindex = "u.duckdb"\n')
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.quco]\nwindow = 20\nmode = "evidence"\n')
+    monkeypatch.chdir(proj)
+    env = {"XDG_CONFIG_HOME": str(home)}
+    s = load_settings(env=env)
+    assert (s.window, s.model, s.mode, s.index) == (20, "rules", "evidence", "u.duckdb")  # pyproject over user
+    (proj / "quco.toml").write_text("[quco]\nwindow = 30\n")
+    assert load_settings(env=env).window == 30  # quco.toml over pyproject
+    assert load_settings(env={**env, "QUCO_WINDOW": "40"}).window == 40
+    assert load_settings(env={**env, "QUCO_WINDOW": "40"}, window=50).window == 50
+    (proj / "pyproject.toml").write_text('[tool.quco]\nwindw = 20\n')
+    with pytest.raises(ConfigError, match="pyproject.toml: unknown setting"):
+        load_settings(env=env)
+    proc = run_cli("check", "Who?", "--json", cwd=proj, env=env)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "windw" in proc.stderr
