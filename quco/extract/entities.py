@@ -43,17 +43,18 @@ def _is_propn(tok) -> bool:
     return tok.pos_ == "PROPN" or tok.tag_ in ("NNP", "NNPS")
 
 
-def _sent_initial(tok, toks: list | None = None) -> bool:
+def _sent_initial(tok, toks: list) -> bool:
+    """Does ``tok`` open a sentence (or a quotation, a parenthesis)? ``toks``: the doc's tokens."""
     i = tok.i
     if i == 0:
         return True
-    prev = (toks[i - 1] if toks is not None else tok.doc[i - 1]).text
+    prev = toks[i - 1].text
     return prev in {".", "!", "?", ":", ";", '"', "“", "(", "\n"} or prev.endswith("\n")
 
 
-def capitalised_runs(doc, *, has_pos: bool) -> list:
+def capitalised_runs(doc, toks: list, *, has_pos: bool) -> list:
+    """``toks``: ``list(doc)``, built once by the caller (indexing a Doc builds a new Token each time)."""
     spans = []
-    toks = list(doc)  # one Token object per position: indexing a Doc builds a new one on every access
     cap = [_is_cap(t) for t in toks]
     n = len(toks)
     i = 0
@@ -111,9 +112,8 @@ def _title_opener(toks: list, i: int, start: int, whole: bool) -> bool:
     return whole or rest.is_stop and rest.lower_ not in ("and", "or", "of", "the")
 
 
-def quoted_spans(doc, text: str | None = None) -> list:
-    """``text``: ``doc.text`` when the caller has it (spaCy rebuilds it from the tokens on each access)."""
-    text = doc.text if text is None else text
+def quoted_spans(doc, text: str) -> list:
+    """``text``: ``doc.text``, read once by the caller (spaCy rebuilds it from the tokens on each access)."""
     if '"' not in text and "“" not in text:
         return []
     spans = []
@@ -125,9 +125,9 @@ def quoted_spans(doc, text: str | None = None) -> list:
     return spans
 
 
-def year_spans(doc, text: str | None = None) -> list:
+def year_spans(doc, text: str) -> list:
     spans = []
-    for m in _YEAR.finditer(doc.text if text is None else text):
+    for m in _YEAR.finditer(text):
         span = doc.char_span(m.start(), m.end(), alignment_mode="strict")
         if span is not None:
             spans.append(span)
@@ -153,15 +153,15 @@ def entity_spans(doc, *, has_model: bool) -> list:
     """Cleaned, non-overlapping entity spans of ``doc`` in text order."""
     candidates: list[tuple[int, int, str]] = []
     text = doc.text
+    toks = list(doc)
     if has_model:
         for ent in doc.ents:
             if ent.label_ in KEEP_LABELS and (ent.label_ != "DATE" or any(c.isdigit() for c in ent.text)):
                 candidates.append((ent.start, ent.end, ent.label_))
     else:
         candidates.extend((s.start, s.end, "YEAR") for s in year_spans(doc, text))
-    candidates.extend((s.start, s.end, "PROPN") for s in capitalised_runs(doc, has_pos=has_model))
+    candidates.extend((s.start, s.end, "PROPN") for s in capitalised_runs(doc, toks, has_pos=has_model))
     candidates.extend((s.start, s.end, "QUOTED") for s in quoted_spans(doc, text))
-    toks = list(doc)
     cleaned = [c for c in (_clean(doc, toks, *cand) for cand in candidates) if c is not None]
     return _join_name_parts(sorted(filter_spans(cleaned), key=lambda s: s.start))
 

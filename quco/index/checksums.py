@@ -76,6 +76,7 @@ class Verification:
         self.files = list(files)
         self.damage: str | None = None
         self.verified = True
+        self._thread: threading.Thread | None = None  # the background verification, when one runs
         if sum(p.stat().st_size for p, _ in self.files if p.exists()) <= limit:
             for path, want in self.files:
                 problem = file_problem(path, want)
@@ -92,8 +93,7 @@ class Verification:
     @property
     def verifying(self) -> bool:
         """Whether the background verification is still running (tests, benchmarks)."""
-        thread = getattr(self, "_thread", None)
-        return thread is not None and thread.is_alive()
+        return self._thread is not None and self._thread.is_alive()
 
     def _verify_all(self) -> None:
         from quco.index.verified import stamp_lock, stamped, stats_of, write_stamp

@@ -40,10 +40,6 @@ def stamp_path(files: list[Path], manifest_checksum: str) -> Path:
 
 def stats_of(files: list[Path]) -> list[list[int]]:
     """What a stamp records of each file (device, inode, size, mtime, ctime)."""
-    return _stats(files)
-
-
-def _stats(files: list[Path]) -> list[list[int]]:
     out = []
     for p in files:
         st = p.stat()
@@ -54,7 +50,7 @@ def _stats(files: list[Path]) -> list[list[int]]:
 def stamped(stamp: Path, files: list[Path]) -> bool:
     """Whether a stamp says these files were verified and none has changed since."""
     try:
-        return json.loads(stamp.read_text()).get("stats") == _stats(files)
+        return json.loads(stamp.read_text()).get("stats") == stats_of(files)
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -68,7 +64,7 @@ def write_stamp(stamp: Path, files: list[Path], stats: list[list[int]] | None = 
         stamp.parent.mkdir(parents=True, exist_ok=True)
         with temporary_beside(stamp) as tmp:
             tmp.write_text(json.dumps({"files": [str(p) for p in files],
-                                       "stats": stats if stats is not None else _stats(files)}))
+                                       "stats": stats if stats is not None else stats_of(files)}))
             os.replace(tmp, stamp)
 
 

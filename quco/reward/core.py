@@ -146,7 +146,7 @@ class Reward:
             pairs = [p for p in pairs if p.head_count is not None or p.error is not None]
         claims = tuple(self._claim(p) for p in pairs)
         unknown = sum(c.error is not None for c in claims)
-        scores = [c.score for c in claims if c.score is not None]
+        scores = [c.score for c in claims]
         if self.scheme == "corver":
             value = scores[0] if scores else None
         else:

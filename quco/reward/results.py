@@ -19,7 +19,7 @@ class ClaimReward:
     expected: float | None = None
     association: float | None = None
     risk: float | None = None
-    score: float | None = None  # None: unknown, scored by the unknown policy
+    score: float = 0.0  # what the claim contributes (an unknown count: scored by the unknown policy)
     approx: bool = False
     error: str | None = None
 

@@ -269,8 +269,7 @@ def _add_reward_route(app, svc: _Service, models: SimpleNamespace, settings) -> 
     @_post(app, "/v1/reward", req=models.RewardRequest)
     async def reward(req: Any = Body(...)):
         prompts, completions = _reward_items(req)
-        chars = sum(len(json.dumps(x, ensure_ascii=False)) for x in (prompts or [])) + \
-            sum(len(json.dumps(x, ensure_ascii=False)) for x in completions)
+        chars = sum(len(json.dumps(x, ensure_ascii=False)) for x in [*(prompts or []), *completions])
         if chars > svc.max_request_chars:
             raise HTTPException(413, f"the request holds {chars:,} characters of prompts and completions; "
                                      f"the limit is {svc.max_request_chars:,} (split it into several requests)")
@@ -373,9 +372,8 @@ def _get_ready(svc: _Service) -> None:
     """Load the model, answer one check and start the check workers, then say ready. A failure is
     logged and readiness is still set: requests then fail with their own error, not by waiting."""
     try:
-        detector = svc.holder.current()
-        detector.extractor.nlp  # noqa: B018 - the spaCy pipeline, loaded once, before any request needs it
-        detector.check_many([("Is the service ready?", "The service is ready.")])
+        # loads the spaCy pipeline and touches the index, before any request needs them
+        svc.holder.current().check_many([("Is the service ready?", "The service is ready.")])
     except Exception as exc:
         log.warning("warm-up check failed: %s", exc)
     try:
