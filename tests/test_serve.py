@@ -30,7 +30,9 @@ def free_port():
 
 
 class Server:
-    def __init__(self, index, port=None, token=TOKEN, workers=1, extra_env=None, args=()):
+    def __init__(self, index, port=None, token=TOKEN, workers=1, extra_env=None, args=(), ready=True):
+        """Starts `quco serve`; returns once /readyz answers 200 (as an orchestrator would wait), or
+        with ready=False as soon as the server listens (/healthz)."""
         self.port = port or free_port()
         env = {**os.environ, "QUCO_API_TOKEN": token or "", **(extra_env or {})}
         env.pop("QUCO_CONFIG", None)
@@ -41,8 +43,9 @@ class Server:
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
-                if self.request("GET", "/healthz", auth=False)[0] == 200:
+                if self.request("GET", "/readyz" if ready else "/healthz", auth=False)[0] == 200:
                     return
+                time.sleep(0.1)
             except OSError:
                 time.sleep(0.1)
         self.stop()
@@ -90,7 +93,7 @@ def server(index):
 def test_readiness_and_first_check_after_start(index):
     """A check sent the moment the server listens waits for the warm-up instead of timing out;
     /readyz says 503 (starting) until a check can be answered, then 200; /healthz is liveness."""
-    srv = Server(index)  # returns as soon as /healthz answers
+    srv = Server(index, ready=False)  # returns as soon as /healthz answers
     try:
         status, report = srv.request("POST", "/v1/check", {"question": "Who wrote Hamlet?",
                                                            "draft": "Hamlet was written by Charles Dickens."})
