@@ -91,7 +91,7 @@ def main() -> int:
                     reward(prompts=warm_p, completions=warm_c)
 
                     def once(reward=reward, backend=reward.detector.backend):
-                        backend._pairs.clear()  # the claims of this batch are new to the cache, as in training
+                        backend.forget_pairs()  # the claims of this batch are new to the cache, as in training
                         reward(prompts=prompts, completions=completions)
 
                     s = timed(once, args.repeat)

@@ -58,6 +58,11 @@ class CachedBackend(CountBackend):
     def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
         return self.backend.titles_many(phrases, limit)
 
+    def forget_pairs(self) -> None:
+        """Drop the cached co-occurrences, keeping the counts: a batch timed after it pays for its
+        claims' pairs as a training step's new completions do, while their prompts' entities hit."""
+        self._pairs.clear()
+
     def clear_caches(self) -> None:
         self._counts.clear()
         self._pairs.clear()

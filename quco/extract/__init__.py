@@ -87,38 +87,45 @@ class Extractor:
         from quco.extract.entities import entity_spans
 
         has_model = self.has_model
-        return [tuple(_entity(s) for s in entity_spans(doc, has_model=has_model)) for doc in self._docs(texts, need_parse=False)]
+        out = []
+        for text, doc in zip(texts, self._docs(texts, need_parse=False)):
+            out.append(tuple(_entity(s, text) for s in entity_spans(doc, has_model=has_model, text=text)))
+        return out
 
     def _sentences_many(self, texts: Sequence[str]) -> list[tuple[Sentence, ...]]:
         from quco.extract.entities import entity_spans
+        from quco.extract.spans import sentence_spans, span_text
         from quco.extract.triplets import sentence_triplets
 
         has_model = self.has_model
         out = []
-        for doc in self._docs(texts, need_parse=True):
-            spans = entity_spans(doc, has_model=has_model)
+        # A doc's text is the text it was made from (spaCy rebuilds ``doc.text`` from the tokens on
+        # each access); a span's text is a slice of it.
+        for text, doc in zip(texts, self._docs(texts, need_parse=True)):
+            spans = entity_spans(doc, has_model=has_model, text=text)
             chunks = _noun_phrases(doc) if has_model else []
             in_subject = _subject_tokens(doc) if has_model else set()
             sentences = []
             context = None  # what a pronoun subject refers to: the latest head, else first entity
-            for k, sent in enumerate(doc.sents):
+            for k, sent in enumerate(sentence_spans(doc)):
                 ents = [s for s in spans if s.start >= sent.start and s.end <= sent.end]
                 triplets = sentence_triplets(sent, ents, has_parse=has_model, context=context)
                 if triplets:
                     context = triplets[0].head
                 elif ents and context is None:
-                    context = ents[0].text
+                    context = span_text(text, ents[0])
+                phrases = ents + [c for c in chunks if c.start >= sent.start and c.end <= sent.end]
                 sentences.append(
                     Sentence(
                         index=k,
-                        text=sent.text.strip(),
+                        text=span_text(text, sent).strip(),
                         start=sent.start_char,
                         end=sent.end_char,
-                        entities=tuple(_entity(s) for s in ents),
+                        entities=tuple(_entity(s, text) for s in ents),
                         triplets=tuple(triplets),
-                        claims=_phrases([c.text for c in ents + [c for c in chunks if c.start >= sent.start and c.end <= sent.end]
-                                         if not any(t.i in in_subject for t in c)]) or _predicate_run(sent, in_subject),
-                        subjects=_phrases([e.text for e in ents if any(t.i in in_subject for t in e)]),
+                        claims=_phrases([span_text(text, c) for c in phrases if not _within(c, in_subject)])
+                        or _predicate_run(sent, in_subject),
+                        subjects=_phrases([span_text(text, e) for e in ents if _within(e, in_subject)]),
                     )
                 )
             out.append(tuple(s for s in sentences if s.text))
@@ -129,8 +136,8 @@ class Extractor:
 
         has_model = self.has_model
         out = []
-        for doc in self._docs(texts, need_parse=True):
-            phrases = [s.text for s in entity_spans(doc, has_model=has_model)]
+        for text, doc in zip(texts, self._docs(texts, need_parse=True)):
+            phrases = [s.text for s in entity_spans(doc, has_model=has_model, text=text)]
             if has_model:
                 phrases.extend(c.text for c in _noun_phrases(doc))
             found = _phrases(phrases)
@@ -233,9 +240,18 @@ def _subject_tokens(doc) -> set[int]:
     return out
 
 
+def _within(span, tokens: set[int]) -> bool:
+    """Does ``span`` have a token among ``tokens`` (indices)? Read from the span's bounds: iterating
+    a span builds a Token object per token."""
+    return bool(tokens) and any(i in tokens for i in range(span.start, span.end))
+
+
 def _phrases(texts) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t for t in texts if t.strip()))
 
 
-def _entity(span) -> Entity:
-    return Entity(text=span.text, label=span.label_, start=span.start_char, end=span.end_char)
+def _entity(span, text: str) -> Entity:
+    """``text``: the doc's text, read once (see ``span_text``)."""
+    from quco.extract.spans import span_text
+
+    return Entity(text=span_text(text, span), label=span.label_, start=span.start_char, end=span.end_char)

@@ -149,10 +149,11 @@ def _clean(doc, toks: list, start: int, end: int, label: str):
     return Span(doc, start, end, label=label or "PROPN")
 
 
-def entity_spans(doc, *, has_model: bool) -> list:
-    """Cleaned, non-overlapping entity spans of ``doc`` in text order."""
+def entity_spans(doc, *, has_model: bool, text: str | None = None) -> list:
+    """Cleaned, non-overlapping entity spans of ``doc`` in text order. ``text``: the text the doc
+    was made from, when the caller holds it (``doc.text`` is rebuilt from the tokens)."""
     candidates: list[tuple[int, int, str]] = []
-    text = doc.text
+    text = doc.text if text is None else text
     toks = list(doc)
     if has_model:
         for ent in doc.ents:
