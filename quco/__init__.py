@@ -15,6 +15,7 @@ _LAZY = {
     "Normalizer": ("quco.normalize", "Normalizer"),
     "QucoError": ("quco.errors", "QucoError"),
     "hook": ("quco.rag.pregen", "hook"),
+    "ahook": ("quco.rag.pregen", "ahook"),
     "score": ("quco.batch.api", "score"),
     "evaluate": ("quco.batch.api", "evaluate"),
     "Calibration": ("quco.decide.calibration", "Calibration"),

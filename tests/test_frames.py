@@ -84,3 +84,26 @@ def test_paired_answers_become_two_labelled_rows(settings, tmp_path):
         (1, "William Shakespeare", "correct", 1), (2, "Charles Dickens", "fabricated", 1)]
     with pytest.raises(quco.QucoError, match="pair fields"):
         quco.score(src, tmp_path / "p.jsonl", answer_field="x", pair_fields=("a", "b"), settings=settings)
+
+
+def test_score_takes_the_detector_you_hold(settings, tmp_path, monkeypatch):
+    """``quco.score(table, detector=d)`` gives what the same detector's settings give, in one
+    process and with two workers; with neither and no index configured, one error says how to
+    name one instead of looking for the CLI demo's index."""
+    detector = settings.detector()
+    table = pa.Table.from_pylist(ROWS)
+    by_settings = quco.score(table, answer_field="answer", id_field="id", settings=settings).to_pylist()
+    held = quco.score(table, answer_field="answer", id_field="id", detector=detector).to_pylist()
+    assert [r["answer_risk"] for r in held] == [r["answer_risk"] for r in by_settings]
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    stats = quco.score(src, tmp_path / "o.jsonl", answer_field="answer", detector=detector, workers=2)
+    assert stats.scored == 3 and stats.errors == 1
+    with pytest.raises(quco.QucoError, match="not both"):
+        quco.score(table, detector=detector, settings=settings)
+    monkeypatch.chdir(tmp_path)
+    for var in ("QUCO_INDEX", "QUCO_CONFIG", "QUCO_BACKEND"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    with pytest.raises(quco.QucoError, match="no index named: pass detector="):
+        quco.score(table, answer_field="answer")

@@ -18,9 +18,10 @@ import shutil
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 
+from quco.batch.held import HeldDetector
 from quco.batch.rows import PAIR_ANSWER, REPORT_COLUMNS, chunks, count_rows, file_format, iter_rows
 from quco.batch.worker import init_worker, raise_init_error, score_chunk
 from quco.errors import AllRowsFailed, OutputError, SourceError, UsageError
@@ -164,6 +165,8 @@ def score_file(input: str | os.PathLike, output: str | os.PathLike, *, settings,
 
 def _settings_inputs(settings) -> list[str]:
     """Files the run reads through its settings: the index, and the API answer cache."""
+    if isinstance(settings, HeldDetector):
+        return settings.inputs()
     if settings.backend == "infinigram-api":
         return [settings.api_cache] if settings.api_cache and settings.api_cache.lower() != "none" else []
     return [settings.index]
@@ -302,7 +305,7 @@ def _manifest(src: Path, fields: dict, chunk_size: int, settings) -> dict:
         "index_identity": settings.index_identity(),
         "fields": fields,
         "chunk_size": chunk_size,
-        "settings": {k: v for k, v in asdict(settings).items()},
+        "settings": asdict(settings) if is_dataclass(settings) else settings.record(),
     }
 
 

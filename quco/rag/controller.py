@@ -1,113 +1,50 @@
-"""QuCo-RAG's dynamic retrieval loop around any ``generate(prompt) -> str``.
+"""``Controller``: QuCo-RAG's dynamic retrieval loop (``quco.rag.loop``) around any
+``generate(prompt) -> str`` and ``retrieve(query, k)``, run four ways from the same steps:
 
-1. Stage 1: if the question's entities are rare in the corpus, retrieve with the question first.
-2. Generate. Verify the draft sentence by sentence (stage 2). At the first sentence whose claim
-   the corpus does not support, truncate the draft there, retrieve with that claim's
-   "head relation" (or the question), and regenerate from the verified prefix with the new
-   context.
-3. Stop when the verified text contains the final-answer marker, when the generator adds nothing,
-   or at ``max_rounds``. Every round is kept in a trace that serialises to JSON.
+* ``run(question)`` and ``stream(question)`` call ``generate``, ``retrieve`` and the detector in
+  the caller's thread;
+* ``arun(question)`` and ``astream(question)`` run in an event loop: ``async def`` callables (and a
+  detector's ``acheck_*``) are awaited, plain ones run in the loop's thread pool, so the loop is
+  never blocked by a parse or a blocking client.
+
+The streams give ``ControllerEvent``s: each round as it ends, each verified sentence, the result.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Protocol
 
-from quco.decide.report import RiskReport
 from quco.errors import UsageError
-from quco.rag.retrieve import Passage, as_retriever
+from quco.rag.loop import (
+    DEFAULT_MARKER,
+    Call,
+    ControllerEvent,
+    ControllerResult,
+    LoopConfig,
+    Round,
+    default_prompt,
+    steps,
+)
+from quco.rag.retrieve import Passage, as_passages
+
+__all__ = ["DEFAULT_MARKER", "Controller", "ControllerEvent", "ControllerResult", "Round", "default_prompt"]
 
 
 class Generate(Protocol):
     def __call__(self, prompt: str, /) -> str: ...
 
 
-DEFAULT_MARKER = "So the answer is"
-
-
-def default_prompt(question: str, passages: Sequence[Passage], answer_so_far: str, marker: str) -> str:
-    parts = []
-    if passages:
-        parts.append("Context:")
-        for i, p in enumerate(passages, 1):
-            title = f"({p.title}) " if p.title else ""
-            parts.append(f"[{i}] {title}{p.text.strip()}")
-        parts.append("")
-    parts.append(f'Answer the question step by step, then finish with "{marker}: <answer>."')
-    parts.append(f"Question: {question}")
-    parts.append(f"Answer: {answer_so_far}".rstrip())
-    return "\n".join(parts)
-
-
-@dataclass(frozen=True)
-class Round:
-    number: int
-    action: str  # "retrieve-before-generation", "accept", "truncate-and-retrieve", "stop-round-limit"
-    report: RiskReport | None
-    prompt: str | None = None
-    generated: str | None = None
-    draft: str | None = None
-    kept: str | None = None
-    query: str | None = None
-    passages: tuple[Passage, ...] = ()
-    timings_ms: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {
-            "number": self.number,
-            "action": self.action,
-            "report": None if self.report is None else self.report.to_dict(),
-            "prompt": self.prompt,
-            "generated": self.generated,
-            "draft": self.draft,
-            "kept": self.kept,
-            "query": self.query,
-            "passages": [p.to_dict() for p in self.passages],
-            "timings_ms": dict(self.timings_ms),
-        }
-
-
-@dataclass(frozen=True)
-class ControllerResult:
-    question: str
-    answer: str  # the final text: verified, unless the round limit stopped the loop (see ``verified``)
-    verified: bool  # no sentence of ``answer`` was flagged
-    retrieved: bool  # retrieval happened at least once
-    rounds: tuple[Round, ...]
-    timings_ms: dict = field(default_factory=dict)
-
-    @property
-    def final_answer(self) -> str | None:
-        """The text after the last final-answer marker, if any."""
-        marker = DEFAULT_MARKER.lower()
-        low = self.answer.lower()
-        i = low.rfind(marker)
-        if i < 0:
-            return None
-        return self.answer[i + len(marker) :].lstrip(" :").strip().rstrip(".") or None
-
-    def to_dict(self) -> dict:
-        return {
-            "question": self.question,
-            "answer": self.answer,
-            "final_answer": self.final_answer,
-            "verified": self.verified,
-            "retrieved": self.retrieved,
-            "rounds": [r.to_dict() for r in self.rounds],
-            "timings_ms": dict(self.timings_ms),
-        }
-
-
 class Controller:
-    """``Controller(generate, retrieve, detector).run(question) -> ControllerResult``."""
+    """``Controller(generate, retrieve, detector).run(question) -> ControllerResult``; ``arun``,
+    ``stream`` and ``astream`` likewise (see the module docstring)."""
 
     def __init__(
         self,
-        generate: Generate,
-        retrieve: Callable[[str, int], Sequence[Passage]],
+        generate: Generate | Callable[[str], Any],
+        retrieve: Callable[[str, int], Any],
         detector,
         *,
         max_rounds: int = 4,
@@ -123,86 +60,89 @@ class Controller:
         if query not in ("triplet", "question"):
             raise UsageError(f"query must be 'triplet' or 'question', not {query!r}")
         self.generate = generate
-        self.retrieve = as_retriever(retrieve)
+        self.retrieve = retrieve
         self.detector = detector
-        self.max_rounds = max_rounds
-        self.k = k
-        self.query_mode = query
-        self.final_marker = final_marker
-        self.prompt = prompt
+        self.config = LoopConfig(max_rounds=max_rounds, k=k, query_mode=query, final_marker=final_marker, prompt=prompt)
 
+    # -- in the caller's thread ---------------------------------------------------------------
     def run(self, question: str) -> ControllerResult:
-        t_start = time.perf_counter()
-        rounds: list[Round] = []
-        passages: list[Passage] = []
-        t = time.perf_counter()
-        first = self.detector.check_question(question)
-        check_ms = _ms(t)
-        if first.retrieve:
-            t = time.perf_counter()
-            passages = self.retrieve(question, self.k)
-            rounds.append(Round(0, "retrieve-before-generation", first, query=question, passages=tuple(passages),
-                                timings_ms={"check": check_ms, "retrieve": _ms(t)}))
-        else:
-            rounds.append(Round(0, "no-retrieval-needed", first, timings_ms={"check": check_ms}))
+        return _result(self.stream(question))
 
-        answer, verified = "", True
-        for number in range(1, self.max_rounds + 1):
-            prompt = self.prompt(question, passages, answer, self.final_marker)
-            t = time.perf_counter()
-            generated = self.generate(prompt)
-            gen_ms = _ms(t)
-            if not isinstance(generated, str):
-                raise UsageError(f"generate returned {type(generated).__name__}, expected str")
-            draft = _join(answer, generated)
-            t = time.perf_counter()
-            report = self.detector.check_draft(question, draft)
-            timings = {"generate": gen_ms, "check": _ms(t)}
-            flagged = report.flagged
-            # Sentences kept from earlier rounds were verified then; only new text can be flagged.
-            if flagged is not None and flagged.start >= len(answer):
-                kept = report.truncated_draft(draft)
-                query = self._query(question, report)
-                if number == self.max_rounds:
-                    rounds.append(Round(number, "stop-round-limit", report, prompt, generated, draft, kept,
-                                        timings_ms=timings))
-                    answer, verified = draft, False
-                    break
-                t = time.perf_counter()
-                passages = self.retrieve(query, self.k)
-                timings["retrieve"] = _ms(t)
-                rounds.append(Round(number, "truncate-and-retrieve", report, prompt, generated, draft, kept,
-                                    query, tuple(passages), timings))
-                answer = kept
-                continue
-            rounds.append(Round(number, "accept", report, prompt, generated, draft, draft, timings_ms=timings))
-            done = not generated.strip() or self.final_marker.lower() in draft.lower()
-            answer = draft
-            if done:
-                break
-        return ControllerResult(
-            question=question,
-            answer=answer,
-            verified=verified,
-            retrieved=any(r.passages or r.query for r in rounds),
-            rounds=tuple(rounds),
-            timings_ms={"total": _ms(t_start)},
-        )
+    def stream(self, question: str) -> Iterator[ControllerEvent]:
+        loop = steps(question, self.config)
+        value: Any = None
+        while True:
+            try:
+                item = loop.send(value)
+            except StopIteration as done:
+                yield ControllerEvent("result", result=done.value)
+                return
+            if isinstance(item, Call):
+                value = self._do(item)
+            else:
+                value = None
+                yield item
 
-    def _query(self, question: str, report: RiskReport) -> str:
-        if self.query_mode == "question":
-            return question
-        flagged = report.flagged
-        if flagged is not None and flagged.triplet is not None:
-            return flagged.triplet.query
-        return report.suggested_query or (flagged.lone_entity if flagged is not None else None) or question
+    def _do(self, call: Call) -> Any:
+        if call.kind == "generate":
+            out = self.generate(*call.args)
+            if inspect.isawaitable(out):
+                raise UsageError("generate is async: use arun or astream")
+            return out
+        if call.kind == "retrieve":
+            return as_passages(self.retrieve(*call.args))
+        return getattr(self.detector, call.kind)(*call.args)
+
+    # -- in an event loop ---------------------------------------------------------------------
+    async def arun(self, question: str) -> ControllerResult:
+        result = None
+        async for event in self.astream(question):
+            result = event.result if event.kind == "result" else result
+        assert result is not None
+        return result
+
+    async def astream(self, question: str) -> AsyncIterator[ControllerEvent]:
+        loop = steps(question, self.config)
+        value: Any = None
+        while True:
+            try:
+                item = loop.send(value)
+            except StopIteration as done:
+                yield ControllerEvent("result", result=done.value)
+                return
+            if isinstance(item, Call):
+                value = await self._ado(item)
+            else:
+                value = None
+                yield item
+
+    async def _ado(self, call: Call) -> Any:
+        if call.kind == "generate":
+            return await _off_loop(self.generate, *call.args)
+        if call.kind == "retrieve":
+            return as_passages(await _off_loop(self.retrieve, *call.args))
+        async_check = getattr(self.detector, "a" + call.kind, None)
+        if async_check is not None:
+            return await async_check(*call.args)
+        return await asyncio.to_thread(getattr(self.detector, call.kind), *call.args)
 
 
-def _join(prefix: str, new: str) -> str:
-    if not prefix:
-        return new.strip()
-    return f"{prefix.rstrip()} {new.strip()}".strip()
+async def _off_loop(fn: Callable, *args) -> Any:
+    """``fn(*args)`` awaited when it is async, else run in the event loop's thread pool."""
+    if is_async(fn):
+        return await fn(*args)
+    out = await asyncio.to_thread(fn, *args)
+    return await out if inspect.isawaitable(out) else out
 
 
-def _ms(t: float) -> float:
-    return round((time.perf_counter() - t) * 1000, 3)
+def is_async(fn: Callable) -> bool:
+    """Is ``fn`` an ``async def`` function, or an object whose ``__call__`` is one?"""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
+
+
+def _result(events: Iterator[ControllerEvent]) -> ControllerResult:
+    result = None
+    for event in events:
+        result = event.result if event.kind == "result" else result
+    assert result is not None  # a stream always ends with its result
+    return result

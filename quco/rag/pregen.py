@@ -1,18 +1,21 @@
 """One-line adoption: ``quco.hook(question)`` and ``quco.guard(generate, retrieve=...)``.
 
-``hook`` is the pre-generation check (stage 1) as a function. ``guard`` wraps the caller's
-``generate``: when stage 1 fires it retrieves and puts the passages into the prompt, otherwise it
-calls ``generate`` with the question unchanged. Without an explicit detector both use the one
+``hook`` is the pre-generation check (stage 1) as a function (``ahook`` for async code). ``guard``
+wraps the caller's ``generate``: when stage 1 fires it retrieves and puts the passages into the
+prompt, otherwise it calls ``generate`` with the question unchanged; an ``async def`` generate gets
+an async wrapper, whose check and retrieval never block the event loop. Without an explicit detector both use the one
 configured by ``quco.toml`` / ``QUCO_*`` (built once, on first use).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 import threading
 from collections.abc import Callable, Sequence
 
-from quco.rag.retrieve import Passage, as_retriever
+from quco.rag.retrieve import Passage, as_passages, as_retriever
 
 _default = None
 _default_lock = threading.Lock()
@@ -32,6 +35,12 @@ def default_detector():
 def hook(question: str, *, detector=None):
     """Stage 1 before generation: a ``RiskReport`` whose ``retrieve`` says whether to retrieve."""
     return (detector or default_detector()).check_question(question)
+
+
+async def ahook(question: str, *, detector=None):
+    """``hook`` for async code: the check runs off the event loop (``Detector.acheck_question``)."""
+    d = detector or await asyncio.to_thread(default_detector)
+    return await d.acheck_question(question)
 
 
 def context_prompt(question: str, passages: Sequence[Passage]) -> str:
@@ -60,6 +69,9 @@ def guard(
     retriever = as_retriever(retrieve)
 
     def wrap(fn: Callable[[str], str]):
+        if inspect.iscoroutinefunction(fn):
+            return _async_guarded(fn, retrieve, detector, k, prompt, on_report)
+
         @functools.wraps(fn)
         def guarded(question: str, *args, **kwargs):
             report = hook(question, detector=detector)
@@ -71,3 +83,19 @@ def guard(
         return guarded
 
     return wrap if generate is None else wrap(generate)
+
+
+def _async_guarded(fn, retrieve, detector, k, prompt, on_report):
+    @functools.wraps(fn)
+    async def guarded(question: str, *args, **kwargs):
+        report = await ahook(question, detector=detector)
+        passages: list[Passage] = []
+        if report.retrieve:
+            found = retrieve(question, k) if inspect.iscoroutinefunction(retrieve) else \
+                asyncio.to_thread(retrieve, question, k)
+            passages = as_passages(await found)
+        if on_report is not None:
+            on_report(report, passages)
+        return await fn(prompt(question, passages) if passages else question, *args, **kwargs)
+
+    return guarded

@@ -117,16 +117,21 @@ def as_retriever(retrieve: Callable) -> Callable[[str, int], list[Passage]]:
     """Accept a plain callable returning Passages, dicts or strings; always give Passages."""
 
     def call(query: str, k: int) -> list[Passage]:
-        out = []
-        for item in retrieve(query, k) or []:
-            if isinstance(item, Passage):
-                out.append(item)
-            elif isinstance(item, str):
-                out.append(Passage(text=item))
-            elif isinstance(item, dict) and "text" in item:
-                out.append(Passage(**{f: item[f] for f in ("text", "title", "doc_id", "score") if f in item}))
-            else:
-                raise QueryError(f"retriever returned {type(item).__name__}; expected Passage, dict with 'text' or str")
-        return out
+        return as_passages(retrieve(query, k))
 
     return call
+
+
+def as_passages(items) -> list[Passage]:
+    """A retriever's answer (Passages, dicts with "text", or strings; None for nothing) as Passages."""
+    out = []
+    for item in items or []:
+        if isinstance(item, Passage):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(Passage(text=item))
+        elif isinstance(item, dict) and "text" in item:
+            out.append(Passage(**{f: item[f] for f in ("text", "title", "doc_id", "score") if f in item}))
+        else:
+            raise QueryError(f"retriever returned {type(item).__name__}; expected Passage, dict with 'text' or str")
+    return out
