@@ -18,7 +18,7 @@ import shutil
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from quco.batch.held import HeldDetector
@@ -305,7 +305,7 @@ def _manifest(src: Path, fields: dict, chunk_size: int, settings) -> dict:
         "index_identity": settings.index_identity(),
         "fields": fields,
         "chunk_size": chunk_size,
-        "settings": asdict(settings) if is_dataclass(settings) else settings.record(),
+        "settings": settings.record() if isinstance(settings, HeldDetector) else asdict(settings),
     }
 
 
