@@ -201,6 +201,8 @@ def test_flashrag_judger(small, rules_extractor):
 
 
 def test_langchain_stage_two_runnable_and_a_closed_gate_you_can_see(small, rules_extractor):
+    import asyncio
+
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
     from langchain_core.runnables import RunnableLambda
 
@@ -217,29 +219,67 @@ def test_langchain_stage_two_runnable_and_a_closed_gate_you_can_see(small, rules
             if ev["event"] == "on_custom_event" and ev["name"] == "quco_gate":
                 events.append(ev["data"])
 
-    import asyncio
-
     asyncio.run(collect())
     assert events and events[0]["retrieve"] is False and events[0]["query"] == "Who wrote Hamlet?"
-    assert gated.last_report is not None and gated.last_report.retrieve is False  # closed, not "no hits"
+    assert events[0]["report"]["retrieve"] is False  # closed, not "no hits", and plain JSON
+    assert not hasattr(gated, "last_report")  # no state shared between calls
 
     # Stage 2: the first draft pairs Hamlet with Charles Dickens (never together in the corpus):
     # flagged, truncated, retrieved with the claim, regenerated; the second draft is accepted.
-    llm = FakeListChatModel(responses=["Hamlet was written by Charles Dickens.",
-                                       "Hamlet was written by William Shakespeare. So the answer is Shakespeare."])
-    out = quco_verify(llm, bm25, detector, max_rounds=3).invoke({"question": "Who wrote Hamlet?"})
+    replies = ["Hamlet was written by Charles Dickens.",
+               "Hamlet was written by William Shakespeare. So the answer is Shakespeare."]
+    verify = quco_verify(FakeListChatModel(responses=replies), bm25, detector, max_rounds=3)
+    out = verify.invoke({"question": "Who wrote Hamlet?"})
     actions = [r["action"] for r in out["rounds"]]
     assert actions == ["no-retrieval-needed", "truncate-and-retrieve", "accept"], actions
     assert out["verified"] and out["retrieved"] and out["final_answer"] == "Shakespeare"
-    assert out["report"].draft_checked and not out["report"].retrieve
+    assert out["report"]["draft_checked"] and not out["report"]["retrieve"]
     assert out["rounds"][1]["query"].startswith("Hamlet")
-    streamed = list(quco_verify(FakeListChatModel(responses=["So the answer is Shakespeare."]), bm25,
-                                detector).stream("Who wrote Hamlet?"))
-    assert len(streamed) == 1 and streamed[0]["verified"]  # a runnable like any other: invoke, batch, stream
+    assert out["answer"] == "Hamlet was written by William Shakespeare. So the answer is Shakespeare."
+    assert json.loads(json.dumps(out)) == out  # plain JSON: LangGraph checkpoints and logs take it as is
+
+    # Streaming: a chunk per verified sentence (the flagged one never appears), then the rest;
+    # each round is an event. Sync and async give the same chunks, and they add up to invoke's output.
+    streamed = list(quco_verify(FakeListChatModel(responses=replies), bm25, detector, max_rounds=3)
+                    .stream("Who wrote Hamlet?"))
+    assert [c["answer"] for c in streamed[:-1]] == ["Hamlet was written by William Shakespeare.",
+                                                   " So the answer is Shakespeare."]
+    total = streamed[0]
+    for c in streamed[1:]:
+        total = total + c
+    assert _untimed(total) == _untimed(out)
+
+    async def astream():
+        chunks, rounds = [], []
+        chain = quco_verify(FakeListChatModel(responses=replies), bm25, detector, max_rounds=3)
+        async for ev in chain.astream_events("Who wrote Hamlet?", version="v2"):
+            if ev["event"] == "on_custom_event" and ev["name"] == "quco_round":
+                rounds.append(ev["data"]["action"])
+            elif ev["event"] == "on_chain_stream" and ev["name"] == "quco_verify":
+                chunks.append(ev["data"]["chunk"])
+        return chunks, rounds
+
+    chunks, rounds = asyncio.run(astream())
+    assert _untimed(chunks) == _untimed(streamed) and rounds == actions
+    assert asyncio.run(gated.ainvoke("Who wrote Hamlet?")) == []
+    gate = asyncio.run(__import__("quco.adapters.langchain", fromlist=["quco_gate"]).quco_gate(detector)
+                       .ainvoke("Which novelist visited Elsinore Castle?"))
+    assert gate["retrieve"] is True and json.dumps(gate)
+
+
+def _untimed(value):
+    """``value`` without its timings (which differ between two runs of the same decision)."""
+    if isinstance(value, dict):
+        return {k: _untimed(v) for k, v in value.items() if k != "timings_ms"}
+    if isinstance(value, list):
+        return [_untimed(v) for v in value]
+    return value
 
 
 def test_llamaindex_gated_retriever_and_verified_query_engine(small, rules_extractor):
     pytest.importorskip("llama_index.core", reason="LlamaIndex is optional (installed by the test set-up)")
+    import asyncio
+
     from llama_index.core import Document, Settings, VectorStoreIndex
     from llama_index.core.embeddings import MockEmbedding
     from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
@@ -259,22 +299,52 @@ def test_llamaindex_gated_retriever_and_verified_query_engine(small, rules_extra
             return CompletionResponse(text=self.replies.pop(0))
 
         def stream_complete(self, prompt, formatted=False, **kw):
-            yield self.complete(prompt)
+            text = self.complete(prompt).text
+            for k in range(0, len(text), 7):  # a few tokens at a time, as a streaming model gives them
+                yield CompletionResponse(text=text[: k + 7], delta=text[k : k + 7])
 
     detector = Detector(DuckDBIndex(small), rules_extractor)
     llm = Scripted(replies=["Hamlet was written by Charles Dickens.", "Hamlet was written by William Shakespeare."])
     Settings.embed_model = MockEmbedding(embed_dim=8)
     index = VectorStoreIndex.from_documents([Document(text=d["text"], metadata={"title": d["title"]}) for d in SMALL])
     gated = GatedRetriever(index.as_retriever(similarity_top_k=2), detector)
-    assert gated.retrieve("Who wrote Hamlet?") == [] and gated.last_report.retrieve is False  # closed gate
+    closed = gated.retrieve("Who wrote Hamlet?")  # well covered: the gate is closed, and says so
+    assert len(closed) == 1 and closed[0].node.text == "" and closed[0].node.metadata["quco_gate"] == "closed"
+    assert closed[0].node.metadata["quco_report"]["retrieve"] is False and not hasattr(gated, "last_report")
     nodes = gated.retrieve("Which novelist visited Elsinore Castle?")
     assert len(nodes) == 2 and nodes[0].node.metadata["quco_risk"] > 0.5
+    assert [n.node.text for n in asyncio.run(gated.aretrieve("Which novelist visited Elsinore Castle?"))] == \
+        [n.node.text for n in nodes]
 
+    # A standard engine over the gate: closed, the model answers without context (not "Empty Response")
+    from llama_index.core.query_engine import RetrieverQueryEngine
+
+    llm.replies = ["Shakespeare."]
+    answer = RetrieverQueryEngine.from_args(gated, llm=llm).query("Who wrote Hamlet?")
+    assert str(answer) == "Shakespeare." and answer.source_nodes[0].node.metadata["quco_gate"] == "closed"
+    assert "quco_report" not in llm.prompts[-1] and "Hamlet is a tragedy" not in llm.prompts[-1]
+    json.dumps(answer.source_nodes[0].node.metadata)
+
+    llm.replies = ["Hamlet was written by Charles Dickens.", "Hamlet was written by William Shakespeare."]
     engine = VerifiedQueryEngine(query_engine=index.as_query_engine(llm=llm, similarity_top_k=2), detector=detector)
     response = engine.query("Who wrote Hamlet?")
     assert str(response) == "Hamlet was written by William Shakespeare."
     assert response.metadata["quco_verified"] and response.metadata["quco_rounds"] == 2
-    assert "Hamlet" in llm.prompts[1] and "Charles Dickens" not in str(response)
+    assert "Hamlet" in llm.prompts[-1] and "Charles Dickens" not in str(response)
+    json.dumps(response.metadata["quco_report"])
+
+    llm.replies = ["Hamlet was written by Charles Dickens.", "Hamlet was written by William Shakespeare."]
+    aresponse = asyncio.run(engine.aquery("Who wrote Hamlet?"))
+    assert str(aresponse) == str(response) and aresponse.metadata["quco_rounds"] == 2
+
+    # A streaming engine stays streaming: the verified answer a sentence at a time
+    llm.replies = ["Hamlet was written by Charles Dickens. It is a tragedy.",
+                   "Hamlet was written by William Shakespeare. It is a tragedy."]
+    streaming = VerifiedQueryEngine(query_engine=index.as_query_engine(llm=llm, similarity_top_k=2, streaming=True),
+                                    detector=detector)
+    streamed = streaming.query("Who wrote Hamlet?")
+    assert hasattr(streamed, "response_gen") and streamed.metadata["quco_verified"]
+    assert list(streamed.response_gen) == ["Hamlet was written by William Shakespeare.", " It is a tragedy."]
 
 
 def test_flashrag_pipelines_with_the_real_package(small, rules_extractor, tmp_path):
@@ -286,6 +356,45 @@ def test_flashrag_pipelines_with_the_real_package(small, rules_extractor, tmp_pa
     import sys
 
     assert "transformers" not in sys.modules or "transformers" not in mocked  # nothing mocked is left behind
+
+
+def test_flashrag_active_pipeline_needs_no_transformers(small, rules_extractor, tmp_path):
+    """quco's own FlashRAG path runs on FlashRAG's Dataset and Evaluator with no shim: the install
+    the README gives (flashrag-dev without its dependencies) is enough; FlashRAG's own conditional
+    pipeline says in one line what it needs instead of failing deep in an import."""
+    pytest.importorskip("flashrag", reason="flashrag-dev is installed by the test set-up (without torch)")
+    import importlib.util
+    import sys
+
+    from flashrag.dataset import Dataset
+    from flashrag.dataset.dataset import Item
+
+    from quco.adapters.flashrag import quco_active_pipeline, quco_conditional_pipeline
+
+    class Generator:
+        def __init__(self, replies):
+            self.replies = list(replies)
+
+        def generate(self, inputs, **kw):
+            return [self.replies.pop(0) for _ in inputs]
+
+    class Retriever:
+        def search(self, query, num=None, return_score=False):
+            return [{"id": d["id"], "contents": d["text"]} for d in SMALL if "Hamlet" in d["text"]][: num or 3]
+
+    config = {"dataset_name": "t", "metrics": ["em"], "save_dir": str(tmp_path), "save_metric_score": False,
+              "save_intermediate_data": False}
+    items = [Item({"id": "1", "question": "Who wrote Hamlet?", "golden_answers": ["Shakespeare"]})]
+    pipe = quco_active_pipeline(config, detector=Detector(DuckDBIndex(small), rules_extractor), retriever=Retriever(),
+                                generator=Generator(["Hamlet was written by Charles Dickens.",
+                                                     "Hamlet was written by William Shakespeare. So the answer is Shakespeare."]))
+    done = pipe.run(Dataset(config, data=items), do_eval=True, pred_process_fun=str.lower)
+    assert done.pred == ["shakespeare"] and done.raw_pred == ["Shakespeare"] and done.quco_verified == [True]
+    assert pipe.eval_result["em"] == 1.0
+    if importlib.util.find_spec("transformers") is None:
+        assert "transformers" not in sys.modules
+        with pytest.raises(UsageError, match="full install .*transformers"):
+            quco_conditional_pipeline(config, detector=Detector(DuckDBIndex(small), rules_extractor))
 
 
 def _flashrag_pipelines(small, rules_extractor, tmp_path, mocked):
@@ -331,3 +440,39 @@ def _flashrag_pipelines(small, rules_extractor, tmp_path, mocked):
     assert done.quco_rounds[0] == ["no-retrieval-needed", "truncate-and-retrieve", "accept"]
     assert "Hamlet is a tragedy" in generator.prompts[1]  # regenerated with the retrieved evidence
     assert set(mocked) <= {"transformers", "torch", "tiktoken"}
+
+
+def test_langgraph_branches_on_the_gate_and_checkpoints_its_decision(small, rules_extractor):
+    """A LangGraph graph routes on ``quco_gate`` and keeps its output in a checkpointed state: the
+    decision is plain JSON, so the checkpoint holds it and a later step reads it back."""
+    pytest.importorskip("langgraph", reason="LangGraph is installed by the test set-up")
+    from typing import TypedDict
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+
+    from quco.adapters.langchain import quco_gate
+
+    class State(TypedDict, total=False):
+        question: str
+        gate: dict
+        path: str
+
+    gate = quco_gate(Detector(DuckDBIndex(small), rules_extractor))
+    graph = StateGraph(State)
+    graph.add_node("gate", lambda s: {"gate": gate.invoke(s["question"])})
+    graph.add_node("retrieve", lambda s: {"path": "retrieved"})
+    graph.add_node("answer", lambda s: {"path": "answered"})
+    graph.add_edge(START, "gate")
+    graph.add_conditional_edges("gate", lambda s: "retrieve" if s["gate"]["retrieve"] else "answer")
+    graph.add_edge("retrieve", END)
+    graph.add_edge("answer", END)
+    app = graph.compile(checkpointer=InMemorySaver())
+    for n, (question, path) in enumerate([("Who wrote Hamlet?", "answered"),
+                                          ("Which novelist visited Elsinore Castle?", "retrieved")]):
+        config = {"configurable": {"thread_id": str(n)}}
+        out = app.invoke({"question": question}, config)
+        assert out["path"] == path
+        saved = app.get_state(config).values["gate"]
+        assert saved == out["gate"] and json.loads(json.dumps(saved)) == saved
+        assert saved["report"]["question"] == question

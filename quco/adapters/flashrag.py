@@ -10,8 +10,10 @@
   retrieve with the claim and regenerate (``quco.Controller``); predictions go to ``pred`` and the
   rounds to ``quco_rounds`` in the dataset.
 
-FlashRAG's pipeline package imports ``torch`` and ``transformers`` at import time; the two
-factories import it only when called.
+FlashRAG's pipeline package imports ``torch`` and ``transformers`` at import time: only
+``quco_conditional_pipeline`` (FlashRAG's own pipeline class) needs it, when called. The judger and
+the active pipeline need only FlashRAG's ``Dataset`` and ``Evaluator``, which import neither (install:
+``pip install "quco[flashrag]"`` then ``pip install --no-deps flashrag-dev``; see the README).
 
 ``config["judger_config"]`` may name the quco ``index`` (and ``model``); otherwise quco's own
 configuration (quco.toml / QUCO_*) is used. ``judge`` accepts what FlashRAG's judgers accept: a
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import threading
 
-from quco.errors import InvalidArgument
+from quco.errors import InvalidArgument, UsageError
 
 _PATCH_LOCK = threading.Lock()
 
@@ -65,7 +67,11 @@ class QucoJudger:
 def quco_conditional_pipeline(config, prompt_template=None, *, detector=None, retriever=None, generator=None):
     """FlashRAG's ``ConditionalPipeline`` judged by quco (retriever/generator: FlashRAG's from
     ``config`` unless given)."""
-    import flashrag.pipeline.pipeline as fp
+    try:
+        import flashrag.pipeline.pipeline as fp
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"FlashRAG's ConditionalPipeline needs FlashRAG's full install ({exc.name} is missing); "
+                         "QucoJudger and quco_active_pipeline do not") from None
 
     judger = QucoJudger(config, detector=detector)
     with _PATCH_LOCK:  # the constructor looks these up in its module: answer with ours, then restore
@@ -83,34 +89,58 @@ def quco_conditional_pipeline(config, prompt_template=None, *, detector=None, re
 
 def quco_active_pipeline(config, prompt_template=None, *, detector=None, retriever=None, generator=None,
                          max_rounds: int = 4, k: int = 3):
-    """Stage 2 as a FlashRAG pipeline: ``run(dataset, do_eval=True, pred_process_fun=None)``."""
-    from flashrag.pipeline import BasicPipeline
+    """Stage 2 as a FlashRAG pipeline: ``run(dataset, do_eval=True, pred_process_fun=None)``.
 
-    class QucoActivePipeline(BasicPipeline):
-        def __init__(self):
-            super().__init__(config, prompt_template)
-            from flashrag.utils import get_generator, get_retriever
+    It keeps FlashRAG's pipeline contract (the dataset's ``pred`` and extra outputs, its
+    ``Evaluator`` and ``pred_process_fun``) without importing FlashRAG's pipeline package, so with a
+    retriever and generator passed in it needs neither torch nor transformers; without them it
+    builds FlashRAG's own from ``config`` (which does). ``prompt_template``: a FlashRAG
+    ``PromptTemplate`` is not needed — the loop writes its own prompts (``quco.Controller``)."""
+    return QucoActivePipeline(config, detector=detector, retriever=retriever, generator=generator,
+                              max_rounds=max_rounds, k=k)
 
-            self.retriever = retriever if retriever is not None else get_retriever(config)
-            self.generator = generator if generator is not None else get_generator(config)
-            self.judger = QucoJudger(config, detector=detector)
 
-        def run(self, dataset, do_eval=True, pred_process_fun=None):
-            from quco.rag.controller import Controller
-            from quco.rag.retrieve import Passage
+class QucoActivePipeline:
+    """See ``quco_active_pipeline``."""
 
-            def generate(prompt: str) -> str:
-                return self.generator.generate([prompt])[0]
+    def __init__(self, config, *, detector=None, retriever=None, generator=None, max_rounds: int = 4, k: int = 3):
+        self.config = config
+        if retriever is None or generator is None:
+            from flashrag.utils import get_generator, get_retriever  # FlashRAG's full install (torch, transformers)
 
-            def retrieve(query: str, n: int):
-                return [Passage(text=d.get("contents", ""), doc_id=str(d.get("id")) if d.get("id") is not None else None)
-                        for d in self.retriever.search(query, num=n)]
+            retriever = retriever if retriever is not None else get_retriever(config)
+            generator = generator if generator is not None else get_generator(config)
+        self.retriever, self.generator = retriever, generator
+        self.judger = QucoJudger(config, detector=detector)
+        self.max_rounds, self.k = max_rounds, k
 
-            controller = Controller(generate, retrieve, self.judger.detector, max_rounds=max_rounds, k=k)
-            results = [controller.run(q) for q in dataset.question]
-            dataset.update_output("pred", [r.final_answer or r.answer for r in results])
-            dataset.update_output("quco_verified", [r.verified for r in results])
-            dataset.update_output("quco_rounds", [[x.action for x in r.rounds] for r in results])
-            return self.evaluate(dataset, do_eval=do_eval, pred_process_fun=pred_process_fun)
+    def run(self, dataset, do_eval=True, pred_process_fun=None):
+        from quco.rag.controller import Controller
+        from quco.rag.retrieve import Passage
 
-    return QucoActivePipeline()
+        def generate(prompt: str) -> str:
+            return self.generator.generate([prompt])[0]
+
+        def retrieve(query: str, n: int):
+            return [Passage(text=d.get("contents", ""), doc_id=str(d.get("id")) if d.get("id") is not None else None)
+                    for d in self.retriever.search(query, num=n)]
+
+        controller = Controller(generate, retrieve, self.judger.detector, max_rounds=self.max_rounds, k=self.k)
+        results = [controller.run(q) for q in dataset.question]
+        dataset.update_output("pred", [r.final_answer or r.answer for r in results])
+        dataset.update_output("quco_verified", [r.verified for r in results])
+        dataset.update_output("quco_rounds", [[x.action for x in r.rounds] for r in results])
+        return self.evaluate(dataset, do_eval=do_eval, pred_process_fun=pred_process_fun)
+
+    def evaluate(self, dataset, do_eval=True, pred_process_fun=None):
+        """As FlashRAG's pipelines evaluate: processed predictions (the raw ones kept), then its
+        ``Evaluator`` over the config's metrics."""
+        if pred_process_fun is not None:
+            raw = dataset.pred
+            dataset.update_output("raw_pred", raw)
+            dataset.update_output("pred", [pred_process_fun(p) for p in raw])
+        if do_eval:
+            from flashrag.evaluator import Evaluator
+
+            self.eval_result = Evaluator(self.config).evaluate(dataset)
+        return dataset

@@ -98,8 +98,14 @@ class RiskReport:
         return draft if self.flagged is None else draft[: self.flagged.start].rstrip()
 
     def to_dict(self) -> dict:
-        data = asdict(self)
+        """Plain JSON values (lists, not tuples): ``json.loads(json.dumps(d)) == d``, so a framework's
+        strict serialiser (LangGraph checkpoints) and an equality check see the same thing."""
+        data = asdict(self, dict_factory=_plain_dict)
         data["decision"] = self.decision
         if self.flagged is not None and self.flagged.triplet is not None:
             data["flagged"]["triplet"]["query"] = self.flagged.triplet.query
         return data
+
+
+def _plain_dict(items) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in items}

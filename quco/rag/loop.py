@@ -214,6 +214,12 @@ def steps(question: str, cfg: LoopConfig) -> Steps:
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)")
 
 
+def sentence_chunks(text: str) -> list[str]:
+    """``text`` cut after each sentence's end (the whitespace goes with the next): what a stream
+    gives a sentence at a time; joined, the text."""
+    return [chunk for chunk in _SENTENCE_END.split(text) if chunk]
+
+
 class _Verified:
     """The answer's text as given out so far: each extension gives only what is new, one chunk per
     sentence, so that the chunks joined are the answer."""
@@ -226,10 +232,8 @@ class _Verified:
         text = text if last else text.rstrip()
         if not text.startswith(self.sent):
             return  # a regeneration rewrote given-out text (never: kept text is a prefix of every later draft)
-        new = text[len(self.sent) :]
-        for chunk in _SENTENCE_END.split(new):
-            if chunk:
-                yield ControllerEvent("text", text=chunk, verified=verified)
+        for chunk in sentence_chunks(text[len(self.sent) :]):
+            yield ControllerEvent("text", text=chunk, verified=verified)
         self.sent = text
 
 
