@@ -143,6 +143,31 @@ def test_cli_bad_inputs(small_index, tmp_path):
     assert_one_line_error(run_cli("check", "q", "--window", "-5", "--index", str(small_index)), "window")
 
 
+def test_cli_errors_are_json_under_json(small_index, tmp_path):
+    """With --json a failure is also a JSON object on stdout, where the command's JSON would be;
+    stderr keeps its one line and the exit code is the documented one."""
+    proc = run_cli("check", "Who?", "--index", str(tmp_path / "missing.duckdb"), "--json")
+    assert_one_line_error(proc, "index not found")
+    error = json.loads(proc.stdout)["error"]
+    assert error["exit_code"] == proc.returncode != 0 and "index not found" in error["message"]
+    assert error["type"] == "IndexOpenError"
+    proc = run_cli("index", "info", str(small_index), "--json")
+    assert proc.returncode == 0 and "error" not in json.loads(proc.stdout)
+
+
+def test_shell_completion_with_the_completion_extra(tmp_path):
+    """`quco[completion]` (argcomplete): the shell's completion request lists the subcommands."""
+    pytest.importorskip("argcomplete", reason="the completion extra is installed by the test set-up")
+    import os
+
+    out = tmp_path / "completions"
+    env = dict(os.environ, _ARGCOMPLETE="1", _ARGCOMPLETE_IFS="\n", COMP_LINE="quco sc", COMP_POINT="7",
+               _ARGCOMPLETE_STDOUT_FILENAME=str(out))
+    proc = subprocess.run([sys.executable, "-m", "quco.cli.main"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "score" in out.read_text().split()
+
+
 def test_cli_score_streams_stdin_to_stdout(small_index, tmp_path):
     rows = "".join(json.dumps({"question": q}) + "\n" for q in ("Who wrote Hamlet?", "Who wrote Oliver Twist?"))
     proc = run_cli("score", "-", "-o", "-", "--index", str(small_index), "--model", "rules", cwd=tmp_path, stdin=rows + "{bad\n")

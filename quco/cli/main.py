@@ -60,21 +60,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except QucoError as exc:
-        print(f"quco: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _failed(args, f"error: {exc}", type(exc).__name__, exc.exit_code)
     except KeyboardInterrupt:
-        print("quco: interrupted", file=sys.stderr)
-        return 130
+        return _failed(args, "interrupted", "KeyboardInterrupt", 130)
     except Terminated:
-        print("quco: terminated", file=sys.stderr)
-        return 143
+        return _failed(args, "terminated", "Terminated", 143)
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: say so in one line; the traceback is one variable away
         if os.environ.get("QUCO_DEBUG"):
             raise
-        print(f"quco: internal error: {type(exc).__name__}: {exc} (set QUCO_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 70
+        return _failed(args, f"internal error: {type(exc).__name__}: {exc} (set QUCO_DEBUG=1 for a traceback)",
+                       "InternalError", 70)
+
+
+def _failed(args, message: str, kind: str, code: int) -> int:
+    """One line on stderr; under --json also the error as a JSON object on stdout, where the
+    command's JSON would have been: {"error": {"type", "message", "exit_code"}}."""
+    print(f"quco: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps({"error": {"type": kind, "message": message, "exit_code": code}}))
+    return code
 
 
 if __name__ == "__main__":
