@@ -1,4 +1,4 @@
-"""The README's framework examples run as written (offline), in a fresh process and directory."""
+"""The framework examples of docs/rag.md run as written (offline), in a fresh process and directory."""
 
 import re
 import subprocess
@@ -11,7 +11,7 @@ BLOCK = re.compile(r"```python\n# readme-example: (\w+)\n(.*?)```", re.S)
 
 
 def _examples() -> dict:
-    return {name: code for name, code in BLOCK.findall((ROOT / "README.md").read_text())}
+    return {name: code for name, code in BLOCK.findall((ROOT / "docs" / "rag.md").read_text())}
 
 
 def test_the_readme_has_the_framework_examples():
