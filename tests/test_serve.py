@@ -449,3 +449,63 @@ def test_an_address_in_use_is_exit_11_in_one_line(index):
                               "--port", str(port)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 11 and f"cannot listen on 127.0.0.1:{port}" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+
+
+def test_traceparent_is_joined_and_spans_are_exported_over_otlp(index):
+    """With an OTLP endpoint in the standard variables, each /v1/ request is a server span in the
+    caller's trace (its W3C traceparent), with the check's extract/count/decide spans as children,
+    exported over OTLP/HTTP to a collector (here a local one on 127.0.0.1)."""
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http", reason="the otel extra is installed by the test set-up")
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    spans = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            for rs in request.resource_spans:
+                service = next(a.value.string_value for a in rs.resource.attributes if a.key == "service.name")
+                for ss in rs.scope_spans:
+                    spans.extend((service, s) for s in ss.spans)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    srv = Server(index, extra_env={"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.server_port}",
+                                   "OTEL_BSP_SCHEDULE_DELAY": "100"})
+    try:
+        status, _ = srv.request("POST", "/v1/check", {"question": "Who wrote Hamlet?"},
+                                headers={"traceparent": f"00-{trace_id}-{parent}-01"})
+        assert status == 200
+        deadline = time.time() + 20
+        while time.time() < deadline and not any(s.name == "quco.decide" for _, s in spans):
+            time.sleep(0.1)
+    finally:
+        srv.stop()
+        collector.shutdown()
+    by_name = {s.name: (service, s) for service, s in spans}
+    service, server_span = by_name["POST /v1/check"]
+    assert service == "quco-serve" and server_span.trace_id.hex() == trace_id
+    assert server_span.parent_span_id.hex() == parent  # joined the caller's trace
+    attributes = {a.key: a.value for a in server_span.attributes}
+    assert attributes["http.response.status_code"].int_value == 200
+    # the check's spans sit under the span current in the handler (the server span, or the
+    # framework's endpoint span inside it), which carries the check's attributes
+    in_trace = {s.span_id: s for _, s in spans if s.trace_id == server_span.trace_id}
+    holder = in_trace[by_name["quco.extract"][1].parent_span_id]
+    assert {a.key: a.value for a in holder.attributes}["quco.batch_size"].int_value == 1
+    for child in ("quco.extract", "quco.count", "quco.decide"):
+        span = by_name[child][1]
+        assert span.trace_id == server_span.trace_id and span.parent_span_id == holder.span_id
+    while holder.span_id != server_span.span_id:  # ... which descends from the server span
+        holder = in_trace[holder.parent_span_id]

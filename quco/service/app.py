@@ -59,6 +59,7 @@ class _Service:
     max_request_chars: int
     audit_required: bool = True  # no check answered while its audit row cannot be written
     ready: threading.Event = field(default_factory=threading.Event)  # model loaded, a check answered, workers up
+    tracing: bool = False  # OpenTelemetry spans per request (quco.service.tracing)
 
 
 def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_BYTES, max_items: int = MAX_ITEMS,
@@ -76,10 +77,16 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     svc = _Service(metrics, holder, pool, _audit_client(metrics), token.encode() if token else None,
                    max_request_chars, os.environ.get("QUCO_SERVE_AUDIT_POLICY", "required") == "required")
     threading.Thread(target=_get_ready, args=(svc,), daemon=True, name="quco-ready").start()
+    from quco.service.tracing import Traced, configure
+
+    tracer_provider = configure()
+    svc.tracing = tracer_provider is not None
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # this worker's last spans are exported before it exits
         pool.close()  # idle workers go now; a busy one when its request is answered
         if svc.audit is not None:
             svc.audit.close()  # this worker's last rows reach the writer before the server stops it
@@ -89,6 +96,8 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     if svc.audit is not None:
         metrics.audit_state(True, 0)
     app.add_middleware(LimitsAndMetrics, metrics=metrics, max_body=max_body, timeout=timeout, token=svc.token)
+    if tracer_provider is not None:  # outermost: refused and timed-out requests are traced too
+        app.add_middleware(Traced, provider=tracer_provider)
     _add_error_handlers(app, svc)
     models = request_models(max_items)
     _add_status_routes(app, svc)
@@ -204,6 +213,7 @@ def _add_check_routes(app, svc: _Service, models: SimpleNamespace) -> None:
         started = time.perf_counter()
         items = [(req.question, req.draft)]
         reports = await _run_checks(svc, items)
+        _traced(svc, reports)
         rid, _, client = _audited(svc, request, items, reports, started)
         return _json({**_report_json(reports[0], svc.metrics), "request_id": rid, **_client(client)}, rid, client)
 
@@ -212,6 +222,7 @@ def _add_check_routes(app, svc: _Service, models: SimpleNamespace) -> None:
         started = time.perf_counter()
         items = [(i.question, i.draft) for i in req.items]
         reports = await _run_checks(svc, items)
+        _traced(svc, reports)
         rid, ids, client = _audited(svc, request, items, reports, started)
         return _json({"request_id": rid, **_client(client), "reports": [{**_report_json(r, svc.metrics), "request_id": i}
                                                                         for r, i in zip(reports, ids)]}, rid, client)
@@ -225,6 +236,13 @@ def _add_check_routes(app, svc: _Service, models: SimpleNamespace) -> None:
         except UnknownRequest as exc:
             raise HTTPException(404, str(exc)) from None
         return {"request_id": req.request_id, "label": req.label, "updated": not new}
+
+
+def _traced(svc: _Service, reports) -> None:
+    if svc.tracing:
+        from quco.service.tracing import record_checks
+
+        record_checks(reports, svc.holder.current().backend)
 
 
 def _add_count_routes(app, svc: _Service, models: SimpleNamespace) -> None:
