@@ -210,6 +210,37 @@ def test_the_monitoring_report_renders_in_headless_chromium(index, tmp_path):
     assert shot.stat().st_size > 50_000 and "Zanzibar Tales" in dom and dom.count("<img") == 4
 
 
+def test_the_monitor_says_what_it_lacks_instead_of_a_figure_from_a_handful(index, tmp_path):
+    """Below its minimum samples the monitor gives no drift, precision, recall or ECE, and says how
+    many it has and needs; above them it gives the figures."""
+    from quco.audit.monitor import MINIMUM, feedback_line, monitor
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    audit = tmp_path / "audit.duckdb"
+    with AuditLog(audit) as log:
+        det = Detector(DuckDBIndex(index), Extractor("rules"), audit=log)
+        few = det.check_many(["Who wrote Hamlet?", "Who wrote Zanzibar Tales?"] * 3)
+        log.flush()
+        log.feedback(few[1].request_id, "fabricated")  # one label
+    report = monitor(audit)
+    assert report["risk_psi_second_half_vs_first"] is None and "not enough rows: 3 per half" in report["drift_note"]
+    fb = report["feedback"]
+    assert fb["trigger_precision"] is None and fb["ece"] is None and fb["calibration_bins"] == []
+    line = feedback_line(fb)
+    assert "None" not in line and "not enough labels: 1 labelled retrieve decisions, precision needs 20" in line
+    assert report["minimum_sample_sizes"] == MINIMUM
+
+    with AuditLog(audit) as log:
+        det = Detector(DuckDBIndex(index), Extractor("rules"), audit=log)
+        many = det.check_many([f"Who wrote {w}?" for w in ("Hamlet", "Zanzibar Tales")] * 120)
+        log.flush()
+        for i, r in enumerate(many):
+            log.feedback(r.request_id, "fabricated" if r.retrieve and i % 4 else "correct")
+    report = monitor(audit)
+    assert report["risk_psi_second_half_vs_first"] is not None and report["drift_note"] is None
+    assert None not in (report["feedback"]["trigger_precision"], report["feedback"]["trigger_recall"], report["feedback"]["ece"])
+
+
 def test_opentelemetry_spans_per_check_when_enabled(index):
     pytest.importorskip("opentelemetry.sdk", reason="opentelemetry-sdk is optional")
     from opentelemetry import trace

@@ -150,6 +150,9 @@ def test_eval_metrics_png_and_html(env, tmp_path):
     result = evaluate(tmp_path / "s.parquet", label_field="label", out_prefix=tmp_path / "report")
     assert result.rows == 20 and result.positives == 10 and result.score_field == "answer_risk"
     assert 0 <= result.auroc <= 1 and 0 < result.auprc <= 1
+    # 95% bootstrap intervals around the figures, for the score and each in-run baseline
+    assert result.auroc_ci[0] <= result.auroc <= result.auroc_ci[1] and result.auprc_ci[0] <= result.auprc <= result.auprc_ci[1]
+    assert set(result.baseline_ci) == set(result.baselines)
     assert set(result.by_question_type) == {"who", "where"}
     html = (tmp_path / "report.html").read_text()
     assert "data:image/png;base64," in html and "AUROC" in html
@@ -283,3 +286,18 @@ def test_a_run_killed_before_its_manifest_was_written_starts_afresh(tmp_path):
                           str(index), "--model", "rules", "--no-progress"], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert len(out.read_text().splitlines()) == 5
+
+
+def test_bootstrap_intervals_are_stratified_deterministic_and_cover_the_figure():
+    import random
+
+    from quco.batch.metrics import auroc, bootstrap_ci, rankdata
+
+    assert list(rankdata([3, 1, 3, 2, 2, 2])) == [5.5, 1.0, 5.5, 3.0, 3.0, 3.0]  # ties share their mean rank
+    assert bootstrap_ci(auroc, [0.1, 0.2, 0.8, 0.9], [False, False, True, True]) == (1.0, 1.0)  # perfect stays perfect
+    rng = random.Random(3)
+    scores = [rng.random() for _ in range(2000)]
+    labels = [rng.random() < s for s in scores]
+    lo, hi = bootstrap_ci(auroc, scores, labels)
+    assert lo < auroc(scores, labels) < hi and 0.02 < hi - lo < 0.08
+    assert bootstrap_ci(auroc, scores, labels) == (lo, hi)  # a fixed seed: the same rows, the same interval

@@ -28,6 +28,14 @@ from quco.errors import QucoError, UsageError
 
 PSI_BINS = 10
 RISK_BINS = [i / 10 for i in range(11)]
+# The smallest samples a figure is given from; below them the report says what it lacks instead.
+MINIMUM = {
+    "drift_rows_per_half": 100,  # PSI over 10 bins: fewer rows per half and noise alone reads as a shift
+    "labelled_retrievals_for_precision": 20,  # retrieve decisions with a label
+    "fabricated_labels_for_recall": 20,  # decisions labelled fabricated
+    "labels_for_calibration": 50,  # labelled decisions, at least 10 of each label
+    "labels_of_each_kind_for_calibration": 10,
+}
 
 
 def load_decisions(path: str | os.PathLike):
@@ -132,7 +140,10 @@ def monitor(path: str | os.PathLike, *, period: str = "auto", top: int = 15) -> 
         "error_rate": _r(error.mean()),
         "latency_ms": {q: _r(np.percentile(lat_all, int(q[1:]))) if len(lat_all) else None for q in ("p50", "p95", "p99")},
         "risk_histogram": np.histogram(np.clip(risk, 0, 1), RISK_BINS)[0].tolist(),
-        "risk_psi_second_half_vs_first": _r(psi(risk[:half], risk[half:])) if n >= 20 else None,
+        "risk_psi_second_half_vs_first": _r(psi(risk[:half], risk[half:])) if half >= MINIMUM["drift_rows_per_half"] else None,
+        "drift_note": None if half >= MINIMUM["drift_rows_per_half"] else
+        f"not enough rows: {half:,} per half, drift needs {MINIMUM['drift_rows_per_half']:,}",
+        "minimum_sample_sizes": dict(MINIMUM),
         "by_period": periods,
         "top_rare_entities": _top_entities(d, retrieve, top),
         "backends": sorted({f"{b} {i} ({c:,} tokens)" for b, i, c in zip(d["backend"], d["index_name"], d["corpus_tokens"])}),
@@ -176,10 +187,25 @@ def _feedback(d, retrieve, risk) -> dict | None:
             bins.append({"risk_from": lo, "risk_to": hi, "n": int(m.sum()), "mean_risk": _r(r[m].mean()),
                          "fabricated_rate": _r(y[m].mean())})
             ece += m.sum() / len(r) * abs(r[m].mean() - y[m].mean())
-    return {"labelled": int(has.sum()), "fabricated": int(y.sum()),
-            "trigger_precision": _r(tp / (tp + fp)) if tp + fp else None,
-            "trigger_recall": _r(tp / (tp + fn)) if tp + fn else None,
-            "calibration_bins": bins, "ece": _r(ece)}
+    labelled, fabricated = int(has.sum()), int(y.sum())
+    enough = {"precision": tp + fp >= MINIMUM["labelled_retrievals_for_precision"],
+              "recall": tp + fn >= MINIMUM["fabricated_labels_for_recall"],
+              "calibration": labelled >= MINIMUM["labels_for_calibration"] and min(fabricated, labelled - fabricated)
+              >= MINIMUM["labels_of_each_kind_for_calibration"]}
+    notes = {
+        "precision": f"not enough labels: {tp + fp:,} labelled retrieve decisions, precision needs "
+                     f"{MINIMUM['labelled_retrievals_for_precision']}",
+        "recall": f"not enough labels: {tp + fn:,} decisions labelled fabricated, recall needs "
+                  f"{MINIMUM['fabricated_labels_for_recall']}",
+        "calibration": f"not enough labels: {labelled:,} labelled ({fabricated:,} fabricated, {labelled - fabricated:,} "
+                       f"correct), calibration needs {MINIMUM['labels_for_calibration']} with "
+                       f"{MINIMUM['labels_of_each_kind_for_calibration']} of each",
+    }
+    return {"labelled": labelled, "fabricated": fabricated,
+            "trigger_precision": _r(tp / (tp + fp)) if enough["precision"] else None,
+            "trigger_recall": _r(tp / (tp + fn)) if enough["recall"] else None,
+            "calibration_bins": bins if enough["calibration"] else [], "ece": _r(ece) if enough["calibration"] else None,
+            "notes": {k: v for k, v in notes.items() if not enough[k]}}
 
 
 def calibrate(path: str | os.PathLike, out: str | os.PathLike) -> dict:
@@ -221,12 +247,12 @@ def render_html(report: dict) -> str:
     ents = "".join(f"<tr><td>{html.escape(e['entity'])}</td><td>{e['retrievals']:,}</td><td>{e['count']:,}</td></tr>"
                    for e in report["top_rare_entities"]) or "<tr><td colspan=3>none</td></tr>"
     psi_v = report["risk_psi_second_half_vs_first"]
-    drift = "n/a" if psi_v is None else f"{psi_v} ({'stable' if psi_v < 0.1 else 'moderate shift' if psi_v < 0.25 else 'shift'})"
+    drift = report["drift_note"] if psi_v is None else \
+        f"{psi_v} ({'stable' if psi_v < 0.1 else 'moderate shift' if psi_v < 0.25 else 'shift'})"
     feedback = "<p>No feedback yet: send <code>POST /v1/feedback</code> or <code>quco feedback import</code>.</p>"
     if fb:
-        feedback = (f"<p>{fb['labelled']:,} labelled decisions ({fb['fabricated']:,} fabricated). Trigger precision "
-                    f"{fb['trigger_precision']}, recall {fb['trigger_recall']}; expected calibration error {fb['ece']}."
-                    "</p>")
+        feedback = html.escape(feedback_line(fb))
+    minimum = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report["minimum_sample_sizes"].items())
     imgs = "".join(f'<figure><img alt="{html.escape(k)}" src="data:image/png;base64,{v}"><figcaption>{html.escape(k)}'
                    "</figcaption></figure>" for k, v in charts.items())
     lat = report["latency_ms"]
@@ -242,13 +268,27 @@ on an estimate {_pct(report['approx_rate'])}</li><li>backend errors {_pct(report
 <li>latency p50 / p95 / p99: {lat['p50']} / {lat['p95']} / {lat['p99']} ms</li>
 <li>risk drift, second half vs first (PSI): {drift}</li></ul>
 {imgs}
-<h2>Feedback</h2>{feedback}
+<h2>Feedback</h2><p>{feedback}</p>
+<p><small>Minimum samples for a figure: {html.escape(minimum)}.</small></p>
 <h2>Rare entities that triggered retrieval most</h2>
 <table><tr><th>entity</th><th>retrievals</th><th>corpus count</th></tr>{ents}</table>
 <h2>By {html.escape(report['period'])} (latest 48)</h2>
 <table><tr><th>start</th><th>decisions</th><th>retrieve</th><th>unknown</th><th>approx</th><th>errors</th>
 <th>p50 ms</th><th>p99 ms</th><th>mean risk</th></tr>{rows}</table>
 </body></html>"""
+
+
+def feedback_line(fb: dict) -> str:
+    """The feedback figures in words; a figure without enough labels says so instead of a number."""
+    notes = fb.get("notes", {})
+
+    def figure(name: str, value, note: str) -> str:
+        return f"{name} {value}" if value is not None else f"{name}: {notes.get(note, 'n/a')}"
+
+    return (f"{fb['labelled']:,} labelled decisions ({fb['fabricated']:,} fabricated). "
+            f"{figure('trigger precision', fb['trigger_precision'], 'precision')}; "
+            f"{figure('recall', fb['trigger_recall'], 'recall')}; "
+            f"{figure('expected calibration error', fb['ece'], 'calibration')}.")
 
 
 def _charts(report: dict) -> dict[str, str]:

@@ -69,12 +69,7 @@ def run_writer(path: str, sock_path: str, store_text: bool, retention_days, rete
                     log.flush()
                     reply = {"ok": True}
                 elif op == "feedback":
-                    try:
-                        reply = {"new": log.feedback(msg["request_id"], msg["label"], msg.get("note"))}
-                    except UnknownRequest as exc:
-                        reply = {"unknown": str(exc)}
-                    except Exception as exc:
-                        reply = {"error": str(exc)}
+                    reply = _feedback(log, msg)
                 else:
                     reply = {"error": f"unknown op {op!r}"}
                 self.wfile.write((json.dumps(reply) + "\n").encode())
@@ -96,6 +91,22 @@ def run_writer(path: str, sock_path: str, store_text: bool, retention_days, rete
             t.join(max(0.0, deadline - time.monotonic()))
         log.close()
         Path(sock_path).unlink(missing_ok=True)
+
+
+def _feedback(log: AuditLog, msg: dict) -> dict:
+    """Label a decision. An id not yet in the log may be a decision another server worker has
+    answered but not yet sent (its rows go every ``_SEND_EVERY`` s): wait for them briefly before
+    saying it is unknown."""
+    deadline = time.monotonic() + 3 * _SEND_EVERY + 0.5
+    while True:
+        try:
+            return {"new": log.feedback(msg["request_id"], msg["label"], msg.get("note"))}
+        except UnknownRequest as exc:
+            if time.monotonic() >= deadline:
+                return {"unknown": str(exc)}
+            time.sleep(0.05)
+        except Exception as exc:
+            return {"error": str(exc)}
 
 
 def start_writer(path: Path, *, store_text: bool, retention_days=None, retention_rows=None):

@@ -1,6 +1,7 @@
 """The figures and the HTML page of `quco eval` (``quco.batch.evaluation`` computes what they show).
 
-One PNG with four panels: ROC and precision-recall curves with quco's operating point marked, the
+One PNG with four panels: ROC curves (the score's and the in-run baselines') and the
+precision-recall curve, with quco's operating point and 95% bootstrap intervals marked, the
 score's histogram per label value (named as the file writes them), and the reliability diagram.
 The page inlines the PNG scaled to the page width, then the tables a user picks an operating point
 from.
@@ -18,7 +19,8 @@ from quco.errors import OutputError, UsageError
 from quco.files.outputs import PNG_MARKER
 
 
-def plot(scores, labels, result, path: Path) -> None:
+def plot(scores, labels, result, path: Path, baselines: dict | None = None) -> None:
+    """``baselines``: name -> scores of the in-run baselines, drawn as thin ROC curves beside the score's."""
     try:
         import matplotlib
 
@@ -34,9 +36,13 @@ def plot(scores, labels, result, path: Path) -> None:
     (roc, pr), (hist, rel) = axes
     if result.auroc is not None:
         fpr, tpr = roc_curve(scores, labels)
-        roc.plot(fpr, tpr, lw=2, label=f"{name} (AUROC {result.auroc:.3f})")
+        roc.plot(fpr, tpr, lw=2, label=f"{name} (AUROC {with_interval(result.auroc, result.auroc_ci)})")
+        for base_name, values in (baselines or {}).items():
+            bfpr, btpr = roc_curve(values, labels)
+            roc.plot(bfpr, btpr, lw=1, alpha=0.8,
+                     label=f"{base_name} ({with_interval(result.baselines.get(base_name), result.baseline_ci.get(base_name))})")
         recall, precision = pr_curve(scores, labels)
-        pr.plot(recall, precision, lw=2, label=f"{name} (AUPRC {result.auprc:.3f})")
+        pr.plot(recall, precision, lw=2, label=f"{name} (AUPRC {with_interval(result.auprc, result.auprc_ci)})")
         if op.get("fpr") is not None and op.get("tpr") is not None:
             roc.plot([op["fpr"]], [op["tpr"]], "o", ms=9, color="crimson", label="quco's decision")
         if op.get("precision") is not None and op.get("tpr") is not None:
@@ -99,9 +105,20 @@ def _named(d: dict) -> str:
 def _fmt(v) -> str:
     if v is None:
         return "–"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:,.4g}" if abs(v) >= 1e4 else f"{v:.4g}"
     return str(v)
+
+
+def with_interval(value, interval) -> str:
+    """"0.836 [0.824, 0.848]": a metric with its 95% bootstrap interval, three decimals."""
+    if value is None:
+        return "–"
+    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
 
 
 def page(result, png: Path, scored: str, label_field: str) -> str:
@@ -109,7 +126,8 @@ def page(result, png: Path, scored: str, label_field: str) -> str:
     prov = result.provenance
     summary = {
         "rows": result.rows, "positives": result.positives, "score": result.score_field,
-        "AUROC": result.auroc, "AUPRC": result.auprc, "stage-1 retrieval rate": result.retrieval_rate,
+        "AUROC (95% CI)": with_interval(result.auroc, result.auroc_ci),
+        "AUPRC (95% CI)": with_interval(result.auprc, result.auprc_ci), "stage-1 retrieval rate": result.retrieval_rate,
         "decisions on unknown counts": result.unknown,
         **{f"decision {k}": v for k, v in result.decision.items()},
         "no checkable claim": (f"{result.uncheckable['rows']} rows ({result.uncheckable['positives']} positive): "
@@ -122,8 +140,9 @@ def page(result, png: Path, scored: str, label_field: str) -> str:
                   "evaluated with": prov.get("evaluated_with")}
     kv = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>" for k, v in summary.items())
     pv = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>" for k, v in provenance.items())
-    baselines = [{"method": f"quco {result.score_field}", "AUROC": result.auroc}] + [
-        {"method": f"baseline: {k}", "AUROC": v} for k, v in result.baselines.items()]
+    baselines = [{"method": f"quco {result.score_field}", "AUROC (95% CI)": with_interval(result.auroc, result.auroc_ci)}] + [
+        {"method": f"baseline: {k}", "AUROC (95% CI)": with_interval(v, result.baseline_ci.get(k))}
+        for k, v in result.baselines.items()]
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     worst = result.worst
     return f"""<!doctype html>

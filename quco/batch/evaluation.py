@@ -20,7 +20,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from quco.batch.metrics import auprc, auroc, precision_recall_f1
+from quco.batch.metrics import auprc, auroc, bootstrap_ci, precision_recall_f1
 from quco.decide.calibration import reliability
 from quco.errors import OutputError, SourceError, UsageError
 from quco.files.duckdb_conn import connect
@@ -62,6 +62,9 @@ class EvalResult:
     provenance: dict = field(default_factory=dict)  # index, corpus size, extractor, backend, quco version
     label_values: dict = field(default_factory=dict)  # {"positive": [...], "negative": [...]} as written in the file
     operating_point: dict = field(default_factory=dict)  # quco's decision as (fpr, tpr, precision, recall)
+    auroc_ci: list | None = None  # 95% percentile bootstrap interval (stratified, fixed seed)
+    auprc_ci: list | None = None
+    baseline_ci: dict = field(default_factory=dict)  # name -> the baseline's AUROC interval, same resampling
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,7 +147,9 @@ def evaluate_file(
     by_stage = _breakdown(rows, labels, scores, lambda r: str(r.get("stage") or "none"))
     typer = (lambda r: str(r.get(type_field))) if type_field else (lambda r: question_type(str(r.get("question") or "")))
     by_type = _breakdown(rows, labels, scores, typer)
-    baselines = _baselines(rows, labels, score_field) if both else {}
+    baseline_values = baseline_scores(rows, score_field) if both else {}
+    baselines = {name: _r(auroc(values, labels)) for name, values in baseline_values.items()}
+    auroc_ci, auprc_ci, baseline_ci = _intervals(scores, labels, baseline_values) if both else (None, None, {})
     uncheckable = _uncheckable(rows, labels, score_field)
     notes = _notes(len(rows), both, unknown, baselines, result_auroc, score_field, uncheckable)
     p_fab = [r.get("p_fabrication") for r in rows]
@@ -157,9 +162,10 @@ def evaluate_file(
     result = EvalResult(len(rows), sum(labels), score_field, result_auroc, result_auprc, prf, rate, by_stage, by_type,
                         png, html_path, notes, unknown, _threshold_table(scores, labels), baselines, uncheckable,
                         calibration, _worst(rows, labels, scores, decisions, score_field), _provenance(rows),
-                        _label_values(rows, labels, label_field), _operating_point(prf, labels))
+                        _label_values(rows, labels, label_field), _operating_point(prf, labels), auroc_ci, auprc_ci,
+                        baseline_ci)
     if png is not None and html_path is not None:
-        _write_page(result, scores, labels, (png, html_path), str(scored), label_field)
+        _write_page(result, scores, labels, (png, html_path), str(scored), label_field, baseline_values)
     return result
 
 
@@ -197,7 +203,7 @@ def _notes(n: int, both: bool, unknown: int, baselines: dict, result_auroc, scor
 
 
 def _write_page(result: EvalResult, scores: list, labels: list, paths: tuple[str, str], scored: str,
-                label_field: str) -> None:
+                label_field: str, baselines: dict) -> None:
     """The PNG and the HTML page, each written under a temporary name and renamed into place."""
     from quco.batch.eval_page import page as _page
     from quco.batch.eval_page import plot as _plot
@@ -207,7 +213,7 @@ def _write_page(result: EvalResult, scores: list, labels: list, paths: tuple[str
         tmp_png = Path(png).with_name(f".{Path(png).name}.tmp-{os.getpid()}")
         tmp_html = Path(html_path).with_name(f".{Path(html_path).name}.tmp-{os.getpid()}")
         try:
-            _plot(scores, labels, result, tmp_png)
+            _plot(scores, labels, result, tmp_png, baselines)
             page = _page(result, tmp_png, scored, label_field)
             tmp_html.write_text(page, encoding="utf-8")
             os.replace(tmp_png, png)
@@ -293,19 +299,29 @@ def _json_column(value, kind: type):
     return value if isinstance(value, kind) else None
 
 
-def _baselines(rows, labels, score_field) -> dict:
+def baseline_scores(rows, score_field) -> dict:
+    """The in-run baselines' scores for the same rows: random, answer length, answer rarity and
+    stage 1's question-entity rarity (each where the rows have what it needs)."""
     import random
 
     rng = random.Random(0)
-    out = {"random": _r(auroc([rng.random() for _ in rows], labels))}
+    out = {"random": [rng.random() for _ in rows]}
     if any(r.get("answer") for r in rows):
-        out["answer length (words)"] = _r(auroc([len(str(r.get("answer") or "").split()) for r in rows], labels))
+        out["answer length (words)"] = [float(len(str(r.get("answer") or "").split())) for r in rows]
     if score_field == "answer_risk" and any(r.get("answer_claims") for r in rows):
-        out["answer rarity"] = _r(auroc([answer_rarity(r.get("answer_claims")) for r in rows], labels))
+        out["answer rarity"] = [answer_rarity(r.get("answer_claims")) for r in rows]
     stage1 = [float(r.get("stage1_risk") or 0) for r in rows]
     if any(r.get("stage1_risk") is not None for r in rows) and stage1 != [float(r[score_field]) for r in rows]:
-        out["question-entity rarity (stage 1)"] = _r(auroc(stage1, labels))  # not when it is the score itself
+        out["question-entity rarity (stage 1)"] = stage1  # not when it is the score itself
     return out
+
+
+def _intervals(scores, labels, baselines: dict) -> tuple[list, list, dict]:
+    """95% bootstrap intervals: the score's AUROC and AUPRC, each baseline's AUROC."""
+    def ci(metric, values) -> list:
+        return [round(v, 4) for v in bootstrap_ci(metric, values, labels)]
+
+    return ci(auroc, scores), ci(auprc, scores), {name: ci(auroc, values) for name, values in baselines.items()}
 
 
 def _uncheckable(rows, labels, score_field) -> dict:
@@ -350,7 +366,7 @@ def _provenance(rows) -> dict:
 
     out = {}
     for key in ("index", "backend", "corpus_tokens", "extractor", "quco_version"):
-        values = sorted({str(r.get(key)) for r in rows if r.get(key) is not None})
+        values = sorted({r[key] if key == "corpus_tokens" else str(r[key]) for r in rows if r.get(key) is not None})
         out[key] = values[0] if len(values) == 1 else values
     out["evaluated_with"] = f"quco {__version__}"
     return out

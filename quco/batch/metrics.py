@@ -1,5 +1,5 @@
 """Evaluation metrics in NumPy (no SciPy/scikit-learn dependency): ranks with ties, AUROC, AUPRC,
-Spearman, precision/recall/F1 and the ROC curve."""
+Spearman, precision/recall/F1, the ROC curve and bootstrap intervals."""
 
 from __future__ import annotations
 
@@ -12,16 +12,33 @@ def rankdata(values):
     """Ranks 1..n, ties get their average rank."""
     import numpy as np
 
-    x = np.asarray(values, dtype=float)
-    order = np.argsort(x, kind="mergesort")
-    xs = x[order]
-    ranks = np.empty(len(x), dtype=float)
-    boundaries = np.flatnonzero(np.diff(xs)) + 1
-    starts = np.concatenate(([0], boundaries))
-    ends = np.concatenate((boundaries, [len(x)]))
-    for s, e in zip(starts, ends):
-        ranks[order[s:e]] = (s + e + 1) / 2.0
-    return ranks
+    _, inverse, counts = np.unique(np.asarray(values, dtype=float), return_inverse=True, return_counts=True)
+    return (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]
+
+
+BOOTSTRAP_RESAMPLES = 1000
+
+
+def bootstrap_ci(metric, scores: Sequence[float], labels: Sequence[bool], *, resamples: int = BOOTSTRAP_RESAMPLES,
+                 level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """A percentile bootstrap interval of ``metric(scores, labels)``: rows resampled with
+    replacement within each label (so every resample has both), ``resamples`` times, from a fixed
+    seed (the same rows give the same interval)."""
+    import numpy as np
+
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(labels, dtype=bool)
+    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
+    if len(pos) == 0 or len(neg) == 0:
+        raise InvalidValue("a bootstrap interval needs both positive and negative labels")
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        idx = np.concatenate((rng.choice(pos, len(pos)), rng.choice(neg, len(neg))))
+        values.append(metric(s[idx], y[idx]))
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(values, [tail, 100 - tail])
+    return float(lo), float(hi)
 
 
 def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float:

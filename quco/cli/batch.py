@@ -106,6 +106,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from quco.batch.eval_page import with_interval
     from quco.batch.evaluation import evaluate_file as evaluate
 
     prefix = args.out or str(Path(args.scored).with_suffix("")) + ".eval"
@@ -115,12 +116,14 @@ def cmd_eval(args) -> int:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     print(f"rows {result.rows:,}  positives {result.positives:,}  score {result.score_field}")
-    print(f"AUROC {result.auroc}  AUPRC {result.auprc}  retrieval rate {result.retrieval_rate}")
+    print(f"AUROC {with_interval(result.auroc, result.auroc_ci)}  AUPRC {with_interval(result.auprc, result.auprc_ci)}"
+          f"  (95% bootstrap intervals)  retrieval rate {result.retrieval_rate}")
     print(f"decisions resting on an unknown count: {result.unknown:,} of {result.rows:,}")
     d = result.decision
     print(f"at the decision ({d['threshold']}): precision {d['precision']}  recall {d['recall']}  F1 {d['f1']}")
     if result.baselines:
-        print("baselines (AUROC): " + ", ".join(f"{k} {v}" for k, v in result.baselines.items()))
+        print("baselines (AUROC): " + ", ".join(f"{k} {with_interval(v, result.baseline_ci.get(k))}"
+                                                for k, v in result.baselines.items()))
     if result.calibration:
         print(f"calibration of {result.calibration['of']}: ECE {result.calibration['ece']}  "
               f"Brier {result.calibration['brier']}")

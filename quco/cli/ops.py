@@ -40,7 +40,7 @@ def register(sub) -> None:
 
 
 def cmd_monitor(args) -> int:
-    from quco.audit.monitor import calibrate, monitor, write_report
+    from quco.audit.monitor import calibrate, feedback_line, monitor, write_report
 
     report = monitor(args.audit, period=args.period)
     if args.calibrate:
@@ -51,10 +51,11 @@ def cmd_monitor(args) -> int:
         return 0
     out = write_report(report, args.out or f"{args.audit}.report.html")
     fb = report["feedback"]
+    psi = report["risk_psi_second_half_vs_first"]
     print(f"{report['decisions']:,} decisions, retrieval rate {report['retrieval_rate']:.1%}, unknown "
-          f"{report['unknown_rate']:.1%}, risk PSI {report['risk_psi_second_half_vs_first']}"
-          + (f", trigger precision {fb['trigger_precision']} recall {fb['trigger_recall']}" if fb else "")
-          + f"; report: {out}")
+          f"{report['unknown_rate']:.1%}, risk drift (PSI) {psi if psi is not None else report['drift_note']}")
+    print(feedback_line(fb) if fb else "no feedback yet")
+    print(f"report: {out}")
     return 0
 
 
