@@ -178,6 +178,18 @@ def test_cli_score_streams_stdin_to_stdout(small_index, tmp_path):
     errors = [json.loads(line) for line in (tmp_path / "quco-errors.jsonl").read_text().splitlines()]
     assert errors[0]["row"] == 3  # the malformed row is kept, not lost
 
+    # the same pipe through eval and reward
+    labelled = "".join(json.dumps({**r, "label": k % 2 == 0}) + "\n" for k, r in enumerate(out * 2))
+    proc = run_cli("eval", "-", "--label-field", "label", cwd=tmp_path, stdin=labelled)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "quco-eval.html").exists() and "rows 4" in proc.stdout
+    pairs = "".join(json.dumps({"prompt": "Who wrote Hamlet?", "completion": c}) + "\n"
+                    for c in ("Hamlet was written by William Shakespeare.", "Hamlet was written by Charles Dickens."))
+    proc = run_cli("reward", "-", "-o", "-", "--index", str(small_index), "--model", "rules", cwd=tmp_path, stdin=pairs)
+    assert proc.returncode == 0, proc.stderr
+    rewards = [json.loads(line)["reward"] for line in proc.stdout.splitlines()]
+    assert len(rewards) == 2 and rewards[0] > rewards[1] and "into standard output" in proc.stderr
+
 
 def test_settings_precedence_user_pyproject_project_env_flags(tmp_path, monkeypatch):
     from quco.config import load_settings

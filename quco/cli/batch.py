@@ -35,7 +35,7 @@ def register(sub) -> None:
     detector_options(s)
 
     e = sub.add_parser("eval", help="AUROC/AUPRC/F1 of scored rows against a label, with PNG and HTML")
-    e.add_argument("scored")
+    e.add_argument("scored", help="a file quco score wrote (JSONL, CSV, Parquet); - for JSONL on standard input")
     e.add_argument("--label-field", required=True)
     e.add_argument("--positive", help="label value that marks a positive (default: true/1/yes/hallucinated)")
     e.add_argument("--score-field", help="default: answer_risk when present, else risk")
@@ -109,9 +109,11 @@ def cmd_eval(args) -> int:
     from quco.batch.eval_page import with_interval
     from quco.batch.evaluation import evaluate_file as evaluate
 
-    prefix = args.out or str(Path(args.scored).with_suffix("")) + ".eval"
-    result = evaluate(args.scored, label_field=args.label_field, positive=args.positive, score_field=args.score_field,
-                      threshold=args.threshold, type_field=args.type_field, out_prefix=prefix, force=args.force)
+    # Standard input ("-") has no place beside it: the page then goes to ./quco-eval.png/.html unless --out says.
+    prefix = args.out or ("quco-eval" if args.scored == "-" else str(Path(args.scored).with_suffix("")) + ".eval")
+    with streams(args.scored, "", None) as (scored, _, _):
+        result = evaluate(scored, label_field=args.label_field, positive=args.positive, score_field=args.score_field,
+                          threshold=args.threshold, type_field=args.type_field, out_prefix=prefix, force=args.force)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
