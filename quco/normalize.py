@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 # Python's \w is Unicode-aware: letters, digits, marks joined to letters, and underscore.
 _WORD = re.compile(r"\w+")
@@ -42,6 +43,8 @@ class Normalizer:
 
     def canonical(self, text: str) -> str:
         """The phrase as the index sees it: normalised tokens joined by single spaces."""
+        if len(text) <= _CACHED_CHARS:  # phrases: the same few are asked for many times a batch
+            return _canonical(self.nfkc, self.case_fold, text)
         return " ".join(self.tokens(text))
 
     def to_dict(self) -> dict:
@@ -50,6 +53,15 @@ class Normalizer:
     @classmethod
     def from_dict(cls, data: dict) -> Normalizer:
         return cls(**{k: data[k] for k in ("nfkc", "case_fold", "tokenizer") if k in data})
+
+
+_CACHED_CHARS = 256
+
+
+@lru_cache(maxsize=1 << 14)
+def _canonical(nfkc: bool, case_fold: bool, text: str) -> str:
+    """``Normalizer(nfkc, case_fold).canonical(text)``: a pure function of the settings and the text."""
+    return " ".join(Normalizer(nfkc, case_fold).tokens(text))
 
 
 def invalid_text(text: str) -> str | None:

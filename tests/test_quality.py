@@ -196,7 +196,7 @@ def test_eval_report_for_picking_an_operating_point(env, tmp_path):
     assert all(0 <= t["retrieval_rate"] <= 1 for t in r.thresholds)
     assert r.thresholds[0]["flagged"] >= r.thresholds[-1]["flagged"]
     assert set(r.baselines) >= {"random", "answer length (words)", "answer rarity"}
-    assert r.provenance["extractor"] == "rules" and r.provenance["corpus_tokens"] == "37"
+    assert r.provenance["extractor"] == "rules" and r.provenance["corpus_tokens"] == 37  # a number, shown as one
     assert r.calibration["of"].startswith("answer_risk (uncalibrated") and r.calibration["ece"] is not None
     assert r.operating_point["tpr"] is not None
     assert r.uncheckable["what"].startswith("answers with no claim")
