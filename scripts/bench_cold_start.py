@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, corpus_args, corpus_index, pct
+from benchlib import ROOT, corpus_args, corpus_index, pct, write_result
 from load_test import HOST, run_load
 
 
@@ -99,9 +99,7 @@ def main() -> int:
     }
     result["goals_met"] = {"ready_within_60_s": ready <= 60, "first_check_200_within_2_s":
                            first_status == 200 and first_ms <= 2000, "zero_non_2xx": not errors}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
     return 0
 
 

@@ -126,6 +126,13 @@ def corpus_index(sources, given, tmp) -> Path:
     return path
 
 
+def write_result(out, result: dict) -> None:
+    """A benchmark's JSON result written to ``out`` (its folder created) and printed."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
 def print_table(rows: list[dict], labels: list[tuple[str, int, str]], columns: list[tuple[str, str]]) -> None:
     """Rows as a fixed-width table: left-aligned label columns (key, width, heading), then
     right-aligned value columns (key, heading), a missing value left blank."""

@@ -70,18 +70,14 @@ class Controller:
 
     def stream(self, question: str) -> Iterator[ControllerEvent]:
         loop = steps(question, self.config)
-        value: Any = None
-        while True:
-            try:
-                item = loop.send(value)
-            except StopIteration as done:
-                yield ControllerEvent("result", result=done.value)
-                return
+        item = _advance(loop, None)
+        while not isinstance(item, ControllerResult):
             if isinstance(item, Call):
-                value = self._do(item)
+                item = _advance(loop, self._do(item))
             else:
-                value = None
                 yield item
+                item = _advance(loop, None)
+        yield ControllerEvent("result", result=item)
 
     def _do(self, call: Call) -> Any:
         if call.kind == "generate":
@@ -103,18 +99,14 @@ class Controller:
 
     async def astream(self, question: str) -> AsyncIterator[ControllerEvent]:
         loop = steps(question, self.config)
-        value: Any = None
-        while True:
-            try:
-                item = loop.send(value)
-            except StopIteration as done:
-                yield ControllerEvent("result", result=done.value)
-                return
+        item = _advance(loop, None)
+        while not isinstance(item, ControllerResult):
             if isinstance(item, Call):
-                value = await self._ado(item)
+                item = _advance(loop, await self._ado(item))
             else:
-                value = None
                 yield item
+                item = _advance(loop, None)
+        yield ControllerEvent("result", result=item)
 
     async def _ado(self, call: Call) -> Any:
         if call.kind == "generate":
@@ -133,6 +125,15 @@ async def _off_loop(fn: Callable, *args) -> Any:
         return await fn(*args)
     out = await asyncio.to_thread(fn, *args)
     return await out if inspect.isawaitable(out) else out
+
+
+def _advance(loop, value) -> Call | ControllerEvent | ControllerResult:
+    """The loop's next step after ``value`` (a call's answer, or None after an event): a call to
+    carry out, an event to give out, or its result when it has finished."""
+    try:
+        return loop.send(value)
+    except StopIteration as done:
+        return done.value
 
 
 def is_async(fn: Callable) -> bool:
