@@ -193,7 +193,7 @@ def test_flashrag_judger(small, rules_extractor):
     assert judger.judge(Dataset(questions)) == [False, True]
     assert judger.judge(questions) == [False, True]
     assert judger.judge("Who founded Arthur's Magazine?") == [True]
-    assert len(judger.last_reports) == 1
+    assert [r.retrieve for r in judger.judge_reports(questions)] == [False, True] and not hasattr(judger, "last_reports")
     with pytest.raises(TypeError):
         judger.judge(42)
     judger = QucoJudger({"judger_config": {"index": str(small), "model": "rules"}})
@@ -431,6 +431,7 @@ def _flashrag_pipelines(small, rules_extractor, tmp_path, mocked):
     assert isinstance(pipe.judger, QucoJudger)  # installed without FlashRAG's get_judger
     out = pipe.run(Dataset(config, data=items), do_eval=False)
     assert out.judge_result == [False, True] and sorted(out.pred) == ["Dickens.", "Shakespeare."]
+    assert [r["retrieve"] for r in out.quco_report] == [False, True]  # each decision travels with its item
 
     generator = Generator(["Hamlet was written by Charles Dickens.",
                            "Hamlet was written by William Shakespeare. So the answer is Shakespeare."])

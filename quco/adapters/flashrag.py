@@ -18,7 +18,8 @@ the active pipeline need only FlashRAG's ``Dataset`` and ``Evaluator``, which im
 ``config["judger_config"]`` may name the quco ``index`` (and ``model``); otherwise quco's own
 configuration (quco.toml / QUCO_*) is used. ``judge`` accepts what FlashRAG's judgers accept: a
 FlashRAG ``Dataset`` (anything with a ``.question`` list), a list of questions, or one question.
-The reports of the last call are kept in ``last_reports``.
+Each decision travels with its data: a dataset judged gains a ``quco_report`` output (each report's
+``to_dict()``); ``judge_reports`` returns the reports themselves. Nothing is kept between calls.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ class QucoJudger:
     def __init__(self, config=None, *, detector=None):
         self.config = config
         self.name = "quco"
-        self.last_reports: list = []
         if detector is None:
             judger_config = config["judger_config"] if config is not None and "judger_config" in config else None
             if judger_config:
@@ -49,6 +49,11 @@ class QucoJudger:
         self.detector = detector
 
     def judge(self, dataset) -> list[bool]:
+        return [bool(r.retrieve) for r in self.judge_reports(dataset)]
+
+    def judge_reports(self, dataset) -> list:
+        """The stage-1 ``RiskReport`` of each question; a FlashRAG dataset also gets them as its
+        ``quco_report`` output (plain JSON), beside the judgement FlashRAG records."""
         if isinstance(dataset, str):
             questions = [dataset]
         elif isinstance(dataset, list):
@@ -57,8 +62,10 @@ class QucoJudger:
             questions = list(dataset.question)
         else:
             raise InvalidArgument("dataset must be a FlashRAG Dataset (with .question), a list of str, or a str")
-        self.last_reports = self.detector.check_many(questions)
-        return [bool(r.retrieve) for r in self.last_reports]
+        reports = self.detector.check_many(questions)
+        if hasattr(dataset, "update_output"):
+            dataset.update_output("quco_report", [r.to_dict() for r in reports])
+        return reports
 
     def batch_run(self, dataset, batch_size=None) -> list[bool]:
         return self.judge(dataset)
