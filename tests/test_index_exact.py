@@ -273,3 +273,26 @@ def test_check_index_reads_only_metadata(tmp_path):
     (tmp_path / "foreign").mkdir()
     with pytest.raises(IndexOpenError, match="tokenizer"):
         check_index(tmp_path / "foreign")
+
+
+def test_provenance_lists_where_two_phrases_occur_together(tmp_path):
+    """The places backing a co-occurrence: document, title, the sentence holding both (from the
+    stored text) and the words' positions; a pair that never co-occurs has none; a backend that
+    cannot list places says so instead of an empty list."""
+    from conftest import write_jsonl
+
+    from quco.backends.base import CountBackend
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    docs = [{"id": "a", "title": "Hamlet", "text": "Hamlet is a tragedy. It was written by William Shakespeare. It is long."},
+            {"id": "b", "title": "Dickens", "text": "Charles Dickens wrote novels."}]
+    build_index([write_jsonl(tmp_path / "c.jsonl", docs)], tmp_path / "i.duckdb", progress=False)
+    ix = DuckDBIndex(tmp_path / "i.duckdb")
+    found, none = ix.provenance_many([("Hamlet", "William Shakespeare"), ("Hamlet", "Charles Dickens")], window=20)
+    (src,) = found.sources
+    assert (src.doc_id, src.title, src.tokens) == ("a", "Hamlet", (0, 8))
+    assert src.text == "Hamlet is a tragedy. It was written by William Shakespeare."
+    assert docs[0]["text"][src.start:src.end] == src.text and found.why is None
+    assert none.sources == () and none.why is None
+    assert CountBackend.provenance_many(ix, [("a", "b")])[0].why.startswith("the duckdb backend cannot")

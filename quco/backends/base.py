@@ -38,6 +38,35 @@ class Cooccurrence:
     approx: bool = False
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where two phrases occur together: one place in the corpus that backs a co-occurrence.
+
+    ``doc`` is the document's number in the index, ``doc_id`` and ``title`` what the corpus called
+    it; ``start``/``end`` the characters of ``text`` (the sentence or sentences holding both) in the
+    document, or ``None`` when the index keeps no text; ``tokens`` the two phrases' positions in
+    the document (words from its start)."""
+
+    doc: int
+    doc_id: str | None
+    title: str | None
+    tokens: tuple[int, int]
+    start: int | None = None
+    end: int | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The places backing one (a, b) pair, or why none can be shown (``why``: the backend keeps no
+    positions, the pair is too common to list within the work budget...)."""
+
+    a: str
+    b: str
+    sources: tuple[Source, ...] = ()
+    why: str | None = None
+
+
 class CountBackend(abc.ABC):
     """Counts phrases and co-occurrences in one corpus."""
 
@@ -71,6 +100,12 @@ class CountBackend(abc.ABC):
         budget. Optional: a backend whose documents have no titles raises ``QueryError``
         (multi-hop support is then not looked for)."""
         raise QueryError(f"backend {self.name!r} has no document titles")
+
+    def provenance_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW,
+                        limit: int = 2) -> list[Provenance]:
+        """For each (a, b): up to ``limit`` places (documents, first occurrences) where ``b`` occurs
+        within ``window`` tokens of ``a``. Optional: a backend that cannot list places says why."""
+        return [Provenance(a, b, why=f"the {self.name} backend cannot list where phrases occur") for a, b in pairs]
 
     def count(self, phrase: str) -> Count:
         return self.count_many([phrase])[0]

@@ -58,6 +58,9 @@ class CachedBackend(CountBackend):
     def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
         return self.backend.titles_many(phrases, limit)
 
+    def provenance_many(self, pairs, window: int = DEFAULT_WINDOW, limit: int = 2):
+        return self.backend.provenance_many(pairs, window, limit)  # places are not cached: they are read on demand
+
     def forget_pairs(self) -> None:
         """Drop the cached co-occurrences, keeping the counts: a batch timed after it pays for its
         claims' pairs as a training step's new completions do, while their prompts' entities hit."""

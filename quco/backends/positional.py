@@ -12,7 +12,9 @@ import abc
 from collections.abc import Sequence
 from typing import Any
 
-from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, CountBackend, check_window
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, CountBackend, Provenance, Source, check_window
+
+PROVENANCE_POSITIONS = 200_000  # a phrase listed in more places is too common to search for provenance
 
 
 class PositionalBackend(CountBackend):
@@ -36,6 +38,53 @@ class PositionalBackend(CountBackend):
             da, db = self.documents(a), self.documents(b)
             out.append(Cooccurrence(a, b, int(len(np.intersect1d(da, db, assume_unique=True))), None, False))
         return out
+
+    def provenance_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW,
+                        limit: int = 2) -> list[Provenance]:
+        """Places where ``b`` is within ``window`` tokens of ``a``: the first in each of up to
+        ``limit`` documents; text and titles from ``document_texts`` where the index keeps them."""
+        window = check_window(window)
+        found: list[tuple[str, str, list[tuple[int, int, int]], str | None]] = []
+        for a, b in pairs:
+            pa, pb = self.positions(a), self.positions(b)
+            if max(len(pa), len(pb)) > PROVENANCE_POSITIONS:
+                found.append((a, b, [], f"too common to list: {max(len(pa), len(pb)):,} places"))
+                continue
+            found.append((a, b, self.near_places(pa, pb, window, limit), None))
+        docs = sorted({d for _, _, places, _ in found for d, _, _ in places})
+        texts = self.document_texts(docs) if docs else {}
+        return [Provenance(a, b, tuple(_source(d, ta, tb, texts.get(d)) for d, ta, tb in places), why)
+                for a, b, places, why in found]
+
+    def near_places(self, pa, pb, window: int, limit: int) -> list[tuple[int, int, int]]:
+        """(document, position of a, position of b) in it — both from the document's start — for
+        the first occurrence of ``a`` with ``b`` nearby in each of up to ``limit`` documents."""
+        import numpy as np
+
+        if not len(pa) or not len(pb):
+            return []
+        doc = self.doc_of(pa)
+        lo = np.maximum(pa - window, self._doc_start[doc])
+        hi = np.minimum(pa + window, self._doc_end[doc] - 1)
+        idx: Any = np.searchsorted(pb, lo, side="left")
+        ok = idx < len(pb)
+        idx[~ok] = 0
+        hits = np.flatnonzero(ok & (pb[idx] <= hi))
+        out: list[tuple[int, int, int]] = []
+        for k in hits:
+            d = int(doc[k])
+            if out and out[-1][0] == d:
+                continue
+            start = int(self._doc_start[d])
+            out.append((d, int(pa[k]) - start, int(pb[idx[k]]) - start))
+            if len(out) == limit:
+                break
+        return out
+
+    def document_texts(self, docs: Sequence[int]) -> dict:
+        """doc -> (doc_id, title, text) for the given documents, where the index keeps them
+        (``None`` fields otherwise). Indexes that store documents override it."""
+        return {}
 
     def documents(self, phrase: str):
         """Sorted numbers of the documents that hold ``phrase`` (NumPy array)."""
@@ -61,3 +110,34 @@ class PositionalBackend(CountBackend):
         found = idx < len(pb)
         idx[~found] = 0
         return int(np.count_nonzero(found & (pb[idx] <= hi)))
+
+
+def _source(doc: int, ta: int, tb: int, stored) -> Source:
+    doc_id, title, text = stored if stored is not None else (None, None, None)
+    if not text:
+        return Source(doc, doc_id, title, (ta, tb))
+    span = sentence_around(text, min(ta, tb), max(ta, tb))
+    if span is None:
+        return Source(doc, doc_id, title, (ta, tb))
+    return Source(doc, doc_id, title, (ta, tb), span[0], span[1], text[span[0] : span[1]])
+
+
+_SENTENCE_TEXT = 600  # characters of evidence shown at most
+
+
+def sentence_around(text: str, first: int, last: int) -> tuple[int, int] | None:
+    """The characters of the sentence(s) holding words ``first`` to ``last`` of ``text`` (words as
+    the index counts them, ``\\w+``), at most ``_SENTENCE_TEXT`` long; None if the text has fewer words."""
+    import re
+
+    words = [m.span() for m in re.finditer(r"\w+", text)]
+    if last >= len(words):
+        return None
+    start, end = words[first][0], words[last][1]
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", text)]
+    s = max((e for e in ends if e <= start), default=0)
+    e = min((x for x in ends if x >= end), default=len(text))
+    s = len(text) - len(text[s:].lstrip())
+    if e - s > _SENTENCE_TEXT:  # a long stretch between the two: the words around them
+        s, e = max(s, start - 100), min(e, end + 100)
+    return s, e

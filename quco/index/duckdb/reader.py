@@ -159,6 +159,16 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
             out.append(tuple(dict.fromkeys(t for d in docs if (t := self._titles[d]))))
         return out
 
+    def document_texts(self, docs) -> dict:
+        """doc -> (doc_id, title, text) for provenance (text None for an index built without it)."""
+        con = connect(str(self.path), read_only=True)
+        try:
+            rows = con.execute("SELECT doc, ext_id, title, text FROM docs WHERE doc IN (SELECT unnest(?))",
+                               [[int(d) for d in docs]]).fetchall()
+        finally:
+            con.close()
+        return {int(d): (e, t, x) for d, e, t, x in rows}
+
     def without_documents(self, ext_ids) -> CountBackend:
         """A view of this index with some documents left out (by their ids): exact leave-out
         counts for evaluations such as "the fact is absent from the corpus"."""
