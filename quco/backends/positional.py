@@ -63,13 +63,8 @@ class PositionalBackend(CountBackend):
 
         if not len(pa) or not len(pb):
             return []
-        doc = self.doc_of(pa)
-        lo = np.maximum(pa - window, self._doc_start[doc])
-        hi = np.minimum(pa + window, self._doc_end[doc] - 1)
-        idx: Any = np.searchsorted(pb, lo, side="left")
-        ok = idx < len(pb)
-        idx[~ok] = 0
-        hits = np.flatnonzero(ok & (pb[idx] <= hi))
+        doc, idx, near = self._nearest(pa, pb, window)
+        hits = np.flatnonzero(near)
         out: list[tuple[int, int, int]] = []
         for k in hits:
             d = int(doc[k])
@@ -103,13 +98,21 @@ class PositionalBackend(CountBackend):
 
         if not len(pa) or not len(pb):
             return 0
+        return int(np.count_nonzero(self._nearest(pa, pb, window)[2]))
+
+    def _nearest(self, pa, pb, window: int):
+        """For each occurrence of a: its document, the index of the first occurrence of b at or
+        after ``window`` words before it (within the document), and whether that one is within
+        ``window`` words after it."""
+        import numpy as np
+
         doc = self.doc_of(pa)
         lo = np.maximum(pa - window, self._doc_start[doc])
         hi = np.minimum(pa + window, self._doc_end[doc] - 1)
         idx: Any = np.searchsorted(pb, lo, side="left")
         found = idx < len(pb)
         idx[~found] = 0
-        return int(np.count_nonzero(found & (pb[idx] <= hi)))
+        return doc, idx, found & (pb[idx] <= hi)
 
 
 def _source(doc: int, ta: int, tb: int, stored) -> Source:
