@@ -57,10 +57,7 @@ class GatedRetriever(BaseRetriever):
     async def _aget_relevant_documents(self, query: str, *,
                                        run_manager: AsyncCallbackManagerForRetrieverRun) -> list[Document]:
         report = await _detector(self.detector).acheck_question(query)
-        try:
-            await adispatch_custom_event("quco_gate", _gate_event(query, report))
-        except RuntimeError:  # called outside a runnable context: no one to tell
-            pass
+        await _atell(_gate_event(query, report))
         return _with_risk(await self.retriever.ainvoke(query), report) if report.retrieve else []
 
 
@@ -71,6 +68,13 @@ def _gate_event(query: str, report) -> dict:
 def _tell(dispatch, data: dict, name: str = "quco_gate") -> None:
     try:
         dispatch(name, data)
+    except RuntimeError:  # called outside a runnable context: no one to tell
+        pass
+
+
+async def _atell(data: dict, name: str = "quco_gate") -> None:
+    try:
+        await adispatch_custom_event(name, data)
     except RuntimeError:  # called outside a runnable context: no one to tell
         pass
 
@@ -97,18 +101,15 @@ class QucoBM25Retriever(BaseRetriever):
 
 
 def quco_gate(detector=None) -> RunnableLambda:
-    def question_of(inputs) -> str:
-        return inputs if isinstance(inputs, str) else inputs["question"]
-
     def out(question: str, report) -> dict:
         return {"question": question, "retrieve": report.retrieve, "risk": report.risk, "report": report.to_dict()}
 
     def gate(inputs) -> dict:
-        question = question_of(inputs)
+        question = _question(inputs)
         return out(question, _detector(detector).check_question(question))
 
     async def agate(inputs) -> dict:
-        question = question_of(inputs)
+        question = _question(inputs)
         return out(question, await _detector(detector).acheck_question(question))
 
     return RunnableLambda(gate, afunc=agate, name="quco_gate")
@@ -157,10 +158,7 @@ def quco_verify(llm, retriever, detector=None, *, max_rounds: int = 4, k: int = 
         async for item in inputs:
             async for event in ctl.astream(_question(item)):
                 if event.round is not None:
-                    try:
-                        await adispatch_custom_event("quco_round", event.round.to_dict())
-                    except RuntimeError:
-                        pass
+                    await _atell(event.round.to_dict(), "quco_round")
                 if (chunk := _chunk(event)) is not None:
                     yield chunk
 

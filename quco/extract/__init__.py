@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterable, Sequence
 
 from quco.errors import ExtractionError, UsageError
+from quco.extract.spans import span_text
 from quco.extract.types import Entity, Sentence, Triplet
 
 __all__ = ["Entity", "Extractor", "Sentence", "Triplet"]
@@ -94,7 +95,7 @@ class Extractor:
 
     def _sentences_many(self, texts: Sequence[str]) -> list[tuple[Sentence, ...]]:
         from quco.extract.entities import entity_spans
-        from quco.extract.spans import sentence_spans, span_text
+        from quco.extract.spans import sentence_spans
         from quco.extract.triplets import sentence_triplets
 
         has_model = self.has_model
@@ -252,6 +253,4 @@ def _phrases(texts) -> tuple[str, ...]:
 
 def _entity(span, text: str) -> Entity:
     """``text``: the doc's text, read once (see ``span_text``)."""
-    from quco.extract.spans import span_text
-
     return Entity(text=span_text(text, span), label=span.label_, start=span.start_char, end=span.end_char)

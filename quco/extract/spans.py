@@ -3,12 +3,10 @@
 Iterating or indexing a Doc creates a Python ``Token`` object each time, which is most of what
 extraction costs on short texts (a reward batch: thousands of three-sentence completions). These
 read the same values from the Doc's arrays and its text instead; the results are those of
-``doc.sents`` and ``span.text``.
+``doc.sents`` and ``span.text``. spaCy is imported only when a Doc is read.
 """
 
 from __future__ import annotations
-
-from spacy.attrs import SENT_START
 
 
 def span_text(doc_text: str, span) -> str:
@@ -21,6 +19,8 @@ def span_text(doc_text: str, span) -> str:
 def sentence_spans(doc) -> list:
     """``list(doc.sents)``: a sentence starts at the first token and at each token whose
     sentence-start flag is set (by the parser or the sentencizer)."""
+    from spacy.attrs import SENT_START
+
     n = len(doc)
     if n == 0:
         return []

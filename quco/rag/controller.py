@@ -110,16 +110,16 @@ class Controller:
 
     async def _ado(self, call: Call) -> Any:
         if call.kind == "generate":
-            return await _off_loop(self.generate, *call.args)
+            return await call_off_loop(self.generate, *call.args)
         if call.kind == "retrieve":
-            return as_passages(await _off_loop(self.retrieve, *call.args))
+            return as_passages(await call_off_loop(self.retrieve, *call.args))
         async_check = getattr(self.detector, "a" + call.kind, None)
         if async_check is not None:
             return await async_check(*call.args)
         return await asyncio.to_thread(getattr(self.detector, call.kind), *call.args)
 
 
-async def _off_loop(fn: Callable, *args) -> Any:
+async def call_off_loop(fn: Callable, *args) -> Any:
     """``fn(*args)`` awaited when it is async, else run in the event loop's thread pool."""
     if is_async(fn):
         return await fn(*args)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import threading
 from collections.abc import Callable, Sequence
 
+from quco.rag.controller import call_off_loop, is_async
 from quco.rag.retrieve import Passage, as_passages, as_retriever
 
 _default = None
@@ -69,7 +69,7 @@ def guard(
     retriever = as_retriever(retrieve)
 
     def wrap(fn: Callable[[str], str]):
-        if inspect.iscoroutinefunction(fn):
+        if is_async(fn):
             return _async_guarded(fn, retrieve, detector, k, prompt, on_report)
 
         @functools.wraps(fn)
@@ -91,9 +91,7 @@ def _async_guarded(fn, retrieve, detector, k, prompt, on_report):
         report = await ahook(question, detector=detector)
         passages: list[Passage] = []
         if report.retrieve:
-            found = retrieve(question, k) if inspect.iscoroutinefunction(retrieve) else \
-                asyncio.to_thread(retrieve, question, k)
-            passages = as_passages(await found)
+            passages = as_passages(await call_off_loop(retrieve, question, k))
         if on_report is not None:
             on_report(report, passages)
         return await fn(prompt(question, passages) if passages else question, *args, **kwargs)
