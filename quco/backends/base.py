@@ -101,6 +101,14 @@ class CountBackend(abc.ABC):
         (multi-hop support is then not looked for)."""
         raise QueryError(f"backend {self.name!r} has no document titles")
 
+    def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
+                      limit: int = 20) -> list[tuple[str, ...] | None]:
+        """For each phrase: the text within ``window`` words of its occurrences, one passage per
+        document, in corpus order; None for a phrase in more than ``limit`` documents (too common to
+        read) or past the work budget. Optional: a backend that keeps no text raises ``QueryError``
+        (multi-hop support through named entities is then not looked for)."""
+        raise QueryError(f"backend {self.name!r} keeps no document text")
+
     def provenance_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW,
                         limit: int = 2) -> list[Provenance]:
         """For each (a, b): up to ``limit`` places (documents, first occurrences) where ``b`` occurs

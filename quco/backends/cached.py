@@ -58,6 +58,10 @@ class CachedBackend(CountBackend):
     def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
         return self.backend.titles_many(phrases, limit)
 
+    def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
+                      limit: int = 20) -> list[tuple[str, ...] | None]:
+        return self.backend.passages_many(phrases, window, limit)
+
     def provenance_many(self, pairs, window: int = DEFAULT_WINDOW, limit: int = 2):
         return self.backend.provenance_many(pairs, window, limit)  # places are not cached: they are read on demand
 

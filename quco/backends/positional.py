@@ -125,6 +125,18 @@ def _source(doc: int, ta: int, tb: int, stored) -> Source:
     return Source(doc, doc_id, title, (ta, tb), span[0], span[1], text[span[0] : span[1]])
 
 
+def passage(text: str, first: int, last: int) -> str:
+    """Words ``first`` to ``last`` of ``text`` (clipped to the text; words as the index counts
+    them, ``\\w+``) with the characters between them."""
+    import re
+
+    spans = [m.span() for m in re.finditer(r"\w+", text)]
+    if not spans:
+        return ""
+    first, last = max(0, first), min(len(spans) - 1, last)
+    return text[spans[first][0] : spans[last][1]] if first <= last else ""
+
+
 _SENTENCE_TEXT = 600  # characters of evidence shown at most
 
 

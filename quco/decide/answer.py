@@ -29,10 +29,10 @@ flagged unknown), ``"error"`` raises ``RiskAbort``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
-from quco.decide.bridges import BridgeLookups, best_bridge, lookup_bridges
+from quco.decide.bridges import BridgeLookups, bridged, lookup_bridges, silent
 from quco.decide.evidence import (
     NEUTRAL,
     ClaimEvidence,
@@ -51,9 +51,6 @@ from quco.extract import Extractor
 from quco.normalize import invalid_text
 
 __all__ = ["AnswerReport", "AnswerScorer", "ClaimEvidence"]
-
-SILENT_EXPECTED = 1.0  # a claim expected near the anchor less than once by chance: its absence says nothing
-
 
 @dataclass(frozen=True)
 class AnswerReport:
@@ -188,24 +185,14 @@ class AnswerScorer:
                         if not overlaps(q, c, canon) for pair in claim_pairs(q, c, counts)}
                        | {pair for ch, _ in picks.values() for pair in pairs_needed(ch, counts)})
         cooccur = cooccurrences_of(self.backend, pairs, self.window)
-        # Multi-hop support: from any known question entity, through a document title, to a claim.
+        # Multi-hop support: from any known question entity, through a bridge, to a silent claim.
+        corpus = self.backend.corpus
         known = [tuple(q for q in qs if (counts.get(q, (None,))[0] or 0) > 0) for qs in q_entities]
-        bridges = lookup_bridges(self.backend, [(k, [c for c in cs if (counts[c][0] or 0) > 0])
-                                                for k, cs in zip(known, claims_new) if k and cs], self.window, canon)
+        quiet = [[ev.phrase for c in cs if (ev := claim_evidence(c, an, counts, cooccur, corpus, self.window)) and silent(ev)]
+                 for an, cs in zip(anchors, claims_new)]
+        bridges = lookup_bridges(self.backend, self.extractor, [(k, q) for k, q in zip(known, quiet) if k and q],
+                                 self.window, canon)
         return _Batch(q_phrases, anchors, claims_new, restated, picks, counts, cooccur, canon, bridges)
-
-    def _bridged(self, ev: ClaimEvidence, entities, b: _Batch) -> ClaimEvidence:
-        """The claim's evidence, through its best bridge when that supports it better. Only a claim
-        the corpus is silent about near the question's entity is bridged (never seen there, and
-        chance would not have put it there either): a claim that should have been near it and is not
-        has evidence against it, which a detour does not outweigh."""
-        if ev.cooccur or (ev.expected is not None and ev.expected >= SILENT_EXPECTED):
-            return ev
-        bridge = best_bridge(entities, ev.phrase, ev.count or 0, b.counts, b.bridges, self.backend.corpus, self.window,
-                             b.canon)
-        if bridge is None or bridge.risk >= ev.risk:
-            return ev
-        return replace(ev, risk=bridge.risk, bridge=bridge)
 
     def _answer_report(self, i: int, question: str, answer: str, b: _Batch) -> AnswerReport:
         """Item ``i`` of a batch: its least supported claim, its choice, unknowns by the policy."""
@@ -239,7 +226,7 @@ class AnswerScorer:
                     continue
                 ev = ClaimEvidence(c, None, None, None, None, 1.0)
             elif ev.count:
-                ev = self._bridged(ev, qs, b)
+                ev = bridged(ev, qs, counts, b.bridges, corpus, window, canon)
             evidence.append(ev)
         worst = least_supported(evidence)
         risks = [worst.risk] if worst is not None else []

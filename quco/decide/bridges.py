@@ -1,77 +1,129 @@
 """Multi-hop support: a claim not seen near the question's entities may be supported through a bridge.
 
-A multi-hop question's answer sits in a second-hop article, not next to the question's entity:
-"the first president of the association which published *Journal X*" is answered in the article
-of the association, which the article of Journal X names. The corpus shows that chain when
+A multi-hop question's answer sits in a second-hop passage, not next to the question's entity:
+"the first president of the association which published *Journal X*" is answered in a passage
+about the association, which the passage about Journal X names. The corpus shows that chain
+through a *bridge* phrase B with the question's entity E near B, and B near the claim C:
 
-- an article holding the claim is titled by something the question's entity is seen near
-  (entity → title, title's article → claim), or
-- an article holding the question's entity is titled by something seen near the claim
-  (entity's article → title → claim).
+- B is **named near E**: a named entity (a person, place, organisation, work...; not a date or a
+  number) in the passages around E's occurrences (``passages_many``, read by the extractor);
+- or B is the **title of a document holding E** or **holding C** (``titles_many``).
 
-The bridge is the title. Both links are counted — the entity near the title, and the title near
-the claim — and the chain is as strong as its weaker link (the higher of the two risks of
-``quco.decide.evidence``'s association). A claim's risk is the lower of its direct risk and its
-best bridge's. The search is bounded: only question entities found in at most ``limit``
-documents are bridged from, and only titles of such phrases' documents are tried (a frequent phrase
-is near everything and bridges nothing: "American" would vouch for any American name).
-A backend whose documents have no titles (``titles_many`` raises ``QueryError``) offers no bridges.
+Both links are counted exactly — E near B, B near C — with ``quco.decide.evidence``'s association,
+and the chain is supported only as far as both links are: its risk is ``1 − (1 − r₁)(1 − r₂)``
+(support probabilities multiply, so a chain of two merely rare links is weaker than either).
+
+**Many bridges tried, chance corrected.** Every bridge tried is a chance for the claim to land
+near one of them at random: the link a bridge was *not* chosen by is scored against all of them
+at once. For bridges named near E (chosen by E), "C near B" is expected by chance as often as C
+near any of those bridges (their counts summed, the 2-hop *reach* of E); for titles of C's
+documents (chosen by C), "E near B" is scored against all of C's titles. A generic bridge
+("American", "city") thus vouches for nothing, and trying more bridges does not add support.
+
+The search is bounded: only phrases found in at most ``limit`` documents are read or bridged
+from (a frequent phrase is near everything and bridges nothing), at most ``MAX_BRIDGES`` bridges
+per entity, and only claims the corpus is *silent* about near the question's entities are
+bridged (never seen there, and chance would not have put them there: ``silent``). A backend that
+keeps no text or titles (``QueryError``) offers those bridges only that it can.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from quco.backends.base import Corpus, CountBackend
-from quco.decide.evidence import Bridge, association
+from quco.decide.evidence import Bridge, ClaimEvidence, association
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.errors import BackendError, QueryError
 
-DOCS_PER_PHRASE = 20
+DOCS_PER_PHRASE = 20  # a phrase in more documents is too common to bridge from or through
+MAX_BRIDGES = 64  # bridges tried per question entity
+SILENT_EXPECTED = 1.0  # a claim expected near the anchor less than once by chance: its absence says nothing
+NOT_NAMES = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY"})
 
 
 @dataclass(frozen=True)
 class BridgeLookups:
-    """What a batch looked up for its bridges: titles of each phrase's documents (None: too common),
-    and the counts and co-occurrences of the links (all empty when the backend has no titles)."""
+    """What a batch looked up for its bridges: per question entity, the bridges named near it;
+    per phrase, its documents' titles (None: too common); the counts and co-occurrences of the
+    links. All empty when nothing was silent or the backend has neither text nor titles."""
 
+    named: dict
     titles: dict
     counts: dict
     cooccur: dict
 
 
-def lookup_bridges(backend: CountBackend, items: Sequence[tuple[Sequence[str], Sequence[str]]], window: int,
-                   canon: Callable[[str], str], limit: int = DOCS_PER_PHRASE) -> BridgeLookups:
-    """One batch of lookups for ``items`` = (question entities, claims) pairs: every phrase's
-    document titles, then the titles' counts, then every link's co-occurrence."""
-    phrases = sorted({p for ents, claims in items for p in (*ents, *claims) if canon(p)})
-    try:
-        titles = dict(zip(phrases, backend.titles_many(phrases, limit))) if phrases else {}
-    except (QueryError, BackendError):
-        return BridgeLookups({}, {}, {})
-    counts = counts_of(backend, sorted({t for ts in titles.values() if ts for t in ts if canon(t)}))
+NO_BRIDGES = BridgeLookups({}, {}, {}, {})
+
+
+def silent(ev: ClaimEvidence) -> bool:
+    """A claim present in the corpus, never seen near its anchors where chance would not put it."""
+    return bool(ev.count) and not ev.cooccur and (ev.expected is None or ev.expected < SILENT_EXPECTED)
+
+
+def lookup_bridges(backend: CountBackend, extractor, items: Sequence[tuple[Sequence[str], Sequence[str]]],
+                   window: int, canon: Callable[[str], str], limit: int = DOCS_PER_PHRASE) -> BridgeLookups:
+    """One batch of lookups for ``items`` = (question entities, silent claims) pairs: the entities'
+    passages (read by ``extractor``) and titles, the claims' titles, then every bridge's count and
+    every link's co-occurrence."""
+    items = [(list(dict.fromkeys(e for e in ents if canon(e))), list(dict.fromkeys(cs))) for ents, cs in items if cs]
+    entities = sorted({e for ents, _ in items for e in ents})
+    if not entities:
+        return NO_BRIDGES
+    named = _named_near(backend, extractor, entities, window, limit, canon)
+    titles = _titles_of(backend, sorted(set(entities) | {c for _, cs in items for c in cs}), limit)
+    counts = counts_of(backend, sorted({b for bs in named.values() for b in bs}
+                                       | {t for ts in titles.values() if ts for t in ts if canon(t)}))
+    lookups = BridgeLookups(named, titles, counts, {})
     pairs: set[tuple[str, str]] = set()
     for ents, claims in items:
         for e in ents:
-            if titles.get(e) is None:  # too common to bridge anything
-                continue
             for c in claims:
-                for t in _candidates(titles, e, c, canon, counts):
-                    pairs.update([(e, t), (t, c)])
-    return BridgeLookups(titles, counts, cooccurrences_of(backend, sorted(pairs), window))
+                for b, _ in candidates(lookups, e, c, canon):
+                    pairs.update([(e, b), (b, c)])
+    return BridgeLookups(named, titles, counts, cooccurrences_of(backend, sorted(pairs), window))
 
 
-def _candidates(titles: dict, entity: str, claim: str, canon, counts: dict) -> list[str]:
-    """Titles that may link ``entity`` to ``claim``: of the claim's documents or of the entity's."""
-    found = _titles(titles, claim, (entity, claim), canon, counts) + _titles(titles, entity, (entity, claim), canon, counts)
-    return list(dict.fromkeys(found))
+def _named_near(backend: CountBackend, extractor, entities: list[str], window: int, limit: int,
+                canon: Callable[[str], str]) -> dict:
+    """entity -> the named entities in the passages around it (first seen first), for entities in
+    at most ``limit`` documents; {} when the backend keeps no text."""
+    try:
+        passages = backend.passages_many(entities, window, limit)
+    except (QueryError, BackendError):
+        return {}
+    texts = [(e, p) for e, ps in zip(entities, passages) if ps for p in ps]
+    found: dict[str, dict[str, None]] = {e: {} for e, ps in zip(entities, passages) if ps}
+    for (e, _), ents in zip(texts, extractor.entities_many([p for _, p in texts])):
+        for x in ents:
+            if x.label not in NOT_NAMES and canon(x.text) and len(found[e]) < MAX_BRIDGES:
+                found[e].setdefault(x.text)
+    return {e: tuple(xs) for e, xs in found.items()}
 
 
-def _titles(titles: dict, phrase: str, exclude: tuple[str, str], canon, counts: dict) -> list[str]:
-    """The titles of ``phrase``'s documents that can bridge: known, and neither end of the chain."""
-    ends = {canon(x) for x in exclude}
-    return [t for t in titles.get(phrase) or () if canon(t) and canon(t) not in ends and (counts.get(t, (None,))[0] or 0) > 0]
+def _titles_of(backend: CountBackend, phrases: list[str], limit: int) -> dict:
+    try:
+        return dict(zip(phrases, backend.titles_many(phrases, limit))) if phrases else {}
+    except (QueryError, BackendError):
+        return {}
+
+
+def candidates(b: BridgeLookups, entity: str, claim: str, canon: Callable[[str], str]) -> list[tuple[str, str]]:
+    """(bridge, how it was found) that may link ``entity`` to ``claim``: named near the entity,
+    titling the entity's documents ("entity"), or titling the claim's ("claim"). A bridge must be
+    in the corpus, within the document limit, and neither end of the chain nor part of one."""
+    ends = (canon(entity), canon(claim))
+    found = [(x, "named") for x in b.named.get(entity) or ()] + [(t, "entity") for t in b.titles.get(entity) or ()]
+    found += [(t, "claim") for t in b.titles.get(claim) or ()]
+    out: dict[str, str] = {}
+    for x, how in found:
+        cx = canon(x)
+        n = b.counts.get(x, (None,))[0]
+        if cx and n and x not in out and not any(_within(cx, e) or _within(e, cx) for e in ends):
+            out[x] = how
+    return list(out.items())
 
 
 def best_bridge(entities: Sequence[str], claim: str, claim_count: int, entity_counts: dict, b: BridgeLookups,
@@ -80,17 +132,36 @@ def best_bridge(entities: Sequence[str], claim: str, claim_count: int, entity_co
     best = None
     for e in entities:
         e_count = entity_counts.get(e, (None,))[0]
-        if not e_count or b.titles.get(e) is None:  # unknown, absent, or too common to bridge anything
+        if not e_count:  # unknown or absent
             continue
-        for t in _candidates(b.titles, e, claim, canon, b.counts):
-            first, second = b.cooccur.get((e, t), (None,))[0], b.cooccur.get((t, claim), (None,))[0]
+        found = candidates(b, e, claim, canon)
+        reach = {how: sum(b.counts[x][0] for x, h in found if h == how) for how in ("named", "entity", "claim")}
+        for x, how in found:
+            first, second = b.cooccur.get((e, x), (None,))[0], b.cooccur.get((x, claim), (None,))[0]
             if not first or not second:
                 continue
-            t_count = b.counts[t][0]
-            _, pmi1, risk1 = association(first, e_count, t_count, corpus, window)
-            _, pmi2, risk2 = association(second, t_count, claim_count, corpus, window)
-            risk = max(risk1, risk2)  # a chain is as strong as its weaker link
+            x_count = b.counts[x][0]
+            # The link the bridge was not chosen by is scored against every bridge chosen the same way.
+            _, pmi1, risk1 = association(first, e_count, reach["claim"] if how == "claim" else x_count, corpus, window)
+            _, pmi2, risk2 = association(second, claim_count, x_count if how == "claim" else reach[how], corpus, window)
+            risk = 1.0 - (1.0 - risk1) * (1.0 - risk2)
             if best is None or risk < best.risk:
-                direction = "entity" if t in (b.titles.get(claim) or ()) else "claim"
-                best = Bridge(e, t, claim, direction, int(min(first, second)), round(min(pmi1, pmi2), 4), round(risk, 6))
+                best = Bridge(e, x, claim, how, int(min(first, second)), round(min(pmi1, pmi2), 4), round(risk, 6))
     return best
+
+
+def bridged(ev: ClaimEvidence, entities: Sequence[str], counts: dict, b: BridgeLookups, corpus: Corpus, window: int,
+            canon: Callable[[str], str]) -> ClaimEvidence:
+    """The claim's evidence, through its best bridge when that supports it better. Only a silent
+    claim is bridged: a claim that should have been near the question's entity and is not has
+    evidence against it, which a detour does not outweigh."""
+    if not silent(ev) or not b.cooccur:
+        return ev
+    bridge = best_bridge(entities, ev.phrase, ev.count or 0, counts, b, corpus, window, canon)
+    if bridge is None or bridge.risk >= ev.risk:
+        return ev
+    return replace(ev, risk=bridge.risk, bridge=bridge)
+
+
+def _within(part: str, whole: str) -> bool:
+    return f" {part} " in f" {whole} "

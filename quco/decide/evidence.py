@@ -43,14 +43,15 @@ NEUTRAL = 0.5
 
 @dataclass(frozen=True)
 class Bridge:
-    """How a claim is supported through a title: ``entity`` near ``title`` near ``claim``. The title
-    is that of a document holding the claim (``direction`` "entity") or the entity ("claim");
-    ``cooccur``, ``pmi`` and ``risk`` are those of the weaker of the two links."""
+    """How a claim is supported through a bridge (``quco.decide.bridges``): ``entity`` near ``via``
+    near ``claim``. ``how`` the bridge was found: "named" near the entity in its passages, or the
+    title of a document holding the "entity" or the "claim"; ``cooccur`` and ``pmi`` are those of
+    the weaker link, ``risk`` the chain's."""
 
     entity: str
-    title: str
+    via: str
     claim: str
-    direction: str
+    how: str
     cooccur: int
     pmi: float
     risk: float

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from quco.backends.base import Corpus, Count, CountBackend, require_normalizer
+from quco.backends.base import DEFAULT_WINDOW, Corpus, Count, CountBackend, check_window, require_normalizer
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, check_budget
-from quco.backends.positional import PositionalBackend
+from quco.backends.positional import PositionalBackend, passage
 from quco.errors import IndexOpenError, QueryError
 from quco.files.duckdb_conn import connect
 from quco.index.duckdb.format import damaged, read_meta
@@ -158,6 +158,36 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
                 continue
             out.append(tuple(dict.fromkeys(t for d in docs if (t := self._titles[d]))))
         return out
+
+    def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
+                      limit: int = 20) -> list[tuple[str, ...] | None]:
+        """The text within ``window`` words of each phrase's occurrences, one passage per document
+        (from the first occurrence's window to the last's); None for a phrase in more than ``limit``
+        documents or past the work budget. ``QueryError`` for an index built without text."""
+        window = check_window(window)
+        places: list[dict[int, tuple[int, int]] | None] = []
+        for count, phrase in zip(self.count_many(phrases), phrases):
+            if count.approx:
+                places.append(None)
+                continue
+            pos = self.positions(phrase) if count.count else self._np.empty(0, dtype=self._np.int64)
+            docs = self.doc_of(pos)
+            if len(self._np.unique(docs)) > limit:
+                places.append(None)
+                continue
+            spans: dict[int, tuple[int, int]] = {}
+            for p, d in zip(pos.tolist(), docs.tolist()):
+                at = p - int(self._doc_start[d])
+                lo, hi = spans.get(d, (at, at))
+                spans[d] = (min(lo, at), max(hi, at))
+            places.append(spans)
+        wanted = sorted({d for spans in places if spans for d in spans})
+        texts = self.document_texts(wanted) if wanted else {}
+        if any(texts[d][2] is None for d in wanted):
+            raise QueryError(f"{self.path}: the index keeps no document text (built without it)")
+        return [None if spans is None else tuple(
+            passage(texts[d][2], lo - window, hi + window) for d, (lo, hi) in sorted(spans.items()))
+            for spans in places]
 
     def document_texts(self, docs) -> dict:
         """doc -> (doc_id, title, text) for provenance (text None for an index built without it)."""
