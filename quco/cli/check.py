@@ -49,7 +49,7 @@ def cmd_check(args) -> int:
         raise UsageError("the question is empty")
     draft = read_draft(args)
     settings = settings_from_args(args)
-    detector = settings.detector()
+    detector = settings.detector(provenance=True)
     report = detector.check_many([(question, draft)])[0]
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

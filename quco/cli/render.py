@@ -46,6 +46,7 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
                      if p.association is not None else "")
             lines.append(f"  s{p.sentence + 1:<3} {_clip(p.head + rel + p.tail, 60):<60} {_fmt_count(p.cooccur, p.approx):>8}"
                          f"{assoc}{mark}")
+            lines.extend(_evidence_lines(p))
         for x in r.lone_entities:
             mark = "  <- flagged" if x.flagged else ""
             lines.append(f"  s{x.sentence + 1:<3} {_clip('(lone) ' + x.entity, 60):<60} {_fmt_count(x.count, x.approx):>8}{mark}")
@@ -61,6 +62,26 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
     lines.append(f"timing      extract {t.get('extract_ms', 0):.1f} ms, counts {t.get('count_ms', 0):.2f} ms, "
                  f"total {t.get('total_ms', 0):.1f} ms")
     return "\n".join(lines)
+
+
+_HOW = {"named": "named near", "entity": "a title of a document holding", "claim": "a title of a document holding"}
+
+
+def _evidence_lines(p) -> list[str]:
+    """Under a pair: the bridge that supports it, then where the corpus says so (or why nowhere)."""
+    out = []
+    if p.bridge is not None:
+        b = p.bridge
+        end = b.entity if b.how != "claim" else b.claim
+        out.append(f"        via {b.via!r} ({_HOW[b.how]} {end!r}), chain risk {b.risk:.2f}")
+    for src in p.sources:
+        name = src.doc_id or f"document {src.doc}"
+        title = f" {src.title!r}" if src.title else ""
+        said = f": {_clip(' '.join(src.text.split()), 140)!r}" if src.text else f" (words {src.tokens[0]}, {src.tokens[1]})"
+        out.append(f"        in {name}{title}{said}")
+    if p.source_note:
+        out.append(f"        {'no source' if not p.sources else 'missing'}: {p.source_note}")
+    return out
 
 
 def render_info(info) -> str:

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, replace
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide import trigger
+from quco.decide.bridges import NO_BRIDGES, bridged, lookup_bridges, silent
 from quco.decide.evidence import ClaimEvidence, backoff_forms, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
 from quco.decide.lookups import cooccurrences_of, counts_of
+from quco.decide.provenance import Claimed, attach
 from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
 from quco.errors import RiskAbort, UsageError
 from quco.extract import Extractor, Triplet
@@ -42,10 +44,13 @@ class Detector:
         calibration=None,
         audit=None,
         tracing: bool | None = None,
+        provenance: bool = False,
     ):
         """``audit``: an ``AuditLog`` (``quco.audit.log``) that records every decision; each
         report then carries its ``request_id`` for feedback. ``tracing``: OpenTelemetry spans per
-        batch (``quco.decide.tracing``; default: the ``QUCO_OTEL`` variable)."""
+        batch (``quco.decide.tracing``; default: the ``QUCO_OTEL`` variable). ``provenance``: each
+        checked claim carries the corpus places of its evidence (``quco.decide.provenance``), at
+        the cost of one more backend batch."""
         if isinstance(window, bool) or not isinstance(window, int) or window < 0:
             raise UsageError(f"window must be a non-negative number of tokens, not {window!r}")
         self.backend = backend
@@ -60,6 +65,7 @@ class Detector:
         self.calibration = calibration
         self._calibration_checked = False
         self.audit = audit
+        self.provenance = provenance
         from quco.decide import tracing as _tracing
 
         self._tracing = _tracing.enabled(tracing)
@@ -146,6 +152,8 @@ class Detector:
             pairs |= {(t.head, t.tail) for i, sents in sentences.items() for s in sents if not plans[i][s.index][0]
                       for t in s.triplets}
         cooccur = self._cooccur(sorted(pairs))
+        known = {i: self._known(entities[i], counts) for i in plans}
+        bridges = self._bridges(plans, known, counts, cooccur) if plans else NO_BRIDGES
         t2 = time.perf_counter()
 
         shared = {
@@ -157,7 +165,9 @@ class Detector:
         for i in range(n):
             start = time.perf_counter()
             reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start,
-                                        plans.get(i)))
+                                        plans.get(i), (known.get(i, ()), bridges)))
+        if self.provenance:
+            reports = self._with_sources(reports)
         if self._tracing:
             from quco.decide.tracing import emit
 
@@ -210,15 +220,44 @@ class Detector:
         """(head, tail) -> (co-occurrence or None, approx, error)."""
         return cooccurrences_of(self.backend, pairs, self.window)
 
+    def _known(self, entities, counts) -> tuple[str, ...]:
+        """The question's entities the corpus holds (by a shorter name where only that is written)."""
+        canon = canonical_of(self.backend)
+        named = [e.text if counts[e.text][0] != 0 else next(
+            (f for f in backoff_forms(e.text, e.label) if (counts[f][0] or 0) > 0), e.text) for e in entities]
+        return tuple(dict.fromkeys(t for t in named if canon(t) and (counts[t][0] or 0) > 0))
+
+    def _bridges(self, plans: dict, known: dict, counts: dict, cooccur: dict):
+        """Multi-hop lookups for the claims the corpus is silent about near their anchors."""
+        corpus, canon = self.backend.corpus, canonical_of(self.backend)
+        items = []
+        for i, plan in plans.items():
+            quiet = [c for anchors, claims in plan.values() if anchors for c in claims
+                     if (ev := claim_evidence(c, anchors, counts, cooccur, corpus, self.window)) and silent(ev)]
+            if known[i] and quiet:
+                items.append((known[i], quiet))
+        return lookup_bridges(self.backend, self.extractor, items, self.window, canon) if items else NO_BRIDGES
+
+    def _with_sources(self, reports: list[RiskReport]) -> list[RiskReport]:
+        """Each pair of each report with the corpus places of its evidence (one backend batch)."""
+        claimed = [Claimed(p.head, p.tail, p.cooccur, p.bridge) for r in reports for p in r.pairs]
+        found = iter(attach(self.backend, claimed, self.window))
+        out = []
+        for r in reports:
+            pairs = []
+            for p in r.pairs:
+                sources, note = next(found)
+                pairs.append(replace(p, sources=sources, source_note=note))
+            out.append(replace(r, pairs=tuple(pairs)))
+        return out
+
     def _claim_plan(self, question, entities, sentences, counts) -> dict:
         """Mode "evidence": per sentence, (anchors, new claims). Anchors are the question's rarest
         known entities (the most specific; an entity the corpus never writes in full by its
         shorter name, ``backoff_forms``) and the sentence's own subjects (triplet heads); a claim
         restating an anchor or repeating the question's words is not checked."""
         canon = canonical_of(self.backend)
-        named = [e.text if counts[e.text][0] != 0 else next(
-            (f for f in backoff_forms(e.text, e.label) if (counts[f][0] or 0) > 0), e.text) for e in entities]
-        known = sorted({t for t in named if canon(t) and (counts[t][0] or 0) > 0}, key=lambda t: counts[t][0])
+        known = sorted(self._known(entities, counts), key=lambda t: counts[t][0])
         q_anchors = known[: self.anchors]
         q_texts = [e.text for e in entities]
         context = canon(question)
@@ -231,7 +270,7 @@ class Detector:
             plan[s.index] = (anchors, tuple(new))
         return plan
 
-    def _claim_decision(self, claim, anchors, counts, cooccur):
+    def _claim_decision(self, claim, anchors, counts, cooccur, bridging=((), NO_BRIDGES)):
         """Mode "evidence": (evidence, decision, error): a claim's association with its best
         anchor, whether it fires, and the backend error when a count it needs is unknown."""
         th = self._resolved
@@ -245,9 +284,12 @@ class Detector:
             d = trigger.pair_decision(anchors[0], claim, None, th)
             d = replace(d, reasons=(f"{d.reasons[0]} ({error})",) if error else d.reasons)
             return ClaimEvidence(claim, counts[claim][0], anchors[0], None, None, d.risk, approx=approx), d, error
+        known, bridges = bridging
+        ev = bridged(ev, known, counts, bridges, self.backend.corpus, self.window, canonical_of(self.backend))
         return ev, trigger.claim_decision(ev, th, self.window), None
 
-    def _report(self, question, entities, sentences, counts, cooccur, shared, start, plan=None) -> RiskReport:
+    def _report(self, question, entities, sentences, counts, cooccur, shared, start, plan=None,
+                bridging=((), NO_BRIDGES)) -> RiskReport:
         th = self._resolved
         ent_ev = []
         for e in entities:
@@ -262,7 +304,7 @@ class Detector:
         draft = _Draft()
         if sentences is not None:
             for s in sentences:
-                self._check_sentence(s, plan, counts, cooccur, draft)
+                self._check_sentence(s, plan, counts, cooccur, draft, bridging)
             if draft.flagged is None:
                 draft.reasons.append(f"draft: {len(draft.pairs)} pair(s) and {len(draft.lones)} lone entit(y/ies) "
                                      "checked, none flagged")
@@ -307,7 +349,7 @@ class Detector:
             timings_ms={k: round(v, 3) if isinstance(v, float) else v for k, v in timings.items()},
         )
 
-    def _check_sentence(self, s, plan, counts, cooccur, draft: _Draft) -> None:
+    def _check_sentence(self, s, plan, counts, cooccur, draft: _Draft, bridging=((), NO_BRIDGES)) -> None:
         """Stage 2 on one sentence: its claims against their anchors (mode "evidence"), else its
         (head, tail) pairs and lone entity (the paper's rule); the first flagged sentence decides."""
         th = self._resolved
@@ -315,12 +357,12 @@ class Detector:
         anchors, claims = plan[s.index] if plan is not None else ((), ())
         if plan is not None and anchors:
             for c in claims:
-                ev, d, error = self._claim_decision(c, anchors, counts, cooccur)
+                ev, d, error = self._claim_decision(c, anchors, counts, cooccur, bridging)
                 head = ev.anchor or anchors[0]
                 t = Triplet(head, _relation(s, c, head), c, "claim")
                 draft.pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window,
                                                 ev.approx, error, d.fired, d.risk,
-                                                ev.anchor_count, ev.count, ev.expected, ev.pmi))
+                                                ev.anchor_count, ev.count, ev.expected, ev.pmi, ev.bridge))
                 draft.risk = max(draft.risk, d.risk)
                 if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):
                     sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)
