@@ -186,14 +186,13 @@ class Settings:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 
-    def detector(self, backend=None, provenance: bool = False):
+    def detector(self, backend=None):
         from quco.decide.detector import Detector
         from quco.extract import Extractor
 
         backend = backend or self.open_backend()
         return Detector(backend, Extractor(self.model), self.thresholds(), window=self.window,
-                        max_draft_sentences=self.max_draft_sentences, calibration=self.calibration_of("risk"),
-                        provenance=provenance)
+                        max_draft_sentences=self.max_draft_sentences, calibration=self.calibration_of("risk"))
 
     def answer_scorer(self, detector):
         """The answer-level scorer sharing ``detector``'s backend and extractor."""

@@ -43,14 +43,15 @@ def read_draft(args) -> str | None:
 
 def cmd_check(args) -> int:
     from quco.cli.render import render_report
+    from quco.decide.provenance import with_sources
 
     question = sys.stdin.read().strip() if args.question == "-" else args.question
     if not question.strip():
         raise UsageError("the question is empty")
     draft = read_draft(args)
     settings = settings_from_args(args)
-    detector = settings.detector(provenance=True)
-    report = detector.check_many([(question, draft)])[0]
+    detector = settings.detector()
+    report = with_sources(detector.backend, detector.check_many([(question, draft)]), detector.window)[0]
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -17,7 +17,6 @@ from quco.decide import trigger
 from quco.decide.bridges import NO_BRIDGES, bridged, lookup_bridges, silent
 from quco.decide.evidence import ClaimEvidence, backoff_forms, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
 from quco.decide.lookups import cooccurrences_of, counts_of
-from quco.decide.provenance import Claimed, attach
 from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
 from quco.errors import RiskAbort, UsageError
 from quco.extract import Extractor, Triplet
@@ -44,13 +43,10 @@ class Detector:
         calibration=None,
         audit=None,
         tracing: bool | None = None,
-        provenance: bool = False,
     ):
         """``audit``: an ``AuditLog`` (``quco.audit.log``) that records every decision; each
         report then carries its ``request_id`` for feedback. ``tracing``: OpenTelemetry spans per
-        batch (``quco.decide.tracing``; default: the ``QUCO_OTEL`` variable). ``provenance``: each
-        checked claim carries the corpus places of its evidence (``quco.decide.provenance``), at
-        the cost of one more backend batch."""
+        batch (``quco.decide.tracing``; default: the ``QUCO_OTEL`` variable)."""
         if isinstance(window, bool) or not isinstance(window, int) or window < 0:
             raise UsageError(f"window must be a non-negative number of tokens, not {window!r}")
         self.backend = backend
@@ -65,7 +61,6 @@ class Detector:
         self.calibration = calibration
         self._calibration_checked = False
         self.audit = audit
-        self.provenance = provenance
         from quco.decide import tracing as _tracing
 
         self._tracing = _tracing.enabled(tracing)
@@ -166,8 +161,6 @@ class Detector:
             start = time.perf_counter()
             reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start,
                                         plans.get(i), (known.get(i, ()), bridges)))
-        if self.provenance:
-            reports = self._with_sources(reports)
         if self._tracing:
             from quco.decide.tracing import emit
 
@@ -237,19 +230,6 @@ class Detector:
             if known[i] and quiet:
                 items.append((known[i], quiet))
         return lookup_bridges(self.backend, self.extractor, items, self.window, canon) if items else NO_BRIDGES
-
-    def _with_sources(self, reports: list[RiskReport]) -> list[RiskReport]:
-        """Each pair of each report with the corpus places of its evidence (one backend batch)."""
-        claimed = [Claimed(p.head, p.tail, p.cooccur, p.bridge) for r in reports for p in r.pairs]
-        found = iter(attach(self.backend, claimed, self.window))
-        out = []
-        for r in reports:
-            pairs = []
-            for p in r.pairs:
-                sources, note = next(found)
-                pairs.append(replace(p, sources=sources, source_note=note))
-            out.append(replace(r, pairs=tuple(pairs)))
-        return out
 
     def _claim_plan(self, question, entities, sentences, counts) -> dict:
         """Mode "evidence": per sentence, (anchors, new claims). Anchors are the question's rarest

@@ -11,10 +11,11 @@ list places (it keeps no positions; the pair is too common to list within the wo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from quco.backends.base import CountBackend, Provenance, Source
 from quco.decide.evidence import Bridge
+from quco.decide.report import RiskReport
 from quco.errors import BackendError, QueryError
 
 PER_LINK = 2  # places shown per co-occurrence
@@ -50,6 +51,20 @@ def attach(backend: CountBackend, claims: Sequence[Claimed], window: int,
     except (QueryError, BackendError) as exc:
         found = {p: Provenance(p[0], p[1], why=f"places could not be listed: {exc}") for p in pairs}
     return [_sources(c, found, window) for c in claims]
+
+
+def with_sources(backend: CountBackend, reports: Sequence[RiskReport], window: int) -> list[RiskReport]:
+    """The reports with each checked pair's corpus places (``sources``, ``source_note``), in one
+    backend batch: ``with_sources(detector.backend, detector.check_many(items), detector.window)``."""
+    found = iter(attach(backend, [Claimed(p.head, p.tail, p.cooccur, p.bridge) for r in reports for p in r.pairs], window))
+    out = []
+    for r in reports:
+        pairs = []
+        for p in r.pairs:
+            sources, note = next(found)
+            pairs.append(replace(p, sources=sources, source_note=note))
+        out.append(replace(r, pairs=tuple(pairs)))
+    return out
 
 
 def _sources(c: Claimed, found: dict, window: int) -> tuple[tuple[Source, ...], str | None]:

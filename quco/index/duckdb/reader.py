@@ -161,8 +161,9 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
 
     def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
                       limit: int = 20) -> list[tuple[str, ...] | None]:
-        """The text within ``window`` words of each phrase's occurrences, one passage per document
-        (from the first occurrence's window to the last's); None for a phrase in more than ``limit``
+        """The text within ``window`` words of each phrase's occurrences (from ``window`` words before
+        its start to ``window`` words after its end), one passage per document (from the first
+        occurrence's window to the last's); None for a phrase in more than ``limit``
         documents or past the work budget. ``QueryError`` for an index built without text."""
         window = check_window(window)
         places: list[dict[int, tuple[int, int]] | None] = []
@@ -176,10 +177,11 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
                 places.append(None)
                 continue
             spans: dict[int, tuple[int, int]] = {}
+            length = len(self._tokens(phrase)) - 1
             for p, d in zip(pos.tolist(), docs.tolist()):
                 at = p - int(self._doc_start[d])
-                lo, hi = spans.get(d, (at, at))
-                spans[d] = (min(lo, at), max(hi, at))
+                lo, hi = spans.get(d, (at, at + length))
+                spans[d] = (min(lo, at), max(hi, at + length))
             places.append(spans)
         wanted = sorted({d for spans in places if spans for d in spans})
         texts = self.document_texts(wanted) if wanted else {}

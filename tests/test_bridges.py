@@ -1,0 +1,76 @@
+"""Multi-hop support and provenance: passages around a phrase, bridges named in them, chance
+correction over every bridge tried, and `quco check` showing where the evidence is."""
+
+import json
+
+import pytest
+from conftest import write_jsonl
+
+FILLER = [f"Town number {i} has a market, a school and a small harbour." + (" Gorland trade passes through it." * (i < 40))
+          for i in range(200)]
+DOCS = [
+    {"id": "j", "title": "Zorblat Journal", "text": "The Zorblat Journal is published by the Quennic Society. "
+                                                   "It covers research in Gorland."},
+    {"id": "s", "title": "Quennic Society", "text": "The first president of the Quennic Society was Marvin Pellwood."},
+    {"id": "o", "title": "Dorian Fexley", "text": "Dorian Fexley was a baker in Gorland."},
+    *({"id": f"f{i}", "title": f"Town {i}", "text": t} for i, t in enumerate(FILLER)),
+]
+QUESTION = "Who was the first president of the society which published the Zorblat Journal?"
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    d = tmp_path_factory.mktemp("bridges")
+    build_index([write_jsonl(d / "c.jsonl", DOCS)], d / "i.duckdb", progress=False)
+    build_index([write_jsonl(d / "c.jsonl", DOCS)], d / "bare.duckdb", progress=False, store_text=False)
+    return DuckDBIndex(d / "i.duckdb"), DuckDBIndex(d / "bare.duckdb"), d / "i.duckdb"
+
+
+def test_passages_are_windows_around_a_phrase_or_none_when_too_common(index):
+    from quco.errors import QueryError
+
+    ix, bare, _ = index
+    (journal, society), common, absent = ix.passages_many(["Quennic Society", "Gorland", "Nowhere Land"], window=3)
+    assert journal == "published by the Quennic Society. It covers research"
+    assert society == "president of the Quennic Society was Marvin Pellwood"
+    assert common is None and absent == ()
+    wide = ix.passages_many(["Quennic Society"], window=1000)[0]
+    assert [p.split()[1] for p in wide] == ["Zorblat", "first"]  # one passage per document, in corpus order
+    with pytest.raises(QueryError, match="no document text"):
+        bare.passages_many(["Quennic Society"])
+
+
+def test_a_silent_answer_is_supported_through_a_named_bridge_and_a_stranger_is_not(index, rules_extractor):
+    from quco.decide.answer import AnswerScorer
+
+    ix, bare, _ = index
+    right, stranger = AnswerScorer(ix, rules_extractor).score_many([(QUESTION, "Marvin Pellwood"), (QUESTION, "Dorian Fexley")])
+    (claim,) = right.claims
+    assert claim.cooccur == 0 and claim.bridge is not None
+    assert (claim.bridge.via, claim.bridge.how) == ("Quennic Society", "named") and right.risk < 0.5
+    # Dorian Fexley is near "Gorland", which is also named near the journal: a bridge tried, but
+    # a common one, scored against every bridge tried: no support.
+    assert stranger.risk >= 0.5 and stranger.risk > right.risk
+    # Without text or titles there is nothing to bridge through: the answer stays silent.
+    (unbridged,) = AnswerScorer(bare, rules_extractor).score_many([(QUESTION, "Marvin Pellwood")])
+    assert unbridged.claims[0].bridge is None or unbridged.claims[0].bridge.how != "named"
+
+
+def test_check_shows_each_claims_bridge_and_sentence(index, capsys):
+    from quco.cli.main import main
+
+    _, _, path = index
+    assert main(["check", "--index", str(path), "--model", "rules", QUESTION,
+                 "--draft", "Its first president was Marvin Pellwood. He was born in Atlantis."]) == 0
+    out = capsys.readouterr().out
+    assert "via 'Quennic Society' (named near 'Zorblat Journal')" in out
+    assert "in s 'Quennic Society': 'The first president of the Quennic Society was Marvin Pellwood.'" in out
+    assert "in j 'Zorblat Journal': 'The Zorblat Journal is published by the Quennic Society.'" in out
+    assert main(["check", "--index", str(path), "--model", "rules", "--json", QUESTION,
+                 "--draft", "Its first president was Marvin Pellwood."]) in (0, 1)
+    report = json.loads(capsys.readouterr().out)
+    (pair,) = [p for p in report["pairs"] if p["tail"] == "Marvin Pellwood"]
+    assert pair["bridge"]["via"] == "Quennic Society" and [s["doc_id"] for s in pair["sources"]] == ["j", "s"]
