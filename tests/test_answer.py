@@ -15,7 +15,8 @@ def scorer(tmp_path_factory, rules_extractor):
     d = tmp_path_factory.mktemp("answer")
     docs = [FILLER] * 300
     docs += ["Hamlet is a tragedy written by William Shakespeare."] * 3
-    docs += ["William Shakespeare lived in London.", "Charles Dickens lived in London."] * 20
+    # Dickens shares no place with Hamlet: no bridge (quco.decide.bridges) links them.
+    docs += ["William Shakespeare lived in London.", "Charles Dickens lived in Portsmouth."] * 20
     docs += ["Hamlet is performed in London."] * 5
     build_index([write_jsonl(d / "c.jsonl", docs)], d / "i.duckdb", progress=False)
     return AnswerScorer(DuckDBIndex(d / "i.duckdb"), rules_extractor, window=10)
