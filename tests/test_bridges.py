@@ -59,18 +59,18 @@ def test_a_silent_answer_is_supported_through_a_named_bridge_and_a_stranger_is_n
     assert unbridged.claims[0].bridge is None or unbridged.claims[0].bridge.how != "named"
 
 
-def test_check_shows_each_claims_bridge_and_sentence(index, capsys):
+def test_check_shows_each_claims_sentence_or_why_there_is_none(index, capsys):
     from quco.cli.main import main
 
     _, _, path = index
-    assert main(["check", "--index", str(path), "--model", "rules", QUESTION,
-                 "--draft", "Its first president was Marvin Pellwood. He was born in Atlantis."]) == 0
+    draft = "The Zorblat Journal is published by the Quennic Society. Its first president was Marvin Pellwood."
+    assert main(["check", "--index", str(path), "--model", "rules", QUESTION, "--draft", draft]) == 0
     out = capsys.readouterr().out
-    assert "via 'Quennic Society' (named near 'Zorblat Journal')" in out
-    assert "in s 'Quennic Society': 'The first president of the Quennic Society was Marvin Pellwood.'" in out
     assert "in j 'Zorblat Journal': 'The Zorblat Journal is published by the Quennic Society.'" in out
-    assert main(["check", "--index", str(path), "--model", "rules", "--json", QUESTION,
-                 "--draft", "Its first president was Marvin Pellwood."]) in (0, 1)
+    # Drafts are not bridged (docs/quality.md): the second hop says why it has no source.
+    assert "no source: 'Marvin Pellwood' is never within 1,000 tokens of 'Zorblat Journal'" in out
+    assert main(["check", "--index", str(path), "--model", "rules", "--json", QUESTION, "--draft", draft]) == 0
     report = json.loads(capsys.readouterr().out)
-    (pair,) = [p for p in report["pairs"] if p["tail"] == "Marvin Pellwood"]
-    assert pair["bridge"]["via"] == "Quennic Society" and [s["doc_id"] for s in pair["sources"]] == ["j", "s"]
+    by_tail = {p["tail"]: p for p in report["pairs"]}
+    assert [s["doc_id"] for s in by_tail["Quennic Society"]["sources"]] == ["j"]
+    assert by_tail["Marvin Pellwood"]["sources"] == [] and "never within" in by_tail["Marvin Pellwood"]["source_note"]

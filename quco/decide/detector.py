@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide import trigger
-from quco.decide.bridges import NO_BRIDGES, bridged, lookup_bridges, silent
 from quco.decide.evidence import ClaimEvidence, backoff_forms, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
@@ -147,8 +146,6 @@ class Detector:
             pairs |= {(t.head, t.tail) for i, sents in sentences.items() for s in sents if not plans[i][s.index][0]
                       for t in s.triplets}
         cooccur = self._cooccur(sorted(pairs))
-        known = {i: self._known(entities[i], counts) for i in plans}
-        bridges = self._bridges(plans, known, counts, cooccur) if plans else NO_BRIDGES
         t2 = time.perf_counter()
 
         shared = {
@@ -160,7 +157,7 @@ class Detector:
         for i in range(n):
             start = time.perf_counter()
             reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start,
-                                        plans.get(i), (known.get(i, ()), bridges)))
+                                        plans.get(i)))
         if self._tracing:
             from quco.decide.tracing import emit
 
@@ -220,17 +217,6 @@ class Detector:
             (f for f in backoff_forms(e.text, e.label) if (counts[f][0] or 0) > 0), e.text) for e in entities]
         return tuple(dict.fromkeys(t for t in named if canon(t) and (counts[t][0] or 0) > 0))
 
-    def _bridges(self, plans: dict, known: dict, counts: dict, cooccur: dict):
-        """Multi-hop lookups for the claims the corpus is silent about near their anchors."""
-        corpus, canon = self.backend.corpus, canonical_of(self.backend)
-        items = []
-        for i, plan in plans.items():
-            quiet = [c for anchors, claims in plan.values() if anchors for c in claims
-                     if (ev := claim_evidence(c, anchors, counts, cooccur, corpus, self.window)) and silent(ev)]
-            if known[i] and quiet:
-                items.append((known[i], quiet))
-        return lookup_bridges(self.backend, self.extractor, items, self.window, canon) if items else NO_BRIDGES
-
     def _claim_plan(self, question, entities, sentences, counts) -> dict:
         """Mode "evidence": per sentence, (anchors, new claims). Anchors are the question's rarest
         known entities (the most specific; an entity the corpus never writes in full by its
@@ -250,7 +236,7 @@ class Detector:
             plan[s.index] = (anchors, tuple(new))
         return plan
 
-    def _claim_decision(self, claim, anchors, counts, cooccur, bridging=((), NO_BRIDGES)):
+    def _claim_decision(self, claim, anchors, counts, cooccur):
         """Mode "evidence": (evidence, decision, error): a claim's association with its best
         anchor, whether it fires, and the backend error when a count it needs is unknown."""
         th = self._resolved
@@ -264,12 +250,9 @@ class Detector:
             d = trigger.pair_decision(anchors[0], claim, None, th)
             d = replace(d, reasons=(f"{d.reasons[0]} ({error})",) if error else d.reasons)
             return ClaimEvidence(claim, counts[claim][0], anchors[0], None, None, d.risk, approx=approx), d, error
-        known, bridges = bridging
-        ev = bridged(ev, known, counts, bridges, self.backend.corpus, self.window, canonical_of(self.backend))
         return ev, trigger.claim_decision(ev, th, self.window), None
 
-    def _report(self, question, entities, sentences, counts, cooccur, shared, start, plan=None,
-                bridging=((), NO_BRIDGES)) -> RiskReport:
+    def _report(self, question, entities, sentences, counts, cooccur, shared, start, plan=None) -> RiskReport:
         th = self._resolved
         ent_ev = []
         for e in entities:
@@ -284,7 +267,7 @@ class Detector:
         draft = _Draft()
         if sentences is not None:
             for s in sentences:
-                self._check_sentence(s, plan, counts, cooccur, draft, bridging)
+                self._check_sentence(s, plan, counts, cooccur, draft)
             if draft.flagged is None:
                 draft.reasons.append(f"draft: {len(draft.pairs)} pair(s) and {len(draft.lones)} lone entit(y/ies) "
                                      "checked, none flagged")
@@ -329,7 +312,7 @@ class Detector:
             timings_ms={k: round(v, 3) if isinstance(v, float) else v for k, v in timings.items()},
         )
 
-    def _check_sentence(self, s, plan, counts, cooccur, draft: _Draft, bridging=((), NO_BRIDGES)) -> None:
+    def _check_sentence(self, s, plan, counts, cooccur, draft: _Draft) -> None:
         """Stage 2 on one sentence: its claims against their anchors (mode "evidence"), else its
         (head, tail) pairs and lone entity (the paper's rule); the first flagged sentence decides."""
         th = self._resolved
@@ -337,7 +320,7 @@ class Detector:
         anchors, claims = plan[s.index] if plan is not None else ((), ())
         if plan is not None and anchors:
             for c in claims:
-                ev, d, error = self._claim_decision(c, anchors, counts, cooccur, bridging)
+                ev, d, error = self._claim_decision(c, anchors, counts, cooccur)
                 head = ev.anchor or anchors[0]
                 t = Triplet(head, _relation(s, c, head), c, "claim")
                 draft.pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window,
