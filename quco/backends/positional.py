@@ -128,13 +128,18 @@ def _source(doc: int, ta: int, tb: int, stored) -> Source:
 def passage(text: str, first: int, last: int) -> str:
     """Words ``first`` to ``last`` of ``text`` (clipped to the text; words as the index counts
     them, ``\\w+``) with the characters between them."""
-    import re
-
-    spans = [m.span() for m in re.finditer(r"\w+", text)]
+    spans = _word_spans(text)
     if not spans:
         return ""
     first, last = max(0, first), min(len(spans) - 1, last)
     return text[spans[first][0] : spans[last][1]] if first <= last else ""
+
+
+def _word_spans(text: str) -> list[tuple[int, int]]:
+    """The character span of each word of ``text``, words as the index counts them (``\\w+``)."""
+    import re
+
+    return [m.span() for m in re.finditer(r"\w+", text)]
 
 
 _SENTENCE_TEXT = 600  # characters of evidence shown at most
@@ -145,7 +150,7 @@ def sentence_around(text: str, first: int, last: int) -> tuple[int, int] | None:
     the index counts them, ``\\w+``), at most ``_SENTENCE_TEXT`` long; None if the text has fewer words."""
     import re
 
-    words = [m.span() for m in re.finditer(r"\w+", text)]
+    words = _word_spans(text)
     if last >= len(words):
         return None
     start, end = words[first][0], words[last][1]

@@ -64,23 +64,16 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
     return "\n".join(lines)
 
 
-_HOW = {"named": "named near", "entity": "a title of a document holding", "claim": "a title of a document holding"}
-
-
 def _evidence_lines(p) -> list[str]:
-    """Under a pair: the bridge that supports it, then where the corpus says so (or why nowhere)."""
+    """Under a pair: where the corpus holds it (or why nowhere)."""
     out = []
-    if p.bridge is not None:
-        b = p.bridge
-        end = b.entity if b.how != "claim" else b.claim
-        out.append(f"        via {b.via!r} ({_HOW[b.how]} {end!r}), chain risk {b.risk:.2f}")
     for src in p.sources:
         name = src.doc_id or f"document {src.doc}"
         title = f" {src.title!r}" if src.title else ""
         said = f": {_clip(' '.join(src.text.split()), 140)!r}" if src.text else f" (words {src.tokens[0]}, {src.tokens[1]})"
         out.append(f"        in {name}{title}{said}")
     if p.source_note:
-        out.append(f"        {'no source' if not p.sources else 'missing'}: {p.source_note}")
+        out.append(f"        no source: {p.source_note}")
     return out
 
 

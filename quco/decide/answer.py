@@ -80,6 +80,7 @@ class _Batch:
     q_phrases: list
     anchors: list
     claims_new: list
+    direct: list  # per item, each new claim's evidence against the anchors (None: a count unknown)
     restated: list
     picks: dict
     counts: dict
@@ -188,11 +189,12 @@ class AnswerScorer:
         # Multi-hop support: from any known question entity, through a bridge, to a silent claim.
         corpus = self.backend.corpus
         known = [tuple(q for q in qs if (counts.get(q, (None,))[0] or 0) > 0) for qs in q_entities]
-        quiet = [[ev.phrase for c in cs if (ev := claim_evidence(c, an, counts, cooccur, corpus, self.window)) and silent(ev)]
-                 for an, cs in zip(anchors, claims_new)]
+        direct = [[claim_evidence(c, an, counts, cooccur, corpus, self.window) for c in cs]
+                  for an, cs in zip(anchors, claims_new)]
+        quiet = [[ev.phrase for ev in evs if ev is not None and silent(ev)] for evs in direct]
         bridges = lookup_bridges(self.backend, self.extractor, [(k, q) for k, q in zip(known, quiet) if k and q],
                                  self.window, canon)
-        return _Batch(q_phrases, anchors, claims_new, restated, picks, counts, cooccur, canon, bridges)
+        return _Batch(q_phrases, anchors, claims_new, direct, restated, picks, counts, cooccur, canon, bridges)
 
     def _answer_report(self, i: int, question: str, answer: str, b: _Batch) -> AnswerReport:
         """Item ``i`` of a batch: its least supported claim, its choice, unknowns by the policy."""
@@ -216,8 +218,7 @@ class AnswerScorer:
                 p = self.calibration.p(1.0) if self.calibration is not None else None
                 return AnswerReport(question, answer, 1.0, claims_ev, same, an, True, p, choice)
         evidence, unknown = [], bool(lost and cs) or bool(choice is not None and choice.unknown)
-        for c in cs:
-            ev = claim_evidence(c, an, counts, cooccur, corpus, window)
+        for c, ev in zip(cs, b.direct[i]):
             if ev is None:
                 unknown = True
                 if self.unknown_policy == "error":

@@ -18,7 +18,7 @@ near one of them at random: the link a bridge was *not* chosen by is scored agai
 at once. For bridges named near E (chosen by E), "C near B" is expected by chance as often as C
 near any of those bridges (their counts summed, the 2-hop *reach* of E); for titles of C's
 documents (chosen by C), "E near B" is scored against all of C's titles. A generic bridge
-("American", "city") thus vouches for nothing, and trying more bridges does not add support.
+("American", "city") thus vouches for little, and trying more bridges does not add support.
 
 The search is bounded: only phrases found in at most ``limit`` documents are read or bridged
 from (a frequent phrase is near everything and bridges nothing), at most ``MAX_BRIDGES`` bridges
@@ -33,11 +33,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from quco.backends.base import Corpus, CountBackend
-from quco.decide.evidence import Bridge, ClaimEvidence, association
+from quco.decide.evidence import Bridge, ClaimEvidence, association, overlaps
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.errors import BackendError, QueryError
 
-DOCS_PER_PHRASE = 20  # a phrase in more documents is too common to bridge from or through
+DOCS_PER_PHRASE = 20  # a phrase in more documents is too common to read passages or titles of
 MAX_BRIDGES = 64  # bridges tried per question entity
 SILENT_EXPECTED = 1.0  # a claim expected near the anchor less than once by chance: its absence says nothing
 NOT_NAMES = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY"})
@@ -113,15 +113,13 @@ def _titles_of(backend: CountBackend, phrases: list[str], limit: int) -> dict:
 def candidates(b: BridgeLookups, entity: str, claim: str, canon: Callable[[str], str]) -> list[tuple[str, str]]:
     """(bridge, how it was found) that may link ``entity`` to ``claim``: named near the entity,
     titling the entity's documents ("entity"), or titling the claim's ("claim"). A bridge must be
-    in the corpus, within the document limit, and neither end of the chain nor part of one."""
-    ends = (canon(entity), canon(claim))
+    in the corpus, and neither end of the chain nor part of one."""
     found = [(x, "named") for x in b.named.get(entity) or ()] + [(t, "entity") for t in b.titles.get(entity) or ()]
     found += [(t, "claim") for t in b.titles.get(claim) or ()]
     out: dict[str, str] = {}
     for x, how in found:
-        cx = canon(x)
         n = b.counts.get(x, (None,))[0]
-        if cx and n and x not in out and not any(_within(cx, e) or _within(e, cx) for e in ends):
+        if canon(x) and n and x not in out and not overlaps(x, entity, canon) and not overlaps(x, claim, canon):
             out[x] = how
     return list(out.items())
 
@@ -161,7 +159,3 @@ def bridged(ev: ClaimEvidence, entities: Sequence[str], counts: dict, b: BridgeL
     if bridge is None or bridge.risk >= ev.risk:
         return ev
     return replace(ev, risk=bridge.risk, bridge=bridge)
-
-
-def _within(part: str, whole: str) -> bool:
-    return f" {part} " in f" {whole} "

@@ -325,7 +325,7 @@ class Detector:
                 t = Triplet(head, _relation(s, c, head), c, "claim")
                 draft.pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window,
                                                 ev.approx, error, d.fired, d.risk,
-                                                ev.anchor_count, ev.count, ev.expected, ev.pmi, ev.bridge))
+                                                ev.anchor_count, ev.count, ev.expected, ev.pmi))
                 draft.risk = max(draft.risk, d.risk)
                 if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):
                     sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)

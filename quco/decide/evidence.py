@@ -70,8 +70,6 @@ class ClaimEvidence:
     approx: bool = False
     forms: tuple[str, ...] = ()  # the claim's other word forms that were counted with it
     bridge: Bridge | None = None  # multi-hop support (quco.decide.bridges) when it beats the direct evidence
-    sources: tuple = ()  # quco.backends.base.Source: where the corpus holds the evidence (provenance=True)
-    source_note: str | None = None  # why there are no sources, or which are missing
 
 
 _COMMON = re.compile(r"[a-z]+(?: [a-z]+)*")

@@ -1,8 +1,7 @@
 """Where the evidence is: the corpus passages behind each checked claim.
 
-A claim's evidence is a co-occurrence (its anchor near it), or for a claim supported through a
-bridge two of them (anchor near bridge, bridge near claim). ``attach`` asks the backend, in one
-batch, for the first places each of those pairs occur together (``CountBackend.provenance_many``:
+A checked pair's evidence is a co-occurrence (its anchor near its claim). ``attach`` asks the
+backend, in one batch, for the first places each such pair occurs together (``CountBackend.provenance_many``:
 document, title, the sentence holding both) and returns each claim's sources, or a note saying
 why there are none: the pair never occurs together, the claim has no anchor, or the backend cannot
 list places (it keeps no positions; the pair is too common to list within the work budget).
@@ -14,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from quco.backends.base import CountBackend, Provenance, Source
-from quco.decide.evidence import Bridge
 from quco.decide.report import RiskReport
 from quco.errors import BackendError, QueryError
 
@@ -23,29 +21,23 @@ PER_LINK = 2  # places shown per co-occurrence
 
 @dataclass(frozen=True)
 class Claimed:
-    """What provenance needs of one checked claim: its anchor, the claim, their co-occurrence and
-    the bridge that supports it, if any."""
+    """What provenance needs of one checked claim: its anchor, the claim and their co-occurrence."""
 
     anchor: str | None
     claim: str
     cooccur: int | None
-    bridge: Bridge | None = None
 
 
-def links(c: Claimed) -> list[tuple[str, str]]:
-    """The co-occurrences whose places back the claim."""
-    if c.bridge is not None:
-        return [(c.bridge.entity, c.bridge.via), (c.bridge.via, c.bridge.claim)]
-    if c.anchor is not None and c.cooccur:
-        return [(c.anchor, c.claim)]
-    return []
+def link(c: Claimed) -> tuple[str, str] | None:
+    """The co-occurrence whose places back the claim, if it has any."""
+    return (c.anchor, c.claim) if c.anchor is not None and c.cooccur else None
 
 
 def attach(backend: CountBackend, claims: Sequence[Claimed], window: int,
            limit: int = PER_LINK) -> list[tuple[tuple[Source, ...], str | None]]:
-    """For each claim: (sources, note). Sources are the places of each link (the bridge's two
-    links in order); the note says why there are none, or what is missing."""
-    pairs = sorted({pair for c in claims for pair in links(c)})
+    """For each claim: (sources, note). Sources are the places of its co-occurrence; the note says
+    why there are none."""
+    pairs = sorted({pair for c in claims if (pair := link(c)) is not None})
     try:
         found = dict(zip(pairs, backend.provenance_many(pairs, window, limit))) if pairs else {}
     except (QueryError, BackendError) as exc:
@@ -56,7 +48,7 @@ def attach(backend: CountBackend, claims: Sequence[Claimed], window: int,
 def with_sources(backend: CountBackend, reports: Sequence[RiskReport], window: int) -> list[RiskReport]:
     """The reports with each checked pair's corpus places (``sources``, ``source_note``), in one
     backend batch: ``with_sources(detector.backend, detector.check_many(items), detector.window)``."""
-    found = iter(attach(backend, [Claimed(p.head, p.tail, p.cooccur, p.bridge) for r in reports for p in r.pairs], window))
+    found = iter(attach(backend, [Claimed(p.head, p.tail, p.cooccur) for r in reports for p in r.pairs], window))
     out = []
     for r in reports:
         pairs = []
@@ -68,18 +60,14 @@ def with_sources(backend: CountBackend, reports: Sequence[RiskReport], window: i
 
 
 def _sources(c: Claimed, found: dict, window: int) -> tuple[tuple[Source, ...], str | None]:
-    ls = links(c)
-    if not ls:
+    pair = link(c)
+    if pair is None:
         if c.anchor is None:
             return (), "no anchor in the corpus to read the claim against"
         if c.cooccur is None:
             return (), "the co-occurrence is unknown"
         return (), f"{c.claim!r} is never within {window:,} tokens of {c.anchor!r}: no passage holds both"
-    sources: list[Source] = []
-    notes = []
-    for pair in ls:
-        prov = found[pair]
-        sources.extend(prov.sources)
-        if not prov.sources:
-            notes.append(f"{pair[0]!r} with {pair[1]!r}: " + (prov.why or "no place listed (counted over other word forms)"))
-    return tuple(sources), "; ".join(notes) or None
+    prov = found[pair]
+    if prov.sources:
+        return prov.sources, None
+    return (), f"{pair[0]!r} with {pair[1]!r}: " + (prov.why or "no place listed (counted over other word forms)")

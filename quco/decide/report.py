@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from quco.backends.base import Source
-from quco.decide.evidence import Bridge
 from quco.extract.types import Triplet
 
 
@@ -41,9 +40,8 @@ class PairEvidence:
     tail_count: int | None = None
     expected: float | None = None  # co-occurrence unrelated phrases of these frequencies would show
     association: float | None = None  # ln((cooccur + 1/2) / (expected + 1/2))
-    bridge: Bridge | None = None  # multi-hop support (quco.decide.bridges), when it decided
-    sources: tuple[Source, ...] = ()  # where the corpus holds the evidence (provenance=True)
-    source_note: str | None = None  # why there are no sources, or which are missing
+    sources: tuple[Source, ...] = ()  # where the corpus holds the evidence (quco.decide.provenance)
+    source_note: str | None = None  # why there are no sources
 
 
 @dataclass(frozen=True)

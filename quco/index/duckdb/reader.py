@@ -148,15 +148,25 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
             finally:
                 con.close()
         out: list[tuple[str, ...] | None] = []
-        for count, phrase in zip(self.count_many(phrases), phrases):
-            if count.approx:  # past the work budget: too common
+        for found in self._rare_places(phrases, limit):
+            if found is None:  # too common to bridge anything: none rather than an arbitrary few
                 out.append(None)
                 continue
-            docs = self.documents(phrase).tolist() if count.count else []
-            if len(docs) > limit:  # too common to bridge anything: none rather than an arbitrary few
-                out.append(None)
-                continue
+            docs = self._np.unique(found[1]).tolist()
             out.append(tuple(dict.fromkeys(t for d in docs if (t := self._titles[d]))))
+        return out
+
+    def _rare_places(self, phrases: Sequence[str], limit: int) -> list:
+        """Each phrase's (positions, document of each position), or None for a phrase in more than
+        ``limit`` documents or past the work budget (``count_many`` says approx)."""
+        out: list = []
+        for count, phrase in zip(self.count_many(phrases), phrases):
+            if count.approx:
+                out.append(None)
+                continue
+            pos = self.positions(phrase) if count.count else self._np.empty(0, dtype=self._np.int64)
+            docs = self.doc_of(pos)
+            out.append(None if len(self._np.unique(docs)) > limit else (pos, docs))
         return out
 
     def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
@@ -167,18 +177,13 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
         documents or past the work budget. ``QueryError`` for an index built without text."""
         window = check_window(window)
         places: list[dict[int, tuple[int, int]] | None] = []
-        for count, phrase in zip(self.count_many(phrases), phrases):
-            if count.approx:
-                places.append(None)
-                continue
-            pos = self.positions(phrase) if count.count else self._np.empty(0, dtype=self._np.int64)
-            docs = self.doc_of(pos)
-            if len(self._np.unique(docs)) > limit:
+        for phrase, found in zip(phrases, self._rare_places(phrases, limit)):
+            if found is None:
                 places.append(None)
                 continue
             spans: dict[int, tuple[int, int]] = {}
             length = len(self._tokens(phrase)) - 1
-            for p, d in zip(pos.tolist(), docs.tolist()):
+            for p, d in zip(found[0].tolist(), found[1].tolist()):
                 at = p - int(self._doc_start[d])
                 lo, hi = spans.get(d, (at, at + length))
                 spans[d] = (min(lo, at), max(hi, at + length))
