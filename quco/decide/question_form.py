@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from quco.decide.evidence import NEUTRAL, claim_evidence, claim_pairs, outermost, overlaps, word_forms
 
 __all__ = ["Choice", "ChoiceEvidence", "PairAssociation", "choice_evidence", "choice_of", "offers_choice",
-           "pairs_needed", "phrases_needed", "picked"]
+           "own_words", "pairs_needed", "phrases_needed", "picked", "split_options"]
 
 _OR = re.compile(r"\s+or\s+", re.I)
 _LEADING_THE = re.compile(r"^(?:the|a|an)\s+", re.I)
@@ -49,6 +49,9 @@ _STOP = frozenset("""a an the and or of in on at to for from by with as both als
 whose when where why how is are was were be been do does did has have had can could will would that this these those
 there it its their his her one ones other than""".split())
 MAX_OPTION_WORDS = 8
+_AUXILIARY = re.compile(r"^\s*(?:was|were|is|are|did|does|do|has|have|had)\s+", re.I)
+_VERB_AFTER = re.compile(r"\s+(?:was|were|is|are|born|released|founded|formed|published|introduced|established|"
+                         r"came|come|created|built|opened|made|died)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def choice_of(question: str, entities: Sequence, claims: Sequence[str], canon: C
     one association cannot speak to). ``entities``: the question's entities (``.text``,
     ``.start``, ``.end``); ``claims``: its claims (``Extractor.claims_many``); ``canon``: the
     index's phrase normaliser."""
-    options = _options(question, entities)
+    options = split_options(question, entities)
     if options is None or not all(canon(o) for o in options) or _RANKS.search(question) \
             or _COMPARES_VALUES.search(question):
         return None
@@ -115,7 +118,7 @@ def picked(choice: Choice, answer: str, canon: Callable[[str], str]) -> tuple[st
     ("Kevorkian" for "Jack Kevorkian"), and does not negate it; else None."""
     a, b = choice.options
     words = set(canon(answer).split())
-    has_a, has_b = bool(_own_words(a, b, canon) & words), bool(_own_words(b, a, canon) & words)
+    has_a, has_b = bool(own_words(a, b, canon) & words), bool(own_words(b, a, canon) & words)
     if has_a == has_b or _NEGATION.search(answer):
         return None
     return (a, b) if has_a else (b, a)
@@ -156,10 +159,11 @@ def choice_evidence(choice: Choice, chosen: str, other: str, counts: dict, coocc
     return ChoiceEvidence(chosen, other, props, round(support, 4), round(risk, 6), tuple(pairs), approx)
 
 
-def _options(question: str, entities: Sequence) -> tuple[str, str] | None:
+def split_options(question: str, entities: Sequence, cut: re.Pattern | None = None) -> tuple[str, str] | None:
     """The options either side of the last " or ": the question's entities that end right
     before it and start right after it (past a "the"), else the short text segments between it and
-    the punctuation around it ("…, the Indian pariah dog or …")."""
+    the punctuation around it ("…, the Indian pariah dog or …"). ``cut``: a pattern that also ends
+    a segment (the word a ranking question turns on: "Which is older Bowdoin College or …")."""
     found = list(_OR.finditer(question))
     if not found:
         return None
@@ -170,12 +174,27 @@ def _options(question: str, entities: Sequence) -> tuple[str, str] | None:
                   and not _LEADING_THE.sub("", question[m.end():e.start]).strip()), None)
     if left is None:
         parts = re.split(r"[,:;]", question[: m.start()])
+        if cut is not None and len(cut.split(parts[-1])) > 1:
+            parts = cut.split(parts[-1])
+        elif cut is not None and _AUXILIARY.match(parts[-1]):
+            parts = ["", _AUXILIARY.sub("", parts[-1])]
         left = _segment(parts[-1]) if len(parts) > 1 else None
     if right is None:
-        right = _segment(re.split(r"[?,;]", question[m.end():])[0])
+        rest = re.split(r"[?,;]", question[m.end():])[0]
+        if cut is not None:
+            rest = _VERB_AFTER.split(cut.split(rest)[0])[0]
+        right = _segment(rest)
+    if cut is not None and left and right:
+        left, right = (_past_cue(o, cut) for o in (left, right))
     if not left or not right or left.lower() == right.lower():
         return None
     return left, right
+
+
+def _past_cue(option: str, cut: re.Pattern) -> str | None:
+    """The option without a leading lower-case cue word ("older Glenn Hughes"); "First for Women" stays."""
+    cue = cut.match(option)
+    return _segment(option[cue.end():]) if cue is not None and option[0].islower() else option
 
 
 def _segment(text: str) -> str | None:
@@ -183,7 +202,7 @@ def _segment(text: str) -> str | None:
     return text if 1 <= len(text.split()) <= MAX_OPTION_WORDS else None
 
 
-def _own_words(option: str, other: str, canon) -> set[str]:
+def own_words(option: str, other: str, canon) -> set[str]:
     return {w for w in canon(option).split() if w not in _STOP and len(w) > 1} - set(canon(other).split())
 
 

@@ -1,0 +1,142 @@
+"""Questions that rank two options by time: "Who was born first, A or B?", "Which film came out later?".
+
+Association cannot rank (``quco.decide.question_form`` leaves these unchecked); reading can. The
+corpus states each option's year in the sentence that introduces it ("A (born 5 May 1942) is…",
+"B is a 1975 American film…"), so:
+
+1. the question's two options and its direction: the *earlier* one ("first", "older", "earliest",
+   "before") or the *later* one ("last", "younger", "latest", "after", "second");
+2. the option the answer asserts: the one it names, or, naming both ("A was born before B"), the
+   one it names first, turned round when its own words go the other way ("A was born later");
+3. each option's year, read from its statements (``quco.decide.reading``): the first year after
+   each mention within its sentence (or the next, when that one goes on about it); the year most
+   statements give, the earliest on a tie;
+4. the verdict: ``supported`` when the asserted option's year ranks it as asked, ``contradicted``
+   when the other's does, ``unknown`` (with the reason) when a year is missing or the two are equal.
+
+Quantities ("more species", "taller") are not ranked: the corpus states them in too many units and
+phrasings to read reliably; such questions stay unchecked, and the report says why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from quco.decide.question_form import own_words, split_options
+from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, Statement
+
+__all__ = ["TimeRank", "TimeRankEvidence", "asserted", "rank_evidence", "time_rank_of", "year_of"]
+
+_EARLIER = re.compile(r"\b(?:first|earlier|earliest|older|oldest|before|prior)\b", re.I)
+_LATER = re.compile(r"\b(?:later|latest|last|younger|youngest|newer|newest|after|second|more recent|most recent)\b",
+                    re.I)
+_QUANTITY = re.compile(r"\b(?:more|most|less|least|fewer|larger|largest|bigger|higher|highest|longer|longest|"
+                       r"taller|tallest|shorter|smaller|many|much)\b", re.I)
+_SAME = re.compile(r"\b(?:same|equal|simultaneous|both)\b", re.I)
+_NEGATION = re.compile(r"\b(?:not|never|neither|nor)\b|n't\b", re.I)
+_YEAR = re.compile(r"(?<![\d,.])(1[0-9]{3}|20[0-9]{2})(?![\d,])")
+_READ_CHARS = 200  # characters of a sentence read for a year after the mention
+
+
+@dataclass(frozen=True)
+class TimeRank:
+    options: tuple[str, str]
+    earlier: bool  # the question asks for the earlier option (else the later one)
+
+
+@dataclass(frozen=True)
+class TimeRankEvidence:
+    chosen: str
+    other: str
+    earlier: bool
+    years: tuple[int | None, int | None]  # the chosen option's year, the other's
+    sentences: tuple[str, str]  # the sentence each year was read from ("" when none)
+    verdict: str
+    risk: float
+
+    @property
+    def checked(self) -> bool:
+        return self.verdict != UNKNOWN
+
+    @property
+    def reason(self) -> str:
+        way = "earlier" if self.earlier else "later"
+        (yc, yo), (sc, so) = self.years, self.sentences
+        if yc is None or yo is None:
+            missing = self.chosen if yc is None else self.other
+            return f"the corpus states no year for {missing!r}: cannot tell which came {way}"
+        if yc == yo:
+            return f"{self.chosen!r} and {self.other!r} are both of {yc}: cannot tell which came {way}"
+        says = "supports" if self.verdict == SUPPORTED else "contradicts"
+        return (f"the corpus {says} {self.chosen!r} coming {way}: {self.chosen!r} {yc} (\"{_short(sc)}\"), "
+                f"{self.other!r} {yo} (\"{_short(so)}\")")
+
+
+def time_rank_of(question: str, entities: Sequence) -> TimeRank | None:
+    """The options and direction of a question ranking two options by time, else None."""
+    earlier, later = _cue(_EARLIER, question), _cue(_LATER, question)
+    if earlier == later or _QUANTITY.search(question) or _SAME.search(question):
+        return None
+    options = split_options(question, entities, cut=_EARLIER if earlier else _LATER)
+    return TimeRank(options, earlier) if options is not None else None
+
+
+def _cue(pattern: re.Pattern, question: str) -> bool:
+    """The question turns on a word of ``pattern``, not one inside a title ("First for Women")."""
+    return any(not (m.group(0)[0].isupper() and re.match(r"\s+[A-Z]", question[m.end():]))
+               for m in pattern.finditer(question))
+
+
+def asserted(rank: TimeRank, answer: str, canon: Callable[[str], str]) -> tuple[str, str] | None:
+    """(chosen, other): the option the answer says ranks as asked, or None (neither, a negation,
+    "the same year")."""
+    a, b = rank.options
+    text = canon(answer)
+    words = text.split()
+    at_a = _first_at(words, own_words(a, b, canon))
+    at_b = _first_at(words, own_words(b, a, canon))
+    if (at_a is None and at_b is None) or _NEGATION.search(answer) or _SAME.search(answer):
+        return None
+    chosen, other = (a, b) if at_b is None or (at_a is not None and at_a < at_b) else (b, a)
+    asked, opposite = (_EARLIER, _LATER) if rank.earlier else (_LATER, _EARLIER)
+    turned = opposite.search(answer) is not None and asked.search(answer) is None
+    return (other, chosen) if turned else (chosen, other)
+
+
+def _first_at(words: list[str], own: set[str]) -> int | None:
+    return next((i for i, w in enumerate(words) if w in own), None)
+
+
+def year_of(statements: Sequence[Statement] | None) -> tuple[int | None, str]:
+    """The year the statements give (most often given, the earliest on a tie) and a sentence giving it."""
+    found: list[tuple[int, str]] = []
+    statements = list(statements or ())
+    # A sentence about the option starts with it ("A (born 1952) is…"); a year in a sentence that
+    # only names it in passing ("…graduated from A in 1864") is another fact's.
+    for s in [s for s in statements if s.introduces] or statements:
+        m = _YEAR.search(s.text[:_READ_CHARS]) or _YEAR.search(s.then[:_READ_CHARS])
+        if m is not None:
+            found.append((int(m.group(1)), s.sentence if _YEAR.search(s.text[:_READ_CHARS]) else s.then))
+    if not found:
+        return None, ""
+    tally = Counter(y for y, _ in found)
+    year = min(tally, key=lambda y: (-tally[y], y))
+    return year, next(s for y, s in found if y == year)
+
+
+def rank_evidence(rank: TimeRank, chosen: str, other: str, statements: dict) -> TimeRankEvidence:
+    """The verdict on ``chosen`` ranking as asked, from each option's statements
+    (``quco.decide.reading.read_statements``)."""
+    (yc, sc), (yo, so) = year_of(statements.get(chosen)), year_of(statements.get(other))
+    if yc is None or yo is None or yc == yo:
+        verdict = UNKNOWN
+    else:
+        verdict = SUPPORTED if (yc < yo) == rank.earlier else CONTRADICTED
+    return TimeRankEvidence(chosen, other, rank.earlier, (yc, yo), (sc, so), verdict, VERDICT_RISK.get(verdict, 0.5))
+
+
+def _short(sentence: str, limit: int = 100) -> str:
+    return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"

@@ -1,0 +1,107 @@
+"""Reading the corpus's sentences about a phrase: what a text *states* about it, not only what is near it.
+
+Association (``quco.decide.evidence``) says whether two phrases go together; some questions need a
+value the corpus states — the year a film was released, what a person is — or the relation a
+sentence asserts. This module finds the sentences that state something *about* a phrase, in the
+passages a backend returns around its occurrences (``CountBackend.passages_many``):
+
+- a phrase's **statements** are the sentences that mention it, each with the sentence after it when
+  that one goes on about the same subject ("The band formed in 1988…");
+- the sentences are cut at a full stop followed by a space or directly by a capital letter
+  ("…an island.The Apple Dumpling Gang is…": documents made by joining sentences keep no space).
+
+A reading ends in one of four **verdicts**, with the sentence that decided it:
+``supported`` (the text states what the answer says), ``contradicted`` (it states something else in
+its place), ``unsupported`` (the corpus states nothing the answer could be checked against, and the
+answer's own words cannot be true as phrased) and ``unknown`` (nothing to read: no text, or a
+phrase too common to read all of).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from quco.backends.base import CountBackend
+from quco.errors import BackendError, QueryError
+
+__all__ = ["CONTRADICTED", "SUPPORTED", "UNKNOWN", "UNSUPPORTED", "VERDICT_RISK", "Statement", "mentions",
+           "read_statements", "sentence_after", "statements_about"]
+
+SUPPORTED, CONTRADICTED, UNSUPPORTED, UNKNOWN = "supported", "contradicted", "unsupported", "unknown"
+# The risk a verdict stands for. Reading is right about nine times in ten on the dev rows it was
+# built on (a mention of a namesake, a year that is not the one asked for), so neither end is 0 or 1.
+VERDICT_RISK = {SUPPORTED: 0.1, CONTRADICTED: 0.9, UNSUPPORTED: 0.8}
+DOCS_TO_READ = 20  # a phrase in more documents is not read (its statements would be a sample)
+READ_WINDOW = 40  # words of text read after each mention
+
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]\"'])[.!?](?=\s|[A-Z]|$)")
+_LEADING = re.compile(r"^(?:the|a|an)\s+", re.I)
+_GOES_ON = re.compile(r"\s*(?:The\s+[a-z]|(?:It|He|She|They|This|Its|His|Her|Their)\b)")
+_ABBREVIATION = re.compile(r"(?:\b(?:Mt|St|Dr|Mr|Mrs|Ms|Jr|Sr|Lt|Col|Gen|Capt|Co|Inc|Ltd|No|vs|etc|ca|c)|\b[A-Z])$")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A sentence stating something about ``subject``: ``text`` from the mention to the sentence's
+    end (``sentence`` the whole sentence), and ``then``, the next sentence when it goes on about
+    the same subject ("" otherwise)."""
+
+    subject: str
+    sentence: str
+    text: str
+    then: str = ""
+    introduces: bool = False  # the sentence starts with the subject: it is about it, not naming it in passing
+
+
+def mentions(phrase: str) -> re.Pattern:
+    """A pattern for the phrase as written in running text: its words in order, any punctuation or
+    spacing between them, case-insensitive."""
+    words = [re.escape(w) for w in re.findall(r"\w+", phrase)]
+    return re.compile(r"(?<!\w)" + r"\W+".join(words) + r"(?!\w)", re.I) if words else re.compile(r"(?!x)x")
+
+
+def sentence_after(text: str, start: int) -> tuple[str, int]:
+    """The text from ``start`` to the end of its sentence, and where the next sentence starts."""
+    end = _SENTENCE_END.search(text, start)
+    while end is not None and _ABBREVIATION.search(text, 0, end.start()):
+        end = _SENTENCE_END.search(text, end.end())
+    return (text[start:end.start()], end.end()) if end else (text[start:], len(text))
+
+
+def statements_about(phrase: str, passages: Sequence[str]) -> list[Statement]:
+    """The first statement about ``phrase`` in each passage (one passage per document)."""
+    found = []
+    pattern = mentions(phrase)
+    for p in passages:
+        m = pattern.search(p)
+        if m is None:
+            continue
+        begin = _sentence_start(p, m.start())
+        lead = p[begin:m.start()].strip()
+        rest, nxt = sentence_after(p, m.end())
+        following, _ = sentence_after(p, nxt)
+        then = following if _GOES_ON.match(following) else ""
+        found.append(Statement(phrase, (p[begin:m.end()] + rest).strip(), p[m.start():m.end()] + rest, then.strip(),
+                               not lead or _LEADING.fullmatch(lead + " ") is not None))
+    return found
+
+
+def _sentence_start(text: str, before: int) -> int:
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, before)]
+    return ends[-1] if ends else 0
+
+
+def read_statements(backend: CountBackend, phrases: Sequence[str], window: int = READ_WINDOW,
+                    limit: int = DOCS_TO_READ) -> dict[str, list[Statement] | None]:
+    """phrase -> its statements (``[]``: the corpus has none), or None when they cannot be read: a
+    backend without text, a failure, or a phrase in more than ``limit`` documents."""
+    phrases = list(dict.fromkeys(phrases))
+    if not phrases:
+        return {}
+    try:
+        passages = backend.passages_many(phrases, window, limit)
+    except (QueryError, BackendError):
+        return dict.fromkeys(phrases)
+    return {p: None if ps is None else statements_about(p, ps) for p, ps in zip(phrases, passages)}

@@ -1,0 +1,126 @@
+"""Reading what the corpus states: statements about a phrase, questions ranking two options by
+time ("who was born first, A or B?") and answers denying the question's premise."""
+
+import pytest
+from conftest import write_jsonl
+
+DOCS = [
+    # Sentences joined without a space, as some corpora keep them; an abbreviation mid-sentence.
+    {"id": "a", "text": "Parlo Venn (born 3 May 1931) was a Brindish painter.Quarm Tessaly is a 1975 film set on Mt. "
+                        "Orrin in 1940."},
+    {"id": "b", "text": "Dalia Roskin is a Brindish sculptor. She was born in 1957 in Ostrell."},
+    {"id": "c", "text": "In 1999 the museum of Ostrell bought a statue by Dalia Roskin."},
+    {"id": "d", "text": "Hobart Quill is a Brindish poet."},
+    *({"id": f"f{i}", "text": f"Town number {i} has a market and a school."} for i in range(50)),
+]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    d = tmp_path_factory.mktemp("reading")
+    build_index([write_jsonl(d / "c.jsonl", DOCS)], d / "i.duckdb", progress=False)
+    build_index([write_jsonl(d / "c.jsonl", DOCS)], d / "bare.duckdb", progress=False, store_text=False)
+    return DuckDBIndex(d / "i.duckdb"), DuckDBIndex(d / "bare.duckdb")
+
+
+def test_statements_are_the_sentences_about_a_phrase(index):
+    from quco.decide.reading import read_statements, sentence_after
+
+    ix, bare = index
+    got = read_statements(ix, ["Quarm Tessaly", "Dalia Roskin", "Nobody Here", "Quarm Tessaly"])
+    (film,) = got["Quarm Tessaly"]
+    assert film.sentence == "Quarm Tessaly is a 1975 film set on Mt. Orrin in 1940"  # glued start, "Mt." kept
+    assert film.introduces
+    intro, passing = got["Dalia Roskin"]  # one statement per document, in corpus order
+    assert intro.introduces and intro.then == "She was born in 1957 in Ostrell"
+    assert not passing.introduces and passing.sentence.startswith("In 1999 the museum")
+    assert got["Nobody Here"] == []
+    assert read_statements(bare, ["Dalia Roskin"]) == {"Dalia Roskin": None}  # no text: unread, not "none"
+    assert sentence_after("A b. C d.", 0) == ("A b", 4)
+
+
+@pytest.mark.parametrize("question, options, earlier", [
+    ("Who was born first, Parlo Venn or Dalia Roskin?", ("Parlo Venn", "Dalia Roskin"), True),
+    ("Which is older Parlo Venn or Dalia Roskin?", ("Parlo Venn", "Dalia Roskin"), True),
+    ("Was Parlo Venn or Dalia Roskin born later?", ("Parlo Venn", "Dalia Roskin"), False),
+    ("Which film came out second, Quarm Tessaly or First Light?", ("Quarm Tessaly", "First Light"), False),
+])
+def test_time_rank_questions(question, options, earlier):
+    from quco.decide.compare import time_rank_of
+
+    rank = time_rank_of(question, [])
+    assert rank is not None and (rank.options, rank.earlier) == (options, earlier)
+
+
+@pytest.mark.parametrize("question", [
+    "Which genus has more species, Scilla or Anemonopsis?",  # a quantity: not read
+    "Were Parlo Venn and Dalia Roskin born in the same year?",
+    "Who painted the first portrait of Parlo Venn?",  # no two options
+])
+def test_not_time_rank_questions(question):
+    from quco.decide.compare import time_rank_of
+
+    assert time_rank_of(question, []) is None
+
+
+def test_the_option_an_answer_asserts():
+    from quco.decide.compare import asserted, time_rank_of
+    from quco.normalize import Normalizer
+
+    canon = Normalizer().canonical
+    rank = time_rank_of("Who was born first, Parlo Venn or Dalia Roskin?", [])
+    assert asserted(rank, "Parlo Venn", canon) == ("Parlo Venn", "Dalia Roskin")
+    assert asserted(rank, "Roskin was born before Venn.", canon) == ("Dalia Roskin", "Parlo Venn")
+    assert asserted(rank, "Parlo Venn was born later.", canon) == ("Dalia Roskin", "Parlo Venn")  # turned round
+    assert asserted(rank, "Dalia Roskin was not born first.", canon) is None
+    assert asserted(rank, "They were born the same year.", canon) is None
+    assert asserted(rank, "Hobart Quill", canon) is None
+
+
+def test_an_answer_ranking_two_options_is_read_against_their_years(index, rules_extractor):
+    from quco.decide.answer import AnswerScorer
+
+    ix, bare = index
+    question = "Who was born first, Parlo Venn or Dalia Roskin?"
+    right, wrong, unread = AnswerScorer(ix, rules_extractor).score_many(
+        [(question, "Parlo Venn"), (question, "Dalia Roskin was born first."), (question, "Hobart Quill")])
+    assert right.rank.verdict == "supported" and right.rank.years == (1931, 1957) and right.risk == pytest.approx(0.1)
+    assert "Parlo Venn (born 3 May 1931)" in right.rank.sentences[0]
+    assert wrong.rank.verdict == "contradicted" and wrong.risk >= 0.9 and wrong.checkable
+    assert "1957" in wrong.rank.reason and "contradicts" in wrong.rank.reason
+    assert unread.rank is None
+    # Hobart Quill's statement gives no year: nothing to rank, the answer stays unchecked (½).
+    (hobart,) = AnswerScorer(ix, rules_extractor).score_many([("Who was born first, Parlo Venn or Hobart Quill?",
+                                                                "Parlo Venn")])
+    assert hobart.rank.verdict == "unknown" and "no year for 'Hobart Quill'" in hobart.rank.reason
+    assert not hobart.checkable and hobart.risk == 0.5
+    # An index without text cannot be read: unknown, never a guess.
+    (blind,) = AnswerScorer(bare, rules_extractor).score_many([(question, "Parlo Venn")])
+    assert blind.rank.verdict == "unknown" and blind.risk == 0.5
+
+
+@pytest.mark.parametrize("question, answer, word", [
+    ("What year did Parlo Venn paint his famous mural?", "Parlo Venn never painted a mural.", "never"),
+    ("Who directed the film?", "The film doesn't have a director.", "doesn't"),
+    ("Which episode was made with the program?", "Make Love, Not Warcraft", None),  # a title
+    ("Is Parlo Venn a painter?", "No", None),  # a yes/no question
+    ("Which came first, Quarm Tessaly or Dalia Roskin?", "Not Quarm Tessaly", None),  # a choice
+    ("Which painter did not study in Ostrell?", "Not Parlo Venn", None),  # the question negates
+])
+def test_denials(question, answer, word):
+    from quco.decide.premise import denial
+
+    assert denial(question, answer) == word
+
+
+def test_a_denial_is_unsupported_and_says_so(index, rules_extractor):
+    from quco.decide.answer import AnswerScorer
+
+    ix, _ = index
+    (r,) = AnswerScorer(ix, rules_extractor).score_many([("What year did Parlo Venn paint his mural?",
+                                                          "Parlo Venn never painted a mural.")])
+    assert r.denial == "never" and r.checkable and r.risk >= 0.8
+    assert any("denies what the question presupposes" in x for x in r.readings)
