@@ -49,6 +49,7 @@ from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.premise import denial
 from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
 from quco.decide.reading import UNSUPPORTED, VERDICT_RISK, read_statements
+from quco.decide.yes_no import PolarEvidence, polar_evidence, polar_of, polarity, sentences_to_read
 from quco.errors import RiskAbort, UsageError
 from quco.extract import Extractor
 from quco.normalize import invalid_text
@@ -68,17 +69,18 @@ class AnswerReport:
     choice: ChoiceEvidence | None = None  # when the answer picks one of the question's two options
     rank: TimeRankEvidence | None = None  # when it says which of two options came first (or later)
     denial: str | None = None  # the negation by which it denies the question's premise ("never")
+    polar: PolarEvidence | None = None  # when it answers yes or no about two subjects
 
     @property
     def checkable(self) -> bool:
         """False when the answer made no claim the corpus could speak to (risk is then ½)."""
         return bool(self.claims) or self.denial is not None or any(
-            x is not None and x.checked for x in (self.choice, self.rank))
+            x is not None and x.checked for x in (self.choice, self.rank, self.polar))
 
     @property
     def readings(self) -> tuple[str, ...]:
         """What reading the corpus (or the answer's own words) decided, beyond the claims' counts."""
-        out = [x.reason for x in (self.choice, self.rank) if x is not None]
+        out = [x.reason for x in (self.choice, self.rank, self.polar) if x is not None]
         if self.denial is not None:
             out.append(f"{UNSUPPORTED}: the answer denies what the question presupposes ({self.denial!r}); "
                        "corpus statistics cannot vouch for an absence")
@@ -99,6 +101,7 @@ class _Batch:
     restated: list
     picks: dict
     ranks: dict  # item -> TimeRankEvidence, for answers saying which of two options came first
+    polars: dict  # item -> PolarEvidence, for yes/no questions about two subjects
     counts: dict
     cooccur: dict
     canon: Callable[[str], str]
@@ -180,7 +183,7 @@ class AnswerScorer:
         choices = {i: choice_of(questions[i], question_entities[i], q_claims[i], canon) for i in maybe}
         picks = {i: (ch, pick) for i, ch in choices.items() if ch is not None
                  and (pick := picked(ch, answers[i], canon)) is not None}
-        ranks = self._ranks({i: questions[i] for i in maybe if choices[i] is None}, answers, question_entities, canon)
+        ranks, polars = self._readings(questions, answers, question_entities, choices, canon)
         counts = counts_of(self.backend, sorted({p for qs in q_entities for p in qs if canon(p)}
                                                 | with_forms(c for cs in claims_new for c in cs)
                                                 | {p for ch, _ in picks.values() for p in phrases_needed(ch)}))
@@ -211,15 +214,26 @@ class AnswerScorer:
         quiet = [[ev.phrase for ev in evs if ev is not None and silent(ev)] for evs in direct]
         bridges = lookup_bridges(self.backend, self.extractor, [(k, q) for k, q in zip(known, quiet) if k and q],
                                  self.window, canon)
-        return _Batch(q_phrases, anchors, claims_new, direct, restated, picks, ranks, counts, cooccur, canon, bridges)
+        return _Batch(q_phrases, anchors, claims_new, direct, restated, picks, ranks, polars, counts, cooccur, canon, bridges)
 
-    def _ranks(self, questions: dict, answers: list[str], question_entities, canon) -> dict:
-        """item -> the reading of its answer's time ranking, for those questions asking which of two
-        options came first (or later) and answers that say; the options' statements read in one batch."""
-        ranks = {i: r for i, q in questions.items() if (r := time_rank_of(q, question_entities[i])) is not None}
+    def _readings(self, questions: list[str], answers: list[str], question_entities, choices: dict,
+                  canon) -> tuple[dict, dict]:
+        """item -> the reading of its answer: which of two options came first (``TimeRankEvidence``)
+        and yes or no about two subjects (``PolarEvidence``). Their statements are read in one batch,
+        the yes/no subjects' sentences parsed in one extractor pass."""
+        ranks = {i: r for i, ch in choices.items() if ch is None
+                 and (r := time_rank_of(questions[i], question_entities[i])) is not None}
         picks = {i: (r, pick) for i, r in ranks.items() if (pick := asserted(r, answers[i], canon)) is not None}
-        statements = read_statements(self.backend, sorted({o for r, _ in picks.values() for o in r.options}))
-        return {i: rank_evidence(r, chosen, other, statements) for i, (r, (chosen, other)) in picks.items()}
+        polars = {i: p for i, q in enumerate(questions) if (p := polar_of(q, question_entities[i])) is not None}
+        statements = read_statements(self.backend, sorted({o for r, _ in picks.values() for o in r.options}
+                                                           | {s for p in polars.values() for s in p.subjects}))
+        subjects = sorted({s for p in polars.values() for s in p.subjects if statements.get(s) is not None})
+        sentences = {s: sentences_to_read(statements[s]) for s in subjects}
+        flat = [t for s in subjects for t in sentences[s]]
+        parsed = iter(self.extractor.entities_many(flat) if flat else [])
+        read = {s: [(t, next(parsed)) for t in sentences[s]] for s in subjects}
+        return ({i: rank_evidence(r, chosen, other, statements) for i, (r, (chosen, other)) in picks.items()},
+                {i: polar_evidence(p, polarity(answers[i], p, canon), read, canon) for i, p in polars.items()})
 
     def _answer_report(self, i: int, question: str, answer: str, b: _Batch) -> AnswerReport:
         """Item ``i`` of a batch: its least supported claim, its choice, unknowns by the policy."""
@@ -258,12 +272,11 @@ class AnswerScorer:
         risks = [worst.risk] if worst is not None else []
         if choice is not None and (choice.checked or choice.unknown and self.unknown_policy == "risky"):
             risks.append(choice.risk)
-        rank = b.ranks.get(i)
-        if rank is not None and rank.checked:
-            risks.append(rank.risk)
+        rank, polar = b.ranks.get(i), b.polars.get(i)
+        risks += [x.risk for x in (rank, polar) if x is not None and x.checked]
         denied = denial(question, answer)
         if denied is not None:
             risks.append(VERDICT_RISK[UNSUPPORTED])
         risk = max(risks) if risks else self.empty_risk
         p = self.calibration.p(risk) if self.calibration is not None else None
-        return AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p, choice, rank, denied)
+        return AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p, choice, rank, denied, polar)
