@@ -124,3 +124,64 @@ def test_a_denial_is_unsupported_and_says_so(index, rules_extractor):
                                                           "Parlo Venn never painted a mural.")])
     assert r.denial == "never" and r.checkable and r.risk >= 0.8
     assert any("denies what the question presupposes" in x for x in r.readings)
+
+
+YES_NO_DOCS = [
+    {"id": "y1", "text": "Marta Olvenk (born 1950) is an English novelist and critic."},
+    {"id": "y2", "text": "Jorge Peltrano is an Argentine novelist. He lives in Rosario."},
+    {"id": "y3", "text": "Edda Saarvik is a Norwegian novelist."},
+    {"id": "y4", "text": "Tomas Brelle was a Norwegian painter."},
+    *({"id": f"g{i}", "text": f"Village number {i} has a church and a mill."} for i in range(50)),
+]
+
+
+@pytest.fixture(scope="module")
+def yes_no_index(tmp_path_factory):
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    d = tmp_path_factory.mktemp("yes_no")
+    build_index([write_jsonl(d / "c.jsonl", YES_NO_DOCS)], d / "i.duckdb", progress=False)
+    return DuckDBIndex(d / "i.duckdb")
+
+
+@pytest.mark.parametrize("answer, says", [
+    ("yes", True), ("No.", False), ("Absolutely, both are.", True),
+    ("Marta Olvenk is English, while Jorge Peltrano is Argentine.", False),
+    ("Only Marta Olvenk is.", False), ("Marta Olvenk and Jorge Peltrano are both novelists.", True),
+    ("Marta Olvenk writes books.", None),
+])
+def test_the_polarity_of_an_answer(answer, says):
+    from quco.decide.yes_no import Polar, polarity
+    from quco.normalize import Normalizer
+
+    polar = Polar(("Marta Olvenk", "Jorge Peltrano"), "novelist", False)
+    assert polarity(answer, polar, Normalizer().canonical) is says
+
+
+def test_yes_no_questions_are_read_from_each_subjects_introducing_sentence(yes_no_index, model_extractor):
+    from quco.decide.answer import AnswerScorer
+
+    scorer = AnswerScorer(yes_no_index, model_extractor)
+    both = "Are Marta Olvenk and Jorge Peltrano both novelists?"
+    same = "Are Edda Saarvik and Tomas Brelle of the same nationality?"
+    differ = "Are Marta Olvenk and Jorge Peltrano of the same nationality?"
+    yes, no, same_yes, same_no, differ_no, differ_yes = scorer.score_many(
+        [(both, "yes"), (both, "no"), (same, "yes"), (same, "no"), (differ, "no"), (differ, "yes")])
+    assert yes.polar.verdict == "supported" and yes.polar.truth is True and yes.risk == pytest.approx(0.1)
+    assert no.polar.verdict == "contradicted" and no.risk == pytest.approx(0.9) and no.checkable
+    assert "'Jorge Peltrano' is stated as 'novelists'" in no.polar.reason
+    assert same_yes.polar.verdict == "supported" and same_no.polar.verdict == "contradicted"
+    assert "norwegian" in same_yes.polar.why
+    assert differ_no.polar.verdict == "supported" and differ_yes.polar.verdict == "contradicted"
+    # What no introducing sentence states stays unknown (½): painters are not asked about here.
+    (unread,) = scorer.score_many([("Are Edda Saarvik and Tomas Brelle both poets?", "yes")])
+    assert unread.polar.verdict == "unknown" and not unread.checkable and unread.risk == 0.5
+    assert "does not say" in unread.polar.reason
+
+
+def test_a_hedge_is_unsupported_like_a_denial():
+    from quco.decide.premise import denial
+
+    assert denial("What is the population of Rosario?", "The population cannot be determined.") == "cannot"
+    assert denial("What is the population of Rosario?", "It is unknown.") == "unknown"

@@ -211,6 +211,7 @@ def flatten(n: int, row: dict, f: dict, report, answer, request_id: str | None =
         "answer_choice": json.dumps(asdict(answer.choice), ensure_ascii=False) if answer and answer.choice else None,
         "answer_rank": json.dumps(asdict(answer.rank), ensure_ascii=False) if answer and answer.rank else None,
         "answer_polar": json.dumps(asdict(answer.polar), ensure_ascii=False) if answer and answer.polar else None,
+        "answer_verdict": answer.verdict if answer else None,
         "answer_reading": "; ".join(answer.readings) if answer and answer.readings else None,
         "p_fabrication": answer.p_fabrication if answer else report.p_fabrication,
         "backend": report.backend,

@@ -48,7 +48,7 @@ from quco.decide.evidence import (
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.premise import denial
 from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
-from quco.decide.reading import UNSUPPORTED, VERDICT_RISK, read_statements
+from quco.decide.reading import CONTRADICTED, SUPPORTED, UNSUPPORTED, VERDICT_RISK, read_statements
 from quco.decide.yes_no import PolarEvidence, polar_evidence, polar_of, polarity, sentences_to_read
 from quco.errors import RiskAbort, UsageError
 from quco.extract import Extractor
@@ -76,6 +76,15 @@ class AnswerReport:
         """False when the answer made no claim the corpus could speak to (risk is then ½)."""
         return bool(self.claims) or self.denial is not None or any(
             x is not None and x.checked for x in (self.choice, self.rank, self.polar))
+
+    @property
+    def verdict(self) -> str | None:
+        """What reading decided, the gravest first: "contradicted", "unsupported" (a denial),
+        "supported"; None when nothing was read (the claims' association alone decides)."""
+        found = {x.verdict for x in (self.rank, self.polar) if x is not None and x.checked}
+        if self.denial is not None:
+            found.add(UNSUPPORTED)
+        return next((v for v in (CONTRADICTED, UNSUPPORTED, SUPPORTED) if v in found), None)
 
     @property
     def readings(self) -> tuple[str, ...]:

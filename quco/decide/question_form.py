@@ -12,16 +12,16 @@ PMI, co-occurrence above chance) between each option and the question's other ph
 how much better the corpus ties the chosen option than the rejected one to what the question asks
 for. Each property is a separate condition, so their log-odds add.
 
-What association cannot speak to stays unchecked, never guessed:
+What association cannot speak to stays unchecked here, never guessed:
 - order and quantity ("who was born first", "which has more members", "which is longer"): the
-  corpus does not rank options by co-occurrence;
+  corpus does not rank options by co-occurrence (``quco.decide.compare`` reads which came first);
 - "same"/"different" questions, which compare values;
 - the word the question names its options by ("which *genus*"): both options are one;
 - an answer naming both options or neither, or negating the one it names ("A is not …").
 
 Yes/no questions ("Are A and B both singers?") are not checked this way: on HaluEval's dev rows
 the association of each subject with the property separated right from wrong "yes" answers at
-AUROC 0.64 and "no" answers at 0.59, too weak to put into a risk.
+AUROC 0.64 and "no" answers at 0.59, too weak to put into a risk; ``quco.decide.yes_no`` reads them instead.
 """
 
 from __future__ import annotations

@@ -40,12 +40,15 @@ _STOP = frozenset("""a an the and or of in on at to for from by with as both als
 does did has have had can could will would that this these those it its their his her they them considered
 located known types type kind kinds one ones true same similar""".split())
 # "the same X": which names are X's values; other kinds are not compared.
-_KINDS = {("NORP",): {"nationality", "nationalities", "citizenship", "ethnicity", "origin"},
+_KINDS = {("NORP", "LANGUAGE"): {"nationality", "nationalities", "citizenship", "ethnicity", "origin"},
           ("GPE", "LOC"): {"country", "countries", "state", "states", "city", "cities", "province", "region",
                            "county", "town", "place", "location", "continent"},
           ("ORG",): {"band", "bands", "label", "team", "company", "university", "college", "school", "network", "party"},
           ("PERSON",): {"director", "directors", "author", "authors", "writer", "producer", "creator", "founder",
                         "composer", "father", "mother", "parent"}}
+
+
+_NATIONALITY = frozenset({"NORP", "LANGUAGE"})  # the small model often tags "English", "French" as a language
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def polar_of(question: str, entities: Sequence) -> Polar | None:
     same = _SAME.search(question)
     if same:
         return Polar(subjects, same.group(1).lower(), True)
-    named = next((e for e in spans if e.start >= b.end and e.label in ("NORP", "GPE", "LOC")), None)
+    named = next((e for e in spans if e.start >= b.end and e.label in ("NORP", "LANGUAGE", "GPE", "LOC")), None)
     words = [w for w in re.findall(r"[\w'-]+", question[b.end:]) if w.lower() not in _STOP]
     noun = words[-1] if words and (named is None or words[-1] not in named.text.split()) else ""
     if named is None and not noun:
@@ -163,7 +166,8 @@ def _named(polar: Polar, sentences) -> bool | None | str:
     False when others of that kind are named and not it, None when none is; "" when none is asked."""
     if polar.name is None:
         return ""
-    names = {e.text.lower() for _, ents in sentences or () for e in ents if e.label == polar.name_label}
+    kind = _NATIONALITY if polar.name_label in _NATIONALITY else {polar.name_label}
+    names = {e.text.lower() for _, ents in sentences or () for e in ents if e.label in kind}
     if not names:
         return None
     return polar.name.lower() in names or any(polar.name.lower() in t.lower() for t, _ in sentences)
