@@ -145,3 +145,14 @@ def corpus_args(ap) -> None:
     """--shared and --index, as every eval and bench script over the shared corpus takes them."""
     ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--index", help="an index of all of ../shared/data/corpus to reuse (built in a temporary directory otherwise)")
+
+
+def verdict_shares(reports, labels) -> dict:
+    """Of the true (label False) and false (label True) answers, the share each reading verdict was
+    given (``AnswerReport.verdict``: contradicted, unsupported, supported; "none" when nothing was read)."""
+    out: dict = {}
+    for side, want in (("true", False), ("false", True)):
+        picked = [r.verdict or "none" for r, y in zip(reports, labels) if y == want]
+        out[side] = {v: round(picked.count(v) / len(picked), 4) if picked else None
+                     for v in ("contradicted", "unsupported", "supported", "none")}
+    return out

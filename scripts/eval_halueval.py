@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT
+from benchlib import ROOT, verdict_shares
 
 
 def main() -> int:
@@ -90,11 +90,14 @@ def main() -> int:
               "uncheckable_rows": {"right": sum(not r.checkable for r in reports_a[0::2]),
                                    "hallucinated": sum(not r.checkable for r in reports_a[1::2])},
               "setting_a_by_checkability": checkability(reports_a, labels, auroc),
+              "verdicts": {"a": verdict_shares(reports_a, labels), "b": verdict_shares(reports_b, labels)},
               "settings": {"a": "corpus includes each item's knowledge line", "b": "without the item's own knowledge line"}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"{len(items)} items, {2 * len(items)} rows; corpus {index.corpus.tokens:,} tokens; {result['seconds']} s")
     print(f"no checkable claim: {result['uncheckable_rows']}")
+    for setting, shares in result["verdicts"].items():
+        print(f"({setting}) reading verdicts, right answers: {shares['true']}; hallucinated: {shares['false']}")
     c = result["setting_a_by_checkability"]
     print(f"(a) AUROC on the {c['checkable_rows']} checkable rows alone: {c['auroc_checkable_rows']}; "
           f"with every uncheckable row scored perfectly: {c['auroc_if_uncheckable_rows_scored_perfectly']}")

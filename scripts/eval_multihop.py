@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, corpus_args, corpus_index, print_table
+from benchlib import ROOT, corpus_args, corpus_index, print_table, verdict_shares
 
 
 def _rate(flags: list[bool]) -> float | None:
@@ -59,6 +59,9 @@ def block(idx: list[int], r: dict) -> dict:
         out["draft_items"] = len(with_drafts)
         out["draft_auroc"] = round(auroc([v for i in with_drafts for v in r["draft_evidence"][i]], dl), 4)
         out["draft_auroc_paper_rule"] = round(auroc([v for i in with_drafts for v in r["draft_quco"][i]], dl), 4)
+    shares = verdict_shares([a for i in idx for a in r["verdicts"][i]], labels)
+    out["right_contradicted"], out["wrong_contradicted"] = shares["true"]["contradicted"], shares["false"]["contradicted"]
+    out["answer_verdicts"] = shares
     out["stage1_retrieves"] = _rate([r["stage1"][i] for i in idx])
     absent = [i for i in idx if r["absent_entity"][i]]
     out["questions_with_absent_entity"] = len(absent)
@@ -121,6 +124,7 @@ def main() -> int:
         r["length"].append((len(it["right_answer"]), len(it["wrong_answer"])))
         r["rarity"].append((rarity(counts[it["right_answer"]]), rarity(counts[it["wrong_answer"]])))
         r["random"].append((rng.random(), rng.random()))
+    r["verdicts"] = [(answers[2 * k], answers[2 * k + 1]) for k in range(len(rows))]
     table = [{"dataset": "all", **block(list(range(len(rows))), r)}]
     for ds in sorted({it["dataset"] for it in rows}):
         table.append({"dataset": ds, **block([i for i, it in enumerate(rows) if it["dataset"] == ds], r)})
@@ -132,8 +136,9 @@ def main() -> int:
     print(f"{len(rows)} items from {rows_file.name}; corpus {corpus.tokens:,} tokens; {result['total_seconds']} s")
     print_table(table, [("dataset", 8, "dataset")],
                 [("items", "items"), ("answer_auroc", "answer AUROC"), ("answer_paired_acc", "paired acc"),
-                 ("right_flagged", "right flagged"), ("wrong_flagged", "wrong flagged"), ("draft_auroc", "draft AUROC"),
-                 ("draft_auroc_paper_rule", "paper rule"), ("stage1_retrieves", "stage 1"),
+                 ("right_flagged", "right flagged"), ("wrong_flagged", "wrong flagged"),
+                 ("right_contradicted", "right contra."), ("wrong_contradicted", "wrong contra."),
+                 ("draft_auroc", "draft AUROC"), ("draft_auroc_paper_rule", "paper rule"), ("stage1_retrieves", "stage 1"),
                  ("stage1_retrieves_when_entity_absent", "s1 | absent"), ("baseline_length_auroc", "length"),
                  ("baseline_rarity_auroc", "rarity"), ("baseline_random_auroc", "random")])
     return 0

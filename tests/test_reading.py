@@ -185,3 +185,12 @@ def test_a_hedge_is_unsupported_like_a_denial():
 
     assert denial("What is the population of Rosario?", "The population cannot be determined.") == "cannot"
     assert denial("What is the population of Rosario?", "It is unknown.") == "unknown"
+
+
+def test_a_view_without_documents_reads_none_of_their_text(index):
+    ix, _ = index
+    view = ix.without_documents(["b"])
+    assert len(ix.passages_many(["Dalia Roskin"], 3)[0]) == 2
+    (only,) = view.passages_many(["Dalia Roskin"], 3)[0]  # document "b" is left out
+    assert "museum of Ostrell" in only
+    assert view.titles_many(["Dalia Roskin"]) == [()]  # these documents have no titles

@@ -141,33 +141,17 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
     def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
         """Titles of the documents holding each phrase; None for a phrase in more than ``limit``
         documents (or past the work budget)."""
+        return titles_of(self, self, phrases, limit)
+
+    def titles(self) -> list:
+        """Every document's title (None where it has none), by document number; read once."""
         if not hasattr(self, "_titles"):
             con = connect(str(self.path), read_only=True)
             try:
                 self._titles = [r[0] for r in con.execute("SELECT title FROM docs ORDER BY doc").fetchall()]
             finally:
                 con.close()
-        out: list[tuple[str, ...] | None] = []
-        for found in self._rare_places(phrases, limit):
-            if found is None:  # too common to bridge anything: none rather than an arbitrary few
-                out.append(None)
-                continue
-            docs = self._np.unique(found[1]).tolist()
-            out.append(tuple(dict.fromkeys(t for d in docs if (t := self._titles[d]))))
-        return out
-
-    def _rare_places(self, phrases: Sequence[str], limit: int) -> list:
-        """Each phrase's (positions, document of each position), or None for a phrase in more than
-        ``limit`` documents or past the work budget (``count_many`` says approx)."""
-        out: list = []
-        for count, phrase in zip(self.count_many(phrases), phrases):
-            if count.approx:
-                out.append(None)
-                continue
-            pos = self.positions(phrase) if count.count else self._np.empty(0, dtype=self._np.int64)
-            docs = self.doc_of(pos)
-            out.append(None if len(self._np.unique(docs)) > limit else (pos, docs))
-        return out
+        return self._titles
 
     def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
                       limit: int = 20) -> list[tuple[str, ...] | None]:
@@ -175,26 +159,7 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
         its start to ``window`` words after its end), one passage per document (from the first
         occurrence's window to the last's); None for a phrase in more than ``limit``
         documents or past the work budget. ``QueryError`` for an index built without text."""
-        window = check_window(window)
-        places: list[dict[int, tuple[int, int]] | None] = []
-        for phrase, found in zip(phrases, self._rare_places(phrases, limit)):
-            if found is None:
-                places.append(None)
-                continue
-            spans: dict[int, tuple[int, int]] = {}
-            length = len(self._tokens(phrase)) - 1
-            for p, d in zip(found[0].tolist(), found[1].tolist()):
-                at = p - int(self._doc_start[d])
-                lo, hi = spans.get(d, (at, at + length))
-                spans[d] = (min(lo, at), max(hi, at + length))
-            places.append(spans)
-        wanted = sorted({d for spans in places if spans for d in spans})
-        texts = self.document_texts(wanted) if wanted else {}
-        if any(texts[d][2] is None for d in wanted):
-            raise QueryError(f"{self.path}: the index keeps no document text (built without it)")
-        return [None if spans is None else tuple(
-            passage(texts[d][2], lo - window, hi + window) for d, (lo, hi) in sorted(spans.items()))
-            for spans in places]
+        return passages_of(self, self, phrases, window, limit)
 
     def document_texts(self, docs) -> dict:
         """doc -> (doc_id, title, text) for provenance (text None for an index built without it)."""
@@ -263,6 +228,68 @@ class _WithoutDocuments(PositionalBackend):
 
     def count_many(self, phrases: Sequence[str]) -> list[Count]:
         return [Count(p, int(len(self.positions(p))), False) for p in phrases]
+
+    def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
+        return titles_of(self.base, self, phrases, limit)
+
+    def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
+                      limit: int = 20) -> list[tuple[str, ...] | None]:
+        return passages_of(self.base, self, phrases, window, limit)
+
+
+def rare_places(backend: PositionalBackend, phrases: Sequence[str], limit: int) -> list:
+    """Each phrase's (positions, document of each position) in ``backend``, or None for a phrase in
+    more than ``limit`` documents or past the work budget (``count_many`` says approx)."""
+    import numpy as np
+
+    out: list = []
+    for count, phrase in zip(backend.count_many(phrases), phrases):
+        if count.approx:
+            out.append(None)
+            continue
+        pos = backend.positions(phrase) if count.count else np.empty(0, dtype=np.int64)
+        docs = backend.doc_of(pos)
+        out.append(None if len(np.unique(docs)) > limit else (pos, docs))
+    return out
+
+
+def titles_of(index: DuckDBIndex, backend: PositionalBackend, phrases: Sequence[str],
+              limit: int) -> list[tuple[str, ...] | None]:
+    """``titles_many`` over the documents ``backend`` (the index, or a view of it) holds."""
+    titles = index.titles()
+    out: list[tuple[str, ...] | None] = []
+    for found in rare_places(backend, phrases, limit):
+        if found is None:  # too common to bridge anything: none rather than an arbitrary few
+            out.append(None)
+            continue
+        docs = index._np.unique(found[1]).tolist()
+        out.append(tuple(dict.fromkeys(t for d in docs if (t := titles[d]))))
+    return out
+
+
+def passages_of(index: DuckDBIndex, backend: PositionalBackend, phrases: Sequence[str], window: int,
+                limit: int) -> list[tuple[str, ...] | None]:
+    """``passages_many`` over the documents ``backend`` (the index, or a view of it) holds."""
+    window = check_window(window)
+    places: list[dict[int, tuple[int, int]] | None] = []
+    for phrase, found in zip(phrases, rare_places(backend, phrases, limit)):
+        if found is None:
+            places.append(None)
+            continue
+        spans: dict[int, tuple[int, int]] = {}
+        length = len(index._tokens(phrase)) - 1
+        for p, d in zip(found[0].tolist(), found[1].tolist()):
+            at = p - int(index._doc_start[d])
+            lo, hi = spans.get(d, (at, at + length))
+            spans[d] = (min(lo, at), max(hi, at + length))
+        places.append(spans)
+    wanted = sorted({d for spans in places if spans for d in spans})
+    texts = index.document_texts(wanted) if wanted else {}
+    if any(texts[d][2] is None for d in wanted):
+        raise QueryError(f"{index.path}: the index keeps no document text (built without it)")
+    return [None if spans is None else tuple(
+        passage(texts[d][2], lo - window, hi + window) for d, (lo, hi) in sorted(spans.items()))
+        for spans in places]
 
 
 def _info(path: Path, m: dict) -> IndexInfo:
