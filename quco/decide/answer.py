@@ -239,7 +239,7 @@ class AnswerScorer:
         subjects = sorted({s for p in polars.values() for s in p.subjects if statements.get(s) is not None})
         sentences = {s: sentences_to_read(statements[s]) for s in subjects}
         flat = [t for s in subjects for t in sentences[s]]
-        parsed = iter(self.extractor.entities_many(flat) if flat else [])
+        parsed = iter(self.extractor.names_many(flat) if flat else [])
         read = {s: [(t, next(parsed)) for t in sentences[s]] for s in subjects}
         return ({i: rank_evidence(r, chosen, other, statements) for i, (r, (chosen, other)) in picks.items()},
                 {i: polar_evidence(p, polarity(answers[i], p, canon), read, canon) for i, p in polars.items()})

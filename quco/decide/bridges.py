@@ -96,7 +96,7 @@ def _named_near(backend: CountBackend, extractor, entities: list[str], window: i
         return {}
     texts = [(e, p) for e, ps in zip(entities, passages) if ps for p in ps]
     found: dict[str, dict[str, None]] = {e: {} for e, ps in zip(entities, passages) if ps}
-    for (e, _), ents in zip(texts, extractor.entities_many([p for _, p in texts])):
+    for (e, _), ents in zip(texts, extractor.names_many([p for _, p in texts])):
         for x in ents:
             if x.label not in NOT_NAMES and canon(x.text) and len(found[e]) < MAX_BRIDGES:
                 found[e].setdefault(x.text)

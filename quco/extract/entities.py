@@ -149,9 +149,11 @@ def _clean(doc, toks: list, start: int, end: int, label: str):
     return Span(doc, start, end, label=label or "PROPN")
 
 
-def entity_spans(doc, *, has_model: bool, text: str | None = None) -> list:
+def entity_spans(doc, *, has_model: bool, text: str | None = None, has_pos: bool | None = None) -> list:
     """Cleaned, non-overlapping entity spans of ``doc`` in text order. ``text``: the text the doc
-    was made from, when the caller holds it (``doc.text`` is rebuilt from the tokens)."""
+    was made from, when the caller holds it (``doc.text`` is rebuilt from the tokens). ``has_pos``:
+    whether the doc was tagged (as ``has_model`` unless said: a doc run through the entity
+    recogniser alone has labels but no tags)."""
     candidates: list[tuple[int, int, str]] = []
     text = doc.text if text is None else text
     toks = list(doc)
@@ -161,7 +163,8 @@ def entity_spans(doc, *, has_model: bool, text: str | None = None) -> list:
                 candidates.append((ent.start, ent.end, ent.label_))
     else:
         candidates.extend((s.start, s.end, "YEAR") for s in year_spans(doc, text))
-    candidates.extend((s.start, s.end, "PROPN") for s in capitalised_runs(doc, toks, has_pos=has_model))
+    tagged = has_model if has_pos is None else has_pos
+    candidates.extend((s.start, s.end, "PROPN") for s in capitalised_runs(doc, toks, has_pos=tagged))
     candidates.extend((s.start, s.end, "QUOTED") for s in quoted_spans(doc, text))
     cleaned = [c for c in (_clean(doc, toks, *cand) for cand in candidates) if c is not None]
     return _join_name_parts(sorted(filter_spans(cleaned), key=lambda s: s.start))
