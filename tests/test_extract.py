@@ -70,3 +70,10 @@ def test_repeated_texts_are_parsed_once(model_extractor, monkeypatch):
         assert out == [getattr(model_extractor, method)([t])[0] for t in batch], method
     with pytest.raises(Exception, match="expected text"):
         model_extractor.entities_many([q1, ["not text"]])
+
+
+def test_a_bare_number_is_a_claim_in_words_and_digits(model_extractor):
+    from quco.decide.evidence import word_forms
+
+    assert model_extractor.claims_many(["four", "third", "Nine."]) == [("four",), ("third",), ("Nine",)]
+    assert word_forms("four") == ("four", "4") and word_forms("third") == ("third", "3rd")

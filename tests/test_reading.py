@@ -131,6 +131,8 @@ YES_NO_DOCS = [
     {"id": "y2", "text": "Jorge Peltrano is an Argentine novelist. He lives in Rosario."},
     {"id": "y3", "text": "Edda Saarvik is a Norwegian novelist."},
     {"id": "y4", "text": "Tomas Brelle was a Norwegian painter."},
+    {"id": "y5", "text": "Orvik Airport is an airport in Lanner County, Montana, United States."},
+    {"id": "y6", "text": "Selby Field is an airport in Darrow, Ohio, United States."},
     *({"id": f"g{i}", "text": f"Village number {i} has a church and a mill."} for i in range(50)),
 ]
 
@@ -174,6 +176,10 @@ def test_yes_no_questions_are_read_from_each_subjects_introducing_sentence(yes_n
     assert same_yes.polar.verdict == "supported" and same_no.polar.verdict == "contradicted"
     assert "norwegian" in same_yes.polar.why
     assert differ_no.polar.verdict == "supported" and differ_yes.polar.verdict == "contradicted"
+    # Two states share their country: the sentence's last place is not compared for "the same state".
+    (airports,) = scorer.score_many([("Are Orvik Airport and Selby Field in the same state?", "yes")])
+    assert airports.polar.truth is False and airports.polar.verdict == "contradicted"
+    assert "united states" not in airports.polar.why
     # What no introducing sentence states stays unknown (½): painters are not asked about here.
     (unread,) = scorer.score_many([("Are Edda Saarvik and Tomas Brelle both poets?", "yes")])
     assert unread.polar.verdict == "unknown" and not unread.checkable and unread.risk == 0.5

@@ -73,6 +73,10 @@ class ClaimEvidence:
 
 
 _COMMON = re.compile(r"[a-z]+(?: [a-z]+)*")
+_NUMBERS = {**{w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                                                 "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split())},
+            **{w: f"{i}{s}" for i, (w, s) in enumerate(zip("first second third fourth fifth sixth seventh eighth ninth "
+                                                             "tenth".split(), "st nd rd th th th th th th th".split()), 1)}}
 
 
 @lru_cache(maxsize=1 << 16)  # a pure function of the text, asked for every claim several times a batch
@@ -81,6 +85,8 @@ def word_forms(claim: str) -> tuple[str, ...]:
     (lower-case letters): singular and plural, and the -tor/-ter and -tress forms of an agent noun."""
     if not _COMMON.fullmatch(claim):
         return (claim,)
+    if claim in _NUMBERS:  # "four" is also written "4", "third" "3rd"
+        return (claim, _NUMBERS[claim])
     head, _, last = claim.rpartition(" ")
     if len(last) < 3:
         return (claim,)

@@ -51,6 +51,10 @@ _KINDS = {("NORP", "LANGUAGE"): {"nationality", "nationalities", "citizenship", 
 _NATIONALITY = frozenset({"NORP", "LANGUAGE"})  # the small model often tags "English", "French" as a language
 
 
+_PARTS_OF_COUNTRIES = frozenset({"state", "states", "province", "county", "city", "cities", "town", "region",
+                                 "district", "village", "municipality"})
+
+
 @dataclass(frozen=True)
 class Polar:
     subjects: tuple[str, str]
@@ -173,6 +177,17 @@ def _named(polar: Polar, sentences) -> bool | None | str:
     return polar.name.lower() in names or any(polar.name.lower() in t.lower() for t, _ in sentences)
 
 
+def _places_within(ents, labels, prop: str) -> list:
+    """The names of the kind compared. For a part of a country ("the same state"), a sentence's last
+    place is left out when it names several: English writes places small to large ("…in Jefferson
+    County, New York, United States"), and two states share their country."""
+    kept = [e for e in ents if e.label in labels]
+    places = [e for e in kept if e.label in ("GPE", "LOC")]
+    if prop.split()[-1] in _PARTS_OF_COUNTRIES and len(places) > 1:
+        kept = [e for e in kept if e is not places[-1]]
+    return kept
+
+
 def _same(polar: Polar, read: dict, canon) -> tuple[bool | None, str]:
     labels = next((ls for ls, words in _KINDS.items() if polar.prop.split()[-1] in words), None)
     if labels is None:  # which names would be its values is not known: nothing to compare
@@ -181,8 +196,8 @@ def _same(polar: Polar, read: dict, canon) -> tuple[bool | None, str]:
     for s in polar.subjects:
         sentences = read.get(s) or []
         own = set(canon(s).split())
-        values.append({canon(e.text) for _, ents in sentences for e in ents
-                       if e.label in labels and canon(e.text) and not set(canon(e.text).split()) <= own})
+        values.append({canon(e.text) for _, ents in sentences for e in _places_within(ents, labels, polar.prop)
+                       if canon(e.text) and not set(canon(e.text).split()) <= own})
     why = "; ".join(f"{s!r}: {', '.join(sorted(v)[:4]) or 'no ' + polar.prop + ' stated'}"
                     for s, v in zip(polar.subjects, values))
     if not all(values):
