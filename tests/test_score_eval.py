@@ -301,3 +301,23 @@ def test_bootstrap_intervals_are_stratified_deterministic_and_cover_the_figure()
     lo, hi = bootstrap_ci(auroc, scores, labels)
     assert lo < auroc(scores, labels) < hi and 0.02 < hi - lo < 0.08
     assert bootstrap_ci(auroc, scores, labels) == (lo, hi)  # a fixed seed: the same rows, the same interval
+
+
+def test_eval_worst_cases_say_what_reading_decided(tmp_path):
+    from quco.batch.evaluation import evaluate_file
+
+    rows = [
+        {"row": 1, "id": "a", "question": "Who was born first, A or B?", "answer": "B", "label": False, "answer_risk": 0.9,
+         "answer_claims": "[]", "answer_verdict": "contradicted",
+         "answer_reading": "the corpus contradicts 'B' coming earlier: 'B' 1957, 'A' 1931"},
+        {"row": 2, "id": "b", "question": "Q?", "answer": "x", "label": True, "answer_risk": 0.95, "answer_claims": "[]"},
+        {"row": 3, "id": "c", "question": "Q?", "answer": "y", "label": False, "answer_risk": 0.1, "answer_claims": "[]"},
+        {"row": 4, "id": "d", "question": "Q?", "answer": "z", "label": True, "answer_risk": 0.2, "answer_claims": "[]"},
+    ]
+    path = tmp_path / "scored.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = evaluate_file(path, label_field="label", score_field="answer_risk")
+    (fp,) = result.worst["false_positives"]
+    assert fp["id"] == "a" and fp["reason"].startswith("the corpus contradicts 'B' coming earlier")
+    (fn,) = result.worst["false_negatives"]
+    assert fn["reason"] == "no checkable claim"

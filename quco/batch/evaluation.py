@@ -327,8 +327,8 @@ def _intervals(scores, labels, baselines: dict) -> tuple[list, list, dict]:
 def _uncheckable(rows, labels, score_field) -> dict:
     if score_field == "answer_risk" and any(r.get("answer_checkable") is not None for r in rows):
         idx = [i for i, r in enumerate(rows) if r.get("answer_checkable") is not None and not _truthy(r["answer_checkable"])]
-        what = ("answers with no claim beyond the question's own entities and no choice the corpus can weigh "
-                "(yes/no, a restated name, \"who was born first\")")
+        what = ("answers with no claim beyond the question's own entities, no choice the corpus can weigh and "
+                "nothing read (a restated name; a yes/no or \"who was born first\" the corpus does not settle)")
     elif any(r.get("n_entities") is not None for r in rows):
         idx = [i for i, r in enumerate(rows) if r.get("n_entities") == 0]
         what = "questions with no entity to count"
@@ -353,6 +353,8 @@ def _worst(rows, labels, scores, decisions, score_field, k: int = 5) -> dict:
                        f"{c.get('cooccur')} times, {c.get('expected')} expected, risk {c.get('risk')}")
             else:
                 why = "no checkable claim"
+        if score_field == "answer_risk" and r.get("answer_verdict") in ("contradicted", "unsupported"):
+            why = r.get("answer_reading") or why  # what reading the corpus decided outweighs the counts
         return {"row": r.get("row"), "id": r.get("id"), "question": r.get("question"), "answer": r.get("answer"),
                 "score": scores[i], "reason": why}
 
