@@ -91,7 +91,7 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
         if svc.audit is not None:
             svc.audit.close()  # this worker's last rows reach the writer before the server stops it
 
-    app = FastAPI(title="quco", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="quco", version=__version__, lifespan=lifespan, **_no_framework_telemetry(FastAPI),
                   description="Decide when an LLM must retrieve, from pretraining-corpus statistics (QuCo-RAG).")
     if svc.audit is not None:
         metrics.audit_state(True, 0)
@@ -472,3 +472,15 @@ def app_from_env():
 
 
 __all__ = ["DetectorHolder", "Metrics", "app_from_env", "create_app"]
+
+
+def _no_framework_telemetry(fastapi_class) -> dict:
+    """FastAPI releases with their own OpenTelemetry (``FastAPI(telemetry=...)``) open a server span
+    per request whenever a tracer provider is set, beside ``Traced``'s for the same request. quco
+    keeps its own, the outermost (refused and timed-out requests are traced too): the framework's
+    is turned off where it exists."""
+    import inspect
+
+    if "telemetry" not in inspect.signature(fastapi_class.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
