@@ -15,15 +15,19 @@ DOCS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
+def built(tmp_path_factory, docs, store_text: bool = True):
+    """A DuckDB index of ``docs`` (with their text unless ``store_text`` is False)."""
     from quco.index.duckdb.build import build_index
     from quco.index.duckdb.reader import DuckDBIndex
 
     d = tmp_path_factory.mktemp("reading")
-    build_index([write_jsonl(d / "c.jsonl", DOCS)], d / "i.duckdb", progress=False)
-    build_index([write_jsonl(d / "c.jsonl", DOCS)], d / "bare.duckdb", progress=False, store_text=False)
-    return DuckDBIndex(d / "i.duckdb"), DuckDBIndex(d / "bare.duckdb")
+    build_index([write_jsonl(d / "c.jsonl", docs)], d / "i.duckdb", progress=False, store_text=store_text)
+    return DuckDBIndex(d / "i.duckdb")
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    return built(tmp_path_factory, DOCS), built(tmp_path_factory, DOCS, store_text=False)
 
 
 def test_statements_are_the_sentences_about_a_phrase(index):
@@ -139,12 +143,7 @@ YES_NO_DOCS = [
 
 @pytest.fixture(scope="module")
 def yes_no_index(tmp_path_factory):
-    from quco.index.duckdb.build import build_index
-    from quco.index.duckdb.reader import DuckDBIndex
-
-    d = tmp_path_factory.mktemp("yes_no")
-    build_index([write_jsonl(d / "c.jsonl", YES_NO_DOCS)], d / "i.duckdb", progress=False)
-    return DuckDBIndex(d / "i.duckdb")
+    return built(tmp_path_factory, YES_NO_DOCS)
 
 
 @pytest.mark.parametrize("answer, says", [
