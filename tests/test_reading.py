@@ -44,6 +44,8 @@ def test_statements_are_the_sentences_about_a_phrase(index):
     assert got["Nobody Here"] == []
     assert read_statements(bare, ["Dalia Roskin"]) == {"Dalia Roskin": None}  # no text: unread, not "none"
     assert sentence_after("A b. C d.", 0) == ("A b", 4)
+    (orrin,) = read_statements(ix, ["Orrin"])["Orrin"]  # a sentence does not start after "Mt."
+    assert orrin.sentence.startswith("Quarm Tessaly is") and not orrin.introduces
 
 
 @pytest.mark.parametrize("question, options, earlier", [

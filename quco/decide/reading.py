@@ -89,7 +89,7 @@ def statements_about(phrase: str, passages: Sequence[str]) -> list[Statement]:
 
 
 def _sentence_start(text: str, before: int) -> int:
-    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, before)]
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, before) if not _ABBREVIATION.search(text, 0, m.start())]
     return ends[-1] if ends else 0
 
 
