@@ -201,3 +201,16 @@ def test_a_view_without_documents_reads_none_of_their_text(index):
     (only,) = view.passages_many(["Dalia Roskin"], 3)[0]  # document "b" is left out
     assert only == "a statue by Dalia Roskin"
     assert view.titles_many(["Dalia Roskin"]) == [()]  # these documents have no titles
+
+
+def test_an_answer_report_as_data_says_what_reading_decided(index, rules_extractor):
+    import json
+
+    from quco.decide.answer import AnswerScorer
+
+    ix, _ = index
+    (r,) = AnswerScorer(ix, rules_extractor).score_many([("Who was born first, Parlo Venn or Dalia Roskin?",
+                                                          "Dalia Roskin")])
+    data = json.loads(json.dumps(r.to_dict()))
+    assert data["verdict"] == "contradicted" and data["checkable"] is True
+    assert data["rank"]["years"] == [1957, 1931] and "contradicts" in data["readings"][0]

@@ -96,7 +96,8 @@ class AnswerReport:
         return tuple(out)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The report as plain data, with what reading decided (``verdict``, ``readings``)."""
+        return {**asdict(self), "checkable": self.checkable, "verdict": self.verdict, "readings": list(self.readings)}
 
 
 @dataclass(frozen=True)
