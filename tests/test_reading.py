@@ -214,3 +214,18 @@ def test_an_answer_report_as_data_says_what_reading_decided(index, rules_extract
     data = json.loads(json.dumps(r.to_dict()))
     assert data["verdict"] == "contradicted" and data["checkable"] is True
     assert data["rank"]["years"] == [1957, 1931] and "contradicts" in data["readings"][0]
+
+
+def test_a_scored_row_has_every_reading_column_in_the_schemas_order(index, rules_extractor):
+    from quco.batch.rows import REPORT_COLUMNS, flatten
+    from quco.decide.answer import AnswerScorer
+    from quco.decide.detector import Detector
+
+    ix, _ = index
+    question = "Who was born first, Parlo Venn or Dalia Roskin?"
+    report = Detector(ix, rules_extractor).check_many([question])[0]
+    (answer,) = AnswerScorer(ix, rules_extractor).score_many([(question, "Dalia Roskin")])
+    row = flatten(1, {"question": question, "answer": "Dalia Roskin"},
+                  {"question": "question", "answer": "answer", "id": None}, report, answer)
+    assert list(row) == list(REPORT_COLUMNS)
+    assert row["answer_verdict"] == "contradicted" and "coming earlier" in row["answer_reading"]

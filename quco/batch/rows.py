@@ -27,7 +27,8 @@ REPORT_COLUMNS = {  # fixed types: the output schema never depends on which rows
     "n_entities": "INTEGER", "min_entity_count": "BIGINT", "mean_entity_count": "DOUBLE", "stage1_risk": "DOUBLE",
     "suggested_query": "VARCHAR", "approx": "BOOLEAN", "unknown": "BOOLEAN", "answer_risk": "DOUBLE",
     "answer_claims": "VARCHAR", "answer_unknown": "BOOLEAN", "answer_checkable": "BOOLEAN",
-    "answer_choice": "VARCHAR",
+    "answer_choice": "VARCHAR", "answer_rank": "VARCHAR", "answer_polar": "VARCHAR", "answer_verdict": "VARCHAR",
+    "answer_reading": "VARCHAR",
     "p_fabrication": "DOUBLE", "backend": "VARCHAR", "index": "VARCHAR", "corpus_tokens": "BIGINT",
     "extractor": "VARCHAR", "quco_version": "VARCHAR", "request_id": "VARCHAR",
 }
@@ -246,6 +247,8 @@ def write_atomic(path: Path, rows: list[dict]) -> None:
 def report_schema() -> dict[str, str]:
     """The flat output schema of ``quco score`` (column -> SQL type), in column order. Input
     columns other than the question, answer and id fields follow it (renamed ``input_<name>`` when
-    they clash). ``entities`` and ``answer_claims`` are JSON text; ``unknown`` marks a decision
+    they clash). ``entities``, ``answer_claims``, ``answer_choice``, ``answer_rank`` and
+    ``answer_polar`` are JSON text; ``answer_verdict`` is what reading the corpus decided
+    (contradicted, unsupported, supported; empty when nothing was read) and ``answer_reading`` why; ``unknown`` marks a decision
     resting on a count the backend could not give (never read as 0)."""
     return dict(REPORT_COLUMNS)
