@@ -74,3 +74,26 @@ def test_check_shows_each_claims_sentence_or_why_there_is_none(index, capsys):
     by_tail = {p["tail"]: p for p in report["pairs"]}
     assert [s["doc_id"] for s in by_tail["Quennic Society"]["sources"]] == ["j"]
     assert by_tail["Marvin Pellwood"]["sources"] == [] and "never within" in by_tail["Marvin Pellwood"]["source_note"]
+
+
+def test_answer_claims_carry_the_corpus_places_behind_them(index, rules_extractor):
+    from quco.decide.answer import AnswerScorer
+    from quco.decide.provenance import answer_sources
+
+    ix, bare, _ = index
+    scorer = AnswerScorer(ix, rules_extractor)
+    bridged, direct, stranger = answer_sources(ix, scorer.score_many(
+        [(QUESTION, "Marvin Pellwood"), ("Who publishes the Zorblat Journal?", "Quennic Society"),
+         ("Who publishes the Zorblat Journal?", "Dorian Fexley")]), scorer.window)
+    (claim,) = bridged.claims
+    assert claim.bridge is not None and [s.doc_id for s in claim.sources] == ["j", "s"]  # both links
+    assert "Marvin Pellwood" in claim.sources[1].text and claim.source_note is None
+    (society,) = direct.claims
+    assert [s.title for s in society.sources] == ["Zorblat Journal"]
+    assert "published by the Quennic Society" in society.sources[0].text
+    (fexley,) = stranger.claims
+    assert fexley.sources == () and "never within" in fexley.source_note
+    # An index without text still lists the places, without their sentences.
+    (plain,) = answer_sources(bare, AnswerScorer(bare, rules_extractor).score_many(
+        [("Who publishes the Zorblat Journal?", "Quennic Society")]), scorer.window)
+    assert plain.claims[0].sources and plain.claims[0].sources[0].text is None

@@ -70,6 +70,8 @@ class ClaimEvidence:
     approx: bool = False
     forms: tuple[str, ...] = ()  # the claim's other word forms that were counted with it
     bridge: Bridge | None = None  # multi-hop support (quco.decide.bridges) when it beats the direct evidence
+    sources: tuple = ()  # where the corpus holds the evidence (quco.decide.provenance.answer_sources)
+    source_note: str | None = None  # why there are no sources
 
 
 _COMMON = re.compile(r"[a-z]+(?: [a-z]+)*")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from quco.backends.base import CountBackend, Provenance, Source
+from quco.decide.evidence import ClaimEvidence
 from quco.decide.report import RiskReport
 from quco.errors import BackendError, QueryError
 
@@ -57,6 +58,31 @@ def with_sources(backend: CountBackend, reports: Sequence[RiskReport], window: i
             pairs.append(replace(p, sources=sources, source_note=note))
         out.append(replace(r, pairs=tuple(pairs)))
     return out
+
+
+def answer_sources(backend: CountBackend, reports: Sequence, window: int) -> list:
+    """``AnswerReport``s with each claim's corpus places (``sources``, ``source_note``), in one backend
+    batch: the claim with its anchor, or for a claim supported through a bridge, both links (the
+    question's entity with the bridge, the bridge with the claim)."""
+    wanted = [[_links(c) for c in r.claims] for r in reports]
+    found = iter(attach(backend, [link for per in wanted for links in per for link in links], window))
+    out = []
+    for r, per in zip(reports, wanted):
+        claims = []
+        for c, links in zip(r.claims, per):
+            places = [next(found) for _ in links]
+            sources = tuple(s for ss, _ in places for s in ss)
+            notes = [n for _, n in places if n]
+            claims.append(replace(c, sources=sources, source_note=None if sources else "; ".join(notes) or None))
+        out.append(replace(r, claims=tuple(claims)))
+    return out
+
+
+def _links(c: ClaimEvidence) -> list[Claimed]:
+    if c.bridge is not None:
+        b = c.bridge
+        return [Claimed(b.entity, b.via, b.cooccur), Claimed(b.via, b.claim, b.cooccur)]
+    return [Claimed(c.anchor, c.phrase, c.cooccur)]
 
 
 def _sources(c: Claimed, found: dict, window: int) -> tuple[tuple[Source, ...], str | None]:
