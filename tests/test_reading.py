@@ -106,6 +106,7 @@ def test_an_answer_ranking_two_options_is_read_against_their_years(index, rules_
     # An index without text cannot be read: unknown, never a guess.
     (blind,) = AnswerScorer(bare, rules_extractor).score_many([(question, "Parlo Venn")])
     assert blind.rank.verdict == "unknown" and blind.risk == 0.5
+    assert blind.rank.unread == ("Parlo Venn", "Dalia Roskin") and "cannot be read" in blind.rank.reason
 
 
 @pytest.mark.parametrize("question, answer, word", [
@@ -229,3 +230,13 @@ def test_a_scored_row_has_every_reading_column_in_the_schemas_order(index, rules
                   {"question": "question", "answer": "answer", "id": None}, report, answer)
     assert list(row) == list(REPORT_COLUMNS)
     assert row["answer_verdict"] == "contradicted" and "coming earlier" in row["answer_reading"]
+
+
+def test_a_yes_no_reading_says_when_the_text_cannot_be_read(tmp_path_factory, model_extractor):
+    from quco.decide.answer import AnswerScorer
+
+    bare = built(tmp_path_factory, YES_NO_DOCS, store_text=False)
+    (r,) = AnswerScorer(bare, model_extractor).score_many([("Are Marta Olvenk and Jorge Peltrano both novelists?",
+                                                            "yes")])
+    assert r.polar.verdict == "unknown" and r.risk == 0.5
+    assert "'Marta Olvenk' cannot be read" in r.polar.reason

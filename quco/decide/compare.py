@@ -56,6 +56,7 @@ class TimeRankEvidence:
     sentences: tuple[str, str]  # the sentence each year was read from ("" when none)
     verdict: str
     risk: float
+    unread: tuple[str, ...] = ()  # options whose text could not be read (no text kept, too common)
 
     @property
     def checked(self) -> bool:
@@ -65,6 +66,9 @@ class TimeRankEvidence:
     def reason(self) -> str:
         way = "earlier" if self.earlier else "later"
         (yc, yo), (sc, so) = self.years, self.sentences
+        if self.unread:
+            return (f"the corpus text about {self.unread[0]!r} cannot be read (an index without text, or a name "
+                    f"in too many documents): cannot tell which came {way}")
         if yc is None or yo is None:
             missing = self.chosen if yc is None else self.other
             return f"the corpus states no year for {missing!r}: cannot tell which came {way}"
@@ -135,7 +139,9 @@ def rank_evidence(rank: TimeRank, chosen: str, other: str, statements: dict) -> 
         verdict = UNKNOWN
     else:
         verdict = SUPPORTED if (yc < yo) == rank.earlier else CONTRADICTED
-    return TimeRankEvidence(chosen, other, rank.earlier, (yc, yo), (sc, so), verdict, VERDICT_RISK.get(verdict, 0.5))
+    unread = tuple(o for o in (chosen, other) if statements.get(o) is None)
+    return TimeRankEvidence(chosen, other, rank.earlier, (yc, yo), (sc, so), verdict, VERDICT_RISK.get(verdict, 0.5),
+                            unread)
 
 
 def _short(sentence: str, limit: int = 100) -> str:

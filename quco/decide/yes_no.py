@@ -127,8 +127,8 @@ def sentences_to_read(statements: Sequence[Statement] | None) -> list[str]:
 
 
 def polar_evidence(polar: Polar, says: bool | None, read: dict, canon: Callable[[str], str]) -> PolarEvidence:
-    """``read``: subject -> [(sentence, its entities)] (``sentences_to_read`` and the extractor), or
-    None when the subject's statements could not be read."""
+    """``read``: subject -> [(sentence, its entities)] (``sentences_to_read`` and the extractor);
+    a subject missing or None could not be read (no text kept, or in too many documents)."""
     truth, why = (_same(polar, read, canon) if polar.same else _both(polar, read, canon))
     if says is None or truth is None:
         return PolarEvidence(says, truth, UNKNOWN, 0.5, why)
@@ -139,7 +139,8 @@ def polar_evidence(polar: Polar, says: bool | None, read: dict, canon: Callable[
 def _both(polar: Polar, read: dict, canon) -> tuple[bool | None, str]:
     has = [_all_of([_named(polar, read.get(s)), _has_noun(polar, read.get(s), canon)]) for s in polar.subjects]
     what = " ".join(x for x in (polar.name, polar.prop) if x)
-    why = "; ".join(f"{s!r} {_SAYS[h]} {what!r}" for s, h in zip(polar.subjects, has))
+    why = "; ".join(f"{s!r} {_SAYS[h]} {what!r}" if read.get(s) is not None else f"{s!r} cannot be read"
+                    for s, h in zip(polar.subjects, has))
     if False in has:
         return False, why
     return (True, why) if all(h is True for h in has) else (None, why)
@@ -198,8 +199,8 @@ def _same(polar: Polar, read: dict, canon) -> tuple[bool | None, str]:
         own = set(canon(s).split())
         values.append({canon(e.text) for _, ents in sentences for e in _places_within(ents, labels, polar.prop)
                        if canon(e.text) and not set(canon(e.text).split()) <= own})
-    why = "; ".join(f"{s!r}: {', '.join(sorted(v)[:4]) or 'no ' + polar.prop + ' stated'}"
-                    for s, v in zip(polar.subjects, values))
+    why = "; ".join(f"{s!r}: {', '.join(sorted(v)[:4]) or 'no ' + polar.prop + ' stated'}" if read.get(s) is not None
+                    else f"{s!r} cannot be read" for s, v in zip(polar.subjects, values))
     if not all(values):
         return None, why
     return bool(values[0] & values[1]), why
