@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from quco.decide.question_form import own_words, split_options
-from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, Statement
+from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, Statement, about
 
 __all__ = ["TimeRank", "TimeRankEvidence", "asserted", "rank_evidence", "time_rank_of", "year_of"]
 
@@ -117,13 +117,11 @@ def _first_at(words: list[str], own: set[str]) -> int | None:
 def year_of(statements: Sequence[Statement] | None) -> tuple[int | None, str]:
     """The year the statements give (most often given, the earliest on a tie) and a sentence giving it."""
     found: list[tuple[int, str]] = []
-    statements = list(statements or ())
-    # A sentence about the option starts with it ("A (born 1952) is…"); a year in a sentence that
-    # only names it in passing ("…graduated from A in 1864") is another fact's.
-    for s in [s for s in statements if s.introduces] or statements:
-        m = _YEAR.search(s.text[:_READ_CHARS]) or _YEAR.search(s.then[:_READ_CHARS])
+    for s in about(statements):
+        own = _YEAR.search(s.text[:_READ_CHARS])
+        m = own or _YEAR.search(s.then[:_READ_CHARS])
         if m is not None:
-            found.append((int(m.group(1)), s.sentence if _YEAR.search(s.text[:_READ_CHARS]) else s.then))
+            found.append((int(m.group(1)), s.sentence if own else s.then))
     if not found:
         return None, ""
     tally = Counter(y for y, _ in found)

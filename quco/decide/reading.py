@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from quco.backends.base import CountBackend
 from quco.errors import BackendError, QueryError
 
-__all__ = ["CONTRADICTED", "SUPPORTED", "UNKNOWN", "UNSUPPORTED", "VERDICT_RISK", "Statement", "mentions",
+__all__ = ["CONTRADICTED", "SUPPORTED", "UNKNOWN", "UNSUPPORTED", "VERDICT_RISK", "Statement", "about", "mentions",
            "read_statements", "sentence_after", "statements_about"]
 
 SUPPORTED, CONTRADICTED, UNSUPPORTED, UNKNOWN = "supported", "contradicted", "unsupported", "unknown"
@@ -86,6 +86,13 @@ def statements_about(phrase: str, passages: Sequence[str]) -> list[Statement]:
         found.append(Statement(phrase, (p[begin:m.end()] + rest).strip(), p[m.start():m.end()] + rest, then.strip(),
                                not lead or _LEADING.fullmatch(lead + " ") is not None))
     return found
+
+
+def about(statements: Sequence[Statement] | None) -> list[Statement]:
+    """The statements introducing their subject ("A (born 1952) is…"), or all of them when none
+    does: a sentence naming it in passing ("…graduated from A in 1864") states another fact."""
+    statements = list(statements or ())
+    return [s for s in statements if s.introduces] or statements
 
 
 def _sentence_start(text: str, before: int) -> int:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from quco.decide.evidence import word_forms
-from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, Statement
+from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, Statement, about
 
 __all__ = ["Polar", "PolarEvidence", "polar_evidence", "polar_of", "polarity", "sentences_to_read"]
 
@@ -122,8 +122,7 @@ def polarity(answer: str, polar: Polar, canon: Callable[[str], str]) -> bool | N
 
 def sentences_to_read(statements: Sequence[Statement] | None) -> list[str]:
     """The sentences introducing a subject (all that mention it when none does), with their sequels."""
-    chosen = [s for s in statements or () if s.introduces] or list(statements or ())
-    return [f"{s.sentence}. {s.then}" if s.then else s.sentence for s in chosen]
+    return [f"{s.sentence}. {s.then}" if s.then else s.sentence for s in about(statements)]
 
 
 def polar_evidence(polar: Polar, says: bool | None, read: dict, canon: Callable[[str], str]) -> PolarEvidence:
