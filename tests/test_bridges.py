@@ -13,6 +13,14 @@ DOCS = [
                                                    "It covers research in Gorland."},
     {"id": "s", "title": "Quennic Society", "text": "The first president of the Quennic Society was Marvin Pellwood."},
     {"id": "o", "title": "Dorian Fexley", "text": "Dorian Fexley was a baker in Gorland."},
+    # A three-hop chain, each link seen twice: atlas -> press (named near it) -> guild (titling the
+    # answer's document) -> answer.
+    {"id": "a", "title": "Brindle Atlas", "text": "The Brindle Atlas was printed by the Varnholt Press. "
+                                                 "The Brindle Atlas made the Varnholt Press famous."},
+    {"id": "p", "title": "Varnholt Press", "text": "The Varnholt Press belongs to the Keswin Guild. "
+                                                  "The Varnholt Press prints for the Keswin Guild."},
+    {"id": "g", "title": "Keswin Guild", "text": "The Keswin Guild was led by Orla Tamsin. The Keswin Guild honoured Orla Tamsin."},
+    {"id": "h", "title": "Pellam Guild", "text": "The Pellam Guild was led by Edric Voss. The Pellam Guild honoured Edric Voss."},
     *({"id": f"f{i}", "title": f"Town {i}", "text": t} for i, t in enumerate(FILLER)),
 ]
 QUESTION = "Who was the first president of the society which published the Zorblat Journal?"
@@ -57,6 +65,23 @@ def test_a_silent_answer_is_supported_through_a_named_bridge_and_a_stranger_is_n
     # Without text or titles there is nothing to bridge through: the answer stays silent.
     (unbridged,) = AnswerScorer(bare, rules_extractor).score_many([(QUESTION, "Marvin Pellwood")])
     assert unbridged.claims[0].bridge is None or unbridged.claims[0].bridge.how != "named"
+
+
+def test_a_three_hop_answer_is_supported_through_a_chain_and_each_link_has_its_source(index, rules_extractor):
+    from quco.decide.answer import AnswerScorer
+    from quco.decide.provenance import answer_sources
+
+    ix, _, _ = index
+    scorer = AnswerScorer(ix, rules_extractor)
+    question = "Who led the guild that owns the press which printed the Brindle Atlas?"
+    right, stranger = answer_sources(ix, scorer.score_many([(question, "Orla Tamsin"), (question, "Edric Voss")]),
+                                     scorer.window)
+    (claim,) = right.claims
+    assert claim.cooccur == 0 and claim.bridge is not None and claim.bridge.how == "chain"
+    assert claim.bridge.path == ("Brindle Atlas", "Varnholt Press", "Keswin Guild", "Orla Tamsin") and right.risk < 0.5
+    assert [s.doc_id for s in claim.sources] == ["a", "p", "g"]  # one place per link
+    # Edric Voss leads another guild, which nothing ties to the press: no chain, no support.
+    assert stranger.claims[0].bridge is None and stranger.risk >= 0.5
 
 
 def test_check_shows_each_claims_sentence_or_why_there_is_none(index, capsys):

@@ -20,10 +20,17 @@ near any of those bridges (their counts summed, the 2-hop *reach* of E); for tit
 documents (chosen by C), "E near B" is scored against all of C's titles. A generic bridge
 ("American", "city") thus vouches for little, and trying more bridges does not add support.
 
+**Three hops.** Where no bridge links them: E near x near y near C, x from E's side (named near
+E, or titling E's documents), y a title of one of C's documents — the middle paragraph of a
+chain names both. The middle link is scored against every middle link tried (the chance
+co-occurrence of the two sides' summed counts), the end links like a bridge's, and the risk is
+``1 − (1 − r₁)(1 − r₂)(1 − r₃)``.
+
 The search is bounded: only phrases found in at most ``limit`` documents are read or bridged
 from (a frequent phrase is near everything and bridges nothing), at most ``MAX_BRIDGES`` bridges
-per entity, and only claims the corpus is *silent* about near the question's entities are
-bridged (never seen there, and chance would not have put them there: ``silent``). A backend that
+per entity (``CHAIN_ENDS`` from each end of a three-hop chain), and only claims the corpus is
+*silent* about near the question's entities are bridged (never seen there, and chance would not
+have put them there: ``silent``). A backend that
 keeps no text or titles (``QueryError``) offers those bridges only that it can.
 """
 
@@ -39,6 +46,7 @@ from quco.errors import BackendError, QueryError
 
 DOCS_PER_PHRASE = 20  # a phrase in more documents is too common to read passages or titles of
 MAX_BRIDGES = 64  # bridges tried per question entity
+CHAIN_ENDS = 16  # three-hop chains: bridges tried from each end (so at most 16 x 16 middle links)
 SILENT_EXPECTED = 1.0  # a claim expected near the anchor less than once by chance: its absence says nothing
 NOT_NAMES = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY"})
 
@@ -81,9 +89,23 @@ def lookup_bridges(backend: CountBackend, extractor, items: Sequence[tuple[Seque
     for ents, claims in items:
         for e in ents:
             for c in claims:
-                for b, _ in candidates(lookups, e, c, canon):
+                found = candidates(lookups, e, c, canon)
+                for b, _ in found:
                     pairs.update([(e, b), (b, c)])
+                pairs.update(middle_links(found, canon))
     return BridgeLookups(named, titles, counts, cooccurrences_of(backend, sorted(pairs), window))
+
+
+def chain_ends(found: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """The bridges a three-hop chain may pass through: from the entity's side (named near it, or
+    titling its documents) and from the claim's (titling its documents), at most ``CHAIN_ENDS`` each."""
+    return ([x for x, how in found if how != "claim"][:CHAIN_ENDS], [x for x, how in found if how == "claim"][:CHAIN_ENDS])
+
+
+def middle_links(found: list[tuple[str, str]], canon: Callable[[str], str]) -> set[tuple[str, str]]:
+    """The (entity-side bridge, claim-side bridge) pairs a three-hop chain needs counted."""
+    near_entity, near_claim = chain_ends(found)
+    return {(x, y) for x in near_entity for y in near_claim if not overlaps(x, y, canon)}
 
 
 def _named_near(backend: CountBackend, extractor, entities: list[str], window: int, limit: int,
@@ -145,6 +167,39 @@ def best_bridge(entities: Sequence[str], claim: str, claim_count: int, entity_co
             risk = 1.0 - (1.0 - risk1) * (1.0 - risk2)
             if best is None or risk < best.risk:
                 best = Bridge(e, x, claim, how, int(min(first, second)), round(min(pmi1, pmi2), 4), round(risk, 6))
+        chain = best_chain(e, e_count, claim, claim_count, found, b, corpus, window, canon)
+        if chain is not None and (best is None or chain.risk < best.risk):
+            best = chain
+    return best
+
+
+def best_chain(entity: str, e_count: int, claim: str, claim_count: int, found: list[tuple[str, str]],
+               b: BridgeLookups, corpus: Corpus, window: int, canon: Callable[[str], str]) -> Bridge | None:
+    """The best three-hop chain entity -> x -> y -> claim, x from the entity's side, y a title of
+    the claim's documents: each end link is scored like a bridge's, and the middle link against
+    every middle link tried (the sum of their chance co-occurrences, which is the chance
+    co-occurrence of the two sides' counts summed)."""
+    near_entity, near_claim = chain_ends(found)
+    if not near_entity or not near_claim:
+        return None
+    reach_entity = sum(b.counts[x][0] for x in near_entity)
+    reach_claim = sum(b.counts[y][0] for y in near_claim)
+    best = None
+    for x in near_entity:
+        first = b.cooccur.get((entity, x), (None,))[0]
+        if not first:
+            continue
+        _, pmi1, risk1 = association(first, e_count, b.counts[x][0], corpus, window)
+        for y in near_claim:
+            middle, last = b.cooccur.get((x, y), (None,))[0], b.cooccur.get((y, claim), (None,))[0]
+            if not middle or not last:
+                continue
+            _, pmi2, risk2 = association(middle, reach_entity, reach_claim, corpus, window)
+            _, pmi3, risk3 = association(last, claim_count, b.counts[y][0], corpus, window)
+            risk = 1.0 - (1.0 - risk1) * (1.0 - risk2) * (1.0 - risk3)
+            if best is None or risk < best.risk:
+                best = Bridge(entity, x, claim, "chain", int(min(first, middle, last)), round(min(pmi1, pmi2, pmi3), 4),
+                              round(risk, 6), then=y)
     return best
 
 

@@ -44,9 +44,11 @@ NEUTRAL = 0.5
 @dataclass(frozen=True)
 class Bridge:
     """How a claim is supported through a bridge (``quco.decide.bridges``): ``entity`` near ``via``
-    near ``claim``. ``how`` the bridge was found: "named" near the entity in its passages, or the
-    title of a document holding the "entity" or the "claim"; ``cooccur`` and ``pmi`` are those of
-    the weaker link, ``risk`` the chain's."""
+    near ``claim``, or in a three-hop chain ``entity`` near ``via`` near ``then`` near ``claim``.
+    ``how`` the bridge was found: "named" near the entity in its passages, or the title of a
+    document holding the "entity" or the "claim" ("chain": ``via`` from the entity's side, ``then``
+    a title of the claim's documents); ``cooccur`` and ``pmi`` are those of the weakest link,
+    ``risk`` the chain's."""
 
     entity: str
     via: str
@@ -55,6 +57,12 @@ class Bridge:
     cooccur: int
     pmi: float
     risk: float
+    then: str | None = None
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The chain's phrases in order, from the question's entity to the claim."""
+        return (self.entity, self.via, *(() if self.then is None else (self.then,)), self.claim)
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,8 @@ def with_sources(backend: CountBackend, reports: Sequence[RiskReport], window: i
 
 def answer_sources(backend: CountBackend, reports: Sequence, window: int) -> list:
     """``AnswerReport``s with each claim's corpus places (``sources``, ``source_note``), in one backend
-    batch: the claim with its anchor, or for a claim supported through a bridge, both links (the
-    question's entity with the bridge, the bridge with the claim)."""
+    batch: the claim with its anchor, or for a claim supported through a bridge, each link of its
+    chain (the question's entity with the bridge, the bridge with the claim; three for a three-hop chain)."""
     wanted = [[_links(c) for c in r.claims] for r in reports]
     found = iter(attach(backend, [link for per in wanted for links in per for link in links], window))
     out = []
@@ -80,8 +80,8 @@ def answer_sources(backend: CountBackend, reports: Sequence, window: int) -> lis
 
 def _links(c: ClaimEvidence) -> list[Claimed]:
     if c.bridge is not None:
-        b = c.bridge
-        return [Claimed(b.entity, b.via, b.cooccur), Claimed(b.via, b.claim, b.cooccur)]
+        path = c.bridge.path
+        return [Claimed(a, b, c.bridge.cooccur) for a, b in zip(path, path[1:])]
     return [Claimed(c.anchor, c.phrase, c.cooccur)]
 
 
