@@ -3,7 +3,9 @@
 A backend gives ``positions(phrase)`` (sorted global word positions) and the document layout
 (``_doc_start``, ``_doc_end``: each document's first position and one past its last). From those,
 ``cooccur`` counts occurrences of ``a`` with an occurrence of ``b`` at most ``window`` words away in
-the same document, and ``cooccur_docs`` counts documents containing both.
+the same document, and ``cooccur_docs`` counts documents containing both. An index that keeps
+its documents' titles and text (``document_titles``, ``document_texts``) also lists where a
+phrase occurs: provenance, titles and passages (multi-hop bridges and reading).
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, CountBackend, Provenance, Source, check_window
+from quco.errors import QueryError
 
 PROVENANCE_POSITIONS = 200_000  # a phrase listed in more places is too common to search for provenance
+PLACES_LIMIT = 50_000  # a phrase with more occurrences is too common to list its documents (titles, passages)
 
 
 class PositionalBackend(CountBackend):
     _doc_start: Any = None  # NumPy int64 arrays, set by the subclass
     _doc_end: Any = None
+    normalizer: Any = None  # quco.normalize.Normalizer: the words a phrase has, as the index counts them
 
     @abc.abstractmethod
     def positions(self, phrase: str):
@@ -80,6 +85,65 @@ class PositionalBackend(CountBackend):
         """doc -> (doc_id, title, text) for the given documents, where the index keeps them
         (``None`` fields otherwise). Indexes that store documents override it."""
         return {}
+
+    def document_titles(self, docs: Sequence[int]) -> dict:
+        """doc -> title (None where it has none). ``QueryError`` when the index keeps no titles."""
+        raise QueryError(f"backend {self.name!r} keeps no document titles")
+
+    # -- documents holding a phrase: titles and passages (multi-hop bridges, reading) -----------------
+    def places_many(self, phrases: Sequence[str], limit: int) -> list:
+        """Each phrase's (positions, document of each position), or None for a phrase in more than
+        ``limit`` documents, with more than ``PLACES_LIMIT`` occurrences, or whose count is an
+        estimate (``count_many`` says approx: past the work budget)."""
+        import numpy as np
+
+        out: list = []
+        for count, phrase in zip(self.count_many(phrases), phrases):
+            if count.approx or count.count > PLACES_LIMIT:
+                out.append(None)
+                continue
+            pos = self.positions(phrase) if count.count else np.empty(0, dtype=np.int64)
+            docs = self.doc_of(pos)
+            out.append(None if len(np.unique(docs)) > limit else (pos, docs))
+        return out
+
+    def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
+        """Titles of the documents holding each phrase, in corpus order; None for a phrase in more
+        than ``limit`` documents (too common to bridge anything: none rather than an arbitrary few)."""
+        import numpy as np
+
+        found = self.places_many(phrases, limit)
+        docs = sorted({d for f in found if f is not None for d in f[1].tolist()})
+        titles = self.document_titles(docs) if docs else {}
+        return [None if f is None else tuple(dict.fromkeys(t for d in np.unique(f[1]).tolist() if (t := titles.get(d))))
+                for f in found]
+
+    def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
+                      limit: int = 20) -> list[tuple[str, ...] | None]:
+        """The text within ``window`` words of each phrase's occurrences (from ``window`` words before
+        its start to ``window`` words after its end), one passage per document (from the first
+        occurrence's window to the last's); None for a phrase in more than ``limit`` documents or
+        past the work budget. ``QueryError`` for an index that keeps no text."""
+        window = check_window(window)
+        places: list[dict[int, tuple[int, int]] | None] = []
+        for phrase, found in zip(phrases, self.places_many(phrases, limit)):
+            if found is None:
+                places.append(None)
+                continue
+            spans: dict[int, tuple[int, int]] = {}
+            length = len(self.normalizer.tokens(phrase)) - 1
+            for p, d in zip(found[0].tolist(), found[1].tolist()):
+                at = p - int(self._doc_start[d])
+                lo, hi = spans.get(d, (at, at + length))
+                spans[d] = (min(lo, at), max(hi, at + length))
+            places.append(spans)
+        wanted = sorted({d for spans in places if spans for d in spans})
+        texts = self.document_texts(wanted) if wanted else {}
+        if any(texts.get(d, (None, None, None))[2] is None for d in wanted):
+            raise QueryError(f"{self.identity}: the index keeps no document text (built without it)")
+        return [None if spans is None else tuple(
+            passage(texts[d][2], lo - window, hi + window) for d, (lo, hi) in sorted(spans.items()))
+            for spans in places]
 
     def documents(self, phrase: str):
         """Sorted numbers of the documents that hold ``phrase`` (NumPy array)."""

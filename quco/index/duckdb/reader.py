@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from quco.backends.base import DEFAULT_WINDOW, Corpus, Count, CountBackend, check_window, require_normalizer
+from quco.backends.base import Corpus, Count, CountBackend, require_normalizer
 from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, BudgetedQueries, check_budget
-from quco.backends.positional import PositionalBackend, passage
+from quco.backends.positional import PositionalBackend
 from quco.errors import IndexOpenError, QueryError
 from quco.files.duckdb_conn import connect
 from quco.index.duckdb.format import damaged, read_meta
@@ -138,11 +138,6 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
         off = self._off[w]
         return self._positions[off : off + self._cnt[w]]
 
-    def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
-        """Titles of the documents holding each phrase; None for a phrase in more than ``limit``
-        documents (or past the work budget)."""
-        return titles_of(self, self, phrases, limit)
-
     def titles(self) -> list:
         """Every document's title (None where it has none), by document number; read once."""
         if not hasattr(self, "_titles"):
@@ -153,13 +148,9 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
                 con.close()
         return self._titles
 
-    def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
-                      limit: int = 20) -> list[tuple[str, ...] | None]:
-        """The text within ``window`` words of each phrase's occurrences (from ``window`` words before
-        its start to ``window`` words after its end), one passage per document (from the first
-        occurrence's window to the last's); None for a phrase in more than ``limit``
-        documents or past the work budget. ``QueryError`` for an index built without text."""
-        return passages_of(self, self, phrases, window, limit)
+    def document_titles(self, docs) -> dict:
+        titles = self.titles()
+        return {int(d): titles[int(d)] for d in docs}
 
     def document_texts(self, docs) -> dict:
         """doc -> (doc_id, title, text) for provenance (text None for an index built without it)."""
@@ -229,67 +220,11 @@ class _WithoutDocuments(PositionalBackend):
     def count_many(self, phrases: Sequence[str]) -> list[Count]:
         return [Count(p, int(len(self.positions(p))), False) for p in phrases]
 
-    def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
-        return titles_of(self.base, self, phrases, limit)
+    def document_titles(self, docs) -> dict:
+        return self.base.document_titles(docs)
 
-    def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
-                      limit: int = 20) -> list[tuple[str, ...] | None]:
-        return passages_of(self.base, self, phrases, window, limit)
-
-
-def rare_places(backend: PositionalBackend, phrases: Sequence[str], limit: int) -> list:
-    """Each phrase's (positions, document of each position) in ``backend``, or None for a phrase in
-    more than ``limit`` documents or past the work budget (``count_many`` says approx)."""
-    import numpy as np
-
-    out: list = []
-    for count, phrase in zip(backend.count_many(phrases), phrases):
-        if count.approx:
-            out.append(None)
-            continue
-        pos = backend.positions(phrase) if count.count else np.empty(0, dtype=np.int64)
-        docs = backend.doc_of(pos)
-        out.append(None if len(np.unique(docs)) > limit else (pos, docs))
-    return out
-
-
-def titles_of(index: DuckDBIndex, backend: PositionalBackend, phrases: Sequence[str],
-              limit: int) -> list[tuple[str, ...] | None]:
-    """``titles_many`` over the documents ``backend`` (the index, or a view of it) holds."""
-    titles = index.titles()
-    out: list[tuple[str, ...] | None] = []
-    for found in rare_places(backend, phrases, limit):
-        if found is None:  # too common to bridge anything: none rather than an arbitrary few
-            out.append(None)
-            continue
-        docs = index._np.unique(found[1]).tolist()
-        out.append(tuple(dict.fromkeys(t for d in docs if (t := titles[d]))))
-    return out
-
-
-def passages_of(index: DuckDBIndex, backend: PositionalBackend, phrases: Sequence[str], window: int,
-                limit: int) -> list[tuple[str, ...] | None]:
-    """``passages_many`` over the documents ``backend`` (the index, or a view of it) holds."""
-    window = check_window(window)
-    places: list[dict[int, tuple[int, int]] | None] = []
-    for phrase, found in zip(phrases, rare_places(backend, phrases, limit)):
-        if found is None:
-            places.append(None)
-            continue
-        spans: dict[int, tuple[int, int]] = {}
-        length = len(index._tokens(phrase)) - 1
-        for p, d in zip(found[0].tolist(), found[1].tolist()):
-            at = p - int(index._doc_start[d])
-            lo, hi = spans.get(d, (at, at + length))
-            spans[d] = (min(lo, at), max(hi, at + length))
-        places.append(spans)
-    wanted = sorted({d for spans in places if spans for d in spans})
-    texts = index.document_texts(wanted) if wanted else {}
-    if any(texts[d][2] is None for d in wanted):
-        raise QueryError(f"{index.path}: the index keeps no document text (built without it)")
-    return [None if spans is None else tuple(
-        passage(texts[d][2], lo - window, hi + window) for d, (lo, hi) in sorted(spans.items()))
-        for spans in places]
+    def document_texts(self, docs) -> dict:
+        return self.base.document_texts(docs)
 
 
 def _info(path: Path, m: dict) -> IndexInfo:
