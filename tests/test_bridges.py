@@ -122,3 +122,76 @@ def test_answer_claims_carry_the_corpus_places_behind_them(index, rules_extracto
     (plain,) = answer_sources(bare, AnswerScorer(bare, rules_extractor).score_many(
         [("Who publishes the Zorblat Journal?", "Quennic Society")]), scorer.window)
     assert plain.claims[0].sources and plain.claims[0].sources[0].text is None
+
+
+@pytest.fixture(scope="module")
+def mmap_indexes(tmp_path_factory):
+    """The same documents as a memory-mapped index in several segments, as a sharded one (answered
+    in process), and as one built without text."""
+    from quco.index.mmap.build import build_mmap_index
+    from quco.index.open import open_backend
+    from quco.index.sharded.build import build_sharded_index
+
+    d = tmp_path_factory.mktemp("bridges-mmap")
+    src = write_jsonl(d / "c.jsonl", DOCS)
+    build_mmap_index([src], d / "seg", progress=False, segment_tokens=400, merge=False)
+    build_sharded_index([src], d / "shards", shards=3, processes=1, progress=False)
+    build_mmap_index([src], d / "bare", progress=False, store_text=False)
+    return open_backend(d / "seg"), open_backend(d / "shards"), open_backend(d / "bare"), d
+
+
+def test_a_memory_mapped_index_lists_titles_passages_and_places_as_duckdb_does(index, mmap_indexes):
+    from quco.errors import QueryError
+
+    ix, _, _ = index
+    segmented, sharded, bare, _ = mmap_indexes
+    assert len(segmented.segments) > 2 and len(sharded.segments) == 3
+    phrases = ["Quennic Society", "Gorland", "Nowhere Land", "Orla Tamsin", "Varnholt Press"]
+    pairs = [("Quennic Society", "Marvin Pellwood"), ("Gorland", "Town"), ("Zorblat Journal", "Orla Tamsin")]
+
+    def places(backend):
+        return [(p.a, p.b, [(s.doc_id, s.title, s.text) for s in p.sources], p.why)
+                for p in backend.provenance_many(pairs, window=1000)]
+
+    want = (ix.titles_many(phrases), ix.passages_many(phrases, window=3), places(ix))
+    assert (segmented.titles_many(phrases), segmented.passages_many(phrases, window=3), places(segmented)) == want
+    # A sharded index numbers documents in shard order, so titles and places come in another order.
+    assert [None if t is None else sorted(t) for t in sharded.titles_many(phrases)] == \
+        [None if t is None else sorted(t) for t in want[0]]
+    quennic, gorland, never = places(sharded)
+    assert (quennic, never) == (want[2][0], want[2][2])
+    assert len(gorland[2]) == 2 and all(title.startswith("Town") and "Gorland" in text for _, title, text in gorland[2])
+    # Without text: titles and ids, but no passages to read and no sentences in the places.
+    assert bare.titles_many(phrases) == want[0]
+    with pytest.raises(QueryError, match="no document text"):
+        bare.passages_many(["Quennic Society"])
+    (prov,) = bare.provenance_many(pairs[:1])
+    assert [(s.doc_id, s.title, s.text) for s in prov.sources] == [("s", "Quennic Society", None)]
+
+
+def test_bridges_and_chains_work_on_a_memory_mapped_index(mmap_indexes, rules_extractor):
+    from quco.decide.answer import AnswerScorer
+
+    segmented, sharded, _, _ = mmap_indexes
+    question = "Who led the guild that owns the press which printed the Brindle Atlas?"
+    for backend in (segmented, sharded):
+        named, chained = AnswerScorer(backend, rules_extractor).score_many(
+            [(QUESTION, "Marvin Pellwood"), (question, "Orla Tamsin")])
+        assert named.claims[0].bridge is not None and named.claims[0].bridge.via == "Quennic Society"
+        assert chained.claims[0].bridge is not None and chained.claims[0].bridge.how == "chain"
+
+
+def test_segments_merged_keep_their_documents_records_and_text(mmap_indexes, tmp_path):
+    import shutil
+
+    from quco.index.mmap.build import compact_index
+    from quco.index.open import open_backend
+
+    _, _, _, d = mmap_indexes
+    copy = tmp_path / "seg"
+    shutil.copytree(d / "seg", copy)
+    compact_index(copy, progress=False)
+    merged = open_backend(copy)
+    assert len(merged.segments) == 1
+    assert merged.titles_many(["Orla Tamsin"]) == [("Keswin Guild",)]
+    assert merged.passages_many(["Orla Tamsin"], window=2) == [("led by Orla Tamsin. The Keswin Guild honoured Orla Tamsin",)]

@@ -50,12 +50,14 @@ class PositionalBackend(CountBackend):
         ``limit`` documents; text and titles from ``document_texts`` where the index keeps them."""
         window = check_window(window)
         found: list[tuple[str, str, list[tuple[int, int, int]], str | None]] = []
+        phrases = sorted({p for pair in pairs for p in pair})
+        counts = dict(zip(phrases, self.count_many(phrases)))
         for a, b in pairs:
-            pa, pb = self.positions(a), self.positions(b)
-            if max(len(pa), len(pb)) > PROVENANCE_POSITIONS:
-                found.append((a, b, [], f"too common to list: {max(len(pa), len(pb)):,} places"))
+            common = max((counts[a], counts[b]), key=lambda c: (c.approx, c.count))
+            if common.approx or common.count > PROVENANCE_POSITIONS:
+                found.append((a, b, [], f"too common to list: {common.count:,}{' (estimated)' if common.approx else ''} places"))
                 continue
-            found.append((a, b, self.near_places(pa, pb, window, limit), None))
+            found.append((a, b, self.near_places(self.positions(a), self.positions(b), window, limit), None))
         docs = sorted({d for _, _, places, _ in found for d, _, _ in places})
         texts = self.document_texts(docs) if docs else {}
         return [Provenance(a, b, tuple(_source(d, ta, tb, texts.get(d)) for d, ta, tb in places), why)

@@ -118,26 +118,24 @@ def cmd_index(args) -> int:
 def _build_mmap(args, progress: bool) -> int:
     from quco.index.mmap.build import build_mmap_index
 
-    if args.no_text:
-        raise UsageError("--no-text applies to the duckdb backend only (a memory-mapped index stores no text)")
     _check_build_sizes(args)
     stats = build_mmap_index(args.sources, args.out, reading=_reading(args), progress=progress, force=args.force,
-                             workers=args.workers, segment_tokens=args.segment_tokens, merge=not args.no_merge)
+                             workers=args.workers, segment_tokens=args.segment_tokens, merge=not args.no_merge,
+                             store_text=not args.no_text)
     return _print_mmap(args, stats, "built")
 
 
 def _build_sharded(args, progress: bool) -> int:
     from quco.index.sharded.build import build_sharded_index
 
-    if args.no_text:
-        raise UsageError("--no-text applies to the duckdb backend only (a memory-mapped index stores no text)")
     if args.ray is not None:
         from quco.backends.ray import init_ray
 
         init_ray(args.ray or None)
     stats = build_sharded_index(args.sources, args.out, shards=args.shards, reading=_reading(args), force=args.force,
                                 processes=args.workers,
-                                ray=args.ray is not None, segment_tokens=args.segment_tokens, progress=progress)
+                                ray=args.ray is not None, segment_tokens=args.segment_tokens, progress=progress,
+                                store_text=not args.no_text)
     rate = stats.tokens / stats.seconds if stats.seconds else 0.0
     return emit(args, stats, f"built {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens in "
                               f"{stats.shards} shard(s), {stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f} s "
@@ -195,7 +193,7 @@ def _build_infinigram(args, progress: bool) -> int:
     from quco.normalize import Normalizer
 
     if args.no_text:
-        raise UsageError("--no-text applies to the duckdb backend only (an infini-gram index is the text)")
+        raise UsageError("--no-text does not apply to the infinigram backend (an infini-gram index is the text)")
     stats = build_infinigram_index(
         args.sources,
         args.out,

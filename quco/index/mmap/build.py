@@ -1,6 +1,6 @@
 """Building the segmented, memory-mapped index (``quco index build --backend mmap``).
 
-Layout (a directory; format ``quco-mmap-index`` version 1)::
+Layout (a directory; format ``quco-mmap-index`` version 2)::
 
   quco-index.json           format, normalisation, totals, the list of segments (written last)
   seg-000000/               one self-contained segment: a range of whole documents
@@ -12,7 +12,11 @@ Layout (a directory; format ``quco-mmap-index`` version 1)::
     stream.npy  uint32[T+D] the forward index: the word id at each position, 0xFFFFFFFF after each
                             document (so a phrase is verified with one read per word, not a search)
     doc_start.npy, doc_len.npy  uint32[D] each document's first position and length
-    ext_ids.jsonl           each document's id (JSON per line)
+    docs.bin, docs_off.npy  each document's [id, title] (a JSON array per document; uint64[D+1] offsets)
+    text.bin, text_off.npy  each document's text, UTF-8 (uint64[D+1] offsets); not with --no-text
+
+Segments written before titles and text were kept have ``ext_ids.jsonl`` instead of the documents'
+records: they answer counts as before, and say that they keep no titles or text.
 
 Documents never span segments, so every count and window co-occurrence is an exact sum over
 segments; positions are local to a segment (uint32, < 4.29B tokens each), so the corpus as a
@@ -37,7 +41,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,7 +70,7 @@ from quco.index.mmap.format import (
     read_manifest,
     stamp_as_verified,
 )
-from quco.index.mmap.merge import MAX_POSITIONS, compact_segments, remove_unlisted
+from quco.index.mmap.merge import MAX_POSITIONS, compact_segments, remove_path, remove_unlisted
 from quco.normalize import Normalizer
 
 SEGMENT_TOKENS = 96_000_000  # ~2.4 GB of build memory per worker (segments are merged afterwards)
@@ -87,10 +90,11 @@ class MmapBuildStats:
 
 # -- one segment (in a worker process) ----------------------------------------------------------
 class _SegmentWriter:
-    def __init__(self, work: Path, normalizer: Normalizer, segment_tokens: int, prefix: str):
+    def __init__(self, work: Path, normalizer: Normalizer, segment_tokens: int, prefix: str, store_text: bool = True):
         from array import array
 
         self.work, self.normalizer, self.limit, self.prefix = work, normalizer, segment_tokens, prefix
+        self.store_text = store_text
         self._array = array
         self.done: list[dict] = []
         self._reset()
@@ -100,21 +104,35 @@ class _SegmentWriter:
         self.stream = self._array("I")
         self.doc_start = self._array("I")
         self.doc_len = self._array("I")
-        self.ext_ids: list = []
+        # The documents' records and text go to files as they come (a segment's text is ~0.5 GB),
+        # opened with the segment's first document.
+        self.records: _Appender | None = None
+        self.texts: _Appender | None = None
 
-    def add(self, docs: list[tuple[str, str | None]]) -> None:
+    def _open_files(self) -> None:
+        stem = self.work / f"{self.prefix}{len(self.done):04d}"
+        self.records = _Appender(stem.with_name(stem.name + ".docs.partial"), self._array)
+        if self.store_text:
+            self.texts = _Appender(stem.with_name(stem.name + ".text.partial"), self._array)
+
+    def add(self, docs: list[tuple[str, str | None, str | None]]) -> None:
         tokenize = self.normalizer.tokens
-        for text, ext_id in docs:
+        for text, ext_id, title in docs:
             toks = tokenize(text)
             if len(self.stream) + len(toks) + 1 >= min(self.limit, _GAP - 1) and len(self.doc_start):
                 self.finish()
+            if self.records is None:
+                self._open_files()
+            assert self.records is not None
             vocab = self.vocab
             setdefault = vocab.setdefault
             self.doc_start.append(len(self.stream))
             self.doc_len.append(len(toks))
             self.stream.extend([setdefault(t, len(vocab)) for t in toks])
             self.stream.append(_GAP)
-            self.ext_ids.append(ext_id)
+            self.records.add(json.dumps([ext_id, title], ensure_ascii=False).encode("utf-8"))
+            if self.texts is not None:
+                self.texts.add(text.encode("utf-8", "surrogatepass"))
 
     def finish(self) -> None:
         import numpy as np
@@ -149,9 +167,10 @@ class _SegmentWriter:
         (seg / "words.bin").write_bytes(b"".join(encoded))
         np.save(seg / "doc_start.npy", np.frombuffer(self.doc_start, dtype=np.uint32))
         np.save(seg / "doc_len.npy", np.frombuffer(self.doc_len, dtype=np.uint32))
-        with open(seg / "ext_ids.jsonl", "w", encoding="utf-8") as fh:
-            for e in self.ext_ids:
-                fh.write(json.dumps(e, ensure_ascii=False) + "\n")
+        assert self.records is not None  # opened with the first document
+        self.records.finish(seg / "docs.bin", seg / "docs_off.npy")
+        if self.texts is not None:
+            self.texts.finish(seg / "text.bin", seg / "text_off.npy")
         for f in seg.iterdir():
             fsync_file(f)
         self.done.append({"name": name, "tokens": n_tokens, "documents": len(self.doc_start), "vocab": len(words),
@@ -159,11 +178,33 @@ class _SegmentWriter:
         self._reset()
 
 
-def _worker(queue, results, work: str, normalizer: dict, segment_tokens: int, prefix: str, parent: int) -> None:
+class _Appender:
+    """Byte records appended to a file as they come, with their offsets; ``finish`` moves the file
+    into a segment and writes the offsets (uint64, one more than the records)."""
+
+    def __init__(self, path: Path, array):
+        self.path = path
+        self.fh = open(path, "wb")  # closed by finish; removed with the work directory if the build fails
+        self.off = array("Q", [0])
+
+    def add(self, data: bytes) -> None:
+        self.fh.write(data)
+        self.off.append(self.off[-1] + len(data))
+
+    def finish(self, path: Path, off_path: Path) -> None:
+        import numpy as np
+
+        self.fh.close()
+        os.replace(self.path, path)
+        np.save(off_path, np.frombuffer(self.off, dtype=np.uint64))
+
+
+def _worker(queue, results, work: str, normalizer: dict, segment_tokens: int, prefix: str, parent: int,
+            store_text: bool = True) -> None:
     import queue as queue_mod
 
     try:
-        writer = _SegmentWriter(Path(work), Normalizer.from_dict(normalizer), segment_tokens, prefix)
+        writer = _SegmentWriter(Path(work), Normalizer.from_dict(normalizer), segment_tokens, prefix, store_text)
         while True:
             try:
                 batch = queue.get(timeout=1.0)
@@ -192,21 +233,25 @@ def build_mmap_index(
     segment_tokens: int = SEGMENT_TOKENS,
     merge: bool = True,
     part: tuple[int, int] | None = None,
+    store_text: bool = True,
 ) -> MmapBuildStats:
     """Build a segmented memory-mapped index of ``sources`` at ``out`` (a directory), atomically.
     ``reading``: normaliser, text split, bad lines (``quco.files.sources.Reading``; default: its defaults).
     ``part=(k, n)``: index only records ``i % n == k`` of the sources (one shard of ``n``).
-    ``merge``: merge the segments the workers built into as few as fit (``quco.index.mmap.merge``)."""
+    ``merge``: merge the segments the workers built into as few as fit (``quco.index.mmap.merge``).
+    ``store_text``: keep each document's text (for provenance sentences, passages and reading: about
+    the corpus's size again on disk); titles and ids are always kept."""
     reading = reading or Reading()
     out = Path(out)
     paths = build_sources(sources, out, ARTEFACT, force)
     t0 = time.perf_counter()
     with building_dir(out) as tmp:
-        segments = _build_segments(paths, tmp, reading, progress, (workers, segment_tokens), prefix="seg-", part=part)
+        segments = _build_segments(paths, tmp, reading, progress, (workers, segment_tokens), prefix="seg-", part=part,
+                                   store_text=store_text)
         if merge and len(segments) > 1:
             segments = compact_segments(tmp, segments, "seg-m-", progress=progress)
             remove_unlisted(tmp, segments)
-        _write_manifest(tmp, reading.normalizer, segments, reading.text_split, paths, t0)
+        _write_manifest(tmp, reading.normalizer, segments, reading.text_split, paths, t0, store_text)
     if part is None:  # a shard is stamped with its set, where it ends up
         stamp_as_verified([out])
     return _stats(out, t0)
@@ -231,11 +276,13 @@ def add_documents(
     with _updating(index, paths, "index add") as (meta, prefix):
         normalizer = Normalizer.from_dict(meta["normalizer"])
         reading = Reading(normalizer, text_split, skip_bad_lines)
-        added = _build_segments(paths, index, reading, progress, (workers, segment_tokens), prefix=prefix)
+        store_text = meta.get("store_text", True)  # as the index was built
+        added = _build_segments(paths, index, reading, progress, (workers, segment_tokens), prefix=prefix,
+                                store_text=store_text)
         if merge and len(added) > 1:
             added = compact_segments(index, added, f"{prefix}m-", progress=progress)
         _write_manifest(index, normalizer, meta["segments"] + added, meta.get("text_split", text_split),
-                        [Path(s["path"]) for s in meta.get("sources", [])] + paths, t0)
+                        [Path(s["path"]) for s in meta.get("sources", [])] + paths, t0, store_text)
     stamp_as_verified([index])
     return _stats(index, t0)
 
@@ -251,7 +298,8 @@ def compact_index(index: str | os.PathLike, *, progress: bool = True, max_positi
                                   max_positions=max_positions)
         if merged != meta["segments"]:
             _write_manifest(index, Normalizer.from_dict(meta["normalizer"]), merged,
-                            meta.get("text_split", "paragraph"), [Path(s["path"]) for s in meta.get("sources", [])], t0)
+                            meta.get("text_split", "paragraph"), [Path(s["path"]) for s in meta.get("sources", [])], t0,
+                            meta.get("store_text", True))
     stamp_as_verified([index])
     return _stats(index, t0)
 
@@ -271,7 +319,7 @@ def _updating(index: Path, inputs: list[Path], what: str):
             yield meta, prefix
         except BaseException as exc:
             for partial in index.glob(f"{prefix}*"):
-                shutil.rmtree(partial, ignore_errors=True)
+                remove_path(partial)
             if isinstance(exc, OSError):  # a full disk: the index is unchanged, say so in one line
                 raise BuildError(f"{what}: {write_failure(index, exc)}; the index is unchanged") from exc
             raise
@@ -285,7 +333,7 @@ def _stats(path: Path, t0: float) -> MmapBuildStats:
 
 
 def _build_segments(paths, work: Path, reading: Reading, progress: bool, sizes: tuple[int | None, int], prefix: str,
-                    part: tuple[int, int] | None = None) -> list[dict]:
+                    part: tuple[int, int] | None = None, store_text: bool = True) -> list[dict]:
     """Segments of ``paths`` written under ``work`` by worker processes (``sizes``: how many workers,
     at most, and tokens per segment) fed in turn with batches of documents."""
     workers, segment_tokens = sizes
@@ -298,7 +346,7 @@ def _build_segments(paths, work: Path, reading: Reading, progress: bool, sizes: 
     results = ctx.Queue()
     queues = [ctx.Queue(maxsize=4) for _ in range(workers)]  # bounded: the reader cannot run ahead
     procs = [ctx.Process(target=_worker, args=(q, results, str(work), normalizer.to_dict(), segment_tokens,
-                                               f"{prefix}{i:02d}-", os.getpid()), daemon=True)
+                                               f"{prefix}{i:02d}-", os.getpid(), store_text), daemon=True)
              for i, q in enumerate(queues)]
     for p in procs:
         p.start()
@@ -308,7 +356,7 @@ def _build_segments(paths, work: Path, reading: Reading, progress: bool, sizes: 
         for path in paths:
             for doc in iter_documents(path, text_split=text_split, skip_bad_lines=skip_bad_lines, on_bytes=bar.update,
                                       part=part):
-                batch.append((doc.text, doc.id))
+                batch.append((doc.text, doc.id, doc.title))
                 chars += len(doc.text)
                 if chars >= _BATCH_CHARS:
                     _put(queues[turn % workers], batch, procs)
@@ -349,7 +397,7 @@ def _put(queue, item, procs) -> None:
                 raise BuildError("a build worker died; see the message above") from None
 
 
-def _write_manifest(root: Path, normalizer, segments: list[dict], text_split, paths, t0) -> None:
+def _write_manifest(root: Path, normalizer, segments: list[dict], text_split, paths, t0, store_text: bool) -> None:
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -358,6 +406,7 @@ def _write_manifest(root: Path, normalizer, segments: list[dict], text_split, pa
         "documents": sum(s["documents"] for s in segments),
         "segments": segments,
         "text_split": text_split,
+        "store_text": store_text,
         "sources": [{"path": str(p), "bytes": p.stat().st_size if p.exists() else None} for p in paths],
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "build_seconds": round(time.perf_counter() - t0, 3),

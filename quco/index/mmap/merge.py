@@ -105,10 +105,9 @@ def merge_segments(root: Path, entries: list[dict], name: str, *, progress: bool
         np.save(out / "doc_start.npy", np.concatenate([s.doc_start.astype(np.uint64) + b for s, b in zip(segs, bases)])
                 .astype(np.uint32))
         np.save(out / "doc_len.npy", np.concatenate([s.doc_len for s in segs]).astype(np.uint32))
-        with open(out / "ext_ids.jsonl", "wb") as dst:
-            for s in segs:
-                with open(s.path / "ext_ids.jsonl", "rb") as src:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+        for kept in ("docs", "text"):  # the documents' records and text, when every input keeps them
+            if all((s.path / f"{kept}.bin").is_file() for s in segs):
+                _concatenate(out, [s.path for s in segs], kept)
         for f in out.iterdir():
             fsync_file(f)
     except BaseException:
@@ -116,6 +115,21 @@ def merge_segments(root: Path, entries: list[dict], name: str, *, progress: bool
         raise
     return {"name": name, "tokens": tokens, "documents": sum(e["documents"] for e in entries),
             "vocab": int(len(glob_hash)), "files": files_checksums(out)}
+
+
+def _concatenate(out: Path, inputs: list[Path], name: str) -> None:
+    """``NAME.bin`` of the inputs one after the other, and their ``NAME_off.npy`` offsets shifted to match."""
+    import numpy as np
+
+    offsets, base = [], 0
+    with open(out / f"{name}.bin", "wb") as dst:
+        for d in inputs:
+            off = np.load(d / f"{name}_off.npy")
+            offsets.append(off[:-1] + np.uint64(base))
+            base += int(off[-1])
+            with open(d / f"{name}.bin", "rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    np.save(out / f"{name}_off.npy", np.concatenate([*offsets, np.array([base], dtype=np.uint64)]).astype(np.uint64))
 
 
 class _Input:
@@ -303,11 +317,21 @@ def compact_segments(root: Path, entries: list[dict], prefix: str, *, progress: 
 
 
 def remove_unlisted(root: Path, entries: list[dict]) -> None:
-    """Delete segment directories the manifest does not list (merged away, or left by a killed run)."""
+    """Delete segment directories the manifest does not list (merged away, or left by a killed run),
+    and the partial files of segments a killed run was writing."""
     listed = {e["name"] for e in entries}
     for d in root.glob("seg-*"):
         if d.name not in listed:
-            shutil.rmtree(d, ignore_errors=True)
+            remove_path(d)
 
 
-__all__ = ["MAX_POSITIONS", "HashCollision", "compact_segments", "merge_segments", "plan_merges", "remove_unlisted"]
+def remove_path(path: Path) -> None:
+    """A directory with its contents, or a file; nothing if it is already gone."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+__all__ = ["MAX_POSITIONS", "HashCollision", "compact_segments", "merge_segments", "plan_merges", "remove_path",
+           "remove_unlisted"]

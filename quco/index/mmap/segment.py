@@ -1,5 +1,6 @@
 """One segment of the memory-mapped index, mapped read-only: its word hashes, counts, postings,
-forward stream and document bounds (``quco.index.mmap.build`` writes them)."""
+forward stream and document bounds, and (mapped when first read) its documents' ids, titles and
+text (``quco.index.mmap.build`` writes them)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,26 @@ class Segment:
             raise IndexOpenError(f"{d}: segment sizes disagree with the manifest; rebuild with `quco index build`")
         self.path = d
         self.np = np
+        files = entry.get("files") or {}
+        self.has_records, self.has_text = "docs.bin" in files, "text.bin" in files
+        self._records: tuple | None = None
+        self._text: tuple | None = None
+
+    def records(self, docs) -> list:
+        """[id, title] of each of the segment's documents ``docs`` (local numbers); ``has_records`` first."""
+        import json
+
+        if self._records is None:
+            self._records = (map_bytes(self.path / "docs.bin"), self.np.load(self.path / "docs_off.npy", mmap_mode="r"))
+        data, off = self._records
+        return [json.loads(data[int(off[d]): int(off[d + 1])]) for d in docs]
+
+    def texts(self, docs) -> list[str]:
+        """The text of each of ``docs`` (local numbers); ``has_text`` first."""
+        if self._text is None:
+            self._text = (map_bytes(self.path / "text.bin"), self.np.load(self.path / "text_off.npy", mmap_mode="r"))
+        data, off = self._text
+        return [bytes(data[int(off[d]): int(off[d + 1])]).decode("utf-8", "surrogatepass") for d in docs]
 
     def word_ids(self, tokens, raws, hs, h_list) -> list[int]:
         """Each token's word id in this segment, or -1, with one search of the sorted hashes (``hs``:

@@ -39,13 +39,14 @@ class ShardedBuildStats:
     bytes: int
 
 
-def _build_one(sources: list[str], out: str, k: int, n: int, reading: Reading, segment_tokens: int, workers: int) -> dict:
+def _build_one(sources: list[str], out: str, k: int, n: int, reading: Reading, segment_tokens: int, workers: int,
+               store_text: bool = True) -> dict:
     """One shard (runs in a pool process or a Ray task); returns its manifest summary."""
     from quco.index.mmap.build import build_mmap_index
 
     try:
         stats = build_mmap_index(sources, out, reading=reading, progress=False, workers=workers,
-                                 segment_tokens=segment_tokens, part=(k, n))
+                                 segment_tokens=segment_tokens, part=(k, n), store_text=store_text)
     except QucoError as exc:  # carried back as data: the parent raises it with the shard named
         return {"error": f"{type(exc).__name__}: {exc}"}
     return {"tokens": stats.tokens, "documents": stats.documents}
@@ -62,8 +63,10 @@ def build_sharded_index(
     ray: bool = False,
     segment_tokens: int | None = None,
     progress: bool = True,
+    store_text: bool = True,
 ) -> ShardedBuildStats:
-    """Build ``shards`` document-partitioned memory-mapped indexes of ``sources`` under ``out``.
+    """Build ``shards`` document-partitioned memory-mapped indexes of ``sources`` under ``out``
+    (``store_text``: as ``build_mmap_index``).
     ``ray``: build them as Ray tasks (Ray must be initialised, ``out`` on storage the tasks see);
     otherwise in ``processes`` local processes (default: the CPU count)."""
     from quco.index.mmap.build import SEGMENT_TOKENS
@@ -77,8 +80,8 @@ def build_sharded_index(
     t0 = time.perf_counter()
     with building_dir(out) as tmp:
         names = [f"shard-{k:04d}" for k in range(shards)]
-        args = [([str(p) for p in paths], str(tmp / name), k, shards, reading, segment_tokens or SEGMENT_TOKENS, 1)
-                for k, name in enumerate(names)]
+        args = [([str(p) for p in paths], str(tmp / name), k, shards, reading, segment_tokens or SEGMENT_TOKENS, 1,
+                 store_text) for k, name in enumerate(names)]
         results = _run_ray(args, progress) if ray else _run_local(args, processes, progress)
         for name, r in zip(names, results):
             if "error" in r:
