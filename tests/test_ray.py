@@ -67,6 +67,12 @@ def test_actor_shards_answer_like_the_single_index(local_ray, shards):
     assert sharded.count_many(PHRASES) == one.count_many(PHRASES)
     pairs = [("Hamlet", "London"), ("Copenhagen", "Hamlet")]
     assert sharded.cooccur_many(pairs, 10) == one.cooccur_many(pairs, 10)
+    # Where phrases occur, through the actors: the same passages (in shard order), places in both shards.
+    assert sorted(sharded.passages_many(["note 7", "part 3"], window=3)[0]) == sorted(one.passages_many(["note 7"], window=3)[0])
+    assert sharded.titles_many(["hamlet"], limit=10) == [None]
+    (places,) = sharded.provenance_many([("Copenhagen", "Denmark")], limit=80)
+    assert len(places.sources) == 40 and len({s.doc for s in places.sources}) == 40
+    assert all("Copenhagen is the capital of Denmark" in s.text for s in places.sources)
 
 
 def test_an_actor_slower_than_its_timeout_is_unknown_and_named(local_ray, shards):

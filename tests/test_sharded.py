@@ -140,6 +140,23 @@ def test_remote_shards_answer_like_the_single_index(served):
     assert status == 200 and info["corpus_documents"] == 45 and info["normalizer"]["case_fold"] is True
 
 
+def test_remote_shards_list_titles_passages_and_places_like_the_single_index(served):
+    d, servers = served
+    one, sharded = MmapIndex(d / "one"), _remote(servers)
+    phrases = ["oliver twist", "copenhagen", "note 7", "paris"]
+    # In shard order rather than corpus order; the same passages, and too common is too common.
+    assert [None if p is None else sorted(p) for p in sharded.passages_many(phrases, window=2, limit=40)] == \
+        [None if p is None else sorted(p) for p in one.passages_many(phrases, window=2, limit=40)]
+    assert sharded.passages_many(["hamlet"], limit=10) == one.passages_many(["hamlet"], limit=10) == [None]
+    assert sharded.titles_many(["note 7"]) == one.titles_many(["note 7"]) == [()]  # these documents have no titles
+    (places, never) = sharded.provenance_many([("Hamlet", "William Shakespeare"), ("Paris", "Hamlet")])
+    assert len(places.sources) == 2 and all("Hamlet was written by William Shakespeare" in s.text for s in places.sources)
+    assert len({s.doc for s in places.sources}) == 2 and never.sources == ()
+    # Document numbers are the index's, not each shard's: 30 documents, 30 numbers.
+    (copenhagen,) = sharded.provenance_many([("Copenhagen", "Denmark")], limit=60)
+    assert len(copenhagen.sources) == 30 and len({s.doc for s in copenhagen.sources}) == 30
+
+
 class _SlowProxy:
     """A TCP forwarder on 127.0.0.1 that holds every response for ``delay`` seconds."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, Provenance, check_window
 from quco.backends.sharded import ShardFailed
 from quco.errors import BackendError, BackendUnavailable, ConfigError, QueryError
 from quco.normalize import Normalizer
@@ -104,6 +104,18 @@ class RayShard(CountBackend):
         pairs = [(a, b) for a, b in pairs]
         values = self._unwrap(self._get(self.actor.cooccur_many.remote(pairs, window)))
         return [Cooccurrence(a, b, c, window, ap) for (a, b), (c, ap) in zip(pairs, values)]
+
+    def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
+        return self._unwrap(self._get(self.actor.titles_many.remote(list(phrases), limit)))
+
+    def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
+                      limit: int = 20) -> list[tuple[str, ...] | None]:
+        return self._unwrap(self._get(self.actor.passages_many.remote(list(phrases), check_window(window), limit)))
+
+    def provenance_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW,
+                        limit: int = 2) -> list[Provenance]:
+        pairs = [(a, b) for a, b in pairs]
+        return self._unwrap(self._get(self.actor.provenance_many.remote(pairs, check_window(window), limit)))
 
     def close(self) -> None:
         self.actor = None

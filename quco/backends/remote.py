@@ -1,5 +1,6 @@
 """A shard served by another ``quco serve`` (for users without Ray): ``/v1/info``, ``/v1/count``
-and ``/v1/cooccur`` over HTTP, each request with a timeout and bounded retries (``http_retry``).
+and ``/v1/cooccur`` over HTTP — and where phrases occur, ``/v1/titles``, ``/v1/passages`` and
+``/v1/provenance`` — each request with a timeout and bounded retries (``http_retry``).
 
 A phrase the remote index cannot answer within its work budget comes back as ``count: null``
 with the reason; this client raises ``ShardFailed`` for it (unknown, the shard named), never 0.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, Provenance, Source, check_window
 from quco.backends.http_retry import HttpClient, RetryPolicy
 from quco.backends.sharded import ShardFailed
 from quco.errors import ConfigError, UpstreamError
@@ -85,14 +86,54 @@ class RemoteShard(CountBackend):
                     for (a, b), it in zip(part, items)]
         return out
 
+    # -- where phrases occur (/v1/titles, /v1/passages, /v1/provenance) ---------------------------------
+    def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
+        return [None if t is None else tuple(map(str, t))
+                for t in self._documents("/v1/titles", "titles", list(phrases), {"limit": limit})]
+
+    def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
+                      limit: int = 20) -> list[tuple[str, ...] | None]:
+        return [None if p is None else tuple(map(str, p))
+                for p in self._documents("/v1/passages", "passages", list(phrases), {"limit": limit, "window": window})]
+
+    def provenance_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW,
+                        limit: int = 2) -> list[Provenance]:
+        window = check_window(window)
+        out = []
+        for part in _chunks([(a, b) for a, b in pairs], self.max_items):
+            body = self._call("/v1/provenance", {"pairs": [{"a": a, "b": b} for a, b in part], "window": window,
+                                                 "limit": limit}, f"{len(part)} pair(s)")
+            items = self._items(body, "provenance", len(part))
+            try:
+                out += [Provenance(a, b, tuple(_source(s) for s in it.get("sources") or []), it.get("why"))
+                        for (a, b), it in zip(part, items)]
+            except (KeyError, TypeError, ValueError):
+                raise UpstreamError(f"quco serve at {self.url}: /v1/provenance is not a list of places") from None
+        return out
+
+    def _documents(self, path: str, key: str, phrases: list[str], extra: dict) -> list:
+        out: list = []
+        for part in _chunks(phrases, self.max_items):
+            body = self._call(path, {"phrases": part, **extra}, f"{len(part)} phrase(s)")
+            found = body.get(key) if isinstance(body, dict) else None
+            if not isinstance(found, list) or len(found) != len(part) or \
+                    not all(f is None or isinstance(f, list) and all(isinstance(x, str) for x in f) for f in found):
+                raise UpstreamError(f"quco serve at {self.url}: expected {len(part)} lists under {key!r}")
+            self._same_index(body)
+            out += found
+        return out
+
     def _items(self, body, key: str, n: int) -> list[dict]:
         items = body.get(key) if isinstance(body, dict) else None
         if not isinstance(items, list) or len(items) != n or not all(isinstance(i, dict) for i in items):
             raise UpstreamError(f"quco serve at {self.url}: expected {n} answers under {key!r}")
+        self._same_index(body)
+        return items
+
+    def _same_index(self, body: dict) -> None:
         if self._info is not None and body.get("corpus_tokens") != self._info["corpus_tokens"]:
             # The server swapped its index since we learnt its size: sums would mix two corpora.
             raise UpstreamError(f"quco serve at {self.url}: its index changed size since this client opened it")
-        return items
 
     def _value(self, item: dict, what) -> int:
         count = item.get("count")
@@ -104,6 +145,12 @@ class RemoteShard(CountBackend):
 
     def close(self) -> None:
         self.http.session.close()
+
+
+def _source(s: dict) -> Source:
+    tokens = s["tokens"]
+    return Source(int(s["doc"]), s.get("doc_id"), s.get("title"), (int(tokens[0]), int(tokens[1])),
+                  s.get("start"), s.get("end"), s.get("text"))
 
 
 def _chunks(items: list, n: int):

@@ -14,6 +14,10 @@ unreachable; in-process shards are asked inline (they cannot hang on a network, 
 hand-off would cost more than their answer). A shard that failed for lack of reachability is
 skipped for ``cooldown`` seconds — every call fails fast with the same named error — so a batch
 that is retried item by item does not wait for a dead shard once per item.
+
+**Documents.** Titles, passages and provenance (``titles_many``, ``passages_many``,
+``provenance_many``) are each shard's answers in shard order; a shard that cannot list them
+(``QueryError``: no text, no positions) makes the whole answer so.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
 
-from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, check_window
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, Provenance, check_window
 from quco.errors import BackendError, BackendUnavailable, ConfigError, IndexSettingsError, QueryError
 
 __all__ = ["ShardFailed", "ShardUnavailable", "ShardedBackend"]
@@ -104,6 +109,47 @@ class ShardedBackend(CountBackend):
         answers = self._fan_out(lambda s: s.cooccur_many(pairs, window))
         return [Cooccurrence(a, b, sum(r[i].count for r in answers), window, any(r[i].approx for r in answers))
                 for i, (a, b) in enumerate(pairs)]
+
+    # -- where phrases occur: every shard's documents, combined ---------------------------------------
+    def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
+        """Titles in shard order; None where a shard has the phrase in more than ``limit`` documents
+        or the shards' titles together are more than ``limit``."""
+        phrases = list(phrases)
+        answers = self._fan_out(lambda s: s.titles_many(phrases, limit)) if phrases else []
+        out: list[tuple[str, ...] | None] = []
+        for i in range(len(phrases)):
+            parts = [a[i] for a in answers]
+            titles = None if any(p is None for p in parts) else tuple(dict.fromkeys(t for p in parts for t in p))
+            out.append(None if titles is None or len(titles) > limit else titles)
+        return out
+
+    def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
+                      limit: int = 20) -> list[tuple[str, ...] | None]:
+        """Passages in shard order (one per document, so ``limit`` holds across the shards exactly)."""
+        phrases = list(phrases)
+        answers = self._fan_out(lambda s: s.passages_many(phrases, window, limit)) if phrases else []
+        out: list[tuple[str, ...] | None] = []
+        for i in range(len(phrases)):
+            parts = [a[i] for a in answers]
+            found = None if any(p is None for p in parts) else tuple(x for p in parts for x in p)
+            out.append(None if found is None or len(found) > limit else found)
+        return out
+
+    def provenance_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW,
+                        limit: int = 2) -> list[Provenance]:
+        """The first ``limit`` places in shard order; a document's number counts the documents of
+        the shards before its own, so numbers are unique across the index."""
+        pairs = [(a, b) for a, b in pairs]
+        answers = self._fan_out(lambda s: s.provenance_many(pairs, window, limit)) if pairs else []
+        bases = [0]
+        for shard in self.shards[:-1]:
+            bases.append(bases[-1] + shard.corpus.documents)
+        out = []
+        for i, (a, b) in enumerate(pairs):
+            sources = [replace(src, doc=src.doc + base) for ans, base in zip(answers, bases) for src in ans[i].sources]
+            whys = list(dict.fromkeys(ans[i].why for ans in answers if ans[i].why))
+            out.append(Provenance(a, b, tuple(sources[:limit]), None if sources else "; ".join(whys) or None))
+        return out
 
     # -- fan-out ------------------------------------------------------------------------------------
     def _fan_out(self, call, timeout: float | None = None) -> list:

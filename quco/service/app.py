@@ -1,6 +1,7 @@
 """`quco serve`: quco over HTTP for controllers not written in Python (extra ``quco[serve]``).
 
-Endpoints: POST /v1/check, /v1/check_many, /v1/count, /v1/cooccur, /v1/reward (RL rewards, an
+Endpoints: POST /v1/check, /v1/check_many, /v1/count, /v1/cooccur, /v1/titles, /v1/passages,
+/v1/provenance (where phrases occur: ``quco.service.documents``), /v1/reward (RL rewards, an
 OpenRLHF-style remote reward); GET /v1/info, /healthz (liveness), /readyz (readiness: 200 once a check
 can be answered), /metrics (Prometheus text), /openapi.json. A check that arrives while the worker
 is still loading its model waits for it (within the request's deadline) rather than loading it itself.
@@ -32,6 +33,7 @@ from quco.audit.log import UnknownRequest, new_request_id
 from quco.audit.writer import restarts_of
 from quco.backends.base import answer_each
 from quco.errors import AuditError, BackendError, BackendUnavailable, QucoError, QueryError, UpstreamError, UsageError
+from quco.service.documents import add_document_routes
 from quco.service.holder import DetectorHolder
 from quco.service.middleware import LimitsAndMetrics, token_ok
 from quco.service.models import request_models
@@ -104,6 +106,7 @@ def create_app(settings, *, token: str | None = None, max_body: int = MAX_BODY_B
     _add_check_routes(app, svc, models)
     _add_count_routes(app, svc, models)
     _add_reward_route(app, svc, models, settings)
+    add_document_routes(app, holder, models, _post)
     app.state.pool = pool
     app.state.holder = holder
     app.state.metrics = metrics

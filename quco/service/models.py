@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 MAX_PHRASE_CHARS = 1000
 MAX_REWARD_ITEMS = 4096
+MAX_DOCUMENTS = 100  # documents listed per phrase or pair (titles, passages, provenance)
 
 
 def request_models(max_items: int) -> SimpleNamespace:
@@ -37,6 +38,18 @@ def request_models(max_items: int) -> SimpleNamespace:
         pairs: Annotated[list[Pair], Field(min_length=1, max_length=max_items)]
         window: Annotated[int, Field(ge=0, le=100_000)] = 1000
 
+    class DocumentsRequest(BaseModel):  # /v1/titles and /v1/passages
+        model_config = ConfigDict(extra="forbid")
+        phrases: Annotated[list[Phrase], Field(min_length=1, max_length=max_items)]
+        limit: Annotated[int, Field(ge=1, le=MAX_DOCUMENTS)] = 20
+        window: Annotated[int, Field(ge=0, le=100_000)] = 1000
+
+    class ProvenanceRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        pairs: Annotated[list[Pair], Field(min_length=1, max_length=max_items)]
+        window: Annotated[int, Field(ge=0, le=100_000)] = 1000
+        limit: Annotated[int, Field(ge=1, le=MAX_DOCUMENTS)] = 2
+
     class FeedbackRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         request_id: Annotated[str, Field(min_length=1, max_length=100)]
@@ -55,4 +68,5 @@ def request_models(max_items: int) -> SimpleNamespace:
         details: bool = False
 
     return SimpleNamespace(CheckRequest=CheckRequest, CheckManyRequest=CheckManyRequest, CountRequest=CountRequest,
-                           CooccurRequest=CooccurRequest, FeedbackRequest=FeedbackRequest, RewardRequest=RewardRequest)
+                           CooccurRequest=CooccurRequest, FeedbackRequest=FeedbackRequest, RewardRequest=RewardRequest,
+                           DocumentsRequest=DocumentsRequest, ProvenanceRequest=ProvenanceRequest)

@@ -121,6 +121,10 @@ class MmapIndex(BudgetedQueries, PositionalBackend):
         parts = [self._phrase_starts(s, ids, j0) + self._bases[s] for s, ids, j0, _ in self._plan(self._tokens(phrase))]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
+    def doc_of(self, positions):
+        self._layout()
+        return super().doc_of(positions)
+
     def _by_segment(self, docs):
         """(segment, local numbers, global numbers) of the documents ``docs`` (global numbers)."""
         self._layout()

@@ -30,6 +30,15 @@ class IndexShardActor:
     def cooccur_many(self, pairs: list[tuple[str, str]], window: int):
         return answer(lambda: [(c.count, c.approx) for c in self.backend.cooccur_many(pairs, window)])
 
+    def titles_many(self, phrases: list[str], limit: int):
+        return answer(lambda: self.backend.titles_many(phrases, limit))
+
+    def passages_many(self, phrases: list[str], window: int, limit: int):
+        return answer(lambda: self.backend.passages_many(phrases, window, limit))
+
+    def provenance_many(self, pairs: list[tuple[str, str]], window: int, limit: int):
+        return answer(lambda: self.backend.provenance_many(pairs, window, limit))
+
 
 
 

@@ -1,0 +1,40 @@
+"""POST /v1/titles, /v1/passages and /v1/provenance: where phrases occur in the served index, so a
+sharded index whose shards are other ``quco serve`` processes (``quco.backends.remote``) can show
+the evidence behind a claim, bridge and read as a local one does.
+
+An index that cannot list them (no text, no positions) answers 400 with the reason, as for any
+query it cannot answer; bodies are bounded like the counts' (items per request, documents per
+phrase), and the work like every lookup's (the index's work budget)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+
+def add_document_routes(app, holder, models, post) -> None:
+    """Register the routes on ``app``; ``holder.current().backend`` answers, ``post`` registers a
+    handler with its body model (as the service's other routes are)."""
+    from fastapi import Body
+    from starlette.concurrency import run_in_threadpool
+
+    def fields(be) -> dict:
+        return {"corpus_tokens": be.corpus.tokens, "corpus_documents": be.corpus.documents, "index": be.identity}
+
+    @post(app, "/v1/titles", req=models.DocumentsRequest)
+    async def titles(req: Any = Body(...)):
+        be = holder.current().backend
+        found = await run_in_threadpool(be.titles_many, req.phrases, req.limit)
+        return {"titles": [None if t is None else list(t) for t in found], **fields(be)}
+
+    @post(app, "/v1/passages", req=models.DocumentsRequest)
+    async def passages(req: Any = Body(...)):
+        be = holder.current().backend
+        found = await run_in_threadpool(be.passages_many, req.phrases, req.window, req.limit)
+        return {"passages": [None if p is None else list(p) for p in found], **fields(be)}
+
+    @post(app, "/v1/provenance", req=models.ProvenanceRequest)
+    async def provenance(req: Any = Body(...)):
+        be = holder.current().backend
+        found = await run_in_threadpool(be.provenance_many, [(p.a, p.b) for p in req.pairs], req.window, req.limit)
+        return {"provenance": [{"sources": [asdict(s) for s in p.sources], "why": p.why} for p in found], **fields(be)}
