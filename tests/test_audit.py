@@ -370,3 +370,22 @@ def test_a_stopped_server_commits_its_audit_and_cleans_up_before_it_exits(index,
         con.close()
     assert set(ids) <= stored
     assert not list(tmp.glob("quco-metrics-*"))  # the metrics directory went with it
+
+
+def test_serve_gives_each_claims_sources_on_request_and_audits_their_ids(index, tmp_path):
+    audit = tmp_path / "audit.duckdb"
+    srv = Server(index, args=["--audit", audit, "--model", "rules"])
+    draft = "Hamlet is a tragedy written by William Shakespeare."
+    try:
+        status, plain = srv.request("POST", "/v1/check", {"question": "Who wrote Hamlet?", "draft": draft})
+        status2, sourced = srv.request("POST", "/v1/check", {"question": "Who wrote Hamlet?", "draft": draft,
+                                                              "sources": True})
+    finally:
+        srv.stop()
+    assert status == status2 == 200
+    assert all(p["sources"] == [] for p in plain["pairs"])
+    shown = [p for p in sourced["pairs"] if p["sources"]]
+    assert shown and all(s["doc_id"] == "0" and "William Shakespeare" in s["text"] for p in shown for s in p["sources"])
+    rows = {rid: json.loads(pairs) for rid, pairs in _rows(audit, "SELECT request_id, pairs FROM decisions")}
+    assert all("sources" not in p for p in rows[plain["request_id"]])
+    assert [p["sources"] for p in rows[sourced["request_id"]] if "sources" in p] == [["0"]] * len(shown)

@@ -113,8 +113,7 @@ def decision_row(report, *, request_id: str, source: str, latency_ms: float | No
         "flagged_sentence": sentence if store_text else None, "flagged_head": head, "flagged_tail": tail,
         "entities": json.dumps([{"text": e.text, "count": e.count, "approx": e.approx, "risk": e.risk}
                                 for e in report.entities], ensure_ascii=False),
-        "pairs": json.dumps([{"head": p.head, "tail": p.tail, "count": p.cooccur, "approx": p.approx, "fired": p.flagged}
-                             for p in report.pairs], ensure_ascii=False),
+        "pairs": json.dumps([_pair_row(p) for p in report.pairs], ensure_ascii=False),
         "approx": bool(report.approx), "unknown": bool(report.unknown), "error": errors[0] if errors else None,
         "backend": report.backend, "index_name": report.index, "corpus_tokens": report.corpus_tokens,
         "extractor": report.extractor, "quco_version": __version__, "latency_ms": latency_ms,
@@ -122,6 +121,16 @@ def decision_row(report, *, request_id: str, source: str, latency_ms: float | No
         "question": question if store_text else None, "draft": draft if store_text and draft else None,
         "client_request_id": client_request_id,
     }
+
+
+def _pair_row(p) -> dict:
+    """A checked pair as the audit keeps it; with the ids of the documents behind it when the
+    report carries its provenance (``quco.decide.provenance``), never their text."""
+    row = {"head": p.head, "tail": p.tail, "count": p.cooccur, "approx": p.approx, "fired": p.flagged}
+    sources = getattr(p, "sources", ())
+    if sources:
+        row["sources"] = [s.doc_id if s.doc_id is not None else s.doc for s in sources]
+    return row
 
 
 def _hash(key: bytes, text: str | None) -> str | None:

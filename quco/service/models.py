@@ -19,10 +19,12 @@ def request_models(max_items: int) -> SimpleNamespace:
         model_config = ConfigDict(extra="forbid")
         question: Annotated[str, Field(min_length=1, max_length=4000)]
         draft: Annotated[str | None, Field(max_length=100_000)] = None
+        sources: bool = False  # each checked claim with the corpus places behind it (provenance)
 
     class CheckManyRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         items: Annotated[list[CheckRequest], Field(min_length=1, max_length=max_items)]
+        sources: bool = False
 
     class CountRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
