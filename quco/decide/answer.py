@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
-from quco.decide.bridges import BridgeLookups, bridged, lookup_bridges, silent
+from quco.decide.bridges import BridgeLookups, NamesMemo, bridged, lookup_bridges, silent
 from quco.decide.compare import TimeRankEvidence, asserted, rank_evidence, time_rank_of
 from quco.decide.evidence import (
     NEUTRAL,
@@ -127,6 +127,7 @@ class AnswerScorer:
             raise UsageError(f"unknown_policy must be risky, ignore or error, not {unknown_policy!r}")
         self.backend = backend
         self.extractor = extractor if extractor is not None else Extractor()
+        self._passage_names = NamesMemo(self.extractor)  # the names in corpus passages, kept across batches
         self.window = window
         self.anchors = anchors
         self.unknown_policy = unknown_policy
@@ -222,7 +223,7 @@ class AnswerScorer:
         direct = [[claim_evidence(c, an, counts, cooccur, corpus, self.window) for c in cs]
                   for an, cs in zip(anchors, claims_new)]
         quiet = [[ev.phrase for ev in evs if ev is not None and silent(ev)] for evs in direct]
-        bridges = lookup_bridges(self.backend, self.extractor, [(k, q) for k, q in zip(known, quiet) if k and q],
+        bridges = lookup_bridges(self.backend, self._passage_names, [(k, q) for k, q in zip(known, quiet) if k and q],
                                  self.window, canon)
         return _Batch(q_phrases, anchors, claims_new, direct, restated, picks, ranks, polars, counts, cooccur, canon, bridges)
 

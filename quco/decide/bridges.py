@@ -108,6 +108,35 @@ def middle_links(found: list[tuple[str, str]], canon: Callable[[str], str]) -> s
     return {(x, y) for x in near_entity for y in near_claim if not overlaps(x, y, canon)}
 
 
+class NamesMemo:
+    """``extractor.names_many`` remembered for the last ``size`` passages: passages are corpus text,
+    so the names in one never change, and consecutive batches (a scoring run) read many of the
+    same documents again. Safe to share between threads."""
+
+    def __init__(self, extractor, size: int = 8192):
+        import threading
+        from collections import OrderedDict
+
+        self.extractor, self.size = extractor, size
+        self._seen: OrderedDict[str, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def names_many(self, texts: Sequence[str]) -> list[tuple]:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._seen))
+        found = dict(zip(missing, self.extractor.names_many(missing))) if missing else {}
+        with self._lock:
+            for t in texts:
+                if t in self._seen:
+                    self._seen.move_to_end(t)
+                    found.setdefault(t, self._seen[t])
+            for t in missing:
+                self._seen[t] = found[t]
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+        return [found[t] for t in texts]
+
+
 def _named_near(backend: CountBackend, extractor, entities: list[str], window: int, limit: int,
                 canon: Callable[[str], str]) -> dict:
     """entity -> the named entities in the passages around it (first seen first), for entities in
