@@ -195,3 +195,54 @@ def test_segments_merged_keep_their_documents_records_and_text(mmap_indexes, tmp
     assert len(merged.segments) == 1
     assert merged.titles_many(["Orla Tamsin"]) == [("Keswin Guild",)]
     assert merged.passages_many(["Orla Tamsin"], window=2) == [("led by Orla Tamsin. The Keswin Guild honoured Orla Tamsin",)]
+
+
+def test_a_phrase_in_a_subjects_article_is_counted_alike_on_every_local_index(index, mmap_indexes):
+    ix, bare_duckdb, _ = index
+    segmented, sharded, bare, _ = mmap_indexes
+    pairs = [("Keswin Guild", "Orla Tamsin"), ("keswin guild", "guild"), ("Brindle Atlas", "Orla Tamsin"),
+             ("Nowhere Land", "Gorland"), ("Town 3", "Gorland")]
+    want = ix.in_articles_many(pairs)
+    assert [(a.count, a.documents) if a else None for a in want] == [(2, 1), (2, 1), (0, 1), None, (1, 1)]
+    assert segmented.in_articles_many(pairs) == sharded.in_articles_many(pairs) == bare.in_articles_many(pairs) == want
+    assert bare_duckdb.in_articles_many(pairs) == want  # titles are kept without text too
+
+
+def test_a_claim_written_only_in_its_subjects_article_is_supported_there(tmp_path, rules_extractor, capsys):
+    """The article titled "Ambrose Quill" calls him "Ambrose T. Quill": the draft's name never comes
+    within a window of the claim, yet the article states it. A claim the article does not state
+    stays unsupported, and so does every claim on an index without titles."""
+    from quco.decide.answer import AnswerScorer
+    from quco.decide.detector import Detector
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    filler = [{"id": f"f{i}", "title": f"Town {i}", "text": f"Town number {i} has a market and a school."}
+              for i in range(300)]
+    docs = [{"id": "q", "title": "Ambrose Quill", "text": "Ambrose T. Quill was born in Marrowby. He wrote plays."},
+            {"id": "m", "title": "Marrowby", "text": "Marrowby is a village near Tarn Hollow."},
+            {"id": "x", "title": "Ambrose Quill's critic", "text": "Ambrose Quill was praised in Tarn Hollow once."},
+            {"id": "y", "title": "Olm", "text": "Olm Fenwick was born in Gallowmere."}, *filler]
+    build_index([write_jsonl(tmp_path / "c.jsonl", docs)], tmp_path / "i.duckdb", progress=False)
+    no_titles = [{k: v for k, v in d.items() if k != "title"} for d in docs]
+    build_index([write_jsonl(tmp_path / "n.jsonl", no_titles)], tmp_path / "n.duckdb", progress=False)
+    ix, untitled = DuckDBIndex(tmp_path / "i.duckdb"), DuckDBIndex(tmp_path / "n.duckdb")
+    question = "Where was Ambrose Quill born?"
+    right, wrong = Detector(ix, rules_extractor).check_many(
+        [(question, "Ambrose Quill was born in Marrowby."), (question, "Ambrose Quill was born in Gallowmere.")])
+    assert not right.retrieve and wrong.retrieve
+    answers = AnswerScorer(ix, rules_extractor).score_many([(question, "Marrowby"), (question, "Gallowmere")])
+    (claim,) = answers[0].claims
+    assert claim.cooccur == 0 and claim.article is not None and claim.article.title == "Ambrose Quill"
+    assert answers[0].risk < 0.5 <= answers[1].risk and answers[1].claims[0].article is None
+    (plain,) = Detector(untitled, rules_extractor).check_many([(question, "Ambrose Quill was born in Marrowby.")])
+    assert plain.retrieve
+    # The deciding sentence is the article's, shown by `quco check` and in the answer's sources.
+    from quco.cli.main import main
+    from quco.decide.provenance import answer_sources
+
+    assert main(["check", "--index", str(tmp_path / "i.duckdb"), "--model", "rules", question,
+                 "--draft", "Ambrose Quill was born in Marrowby."]) == 0
+    assert "in q 'Ambrose Quill': 'Ambrose T. Quill was born in Marrowby.'" in capsys.readouterr().out
+    (sourced,) = answer_sources(ix, answers[:1], 1000)
+    assert [(s.doc_id, s.text) for s in sourced.claims[0].sources] == [("q", "Ambrose T. Quill was born in Marrowby.")]

@@ -67,6 +67,18 @@ class Provenance:
     why: str | None = None
 
 
+@dataclass(frozen=True)
+class InArticle:
+    """A phrase in the article on a subject: the documents titled ``title`` (``documents`` of them,
+    ``tokens`` long in all) hold ``phrase`` ``count`` times."""
+
+    title: str
+    phrase: str
+    count: int
+    tokens: int
+    documents: int
+
+
 class CountBackend(abc.ABC):
     """Counts phrases and co-occurrences in one corpus."""
 
@@ -114,6 +126,17 @@ class CountBackend(abc.ABC):
         """For each (a, b): up to ``limit`` places (documents, first occurrences) where ``b`` occurs
         within ``window`` tokens of ``a``. Optional: a backend that cannot list places says why."""
         return [Provenance(a, b, why=f"the {self.name} backend cannot list where phrases occur") for a, b in pairs]
+
+    def in_articles_many(self, pairs: Sequence[tuple[str, str]]) -> list[InArticle | None]:
+        """For each (title, phrase): how often ``phrase`` occurs in the documents titled ``title``
+        (the corpus's article on that subject), or None when no document has that title. Optional:
+        a backend whose documents have no titles raises ``QueryError``."""
+        raise QueryError(f"backend {self.name!r} has no document titles")
+
+    def article_places_many(self, pairs: Sequence[tuple[str, str]], limit: int = 2) -> list[Provenance]:
+        """For each (title, phrase): up to ``limit`` places of ``phrase`` in the documents titled
+        ``title`` (the sentence holding it), or why none can be shown."""
+        return [Provenance(t, p, why=f"the {self.name} backend cannot list places in an article") for t, p in pairs]
 
     def count(self, phrase: str) -> Count:
         return self.count_many([phrase])[0]

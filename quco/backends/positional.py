@@ -14,7 +14,7 @@ import abc
 from collections.abc import Sequence
 from typing import Any
 
-from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, CountBackend, Provenance, Source, check_window
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, CountBackend, InArticle, Provenance, Source, check_window
 from quco.errors import QueryError
 
 PROVENANCE_POSITIONS = 200_000  # a phrase listed in more places is too common to search for provenance
@@ -91,6 +91,62 @@ class PositionalBackend(CountBackend):
     def document_titles(self, docs: Sequence[int]) -> dict:
         """doc -> title (None where it has none). ``QueryError`` when the index keeps no titles."""
         raise QueryError(f"backend {self.name!r} keeps no document titles")
+
+    def titled_documents(self, titles: Sequence[str]) -> list[list[int]]:
+        """The documents titled each of ``titles`` (compared as normalised words), by number.
+        ``QueryError`` when the index keeps no titles."""
+        raise QueryError(f"backend {self.name!r} keeps no document titles")
+
+    def occurrences_in(self, doc: int, phrase: str) -> int:
+        """How often ``phrase`` occurs in document ``doc`` (from its positions; an index with a
+        forward stream reads the document's words instead)."""
+        import numpy as np
+
+        pos = self.positions(phrase)
+        lo, hi = np.searchsorted(pos, [int(self._doc_start[doc]), int(self._doc_end[doc])])
+        return int(hi - lo)
+
+    def in_articles_many(self, pairs: Sequence[tuple[str, str]]) -> list[InArticle | None]:
+        titles = sorted({t for t, _ in pairs})
+        docs_of = dict(zip(titles, self.titled_documents(titles)))
+        out: list[InArticle | None] = []
+        for title, phrase in pairs:
+            docs = docs_of[title]
+            if not docs:
+                out.append(None)
+                continue
+            n = sum(self.occurrences_in(d, phrase) for d in docs)
+            size = sum(int(self._doc_end[d] - self._doc_start[d]) for d in docs)
+            out.append(InArticle(title, phrase, n, size, len(docs)))
+        return out
+
+    def article_places_many(self, pairs: Sequence[tuple[str, str]], limit: int = 2) -> list[Provenance]:
+        titles = sorted({t for t, _ in pairs})
+        try:
+            docs_of = dict(zip(titles, self.titled_documents(titles)))
+        except QueryError as exc:
+            return [Provenance(t, p, why=str(exc)) for t, p in pairs]
+        texts = self.document_texts(sorted({d for ds in docs_of.values() for d in ds}))
+        out = []
+        for title, phrase in pairs:
+            want = self.normalizer.tokens(phrase)
+            places: list[Source] = []
+            for d in docs_of[title]:
+                doc_id, doc_title, text = texts.get(d, (None, None, None))
+                if not text:
+                    continue
+                words = self.normalizer.tokens(text)
+                for i in range(len(words) - len(want) + 1):
+                    if words[i: i + len(want)] == want and len(places) < limit:
+                        span = sentence_around(text, i, i + len(want) - 1)
+                        places.append(Source(d, doc_id, doc_title, (i, i)) if span is None else
+                                      Source(d, doc_id, doc_title, (i, i), span[0], span[1], text[span[0]: span[1]]))
+            why = None if places else (f"no document titled {title!r}" if not docs_of[title] else
+                                       f"the article {title!r} keeps no text to show" if not any(
+                                           texts.get(d, (None, None, None))[2] for d in docs_of[title]) else
+                                       f"{phrase!r} is not in the article {title!r}")
+            out.append(Provenance(title, phrase, tuple(places), why))
+        return out
 
     # -- documents holding a phrase: titles and passages (multi-hop bridges, reading) -----------------
     def places_many(self, phrases: Sequence[str], limit: int) -> list:
@@ -220,7 +276,7 @@ def sentence_around(text: str, first: int, last: int) -> tuple[int, int] | None:
     if last >= len(words):
         return None
     start, end = words[first][0], words[last][1]
-    ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", text)]
+    ends = [m.end() for m in re.finditer(r"(?<!\b[A-Z])[.!?](?=\s|$)", text)]  # not after an initial ("T.")
     s = max((e for e in ends if e <= start), default=0)
     e = min((x for x in ends if x >= end), default=len(text))
     s = len(text) - len(text[s:].lstrip())

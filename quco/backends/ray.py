@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, Provenance, check_window
+from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, InArticle, Provenance, check_window
 from quco.backends.sharded import ShardFailed
 from quco.errors import BackendError, BackendUnavailable, ConfigError, QueryError
 from quco.normalize import Normalizer
@@ -116,6 +116,9 @@ class RayShard(CountBackend):
                         limit: int = 2) -> list[Provenance]:
         pairs = [(a, b) for a, b in pairs]
         return self._unwrap(self._get(self.actor.provenance_many.remote(pairs, check_window(window), limit)))
+
+    def in_articles_many(self, pairs: Sequence[tuple[str, str]]) -> list[InArticle | None]:
+        return self._unwrap(self._get(self.actor.in_articles_many.remote([(t, p) for t, p in pairs])))
 
     def close(self) -> None:
         self.actor = None

@@ -11,7 +11,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, Provenance, Source, check_window
+from quco.backends.base import (
+    DEFAULT_WINDOW,
+    Cooccurrence,
+    Corpus,
+    Count,
+    CountBackend,
+    InArticle,
+    Provenance,
+    Source,
+    check_window,
+)
 from quco.backends.http_retry import HttpClient, RetryPolicy
 from quco.backends.sharded import ShardFailed
 from quco.errors import ConfigError, UpstreamError
@@ -109,6 +119,21 @@ class RemoteShard(CountBackend):
                         for (a, b), it in zip(part, items)]
             except (KeyError, TypeError, ValueError):
                 raise UpstreamError(f"quco serve at {self.url}: /v1/provenance is not a list of places") from None
+        return out
+
+    def in_articles_many(self, pairs: Sequence[tuple[str, str]]) -> list[InArticle | None]:
+        out: list[InArticle | None] = []
+        for part in _chunks([(t, p) for t, p in pairs], self.max_items):
+            body = self._call("/v1/articles", {"pairs": [{"a": t, "b": p} for t, p in part]}, f"{len(part)} pair(s)")
+            found = body.get("articles") if isinstance(body, dict) else None
+            if not isinstance(found, list) or len(found) != len(part):
+                raise UpstreamError(f"quco serve at {self.url}: expected {len(part)} answers under 'articles'")
+            self._same_index(body)
+            try:
+                out += [None if f is None else InArticle(t, p, int(f["count"]), int(f["tokens"]), int(f["documents"]))
+                        for (t, p), f in zip(part, found)]
+            except (KeyError, TypeError, ValueError):
+                raise UpstreamError(f"quco serve at {self.url}: /v1/articles is not a list of counts") from None
         return out
 
     def _documents(self, path: str, key: str, phrases: list[str], extra: dict) -> list:

@@ -16,7 +16,8 @@ skipped for ``cooldown`` seconds — every call fails fast with the same named e
 that is retried item by item does not wait for a dead shard once per item.
 
 **Documents.** Titles, passages and provenance (``titles_many``, ``passages_many``,
-``provenance_many``) are each shard's answers in shard order; a shard that cannot list them
+``provenance_many``) are each shard's answers in shard order, a phrase in a subject's article
+(``in_articles_many``) their sum; a shard that cannot list them
 (``QueryError``: no text, no positions) makes the whole answer so.
 """
 
@@ -29,7 +30,16 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 
-from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, CountBackend, Provenance, check_window
+from quco.backends.base import (
+    DEFAULT_WINDOW,
+    Cooccurrence,
+    Corpus,
+    Count,
+    CountBackend,
+    InArticle,
+    Provenance,
+    check_window,
+)
 from quco.errors import BackendError, BackendUnavailable, ConfigError, IndexSettingsError, QueryError
 
 __all__ = ["ShardFailed", "ShardUnavailable", "ShardedBackend"]
@@ -141,6 +151,10 @@ class ShardedBackend(CountBackend):
         the shards before its own, so numbers are unique across the index."""
         pairs = [(a, b) for a, b in pairs]
         answers = self._fan_out(lambda s: s.provenance_many(pairs, window, limit)) if pairs else []
+        return self._combined(pairs, answers, limit)
+
+    def _combined(self, pairs: list, answers: list, limit: int) -> list[Provenance]:
+        """The shards' places in shard order, the first ``limit``, numbered across the index."""
         bases = [0]
         for shard in self.shards[:-1]:
             bases.append(bases[-1] + shard.corpus.documents)
@@ -149,6 +163,22 @@ class ShardedBackend(CountBackend):
             sources = [replace(src, doc=src.doc + base) for ans, base in zip(answers, bases) for src in ans[i].sources]
             whys = list(dict.fromkeys(ans[i].why for ans in answers if ans[i].why))
             out.append(Provenance(a, b, tuple(sources[:limit]), None if sources else "; ".join(whys) or None))
+        return out
+
+    def article_places_many(self, pairs: Sequence[tuple[str, str]], limit: int = 2) -> list[Provenance]:
+        pairs = [(t, p) for t, p in pairs]
+        answers = self._fan_out(lambda s: s.article_places_many(pairs, limit)) if pairs else []
+        return self._combined(pairs, answers, limit)
+
+    def in_articles_many(self, pairs: Sequence[tuple[str, str]]) -> list[InArticle | None]:
+        """Summed over the shards' documents titled so (an article may be split across shards)."""
+        pairs = [(t, p) for t, p in pairs]
+        answers = self._fan_out(lambda s: s.in_articles_many(pairs)) if pairs else []
+        out: list[InArticle | None] = []
+        for i, (title, phrase) in enumerate(pairs):
+            parts = [a[i] for a in answers if a[i] is not None]
+            out.append(InArticle(title, phrase, sum(p.count for p in parts), sum(p.tokens for p in parts),
+                                 sum(p.documents for p in parts)) if parts else None)
         return out
 
     # -- fan-out ------------------------------------------------------------------------------------

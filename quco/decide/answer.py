@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
+from quco.decide.articles import article_lookups, article_pairs, in_article
 from quco.decide.bridges import BridgeLookups, NamesMemo, bridged, lookup_bridges, silent
 from quco.decide.compare import TimeRankEvidence, asserted, rank_evidence, time_rank_of
 from quco.decide.evidence import (
@@ -116,6 +117,8 @@ class _Batch:
     cooccur: dict
     canon: Callable[[str], str]
     bridges: BridgeLookups
+    known: list  # per item, the question's phrases the corpus holds (bridges and articles start from them)
+    articles: dict  # (anchor, claim form) -> InArticle or None (quco.decide.articles)
 
 
 class AnswerScorer:
@@ -225,7 +228,10 @@ class AnswerScorer:
         quiet = [[ev.phrase for ev in evs if ev is not None and silent(ev)] for evs in direct]
         bridges = lookup_bridges(self.backend, self._passage_names, [(k, q) for k, q in zip(known, quiet) if k and q],
                                  self.window, canon)
-        return _Batch(q_phrases, anchors, claims_new, direct, restated, picks, ranks, polars, counts, cooccur, canon, bridges)
+        articles = article_lookups(self.backend, [p for k, q in zip(known, quiet) for c in q
+                                                  for p in article_pairs(k, c, counts)])
+        return _Batch(q_phrases, anchors, claims_new, direct, restated, picks, ranks, polars, counts, cooccur, canon, bridges,
+                      known, articles)
 
     def _readings(self, questions: list[str], answers: list[str], question_entities, choices: dict,
                   canon) -> tuple[dict, dict]:
@@ -277,6 +283,8 @@ class AnswerScorer:
                     continue
                 ev = ClaimEvidence(c, None, None, None, None, 1.0)
             elif ev.count:
+                if silent(ev):
+                    ev = in_article(ev, b.known[i], counts, b.articles, corpus)
                 ev = bridged(ev, qs, counts, b.bridges, corpus, window, canon)
             evidence.append(ev)
         worst = least_supported(evidence)

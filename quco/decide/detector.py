@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide import trigger
+from quco.decide.articles import article_lookups, article_pairs, in_article
+from quco.decide.bridges import silent
 from quco.decide.evidence import ClaimEvidence, backoff_forms, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
@@ -146,6 +148,7 @@ class Detector:
             pairs |= {(t.head, t.tail) for i, sents in sentences.items() for s in sents if not plans[i][s.index][0]
                       for t in s.triplets}
         cooccur = self._cooccur(sorted(pairs))
+        articles = self._articles(plans, counts, cooccur) if evidence_mode else {}
         t2 = time.perf_counter()
 
         shared = {
@@ -157,7 +160,7 @@ class Detector:
         for i in range(n):
             start = time.perf_counter()
             reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start,
-                                        plans.get(i)))
+                                        plans.get(i), articles))
         if self._tracing:
             from quco.decide.tracing import emit
 
@@ -236,11 +239,22 @@ class Detector:
             plan[s.index] = (anchors, tuple(new))
         return plan
 
-    def _claim_decision(self, claim, anchors, counts, cooccur):
+    def _articles(self, plans: dict, counts: dict, cooccur: dict) -> dict:
+        """Mode "evidence": the article lookups (``quco.decide.articles``) of every silent claim, one batch."""
+        corpus = self.backend.corpus
+        wanted = [p for plan in plans.values() for anchors, claims in plan.values() for c in claims
+                  if (ev := claim_evidence(c, anchors, counts, cooccur, corpus, self.window)) is not None and silent(ev)
+                  for p in article_pairs(anchors, c, counts)]
+        return article_lookups(self.backend, wanted)
+
+    def _claim_decision(self, claim, anchors, counts, cooccur, articles=None):
         """Mode "evidence": (evidence, decision, error): a claim's association with its best
-        anchor, whether it fires, and the backend error when a count it needs is unknown."""
+        anchor (or its anchor's own article, for a silent claim), whether it fires, and the
+        backend error when a count it needs is unknown."""
         th = self._resolved
         ev = claim_evidence(claim, anchors, counts, cooccur, self.backend.corpus, self.window)
+        if ev is not None and articles and silent(ev):
+            ev = in_article(ev, anchors, counts, articles, self.backend.corpus)
         if ev is None:  # a count or co-occurrence is unknown: say which, and why
             missing = [counts[f] for f in word_forms(claim)] + [cooccur[p] for a in anchors for p in claim_pairs(a, claim, counts)
                                                                   if p in cooccur]
@@ -252,7 +266,8 @@ class Detector:
             return ClaimEvidence(claim, counts[claim][0], anchors[0], None, None, d.risk, approx=approx), d, error
         return ev, trigger.claim_decision(ev, th, self.window), None
 
-    def _report(self, question, entities, sentences, counts, cooccur, shared, start, plan=None) -> RiskReport:
+    def _report(self, question, entities, sentences, counts, cooccur, shared, start, plan=None,
+                articles=None) -> RiskReport:
         th = self._resolved
         ent_ev = []
         for e in entities:
@@ -267,7 +282,7 @@ class Detector:
         draft = _Draft()
         if sentences is not None:
             for s in sentences:
-                self._check_sentence(s, plan, counts, cooccur, draft)
+                self._check_sentence(s, plan, counts, cooccur, draft, articles or {})
             if draft.flagged is None:
                 draft.reasons.append(f"draft: {len(draft.pairs)} pair(s) and {len(draft.lones)} lone entit(y/ies) "
                                      "checked, none flagged")
@@ -312,7 +327,7 @@ class Detector:
             timings_ms={k: round(v, 3) if isinstance(v, float) else v for k, v in timings.items()},
         )
 
-    def _check_sentence(self, s, plan, counts, cooccur, draft: _Draft) -> None:
+    def _check_sentence(self, s, plan, counts, cooccur, draft: _Draft, articles: dict) -> None:
         """Stage 2 on one sentence: its claims against their anchors (mode "evidence"), else its
         (head, tail) pairs and lone entity (the paper's rule); the first flagged sentence decides."""
         th = self._resolved
@@ -320,12 +335,13 @@ class Detector:
         anchors, claims = plan[s.index] if plan is not None else ((), ())
         if plan is not None and anchors:
             for c in claims:
-                ev, d, error = self._claim_decision(c, anchors, counts, cooccur)
+                ev, d, error = self._claim_decision(c, anchors, counts, cooccur, articles)
                 head = ev.anchor or anchors[0]
                 t = Triplet(head, _relation(s, c, head), c, "claim")
                 draft.pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window,
                                                 ev.approx, error, d.fired, d.risk,
-                                                ev.anchor_count, ev.count, ev.expected, ev.pmi))
+                                                ev.anchor_count, ev.count, ev.expected, ev.pmi,
+                                                article=ev.article.title if ev.article is not None else None))
                 draft.risk = max(draft.risk, d.risk)
                 if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):
                     sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)

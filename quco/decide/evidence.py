@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from quco.backends.base import Corpus
+from quco.backends.base import Corpus, InArticle
 
 NEUTRAL = 0.5
 
@@ -78,6 +78,7 @@ class ClaimEvidence:
     approx: bool = False
     forms: tuple[str, ...] = ()  # the claim's other word forms that were counted with it
     bridge: Bridge | None = None  # multi-hop support (quco.decide.bridges) when it beats the direct evidence
+    article: InArticle | None = None  # stated in the subject's own article (quco.decide.articles)
     sources: tuple = ()  # where the corpus holds the evidence (quco.decide.provenance.answer_sources)
     source_note: str | None = None  # why there are no sources
 

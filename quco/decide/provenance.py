@@ -27,6 +27,7 @@ class Claimed:
     anchor: str | None
     claim: str
     cooccur: int | None
+    article: str | None = None  # the title of the anchor's article that states the claim (quco.decide.articles)
 
 
 def link(c: Claimed) -> tuple[str, str] | None:
@@ -38,18 +39,26 @@ def attach(backend: CountBackend, claims: Sequence[Claimed], window: int,
            limit: int = PER_LINK) -> list[tuple[tuple[Source, ...], str | None]]:
     """For each claim: (sources, note). Sources are the places of its co-occurrence; the note says
     why there are none."""
-    pairs = sorted({pair for c in claims if (pair := link(c)) is not None})
+    pairs = sorted({pair for c in claims if c.article is None and (pair := link(c)) is not None})
+    in_article = sorted({(c.article, c.claim) for c in claims if c.article is not None})
     try:
         found = dict(zip(pairs, backend.provenance_many(pairs, window, limit))) if pairs else {}
+        stated = dict(zip(in_article, backend.article_places_many(in_article, limit))) if in_article else {}
     except (QueryError, BackendError) as exc:
-        found = {p: Provenance(p[0], p[1], why=f"places could not be listed: {exc}") for p in pairs}
-    return [_sources(c, found, window) for c in claims]
+        found = {p: Provenance(p[0], p[1], why=f"places could not be listed: {exc}") for p in pairs + in_article}
+        stated = found
+    return [_article_sources(c, stated) if c.article is not None else _sources(c, found, window) for c in claims]
+
+
+def _article_sources(c: Claimed, stated: dict) -> tuple[tuple[Source, ...], str | None]:
+    prov = stated[(c.article, c.claim)]
+    return (prov.sources, None) if prov.sources else ((), prov.why or f"{c.claim!r}: no place listed in {c.article!r}")
 
 
 def with_sources(backend: CountBackend, reports: Sequence[RiskReport], window: int) -> list[RiskReport]:
     """The reports with each checked pair's corpus places (``sources``, ``source_note``), in one
     backend batch: ``with_sources(detector.backend, detector.check_many(items), detector.window)``."""
-    found = iter(attach(backend, [Claimed(p.head, p.tail, p.cooccur) for r in reports for p in r.pairs], window))
+    found = iter(attach(backend, [Claimed(p.head, p.tail, p.cooccur, p.article) for r in reports for p in r.pairs], window))
     out = []
     for r in reports:
         pairs = []
@@ -82,7 +91,7 @@ def _links(c: ClaimEvidence) -> list[Claimed]:
     if c.bridge is not None:
         path = c.bridge.path
         return [Claimed(a, b, c.bridge.cooccur) for a, b in zip(path, path[1:])]
-    return [Claimed(c.anchor, c.phrase, c.cooccur)]
+    return [Claimed(c.anchor, c.phrase, c.cooccur, c.article.title if c.article is not None else None)]
 
 
 def _sources(c: Claimed, found: dict, window: int) -> tuple[tuple[Source, ...], str | None]:

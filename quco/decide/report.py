@@ -42,6 +42,7 @@ class PairEvidence:
     association: float | None = None  # ln((cooccur + 1/2) / (expected + 1/2))
     sources: tuple[Source, ...] = ()  # where the corpus holds the evidence (quco.decide.provenance)
     source_note: str | None = None  # why there are no sources
+    article: str | None = None  # the title of the head's own article, which states the tail (quco.decide.articles)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""POST /v1/titles, /v1/passages and /v1/provenance: where phrases occur in the served index, so a
+"""POST /v1/titles, /v1/passages, /v1/provenance and /v1/articles: where phrases occur in the served index, so a
 sharded index whose shards are other ``quco serve`` processes (``quco.backends.remote``) can show
 the evidence behind a claim, bridge and read as a local one does.
 
@@ -32,6 +32,12 @@ def add_document_routes(app, holder, models, post) -> None:
         be = holder.current().backend
         found = await run_in_threadpool(be.passages_many, req.phrases, req.window, req.limit)
         return {"passages": [None if p is None else list(p) for p in found], **fields(be)}
+
+    @post(app, "/v1/articles", req=models.ArticlesRequest)
+    async def articles(req: Any = Body(...)):
+        be = holder.current().backend
+        found = await run_in_threadpool(be.in_articles_many, [(p.a, p.b) for p in req.pairs])
+        return {"articles": [None if f is None else asdict(f) for f in found], **fields(be)}
 
     @post(app, "/v1/provenance", req=models.ProvenanceRequest)
     async def provenance(req: Any = Body(...)):

@@ -52,6 +52,10 @@ def request_models(max_items: int) -> SimpleNamespace:
         window: Annotated[int, Field(ge=0, le=100_000)] = 1000
         limit: Annotated[int, Field(ge=1, le=MAX_DOCUMENTS)] = 2
 
+    class ArticlesRequest(BaseModel):  # pairs of (title, phrase)
+        model_config = ConfigDict(extra="forbid")
+        pairs: Annotated[list[Pair], Field(min_length=1, max_length=max_items)]
+
     class FeedbackRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         request_id: Annotated[str, Field(min_length=1, max_length=100)]
@@ -71,4 +75,5 @@ def request_models(max_items: int) -> SimpleNamespace:
 
     return SimpleNamespace(CheckRequest=CheckRequest, CheckManyRequest=CheckManyRequest, CountRequest=CountRequest,
                            CooccurRequest=CooccurRequest, FeedbackRequest=FeedbackRequest, RewardRequest=RewardRequest,
-                           DocumentsRequest=DocumentsRequest, ProvenanceRequest=ProvenanceRequest)
+                           DocumentsRequest=DocumentsRequest, ProvenanceRequest=ProvenanceRequest,
+                           ArticlesRequest=ArticlesRequest)

@@ -152,6 +152,15 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
         titles = self.titles()
         return {int(d): titles[int(d)] for d in docs}
 
+    def titled_documents(self, titles) -> list[list[int]]:
+        if not hasattr(self, "_titled"):
+            by: dict[tuple, list[int]] = {}
+            for d, t in enumerate(self.titles()):
+                if t:
+                    by.setdefault(tuple(self.normalizer.tokens(t)), []).append(d)
+            self._titled = by
+        return [list(self._titled.get(tuple(self.normalizer.tokens(t)), [])) for t in titles]
+
     def document_texts(self, docs) -> dict:
         """doc -> (doc_id, title, text) for provenance (text None for an index built without it)."""
         con = connect(str(self.path), read_only=True)

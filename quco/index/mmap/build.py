@@ -13,6 +13,9 @@ Layout (a directory; format ``quco-mmap-index`` version 2)::
                             document (so a phrase is verified with one read per word, not a search)
     doc_start.npy, doc_len.npy  uint32[D] each document's first position and length
     docs.bin, docs_off.npy  each document's [id, title] (a JSON array per document; uint64[D+1] offsets)
+    title_hash.npy, title_doc.npy  uint64/uint32: the 64-bit hash of each titled document's title
+                            (its normalised words, space-joined), sorted, and the document of each
+                            (the documents titled so are found by binary search)
     text.bin, text_off.npy  each document's text, UTF-8 (uint64[D+1] offsets); not with --no-text
 
 Segments written before titles and text were kept have ``ext_ids.jsonl`` instead of the documents'
@@ -71,6 +74,7 @@ from quco.index.mmap.format import (
     stamp_as_verified,
 )
 from quco.index.mmap.merge import MAX_POSITIONS, compact_segments, remove_path, remove_unlisted
+from quco.index.mmap.titles import title_key, write_title_index
 from quco.normalize import Normalizer
 
 SEGMENT_TOKENS = 96_000_000  # ~2.4 GB of build memory per worker (segments are merged afterwards)
@@ -108,6 +112,7 @@ class _SegmentWriter:
         # opened with the segment's first document.
         self.records: _Appender | None = None
         self.texts: _Appender | None = None
+        self.title_hashes = self._array("Q")  # per document; 0: untitled
 
     def _open_files(self) -> None:
         stem = self.work / f"{self.prefix}{len(self.done):04d}"
@@ -131,6 +136,7 @@ class _SegmentWriter:
             self.stream.extend([setdefault(t, len(vocab)) for t in toks])
             self.stream.append(_GAP)
             self.records.add(json.dumps([ext_id, title], ensure_ascii=False).encode("utf-8"))
+            self.title_hashes.append(title_key(self.normalizer, title))
             if self.texts is not None:
                 self.texts.add(text.encode("utf-8", "surrogatepass"))
 
@@ -169,6 +175,7 @@ class _SegmentWriter:
         np.save(seg / "doc_len.npy", np.frombuffer(self.doc_len, dtype=np.uint32))
         assert self.records is not None  # opened with the first document
         self.records.finish(seg / "docs.bin", seg / "docs_off.npy")
+        write_title_index(seg, np.frombuffer(self.title_hashes, dtype=np.uint64), np.arange(len(self.title_hashes)))
         if self.texts is not None:
             self.texts.finish(seg / "text.bin", seg / "text_off.npy")
         for f in seg.iterdir():

@@ -26,6 +26,7 @@ from typing import Any
 from quco.errors import BuildError, IndexOpenError
 from quco.files.building import fsync_file, progress_bar
 from quco.index.checksums import files_checksums
+from quco.index.mmap.titles import write_title_index
 
 log = logging.getLogger("quco.index")
 
@@ -108,6 +109,8 @@ def merge_segments(root: Path, entries: list[dict], name: str, *, progress: bool
         for kept in ("docs", "text"):  # the documents' records and text, when every input keeps them
             if all((s.path / f"{kept}.bin").is_file() for s in segs):
                 _concatenate(out, [s.path for s in segs], kept)
+        if all((s.path / "title_hash.npy").is_file() for s in segs):
+            _merge_titles(out, segs)
         for f in out.iterdir():
             fsync_file(f)
     except BaseException:
@@ -130,6 +133,18 @@ def _concatenate(out: Path, inputs: list[Path], name: str) -> None:
             with open(d / f"{name}.bin", "rb") as src:
                 shutil.copyfileobj(src, dst, 1 << 20)
     np.save(out / f"{name}_off.npy", np.concatenate([*offsets, np.array([base], dtype=np.uint64)]).astype(np.uint64))
+
+
+def _merge_titles(out: Path, segs) -> None:
+    """The inputs' title indexes as one: keys and documents (shifted past the earlier inputs'), re-sorted."""
+    import numpy as np
+
+    hashes, docs, base = [], [], 0
+    for s in segs:
+        hashes.append(np.load(s.path / "title_hash.npy"))
+        docs.append(np.load(s.path / "title_doc.npy").astype(np.int64) + base)
+        base += len(s.doc_start)
+    write_title_index(out, np.concatenate(hashes), np.concatenate(docs))
 
 
 class _Input:

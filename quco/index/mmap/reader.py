@@ -144,6 +144,43 @@ class MmapIndex(BudgetedQueries, PositionalBackend):
             out.update({g: r[1] for g, r in zip(glob, seg.records(local))})
         return out
 
+    def titled_documents(self, titles) -> list[list[int]]:
+        from quco.index.mmap.titles import title_key
+
+        self._layout()
+        out = []
+        for title in titles:
+            key, want = title_key(self.normalizer, title), self.normalizer.tokens(title)
+            found = []
+            for s, seg in enumerate(self.segments):
+                if not seg.has_titles:
+                    raise QueryError(f"{seg.path}: this segment keeps no title index (built by an earlier quco); "
+                                     "rebuild the index with `quco index build`")
+                local = seg.titled(key) if key else []
+                found += [int(self._doc_base[s]) + d for d, r in zip(local, seg.records(local))
+                          if r[1] and self.normalizer.tokens(r[1]) == want]
+            out.append(found)
+        return out
+
+    def occurrences_in(self, doc: int, phrase: str) -> int:
+        """Read from the document's words in the forward stream (no postings list of the phrase)."""
+        self._layout()
+        np = self._np
+        s = int(np.searchsorted(self._doc_base, doc, side="right")) - 1
+        seg, local = self.segments[s], doc - int(self._doc_base[s])
+        ids = [entry[0][s] for entry in self._word_ids(self._tokens(phrase))]
+        if min(ids) < 0:
+            return 0
+        start = int(seg.doc_start[local])
+        words = np.asarray(seg.stream[start: start + int(seg.doc_len[local])])
+        n = len(words) - len(ids) + 1
+        if n <= 0:
+            return 0
+        hit = np.ones(n, dtype=bool)
+        for j, w in enumerate(ids):
+            hit &= words[j: j + n] == w
+        return int(hit.sum())
+
     def document_texts(self, docs) -> dict:
         out: dict = {}
         for seg, local, glob in self._by_segment(docs):

@@ -34,8 +34,19 @@ class Segment:
         self.np = np
         files = entry.get("files") or {}
         self.has_records, self.has_text = "docs.bin" in files, "text.bin" in files
+        self.has_titles = "title_hash.npy" in files
         self._records: tuple | None = None
         self._text: tuple | None = None
+        self._titles: tuple | None = None
+
+    def titled(self, key: int) -> list[int]:
+        """The documents (local numbers) whose title has ``key`` (``quco.index.mmap.titles``); ``has_titles`` first."""
+        from quco.index.mmap.titles import titled
+
+        if self._titles is None:
+            load = lambda n: self.np.load(self.path / n, mmap_mode="r").view(self.np.ndarray)
+            self._titles = (load("title_hash.npy"), load("title_doc.npy"))
+        return titled(self._titles, key)
 
     def records(self, docs) -> list:
         """[id, title] of each of the segment's documents ``docs`` (local numbers); ``has_records`` first."""

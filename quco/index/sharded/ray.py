@@ -39,6 +39,9 @@ class IndexShardActor:
     def provenance_many(self, pairs: list[tuple[str, str]], window: int, limit: int):
         return answer(lambda: self.backend.provenance_many(pairs, window, limit))
 
+    def in_articles_many(self, pairs: list[tuple[str, str]]):
+        return answer(lambda: self.backend.in_articles_many(pairs))
+
 
 
 
