@@ -73,6 +73,7 @@ def test_actor_shards_answer_like_the_single_index(local_ray, shards):
     (places,) = sharded.provenance_many([("Copenhagen", "Denmark")], limit=80)
     assert len(places.sources) == 40 and len({s.doc for s in places.sources}) == 40
     assert all("Copenhagen is the capital of Denmark" in s.text for s in places.sources)
+    assert sharded.in_articles_many([("Copenhagen", "Denmark")]) == one.in_articles_many([("Copenhagen", "Denmark")]) == [None]
 
 
 def test_an_actor_slower_than_its_timeout_is_unknown_and_named(local_ray, shards):
