@@ -148,7 +148,7 @@ class Detector:
             pairs |= {(t.head, t.tail) for i, sents in sentences.items() for s in sents if not plans[i][s.index][0]
                       for t in s.triplets}
         cooccur = self._cooccur(sorted(pairs))
-        articles = self._articles(plans, counts, cooccur) if evidence_mode else {}
+        evidence = self._evidence(plans, counts, cooccur) if evidence_mode else {}
         t2 = time.perf_counter()
 
         shared = {
@@ -160,7 +160,7 @@ class Detector:
         for i in range(n):
             start = time.perf_counter()
             reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start,
-                                        plans.get(i), articles))
+                                        plans.get(i), evidence))
         if self._tracing:
             from quco.decide.tracing import emit
 
@@ -239,22 +239,28 @@ class Detector:
             plan[s.index] = (anchors, tuple(new))
         return plan
 
-    def _articles(self, plans: dict, counts: dict, cooccur: dict) -> dict:
-        """Mode "evidence": the article lookups (``quco.decide.articles``) of every silent claim, one batch."""
+    def _evidence(self, plans: dict, counts: dict, cooccur: dict) -> dict:
+        """Mode "evidence": each planned claim's evidence, (claim, anchors) -> ``ClaimEvidence``
+        (None: a count unknown), a silent one supported by its anchor's own article where that
+        states it (``quco.decide.articles``; the lookups in one batch)."""
         corpus = self.backend.corpus
-        wanted = [p for plan in plans.values() for anchors, claims in plan.values() for c in claims
-                  if (ev := claim_evidence(c, anchors, counts, cooccur, corpus, self.window)) is not None and silent(ev)
-                  for p in article_pairs(anchors, c, counts)]
-        return article_lookups(self.backend, wanted)
+        evidence = {(c, anchors): claim_evidence(c, anchors, counts, cooccur, corpus, self.window)
+                    for plan in plans.values() for anchors, claims in plan.values() for c in claims}
+        quiet = {key: ev for key, ev in evidence.items() if ev is not None and silent(ev)}
+        found = article_lookups(self.backend, [p for (c, anchors) in quiet for p in article_pairs(anchors, c, counts)])
+        if found:
+            evidence.update({(c, anchors): in_article(ev, anchors, counts, found, corpus)
+                             for (c, anchors), ev in quiet.items()})
+        return evidence
 
-    def _claim_decision(self, claim, anchors, counts, cooccur, articles=None):
+    def _claim_decision(self, claim, anchors, counts, cooccur, evidence=None):
         """Mode "evidence": (evidence, decision, error): a claim's association with its best
-        anchor (or its anchor's own article, for a silent claim), whether it fires, and the
-        backend error when a count it needs is unknown."""
+        anchor (or its anchor's own article, for a silent claim: ``_evidence``), whether it
+        fires, and the backend error when a count it needs is unknown."""
         th = self._resolved
-        ev = claim_evidence(claim, anchors, counts, cooccur, self.backend.corpus, self.window)
-        if ev is not None and articles and silent(ev):
-            ev = in_article(ev, anchors, counts, articles, self.backend.corpus)
+        key = (claim, anchors)
+        ev = evidence[key] if evidence and key in evidence else \
+            claim_evidence(claim, anchors, counts, cooccur, self.backend.corpus, self.window)
         if ev is None:  # a count or co-occurrence is unknown: say which, and why
             missing = [counts[f] for f in word_forms(claim)] + [cooccur[p] for a in anchors for p in claim_pairs(a, claim, counts)
                                                                   if p in cooccur]
@@ -267,7 +273,7 @@ class Detector:
         return ev, trigger.claim_decision(ev, th, self.window), None
 
     def _report(self, question, entities, sentences, counts, cooccur, shared, start, plan=None,
-                articles=None) -> RiskReport:
+                evidence=None) -> RiskReport:
         th = self._resolved
         ent_ev = []
         for e in entities:
@@ -282,7 +288,7 @@ class Detector:
         draft = _Draft()
         if sentences is not None:
             for s in sentences:
-                self._check_sentence(s, plan, counts, cooccur, draft, articles or {})
+                self._check_sentence(s, plan, counts, cooccur, draft, evidence or {})
             if draft.flagged is None:
                 draft.reasons.append(f"draft: {len(draft.pairs)} pair(s) and {len(draft.lones)} lone entit(y/ies) "
                                      "checked, none flagged")
@@ -327,7 +333,7 @@ class Detector:
             timings_ms={k: round(v, 3) if isinstance(v, float) else v for k, v in timings.items()},
         )
 
-    def _check_sentence(self, s, plan, counts, cooccur, draft: _Draft, articles: dict) -> None:
+    def _check_sentence(self, s, plan, counts, cooccur, draft: _Draft, evidence: dict) -> None:
         """Stage 2 on one sentence: its claims against their anchors (mode "evidence"), else its
         (head, tail) pairs and lone entity (the paper's rule); the first flagged sentence decides."""
         th = self._resolved
@@ -335,7 +341,7 @@ class Detector:
         anchors, claims = plan[s.index] if plan is not None else ((), ())
         if plan is not None and anchors:
             for c in claims:
-                ev, d, error = self._claim_decision(c, anchors, counts, cooccur, articles)
+                ev, d, error = self._claim_decision(c, anchors, counts, cooccur, evidence)
                 head = ev.anchor or anchors[0]
                 t = Triplet(head, _relation(s, c, head), c, "claim")
                 draft.pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window,
