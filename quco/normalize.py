@@ -75,3 +75,20 @@ def invalid_text(text: str) -> str | None:
     except UnicodeEncodeError as exc:
         return f"invalid UTF-8 at character {exc.start + 1}"
     return None
+
+
+# Numbers written as words, with the digits they stand for: a claim "four" is counted with "4",
+# "third" with "3rd"; an answer "third" is a claim although it is a stop word.
+_CARDINALS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+              "sixteen seventeen eighteen nineteen twenty").split()
+_ORDINALS = "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split()
+
+
+def _suffix(n: int) -> str:
+    return "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+
+
+NUMBER_WORDS: dict[str, str] = {**{w: str(i) for i, w in enumerate(_CARDINALS)},
+                                **{w: f"{i}{_suffix(i)}" for i, w in enumerate(_ORDINALS, 1)}}
+ORDINAL_WORDS = frozenset(_ORDINALS)
+

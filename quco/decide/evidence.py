@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from quco.backends.base import Corpus, InArticle
+from quco.normalize import NUMBER_WORDS
 
 NEUTRAL = 0.5
 
@@ -84,10 +85,6 @@ class ClaimEvidence:
 
 
 _COMMON = re.compile(r"[a-z]+(?: [a-z]+)*")
-_NUMBERS = {**{w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                                                 "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split())},
-            **{w: f"{i}{s}" for i, (w, s) in enumerate(zip("first second third fourth fifth sixth seventh eighth ninth "
-                                                             "tenth".split(), "st nd rd th th th th th th th".split()), 1)}}
 
 
 @lru_cache(maxsize=1 << 16)  # a pure function of the text, asked for every claim several times a batch
@@ -96,8 +93,8 @@ def word_forms(claim: str) -> tuple[str, ...]:
     (lower-case letters): singular and plural, and the -tor/-ter and -tress forms of an agent noun."""
     if not _COMMON.fullmatch(claim):
         return (claim,)
-    if claim in _NUMBERS:  # "four" is also written "4", "third" "3rd"
-        return (claim, _NUMBERS[claim])
+    if claim in NUMBER_WORDS:  # "four" is also written "4", "third" "3rd"
+        return (claim, NUMBER_WORDS[claim])
     head, _, last = claim.rpartition(" ")
     if len(last) < 3:
         return (claim,)

@@ -37,7 +37,7 @@ __all__ = ["Choice", "ChoiceEvidence", "PairAssociation", "choice_evidence", "ch
            "own_words", "pairs_needed", "phrases_needed", "picked", "split_options"]
 
 _OR = re.compile(r"\s+or\s+", re.I)
-_LEADING_THE = re.compile(r"^(?:the|a|an)\s+", re.I)
+LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)  # "the", "a", "an" opening a name or phrase
 _COMPARES_VALUES = re.compile(r"\b(?:same|different|similar)\b", re.I)
 _RANKS = re.compile(r"\b(?:more|most|less|least|fewer|fewest|first|last|earlier|earliest|later|latest|older|oldest|"
                     r"younger|youngest|newer|newest|longer|longest|shorter|shortest|larger|largest|bigger|biggest|"
@@ -171,7 +171,7 @@ def split_options(question: str, entities: Sequence, cut: re.Pattern | None = No
     spans = [e for e in entities if getattr(e, "start", None) is not None]  # entities given as text only: no spans
     left = next((e.text for e in spans if 0 <= m.start() - e.end <= 1), None)
     right = next((e.text for e in spans if e.start >= m.end()
-                  and not _LEADING_THE.sub("", question[m.end():e.start]).strip()), None)
+                  and not LEADING_ARTICLE.sub("", question[m.end():e.start]).strip()), None)
     if left is None:
         parts = re.split(r"[,:;]", question[: m.start()])
         if cut is not None and len(cut.split(parts[-1])) > 1:
@@ -198,7 +198,7 @@ def _past_cue(option: str, cut: re.Pattern) -> str | None:
 
 
 def _segment(text: str) -> str | None:
-    text = _LEADING_THE.sub("", text.strip().strip("\"'")).strip()
+    text = LEADING_ARTICLE.sub("", text.strip().strip("\"'")).strip()
     return text if 1 <= len(text.split()) <= MAX_OPTION_WORDS else None
 
 

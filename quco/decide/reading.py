@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from quco.backends.base import CountBackend
+from quco.decide.question_form import LEADING_ARTICLE
 from quco.errors import BackendError, QueryError
 
 __all__ = ["CONTRADICTED", "SUPPORTED", "UNKNOWN", "UNSUPPORTED", "VERDICT_RISK", "Statement", "about", "mentions",
@@ -37,7 +38,6 @@ DOCS_TO_READ = 20  # a phrase in more documents is not read (its statements woul
 READ_WINDOW = 40  # words of text read after each mention
 
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]\"'])[.!?](?=\s|[A-Z]|$)")
-_LEADING = re.compile(r"^(?:the|a|an)\s+", re.I)
 _GOES_ON = re.compile(r"\s*(?:The\s+[a-z]|(?:It|He|She|They|This|Its|His|Her|Their)\b)")
 _ABBREVIATION = re.compile(r"(?:\b(?:Mt|St|Dr|Mr|Mrs|Ms|Jr|Sr|Lt|Col|Gen|Capt|Co|Inc|Ltd|No|vs|etc|ca|c)|\b[A-Z])$")
 
@@ -84,7 +84,7 @@ def statements_about(phrase: str, passages: Sequence[str]) -> list[Statement]:
         following, _ = sentence_after(p, nxt)
         then = following if _GOES_ON.match(following) else ""
         found.append(Statement(phrase, (p[begin:m.end()] + rest).strip(), p[m.start():m.end()] + rest, then.strip(),
-                               not lead or _LEADING.fullmatch(lead + " ") is not None))
+                               not lead or LEADING_ARTICLE.fullmatch(lead + " ") is not None))
     return found
 
 

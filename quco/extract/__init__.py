@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from quco.errors import ExtractionError, UsageError
 from quco.extract.spans import span_text
 from quco.extract.types import Entity, Sentence, Triplet
+from quco.normalize import ORDINAL_WORDS
 
 __all__ = ["Entity", "Extractor", "Sentence", "Triplet"]
 
@@ -161,7 +162,7 @@ class Extractor:
             if not found and len(doc) <= _SHORT_ANSWER:
                 # A short answer the parser could not read ("screenwriter" as a verb): the span is the claim.
                 # A number is a claim even when it is a stop word: "four", "third" answering "how many".
-                kept = [t for t in doc if t.like_num or t.lower_ in _ORDINALS
+                kept = [t for t in doc if t.like_num or t.lower_ in ORDINAL_WORDS
                         or not (t.is_punct or t.pos_ in ("DET", "PRON", "INTJ") or t.tag_ == "UH" or t.is_stop)]
                 found = (doc[kept[0].i : kept[-1].i + 1].text,) if kept else ()
             out.append(found)
@@ -192,7 +193,6 @@ def _per_distinct(texts: Sequence[str], extract):
     return [found[t] for t in texts]
 
 
-_ORDINALS = frozenset("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split())
 _PREDICATE_DEPS = frozenset({"attr", "acomp", "oprd", "dobj", "pobj", "appos"})
 _CONTENT_POS = frozenset({"NOUN", "PROPN", "ADJ", "NUM"})
 

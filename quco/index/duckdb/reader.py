@@ -10,6 +10,7 @@ around each position of the other, clipped to the enclosing document.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,9 @@ class IndexInfo:
 
 
 
+_OPENING = threading.Lock()  # a process's document-lookup connection is opened once
+
+
 class _MemorySegment:
     """The whole loaded index as one segment of the budgeted query engine (``quco.backends.engine``)."""
 
@@ -76,6 +80,7 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
 
     name = "duckdb"
     _positions: Any  # every posting, word by word (NumPy int64)
+    _reader: tuple[int, Any, Any] | None = None  # (pid, read-only connection, its lock): document lookups
 
     def __init__(self, path: str | os.PathLike, *, require: Normalizer | None = None, budget: int = DEFAULT_BUDGET,
                  zero_check: int = ZERO_CHECK):
@@ -163,13 +168,21 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
 
     def document_texts(self, docs) -> dict:
         """doc -> (doc_id, title, text) for provenance (text None for an index built without it)."""
-        con = connect(str(self.path), read_only=True)
-        try:
-            rows = con.execute("SELECT doc, ext_id, title, text FROM docs WHERE doc IN (SELECT unnest(?))",
-                               [[int(d) for d in docs]]).fetchall()
-        finally:
-            con.close()
+        rows = self._read("SELECT doc, ext_id, title, text FROM docs WHERE doc IN (SELECT unnest(?))",
+                          [[int(d) for d in docs]])
         return {int(d): (e, t, x) for d, e, t, x in rows}
+
+    def _read(self, sql: str, params: list) -> list:
+        """A query on one read-only connection kept for this process (opening one per lookup cost
+        more than the lookup); a forked process opens its own, and one query runs at a time."""
+        import threading
+
+        with _OPENING:
+            if self._reader is None or self._reader[0] != os.getpid():
+                self._reader = (os.getpid(), connect(str(self.path), read_only=True), threading.Lock())
+            _, con, lock = self._reader
+        with lock:
+            return con.execute(sql, params).fetchall()
 
     def without_documents(self, ext_ids) -> CountBackend:
         """A view of this index with some documents left out (by their ids): exact leave-out
@@ -198,6 +211,10 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
 
     def close(self) -> None:
         self.clear_caches()
+        with _OPENING:
+            reader, self._reader = self._reader, None
+        if reader is not None and reader[0] == os.getpid():
+            reader[1].close()
 
 
 class _WithoutDocuments(PositionalBackend):
