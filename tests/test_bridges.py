@@ -208,6 +208,22 @@ def test_a_phrase_in_a_subjects_article_is_counted_alike_on_every_local_index(in
     assert bare_duckdb.in_articles_many(pairs) == want  # titles are kept without text too
 
 
+def test_every_wrapping_backend_passes_every_optional_lookup_on():
+    """A backend wrapping others (the reward's count cache, a sharded index, a remote or Ray shard)
+    answers each optional lookup of the contract itself: the contract's default would say "cannot"
+    and silently switch provenance, bridges, reading or article support off."""
+    from quco.backends.base import CountBackend
+    from quco.backends.cached import CachedBackend
+    from quco.backends.ray import RayShard
+    from quco.backends.remote import RemoteShard
+    from quco.backends.sharded import ShardedBackend
+
+    optional = ["titles_many", "passages_many", "provenance_many", "in_articles_many", "article_places_many"]
+    for cls in (CachedBackend, ShardedBackend, RemoteShard, RayShard):
+        for name in optional:
+            assert getattr(cls, name) is not getattr(CountBackend, name), f"{cls.__name__}.{name}"
+
+
 def test_a_claim_written_only_in_its_subjects_article_is_supported_there(tmp_path, rules_extractor, capsys):
     """The article titled "Ambrose Quill" calls him "Ambrose T. Quill": the draft's name never comes
     within a window of the claim, yet the article states it. A claim the article does not state

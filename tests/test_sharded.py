@@ -154,6 +154,8 @@ def test_remote_shards_list_titles_passages_and_places_like_the_single_index(ser
     assert len({s.doc for s in places.sources}) == 2 and never.sources == ()
     # A phrase in a subject's article: these documents have no titles, so no article holds anything.
     assert sharded.in_articles_many([("Copenhagen", "Denmark")]) == one.in_articles_many([("Copenhagen", "Denmark")]) == [None]
+    (nowhere,) = sharded.article_places_many([("Copenhagen", "Denmark")])
+    assert nowhere.sources == () and "no document titled 'Copenhagen'" in nowhere.why
     # Document numbers are the index's, not each shard's: 30 documents, 30 numbers.
     (copenhagen,) = sharded.provenance_many([("Copenhagen", "Denmark")], limit=60)
     assert len(copenhagen.sources) == 30 and len({s.doc for s in copenhagen.sources}) == 30

@@ -65,6 +65,12 @@ class CachedBackend(CountBackend):
     def provenance_many(self, pairs, window: int = DEFAULT_WINDOW, limit: int = 2):
         return self.backend.provenance_many(pairs, window, limit)  # places are not cached: they are read on demand
 
+    def in_articles_many(self, pairs):
+        return self.backend.in_articles_many(pairs)
+
+    def article_places_many(self, pairs, limit: int = 2):
+        return self.backend.article_places_many(pairs, limit)
+
     def forget_pairs(self) -> None:
         """Drop the cached co-occurrences, keeping the counts: a batch timed after it pays for its
         claims' pairs as a training step's new completions do, while their prompts' entities hit."""

@@ -120,5 +120,8 @@ class RayShard(CountBackend):
     def in_articles_many(self, pairs: Sequence[tuple[str, str]]) -> list[InArticle | None]:
         return self._unwrap(self._get(self.actor.in_articles_many.remote([(t, p) for t, p in pairs])))
 
+    def article_places_many(self, pairs: Sequence[tuple[str, str]], limit: int = 2) -> list[Provenance]:
+        return self._unwrap(self._get(self.actor.article_places_many.remote([(t, p) for t, p in pairs], limit)))
+
     def close(self) -> None:
         self.actor = None

@@ -108,17 +108,21 @@ class RemoteShard(CountBackend):
 
     def provenance_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW,
                         limit: int = 2) -> list[Provenance]:
-        window = check_window(window)
+        return self._places("/v1/provenance", pairs, {"window": check_window(window), "limit": limit})
+
+    def article_places_many(self, pairs: Sequence[tuple[str, str]], limit: int = 2) -> list[Provenance]:
+        return self._places("/v1/article_places", pairs, {"limit": limit})
+
+    def _places(self, path: str, pairs: Sequence[tuple[str, str]], extra: dict) -> list[Provenance]:
         out = []
         for part in _chunks([(a, b) for a, b in pairs], self.max_items):
-            body = self._call("/v1/provenance", {"pairs": [{"a": a, "b": b} for a, b in part], "window": window,
-                                                 "limit": limit}, f"{len(part)} pair(s)")
+            body = self._call(path, {"pairs": [{"a": a, "b": b} for a, b in part], **extra}, f"{len(part)} pair(s)")
             items = self._items(body, "provenance", len(part))
             try:
                 out += [Provenance(a, b, tuple(_source(s) for s in it.get("sources") or []), it.get("why"))
                         for (a, b), it in zip(part, items)]
             except (KeyError, TypeError, ValueError):
-                raise UpstreamError(f"quco serve at {self.url}: /v1/provenance is not a list of places") from None
+                raise UpstreamError(f"quco serve at {self.url}: {path} is not a list of places") from None
         return out
 
     def in_articles_many(self, pairs: Sequence[tuple[str, str]]) -> list[InArticle | None]:

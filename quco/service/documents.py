@@ -1,4 +1,5 @@
-"""POST /v1/titles, /v1/passages, /v1/provenance and /v1/articles: where phrases occur in the served index, so a
+"""POST /v1/titles, /v1/passages, /v1/provenance, /v1/articles and /v1/article_places: where phrases
+occur in the served index, so a
 sharded index whose shards are other ``quco serve`` processes (``quco.backends.remote``) can show
 the evidence behind a claim, bridge and read as a local one does.
 
@@ -43,4 +44,10 @@ def add_document_routes(app, holder, models, post) -> None:
     async def provenance(req: Any = Body(...)):
         be = holder.current().backend
         found = await run_in_threadpool(be.provenance_many, [(p.a, p.b) for p in req.pairs], req.window, req.limit)
+        return {"provenance": [{"sources": [asdict(s) for s in p.sources], "why": p.why} for p in found], **fields(be)}
+
+    @post(app, "/v1/article_places", req=models.ProvenanceRequest)  # pairs of (title, phrase)
+    async def article_places(req: Any = Body(...)):
+        be = holder.current().backend
+        found = await run_in_threadpool(be.article_places_many, [(p.a, p.b) for p in req.pairs], req.limit)
         return {"provenance": [{"sources": [asdict(s) for s in p.sources], "why": p.why} for p in found], **fields(be)}

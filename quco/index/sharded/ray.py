@@ -42,6 +42,9 @@ class IndexShardActor:
     def in_articles_many(self, pairs: list[tuple[str, str]]):
         return answer(lambda: self.backend.in_articles_many(pairs))
 
+    def article_places_many(self, pairs: list[tuple[str, str]], limit: int):
+        return answer(lambda: self.backend.article_places_many(pairs, limit))
+
 
 
 
