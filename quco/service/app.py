@@ -33,7 +33,7 @@ from quco.audit.log import UnknownRequest, new_request_id
 from quco.audit.writer import restarts_of
 from quco.backends.base import answer_each
 from quco.errors import AuditError, BackendError, BackendUnavailable, QucoError, QueryError, UpstreamError, UsageError
-from quco.service.documents import add_document_routes
+from quco.service.documents import add_document_routes, sources_if_asked
 from quco.service.holder import DetectorHolder
 from quco.service.middleware import LimitsAndMetrics, token_ok
 from quco.service.models import request_models
@@ -215,7 +215,7 @@ def _add_check_routes(app, svc: _Service, models: SimpleNamespace) -> None:
     async def check(request: Request, req: Any = Body(...)):
         started = time.perf_counter()
         items = [(req.question, req.draft)]
-        reports = await _with_sources(svc, await _run_checks(svc, items), req.sources)
+        reports = await sources_if_asked(svc.holder, await _run_checks(svc, items), req.sources)
         _traced(svc, reports)
         rid, _, client = _audited(svc, request, items, reports, started)
         return _json({**_report_json(reports[0], svc.metrics), "request_id": rid, **_client(client)}, rid, client)
@@ -224,7 +224,8 @@ def _add_check_routes(app, svc: _Service, models: SimpleNamespace) -> None:
     async def check_many(request: Request, req: Any = Body(...)):
         started = time.perf_counter()
         items = [(i.question, i.draft) for i in req.items]
-        reports = await _with_sources(svc, await _run_checks(svc, items), req.sources or any(i.sources for i in req.items))
+        reports = await sources_if_asked(svc.holder, await _run_checks(svc, items),
+                                         req.sources or any(i.sources for i in req.items))
         _traced(svc, reports)
         rid, ids, client = _audited(svc, request, items, reports, started)
         return _json({"request_id": rid, **_client(client), "reports": [{**_report_json(r, svc.metrics), "request_id": i}
@@ -350,18 +351,6 @@ async def _run_checks(svc: _Service, items: list) -> list:
     if chars <= LIGHT_CHARS and all(d is None for _, d in items):
         return await run_in_threadpool(svc.holder.current().check_many, items)
     return await svc.pool.run(items)  # the middleware's deadline cancels it, and the worker is killed
-
-
-async def _with_sources(svc: _Service, reports: list, wanted: bool) -> list:
-    """The reports with each claim's corpus places (one backend batch), when the request asks."""
-    if not wanted:
-        return reports
-    from starlette.concurrency import run_in_threadpool
-
-    from quco.decide.provenance import with_sources
-
-    detector = svc.holder.current()
-    return await run_in_threadpool(with_sources, detector.backend, reports, detector.window)
 
 
 def _authorised(svc: _Service, request) -> bool:

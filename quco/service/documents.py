@@ -51,3 +51,17 @@ def add_document_routes(app, holder, models, post) -> None:
         be = holder.current().backend
         found = await run_in_threadpool(be.article_places_many, [(p.a, p.b) for p in req.pairs], req.limit)
         return {"provenance": [{"sources": [asdict(s) for s in p.sources], "why": p.why} for p in found], **fields(be)}
+
+
+async def sources_if_asked(holder, reports: list, wanted: bool) -> list:
+    """The checks' reports with each claim's corpus places (one backend batch) when the request
+    asks (``"sources": true``), else as they are."""
+    if not wanted:
+        return reports
+    from starlette.concurrency import run_in_threadpool
+
+    from quco.decide.provenance import with_sources
+
+    detector = holder.current()
+    return await run_in_threadpool(with_sources, detector.backend, reports, detector.window)
+
