@@ -97,6 +97,7 @@ class BudgetedQueries:
         self._by_hash = any(getattr(seg, "by_hash", True) for seg in self.segments)
         self._hashes: OrderedDict[str, tuple] = OrderedDict()
         self._phrases: OrderedDict[tuple, object] = OrderedDict()
+        self._bounds: OrderedDict[tuple, tuple] = OrderedDict()  # (segment, word ids) -> its positions' document bounds
         self.cache_hits = self.cache_misses = 0
 
     # -- lookups ------------------------------------------------------------------------------------
@@ -257,16 +258,17 @@ class BudgetedQueries:
             _, ids_b, j0b, cb = plan_b[s]
             if n_a <= budget:  # every occurrence of a, each tested for b nearby
                 pa = self._phrase_starts(s, ids_a, j0a)
-                mask, scale, exact = self._b_near(s, ids_b, j0b, cb, n_b, pa, window, budget)
+                mask, scale, exact = self._b_near(s, ids_b, j0b, cb, n_b, pa, window, budget, key=(s, ids_a))
             elif n_b <= budget:  # a is the frequent one: count it inside b's windows
                 found, exact, scale = self._a_in_b_windows(s, ids_a, j0a, ids_b, j0b, window, budget)
                 total += found * scale
                 hits += found
                 approx |= not exact
                 continue
-            else:  # both frequent: a sample of a's occurrences
-                pa, examined = self._sample(s, ids_a, j0a, round(budget * ca / n_a))
-                mask, scale, exact = self._b_near(s, ids_b, j0b, cb, n_b, pa, window, budget)
+            else:  # both frequent: a sample of a's occurrences (the same sample for the same size)
+                k = round(budget * ca / n_a)
+                pa, examined = self._sample(s, ids_a, j0a, k)
+                mask, scale, exact = self._b_near(s, ids_b, j0b, cb, n_b, pa, window, budget, key=(s, ids_a, k))
                 scale *= ca / examined
                 exact = False
             found = int(mask.sum())
@@ -282,18 +284,31 @@ class BudgetedQueries:
                                      f"({budget:,}) and a sample found no co-occurrence")
         return Cooccurrence(a, b, max(1, round(total)) if approx else int(total), window, approx)
 
-    def _windows(self, seg, pos, window: int):
+    def _windows(self, seg, pos, window: int, key: tuple | None = None):
+        """Each position's window, clipped to its document. ``key`` names the positions — a phrase's
+        (segment, word ids), and its sample's size for a sample — whose document bounds are then
+        kept: one anchor is paired with many claims, and finding a position's document is a
+        search of every document's start (at 1B tokens, 13.5M of them)."""
         np = self._np
-        first, last = seg.doc_bounds(pos)
+        bounds = None
+        if key is not None and (bounds := self._bounds.get(key)) is not None:
+            self._bounds.move_to_end(key)
+        if bounds is None:
+            bounds = seg.doc_bounds(pos)
+            if key is not None and len(pos) <= self.budget:  # bounded memory, as the phrases' cache
+                self._bounds[key] = bounds
+                if len(self._bounds) > _CACHE:
+                    self._bounds.popitem(last=False)
+        first, last = bounds
         return np.maximum(pos - window, first), np.minimum(pos + window, last)
 
-    def _b_near(self, s, ids_b, j0b, cb, n_b, pa, window, budget):
-        """(mask over ``pa``: is there a b within the window, scale, exact)."""
+    def _b_near(self, s, ids_b, j0b, cb, n_b, pa, window, budget, key=None):
+        """(mask over ``pa``: is there a b within the window, scale, exact); ``key``: see ``_windows``."""
         np = self._np
         seg = self.segments[s]
         if not len(pa):
             return np.zeros(0, dtype=bool), 1.0, True
-        lo, hi = self._windows(seg, pa, window)
+        lo, hi = self._windows(seg, pa, window, key)
         if len(ids_b) == 1 or n_b <= budget:
             pb = seg.postings(ids_b[0]) if len(ids_b) == 1 else self._phrase_starts(s, ids_b, j0b)
             dtype = pb.dtype
@@ -327,7 +342,7 @@ class BudgetedQueries:
         pb = self._phrase_starts(s, ids_b, j0b)
         if not len(pb):
             return 0, True, 1.0
-        lo, hi = self._windows(seg, pb, window)
+        lo, hi = self._windows(seg, pb, window, (s, ids_b))
         # Merge overlapping windows (b's positions are sorted, windows stay inside documents).
         run_hi = np.maximum.accumulate(hi)
         new = np.concatenate(([True], lo[1:] > run_hi[:-1]))
@@ -354,4 +369,5 @@ class BudgetedQueries:
 
     def clear_caches(self) -> None:
         self._phrases.clear()
+        self._bounds.clear()
         self._hashes.clear()

@@ -89,6 +89,8 @@ class MmapIndex(BudgetedQueries, PositionalBackend):
         self._corpus = Corpus(tokens, documents)
         self._doc_start = self._doc_end = None  # global document layout: built when first needed (_layout)
         self._init_queries()
+        # the global number of each segment's first document (and one past the last one's)
+        self._doc_base = self._np.cumsum([0] + [len(seg.doc_start) for seg in self.segments])
 
     def count_many(self, phrases: Sequence[str]) -> list[Count]:
         return self._verification.vouch(super().count_many(phrases))
@@ -109,7 +111,6 @@ class MmapIndex(BudgetedQueries, PositionalBackend):
         np = self._np
         lengths = [len(seg.stream) for seg in self.segments]
         self._bases = [0, *np.cumsum(lengths).tolist()][: len(self.segments)]
-        self._doc_base = np.cumsum([0] + [len(seg.doc_start) for seg in self.segments])
         starts = [seg.doc_start.astype(np.int64) + b for seg, b in zip(self.segments, self._bases)]
         self._doc_start = np.concatenate(starts) if starts else np.empty(0, dtype=np.int64)
         self._doc_end = self._doc_start + np.concatenate([seg.doc_len.astype(np.int64) for seg in self.segments])
@@ -127,7 +128,6 @@ class MmapIndex(BudgetedQueries, PositionalBackend):
 
     def _by_segment(self, docs):
         """(segment, local numbers, global numbers) of the documents ``docs`` (global numbers)."""
-        self._layout()
         np = self._np
         wanted = np.array(sorted({int(d) for d in docs}), dtype=np.int64)
         seg_of = np.searchsorted(self._doc_base, wanted, side="right") - 1
@@ -147,7 +147,6 @@ class MmapIndex(BudgetedQueries, PositionalBackend):
     def titled_documents(self, titles) -> list[list[int]]:
         from quco.index.mmap.titles import title_key
 
-        self._layout()
         out = []
         for title in titles:
             key, want = title_key(self.normalizer, title), self.normalizer.tokens(title)
@@ -164,7 +163,6 @@ class MmapIndex(BudgetedQueries, PositionalBackend):
 
     def occurrences_in(self, doc: int, phrase: str) -> int:
         """Read from the document's words in the forward stream (no postings list of the phrase)."""
-        self._layout()
         np = self._np
         s = int(np.searchsorted(self._doc_base, doc, side="right")) - 1
         seg, local = self.segments[s], doc - int(self._doc_base[s])
