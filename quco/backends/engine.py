@@ -73,6 +73,18 @@ def spaced(lo: int, hi: int, k: int):
     return idx[np.concatenate(([True], idx[1:] != idx[:-1]))]
 
 
+def _any_within(sorted_positions, lo, hi):
+    """For each [lo, hi] (int64, inclusive): does ``sorted_positions`` hold a value in it? Compared
+    in the positions' own type (bounds clipped to it), so NumPy never widens a postings list."""
+    import numpy as np
+
+    dtype = sorted_positions.dtype
+    top = np.iinfo(dtype).max
+    i0 = np.searchsorted(sorted_positions, np.minimum(lo, top).astype(dtype), side="left")
+    i1 = np.searchsorted(sorted_positions, np.minimum(hi, top).astype(dtype), side="right")
+    return i1 > i0
+
+
 def check_budget(budget) -> int:
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 100:
         raise QueryError(f"the work budget must be at least 100 positions, not {budget!r}")
@@ -308,13 +320,17 @@ class BudgetedQueries:
         seg = self.segments[s]
         if not len(pa):
             return np.zeros(0, dtype=bool), 1.0, True
-        lo, hi = self._windows(seg, pa, window, key)
         if len(ids_b) == 1 or n_b <= budget:
             pb = seg.postings(ids_b[0]) if len(ids_b) == 1 else self._phrase_starts(s, ids_b, j0b)
-            dtype = pb.dtype
-            i0 = np.searchsorted(pb, lo.astype(dtype), side="left")
-            i1 = np.searchsorted(pb, hi.astype(dtype), side="right")
-            return i1 > i0, 1.0, True
+            # A b within the window ignoring documents first: only those occurrences of a need
+            # their document found (a search of every document's start) to clip the window.
+            near = _any_within(pb, np.maximum(pa - window, 0), pa + window)
+            sub = np.flatnonzero(near)
+            if len(sub):
+                lo, hi = self._windows(seg, pa[sub], window)
+                near[sub] = _any_within(pb, lo, hi)
+            return near, 1.0, True
+        lo, hi = self._windows(seg, pa, window, key)
         # b is a frequent phrase: verify the candidates of its rarest word inside each window.
         post = seg.postings(ids_b[j0b])
         i0 = np.searchsorted(post, (lo + j0b).astype(np.uint32), side="left")
@@ -342,7 +358,11 @@ class BudgetedQueries:
         pb = self._phrase_starts(s, ids_b, j0b)
         if not len(pb):
             return 0, True, 1.0
-        lo, hi = self._windows(seg, pb, window, (s, ids_b))
+        # Only b's occurrences with a candidate of a nearby, documents ignored, need their documents.
+        pb = pb[_any_within(seg.postings(ids_a[j0a]), np.maximum(pb - window, 0) + j0a, pb + window + j0a)]
+        if not len(pb):
+            return 0, True, 1.0
+        lo, hi = self._windows(seg, pb, window)
         # Merge overlapping windows (b's positions are sorted, windows stay inside documents).
         run_hi = np.maximum.accumulate(hi)
         new = np.concatenate(([True], lo[1:] > run_hi[:-1]))

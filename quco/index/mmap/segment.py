@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from quco.errors import IndexOpenError
+
+_BLOCK = 256  # documents per block of the two-step document search
 
 
 class Segment:
@@ -38,6 +41,7 @@ class Segment:
         self._records: tuple | None = None
         self._text: tuple | None = None
         self._titles: tuple | None = None
+        self._coarse: Any = None  # every _BLOCK-th document start (doc_bounds)
 
     def titled(self, key: int) -> list[int]:
         """The documents (local numbers) whose title has ``key`` (``quco.index.mmap.titles``); ``has_titles`` first."""
@@ -82,9 +86,25 @@ class Segment:
         """(first, last) position of the document holding each of ``pos`` (int64 arrays)."""
         np = self.np
         # Search with uint32 keys: mixed types would make NumPy convert the whole mapped array.
-        doc = self.doc_start.searchsorted(pos.astype(np.uint32), side="right") - 1
+        doc = self._doc_of(pos.astype(np.uint32))
         first = self.doc_start[doc].astype(np.int64)
         return first, first + self.doc_len[doc].astype(np.int64) - 1
+
+    def _doc_of(self, keys):
+        """The document holding each position: a search of every ``_BLOCK``-th document start (a
+        small array that stays in the CPU cache), then of the block it names. A plain search of
+        all the starts (13.5M at 1B tokens) touches a dozen scattered pages per position."""
+        np = self.np
+        starts = self.doc_start
+        if self._coarse is None:
+            self._coarse = np.ascontiguousarray(starts[::_BLOCK])
+        lo = (self._coarse.searchsorted(keys, side="right") - 1) * _BLOCK
+        hi = np.minimum(lo + _BLOCK, len(starts))
+        for _ in range(_BLOCK.bit_length()):  # the last start <= key within [lo, hi)
+            mid = (lo + hi) // 2
+            right = starts[mid] <= keys
+            lo, hi = np.where(right, mid, lo), np.where(right, hi, mid)
+        return lo
 
     def postings(self, w: int):
         o = int(self.off[w])
