@@ -97,6 +97,10 @@ class PositionalBackend(CountBackend):
         ``QueryError`` when the index keeps no titles."""
         raise QueryError(f"backend {self.name!r} keeps no document titles")
 
+    def document_tokens(self, docs: Sequence[int]) -> list[int]:
+        """Each document's length in tokens."""
+        return [int(self._doc_end[d] - self._doc_start[d]) for d in docs]
+
     def occurrences_in(self, doc: int, phrase: str) -> int:
         """How often ``phrase`` occurs in document ``doc`` (from its positions; an index with a
         forward stream reads the document's words instead)."""
@@ -116,7 +120,7 @@ class PositionalBackend(CountBackend):
                 out.append(None)
                 continue
             n = sum(self.occurrences_in(d, phrase) for d in docs)
-            size = sum(int(self._doc_end[d] - self._doc_start[d]) for d in docs)
+            size = sum(self.document_tokens(docs))
             out.append(InArticle(title, phrase, n, size, len(docs)))
         return out
 

@@ -67,6 +67,8 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
 def _evidence_lines(p) -> list[str]:
     """Under a pair: where the corpus holds it (or why nowhere)."""
     out = []
+    if getattr(p, "article", None):
+        out.append(f"        stated in the article {p.article!r} (its risk; never within the window of the name)")
     for src in p.sources:
         name = src.doc_id or f"document {src.doc}"
         title = f" {src.title!r}" if src.title else ""

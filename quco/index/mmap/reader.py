@@ -161,6 +161,14 @@ class MmapIndex(BudgetedQueries, PositionalBackend):
             out.append(found)
         return out
 
+    def document_tokens(self, docs) -> list[int]:
+        """From each segment's document lengths (no global layout needed)."""
+        out = []
+        for d in docs:
+            s = int(self._np.searchsorted(self._doc_base, d, side="right")) - 1
+            out.append(int(self.segments[s].doc_len[d - int(self._doc_base[s])]))
+        return out
+
     def occurrences_in(self, doc: int, phrase: str) -> int:
         """Read from the document's words in the forward stream (no postings list of the phrase)."""
         np = self._np
