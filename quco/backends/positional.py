@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from itertools import islice
 from typing import Any
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, CountBackend, InArticle, Provenance, Source, check_window
@@ -101,28 +102,22 @@ class PositionalBackend(CountBackend):
         """Each document's length in tokens."""
         return [int(self._doc_end[d] - self._doc_start[d]) for d in docs]
 
-    def occurrences_in(self, doc: int, phrase: str) -> int:
-        """How often ``phrase`` occurs in document ``doc`` (from its positions; an index with a
-        forward stream reads the document's words instead)."""
+    def occurrences_in(self, docs: Sequence[int], phrase: str) -> int:
+        """How often ``phrase`` occurs in the documents ``docs`` in all (from its positions; an
+        index with a forward stream reads the documents' words instead)."""
         import numpy as np
 
         pos = self.positions(phrase)
-        lo, hi = np.searchsorted(pos, [int(self._doc_start[doc]), int(self._doc_end[doc])])
-        return int(hi - lo)
+        lo = np.searchsorted(pos, [int(self._doc_start[d]) for d in docs])
+        hi = np.searchsorted(pos, [int(self._doc_end[d]) for d in docs])
+        return int((hi - lo).sum())
 
     def in_articles_many(self, pairs: Sequence[tuple[str, str]]) -> list[InArticle | None]:
         titles = sorted({t for t, _ in pairs})
         docs_of = dict(zip(titles, self.titled_documents(titles)))
-        out: list[InArticle | None] = []
-        for title, phrase in pairs:
-            docs = docs_of[title]
-            if not docs:
-                out.append(None)
-                continue
-            n = sum(self.occurrences_in(d, phrase) for d in docs)
-            size = sum(self.document_tokens(docs))
-            out.append(InArticle(title, phrase, n, size, len(docs)))
-        return out
+        size = {t: sum(self.document_tokens(docs)) for t, docs in docs_of.items() if docs}
+        return [InArticle(title, phrase, self.occurrences_in(docs_of[title], phrase), size[title], len(docs_of[title]))
+                if docs_of[title] else None for title, phrase in pairs]
 
     def article_places_many(self, pairs: Sequence[tuple[str, str]], limit: int = 2) -> list[Provenance]:
         titles = sorted({t for t, _ in pairs})
@@ -133,24 +128,24 @@ class PositionalBackend(CountBackend):
         texts = self.document_texts(sorted({d for ds in docs_of.values() for d in ds}))
         out = []
         for title, phrase in pairs:
-            want = self.normalizer.tokens(phrase)
-            places: list[Source] = []
-            for d in docs_of[title]:
-                doc_id, doc_title, text = texts.get(d, (None, None, None))
-                if not text:
-                    continue
-                words = self.normalizer.tokens(text)
-                for i in range(len(words) - len(want) + 1):
-                    if words[i: i + len(want)] == want and len(places) < limit:
-                        span = sentence_around(text, i, i + len(want) - 1)
-                        places.append(Source(d, doc_id, doc_title, (i, i)) if span is None else
-                                      Source(d, doc_id, doc_title, (i, i), span[0], span[1], text[span[0]: span[1]]))
+            held = [(d, texts[d]) for d in docs_of[title] if texts.get(d, (None, None, None))[2]]
+            places = list(islice((src for d, stored in held for src in self._places_in(d, stored, phrase)), limit))
             why = None if places else (f"no document titled {title!r}" if not docs_of[title] else
-                                       f"the article {title!r} keeps no text to show" if not any(
-                                           texts.get(d, (None, None, None))[2] for d in docs_of[title]) else
+                                       f"the article {title!r} keeps no text to show" if not held else
                                        f"{phrase!r} is not in the article {title!r}")
             out.append(Provenance(title, phrase, tuple(places), why))
         return out
+
+    def _places_in(self, doc: int, stored: tuple, phrase: str):
+        """Each place of ``phrase`` in one document's text (``stored``: its id, title and text), as
+        a ``Source`` with the sentence holding it; lazily, so a caller taking the first few stops."""
+        doc_id, title, text = stored
+        want, words = self.normalizer.tokens(phrase), self.normalizer.tokens(text)
+        for i in range(len(words) - len(want) + 1):
+            if words[i: i + len(want)] == want:
+                span = sentence_around(text, i, i + len(want) - 1)
+                yield Source(doc, doc_id, title, (i, i)) if span is None else \
+                    Source(doc, doc_id, title, (i, i), span[0], span[1], text[span[0]: span[1]])
 
     # -- documents holding a phrase: titles and passages (multi-hop bridges, reading) -----------------
     def places_many(self, phrases: Sequence[str], limit: int) -> list:

@@ -98,12 +98,11 @@ class RemoteShard(CountBackend):
 
     # -- where phrases occur (/v1/titles, /v1/passages, /v1/provenance) ---------------------------------
     def titles_many(self, phrases: Sequence[str], limit: int = 20) -> list[tuple[str, ...] | None]:
-        return [None if t is None else tuple(map(str, t))
-                for t in self._documents("/v1/titles", "titles", list(phrases), {"limit": limit})]
+        return [None if t is None else tuple(t) for t in self._documents("/v1/titles", "titles", list(phrases), {"limit": limit})]
 
     def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
                       limit: int = 20) -> list[tuple[str, ...] | None]:
-        return [None if p is None else tuple(map(str, p))
+        return [None if p is None else tuple(p)
                 for p in self._documents("/v1/passages", "passages", list(phrases), {"limit": limit, "window": window})]
 
     def provenance_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW,

@@ -126,24 +126,14 @@ class ShardedBackend(CountBackend):
         or the shards' titles together are more than ``limit``."""
         phrases = list(phrases)
         answers = self._fan_out(lambda s: s.titles_many(phrases, limit)) if phrases else []
-        out: list[tuple[str, ...] | None] = []
-        for i in range(len(phrases)):
-            parts = [a[i] for a in answers]
-            titles = None if any(p is None for p in parts) else tuple(dict.fromkeys(t for p in parts for t in p))
-            out.append(None if titles is None or len(titles) > limit else titles)
-        return out
+        return _joined(answers, len(phrases), limit, lambda parts: tuple(dict.fromkeys(t for p in parts for t in p)))
 
     def passages_many(self, phrases: Sequence[str], window: int = DEFAULT_WINDOW,
                       limit: int = 20) -> list[tuple[str, ...] | None]:
         """Passages in shard order (one per document, so ``limit`` holds across the shards exactly)."""
         phrases = list(phrases)
         answers = self._fan_out(lambda s: s.passages_many(phrases, window, limit)) if phrases else []
-        out: list[tuple[str, ...] | None] = []
-        for i in range(len(phrases)):
-            parts = [a[i] for a in answers]
-            found = None if any(p is None for p in parts) else tuple(x for p in parts for x in p)
-            out.append(None if found is None or len(found) > limit else found)
-        return out
+        return _joined(answers, len(phrases), limit, lambda parts: tuple(x for p in parts for x in p))
 
     def provenance_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW,
                         limit: int = 2) -> list[Provenance]:
@@ -245,3 +235,15 @@ class ShardedBackend(CountBackend):
             self._pool.shutdown(wait=False, cancel_futures=True)
         for s in self.shards:
             s.close()
+
+
+def _joined(answers: list, n: int, limit: int, join) -> list[tuple[str, ...] | None]:
+    """The shards' lists for each of ``n`` phrases, joined in shard order; None where a shard said
+    None (too common there) or the joined list is longer than ``limit``."""
+    out: list[tuple[str, ...] | None] = []
+    for i in range(n):
+        parts = [a[i] for a in answers]
+        found = None if any(p is None for p in parts) else join(parts)
+        out.append(None if found is None or len(found) > limit else found)
+    return out
+

@@ -6,8 +6,8 @@ Sullivan" is "Edward Vincent Sullivan" and then "Sullivan" in the article titled
 so the name and the claim are never within a window of each other although the article states
 the claim. ``CountBackend.in_articles_many`` counts the claim (each of its word forms) in the
 documents titled with the anchor; the association is that count against what chance puts in
-that many tokens: ``expected = count(claim) x article tokens / corpus tokens``, and the risk is
-``1 / (1 + e^pmi)`` with ``pmi = ln((k + ½) / (expected + ½))``, as for a window co-occurrence.
+that many tokens: ``expected = count(claim) x article tokens / corpus tokens``, scored as a window
+co-occurrence is (``quco.decide.evidence.observed_against``).
 
 Only a *silent* claim is looked for (``quco.decide.bridges.silent``: present in the corpus, never
 near the anchor, and not expected there by chance); a claim that chance would have put near the
@@ -17,12 +17,11 @@ or that fails offers no article support: the claim stays silent.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 
 from quco.backends.base import Corpus, CountBackend, InArticle
-from quco.decide.evidence import ClaimEvidence, word_forms
+from quco.decide.evidence import ClaimEvidence, observed_against, word_forms
 from quco.errors import BackendError, QueryError
 
 
@@ -55,7 +54,7 @@ def in_article(ev: ClaimEvidence, anchors: Sequence[str], counts: dict, found: d
         if not k:
             continue
         expected = (ev.count or 0) * hits[0].tokens / max(1, corpus.tokens)
-        risk = 1.0 / (1.0 + math.exp(math.log((k + 0.5) / (expected + 0.5))))
+        _, risk = observed_against(k, expected)
         if best is None or risk < best[0]:
             best = (risk, InArticle(hits[0].title, ev.phrase, k, hits[0].tokens, hits[0].documents))
     if best is None or best[0] >= ev.risk:

@@ -253,14 +253,12 @@ class Detector:
                              for (c, anchors), ev in quiet.items()})
         return evidence
 
-    def _claim_decision(self, claim, anchors, counts, cooccur, evidence=None):
+    def _claim_decision(self, claim, anchors, counts, cooccur, evidence: dict):
         """Mode "evidence": (evidence, decision, error): a claim's association with its best
         anchor (or its anchor's own article, for a silent claim: ``_evidence``), whether it
         fires, and the backend error when a count it needs is unknown."""
         th = self._resolved
-        key = (claim, anchors)
-        ev = evidence[key] if evidence and key in evidence else \
-            claim_evidence(claim, anchors, counts, cooccur, self.backend.corpus, self.window)
+        ev = evidence[(claim, anchors)]
         if ev is None:  # a count or co-occurrence is unknown: say which, and why
             missing = [counts[f] for f in word_forms(claim)] + [cooccur[p] for a in anchors for p in claim_pairs(a, claim, counts)
                                                                   if p in cooccur]

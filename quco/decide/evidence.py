@@ -174,8 +174,14 @@ def expected_cooccur(anchor_count: int, claim_count: int, corpus: Corpus, window
 def association(obs: int, anchor_count: int, claim_count: int, corpus: Corpus, window: int) -> tuple[float, float, float]:
     """(expected, association, risk) of a pair seen ``obs`` times together."""
     expected = expected_cooccur(anchor_count, claim_count, corpus, window)
+    return (expected, *observed_against(obs, expected))
+
+
+def observed_against(obs: int, expected: float) -> tuple[float, float]:
+    """(association, risk) of ``obs`` sightings where chance gives ``expected``:
+    ``ln((obs + ½) / (expected + ½))`` and ``1 / (1 + e^association)``."""
     pmi = math.log((obs + 0.5) / (expected + 0.5))
-    return expected, pmi, 1.0 / (1.0 + math.exp(pmi))
+    return pmi, 1.0 / (1.0 + math.exp(pmi))
 
 
 def claim_evidence(claim: str, anchors: Sequence[str], counts: dict, cooccur: dict, corpus: Corpus,

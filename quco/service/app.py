@@ -36,7 +36,7 @@ from quco.errors import AuditError, BackendError, BackendUnavailable, QucoError,
 from quco.service.documents import add_document_routes, sources_if_asked
 from quco.service.holder import DetectorHolder
 from quco.service.middleware import LimitsAndMetrics, token_ok
-from quco.service.models import request_models
+from quco.service.models import corpus_fields, request_models
 from quco.service.prom import Metrics
 
 log = logging.getLogger("quco.serve")
@@ -202,7 +202,7 @@ def _add_status_routes(app, svc: _Service) -> None:
         """What a client needs to add this index's counts to others' (``quco.backends.remote``)."""
         d = svc.holder.current()
         norm = getattr(d.backend, "normalizer", None)
-        return {**_corpus_fields(d.backend), "backend": d.backend.name, "version": __version__,
+        return {**corpus_fields(d.backend), "backend": d.backend.name, "version": __version__,
                 "normalizer": norm.to_dict() if norm is not None else None}
 
 
@@ -259,7 +259,7 @@ def _add_count_routes(app, svc: _Service, models: SimpleNamespace) -> None:
         be = svc.holder.current().backend
         items = await run_in_threadpool(answer_each, be.count_many, req.phrases, _REQUEST_ERRORS)
         return {"counts": [_item(p, c, lambda c: {"phrase": c.phrase}) for p, c in zip(req.phrases, items)],
-                **_corpus_fields(be)}
+                **corpus_fields(be)}
 
     @_post(app, "/v1/cooccur", req=models.CooccurRequest)
     async def cooccur(req: Any = Body(...)):
@@ -268,7 +268,7 @@ def _add_count_routes(app, svc: _Service, models: SimpleNamespace) -> None:
         items = await run_in_threadpool(answer_each, lambda batch: be.cooccur_many(batch, req.window), pairs,
                                         _REQUEST_ERRORS)
         return {"results": [_item(p, c, lambda c: {"a": c.a, "b": c.b, "window": c.window}) for p, c in zip(pairs, items)],
-                **_corpus_fields(be)}
+                **corpus_fields(be)}
 
 
 def _add_reward_route(app, svc: _Service, models: SimpleNamespace, settings) -> None:
@@ -300,7 +300,7 @@ def _add_reward_route(app, svc: _Service, models: SimpleNamespace, settings) -> 
         results = await run_in_threadpool(rw.details, prompts, completions)
         svc.metrics.count_rewards(results)
         body: dict[str, Any] = {"rewards": [r.reward for r in results], "scheme": rw.scheme,
-                                **_corpus_fields(rw.detector.backend)}
+                                **corpus_fields(rw.detector.backend)}
         if req.details:
             body["details"] = [r.to_dict() for r in results]
         return _json(body)
@@ -371,10 +371,6 @@ def _audited(svc: _Service, request, items: list, reports: list, started: float)
             svc.audit.record_report(r, request_id=i, source="serve", latency_ms=ms, question=q, draft=d,
                                     client_request_id=client)
     return rid, ids, client
-
-
-def _corpus_fields(be) -> dict:
-    return {"corpus_tokens": be.corpus.tokens, "corpus_documents": be.corpus.documents, "index": be.identity}
 
 
 # Input errors (400), an unreachable upstream (503) and a wrong upstream answer (502) stay errors of

@@ -1,4 +1,5 @@
-"""The request bodies of ``quco serve`` (pydantic models, built per app: list sizes come from its limits)."""
+"""The request bodies of ``quco serve`` (pydantic models, built per app: list sizes come from its
+limits), and the fields naming the answering index that every answer carries."""
 
 
 from types import SimpleNamespace
@@ -77,3 +78,9 @@ def request_models(max_items: int) -> SimpleNamespace:
                            CooccurRequest=CooccurRequest, FeedbackRequest=FeedbackRequest, RewardRequest=RewardRequest,
                            DocumentsRequest=DocumentsRequest, ProvenanceRequest=ProvenanceRequest,
                            ArticlesRequest=ArticlesRequest)
+
+
+def corpus_fields(be) -> dict:
+    """The index that answered and its size, as every count, document and reward answer states them."""
+    return {"corpus_tokens": be.corpus.tokens, "corpus_documents": be.corpus.documents, "index": be.identity}
+

@@ -175,8 +175,6 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
     def _read(self, sql: str, params: list) -> list:
         """A query on one read-only connection kept for this process (opening one per lookup cost
         more than the lookup); a forked process opens its own, and one query runs at a time."""
-        import threading
-
         with _OPENING:
             if self._reader is None or self._reader[0] != os.getpid():
                 self._reader = (os.getpid(), connect(str(self.path), read_only=True), threading.Lock())

@@ -161,31 +161,32 @@ class MmapIndex(BudgetedQueries, PositionalBackend):
             out.append(found)
         return out
 
+    def _locate(self, doc: int) -> tuple[int, int]:
+        """(segment index, local number) of a document given by its global number."""
+        s = int(self._np.searchsorted(self._doc_base, doc, side="right")) - 1
+        return s, doc - int(self._doc_base[s])
+
     def document_tokens(self, docs) -> list[int]:
         """From each segment's document lengths (no global layout needed)."""
-        out = []
-        for d in docs:
-            s = int(self._np.searchsorted(self._doc_base, d, side="right")) - 1
-            out.append(int(self.segments[s].doc_len[d - int(self._doc_base[s])]))
-        return out
+        return [int(self.segments[s].doc_len[local]) for s, local in map(self._locate, docs)]
 
-    def occurrences_in(self, doc: int, phrase: str) -> int:
-        """Read from the document's words in the forward stream (no postings list of the phrase)."""
+    def occurrences_in(self, docs, phrase: str) -> int:
+        """Read from the documents' words in the forward stream (no postings list of the phrase)."""
         np = self._np
-        s = int(np.searchsorted(self._doc_base, doc, side="right")) - 1
-        seg, local = self.segments[s], doc - int(self._doc_base[s])
-        ids = [entry[0][s] for entry in self._word_ids(self._tokens(phrase))]
-        if min(ids) < 0:
-            return 0
-        start = int(seg.doc_start[local])
-        words = np.asarray(seg.stream[start: start + int(seg.doc_len[local])])
-        n = len(words) - len(ids) + 1
-        if n <= 0:
-            return 0
-        hit = np.ones(n, dtype=bool)
-        for j, w in enumerate(ids):
-            hit &= words[j: j + n] == w
-        return int(hit.sum())
+        word_ids = self._word_ids(self._tokens(phrase))
+        total = 0
+        for s, local in map(self._locate, docs):
+            seg, ids = self.segments[s], [entry[0][s] for entry in word_ids]
+            start = int(seg.doc_start[local])
+            words = np.asarray(seg.stream[start: start + int(seg.doc_len[local])])
+            n = len(words) - len(ids) + 1
+            if min(ids) < 0 or n <= 0:
+                continue
+            hit = np.ones(n, dtype=bool)
+            for j, w in enumerate(ids):
+                hit &= words[j: j + n] == w
+            total += int(hit.sum())
+        return total
 
     def document_texts(self, docs) -> dict:
         out: dict = {}
