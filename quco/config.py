@@ -30,6 +30,7 @@ class Settings:
     aggregate: str | None = None  # None: min in mode evidence, mean (the paper's) in mode quco
     mode: str = "evidence"  # stage 2: "evidence" (association above chance) or "quco" (QuCo-RAG's co-occurrence = 0 rule)
     claim_risk: float = 0.5  # mode "evidence": flag a sentence whose least supported claim's risk exceeds this
+    bridges: bool = False  # mode "evidence": a draft's silent claims may be supported through multi-hop bridges
     calibration: str | None = None  # a calibration file from quco calibrate: reports gain p_fabrication
     entity_threshold: float | None = None  # absolute overrides; None = scale QuCo-RAG's values
     cooccur_threshold: float | None = None
@@ -79,6 +80,7 @@ class Settings:
                 unknown_policy=self.unknown_policy,
                 mode=self.mode,
                 claim_risk=self.claim_risk,
+                bridges=self.bridges,
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
@@ -242,6 +244,7 @@ _ENV = {
     "RAY_ADDRESS": "ray_address",
     "QUCO_REWARD_SCHEME": "reward_scheme",
     "QUCO_REWARD_UNKNOWN": "reward_unknown",
+    "QUCO_BRIDGES": "bridges",
 }
 
 

@@ -8,7 +8,8 @@ For each item, in one run:
     AUROC, paired accuracy (risk(wrong) > risk(right)), the share of right and of wrong answers
     flagged (risk > ½, the default: above "no evidence either way");
   - drafts (where the set has them): stage-2 risk of draft_right / draft_wrong under the default
-    evidence rule and under the paper's rule (``mode = "quco"``), same rows, same run;
+    evidence rule, with multi-hop bridges (``Thresholds(bridges=True)``) and under the paper's rule
+    (``mode = "quco"``), same rows, same run;
   - stage 1 on the question: how often it retrieves, overall and for questions with a named
     entity the corpus lacks (they should: nothing in the corpus speaks for them);
   - baselines: answer length in characters, answer rarity (risk from the answer's own count,
@@ -59,6 +60,7 @@ def block(idx: list[int], r: dict) -> dict:
         out["draft_items"] = len(with_drafts)
         out["draft_auroc"] = round(auroc([v for i in with_drafts for v in r["draft_evidence"][i]], dl), 4)
         out["draft_auroc_paper_rule"] = round(auroc([v for i in with_drafts for v in r["draft_quco"][i]], dl), 4)
+        out["draft_auroc_bridges"] = round(auroc([v for i in with_drafts for v in r["draft_bridged"][i]], dl), 4)
     shares = verdict_shares([a for i in idx for a in r["verdicts"][i]], labels)
     out["right_contradicted"], out["wrong_contradicted"] = shares["true"]["contradicted"], shares["false"]["contradicted"]
     out["answer_verdicts"] = shares
@@ -95,6 +97,7 @@ def main() -> int:
         extractor = Extractor()
         evidence = Detector(backend, extractor)
         paper = Detector(backend, extractor, Thresholds(mode="quco"))
+        bridged = Detector(backend, extractor, Thresholds(bridges=True))
         t1 = time.perf_counter()
         s1 = evidence.check_many([it["question"] for it in rows])
         answers = AnswerScorer(backend, extractor).score_many(
@@ -103,22 +106,25 @@ def main() -> int:
         draft_items = [(it["question"], it[k]) for it, d in zip(rows, has_draft) if d for k in ("draft_right", "draft_wrong")]
         d_evidence = iter(evidence.check_many(draft_items))
         d_paper = iter(paper.check_many(draft_items))
+        d_bridged = iter(bridged.check_many(draft_items))
         seconds = time.perf_counter() - t1
         counts = {c.phrase: c.count for c in backend.count_many(sorted({it[k] for it in rows
                                                                        for k in ("right_answer", "wrong_answer")}))}
         corpus = backend.corpus
     rng = random.Random(0)
-    r: dict = {"answer": [], "draft_evidence": [], "draft_quco": [], "stage1": [], "absent_entity": [],
+    r: dict = {"answer": [], "draft_evidence": [], "draft_quco": [], "draft_bridged": [], "stage1": [], "absent_entity": [],
                "length": [], "rarity": [], "random": []}
     for k, it in enumerate(rows):
         r["answer"].append((answers[2 * k].risk, answers[2 * k + 1].risk))
         if has_draft[k]:
             ev = (next(d_evidence).stage2_risk, next(d_evidence).stage2_risk)
             pr = (next(d_paper).stage2_risk, next(d_paper).stage2_risk)
+            br = (next(d_bridged).stage2_risk, next(d_bridged).stage2_risk)
         else:
-            ev = pr = None
+            ev = pr = br = None
         r["draft_evidence"].append(ev)
         r["draft_quco"].append(pr)
+        r["draft_bridged"].append(br)
         r["stage1"].append(s1[k].retrieve)
         r["absent_entity"].append(any(e.count == 0 for e in s1[k].entities))
         r["length"].append((len(it["right_answer"]), len(it["wrong_answer"])))
@@ -138,7 +144,8 @@ def main() -> int:
                 [("items", "items"), ("answer_auroc", "answer AUROC"), ("answer_paired_acc", "paired acc"),
                  ("right_flagged", "right flagged"), ("wrong_flagged", "wrong flagged"),
                  ("right_contradicted", "right contra."), ("wrong_contradicted", "wrong contra."),
-                 ("draft_auroc", "draft AUROC"), ("draft_auroc_paper_rule", "paper rule"), ("stage1_retrieves", "stage 1"),
+                 ("draft_auroc", "draft AUROC"), ("draft_auroc_bridges", "+ bridges"),
+                 ("draft_auroc_paper_rule", "paper rule"), ("stage1_retrieves", "stage 1"),
                  ("stage1_retrieves_when_entity_absent", "s1 | absent"), ("baseline_length_auroc", "length"),
                  ("baseline_rarity_auroc", "rarity"), ("baseline_random_auroc", "random")])
     return 0

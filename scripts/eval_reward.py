@@ -59,6 +59,7 @@ def main() -> int:
         extractor = Extractor(args.model)
         for scheme in ("evidence", "corver"):
             rewards[scheme] = Reward(backend, extractor, scheme=scheme)(prompts=prompts, completions=completions)
+        rewards["evidence+bridges"] = Reward(backend, extractor, bridges=True)(prompts=prompts, completions=completions)
         corpus = backend.corpus
     rng = random.Random(0)
     rewards["random"] = [rng.random() for _ in completions]
@@ -74,7 +75,7 @@ def main() -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"{len(items)} pairs; corpus {corpus.tokens:,} tokens; extractor {result['extractor']}; {result['seconds']} s")
-    print_table(table, [("split", 9, "split"), ("fact", 7, "fact"), ("scheme", 9, "scheme")],
+    print_table(table, [("split", 9, "split"), ("fact", 7, "fact"), ("scheme", 16, "scheme")],
                 [("pairs", "pairs"), ("true_above", "true > false"), ("ties", "ties"), ("false_above", "false > true"),
                  ("mean_true", "mean true"), ("mean_false", "mean false")])
     return 0

@@ -19,7 +19,7 @@ Rows at even positions (0, 2, 4, …) are the design set ("dev"); odd ones are h
 Baselines in the same run: answer rarity (risk from how rare the object is, ignoring the
 question) and random scores. Prints a table; writes bench-results/eval_swap.json.
 
-    python scripts/eval_swap.py [--mode evidence|quco] [--index PATH] [--split dev|held-out|all]
+    python scripts/eval_swap.py [--mode evidence|quco] [--bridges] [--index PATH] [--split dev|held-out|all]
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     corpus_args(ap)
     ap.add_argument("--mode", default=None, help="stage-2 rule: evidence (default) or quco (the paper's rule)")
+    ap.add_argument("--bridges", action="store_true", help="mode evidence: drafts bridged (multi-hop support)")
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "eval_swap.json"))
     args = ap.parse_args()
 
@@ -118,7 +119,7 @@ def main() -> int:
         path = corpus_index(sources, args.index, tmp)
         backend = open_backend(path)
         extractor = Extractor()
-        thresholds = Thresholds(mode=args.mode) if args.mode else Thresholds()
+        thresholds = Thresholds(**({"mode": args.mode} if args.mode else {}), bridges=args.bridges)
         detector = Detector(backend, extractor, thresholds)
         t1 = time.perf_counter()
         s1 = detector.check_many([it["question"] for it in items])
@@ -166,11 +167,12 @@ def main() -> int:
                    and is_stated[i] and verbatim[i]]
             table.append({"split": split, "stage1": s1_state, "fact": "stated, object verbatim", **block(idx)})
     result = {"items": len(items), "corpus_tokens": corpus.tokens, "corpus_documents": corpus.documents,
-              "mode": detector.thresholds.mode, "extractor": extractor.model_name,
+              "mode": detector.thresholds.mode, "bridges": detector.thresholds.bridges, "extractor": extractor.model_name,
               "scoring_seconds": round(seconds, 1), "total_seconds": round(time.perf_counter() - t0, 1), "table": table}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
-    print(f"{len(items)} items; corpus {corpus.tokens:,} tokens; mode {result['mode']}; {result['total_seconds']} s")
+    rule = result["mode"] + (" with bridges" if result["bridges"] else "")
+    print(f"{len(items)} items; corpus {corpus.tokens:,} tokens; mode {rule}; {result['total_seconds']} s")
     print_table(table, [("split", 9, "split"), ("stage1", 7, "stage 1"), ("fact", 24, "fact")],
                 [("items", "items"), ("draft_flagged_true", "flag true"), ("draft_flagged_false", "flag false"),
                  ("true_flagged_at_75pct_false", "true@75%false"), ("draft_auroc", "draft AUROC"),

@@ -92,13 +92,17 @@ def test_check_shows_each_claims_sentence_or_why_there_is_none(index, capsys):
     assert main(["check", "--index", str(path), "--model", "rules", QUESTION, "--draft", draft]) == 0
     out = capsys.readouterr().out
     assert "in j 'Zorblat Journal': 'The Zorblat Journal is published by the Quennic Society.'" in out
-    # Drafts are not bridged (docs/quality.md): the second hop says why it has no source.
-    assert "no source: 'Marvin Pellwood' is never within 1,000 tokens of 'Zorblat Journal'" in out
+    # The draft states its hops: the second is read against the first's claim, hop by hop.
+    assert "in s 'Quennic Society': 'The first president of the Quennic Society was Marvin Pellwood.'" in out
     assert main(["check", "--index", str(path), "--model", "rules", "--json", QUESTION, "--draft", draft]) == 0
     report = json.loads(capsys.readouterr().out)
     by_tail = {p["tail"]: p for p in report["pairs"]}
     assert [s["doc_id"] for s in by_tail["Quennic Society"]["sources"]] == ["j"]
-    assert by_tail["Marvin Pellwood"]["sources"] == [] and "never within" in by_tail["Marvin Pellwood"]["source_note"]
+    assert by_tail["Marvin Pellwood"]["head"] == "Quennic Society" and by_tail["Marvin Pellwood"]["cooccur"] == 1
+    # A claim never near its anchors says why it has no source.
+    stray = "The Zorblat Journal is published by the Quennic Society. Its printer was Dorian Fexley."
+    assert main(["check", "--index", str(path), "--model", "rules", QUESTION, "--draft", stray]) == 0
+    assert "no source: 'Dorian Fexley' is never within 1,000 tokens of" in capsys.readouterr().out
 
 
 def test_answer_claims_carry_the_corpus_places_behind_them(index, rules_extractor):
@@ -227,9 +231,10 @@ def test_every_wrapping_backend_passes_every_optional_lookup_on():
 def test_a_claim_written_only_in_its_subjects_article_is_supported_there(tmp_path, rules_extractor, capsys):
     """The article titled "Ambrose Quill" calls him "Ambrose T. Quill": the draft's name never comes
     within a window of the claim, yet the article states it. A claim the article does not state
-    stays unsupported, and so does every claim on an index without titles."""
+    stays unsupported; on an index without titles only a bridge can support it."""
     from quco.decide.answer import AnswerScorer
     from quco.decide.detector import Detector
+    from quco.decide.trigger import Thresholds
     from quco.index.duckdb.build import build_index
     from quco.index.duckdb.reader import DuckDBIndex
 
@@ -251,8 +256,11 @@ def test_a_claim_written_only_in_its_subjects_article_is_supported_there(tmp_pat
     (claim,) = answers[0].claims
     assert claim.cooccur == 0 and claim.article is not None and claim.article.title == "Ambrose Quill"
     assert answers[0].risk < 0.5 <= answers[1].risk and answers[1].claims[0].article is None
-    (plain,) = Detector(untitled, rules_extractor).check_many([(question, "Ambrose Quill was born in Marrowby.")])
-    assert plain.retrieve
+    (plain,) = Detector(untitled, rules_extractor, Thresholds(bridges=True)).check_many(
+        [(question, "Ambrose Quill was born in Marrowby.")])
+    # Without titles there is no article; what is left, with bridges on, is the two-hop path the passages show.
+    (pair,) = plain.pairs
+    assert pair.article is None and pair.path == ("Ambrose Quill", "Tarn Hollow", "Marrowby")
     # The deciding sentence is the article's, shown by `quco check` and in the answer's sources.
     from quco.cli.main import main
     from quco.decide.provenance import answer_sources
@@ -264,3 +272,55 @@ def test_a_claim_written_only_in_its_subjects_article_is_supported_there(tmp_pat
     assert "in q 'Ambrose Quill': 'Ambrose T. Quill was born in Marrowby.'" in shown
     (sourced,) = answer_sources(ix, answers[:1], 1000)
     assert [(s.doc_id, s.text) for s in sourced.claims[0].sources] == [("q", "Ambrose T. Quill was born in Marrowby.")]
+
+
+@pytest.mark.parametrize("form", ["The first president of the society which published the Zorblat Journal was {}.",
+                                  "{} was the first president of the society which published the Zorblat Journal."])
+def test_a_draft_is_bridged_like_an_answer_even_when_the_answer_is_its_subject(index, model_extractor, form):
+    """With bridges on, a draft's claim silent near the question's entity is supported through the
+    same bridge as the bare answer; a draft stating its answer as the subject has that answer checked too."""
+    from quco.decide.detector import Detector
+    from quco.decide.trigger import Thresholds
+
+    ix, bare, _ = index
+    bridged = Thresholds(bridges=True)
+    right, stranger = Detector(ix, model_extractor, bridged).check_many(
+        [(QUESTION, form.format("Marvin Pellwood")), (QUESTION, form.format("Dorian Fexley"))])
+    (pair,) = [p for p in right.pairs if p.tail == "Marvin Pellwood"]
+    assert pair.cooccur == 0 and pair.path == ("Zorblat Journal", "Quennic Society", "Marvin Pellwood")
+    assert not right.retrieve and pair.risk < 0.5
+    (other,) = [p for p in stranger.pairs if p.tail == "Dorian Fexley"]
+    assert other.path == () and other.risk >= 0.5 and stranger.stage2_risk > right.stage2_risk
+    # An index without text still has its documents' titles: the answer's document is titled
+    # with the bridge.
+    (plain,) = Detector(bare, model_extractor, bridged).check_many([(QUESTION, form.format("Marvin Pellwood"))])
+    assert [p.path for p in plain.pairs if p.tail == "Marvin Pellwood"] == [pair.path]
+    # By default drafts are not bridged: the claim stays silent, and is flagged.
+    (silent,) = Detector(ix, model_extractor).check_many([(QUESTION, form.format("Marvin Pellwood"))])
+    (quiet,) = [p for p in silent.pairs if p.tail == "Marvin Pellwood"]
+    assert quiet.path == () and quiet.cooccur == 0 and silent.retrieve
+
+
+def test_a_question_naming_no_known_entity_anchors_the_draft_by_its_noun_phrases(tmp_path, model_extractor):
+    from quco.decide.detector import Detector
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    docs = [{"id": "m", "text": "The salt mine of the northern valley was run by Orla Tamsin for twenty years."},
+            {"id": "b", "text": "Edric Voss ran a bakery by the river."},
+            *({"id": f"f{i}", "text": t} for i, t in enumerate(FILLER))]
+    build_index([write_jsonl(tmp_path / "c.jsonl", docs)], tmp_path / "i.duckdb", progress=False)
+    question = "Who ran the salt mine?"  # no name: its noun phrase anchors the draft
+    right, wrong = Detector(DuckDBIndex(tmp_path / "i.duckdb"), model_extractor).check_many(
+        [(question, "The salt mine was run by Orla Tamsin."), (question, "The salt mine was run by Edric Voss.")])
+    assert right.entities == () and [p.tail for p in right.pairs] == ["Orla Tamsin"]
+    assert right.pairs[0].head in ("salt", "salt mine")  # a phrase of the question, the rarest
+    assert right.pairs[0].cooccur == 1 and wrong.pairs[0].cooccur == 0
+    assert right.stage2_risk < 0.5 < wrong.stage2_risk and not right.retrieve and wrong.retrieve
+
+
+def test_passage_names_leave_out_dates_years_and_numbers():
+    from quco.decide.bridges import NamesMemo
+
+    (names,) = NamesMemo().names_many(["In October 1821 the Varnholt Press printed 300 copies on a Monday for Orla Tamsin."])
+    assert names == ("Varnholt Press", "Orla Tamsin")

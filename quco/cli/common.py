@@ -29,6 +29,8 @@ def detector_options(p) -> None:
                    help="stage 2: evidence (association above chance, default) or quco (QuCo-RAG's rule: flag a pair "
                         "that never co-occurs)")
     p.add_argument("--calibration", metavar="CALIB.json", help="map risk to p_fabrication with this quco calibrate file")
+    p.add_argument("--bridges", action=argparse.BooleanOptionalAction, default=None,
+                   help="mode evidence: support a draft's silent claims through multi-hop bridges (default off)")
 
 
 def settings_from_args(args):
@@ -43,6 +45,7 @@ def settings_from_args(args):
         backend=getattr(args, "backend", None),
         mode=getattr(args, "mode", None),
         calibration=getattr(args, "calibration", None),
+        bridges=getattr(args, "bridges", None),
     )
 
 

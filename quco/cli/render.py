@@ -69,6 +69,8 @@ def _evidence_lines(p) -> list[str]:
     out = []
     if getattr(p, "article", None):
         out.append(f"        stated in the article {p.article!r} (its risk; never within the window of the name)")
+    if getattr(p, "path", ()):
+        out.append(f"        through {' -> '.join(map(repr, p.path))} (its risk; each link within the window)")
     for src in p.sources:
         name = src.doc_id or f"document {src.doc}"
         title = f" {src.title!r}" if src.title else ""

@@ -130,7 +130,7 @@ class AnswerScorer:
             raise UsageError(f"unknown_policy must be risky, ignore or error, not {unknown_policy!r}")
         self.backend = backend
         self.extractor = extractor if extractor is not None else Extractor()
-        self._passage_names = NamesMemo(self.extractor)  # the names in corpus passages, kept across batches
+        self._passage_names = NamesMemo()  # the names in corpus passages, kept across batches
         self.window = window
         self.anchors = anchors
         self.unknown_policy = unknown_policy

@@ -5,8 +5,8 @@ A multi-hop question's answer sits in a second-hop passage, not next to the ques
 about the association, which the passage about Journal X names. The corpus shows that chain
 through a *bridge* phrase B with the question's entity E near B, and B near the claim C:
 
-- B is **named near E**: a named entity (a person, place, organisation, work...; not a date or a
-  number) in the passages around E's occurrences (``passages_many``, read by the extractor);
+- B is **named near E**: a name (a capitalised run or a quoted title; not a date, a year or a
+  number) in the passages around E's occurrences (``passages_many``, read by ``NamesMemo``);
 - or B is the **title of a document holding E** or **holding C** (``titles_many``).
 
 Both links are counted exactly — E near B, B near C — with ``quco.decide.evidence``'s association,
@@ -48,7 +48,10 @@ DOCS_PER_PHRASE = 20  # a phrase in more documents is too common to read passage
 MAX_BRIDGES = 64  # bridges tried per question entity
 CHAIN_ENDS = 16  # three-hop chains: bridges tried from each end (so at most 16 x 16 middle links)
 SILENT_EXPECTED = 1.0  # a claim expected near the anchor less than once by chance: its absence says nothing
-NOT_NAMES = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY"})
+NOT_NAMES = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY", "YEAR"})
+CALENDAR_WORDS = frozenset(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split())
 
 
 @dataclass(frozen=True)
@@ -71,29 +74,35 @@ def silent(ev: ClaimEvidence) -> bool:
     return bool(ev.count) and not ev.cooccur and (ev.expected is None or ev.expected < SILENT_EXPECTED)
 
 
-def lookup_bridges(backend: CountBackend, extractor, items: Sequence[tuple[Sequence[str], Sequence[str]]],
+def lookup_bridges(backend: CountBackend, names: NamesMemo, items: Sequence[tuple[Sequence[str], Sequence[str]]],
                    window: int, canon: Callable[[str], str], limit: int = DOCS_PER_PHRASE) -> BridgeLookups:
     """One batch of lookups for ``items`` = (question entities, silent claims) pairs: the entities'
-    passages (read by ``extractor``) and titles, the claims' titles, then every bridge's count and
+    passages (their names read by ``names``) and titles, the claims' titles, then every bridge's count and
     every link's co-occurrence."""
     items = [(list(dict.fromkeys(e for e in ents if canon(e))), list(dict.fromkeys(cs))) for ents, cs in items if cs]
     entities = sorted({e for ents, _ in items for e in ents})
     if not entities:
         return NO_BRIDGES
-    named = _named_near(backend, extractor, entities, window, limit, canon)
+    named = _named_near(backend, names, entities, window, limit, canon)
     titles = _titles_of(backend, sorted(set(entities) | {c for _, cs in items for c in cs}), limit)
     counts = counts_of(backend, sorted({b for bs in named.values() for b in bs}
                                        | {t for ts in titles.values() if ts for t in ts if canon(t)}))
     lookups = BridgeLookups(named, titles, counts, {})
-    pairs: set[tuple[str, str]] = set()
-    for ents, claims in items:
-        for e in ents:
-            for c in claims:
-                found = candidates(lookups, e, c, canon)
-                for b, _ in found:
-                    pairs.update([(e, b), (b, c)])
-                pairs.update(middle_links(found, canon))
-    return BridgeLookups(named, titles, counts, cooccurrences_of(backend, sorted(pairs), window))
+    ends = [(e, c, candidates(lookups, e, c, canon)) for ents, claims in items for e in ents for c in claims]
+    cooccur = cooccurrences_of(backend, sorted({p for e, c, found in ends for b, _ in found for p in ((e, b), (b, c))}),
+                               window)
+    # Three-hop chains only where no bridge links the two: their middle links are most of the work.
+    lookups = BridgeLookups(named, titles, counts, cooccur)
+    unlinked = [(e, c, found) for e, c, found in ends if not any(_linked(lookups, e, b, c) for b, _ in found)]
+    middle = sorted({p for _, _, found in unlinked for p in middle_links(found, canon)} - set(cooccur))
+    if middle:
+        cooccur.update(cooccurrences_of(backend, middle, window))
+    return lookups
+
+
+def _linked(b: BridgeLookups, entity: str, via: str, claim: str) -> bool:
+    """Both links of the bridge were seen."""
+    return bool(b.cooccur.get((entity, via), (None,))[0]) and bool(b.cooccur.get((via, claim), (None,))[0])
 
 
 def chain_ends(found: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
@@ -109,22 +118,34 @@ def middle_links(found: list[tuple[str, str]], canon: Callable[[str], str]) -> s
 
 
 class NamesMemo:
-    """``extractor.names_many`` remembered for the last ``size`` passages: passages are corpus text,
-    so the names in one never change, and consecutive batches (a scoring run) read many of the
-    same documents again. Safe to share between threads."""
+    """The names in corpus passages, read for bridges and remembered for the last ``size`` passages:
+    passages are corpus text, so the names in one never change, and consecutive batches (a scoring
+    run, a training step's samples) read many of the same documents again. Safe to share between
+    threads.
 
-    def __init__(self, extractor, size: int = 8192):
+    ``reader`` (an ``Extractor``) reads them; by default the rule pipeline (``Extractor("rules")``:
+    capitalised runs, quoted titles), about ten times cheaper than the entity recogniser and as good
+    a source of bridges on multi-hop questions (``scripts/eval_multihop.py``), since every bridge is
+    then counted and chance-corrected anyway. Calendar words and years are not names: a month or
+    a year is near everything of its time and bridges nothing."""
+
+    def __init__(self, reader=None, size: int = 8192):
         import threading
         from collections import OrderedDict
 
-        self.extractor, self.size = extractor, size
+        if reader is None:
+            from quco.extract import Extractor
+
+            reader = Extractor("rules")
+        self.reader, self.size = reader, size
         self._seen: OrderedDict[str, tuple] = OrderedDict()
         self._lock = threading.Lock()
 
-    def names_many(self, texts: Sequence[str]) -> list[tuple]:
+    def names_many(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
+        """The names in each text, in order."""
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._seen))
-        found = dict(zip(missing, self.extractor.names_many(missing))) if missing else {}
+        found = dict(zip(missing, (_names(xs) for xs in self.reader.names_many(missing)))) if missing else {}
         with self._lock:
             for t in texts:
                 if t in self._seen:
@@ -137,7 +158,24 @@ class NamesMemo:
         return [found[t] for t in texts]
 
 
-def _named_near(backend: CountBackend, extractor, entities: list[str], window: int, limit: int,
+def _names(found) -> tuple[str, ...]:
+    """The names among the reader's entities, a calendar word leading one cut off ("Monday for
+    Orla Tamsin" is "Orla Tamsin")."""
+    from quco.extract.entities import CONNECTORS  # spaCy: loaded with the reader, not at import
+
+    out = []
+    for x in found:
+        if x.label in NOT_NAMES:
+            continue
+        words = x.text.split()
+        while words and (words[0].lower() in CALENDAR_WORDS or words[0].lower() in CONNECTORS):
+            words.pop(0)
+        if words:
+            out.append(" ".join(words) if len(words) < len(x.text.split()) else x.text)
+    return tuple(out)
+
+
+def _named_near(backend: CountBackend, names: NamesMemo, entities: list[str], window: int, limit: int,
                 canon: Callable[[str], str]) -> dict:
     """entity -> the named entities in the passages around it (first seen first), for entities in
     at most ``limit`` documents; {} when the backend keeps no text."""
@@ -147,10 +185,10 @@ def _named_near(backend: CountBackend, extractor, entities: list[str], window: i
         return {}
     texts = [(e, p) for e, ps in zip(entities, passages) if ps for p in ps]
     found: dict[str, dict[str, None]] = {e: {} for e, ps in zip(entities, passages) if ps}
-    for (e, _), ents in zip(texts, extractor.names_many([p for _, p in texts])):
+    for (e, _), ents in zip(texts, names.names_many([p for _, p in texts])):
         for x in ents:
-            if x.label not in NOT_NAMES and canon(x.text) and len(found[e]) < MAX_BRIDGES:
-                found[e].setdefault(x.text)
+            if canon(x) and len(found[e]) < MAX_BRIDGES:
+                found[e].setdefault(x)
     return {e: tuple(xs) for e, xs in found.items()}
 
 
@@ -196,9 +234,10 @@ def best_bridge(entities: Sequence[str], claim: str, claim_count: int, entity_co
             risk = 1.0 - (1.0 - risk1) * (1.0 - risk2)
             if best is None or risk < best.risk:
                 best = Bridge(e, x, claim, how, int(min(first, second)), round(min(pmi1, pmi2), 4), round(risk, 6))
-        chain = best_chain(e, e_count, claim, claim_count, found, b, corpus, window, canon)
-        if chain is not None and (best is None or chain.risk < best.risk):
-            best = chain
+        if not any(_linked(b, e, x, claim) for x, _ in found):  # three hops only where no bridge links them
+            chain = best_chain(e, e_count, claim, claim_count, found, b, corpus, window, canon)
+            if chain is not None and (best is None or chain.risk < best.risk):
+                best = chain
     return best
 
 

@@ -15,8 +15,18 @@ from dataclasses import dataclass, field, replace
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide import trigger
 from quco.decide.articles import article_lookups, article_pairs, in_article
-from quco.decide.bridges import silent
-from quco.decide.evidence import ClaimEvidence, backoff_forms, canonical_of, claim_evidence, claim_pairs, new_claims, with_forms, word_forms
+from quco.decide.bridges import NO_BRIDGES, NamesMemo, bridged, lookup_bridges, silent
+from quco.decide.evidence import (
+    ClaimEvidence,
+    backoff_forms,
+    canonical_of,
+    claim_evidence,
+    claim_pairs,
+    new_claims,
+    overlaps,
+    with_forms,
+    word_forms,
+)
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
 from quco.errors import RiskAbort, UsageError
@@ -52,6 +62,7 @@ class Detector:
             raise UsageError(f"window must be a non-negative number of tokens, not {window!r}")
         self.backend = backend
         self.extractor = extractor if extractor is not None else Extractor()
+        self._passage_names = NamesMemo()  # the names in corpus passages (bridges), kept across batches
         self.thresholds = thresholds if thresholds is not None else trigger.Thresholds()
         self.window = window
         self.max_question_chars = max_question_chars
@@ -129,7 +140,7 @@ class Detector:
             for s in sents:
                 if evidence_mode:
                     phrases.update(with_forms(s.claims))
-                    phrases.update(s.subjects)
+                    phrases.update(with_forms(s.subjects))
                     phrases.update(t.head for t in s.triplets)
                 else:
                     pairs.update((t.head, t.tail) for t in s.triplets)
@@ -140,12 +151,14 @@ class Detector:
         counts = self._counts(sorted(phrases))
         plans = {}
         if evidence_mode:
-            plans = {i: self._claim_plan(questions[i], entities[i], sents, counts) for i, sents in sentences.items()}
-            pairs = {pair for plan in plans.values() for anchors, claims in plan.values() for a in anchors for c in claims
+            bare = self._bare_anchors(questions, entities, list(sentences), counts)
+            plans = {i: self._claim_plan(questions[i], entities[i], sents, counts, bare.get(i, ()))
+                     for i, sents in sentences.items()}
+            pairs = {pair for plan in plans.values() for sp in plan.values() for c, anchors in sp.checks for a in anchors
                      for pair in claim_pairs(a, c, counts)}
             # A sentence with no known anchor has no association to measure: QuCo-RAG's rule
             # (its triplets must co-occur at all) still applies to it.
-            pairs |= {(t.head, t.tail) for i, sents in sentences.items() for s in sents if not plans[i][s.index][0]
+            pairs |= {(t.head, t.tail) for i, sents in sentences.items() for s in sents if not plans[i][s.index].anchors
                       for t in s.triplets}
         cooccur = self._cooccur(sorted(pairs))
         evidence = self._evidence(plans, counts, cooccur) if evidence_mode else {}
@@ -220,37 +233,70 @@ class Detector:
             (f for f in backoff_forms(e.text, e.label) if (counts[f][0] or 0) > 0), e.text) for e in entities]
         return tuple(dict.fromkeys(t for t in named if canon(t) and (counts[t][0] or 0) > 0))
 
-    def _claim_plan(self, question, entities, sentences, counts) -> dict:
-        """Mode "evidence": per sentence, (anchors, new claims). Anchors are the question's rarest
+    def _bare_anchors(self, questions, entities, drafted: list[int], counts: dict) -> dict:
+        """item -> the noun phrases of its question, for drafted questions naming no entity the
+        corpus holds ("the continent with the lowest average temperature"): they anchor the
+        draft's claims instead (only these questions are parsed for them; ``counts`` gains theirs)."""
+        bare = [i for i in drafted if not self._known(entities[i], counts)]
+        if not bare:
+            return {}
+        found = dict(zip(bare, self.extractor.claims_many([questions[i] for i in bare])))
+        counts.update(self._counts(sorted({p for ps in found.values() for p in ps} - set(counts))))
+        return found
+
+    def _claim_plan(self, question, entities, sentences, counts, bare=()) -> dict:
+        """Mode "evidence": per sentence, its ``_SentencePlan``. Anchors are the question's rarest
         known entities (the most specific; an entity the corpus never writes in full by its
         shorter name, ``backoff_forms``) and the sentence's own subjects (triplet heads); a claim
-        restating an anchor or repeating the question's words is not checked."""
+        restating an anchor or repeating the question's words is not checked; a question naming
+        no known entity is anchored by its noun phrases (``bare``). A subject the
+        question does not name ("Avery County shares a border with ...") is the draft's answer:
+        it anchors the sentence's other claims and is itself checked against the question's anchors.
+        A draft stating its hops in turn ("X is published by Y. Its first president was Z.") is
+        checked hop by hop: the previous sentence's rarest new claims anchor the next one's."""
         canon = canonical_of(self.backend)
-        known = sorted(self._known(entities, counts), key=lambda t: counts[t][0])
-        q_anchors = known[: self.anchors]
-        q_texts = [e.text for e in entities]
+        known = self._known(entities, counts) or tuple(p for p in bare if canon(p) and (counts[p][0] or 0) > 0)
+        q_anchors = sorted(known, key=lambda t: counts[t][0])[: self.anchors]
+        q_texts = [e.text for e in entities] + list(bare)
         context = canon(question)
         plan = {}
+        hop: list[str] = []
         for s in sentences:
-            about = list(s.subjects) + [t.head for t in s.triplets]
+            about = list(dict.fromkeys(list(s.subjects) + [t.head for t in s.triplets]))
             heads = [h for h in about if canon(h) and (counts[h][0] or 0) > 0]
-            anchors = tuple(dict.fromkeys(q_anchors + heads))
-            new, _ = new_claims(s.claims, q_texts + about, canon, context=context)
-            plan[s.index] = (anchors, tuple(new))
+            anchors = tuple(dict.fromkeys(q_anchors + heads + hop))
+            new, _ = new_claims(s.claims, q_texts + about + hop, canon, context=context)
+            answered, _ = new_claims(about, q_texts, canon, context=context) if q_anchors else ([], [])
+            checks = [(c, anchors) for c in new]
+            checks += [(h, mine) for h in answered if h not in new
+                       and (mine := tuple(a for a in anchors if not overlaps(a, h, canon)))]
+            plan[s.index] = _SentencePlan(anchors, tuple(checks), tuple(q_anchors))
+            hop = sorted((c for c in new if canon(c) and (counts[c][0] or 0) > 0), key=lambda c: counts[c][0])[: self.anchors]
         return plan
 
     def _evidence(self, plans: dict, counts: dict, cooccur: dict) -> dict:
         """Mode "evidence": each planned claim's evidence, (claim, anchors) -> ``ClaimEvidence``
-        (None: a count unknown), a silent one supported by its anchor's own article where that
-        states it (``quco.decide.articles``; the lookups in one batch)."""
-        corpus = self.backend.corpus
-        evidence = {(c, anchors): claim_evidence(c, anchors, counts, cooccur, corpus, self.window)
-                    for plan in plans.values() for anchors, claims in plan.values() for c in claims}
+        (None: a count unknown). A silent one is supported by its anchor's own article where that
+        states it (``quco.decide.articles``), or through a bridge from the question's anchors
+        (``quco.decide.bridges``; a sentence's own subjects are not bridged from), whichever
+        supports it better; the lookups in one batch each."""
+        corpus, canon = self.backend.corpus, canonical_of(self.backend)
+        evidence, start = {}, {}
+        for plan in plans.values():
+            for sp in plan.values():
+                for c, anchors in sp.checks:
+                    evidence[(c, anchors)] = claim_evidence(c, anchors, counts, cooccur, corpus, self.window)
+                    start[(c, anchors)] = tuple(a for a in sp.question if a in anchors)
         quiet = {key: ev for key, ev in evidence.items() if ev is not None and silent(ev)}
+        if not quiet:
+            return evidence
         found = article_lookups(self.backend, [p for (c, anchors) in quiet for p in article_pairs(anchors, c, counts)])
-        if found:
-            evidence.update({(c, anchors): in_article(ev, anchors, counts, found, corpus)
-                             for (c, anchors), ev in quiet.items()})
+        bridges = lookup_bridges(self.backend, self._passage_names, [(start[key], [key[0]]) for key in quiet if start[key]],
+                                 self.window, canon) if self._resolved.bridges else NO_BRIDGES
+        for (c, anchors), ev in quiet.items():
+            if found:
+                ev = in_article(ev, anchors, counts, found, corpus)
+            evidence[(c, anchors)] = bridged(ev, start[(c, anchors)], counts, bridges, corpus, self.window, canon)
         return evidence
 
     def _claim_decision(self, claim, anchors, counts, cooccur, evidence: dict):
@@ -336,16 +382,18 @@ class Detector:
         (head, tail) pairs and lone entity (the paper's rule); the first flagged sentence decides."""
         th = self._resolved
         sentence_flag = None
-        anchors, claims = plan[s.index] if plan is not None else ((), ())
+        sp = plan[s.index] if plan is not None else _SentencePlan((), (), ())
+        anchors = sp.anchors
         if plan is not None and anchors:
-            for c in claims:
-                ev, d, error = self._claim_decision(c, anchors, counts, cooccur, evidence)
-                head = ev.anchor or anchors[0]
+            for c, mine in sp.checks:
+                ev, d, error = self._claim_decision(c, mine, counts, cooccur, evidence)
+                head = ev.anchor or mine[0]
                 t = Triplet(head, _relation(s, c, head), c, "claim")
                 draft.pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window,
                                                 ev.approx, error, d.fired, d.risk,
                                                 ev.anchor_count, ev.count, ev.expected, ev.pmi,
-                                                article=ev.article.title if ev.article is not None else None))
+                                                article=ev.article.title if ev.article is not None else None,
+                                                path=ev.bridge.path if ev.bridge is not None else ()))
                 draft.risk = max(draft.risk, d.risk)
                 if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):
                     sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)
@@ -372,6 +420,16 @@ class Detector:
         if sentence_flag is not None and draft.flagged is None:
             draft.flagged = sentence_flag[0]
             draft.reasons.append(f"sentence {s.index + 1}: " + "; ".join(sentence_flag[1].reasons))
+
+
+@dataclass(frozen=True)
+class _SentencePlan:
+    """Mode "evidence", one sentence: its anchors, and each claim to check with the anchors it is
+    checked against."""
+
+    anchors: tuple[str, ...]
+    checks: tuple[tuple[str, tuple[str, ...]], ...]
+    question: tuple[str, ...]  # the question's anchors: bridges start from them
 
 
 @dataclass

@@ -57,16 +57,12 @@ def _article_sources(c: Claimed, stated: dict) -> tuple[tuple[Source, ...], str 
 
 def with_sources(backend: CountBackend, reports: Sequence[RiskReport], window: int) -> list[RiskReport]:
     """The reports with each checked pair's corpus places (``sources``, ``source_note``), in one
-    backend batch: ``with_sources(detector.backend, detector.check_many(items), detector.window)``."""
-    found = iter(attach(backend, [Claimed(p.head, p.tail, p.cooccur, p.article) for r in reports for p in r.pairs], window))
-    out = []
-    for r in reports:
-        pairs = []
-        for p in r.pairs:
-            sources, note = next(found)
-            pairs.append(replace(p, sources=sources, source_note=note))
-        out.append(replace(r, pairs=tuple(pairs)))
-    return out
+    backend batch: ``with_sources(detector.backend, detector.check_many(items), detector.window)``.
+    A pair supported through a bridge (``path``) has the places of each link of its chain."""
+    wanted = [[_path_links(p.path) if p.path else [Claimed(p.head, p.tail, p.cooccur, p.article)] for p in r.pairs]
+              for r in reports]
+    return [replace(r, pairs=tuple(replace(p, sources=s, source_note=n) for p, (s, n) in zip(r.pairs, per)))
+            for r, per in zip(reports, _placed(backend, wanted, window))]
 
 
 def answer_sources(backend: CountBackend, reports: Sequence, window: int) -> list:
@@ -74,23 +70,33 @@ def answer_sources(backend: CountBackend, reports: Sequence, window: int) -> lis
     batch: the claim with its anchor, or for a claim supported through a bridge, each link of its
     chain (the question's entity with the bridge, the bridge with the claim; three for a three-hop chain)."""
     wanted = [[_links(c) for c in r.claims] for r in reports]
+    return [replace(r, claims=tuple(replace(c, sources=s, source_note=n) for c, (s, n) in zip(r.claims, per)))
+            for r, per in zip(reports, _placed(backend, wanted, window))]
+
+
+def _placed(backend: CountBackend, wanted: list[list[list[Claimed]]], window: int) -> list[list[tuple]]:
+    """Per report, per checked claim: (sources, note) over the claim's links, in one batch."""
     found = iter(attach(backend, [link for per in wanted for links in per for link in links], window))
     out = []
-    for r, per in zip(reports, wanted):
-        claims = []
-        for c, links in zip(r.claims, per):
+    for per in wanted:
+        done = []
+        for links in per:
             places = [next(found) for _ in links]
             sources = tuple(s for ss, _ in places for s in ss)
             notes = [n for _, n in places if n]
-            claims.append(replace(c, sources=sources, source_note=None if sources else "; ".join(notes) or None))
-        out.append(replace(r, claims=tuple(claims)))
+            done.append((sources, None if sources else "; ".join(notes) or None))
+        out.append(done)
     return out
+
+
+def _path_links(path: tuple[str, ...]) -> list[Claimed]:
+    """A chain's links: every one was seen within the window (a chain is made of such links)."""
+    return [Claimed(a, b, 1) for a, b in zip(path, path[1:])]
 
 
 def _links(c: ClaimEvidence) -> list[Claimed]:
     if c.bridge is not None:
-        path = c.bridge.path
-        return [Claimed(a, b, c.bridge.cooccur) for a, b in zip(path, path[1:])]
+        return _path_links(c.bridge.path)
     return [Claimed(c.anchor, c.phrase, c.cooccur, c.article.title if c.article is not None else None)]
 
 

@@ -47,6 +47,10 @@ class Thresholds:
     steepness: float = 0.5
     mode: str = "evidence"
     claim_risk: float = 0.5  # mode "evidence": flag a sentence whose least supported claim's risk exceeds this
+    # Mode "evidence": a draft's claim silent near the question's entities may be supported through a
+    # bridge (multi-hop, quco.decide.bridges). Off by default: a bridge can vouch for a fact the
+    # corpus lacks by a type-level neighbour ("Japanese" for a birthplace in Tokyo), docs/quality.md.
+    bridges: bool = False
 
     def __post_init__(self) -> None:
         for name in ("entity_rate", "cooccur_rate", "lone_entity_rate", "steepness"):
@@ -90,6 +94,7 @@ class Thresholds:
             steepness=self.steepness,
             mode=self.mode,
             claim_risk=self.claim_risk,
+            bridges=self.bridges,
         )
 
 
@@ -108,6 +113,7 @@ class Resolved:
     steepness: float = 0.5
     mode: str = "evidence"
     claim_risk: float = 0.5
+    bridges: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -120,7 +126,7 @@ class Resolved:
             "aggregate": self.aggregate,
             "unknown_policy": self.unknown_policy,
             "mode": self.mode,
-            **({"claim_risk": self.claim_risk} if self.mode == "evidence" else {}),
+            **({"claim_risk": self.claim_risk, "bridges": self.bridges} if self.mode == "evidence" else {}),
         }
 
 

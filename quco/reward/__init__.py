@@ -29,7 +29,8 @@ def open_reward(index, *, model: str | None = None, scheme: str = "evidence", **
 
 def from_settings(settings) -> Reward:
     """The ``Reward`` a ``quco.config.Settings`` describes (index, model, window, thresholds and
-    ``reward_scheme``/``reward_unknown``): what the CLI, ``quco serve`` and verl's entry point use."""
+    ``reward_scheme``/``reward_unknown``, ``bridges``): what the CLI, ``quco serve`` and verl's entry
+    point use."""
     from quco.extract import Extractor
     from quco.reward.core import Reward
 

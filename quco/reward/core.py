@@ -30,7 +30,9 @@ class Reward:
 
     ``backend``: any ``CountBackend`` (``quco.open_backend(path)``, sharded, HTTP...);
     ``scheme``: ``"evidence"`` (default) or ``"corver"``; ``unknown``: ``"neutral"`` (default) or
-    ``"penalize"``; ``cache``: entries of the count cache (0: none).
+    ``"penalize"``; ``cache``: entries of the count cache (0: none); ``bridges``: multi-hop support
+    for claims silent near the prompt's entities (``Thresholds.bridges``, off unless the thresholds
+    say otherwise; docs/reward.md gives its cost and effect).
 
         reward = Reward(quco.open_backend("wiki.qidx"))
         GRPOTrainer(..., reward_funcs=[reward])          # TRL
@@ -41,7 +43,7 @@ class Reward:
 
     def __init__(self, backend: CountBackend, extractor: Extractor | None = None, thresholds: Thresholds | None = None,
                  *, scheme: str = "evidence", unknown: str = "neutral", window: int | None = None,
-                 corver_bins: CorverBins | None = None, cache: int = 200_000, workers: int = 1):
+                 corver_bins: CorverBins | None = None, cache: int = 200_000, workers: int = 1, bridges: bool | None = None):
         check_scheme(scheme, unknown)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidValue(f"workers must be a positive number of processes, not {workers!r}")
@@ -49,7 +51,8 @@ class Reward:
             backend = CachedBackend(backend, cache)
         thresholds = thresholds if thresholds is not None else Thresholds()
         # The evidence scheme reads the evidence model's claims; CorVer reads the paper's (head, tail) pairs.
-        thresholds = replace(thresholds, mode="evidence" if scheme == "evidence" else "quco")
+        thresholds = replace(thresholds, mode="evidence" if scheme == "evidence" else "quco",
+                             bridges=thresholds.bridges if bridges is None else bridges)
         # A runaway sample is cut at the draft's character limit, which bounds its sentences too:
         # a trainer's batch never fails on a sentence count.
         self.detector = Detector(backend, extractor, thresholds, window=DEFAULT_WINDOW if window is None else window,
@@ -73,8 +76,9 @@ class Reward:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def __reduce__(self):
+        # A copy in one process: no workers of its own.
         return _rebuild, (self.detector.backend, self.detector.extractor, self.detector.thresholds, self.scheme,
-                          self.unknown, self.detector.window, self.bins)  # a copy in one process: no workers of its own
+                          self.unknown, self.detector.window, self.bins)
 
     # -- the trainer's entry points -----------------------------------------------------------
     def __call__(self, prompts: Sequence | None = None, completions: Sequence = (), **kwargs) -> list[float]:
