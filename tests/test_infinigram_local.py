@@ -175,8 +175,39 @@ def test_cli_build_info_and_check(tmp_path, capsys):
     assert cli(["check", "Who wrote Hamlet?", "--index", str(out), "--model", "rules", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["backend"] == "infinigram-local" and report["corpus_tokens"] == 8
-    assert cli(["index", "build", str(src), "--backend", "infinigram", "--out", str(out), "--no-text"]) == 2
-    assert "--no-text" in capsys.readouterr().err
+    assert cli(["index", "build", str(src), "--backend", "infinigram", "--out", str(out), "--no-text", "--force",
+                "--no-progress"]) == 0
+    assert not (out / "text.bin").exists() and (out / "docs.bin").exists()
+
+
+def test_titles_passages_provenance_and_bridges_as_the_duckdb_index(tmp_path):
+    """A quco-built infini-gram index keeps each document's id, title and text beside the suffix
+    array (``quco.index.records``): provenance, titles, passages, articles and multi-hop bridges
+    come out as on the DuckDB index of the same documents. Built without text: titles only."""
+    from test_bridges import DOCS, QUESTION
+
+    from quco.decide.answer import AnswerScorer
+    from quco.extract import Extractor
+
+    src = write_jsonl(tmp_path / "c.jsonl", DOCS)
+    build_index([src], tmp_path / "i.duckdb", progress=False)
+    build_infinigram_index([src], tmp_path / "ig", progress=False)
+    build_infinigram_index([src], tmp_path / "bare", progress=False, store_text=False)
+    duck, ig, bare = DuckDBIndex(tmp_path / "i.duckdb"), InfiniGramLocal(tmp_path / "ig"), InfiniGramLocal(tmp_path / "bare")
+    phrases = ["Quennic Society", "Keswin Guild", "Gorland", "Nowhere Land"]
+    assert ig.titles_many(phrases) == duck.titles_many(phrases)
+    assert ig.passages_many(phrases, window=5) == duck.passages_many(phrases, window=5)
+    pairs = [("Zorblat Journal", "Quennic Society"), ("Keswin Guild", "Orla Tamsin")]
+    assert ig.provenance_many(pairs) == duck.provenance_many(pairs)
+    assert ig.in_articles_many([("Keswin Guild", "Orla Tamsin")]) == duck.in_articles_many([("Keswin Guild", "Orla Tamsin")])
+    rules = Extractor("rules")
+    on_ig, on_duck = (AnswerScorer(b, rules).score(QUESTION, "Marvin Pellwood") for b in (ig, duck))
+    assert on_ig.claims[0].bridge is not None and on_ig.claims[0].bridge == on_duck.claims[0].bridge
+    assert bare.titles_many(phrases) == duck.titles_many(phrases)
+    with pytest.raises(QueryError, match="no document text"):
+        bare.passages_many(["Quennic Society"])
+    (prov,) = bare.provenance_many(pairs[:1])
+    assert [(s.doc_id, s.title, s.text) for s in prov.sources] == [("j", "Zorblat Journal", None)]
 
 
 def test_token_level_tokenizer_from_config_is_checked(tmp_path):

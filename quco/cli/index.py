@@ -192,8 +192,6 @@ def _build_infinigram(args, progress: bool) -> int:
     from quco.index.infinigram.build import build_infinigram_index
     from quco.normalize import Normalizer
 
-    if args.no_text:
-        raise UsageError("--no-text does not apply to the infinigram backend (an infini-gram index is the text)")
     stats = build_infinigram_index(
         args.sources,
         args.out,
@@ -202,6 +200,7 @@ def _build_infinigram(args, progress: bool) -> int:
         skip_bad_lines=args.skip_bad_lines,
         progress=progress,
         force=args.force,
+        store_text=not args.no_text,
     )
     rate = stats.tokens / stats.seconds if stats.seconds else 0.0
     return emit(args, stats, f"built {stats.path}: {stats.documents:,} documents, {stats.tokens:,} tokens, "

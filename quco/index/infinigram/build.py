@@ -9,6 +9,9 @@ binary for the suffix array:
   table.0       the suffix array (written by rust_indexing)
   positions.0.npy  byte offset of the space before every word: maps engine pointers to word
                    positions, so co-occurrence windows can be counted in words
+  docs.bin, text.bin (and their offsets)  each document's id and title, and its original text
+                   (``quco.index.records``; text not with ``store_text=False``): provenance,
+                   titles and passages, which the normalised stream cannot show
   quco.json     format, normalisation, corpus size, build settings
 
 Indexing normalised words padded with spaces makes a byte-level substring query for
@@ -35,6 +38,7 @@ from quco.files.outputs import OutputLock
 from quco.files.sources import iter_documents
 from quco.index.checksums import files_checksums, manifest_checksum
 from quco.index.infinigram.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, META_FILE, index_files
+from quco.index.records import RecordsWriter
 from quco.index.verified import record_verified
 from quco.normalize import Normalizer
 
@@ -74,17 +78,20 @@ def build_infinigram_index(
     progress: bool = True,
     cpus: int | None = None,
     force: bool = False,
+    store_text: bool = True,
 ) -> InfiniGramBuildStats:
-    """Build a byte-level infini-gram index directory at ``out`` atomically (``force``: see ``quco.files.outputs``)."""
+    """Build a byte-level infini-gram index directory at ``out`` atomically (``force``: see
+    ``quco.files.outputs``); ``store_text=False`` keeps the documents' ids and titles but not their
+    original text (no passages or sentences to show)."""
     normalizer = normalizer or Normalizer()
     out = Path(out)
     paths = build_sources(sources, out, ARTEFACT, force)
     rust_indexing_binary()  # fail before reading the corpus if the package is missing
     with OutputLock(out, "index build"):
-        return _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus)
+        return _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus, store_text)
 
 
-def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus) -> InfiniGramBuildStats:
+def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus, store_text) -> InfiniGramBuildStats:
     import numpy as np
 
     tmp = out.parent / f".{out.name}.building-{os.getpid()}"
@@ -102,6 +109,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus) -
         doc_offsets: list[int] = []
         n_tokens = n_docs = 0
         pos = 0
+        kept = RecordsWriter(tmp, "documents", store_text)
         with open(data, "wb") as fh:
             for path in paths:
                 for doc in iter_documents(path, text_split=text_split, skip_bad_lines=skip_bad_lines, on_bytes=bar.update):
@@ -113,10 +121,12 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus) -
                         # the space before word i sits at pos + 1 (separator) + sum of earlier lengths
                         starts.append(pos + 1 + np.concatenate(([0], np.cumsum(lengths)[:-1])))
                     fh.write(DOC_SEPARATOR + body)
+                    kept.add(doc.id, doc.title, doc.text)
                     pos += 1 + len(body)
                     n_tokens += len(words)
                     n_docs += 1
         bar.close()
+        kept.finish(tmp)
         if not n_tokens:
             raise BuildError("the sources contain no word tokens")
         np.asarray(doc_offsets, dtype=np.uint64).tofile(tmp / "offset.0")
@@ -133,6 +143,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus) -
             "bytes": pos,
             "bytes_per_token": (pos - 2 * n_docs) / n_tokens,  # a word plus its leading space, on average
             "text_split": text_split,
+            "store_text": store_text,
             "sources": [{"path": str(p), "bytes": p.stat().st_size} for p in paths],
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - t0, 3),

@@ -39,6 +39,7 @@ from quco.backends.positional import PositionalBackend
 from quco.errors import IndexOpenError, QueryError
 from quco.index.checksums import Verification
 from quco.index.infinigram.format import index_files, read_infinigram_meta
+from quco.index.records import RECORDS, Records
 from quco.normalize import Normalizer
 
 _DTYPES = {"u8": 1, "u16": 2, "u32": 4}
@@ -102,6 +103,9 @@ class InfiniGramLocal(PositionalBackend):
         self._width = _DTYPES[self.token_dtype]
         self._engine = self._open_engine()
         self._shards = self._open_shards()
+        files = (self.meta or {}).get("files") or {}
+        self._kept = Records(self.path, files) if RECORDS[0] in files else None
+        self._by_title: dict | None = None
         if self.meta is not None:
             self._stats = Corpus(tokens=int(self.meta["tokens"]), documents=int(self.meta["documents"]))
             self._bytes_per_token = float(self.meta["bytes_per_token"])
@@ -240,6 +244,36 @@ class InfiniGramLocal(PositionalBackend):
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return result
+
+    # -- the documents' ids, titles and text (provenance, titles, passages) ------------------------
+    def document_texts(self, docs) -> dict:
+        """doc -> (doc_id, title, text) from the records a quco build keeps (``quco.index.records``;
+        text None when built with ``--no-text``); {} for an index that keeps none."""
+        kept = self._kept
+        if kept is None:
+            return {}
+        docs = [int(d) for d in docs]
+        texts = kept.texts(docs) if kept.has_text else [None] * len(docs)
+        return {d: (r[0], r[1], t) for d, r, t in zip(docs, kept.records(docs), texts)}
+
+    def document_titles(self, docs) -> dict:
+        return {int(d): r[1] for d, r in zip(docs, self._titled_records().records([int(d) for d in docs]))}
+
+    def titled_documents(self, titles) -> list[list[int]]:
+        """The documents titled each of ``titles`` (normalised words), from every record once per process."""
+        if self._by_title is None:
+            kept, by = self._titled_records(), {}
+            for d, (_, title) in enumerate(kept.records(range(self._stats.documents))):
+                if title:
+                    by.setdefault(tuple(self._own_normalizer().tokens(title)), []).append(d)
+            self._by_title = by
+        return [list(self._by_title.get(tuple(self._own_normalizer().tokens(t)), [])) for t in titles]
+
+    def _titled_records(self) -> Records:
+        if self._kept is None:
+            raise QueryError(f"{self.path}: this infini-gram index keeps no document titles (built elsewhere or by an "
+                             "earlier quco); rebuild it with `quco index build --backend infinigram`")
+        return self._kept
 
     def clear_caches(self) -> None:
         self._cache.clear()

@@ -75,6 +75,7 @@ from quco.index.mmap.format import (
 )
 from quco.index.mmap.merge import MAX_POSITIONS, compact_segments, remove_path, remove_unlisted
 from quco.index.mmap.titles import title_key, write_title_index
+from quco.index.records import RecordsWriter
 from quco.normalize import Normalizer
 
 SEGMENT_TOKENS = 96_000_000  # ~2.4 GB of build memory per worker (segments are merged afterwards)
@@ -110,15 +111,11 @@ class _SegmentWriter:
         self.doc_len = self._array("I")
         # The documents' records and text go to files as they come (a segment's text is ~0.5 GB),
         # opened with the segment's first document.
-        self.records: _Appender | None = None
-        self.texts: _Appender | None = None
+        self.kept: RecordsWriter | None = None
         self.title_hashes = self._array("Q")  # per document; 0: untitled
 
     def _open_files(self) -> None:
-        stem = self.work / f"{self.prefix}{len(self.done):04d}"
-        self.records = _Appender(stem.with_name(stem.name + ".docs.partial"), self._array)
-        if self.store_text:
-            self.texts = _Appender(stem.with_name(stem.name + ".text.partial"), self._array)
+        self.kept = RecordsWriter(self.work, f"{self.prefix}{len(self.done):04d}", self.store_text)
 
     def add(self, docs: list[tuple[str, str | None, str | None]]) -> None:
         tokenize = self.normalizer.tokens
@@ -126,19 +123,17 @@ class _SegmentWriter:
             toks = tokenize(text)
             if len(self.stream) + len(toks) + 1 >= min(self.limit, _GAP - 1) and len(self.doc_start):
                 self.finish()
-            if self.records is None:
+            if self.kept is None:
                 self._open_files()
-            assert self.records is not None
+            assert self.kept is not None
             vocab = self.vocab
             setdefault = vocab.setdefault
             self.doc_start.append(len(self.stream))
             self.doc_len.append(len(toks))
             self.stream.extend([setdefault(t, len(vocab)) for t in toks])
             self.stream.append(_GAP)
-            self.records.add(json.dumps([ext_id, title], ensure_ascii=False).encode("utf-8"))
+            self.kept.add(ext_id, title, text)
             self.title_hashes.append(title_key(self.normalizer, title))
-            if self.texts is not None:
-                self.texts.add(text.encode("utf-8", "surrogatepass"))
 
     def finish(self) -> None:
         import numpy as np
@@ -173,37 +168,14 @@ class _SegmentWriter:
         (seg / "words.bin").write_bytes(b"".join(encoded))
         np.save(seg / "doc_start.npy", np.frombuffer(self.doc_start, dtype=np.uint32))
         np.save(seg / "doc_len.npy", np.frombuffer(self.doc_len, dtype=np.uint32))
-        assert self.records is not None  # opened with the first document
-        self.records.finish(seg / "docs.bin", seg / "docs_off.npy")
+        assert self.kept is not None  # opened with the first document
+        self.kept.finish(seg)
         write_title_index(seg, np.frombuffer(self.title_hashes, dtype=np.uint64), np.arange(len(self.title_hashes)))
-        if self.texts is not None:
-            self.texts.finish(seg / "text.bin", seg / "text_off.npy")
         for f in seg.iterdir():
             fsync_file(f)
         self.done.append({"name": name, "tokens": n_tokens, "documents": len(self.doc_start), "vocab": len(words),
                           "files": files_checksums(seg)})
         self._reset()
-
-
-class _Appender:
-    """Byte records appended to a file as they come, with their offsets; ``finish`` moves the file
-    into a segment and writes the offsets (uint64, one more than the records)."""
-
-    def __init__(self, path: Path, array):
-        self.path = path
-        self.fh = open(path, "wb")  # closed by finish; removed with the work directory if the build fails
-        self.off = array("Q", [0])
-
-    def add(self, data: bytes) -> None:
-        self.fh.write(data)
-        self.off.append(self.off[-1] + len(data))
-
-    def finish(self, path: Path, off_path: Path) -> None:
-        import numpy as np
-
-        self.fh.close()
-        os.replace(self.path, path)
-        np.save(off_path, np.frombuffer(self.off, dtype=np.uint64))
 
 
 def _worker(queue, results, work: str, normalizer: dict, segment_tokens: int, prefix: str, parent: int,

@@ -4,11 +4,11 @@ text (``quco.index.mmap.build`` writes them)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from quco.errors import IndexOpenError
+from quco.index.records import Records, map_bytes
 
 _BLOCK = 256  # documents per block of the two-step document search
 
@@ -36,10 +36,9 @@ class Segment:
         self.path = d
         self.np = np
         files = entry.get("files") or {}
-        self.has_records, self.has_text = "docs.bin" in files, "text.bin" in files
+        self._kept = Records(d, files)
+        self.has_records, self.has_text = self._kept.has_records, self._kept.has_text
         self.has_titles = "title_hash.npy" in files
-        self._records: tuple | None = None
-        self._text: tuple | None = None
         self._titles: tuple | None = None
         self._coarse: Any = None  # every _BLOCK-th document start (doc_bounds)
 
@@ -54,19 +53,11 @@ class Segment:
 
     def records(self, docs) -> list:
         """[id, title] of each of the segment's documents ``docs`` (local numbers); ``has_records`` first."""
-        import json
-
-        if self._records is None:
-            self._records = (map_bytes(self.path / "docs.bin"), self.np.load(self.path / "docs_off.npy", mmap_mode="r"))
-        data, off = self._records
-        return [json.loads(data[int(off[d]): int(off[d + 1])]) for d in docs]
+        return self._kept.records(docs)
 
     def texts(self, docs) -> list[str]:
         """The text of each of ``docs`` (local numbers); ``has_text`` first."""
-        if self._text is None:
-            self._text = (map_bytes(self.path / "text.bin"), self.np.load(self.path / "text_off.npy", mmap_mode="r"))
-        data, off = self._text
-        return [bytes(data[int(off[d]): int(off[d + 1])]).decode("utf-8", "surrogatepass") for d in docs]
+        return self._kept.texts(docs)
 
     def word_ids(self, tokens, raws, hs, h_list) -> list[int]:
         """Each token's word id in this segment, or -1, with one search of the sorted hashes (``hs``:
@@ -109,12 +100,3 @@ class Segment:
     def postings(self, w: int):
         o = int(self.off[w])
         return self.post[o: o + int(self.cnt[w])]
-
-
-def map_bytes(path: Path):
-    """The file as a read-only ``mmap`` (slices are ``bytes``), or b"" when it is empty."""
-    import mmap
-
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        return mmap.mmap(fh.fileno(), size, prot=mmap.PROT_READ) if size else b""
