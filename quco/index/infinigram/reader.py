@@ -262,7 +262,8 @@ class InfiniGramLocal(PositionalBackend):
     def titled_documents(self, titles) -> list[list[int]]:
         """The documents titled each of ``titles`` (normalised words), from every record once per process."""
         if self._by_title is None:
-            kept, by = self._titled_records(), {}
+            kept = self._titled_records()
+            by: dict[tuple, list[int]] = {}
             for d, (_, title) in enumerate(kept.records(range(self._stats.documents))):
                 if title:
                     by.setdefault(tuple(self._own_normalizer().tokens(title)), []).append(d)
