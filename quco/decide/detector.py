@@ -253,7 +253,8 @@ class Detector:
         question does not name ("Avery County shares a border with ...") is the draft's answer:
         it anchors the sentence's other claims and is itself checked against the question's anchors.
         A draft stating its hops in turn ("X is published by Y. Its first president was Z.") is
-        checked hop by hop: the previous sentence's rarest new claims anchor the next one's."""
+        checked hop by hop: a sentence naming no subject of its own is anchored by the previous
+        sentence's rarest new claims too."""
         canon = canonical_of(self.backend)
         known = self._known(entities, counts) or tuple(p for p in bare if canon(p) and (counts[p][0] or 0) > 0)
         q_anchors = sorted(known, key=lambda t: counts[t][0])[: self.anchors]
@@ -264,6 +265,7 @@ class Detector:
         for s in sentences:
             about = list(dict.fromkeys(list(s.subjects) + [t.head for t in s.triplets]))
             heads = [h for h in about if canon(h) and (counts[h][0] or 0) > 0]
+            hop = [] if s.subjects else hop  # the previous hop stands in for a subject the sentence does not name
             anchors = tuple(dict.fromkeys(q_anchors + heads + hop))
             new, _ = new_claims(s.claims, q_texts + about + hop, canon, context=context)
             answered, _ = new_claims(about, q_texts, canon, context=context) if q_anchors else ([], [])
