@@ -27,7 +27,8 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
     th = r.thresholds
     scaled = all(v == "scaled" for v in th.get("sources", {}).values())
     note = f"QuCo-RAG values scaled from {th['reference_tokens']:.2g} tokens" if scaled else "some set explicitly"
-    stage2 = (f"claim risk > {th['claim_risk']:.2g} (association above chance)" if th.get("mode") == "evidence"
+    stage2 = (f"claim risk > {th['claim_risk']:.2g} (association above chance"
+              f"{'; multi-hop bridges' if th.get('bridges') else ''})" if th.get("mode") == "evidence"
               else f"co-occurrence < {th['cooccur']:.3g}")
     lines.append(
         f"thresholds  entity {th['aggregate']} < {th['entity']:.3g}, {stage2}, "
