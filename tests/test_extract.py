@@ -77,3 +77,32 @@ def test_a_bare_number_is_a_claim_in_words_and_digits(model_extractor):
 
     assert model_extractor.claims_many(["four", "third", "Nine."]) == [("four",), ("third",), ("Nine",)]
     assert word_forms("four") == ("four", "4") and word_forms("third") == ("third", "3rd")
+
+
+WORD_TEXTS = [
+    "Hamlet is a tragedy written by William Shakespeare. It was first staged in 1609!  She said: \"Go.\"\n\nNew line",
+    "  Harvey Peltier, Sr. was born in Thibodaux, Louisiana. Why? Because (he said) it's true...",
+    "",
+    "???",
+    "Émile Zola's J'accuse…! appeared in L'Aurore on 13 January 1898.",
+]
+
+
+@pytest.mark.parametrize("which", ["model_extractor", "rules_extractor"])
+def test_words_read_from_arrays_are_the_tokens(which, request):
+    """``words_of`` reads the doc's arrays instead of its tokens: the same words, flags and
+    sentences as spaCy's own ``Token`` and ``doc.sents``."""
+    from quco.extract.spans import words_of
+
+    nlp = request.getfixturevalue(which).nlp
+    for text in WORD_TEXTS:
+        doc = nlp(text)
+        w = words_of(doc, text)
+        assert w.text == [t.text for t in doc] and w.lower == [t.lower_ for t in doc]
+        assert w.idx == [t.idx for t in doc]
+        for flags, attr in ((w.stop, "is_stop"), (w.punct, "is_punct"), (w.space, "is_space"), (w.alpha, "is_alpha")):
+            assert [bool(f) for f in flags] == [getattr(t, attr) for t in doc], attr
+        assert [bool(f) for f in w.propn] == [t.pos_ == "PROPN" or t.tag_ in ("NNP", "NNPS") for t in doc]
+        assert w.sentences == [(s.start, s.end) for s in doc.sents]
+        for a, b in w.sentences:
+            assert w.char_bounds(a, b) == (doc[a:b].start_char, doc[a:b].end_char)

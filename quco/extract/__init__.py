@@ -112,7 +112,7 @@ class Extractor:
 
     def _sentences_many(self, texts: Sequence[str]) -> list[tuple[Sentence, ...]]:
         from quco.extract.entities import entity_spans
-        from quco.extract.spans import sentence_spans
+        from quco.extract.spans import words_of
         from quco.extract.triplets import sentence_triplets
 
         has_model = self.has_model
@@ -120,30 +120,32 @@ class Extractor:
         # A doc's text is the text it was made from (spaCy rebuilds ``doc.text`` from the tokens on
         # each access); a span's text is a slice of it.
         for text, doc in zip(texts, self._docs(texts, need_parse=True)):
-            spans = entity_spans(doc, has_model=has_model, text=text)
+            words = words_of(doc, text)
+            spans = entity_spans(doc, has_model=has_model, text=text, words=words)
             chunks = _noun_phrases(doc) if has_model else []
             in_subject = _subject_tokens(doc) if has_model else set()
             sentences = []
             context = None  # what a pronoun subject refers to: the latest head, else first entity
-            for k, sent in enumerate(sentence_spans(doc)):
-                ents = [s for s in spans if s.start >= sent.start and s.end <= sent.end]
-                triplets = sentence_triplets(sent, ents, has_parse=has_model, context=context)
+            for k, (a, b) in enumerate(words.sentences):
+                ents = [s for s in spans if s.start >= a and s.end <= b]
+                triplets = sentence_triplets(doc, words, (a, b), ents, has_parse=has_model, context=context)
                 if triplets:
                     context = triplets[0].head
                 elif ents and context is None:
-                    context = span_text(text, ents[0])
-                phrases = ents + [c for c in chunks if c.start >= sent.start and c.end <= sent.end]
+                    context = ents[0].text
+                phrases = ents + [c for c in chunks if c.start >= a and c.end <= b]
+                first, last = words.char_bounds(a, b)
                 sentences.append(
                     Sentence(
                         index=k,
-                        text=span_text(text, sent).strip(),
-                        start=sent.start_char,
-                        end=sent.end_char,
+                        text=text[first:last].strip(),
+                        start=first,
+                        end=last,
                         entities=tuple(_entity(s, text) for s in ents),
                         triplets=tuple(triplets),
                         claims=_phrases([span_text(text, c) for c in phrases if not _within(c, in_subject)])
-                        or _predicate_run(sent, in_subject),
-                        subjects=_phrases([span_text(text, e) for e in ents if _within(e, in_subject)]),
+                        or _predicate_run(words, a, b, in_subject),
+                        subjects=_phrases([e.text for e in ents if _within(e, in_subject)]),
                     )
                 )
             out.append(tuple(s for s in sentences if s.text))
@@ -226,22 +228,24 @@ def _noun_phrases(doc) -> list:
 _SHORT_ANSWER = 6
 
 
-def _predicate_run(sent, in_subject) -> tuple[str, ...]:
-    """A sentence whose parse yields no claim outside its subject ("X's occupation is poet." with
-    "poet" read as a verb): its last run of content words outside the subject is the claim."""
+def _predicate_run(w, start: int, end: int, in_subject) -> tuple[str, ...]:
+    """A sentence (tokens ``start:end`` of ``w``, the doc's ``Words``) whose parse yields no claim
+    outside its subject ("X's occupation is poet." with "poet" read as a verb): its last run of
+    content words outside the subject is the claim."""
     run = []
-    for tok in reversed(sent):
-        if tok.i in in_subject:
+    for k in range(end - 1, start - 1, -1):
+        if k in in_subject:
             break
-        if tok.is_alpha and not tok.is_stop:
-            run.append(tok)
+        if w.alpha[k] and not w.stop[k]:
+            run.append(k)
         elif run:
             break
-        elif not tok.is_punct:
+        elif not w.punct[k]:
             break
     if not run:
         return ()
-    return (sent.doc[run[-1].i : run[0].i + 1].text,)
+    first, last = w.char_bounds(run[-1], run[0] + 1)
+    return (w.doc_text[first:last],)
 
 
 def _subject_tokens(doc) -> set[int]:

@@ -2,11 +2,14 @@
 
 Iterating or indexing a Doc creates a Python ``Token`` object each time, which is most of what
 extraction costs on short texts (a reward batch: thousands of three-sentence completions). These
-read the same values from the Doc's arrays and its text instead; the results are those of
-``doc.sents`` and ``span.text``. spaCy is imported only when a Doc is read.
+read the same values from the Doc's arrays (one ``to_array`` call) and its text instead; the
+results are those of ``doc.sents``, ``span.text`` and the tokens' flags. spaCy is imported only
+when a Doc is read.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 def span_text(doc_text: str, span) -> str:
@@ -16,14 +19,61 @@ def span_text(doc_text: str, span) -> str:
     return doc_text[span.start_char : span.end_char]
 
 
-def sentence_spans(doc) -> list:
-    """``list(doc.sents)``: a sentence starts at the first token and at each token whose
-    sentence-start flag is set (by the parser or the sentencizer)."""
-    from spacy.attrs import SENT_START
+@dataclass(slots=True)
+class Words:
+    """A doc's tokens as plain lists, read from its arrays in one call (``words_of``): what the
+    rules over a doc's words need, without a ``Token`` per look. Flags are 0 or 1; ``propn`` is
+    all 0 for an untagged doc."""
+
+    doc_text: str
+    text: list[str]
+    lower: list[str]
+    stop: list[int]
+    punct: list[int]
+    space: list[int]
+    propn: list[int]
+    alpha: list[int]
+    idx: list[int]  # character offset of each token in ``doc_text``
+    sentences: list[tuple[int, int]]  # token bounds of each sentence, as ``doc.sents``
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def char_bounds(self, start: int, end: int) -> tuple[int, int]:
+        """Character offsets of tokens ``start:end`` (as ``span.start_char``, ``span.end_char``)."""
+        return self.idx[start], self.idx[end - 1] + len(self.text[end - 1])
+
+
+def words_of(doc, doc_text: str) -> Words:
+    """``doc``'s tokens as ``Words``; ``doc_text``: the text the doc was made from."""
+    from spacy.attrs import IDX, IS_ALPHA, IS_PUNCT, IS_SPACE, IS_STOP, LENGTH, POS, SENT_START, TAG
 
     n = len(doc)
     if n == 0:
-        return []
-    flags = doc.to_array(SENT_START)
-    starts = [0, *(int(i) + 1 for i in (flags[1:] == 1).nonzero()[0])]
-    return [doc[a:b] for a, b in zip(starts, [*starts[1:], n])]
+        return Words(doc_text, [], [], [], [], [], [], [], [], [])
+    attrs = [IDX, LENGTH, IS_PUNCT, IS_STOP, IS_SPACE, POS, TAG, IS_ALPHA, SENT_START]
+    idx, length, punct, stop, space, pos, tag, alpha, sent_start = doc.to_array(attrs).T.tolist()
+    # A sentence starts at the first token and at each token flagged as a start (by the parser or
+    # the sentencizer): the bounds of ``doc.sents``.
+    starts = [0, *(k for k in range(1, n) if sent_start[k] == 1)]
+    sentences = list(zip(starts, [*starts[1:], n]))
+    text = [doc_text[i : i + n] for i, n in zip(idx, length)]
+    if any(pos) or any(tag):
+        propn_pos, proper_tags = _proper()
+        propn = [int(p == propn_pos or t in proper_tags) for p, t in zip(pos, tag)]
+    else:
+        propn = pos  # untagged: all 0
+    return Words(doc_text, text, [t.lower() for t in text], stop, punct, space, propn, alpha, idx, sentences)
+
+
+_PROPER: list = []
+
+
+def _proper() -> tuple[int, frozenset[int]]:
+    """The proper-noun POS id and tag ids (looked up once)."""
+    if not _PROPER:
+        from spacy.strings import get_string_id
+        from spacy.symbols import PROPN
+
+        _PROPER.append((int(PROPN), frozenset({get_string_id("NNP"), get_string_id("NNPS")})))
+    return _PROPER[0]

@@ -82,7 +82,9 @@ def _relation(verb, ent) -> str:
 
 
 def parsed_triplets(sent, ents, context: str | None = None) -> list[Triplet]:
-    """``context``: the entity a pronoun subject ("She was ...") refers to, from earlier text."""
+    """``ents``: the sentence's entity spans (token bounds); ``context``: the entity a pronoun
+    subject ("She was ...") refers to, from earlier text."""
+    ents = [sent.doc[e.start : e.end] for e in ents]  # the parse is read through the tokens
     token_to_ent = {t.i: e for e in ents for t in e}
     out: list[Triplet] = []
     seen = set()
@@ -107,11 +109,11 @@ def parsed_triplets(sent, ents, context: str | None = None) -> list[Triplet]:
     return out
 
 
-def pair_triplets(sent, ents) -> list[Triplet]:
-    """Co-mentioned entity pairs: consecutive ones, then the first entity with each later one."""
+def pair_triplets(w, ents) -> list[Triplet]:
+    """Co-mentioned entity pairs: consecutive ones, then the first entity with each later one.
+    ``w``: the doc's ``Words``."""
     out: list[Triplet] = []
     seen = set()
-    doc = sent.doc
     order = [(i, i + 1) for i in range(len(ents) - 1)] + [(0, j) for j in range(2, len(ents))]
     for i, j in order:
         a, b = ents[i], ents[j]
@@ -119,22 +121,30 @@ def pair_triplets(sent, ents) -> list[Triplet]:
         if key in seen or key[0] == key[1]:
             continue
         seen.add(key)
-        between = [t.text for t in doc[a.end : b.start] if t.is_alpha][:_MAX_REL_WORDS] if j == i + 1 else []
+        between = _alpha_words(w, a.end, b.start) if j == i + 1 else []
         out.append(Triplet(a.text, " ".join(between), b.text, "pair"))
         if len(out) >= _MAX_PAIRS:
             break
     return out
 
 
-def sentence_triplets(sent, ents, *, has_parse: bool, context: str | None = None) -> list[Triplet]:
+def _alpha_words(w, start: int, end: int) -> list[str]:
+    """The (at most ``_MAX_REL_WORDS``) alphabetic words among tokens ``start:end``."""
+    return [w.text[k] for k in range(start, end) if w.alpha[k]][:_MAX_REL_WORDS]
+
+
+def sentence_triplets(doc, w, bounds: tuple[int, int], ents, *, has_parse: bool,
+                      context: str | None = None) -> list[Triplet]:
+    """The triplets of the sentence ``doc[start:end]`` (``bounds``; ``w``: the doc's ``Words``)
+    with its entity spans ``ents``."""
+    start, end = bounds
     if has_parse and ents:
-        found = parsed_triplets(sent, ents, context)
+        found = parsed_triplets(doc[start:end], ents, context)
         if found or len(ents) < 2:
             return found
     if len(ents) < 2:
         # Without a parse, "She ... X" still links X to the entity the text is about.
-        if context and ents and sent[0].lower_ in PRONOUNS and ents[0].text.lower() != context.lower():
-            words = [t.text for t in sent[1 : ents[0].start - sent.start] if t.is_alpha][:_MAX_REL_WORDS]
-            return [Triplet(context, " ".join(words), ents[0].text, "pair")]
+        if context and ents and w.lower[start] in PRONOUNS and ents[0].text.lower() != context.lower():
+            return [Triplet(context, " ".join(_alpha_words(w, start + 1, ents[0].start)), ents[0].text, "pair")]
         return []
-    return pair_triplets(sent, ents)
+    return pair_triplets(w, ents)
