@@ -35,6 +35,14 @@ def test_model_triplets(model_extractor):
     assert sents[2].start == sents[2].start and sents[2].text.startswith("She")
 
 
+def test_relation_stops_at_the_name_its_entity_hangs_from(model_extractor):
+    """The relation (the retrieval query's second half) is the words tying the entity to its verb:
+    "in" ties Vienna to Dickens, so the words beyond Dickens ("by") are his, not Vienna's."""
+    (s,) = model_extractor.sentences("Hamlet was first staged by Charles Dickens in Vienna.")
+    relations = {t.tail: t.relation for t in s.triplets}
+    assert relations == {"Charles Dickens": "staged by", "Vienna": "staged in"}
+
+
 def test_rules_pairs_without_parse(rules_extractor):
     (s,) = rules_extractor.sentences("Henri Leconte beat Jonathan Stark in Paris.")
     pairs = {(t.head, t.tail) for t in s.triplets}

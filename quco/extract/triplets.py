@@ -72,10 +72,18 @@ def _relation(verb, ent) -> str:
     words.append(verb.text)
     words.extend(c.text for c in verb.children if c.dep_ == "prt")
     path: list[str] = []
+    last = ""  # the part of speech of the word last taken into the path
     cur = ent.root.head
     while cur.i != verb.i and len(path) < 6 and cur.head.i != cur.i:
-        if cur.pos_ in ("ADP", "NOUN", "ADJ", "VERB") and not (ent.start <= cur.i < ent.end):
+        if ent.start <= cur.i < ent.end:
+            pass
+        elif cur.pos_ == "PROPN" and last == "ADP":
+            # The entity hangs by its preposition off another name: the words beyond that name
+            # attach it, not this one ("staged by Charles Dickens in Vienna": "staged in" Vienna).
+            break
+        elif cur.pos_ in ("ADP", "NOUN", "ADJ", "VERB"):
             path.append(cur.text)
+            last = cur.pos_
         cur = cur.head
     words.extend(reversed(path[:4]))
     return " ".join(words)
