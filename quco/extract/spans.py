@@ -57,7 +57,7 @@ def words_of(doc, doc_text: str) -> Words:
     # the sentencizer): the bounds of ``doc.sents``.
     starts = [0, *(k for k in range(1, n) if sent_start[k] == 1)]
     sentences = list(zip(starts, [*starts[1:], n]))
-    text = [doc_text[i : i + n] for i, n in zip(idx, length)]
+    text = [doc_text[i : i + size] for i, size in zip(idx, length)]
     if any(pos) or any(tag):
         propn_pos, proper_tags = _proper()
         propn = [int(p == propn_pos or t in proper_tags) for p, t in zip(pos, tag)]

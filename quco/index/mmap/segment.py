@@ -37,7 +37,6 @@ class Segment:
         self.np = np
         files = entry.get("files") or {}
         self._kept = Records(d, files)
-        self.has_records, self.has_text = self._kept.has_records, self._kept.has_text
         self.has_titles = "title_hash.npy" in files
         self._titles: tuple | None = None
         self._coarse: Any = None  # every _BLOCK-th document start (doc_bounds)
@@ -50,6 +49,14 @@ class Segment:
             load = lambda n: self.np.load(self.path / n, mmap_mode="r").view(self.np.ndarray)
             self._titles = (load("title_hash.npy"), load("title_doc.npy"))
         return titled(self._titles, key)
+
+    @property
+    def has_records(self) -> bool:
+        return self._kept.has_records
+
+    @property
+    def has_text(self) -> bool:
+        return self._kept.has_text
 
     def records(self, docs) -> list:
         """[id, title] of each of the segment's documents ``docs`` (local numbers); ``has_records`` first."""
