@@ -124,6 +124,46 @@ def test_unknown_counts_are_neutral_counted_or_penalized(tiny_index, model_extra
     assert Reward(flaky, model_extractor, scheme="corver", unknown="penalize")(prompts=[q], completions=[wrong]) == [-0.3]
 
 
+class FlakyPairs(Flaky):
+    """As ``Flaky``, and co-occurrences with 'Denmark' fail too."""
+
+    def cooccur_many(self, pairs, window=1000):
+        if any("Denmark" in (a, b) for a, b in pairs):
+            raise BackendError("pair shard down")
+        return self.inner.cooccur_many(pairs, window)
+
+
+CALLED = [
+    ("Who wrote Hamlet?", "Hamlet was written by William Shakespeare. It is set in Denmark."),
+    ("Who wrote Hamlet?", "Hamlet was written by Charles Dickens. He lived in Copenhagen."),
+    ("Who wrote Hamlet?", "It was written by him. Oliver Twist is a novel by Charles Dickens."),
+    ("Where is Hamlet set?", "Denmark. Copenhagen is the capital of Denmark."),
+    ("Where is Hamlet set?", "I do not know."),
+    ("Who wrote Hamlet?", "Hamlet\x00"),  # invalid: 0, counted as such
+    ("Who wrote Oliver Twist?", [{"role": "assistant", "content": "Oliver Twist was written by Charles Dickens."}]),
+]
+
+
+@pytest.mark.parametrize("scheme", ["evidence", "corver"])
+@pytest.mark.parametrize("unknown", ["neutral", "penalize"])
+def test_call_gives_the_numbers_details_gives(tiny_index, model_extractor, scheme, unknown):
+    """``__call__`` computes its floats without the reports: the same numbers and batch figures as
+    ``details``, with failed counts and co-occurrences, pronouns, nothing to check, chat messages."""
+    from dataclasses import replace
+
+    from quco.index.open import open_backend
+
+    prompts, completions = [p for p, _ in CALLED], [c for _, c in CALLED]
+    for backend in (open_backend(tiny_index), Flaky(open_backend(tiny_index)), FlakyPairs(open_backend(tiny_index))):
+        for ex in (model_extractor, Extractor("rules")):
+            r = Reward(backend, ex, scheme=scheme, unknown=unknown, cache=0)
+            called = r(prompts=prompts, completions=completions)
+            stats = replace(r.last_stats, seconds=0.0)
+            assert called == [d.reward for d in r.details(prompts, completions)]
+            assert stats == replace(r.last_stats, seconds=0.0)
+    assert stats.invalid == 1 and stats.unknown > 0  # the failures were seen
+
+
 def test_cache_answers_repeats_and_never_remembers_a_failure(tiny_index):
     from quco.index.open import open_backend
 
@@ -228,3 +268,21 @@ def test_worker_processes_give_the_same_rewards(tiny_index):
         shared.close()
     with pytest.raises(InvalidValue):
         Reward(open_backend(tiny_index), workers=0)
+
+
+def test_call_equals_details_on_shared_popqa_drafts(shared_index, model_extractor):
+    """The same equality on real rows: PopQA drafts stating the row's object and another row's."""
+    from conftest import SHARED
+
+    rows = [json.loads(line) for line in open(SHARED / "eval" / "popqa_1000.jsonl", encoding="utf-8")][:240]
+    prompts, completions = [], []
+    for k, row in enumerate(rows):
+        other = rows[(k + 37) % len(rows)]
+        for obj in (row["obj"], other["obj"]):
+            prompts.append(row["question"])
+            completions.append(f"{row['subj']}'s {row['prop']} is {obj}. {other['subj']}'s {other['prop']} is "
+                               f"{other['obj']}.")
+    for scheme in ("evidence", "corver"):
+        for ex in (model_extractor, Extractor("rules")):
+            r = Reward(shared_index, ex, scheme=scheme)
+            assert r(prompts=prompts, completions=completions) == [d.reward for d in r.details(prompts, completions)]

@@ -108,9 +108,10 @@ class PositionalBackend(CountBackend):
         import numpy as np
 
         pos = self.positions(phrase)
-        lo = np.searchsorted(pos, [int(self._doc_start[d]) for d in docs])
-        hi = np.searchsorted(pos, [int(self._doc_end[d]) for d in docs])
-        return int((hi - lo).sum())
+        if not len(pos) or not len(docs):
+            return 0
+        d = np.asarray(docs, dtype=np.int64)
+        return int((pos.searchsorted(self._doc_end[d]) - pos.searchsorted(self._doc_start[d])).sum())
 
     def in_articles_many(self, pairs: Sequence[tuple[str, str]]) -> list[InArticle | None]:
         titles = sorted({t for t, _ in pairs})

@@ -27,6 +27,7 @@ from quco.decide.evidence import (
     with_forms,
     word_forms,
 )
+from quco.decide.gathered import NO_PLAN, Gathered, SentencePlan
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
 from quco.errors import RiskAbort, UsageError
@@ -115,10 +116,14 @@ class Detector:
     def check_with_sentences(self, items: Sequence[str | tuple[str, str | None]]) -> list[tuple[RiskReport, tuple | None]]:
         """``check_many``, each report with the draft's sentences as extracted (``None`` for a
         question alone): their text, span and claims, which a report refers to by index."""
+        return self.reports(self.gather(items))
+
+    def gather(self, items: Sequence[str | tuple[str, str | None]]) -> Gathered:
+        """A batch's extraction and lookups, before any report: every entity, sentence, count,
+        co-occurrence and claim's evidence the reports are built from (``reports``)."""
         questions, drafts = self._validate(items)
-        n = len(questions)
-        if n == 0:
-            return []
+        if not questions:
+            return Gathered([], [], [], {}, {}, {}, {}, {}, (0.0, 0.0, 0.0, 0))
         self.extractor.nlp  # noqa: B018 - load the pipeline outside the timed region
         if self.calibration is not None and not self._calibration_checked:
             self.calibration.check_for(self.backend, self.extractor, mode=self._resolved.mode, window=self.window)
@@ -132,7 +137,14 @@ class Detector:
                 raise UsageError(f"draft {i + 1} has {len(sents):,} sentences; the limit is "
                                  f"{self.max_draft_sentences:,} (check it in parts, or raise max_draft_sentences)")
         t1 = time.perf_counter()
+        counts, plans, pairs = self._phrases_and_plans(questions, entities, sentences)
+        cooccur = self._cooccur(sorted(pairs))
+        evidence = self._evidence(plans, counts, cooccur) if plans else {}
+        return Gathered(questions, drafts, entities, sentences, counts, cooccur, plans, evidence,
+                        (t0, t1, time.perf_counter(), wall0))
 
+    def _phrases_and_plans(self, questions, entities, sentences: dict) -> tuple[dict, dict, set]:
+        """Every phrase's count, each draft's claim plan (mode "evidence") and the pairs to look up."""
         phrases = {e.text for ents in entities for e in ents}
         pairs: set[tuple[str, str]] = set()
         evidence_mode = self._resolved.mode == "evidence"
@@ -149,21 +161,29 @@ class Detector:
         if evidence_mode:  # an anchor the corpus never writes in full stands in by a shorter name
             phrases.update(f for i in sentences for e in entities[i] for f in backoff_forms(e.text, e.label))
         counts = self._counts(sorted(phrases))
-        plans = {}
+        plans: dict = {}
         if evidence_mode:
             bare = self._bare_anchors(questions, entities, list(sentences), counts)
-            plans = {i: self._claim_plan(questions[i], entities[i], sents, counts, bare.get(i, ()))
-                     for i, sents in sentences.items()}
+            sides: dict = {}  # a question's side, once for all the drafts that answer it
+            for i, sents in sentences.items():
+                if questions[i] not in sides:
+                    sides[questions[i]] = self._question_side(questions[i], entities[i], counts, bare.get(i, ()))
+                plans[i] = self._claim_plan(sides[questions[i]], sents, counts)
             pairs = {pair for plan in plans.values() for sp in plan.values() for c, anchors in sp.checks for a in anchors
                      for pair in claim_pairs(a, c, counts)}
             # A sentence with no known anchor has no association to measure: QuCo-RAG's rule
             # (its triplets must co-occur at all) still applies to it.
             pairs |= {(t.head, t.tail) for i, sents in sentences.items() for s in sents if not plans[i][s.index].anchors
                       for t in s.triplets}
-        cooccur = self._cooccur(sorted(pairs))
-        evidence = self._evidence(plans, counts, cooccur) if evidence_mode else {}
-        t2 = time.perf_counter()
+        return counts, plans, pairs
 
+    def reports(self, batch: Gathered) -> list[tuple[RiskReport, tuple | None]]:
+        """The reports of a gathered batch (``gather``), each with its draft's sentences."""
+        n = len(batch)
+        if n == 0:
+            return []
+        questions, drafts, sentences = batch.questions, batch.drafts, batch.sentences
+        t0, t1, t2, wall0 = batch.marks
         shared = {
             "extract_ms": (t1 - t0) * 1000 / n,
             "count_ms": (t2 - t1) * 1000 / n,
@@ -172,8 +192,8 @@ class Detector:
         reports = []
         for i in range(n):
             start = time.perf_counter()
-            reports.append(self._report(questions[i], entities[i], sentences.get(i), counts, cooccur, shared, start,
-                                        plans.get(i), evidence))
+            reports.append(self._report(questions[i], batch.entities[i], sentences.get(i), batch.counts, batch.cooccur,
+                                        shared, start, batch.plans.get(i), batch.evidence))
         if self._tracing:
             from quco.decide.tracing import emit
 
@@ -244,8 +264,15 @@ class Detector:
         counts.update(self._counts(sorted({p for ps in found.values() for p in ps} - set(counts))))
         return found
 
-    def _claim_plan(self, question, entities, sentences, counts, bare=()) -> dict:
-        """Mode "evidence": per sentence, its ``_SentencePlan``. Anchors are the question's rarest
+    def _question_side(self, question, entities, counts, bare=()) -> tuple[list[str], list[str], str]:
+        """A question's part of its drafts' plans: (its anchors, its names, its canonical text)."""
+        canon = canonical_of(self.backend)
+        known = self._known(entities, counts) or tuple(p for p in bare if canon(p) and (counts[p][0] or 0) > 0)
+        q_anchors = sorted(known, key=lambda t: counts[t][0])[: self.anchors]
+        return q_anchors, [e.text for e in entities] + list(bare), canon(question)
+
+    def _claim_plan(self, side, sentences, counts) -> dict:
+        """Mode "evidence": per sentence, its ``SentencePlan``. Anchors are the question's rarest
         known entities (the most specific; an entity the corpus never writes in full by its
         shorter name, ``backoff_forms``) and the sentence's own subjects (triplet heads); a claim
         restating an anchor or repeating the question's words is not checked; a question naming
@@ -256,10 +283,7 @@ class Detector:
         checked hop by hop: a sentence naming no subject of its own is anchored by the previous
         sentence's rarest new claims too."""
         canon = canonical_of(self.backend)
-        known = self._known(entities, counts) or tuple(p for p in bare if canon(p) and (counts[p][0] or 0) > 0)
-        q_anchors = sorted(known, key=lambda t: counts[t][0])[: self.anchors]
-        q_texts = [e.text for e in entities] + list(bare)
-        context = canon(question)
+        q_anchors, q_texts, context = side
         plan = {}
         hop: list[str] = []
         for s in sentences:
@@ -272,7 +296,7 @@ class Detector:
             checks = [(c, anchors) for c in new]
             checks += [(h, mine) for h in answered if h not in new
                        and (mine := tuple(a for a in anchors if not overlaps(a, h, canon)))]
-            plan[s.index] = _SentencePlan(anchors, tuple(checks), tuple(q_anchors))
+            plan[s.index] = SentencePlan(anchors, tuple(checks), tuple(q_anchors))
             hop = sorted((c for c in new if canon(c) and (counts[c][0] or 0) > 0), key=lambda c: counts[c][0])[: self.anchors]
         return plan
 
@@ -384,7 +408,7 @@ class Detector:
         (head, tail) pairs and lone entity (the paper's rule); the first flagged sentence decides."""
         th = self._resolved
         sentence_flag = None
-        sp = plan[s.index] if plan is not None else _SentencePlan((), (), ())
+        sp = plan[s.index] if plan is not None else NO_PLAN
         anchors = sp.anchors
         if plan is not None and anchors:
             for c, mine in sp.checks:
@@ -422,16 +446,6 @@ class Detector:
         if sentence_flag is not None and draft.flagged is None:
             draft.flagged = sentence_flag[0]
             draft.reasons.append(f"sentence {s.index + 1}: " + "; ".join(sentence_flag[1].reasons))
-
-
-@dataclass(frozen=True)
-class _SentencePlan:
-    """Mode "evidence", one sentence: its anchors, and each claim to check with the anchors it is
-    checked against."""
-
-    anchors: tuple[str, ...]
-    checks: tuple[tuple[str, tuple[str, ...]], ...]
-    question: tuple[str, ...]  # the question's anchors: bridges start from them
 
 
 @dataclass

@@ -202,7 +202,7 @@ def claim_evidence(claim: str, anchors: Sequence[str], counts: dict, cooccur: di
     anchors = [a for a in anchors if all((a, f) in cooccur for f in present)]
     if not anchors:
         return ClaimEvidence(claim, count, None, None, None, NEUTRAL, approx=approx, forms=others)
-    best = None
+    best: tuple | None = None  # the strongest association so far (its rounded pmi first), built once
     for a in anchors:
         pairs = [cooccur[(a, f)] for f in present]
         if any(p[0] is None for p in pairs):
@@ -210,10 +210,11 @@ def claim_evidence(claim: str, anchors: Sequence[str], counts: dict, cooccur: di
         obs, pair_approx = sum(p[0] for p in pairs), any(p[1] for p in pairs)
         a_count = counts[a][0]
         expected, pmi, risk = association(obs, a_count, count, corpus, window)
-        if best is None or best.pmi is None or pmi > best.pmi:
-            best = ClaimEvidence(claim, count, a, obs, round(pmi, 4), round(risk, 6), a_count, round(expected, 4),
-                                 approx or pair_approx or counts[a][1], others)
-    return best
+        if best is None or pmi > best[0]:
+            best = (round(pmi, 4), a, obs, risk, a_count, expected, approx or pair_approx or counts[a][1])
+    assert best is not None  # anchors is not empty
+    pmi4, a, obs, risk, a_count, expected, any_approx = best
+    return ClaimEvidence(claim, count, a, obs, pmi4, round(risk, 6), a_count, round(expected, 4), any_approx, others)
 
 
 def least_supported(evidence: Iterable[ClaimEvidence]) -> ClaimEvidence | None:
@@ -231,15 +232,17 @@ def new_claims(claims: Sequence[str], anchors: Sequence[str], canon: Callable[[s
     occupation" for the anchor "George Rankin") or only repeats words of ``context`` (the
     question, canonical form: "the song" when the question asks about a song) says nothing new.
     A claim nested in a longer new claim ("State" in "Enemy of the State") is not a claim of its own."""
-    keys = [canon(a) for a in anchors]
-    keys = [k for k in keys if k]
+    # Compared padded with spaces: whole words ("art" is not within "martin"), as ``_within``.
+    keys = [f" {k} " for k in map(canon, anchors) if k]
+    around = f" {context} " if context else ""
     new: list[str] = []
     same: list[str] = []
     for c in claims:
         cc = canon(c)
         if not cc:
             continue
-        restates = any(_overlap(cc, k) for k in keys) or bool(context) and _within(cc, context)
+        pc = f" {cc} "
+        restates = any(pc in k or k in pc for k in keys) or bool(around) and pc in around
         (same if restates else new).append(c)
     return outermost(new, canon), same
 
@@ -247,7 +250,11 @@ def new_claims(claims: Sequence[str], anchors: Sequence[str], canon: Callable[[s
 def outermost(phrases: Sequence[str], canon: Callable[[str], str]) -> list[str]:
     """The phrases not nested in a longer one of them: "State" in "Enemy of the State" is not a
     phrase of its own."""
-    return [c for c in phrases if not any(c != o and _within(canon(c), canon(o)) for o in phrases)]
+    if len(phrases) < 2:
+        return list(phrases)
+    padded = [f" {canon(c)} " for c in phrases]
+    return [c for c, pc in zip(phrases, padded)
+            if not any(c != o and pc in po for o, po in zip(phrases, padded))]
 
 
 def overlaps(a: str, b: str, canon: Callable[[str], str]) -> bool:

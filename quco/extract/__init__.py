@@ -120,7 +120,7 @@ class Extractor:
         # A doc's text is the text it was made from (spaCy rebuilds ``doc.text`` from the tokens on
         # each access); a span's text is a slice of it.
         for text, doc in zip(texts, self._docs(texts, need_parse=True)):
-            words = words_of(doc, text)
+            words = words_of(doc, text, tagged=has_model)
             spans = entity_spans(doc, has_model=has_model, text=text, words=words)
             chunks = _noun_phrases(doc) if has_model else []
             in_subject = _subject_tokens(doc) if has_model else set()

@@ -8,7 +8,7 @@ words as plain lists (``quco.extract.spans.Words``); spaCy is imported by the ca
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from quco.extract.spans import Words, words_of
 
@@ -33,11 +33,12 @@ _ARTICLES = ("the", "a", "an")
 _ORDINAL = re.compile(r"^\d+(st|nd|rd|th)$", re.I)
 
 
-@dataclass(frozen=True, slots=True)
-class NameSpan:
+class NameSpan(NamedTuple):
     """An entity span of a doc: token bounds, label, character bounds and text. Read like a spaCy
     ``Span`` by the code that also reads noun chunks (``start``, ``end``, ``label_``,
-    ``start_char``, ``end_char``, ``text``), without building the doc's tokens."""
+    ``start_char``, ``end_char``, ``text``), without building the doc's tokens. A named tuple:
+    thousands are made per batch, most of them dropped as overlapping, and a tuple is the
+    cheapest immutable record to build."""
 
     start: int
     end: int
@@ -170,14 +171,14 @@ def entity_spans(doc, *, has_model: bool, text: str | None = None, has_pos: bool
     has read them."""
     candidates: list[tuple[int, int, str]] = []
     text = doc.text if text is None else text
-    w = words_of(doc, text) if words is None else words
+    tagged = has_model if has_pos is None else has_pos
+    w = words_of(doc, text, tagged=tagged) if words is None else words
     if has_model:
         for ent in doc.ents:
             if ent.label_ in KEEP_LABELS and (ent.label_ != "DATE" or any(c.isdigit() for c in ent.text)):
                 candidates.append((ent.start, ent.end, ent.label_))
     else:
         candidates.extend((a, b, "YEAR") for a, b in year_spans(doc, text))
-    tagged = has_model if has_pos is None else has_pos
     candidates.extend((a, b, "PROPN") for a, b in capitalised_runs(w, has_pos=tagged))
     candidates.extend((a, b, "QUOTED") for a, b in quoted_spans(doc, text))
     cleaned = [c for c in (_clean(w, *cand) for cand in candidates) if c is not None]

@@ -44,25 +44,28 @@ class Words:
         return self.idx[start], self.idx[end - 1] + len(self.text[end - 1])
 
 
-def words_of(doc, doc_text: str) -> Words:
-    """``doc``'s tokens as ``Words``; ``doc_text``: the text the doc was made from."""
+def words_of(doc, doc_text: str, *, tagged: bool = True) -> Words:
+    """``doc``'s tokens as ``Words``; ``doc_text``: the text the doc was made from. ``tagged``:
+    whether the doc went through a tagger (if not, its tags are not read: ``propn`` is all 0)."""
     from spacy.attrs import IDX, IS_ALPHA, IS_PUNCT, IS_SPACE, IS_STOP, LENGTH, POS, SENT_START, TAG
 
     n = len(doc)
     if n == 0:
         return Words(doc_text, [], [], [], [], [], [], [], [], [])
-    attrs = [IDX, LENGTH, IS_PUNCT, IS_STOP, IS_SPACE, POS, TAG, IS_ALPHA, SENT_START]
-    idx, length, punct, stop, space, pos, tag, alpha, sent_start = doc.to_array(attrs).T.tolist()
+    attrs = [IDX, LENGTH, IS_PUNCT, IS_STOP, IS_SPACE, IS_ALPHA, SENT_START]
+    columns = doc.to_array(attrs + [POS, TAG] if tagged else attrs).T.tolist()
+    idx, length, punct, stop, space, alpha, sent_start = columns[:7]
     # A sentence starts at the first token and at each token flagged as a start (by the parser or
     # the sentencizer): the bounds of ``doc.sents``.
     starts = [0, *(k for k in range(1, n) if sent_start[k] == 1)]
     sentences = list(zip(starts, [*starts[1:], n]))
     text = [doc_text[i : i + size] for i, size in zip(idx, length)]
+    pos, tag = columns[7:] if tagged else ([], [])
     if any(pos) or any(tag):
         propn_pos, proper_tags = _proper()
         propn = [int(p == propn_pos or t in proper_tags) for p, t in zip(pos, tag)]
     else:
-        propn = pos  # untagged: all 0
+        propn = [0] * n  # untagged
     return Words(doc_text, text, [t.lower() for t in text], stop, punct, space, propn, alpha, idx, sentences)
 
 

@@ -23,6 +23,7 @@ from quco.extract import Extractor
 from quco.reward.inputs import pairs_of
 from quco.reward.results import BatchStats, ClaimReward, CompletionReward, SentenceReward
 from quco.reward.schemes import CorverBins, check_scheme, claim_score, corver_completion, evidence_completion, is_pronoun
+from quco.reward.values import Scoring, values
 
 
 class Reward:
@@ -84,24 +85,25 @@ class Reward:
     def __call__(self, prompts: Sequence | None = None, completions: Sequence = (), **kwargs) -> list[float]:
         """TRL's reward-function signature: one float per completion. Extra keyword arguments
         (dataset columns, ``completion_ids``, ``trainer_state``...) are accepted and ignored, except
-        ``log_metric``, which receives this batch's ``quco/*`` figures when the trainer passes it."""
-        results = self.details(prompts, completions)
+        ``log_metric``, which receives this batch's ``quco/*`` figures when the trainer passes it.
+        The numbers are those of ``details``, computed without its per-claim records."""
+        if self.detector.thresholds.unknown_policy == "error":  # the reports raise on an unknown count
+            rewards = [r.reward for r in self.details(prompts, completions)]
+        else:
+            rewards = self._values(prompts, completions)
         log_metric = kwargs.get("log_metric")
         if callable(log_metric) and self.last_stats is not None:
             for name, value in self.last_stats.metrics().items():
                 log_metric(name, value)
-        return [r.reward for r in results]
+        return rewards
 
     def details(self, prompts: Sequence | None, completions: Sequence) -> list[CompletionReward]:
         """Per completion: the reward, and per sentence its claims, counts and evidence."""
         t0 = time.perf_counter()
-        det = self.detector
-        _freeze_once(det.extractor)
-        items, status = pairs_of(prompts, completions, max_question=det.max_question_chars, max_draft=det.max_draft_chars)
-        todo = [i for i, item in enumerate(items) if item is not None]
-        out: list[CompletionReward] = [CompletionReward(0.0, self.scheme, "invalid", index=det.backend.identity)
+        items, status, todo = self._inputs(prompts, completions)
+        out: list[CompletionReward] = [CompletionReward(0.0, self.scheme, "invalid", index=self.detector.backend.identity)
                                        for _ in items]
-        for i, result in zip(todo, self._rewarded([items[i] for i in todo], [status[i] for i in todo])):
+        for i, result in zip(todo, self._rewarded([items[i] for i in todo], [status[i] for i in todo], False)):
             out[i] = result
         self.last_stats = BatchStats(len(items), sum(len(r.sentences) for r in out), sum(r.checked for r in out),
                                      sum(r.unknown for r in out), status.count("truncated"), status.count("invalid"),
@@ -109,12 +111,37 @@ class Reward:
         return out
 
     # -- internals ----------------------------------------------------------------------------
-    def _rewarded(self, items: list, status: list) -> list[CompletionReward]:
-        """The valid items' rewards: in this process, or split across the worker processes when
-        there are enough items to share (each worker checks a contiguous part as one batch)."""
+    def _inputs(self, prompts, completions) -> tuple[list, list[str], list[int]]:
+        """(question/draft pairs, their status, the indexes of those to check)."""
+        det = self.detector
+        _freeze_once(det.extractor)
+        items, status = pairs_of(prompts, completions, max_question=det.max_question_chars, max_draft=det.max_draft_chars)
+        return items, status, [i for i, item in enumerate(items) if item is not None]
+
+    def _values(self, prompts, completions) -> list[float]:
+        """``__call__``'s numbers: as ``details`` (an invalid completion: 0), without its records."""
+        t0 = time.perf_counter()
+        items, status, todo = self._inputs(prompts, completions)
+        rewards = [0.0] * len(items)
+        scored = self._rewarded([items[i] for i in todo], [status[i] for i in todo], True)
+        for i, v in zip(todo, scored):
+            rewards[i] = v.reward
+        self.last_stats = BatchStats(len(items), sum(v.sentences for v in scored), sum(v.checked for v in scored),
+                                     sum(v.unknown for v in scored), status.count("truncated"), status.count("invalid"),
+                                     time.perf_counter() - t0)
+        return rewards
+
+    def _rewarded(self, items: list, status: list, lean: bool) -> list:
+        """The valid items' rewards — ``CompletionReward``s, or ``Value``s when ``lean`` — in this
+        process, or split across the worker processes when there are enough items to share (each
+        worker checks a contiguous part as one batch)."""
         if self.workers == 1 or len(items) < MIN_SHARED * self.workers:
-            checked = self.detector.check_with_sentences(items) if items else []
-            return [self._completion(r, s or (), st) for (r, s), st in zip(checked, status)]
+            if not items:
+                return []
+            batch = self.detector.gather(items)
+            if lean:
+                return values(batch, Scoring(self.scheme, self.unknown, self.bins))
+            return [self._completion(r, s or (), st) for (r, s), st in zip(self.detector.reports(batch), status)]
         if self._pool is None:
             import multiprocessing
             import pickle
@@ -126,7 +153,7 @@ class Reward:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
                                              initializer=_init_worker, initargs=(pickle.dumps(self),))
         size = -(-len(items) // self.workers)
-        parts = [(items[k:k + size], status[k:k + size]) for k in range(0, len(items), size)]
+        parts = [(items[k:k + size], status[k:k + size], lean) for k in range(0, len(items), size)]
         return [r for part in self._pool.map(_in_worker, parts) for r in part]
 
     def _completion(self, report: RiskReport, sentences: Sequence, status: str) -> CompletionReward:
@@ -198,7 +225,7 @@ def _init_worker(blob: bytes) -> None:
     _WORKER["reward"] = pickle.loads(blob)
 
 
-def _in_worker(part: tuple[list, list]) -> list[CompletionReward]:
+def _in_worker(part: tuple[list, list, bool]) -> list:
     return _WORKER["reward"]._rewarded(*part)
 
 

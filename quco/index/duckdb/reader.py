@@ -133,10 +133,10 @@ class DuckDBIndex(BudgetedQueries, PositionalBackend):
     # for the leave-out view and cooccur_docs (evaluation tools, not the serving path).
     def positions(self, phrase: str):
         """Sorted global start positions of ``phrase`` (NumPy int64 array)."""
-        plan = self._plan(self._tokens(phrase))
-        if not plan:
+        plan = self._segment_plan(phrase).get(0)
+        if plan is None:
             return self._np.empty(0, dtype=self._np.int64)
-        _, ids, j0, _ = plan[0]
+        _, ids, j0, _ = plan
         return self._phrase_starts(0, ids, j0)
 
     def _postings(self, w: int):

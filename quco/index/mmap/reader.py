@@ -119,7 +119,7 @@ class MmapIndex(BudgetedQueries, PositionalBackend):
         """Sorted global start positions of ``phrase`` (int64; callers bound the count first)."""
         self._layout()
         np = self._np
-        parts = [self._phrase_starts(s, ids, j0) + self._bases[s] for s, ids, j0, _ in self._plan(self._tokens(phrase))]
+        parts = [self._phrase_starts(s, ids, j0) + self._bases[s] for s, ids, j0, _ in self._segment_plan(phrase).values()]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
     def doc_of(self, positions):
