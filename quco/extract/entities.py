@@ -8,6 +8,7 @@ words as plain lists (``quco.extract.spans.Words``); spaCy is imported by the ca
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from typing import NamedTuple
 
 from quco.extract.spans import Words, words_of
@@ -72,7 +73,7 @@ def capitalised_runs(w: Words, *, has_pos: bool) -> list[tuple[int, int]]:
     """Token bounds of the capitalised runs of ``w`` that read as names."""
     spans = []
     lower, n = w.lower, len(w)
-    cap = [_is_cap(t) for t in w.text]
+    cap = [t[:1].isupper() and (t[0].isalpha() or any(c.isalpha() for c in t)) for t in w.text]  # _is_cap, inlined
     # Bounds for "the run is the whole text": only spaces before it, only punctuation after it.
     lead = next((k for k in range(n) if not w.space[k]), n)
     tail = next((k + 1 for k in range(n - 1, -1, -1) if not (w.punct[k] or w.space[k])), 0)
@@ -139,12 +140,16 @@ def quoted_spans(doc, text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def year_spans(doc, text: str) -> list[tuple[int, int]]:
+def year_spans(w: Words) -> list[tuple[int, int]]:
+    """Token bounds of the years written in the text, where a year is whole tokens (as
+    ``doc.char_span(..., alignment_mode="strict")`` finds them), read from the words' offsets."""
     spans = []
-    for m in _YEAR.finditer(text):
-        span = doc.char_span(m.start(), m.end(), alignment_mode="strict")
-        if span is not None:
-            spans.append((span.start, span.end))
+    for m in _YEAR.finditer(w.doc_text):
+        k = bisect_left(w.idx, m.start())
+        if k < len(w) and w.idx[k] == m.start():
+            j = bisect_left(w.idx, m.end(), lo=k)  # the first token past the year: it ends where j - 1 ends
+            if w.idx[j - 1] + len(w.text[j - 1]) == m.end():
+                spans.append((k, j))
     return spans
 
 
@@ -157,8 +162,10 @@ def _clean(w: Words, start: int, end: int, label: str) -> NameSpan | None:
         end -= 1
     if start >= end or end - start > _MAX_TOKENS:
         return None
-    if all(w.stop[k] or w.punct[k] for k in range(start, end)) or not any(c.isalnum() for t in w.text[start:end] for c in t):
+    if all(w.stop[k] or w.punct[k] for k in range(start, end)):
         return None
+    if not any(w.alpha[start:end]) and not any(c.isalnum() for t in w.text[start:end] for c in t):
+        return None  # an alphabetic token settles it; else look for a digit (or a letter in a mixed token)
     return _span(w, start, end, label or "PROPN")
 
 
@@ -178,7 +185,7 @@ def entity_spans(doc, *, has_model: bool, text: str | None = None, has_pos: bool
             if ent.label_ in KEEP_LABELS and (ent.label_ != "DATE" or any(c.isdigit() for c in ent.text)):
                 candidates.append((ent.start, ent.end, ent.label_))
     else:
-        candidates.extend((a, b, "YEAR") for a, b in year_spans(doc, text))
+        candidates.extend((a, b, "YEAR") for a, b in year_spans(w))
     candidates.extend((a, b, "PROPN") for a, b in capitalised_runs(w, has_pos=tagged))
     candidates.extend((a, b, "QUOTED") for a, b in quoted_spans(doc, text))
     cleaned = [c for c in (_clean(w, *cand) for cand in candidates) if c is not None]
