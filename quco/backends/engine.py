@@ -49,7 +49,8 @@ from quco.normalize import Normalizer
 DEFAULT_BUDGET = 5_000
 ZERO_CHECK = 20  # a count whose sample has no hit is settled exactly up to this many budgets
 _MAX_PHRASE_TOKENS = 256
-_CACHE = 256
+_CACHE = 65_536  # entries of a positions cache (``_Arrays``) ...
+_CACHE_POSITIONS = 1 << 21  # ... and the positions they hold in all: 16 MB of int64 each
 # Postings this short are verified position by position: about 0.3 µs a position in Python against
 # about 7.5 µs for the vectorised check, whatever the length (measured on this project's machine).
 _SMALL = 16
@@ -78,17 +79,58 @@ _TOP: dict = {}  # dtype -> its largest value
 
 
 def _any_within(sorted_positions, lo, hi):
-    """For each [lo, hi] (int64, inclusive): does ``sorted_positions`` hold a value in it? Compared
-    in the positions' own type (bounds clipped to it), so NumPy never widens a postings list."""
+    """For each [lo, hi] (int64, inclusive): does ``sorted_positions`` hold a value in it? Yes when
+    the first value at or after ``lo`` is at most ``hi``: one search per range. Searched in the
+    positions' own type (bounds clipped to it), so NumPy never widens a postings list."""
     import numpy as np
 
+    n = len(sorted_positions)
+    if not n:
+        return np.zeros(len(lo), dtype=bool)
     dtype = sorted_positions.dtype
     top = _TOP.get(dtype)
     if top is None:
         top = _TOP[dtype] = int(np.iinfo(dtype).max)
     i0 = np.searchsorted(sorted_positions, np.minimum(lo, top).astype(dtype), side="left")
-    i1 = np.searchsorted(sorted_positions, np.minimum(hi, top).astype(dtype), side="right")
-    return i1 > i0
+    np.minimum(i0, n - 1, out=i0)  # past the end: the last value, which is below lo
+    first = sorted_positions[i0]
+    return (first >= lo) & (first <= hi)
+
+
+class _Arrays:
+    """A least-recently-used cache of NumPy arrays bounded by its entries and by the positions they
+    hold in all: a batch pairs one anchor with hundreds of claims and each claim with several
+    anchors, so a phrase's positions are asked for again well after a few hundred others."""
+
+    def __init__(self, entries: int = _CACHE, positions: int = _CACHE_POSITIONS):
+        self._items: OrderedDict[tuple, tuple] = OrderedDict()  # key -> (value, size)
+        self._entries, self._limit, self._held = entries, positions, 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key):
+        hit = self._items.get(key)
+        if hit is None:
+            return None
+        self._items.move_to_end(key)
+        return hit[0]
+
+    def put(self, key, value, size: int) -> None:
+        old = self._items.pop(key, None)
+        self._held += size - (old[1] if old is not None else 0)
+        self._items[key] = (value, size)
+        while len(self._items) > self._entries or self._held > self._limit:
+            try:
+                _, (_, dropped) = self._items.popitem(last=False)
+            except KeyError:  # emptied by another thread sharing the backend
+                self._held = 0
+                break
+            self._held -= dropped
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._held = 0
 
 
 def check_budget(budget) -> int:
@@ -114,8 +156,8 @@ class BudgetedQueries:
         self._np = np
         self._by_hash = any(getattr(seg, "by_hash", True) for seg in self.segments)
         self._hashes: OrderedDict[str, tuple] = OrderedDict()
-        self._phrases: OrderedDict[tuple, object] = OrderedDict()
-        self._bounds: OrderedDict[tuple, tuple] = OrderedDict()  # (segment, word ids) -> its positions' document bounds
+        self._phrases = _Arrays()  # (segment, word ids) -> the phrase's start positions
+        self._bounds = _Arrays()  # (segment, word ids[, sample size]) -> its positions' document bounds
         self._by_phrase: OrderedDict[str, dict] = OrderedDict()  # phrase -> its plan by segment (``_segment_plan``)
         self.cache_hits = self.cache_misses = 0
 
@@ -210,7 +252,6 @@ class BudgetedQueries:
         hit = self._phrases.get(key)
         if hit is not None:
             self.cache_hits += 1
-            self._phrases.move_to_end(key)
             return hit
         self.cache_misses += 1
         seg = self.segments[s]
@@ -226,10 +267,8 @@ class BudgetedQueries:
             starts = post.astype(self._np.int64) - j0
             if len(ids) > 1:
                 starts = starts[self._verify(seg, ids, starts, skip=j0)]
-        if len(starts) <= self.budget:  # bounded memory: 256 entries of at most a budget each
-            self._phrases[key] = starts
-            if len(self._phrases) > _CACHE:
-                self._phrases.popitem(last=False)
+        if len(starts) <= self.budget:  # bounded memory: at most a budget each, and in all (``_Arrays``)
+            self._phrases.put(key, starts, len(starts))
         return starts
 
     def _sample(self, s: int, ids, j0: int, k: int):
@@ -318,14 +357,12 @@ class BudgetedQueries:
         search of every document's start (at 1B tokens, 13.5M of them)."""
         np = self._np
         bounds = None
-        if key is not None and (bounds := self._bounds.get(key)) is not None:
-            self._bounds.move_to_end(key)
+        if key is not None:
+            bounds = self._bounds.get(key)
         if bounds is None:
             bounds = seg.doc_bounds(pos)
             if key is not None and len(pos) <= self.budget:  # bounded memory, as the phrases' cache
-                self._bounds[key] = bounds
-                if len(self._bounds) > _CACHE:
-                    self._bounds.popitem(last=False)
+                self._bounds.put(key, bounds, 2 * len(pos))
         first, last = bounds
         return np.maximum(pos - window, first), np.minimum(pos + window, last)
 
