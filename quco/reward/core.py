@@ -114,7 +114,7 @@ class Reward:
     def _inputs(self, prompts, completions) -> tuple[list, list[str], list[int]]:
         """(question/draft pairs, their status, the indexes of those to check)."""
         det = self.detector
-        _freeze_once(det.extractor, det.backend)
+        _freeze_once(det.extractor)
         items, status = pairs_of(prompts, completions, max_question=det.max_question_chars, max_draft=det.max_draft_chars)
         return items, status, [i for i, item in enumerate(items) if item is not None]
 
@@ -198,24 +198,21 @@ class Reward:
                            p.error or ("unknown" if unknown else None))
 
 
-_FROZEN: set[int] = set()  # the pipelines and backends already frozen in this process (by id)
+_FROZEN: list[bool] = []
 
 
-def _freeze_once(extractor: Extractor, backend: CountBackend) -> None:
-    """Once per pipeline and index a process uses, at a reward's first batch: move every object
-    alive then (the pipeline's vocabulary and tables, the index's vocabulary, the trainer's model)
-    out of the cyclic collector's generations, so the collections a batch's short-lived objects
-    trigger stop re-scanning them (~10-20% of a rule extractor batch; a large index's word tables
-    opened after an earlier freeze cost another ~7%). Only cycles among those objects are never
-    collected; refcounting still frees everything else. Python's ``gc.freeze`` is meant for exactly
-    such long-lived state."""
-    extractor.nlp  # noqa: B018 - loaded first, so its objects are among the frozen
-    keys = {id(extractor.nlp), id(backend)}
-    if not keys <= _FROZEN:
+def _freeze_once(extractor: Extractor) -> None:
+    """Once per process, after the pipeline is loaded: move every object alive then (the pipeline's
+    vocabulary and tables, the trainer's model) out of the cyclic collector's generations, so the
+    collections a batch's short-lived objects trigger stop re-scanning them (~10-20% of a rule
+    extractor batch). Only cycles among those objects are never collected; refcounting still
+    frees everything else. Python's ``gc.freeze`` is meant for exactly such long-lived state."""
+    if not _FROZEN:
         import gc
 
+        extractor.nlp  # noqa: B018 - loaded first, so its objects are among the frozen
         gc.freeze()
-        _FROZEN.update(keys)
+        _FROZEN.append(True)
 
 
 MIN_SHARED = 64  # items per worker below which a batch is checked in this process
