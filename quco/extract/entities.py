@@ -55,7 +55,8 @@ def _span(w: Words, start: int, end: int, label: str) -> NameSpan:
 
 
 def _is_cap(word: str) -> bool:
-    return word[:1].isupper() and any(c.isalpha() for c in word)
+    """Capitalised, with a letter in it (a first upper-case letter settles that, "Ⅷ" does not)."""
+    return word[:1].isupper() and (word[0].isalpha() or any(c.isalpha() for c in word))
 
 
 _OPENERS = frozenset({".", "!", "?", ":", ";", '"', "“", "(", "\n"})
@@ -73,7 +74,7 @@ def capitalised_runs(w: Words, *, has_pos: bool) -> list[tuple[int, int]]:
     """Token bounds of the capitalised runs of ``w`` that read as names."""
     spans = []
     lower, n = w.lower, len(w)
-    cap = [t[:1].isupper() and (t[0].isalpha() or any(c.isalpha() for c in t)) for t in w.text]  # _is_cap, inlined
+    cap = list(map(_is_cap, w.text))
     # Bounds for "the run is the whole text": only spaces before it, only punctuation after it.
     lead = next((k for k in range(n) if not w.space[k]), n)
     tail = next((k + 1 for k in range(n - 1, -1, -1) if not (w.punct[k] or w.space[k])), 0)

@@ -22,8 +22,8 @@ from quco.errors import InvalidValue
 from quco.extract import Extractor
 from quco.reward.inputs import pairs_of
 from quco.reward.results import BatchStats, ClaimReward, CompletionReward, SentenceReward
-from quco.reward.schemes import CorverBins, check_scheme, claim_score, corver_completion, evidence_completion, is_pronoun
-from quco.reward.values import Scoring, values
+from quco.reward.schemes import CorverBins, Scoring, check_scheme, claim_score, is_pronoun
+from quco.reward.values import values
 
 
 class Reward:
@@ -58,12 +58,22 @@ class Reward:
         # a trainer's batch never fails on a sentence count.
         self.detector = Detector(backend, extractor, thresholds, window=DEFAULT_WINDOW if window is None else window,
                                  max_draft_sentences=MAX_DRAFT_CHARS)
-        self.scheme = scheme
-        self.unknown = unknown
-        self.bins = corver_bins if corver_bins is not None else CorverBins()
+        self.scoring = Scoring(scheme, unknown, corver_bins if corver_bins is not None else CorverBins())
         self.last_stats: BatchStats | None = None
         self.workers = workers
         self._pool: Any = None  # worker processes, started on the first batch large enough to share
+
+    @property
+    def scheme(self) -> str:
+        return self.scoring.scheme
+
+    @property
+    def unknown(self) -> str:
+        return self.scoring.unknown
+
+    @property
+    def bins(self) -> CorverBins:
+        return self.scoring.bins
 
     def close(self) -> None:
         """Stop the worker processes (if any); the reward stays usable (in this process)."""
@@ -140,7 +150,7 @@ class Reward:
                 return []
             batch = self.detector.gather(items)
             if lean:
-                return values(batch, Scoring(self.scheme, self.unknown, self.bins))
+                return values(batch, self.scoring)
             return [self._completion(r, s or (), st) for (r, s), st in zip(self.detector.reports(batch), status)]
         if self._pool is None:
             import multiprocessing
@@ -161,10 +171,7 @@ class Reward:
         for p in report.pairs:
             by_sentence.setdefault(p.sentence, []).append(p)
         rows = [self._sentence(s, by_sentence.get(s.index, [])) for s in sentences]
-        if self.scheme == "evidence":
-            value = evidence_completion([r.reward for r in rows])
-        else:
-            value = corver_completion([r.reward or 0.0 for r in rows], [len(r.text.split()) for r in rows])
+        value = self.scoring.completion([r.reward for r in rows], [r.text for r in rows])
         return CompletionReward(
             reward=round(value, 6), scheme=self.scheme, status=status, sentences=tuple(rows),
             checked=sum(r.reward is not None for r in rows), unknown=sum(r.unknown for r in rows),
@@ -188,7 +195,7 @@ class Reward:
     def _claim(self, p) -> ClaimReward:
         unknown = p.error is not None or p.cooccur is None and self.scheme == "corver"
         if unknown:
-            score = 0.0 if self.unknown == "neutral" else (self.bins.zero if self.scheme == "corver" else -1.0)
+            score = self.scoring.unknown_score()
         elif self.scheme == "corver":
             score = self.bins(p.cooccur)
         else:

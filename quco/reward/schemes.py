@@ -59,6 +59,28 @@ class CorverBins:
         return self.supported
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """How claims become numbers: the scheme, the unknown-count policy and CorVer's bins. Read by
+    both ``Reward.details`` (from reports) and ``quco.reward.values`` (from a gathered batch)."""
+
+    scheme: str
+    unknown: str
+    bins: CorverBins
+
+    def unknown_score(self) -> float:
+        """What a claim whose counts are unknown scores."""
+        if self.unknown == "neutral":
+            return 0.0
+        return self.bins.zero if self.scheme == "corver" else -1.0
+
+    def completion(self, sentence_rewards: Sequence[float | None], texts: Sequence[str]) -> float:
+        """A completion's reward from its sentences' (``None``: nothing checked) and their texts."""
+        if self.scheme == "evidence":
+            return evidence_completion(sentence_rewards)
+        return corver_completion([r or 0.0 for r in sentence_rewards], [len(t.split()) for t in texts])
+
+
 def check_scheme(scheme: str, unknown: str) -> None:
     if scheme not in SCHEMES:
         raise InvalidValue(f"reward scheme must be one of {SCHEMES}, not {scheme!r}")

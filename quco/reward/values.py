@@ -9,25 +9,10 @@ counts a trainer's metrics need. ``tests/test_reward.py`` holds the two paths eq
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from quco.decide.gathered import NO_PLAN, Gathered
-from quco.reward.schemes import CorverBins, claim_score, corver_completion, evidence_completion, is_pronoun
-
-
-@dataclass(frozen=True)
-class Scoring:
-    """How claims become numbers: the scheme, the unknown-count policy and CorVer's bins."""
-
-    scheme: str
-    unknown: str
-    bins: CorverBins
-
-    def unknown_score(self) -> float:
-        if self.unknown == "neutral":
-            return 0.0
-        return self.bins.zero if self.scheme == "corver" else -1.0
+from quco.reward.schemes import Scoring, claim_score, is_pronoun
 
 
 @dataclass(frozen=True)
@@ -49,10 +34,7 @@ def values(batch: Gathered, scoring: Scoring) -> list[Value]:
         plan = batch.plans.get(i, {})
         rows = [sentence(batch, s, plan.get(s.index, NO_PLAN), scoring) for s in sents]
         rewards = [r for r, _ in rows]
-        if scoring.scheme == "evidence":
-            value = evidence_completion(rewards)
-        else:
-            value = corver_completion([r or 0.0 for r in rewards], [len(s.text.split()) for s in sents])
+        value = scoring.completion(rewards, [s.text for s in sents])
         out.append(Value(round(value, 6), len(sents), sum(r is not None for r in rewards), sum(u for _, u in rows)))
     return out
 
@@ -70,15 +52,11 @@ def _evidence_sentence(batch: Gathered, s, sp, scoring: Scoring) -> tuple[float 
             elif ev.anchor_count is not None:
                 scores.append(claim_score(ev.risk))
     else:  # no known anchor: only a failed lookup of the paper's pairs is reported (and scored)
-        for error in _pair_errors(batch, s.triplets):
-            if error is not None:
+        for t in s.triplets:
+            if batch.cooccur[(t.head, t.tail)][2] is not None:
                 scores.append(scoring.unknown_score())
                 unknown += 1
     return (min(scores) if scores else None), unknown
-
-
-def _pair_errors(batch: Gathered, triplets: Iterable) -> Iterable[str | None]:
-    return (batch.cooccur[(t.head, t.tail)][2] for t in triplets)
 
 
 def _corver_sentence(batch: Gathered, s, sp, scoring: Scoring) -> tuple[float | None, int]:
