@@ -319,3 +319,22 @@ def test_a_verified_large_index_opens_verified_until_a_file_changes(tmp_path, mo
         while time.time() < deadline:
             damaged.count_many(["hamlet"])
             time.sleep(0.02)
+
+
+def test_a_worker_dying_after_its_input_fails_the_build_instead_of_hanging(tmp_path, monkeypatch):
+    """A worker that dies once it has read all its batches (a crash in native code, a kill) leaves
+    no result: the build says so instead of waiting for one forever."""
+    import quco.index.mmap.build as build
+
+    def dies(queue, *args, **kwargs):
+        while queue.get() is not None:
+            pass
+        os._exit(3)
+
+    monkeypatch.setattr(build, "_worker", dies)
+    src = write_jsonl(tmp_path / "c.jsonl", [{"id": "a", "text": "Hamlet is a play."}])
+    t0 = time.monotonic()
+    with pytest.raises(BuildError, match="worker died"):
+        build_mmap_index([src], tmp_path / "i.qidx", progress=False)
+    assert time.monotonic() - t0 < 30
+    assert not (tmp_path / "i.qidx").exists()

@@ -347,7 +347,7 @@ def _build_segments(paths, work: Path, reading: Reading, progress: bool, sizes: 
         segments: list[dict] = []
         errors: list[str] = []
         for _ in procs:
-            status, value = results.get()
+            status, value = _get(results, procs)
             (segments.extend if status == "ok" else errors.append)(value)
         if errors:
             if disk_full(errors[0]):
@@ -373,6 +373,19 @@ def _put(queue, item, procs) -> None:
             return
         except queue_mod.Full:
             if not all(p.is_alive() for p in procs):  # a worker died (e.g. out of memory): stop reading
+                raise BuildError("a build worker died; see the message above") from None
+
+
+def _get(results, procs) -> tuple:
+    """The next worker's result; ``BuildError`` if a worker died without one (killed, or crashed
+    in native code) instead of waiting for it forever."""
+    import queue as queue_mod
+
+    while True:
+        try:
+            return results.get(timeout=1.0)
+        except queue_mod.Empty:
+            if any(p.exitcode not in (None, 0) for p in procs):
                 raise BuildError("a build worker died; see the message above") from None
 
 
