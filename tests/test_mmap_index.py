@@ -64,6 +64,40 @@ def test_exact_below_the_budget_on_any_segmentation(tmp_path_factory, texts, cas
         assert c.count == brute_cooccur(docs, norm.tokens(a), norm.tokens(b), w) and not c.approx, (a, b, w)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_at_a_small_budget_every_exact_answer_is_exact(tmp_path, seed):
+    """Budget 100 on ~4,000 tokens of a few words: every path of the co-occurrence search runs (each
+    side enumerated, the rarer side enumerated, candidates verified near the other side, samples, the
+    exact re-run of a sample that found nothing). Whatever is not flagged ``approx`` equals brute
+    force; a flagged estimate is never a co-occurrence that does not exist."""
+    import random
+
+    rnd = random.Random(seed)
+    words = WORDS[:5] + ["rare", "seldom"]
+    weights = [30, 30, 20, 10, 10, 1, 1]
+    texts = [" ".join(rnd.choices(words, weights, k=rnd.randint(5, 80))) for _ in range(90)]
+    src = write_jsonl(tmp_path / "c.jsonl", texts)
+    build_mmap_index([src], tmp_path / "ix", progress=False, segment_tokens=rnd.choice([1500, 100_000]), workers=2)
+    norm = Normalizer()
+    docs = [norm.tokens(t) for t in texts]
+    phrases = [" ".join(rnd.choices(words, weights, k=rnd.randint(1, 3))) for _ in range(40)] + ["rare", "seldom"]
+    small, seen = MmapIndex(tmp_path / "ix", budget=100), {"exact": 0, "approx": 0, "unknown": 0}
+    for _ in range(300):
+        a, b, w = rnd.choice(phrases), rnd.choice(phrases), rnd.choice([0, 2, 10, 1000])
+        truth = brute_cooccur(docs, norm.tokens(a), norm.tokens(b), w)
+        try:
+            got = small.cooccur(a, b, w)
+        except WorkBudgetExceeded:
+            seen["unknown"] += 1
+            continue
+        if got.approx:
+            assert truth > 0 and got.count >= 1, (a, b, w)
+        else:
+            assert got.count == truth, (a, b, w)
+        seen["approx" if got.approx else "exact"] += 1
+    assert seen["exact"] > 50 and seen["approx"] > 20, seen  # the property was tested, not skipped
+
+
 @pytest.mark.parametrize("backend", ["mmap", "duckdb"])
 def test_above_the_budget_estimates_are_flagged_and_never_zero(tmp_path, backend):
     # 400 documents: "common word" everywhere, "rare pair" in a few, "never seen" nowhere together.

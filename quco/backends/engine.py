@@ -97,6 +97,15 @@ def _any_within(sorted_positions, lo, hi):
     return (first >= lo) & (first <= hi)
 
 
+def _merged(lo, hi):
+    """Overlapping ranges [lo, hi] (both ends non-decreasing) merged: (lo, hi) of the merged ones."""
+    import numpy as np
+
+    run_hi = np.maximum.accumulate(hi)
+    starts = np.flatnonzero(np.concatenate(([True], lo[1:] > run_hi[:-1])))
+    return lo[starts], np.maximum.reduceat(hi, starts)
+
+
 class _Arrays:
     """A least-recently-used cache of NumPy arrays bounded by its entries and by the positions they
     hold in all: a batch pairs one anchor with hundreds of claims and each claim with several
@@ -322,11 +331,12 @@ class BudgetedQueries:
         for s in shared:
             _, ids_a, j0a, ca = plan_a[s]
             _, ids_b, j0b, cb = plan_b[s]
-            if n_a <= budget:  # every occurrence of a, each tested for b nearby
+            if n_a <= budget and (cb >= ca or n_b > budget):  # each occurrence of a tested for b nearby
                 pa = self._phrase_starts(s, ids_a, j0a)
                 mask, scale, exact = self._b_near(s, ids_b, j0b, cb, n_b, pa, window, budget, key=(s, ids_a))
-            elif n_b <= budget:  # a is the frequent one: count it inside b's windows
-                found, exact, scale = self._a_in_b_windows(s, ids_a, j0a, ids_b, j0b, window, budget)
+            elif n_b <= budget:  # a is the frequent (or the more frequent) one: count it inside b's windows
+                pa = self._phrase_starts(s, ids_a, j0a) if n_a <= budget else None
+                found, exact, scale = self._a_in_b_windows(s, ids_a, j0a, ids_b, j0b, window, budget, pa)
                 total += found * scale
                 hits += found
                 approx |= not exact
@@ -374,17 +384,14 @@ class BudgetedQueries:
             return np.zeros(0, dtype=bool), 1.0, True
         if len(ids_b) == 1 or n_b <= budget:
             pb = seg.postings(ids_b[0]) if len(ids_b) == 1 else self._phrase_starts(s, ids_b, j0b)
-            # A b within the window ignoring documents first: only those occurrences of a need
-            # their document found (a search of every document's start) to clip the window.
-            near = _any_within(pb, np.maximum(pa - window, 0), pa + window)
-            sub = np.flatnonzero(near)
-            if len(sub):
-                lo, hi = self._windows(seg, pa[sub], window)
-                near[sub] = _any_within(pb, lo, hi)
-            return near, 1.0, True
-        lo, hi = self._windows(seg, pa, window, key)
-        # b is a frequent phrase: verify the candidates of its rarest word inside each window.
+            return self._near(seg, pb, pa, window), 1.0, True
+        # b is a frequent phrase: its candidates near a, verified, when they are few enough.
         post = seg.postings(ids_b[j0b])
+        pb = self._verified_in(seg, ids_b, j0b, post, np.maximum(pa - window, 0), pa + window, budget)
+        if pb is not None:
+            return self._near(seg, pb, pa, window), 1.0, True
+        # Too many: verify the candidates inside each window, for a subset of the windows.
+        lo, hi = self._windows(seg, pa, window, key)
         i0 = np.searchsorted(post, (lo + j0b).astype(np.uint32), side="left")
         i1 = np.searchsorted(post, (hi + j0b).astype(np.uint32), side="right")
         c = i1 - i0
@@ -403,41 +410,71 @@ class BudgetedQueries:
             mask[np.flatnonzero(nz)] = np.maximum.reduceat(ok, np.concatenate(([0], np.cumsum(cc)[:-1])))
         return mask, len(pa) / len(keep), exact
 
-    def _a_in_b_windows(self, s, ids_a, j0a, ids_b, j0b, window, budget):
-        """Occurrences of a (frequent) within ``window`` of some b (enumerable): (found, exact, scale)."""
+    def _near(self, seg, pb, pa, window):
+        """For each of ``pa`` (sorted): is one of ``pb`` (sorted) within its window, in its document?
+        Tested ignoring documents first: only the positions with one nearby need their document found
+        (a search of every document's start), and most pairs asked for never co-occur."""
+        np = self._np
+        near = _any_within(pb, np.maximum(pa - window, 0), pa + window)
+        sub = np.flatnonzero(near)
+        if len(sub):
+            lo, hi = self._windows(seg, pa[sub], window)
+            near[sub] = _any_within(pb, lo, hi)
+        return near
+
+    def _verified_in(self, seg, ids, j0, post, lo, hi, budget):
+        """The phrase's starts inside any of the ranges [lo, hi] (both ends non-decreasing), each
+        once, ascending, verified; ``post``: its ``j0``-th word's postings. None when more than ``4 *
+        budget`` candidates would need verifying."""
+        np = self._np
+        i0 = np.searchsorted(post, (lo + j0).astype(np.uint32), side="left")
+        i1 = np.searchsorted(post, (hi + j0).astype(np.uint32), side="right")
+        i0 = np.maximum(i0, np.concatenate(([0], i1[:-1])))  # each range starts where the last one ended
+        c = np.maximum(i1 - i0, 0)
+        total = int(c.sum())
+        if total > 4 * budget:
+            return None
+        cand = np.repeat(i0, c) + (np.arange(total) - np.repeat(np.cumsum(c) - c, c))
+        starts = post[cand].astype(np.int64) - j0
+        return starts[self._verify(seg, ids, starts, skip=j0)] if total else starts
+
+    def _a_in_b_windows(self, s, ids_a, j0a, ids_b, j0b, window, budget, pa=None):
+        """Occurrences of a within ``window`` of some b (enumerable): (found, exact, scale). ``pa``: a's
+        starts when they are enumerable; else a's candidates near b are verified, or a sample of them."""
         np = self._np
         seg = self.segments[s]
         pb = self._phrase_starts(s, ids_b, j0b)
         if not len(pb):
             return 0, True, 1.0
-        # Only b's occurrences with a candidate of a nearby, documents ignored, need their documents.
-        pb = pb[_any_within(seg.postings(ids_a[j0a]), np.maximum(pb - window, 0) + j0a, pb + window + j0a)]
+        post = seg.postings(ids_a[j0a])
+        if pa is None:
+            pa = post if len(ids_a) == 1 else self._verified_in(
+                seg, ids_a, j0a, post, np.maximum(pb - window, 0), pb + window, budget)
+        if pa is not None:
+            return self._count_near(seg, pa, pb, window), True, 1.0
+        # Too many of a's candidates near b to verify them all: an evenly spaced sample of them.
+        pb = pb[_any_within(post, np.maximum(pb - window, 0) + j0a, pb + window + j0a)]
         if not len(pb):
             return 0, True, 1.0
-        lo, hi = self._windows(seg, pb, window)
-        # Merge overlapping windows (b's positions are sorted, windows stay inside documents).
-        run_hi = np.maximum.accumulate(hi)
-        new = np.concatenate(([True], lo[1:] > run_hi[:-1]))
-        starts = np.flatnonzero(new)
-        mlo = lo[starts]
-        mhi = np.maximum.reduceat(hi, starts)
-        post = seg.postings(ids_a[j0a])
-        i0 = np.searchsorted(post, (mlo + j0a).astype(np.uint32), side="left")
-        i1 = np.searchsorted(post, (mhi + j0a).astype(np.uint32), side="right")
-        c = i1 - i0
-        if len(ids_a) == 1:
-            return int(c.sum()), True, 1.0
+        lo, hi = _merged(*self._windows(seg, pb, window))
+        i0 = np.searchsorted(post, (lo + j0a).astype(np.uint32), side="left")
+        c = np.searchsorted(post, (hi + j0a).astype(np.uint32), side="right") - i0
         total = int(c.sum())
-        if not total:
-            return 0, True, 1.0
         cand = np.repeat(i0, c) + (np.arange(total) - np.repeat(np.cumsum(c) - c, c))
-        exact, scale = True, 1.0
-        if total > 4 * budget:
-            k = 4 * budget
-            cand = cand[spaced(0, total, k)]
-            exact, scale = False, total / len(cand)
+        cand = cand[spaced(0, total, 4 * budget)]
         ok = self._verify(seg, ids_a, post[cand].astype(np.int64) - j0a, skip=j0a)
-        return int(ok.sum()), exact, scale
+        return int(ok.sum()), False, total / len(cand)
+
+    def _count_near(self, seg, pa, pb, window) -> int:
+        """How many of ``pa`` (sorted) have one of ``pb`` (sorted) within the window, in their document:
+        only b's occurrences with an a nearby, documents ignored, have their documents found."""
+        np = self._np
+        pb = pb[_any_within(pa, np.maximum(pb - window, 0), pb + window)]
+        if not len(pb):
+            return 0
+        lo, hi = _merged(*self._windows(seg, pb, window))  # b's windows stay inside documents
+        dtype = pa.dtype  # searched in a's own type: NumPy would otherwise widen a whole postings list
+        return int((pa.searchsorted(hi.astype(dtype), side="right") - pa.searchsorted(lo.astype(dtype))).sum())
 
     def clear_caches(self) -> None:
         self._by_phrase.clear()
