@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from test_index_exact import SEPARATORS, WORDS, brute_cooccur, brute_count
 
 from quco.backends.base import Count
+from quco.decide.lookups import cooccurrences_of
 from quco.errors import BuildError, IndexOpenError, OutputError
 from quco.files.sources import Reading
 from quco.index.mmap.build import add_documents, build_mmap_index, compact_index
@@ -133,6 +134,29 @@ def test_above_the_budget_estimates_are_flagged_and_never_zero(tmp_path, backend
     assert small.count("word the common") == Count("word the common", 0, False)  # no hit: settled exactly
     with pytest.raises(WorkBudgetExceeded):  # ... unless that would cost more than zero_check budgets
         Index(tmp_path / "ix", budget=100, zero_check=1).count("word the common")
+
+
+def test_a_pair_beyond_the_budget_costs_its_batch_no_second_pass(tmp_path, monkeypatch):
+    """One unanswerable pair fails its batch call and the caller asks again item by item: the others
+    are answered from the batch's work, each searched once, and only that pair is unknown."""
+    texts = [f"the common word and the other word number {i % 7}" + (" rare pair" if i % 50 == 0 else "")
+             for i in range(400)]
+    build_mmap_index([write_jsonl(tmp_path / "c.jsonl", texts)], tmp_path / "ix", progress=False, workers=2)
+    ix = MmapIndex(tmp_path / "ix", budget=100, zero_check=1)
+    searched = []
+    search = MmapIndex._cooccur
+
+    def counted(self, a, b, window, budget=None):
+        if budget is None:  # not the exact re-run inside one search
+            searched.append((a, b))
+        return search(self, a, b, window, budget)
+
+    monkeypatch.setattr(MmapIndex, "_cooccur", counted)
+    pairs = [("the", "rare pair"), ("word number 1", "rare pair"), ("common word", "other word"), ("rare pair", "rare pair")]
+    got = cooccurrences_of(ix, pairs, 0)
+    assert got[pairs[2]][0] is None and "work budget" in got[pairs[2]][2]
+    assert [got[p][0] for p in (pairs[0], pairs[1], pairs[3])] == [0, 0, 8]
+    assert sorted(searched) == sorted(pairs)  # each searched once, the unanswerable one too
 
 
 def test_add_documents_is_exact_and_atomic(tmp_path):

@@ -39,18 +39,17 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Count, check_window
+from quco.backends.sorted_positions import ArrayCache, any_within, merged, spaced
 from quco.errors import BackendError, QueryError
 from quco.normalize import Normalizer
 
 DEFAULT_BUDGET = 5_000
 ZERO_CHECK = 20  # a count whose sample has no hit is settled exactly up to this many budgets
 _MAX_PHRASE_TOKENS = 256
-_CACHE = 65_536  # entries of a positions cache (``_Arrays``) ...
-_CACHE_POSITIONS = 1 << 21  # ... and the positions they hold in all: 16 MB of int64 each
 # Postings this short are verified position by position: about 0.3 µs a position in Python against
 # about 7.5 µs for the vectorised check, whatever the length (measured on this project's machine).
 _SMALL = 16
@@ -64,82 +63,6 @@ def word_hash(word: str) -> int:
 
 class WorkBudgetExceeded(BackendError):
     """Too frequent to answer within the work budget, and a sample found no occurrence: unknown."""
-
-
-def spaced(lo: int, hi: int, k: int):
-    """About ``k`` distinct, evenly spaced integers in ``[lo, hi)``, ascending (int64). Sorted
-    already, so duplicates are dropped by a neighbour comparison (``np.unique`` hashes: slower)."""
-    import numpy as np
-
-    idx = np.linspace(lo, hi - 1, max(1, k)).astype(np.int64)
-    return idx[np.concatenate(([True], idx[1:] != idx[:-1]))]
-
-
-_TOP: dict = {}  # dtype -> its largest value
-
-
-def _any_within(sorted_positions, lo, hi):
-    """For each [lo, hi] (int64, inclusive): does ``sorted_positions`` hold a value in it? Yes when
-    the first value at or after ``lo`` is at most ``hi``: one search per range. Searched in the
-    positions' own type (bounds clipped to it), so NumPy never widens a postings list."""
-    import numpy as np
-
-    n = len(sorted_positions)
-    if not n:
-        return np.zeros(len(lo), dtype=bool)
-    dtype = sorted_positions.dtype
-    top = _TOP.get(dtype)
-    if top is None:
-        top = _TOP[dtype] = int(np.iinfo(dtype).max)
-    i0 = np.searchsorted(sorted_positions, np.minimum(lo, top).astype(dtype), side="left")
-    np.minimum(i0, n - 1, out=i0)  # past the end: the last value, which is below lo
-    first = sorted_positions[i0]
-    return (first >= lo) & (first <= hi)
-
-
-def _merged(lo, hi):
-    """Overlapping ranges [lo, hi] (both ends non-decreasing) merged: (lo, hi) of the merged ones."""
-    import numpy as np
-
-    run_hi = np.maximum.accumulate(hi)
-    starts = np.flatnonzero(np.concatenate(([True], lo[1:] > run_hi[:-1])))
-    return lo[starts], np.maximum.reduceat(hi, starts)
-
-
-class _Arrays:
-    """A least-recently-used cache of NumPy arrays bounded by its entries and by the positions they
-    hold in all: a batch pairs one anchor with hundreds of claims and each claim with several
-    anchors, so a phrase's positions are asked for again well after a few hundred others."""
-
-    def __init__(self, entries: int = _CACHE, positions: int = _CACHE_POSITIONS):
-        self._items: OrderedDict[tuple, tuple] = OrderedDict()  # key -> (value, size)
-        self._entries, self._limit, self._held = entries, positions, 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get(self, key):
-        hit = self._items.get(key)
-        if hit is None:
-            return None
-        self._items.move_to_end(key)
-        return hit[0]
-
-    def put(self, key, value, size: int) -> None:
-        old = self._items.pop(key, None)
-        self._held += size - (old[1] if old is not None else 0)
-        self._items[key] = (value, size)
-        while len(self._items) > self._entries or self._held > self._limit:
-            try:
-                _, (_, dropped) = self._items.popitem(last=False)
-            except KeyError:  # emptied by another thread sharing the backend
-                self._held = 0
-                break
-            self._held -= dropped
-
-    def clear(self) -> None:
-        self._items.clear()
-        self._held = 0
 
 
 def check_budget(budget) -> int:
@@ -165,9 +88,10 @@ class BudgetedQueries:
         self._np = np
         self._by_hash = any(getattr(seg, "by_hash", True) for seg in self.segments)
         self._hashes: OrderedDict[str, tuple] = OrderedDict()
-        self._phrases = _Arrays()  # (segment, word ids) -> the phrase's start positions
-        self._bounds = _Arrays()  # (segment, word ids[, sample size]) -> its positions' document bounds
+        self._phrases = ArrayCache()  # (segment, word ids) -> the phrase's start positions
+        self._bounds = ArrayCache()  # (segment, word ids[, sample size]) -> its positions' document bounds
         self._by_phrase: OrderedDict[str, dict] = OrderedDict()  # phrase -> its plan by segment (``_segment_plan``)
+        self._batch: dict = {}  # the last batch's answers (``_answered``)
         self.cache_hits = self.cache_misses = 0
 
     # -- lookups ------------------------------------------------------------------------------------
@@ -276,7 +200,7 @@ class BudgetedQueries:
             starts = post.astype(self._np.int64) - j0
             if len(ids) > 1:
                 starts = starts[self._verify(seg, ids, starts, skip=j0)]
-        if len(starts) <= self.budget:  # bounded memory: at most a budget each, and in all (``_Arrays``)
+        if len(starts) <= self.budget:  # bounded memory: at most a budget each, and in all (``ArrayCache``)
             self._phrases.put(key, starts, len(starts))
         return starts
 
@@ -292,7 +216,31 @@ class BudgetedQueries:
 
     # -- counts -------------------------------------------------------------------------------------
     def count_many(self, phrases: Sequence[str]) -> list[Count]:
-        return [self._count(p) for p in phrases]
+        return self._answered([(p,) for p in phrases], self._count)
+
+    def _answered(self, items: list, answer: Callable) -> list:
+        """``answer(*item)`` for each item. A batch with one item beyond the work budget fails as a
+        whole, and its caller asks again item by item (``answer_each``) for the others' answers: the
+        answers of the last batch of several items (and its verdicts of "beyond the budget") are kept
+        for those single-item calls, which then cost a lookup instead of the batch's work again."""
+        if len(items) > 1:
+            self._batch = batch = {}
+        else:
+            batch = self._batch
+        out = []
+        for item in items:
+            key = (answer.__name__, *item)
+            hit = batch.get(key)
+            if hit is None:
+                try:
+                    hit = answer(*item)
+                except WorkBudgetExceeded as exc:
+                    hit = exc
+                batch[key] = hit
+            if isinstance(hit, WorkBudgetExceeded):
+                raise WorkBudgetExceeded(str(hit))
+            out.append(hit)
+        return out
 
     def _count(self, phrase: str) -> Count:
         toks = self._tokens(phrase)
@@ -319,7 +267,7 @@ class BudgetedQueries:
     # -- co-occurrence ------------------------------------------------------------------------------
     def cooccur_many(self, pairs: Sequence[tuple[str, str]], window: int = DEFAULT_WINDOW) -> list[Cooccurrence]:
         window = check_window(window)
-        return [self._cooccur(a, b, window) for a, b in pairs]
+        return self._answered([(a, b, window) for a, b in pairs], self._cooccur)
 
     def _cooccur(self, a: str, b: str, window: int, budget: int | None = None) -> Cooccurrence:
         budget = budget or self.budget
@@ -415,11 +363,11 @@ class BudgetedQueries:
         Tested ignoring documents first: only the positions with one nearby need their document found
         (a search of every document's start), and most pairs asked for never co-occur."""
         np = self._np
-        near = _any_within(pb, np.maximum(pa - window, 0), pa + window)
+        near = any_within(pb, np.maximum(pa - window, 0), pa + window)
         sub = np.flatnonzero(near)
         if len(sub):
             lo, hi = self._windows(seg, pa[sub], window)
-            near[sub] = _any_within(pb, lo, hi)
+            near[sub] = any_within(pb, lo, hi)
         return near
 
     def _verified_in(self, seg, ids, j0, post, lo, hi, budget):
@@ -453,10 +401,10 @@ class BudgetedQueries:
         if pa is not None:
             return self._count_near(seg, pa, pb, window), True, 1.0
         # Too many of a's candidates near b to verify them all: an evenly spaced sample of them.
-        pb = pb[_any_within(post, np.maximum(pb - window, 0) + j0a, pb + window + j0a)]
+        pb = pb[any_within(post, np.maximum(pb - window, 0) + j0a, pb + window + j0a)]
         if not len(pb):
             return 0, True, 1.0
-        lo, hi = _merged(*self._windows(seg, pb, window))
+        lo, hi = merged(*self._windows(seg, pb, window))
         i0 = np.searchsorted(post, (lo + j0a).astype(np.uint32), side="left")
         c = np.searchsorted(post, (hi + j0a).astype(np.uint32), side="right") - i0
         total = int(c.sum())
@@ -469,14 +417,15 @@ class BudgetedQueries:
         """How many of ``pa`` (sorted) have one of ``pb`` (sorted) within the window, in their document:
         only b's occurrences with an a nearby, documents ignored, have their documents found."""
         np = self._np
-        pb = pb[_any_within(pa, np.maximum(pb - window, 0), pb + window)]
+        pb = pb[any_within(pa, np.maximum(pb - window, 0), pb + window)]
         if not len(pb):
             return 0
-        lo, hi = _merged(*self._windows(seg, pb, window))  # b's windows stay inside documents
+        lo, hi = merged(*self._windows(seg, pb, window))  # b's windows stay inside documents
         dtype = pa.dtype  # searched in a's own type: NumPy would otherwise widen a whole postings list
         return int((pa.searchsorted(hi.astype(dtype), side="right") - pa.searchsorted(lo.astype(dtype))).sum())
 
     def clear_caches(self) -> None:
+        self._batch = {}
         self._by_phrase.clear()
         self._phrases.clear()
         self._bounds.clear()

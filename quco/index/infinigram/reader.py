@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Corpus, Count, check_window, require_normalizer
-from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, WorkBudgetExceeded, check_budget, spaced
+from quco.backends.engine import DEFAULT_BUDGET, ZERO_CHECK, WorkBudgetExceeded, check_budget
 from quco.backends.positional import PositionalBackend
+from quco.backends.sorted_positions import spaced
 from quco.errors import IndexOpenError, QueryError
 from quco.index.checksums import Verification
 from quco.index.infinigram.format import index_files, read_infinigram_meta
