@@ -24,8 +24,10 @@ every answer is exact. Above it:
   ``candidates × hits / sample``, flagged ``approx=True``. A single word is always exact (its
   count is stored).
 * ``cooccur(a, b)`` is exact when either side can be enumerated within the budget (from ``a``'s
-  occurrences, or from ``b``'s windows when ``a`` is the frequent one); only when both are
-  frequent is it estimated from a sample of ``a``'s occurrences, flagged ``approx=True``.
+  occurrences, or from ``b``'s windows when ``a`` is the frequent one or merely the more frequent
+  one); only when both are frequent is it estimated from a sample of ``a``'s occurrences, flagged
+  ``approx=True``. A frequent phrase's candidates near the other side are verified before any
+  document is looked up: most pairs asked for never co-occur, and then no document is.
 * An estimate never says 0: a sample with no hit cannot tell "rare" from "absent", so the query
   is then settled exactly when that costs at most ``zero_check`` budgets (the count's candidates,
   or one side of the co-occurrence), and otherwise it raises ``WorkBudgetExceeded`` — an unknown count, which the
