@@ -159,6 +159,26 @@ def test_a_pair_beyond_the_budget_costs_its_batch_no_second_pass(tmp_path, monke
     assert sorted(searched) == sorted(pairs)  # each searched once, the unanswerable one too
 
 
+def test_frequent_phrases_a_probe_finds_apart_skip_the_full_sample(tmp_path, monkeypatch):
+    """Both sides frequent: a sample a tenth the size comes first. Found apart, the pair goes
+    straight to the exact check (most such pairs never co-occur); found together, the full sample
+    estimates it as before."""
+    texts = [f"the common word and the other word number {i % 7}" for i in range(400)]
+    build_mmap_index([write_jsonl(tmp_path / "c.jsonl", texts)], tmp_path / "ix", progress=False, workers=2)
+    ix, exact = MmapIndex(tmp_path / "ix", budget=100), MmapIndex(tmp_path / "ix", budget=1_000_000)
+    sizes = []
+    sample = MmapIndex._sample
+    monkeypatch.setattr(MmapIndex, "_sample", lambda self, s, ids, j0, k: (sizes.append(k), sample(self, s, ids, j0, k))[1])
+    apart = ix.cooccur("common word", "other word", 0)
+    assert apart == exact.cooccur("common word", "other word", 0) and not apart.approx and apart.count == 0
+    assert sizes and max(sizes) <= 10  # the probe only, then the exact check: no sample of the full 100
+    sizes.clear()
+    together = ix.cooccur("common word", "other word", 5)
+    assert together.approx and max(sizes) > 50  # found by the probe: the full sample estimates it
+    truth = exact.cooccur("common word", "other word", 5).count
+    assert abs(together.count - truth) <= 0.2 * truth
+
+
 def test_add_documents_is_exact_and_atomic(tmp_path):
     a = write_jsonl(tmp_path / "a.jsonl", ["Hamlet is a play", "Paris is in France"])
     b = write_jsonl(tmp_path / "b.jsonl", ["Hamlet was written by William Shakespeare"])
