@@ -179,6 +179,17 @@ def test_frequent_phrases_a_probe_finds_apart_skip_the_full_sample(tmp_path, mon
     assert abs(together.count - truth) <= 0.2 * truth
 
 
+def test_a_frequent_phrase_near_a_rare_word_only_across_documents_is_an_exact_zero(tmp_path):
+    """Hundreds of candidates of "alpha beta" within 1,000 tokens of "rare", all in the documents
+    beside it: more than the budget lets be verified before documents are found, none in a
+    document of "rare" — an exact 0, as with a budget that enumerates everything."""
+    texts = [t for _ in range(60) for t in ("rare", "alpha alpha beta " * 10)]
+    build_mmap_index([write_jsonl(tmp_path / "c.jsonl", texts)], tmp_path / "ix", progress=False, workers=2)
+    small, exact = MmapIndex(tmp_path / "ix", budget=100), MmapIndex(tmp_path / "ix", budget=1_000_000)
+    assert small.cooccur("alpha beta", "rare", 1000) == exact.cooccur("alpha beta", "rare", 1000)
+    assert exact.cooccur("alpha beta", "rare", 1000).count == 0
+
+
 def test_add_documents_is_exact_and_atomic(tmp_path):
     a = write_jsonl(tmp_path / "a.jsonl", ["Hamlet is a play", "Paris is in France"])
     b = write_jsonl(tmp_path / "b.jsonl", ["Hamlet was written by William Shakespeare"])

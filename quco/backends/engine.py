@@ -48,7 +48,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Count, check_window
-from quco.backends.sorted_positions import ArrayCache, any_within, merged, spaced
+from quco.backends.sorted_positions import ArrayCache, any_within, in_ranges, merged, spaced
 from quco.errors import BackendError, QueryError
 from quco.normalize import Normalizer
 
@@ -301,9 +301,8 @@ class BudgetedQueries:
                 approx |= not exact
                 continue
             else:  # both frequent: a sample of a's occurrences (the same sample for the same size)
-                k = round(budget * ca / n_a)
-                pa, examined = self._sample(s, ids_a, j0a, k)
-                mask, scale, exact = self._b_near(s, ids_b, j0b, cb, n_b, pa, window, budget, key=(s, ids_a, k))
+                mask, scale, examined = self._sample_near(s, ids_a, j0a, ids_b, j0b, cb, n_b, round(budget * ca / n_a),
+                                                          window, budget)
                 scale *= ca / examined
                 exact = False
             found = int(self._np.count_nonzero(mask))
@@ -325,11 +324,16 @@ class BudgetedQueries:
             _, ids_a, j0a, ca = plan_a[s]
             _, ids_b, j0b, cb = plan_b[s]
             k = max(1, round(budget * ca / n_a / _PROBE))
-            pa, _ = self._sample(s, ids_a, j0a, k)
-            mask, _, _ = self._b_near(s, ids_b, j0b, cb, n_b, pa, window, budget, key=(s, ids_a, k))
-            if mask.any():
+            if self._sample_near(s, ids_a, j0a, ids_b, j0b, cb, n_b, k, window, budget)[0].any():
                 return True
         return False
+
+    def _sample_near(self, s, ids_a, j0a, ids_b, j0b, cb, n_b, k, window, budget):
+        """``k`` evenly spaced occurrences of a, each tested for b nearby: (mask, scale within the
+        sample, a's candidates examined)."""
+        pa, examined = self._sample(s, ids_a, j0a, k)
+        mask, scale, _ = self._b_near(s, ids_b, j0b, cb, n_b, pa, window, budget, key=(s, ids_a, k))
+        return mask, scale, examined
 
     def _windows(self, seg, pos, window: int, key: tuple | None = None):
         """Each position's window, clipped to its document. ``key`` names the positions — a phrase's
@@ -376,7 +380,7 @@ class BudgetedQueries:
         nz = c > 0
         if nz.any():
             cc = c[nz]
-            first = np.repeat(i0[nz], cc) + (np.arange(cc.sum()) - np.repeat(np.cumsum(cc) - cc, cc))
+            first = in_ranges(i0[nz], cc)
             ok = self._verify(seg, ids_b, post[first].astype(np.int64) - j0b, skip=j0b)
             mask[np.flatnonzero(nz)] = np.maximum.reduceat(ok, np.concatenate(([0], np.cumsum(cc)[:-1])))
         return mask, len(pa) / len(keep), exact
@@ -405,8 +409,7 @@ class BudgetedQueries:
         total = int(c.sum())
         if total > 4 * budget:
             return None
-        cand = np.repeat(i0, c) + (np.arange(total) - np.repeat(np.cumsum(c) - c, c))
-        starts = post[cand].astype(np.int64) - j0
+        starts = post[in_ranges(i0, c)].astype(np.int64) - j0
         return starts[self._verify(seg, ids, starts, skip=j0)] if total else starts
 
     def _a_in_b_windows(self, s, ids_a, j0a, ids_b, j0b, window, budget, pa=None):
@@ -423,18 +426,21 @@ class BudgetedQueries:
                 seg, ids_a, j0a, post, np.maximum(pb - window, 0), pb + window, budget)
         if pa is not None:
             return self._count_near(seg, pa, pb, window), True, 1.0
-        # Too many of a's candidates near b to verify them all: an evenly spaced sample of them.
+        # Too many of a's candidates near b, documents ignored: those inside b's documents, every one
+        # verified if they are few enough, else an evenly spaced sample of them.
         pb = pb[any_within(post, np.maximum(pb - window, 0) + j0a, pb + window + j0a)]
         if not len(pb):
             return 0, True, 1.0
         lo, hi = merged(*self._windows(seg, pb, window))
         i0 = np.searchsorted(post, (lo + j0a).astype(np.uint32), side="left")
         c = np.searchsorted(post, (hi + j0a).astype(np.uint32), side="right") - i0
-        total = int(c.sum())
-        cand = np.repeat(i0, c) + (np.arange(total) - np.repeat(np.cumsum(c) - c, c))
-        cand = cand[spaced(0, total, 4 * budget)]
-        ok = self._verify(seg, ids_a, post[cand].astype(np.int64) - j0a, skip=j0a)
-        return int(ok.sum()), False, total / len(cand)
+        cand = in_ranges(i0, c)
+        if not len(cand):
+            return 0, True, 1.0
+        exact = len(cand) <= 4 * budget
+        sample = cand if exact else cand[spaced(0, len(cand), 4 * budget)]
+        ok = self._verify(seg, ids_a, post[sample].astype(np.int64) - j0a, skip=j0a)
+        return int(ok.sum()), exact, len(cand) / len(sample)
 
     def _count_near(self, seg, pa, pb, window) -> int:
         """How many of ``pa`` (sorted) have one of ``pb`` (sorted) within the window, in their document:

@@ -41,6 +41,15 @@ def any_within(sorted_positions, lo, hi):
     return (first >= lo) & (first <= hi)
 
 
+def in_ranges(starts, lengths):
+    """The integers of the ranges ``[start, start + length)``, one range after another (int64):
+    the indices of the postings that searches found between two bounds."""
+    import numpy as np
+
+    total = int(lengths.sum())
+    return np.repeat(starts, lengths) + (np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+
+
 def merged(lo, hi):
     """Overlapping ranges [lo, hi] (both ends non-decreasing) merged: (lo, hi) of the merged ones."""
     import numpy as np
