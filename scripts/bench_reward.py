@@ -61,7 +61,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     corpus_args(ap)
     ap.add_argument("--mmap", help="a large memory-mapped index (scripts/bench_scale.py --keep) to time as well")
-    ap.add_argument("--repeat", type=int, default=3, help="rounds: each times every configuration once; the best of each is reported")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds: each calls every configuration twice in a row; the best call of each is reported")
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "bench_reward.json"))
     args = ap.parse_args()
 
@@ -110,7 +111,7 @@ def main() -> int:
                 configs.append(({"index": name, "extractor": "rules, 2 workers", "scheme": "evidence",
                                  "corpus_tokens": backend.corpus.tokens},
                                 lambda reward=reward: reward(prompts=prompts, completions=completions)))
-        # Round-robin: each repeat times every configuration once, so a slower spell of the machine
+        # Round-robin: each round times every configuration in turn, so a slower spell of the machine
         # (seconds to minutes long) falls on the baseline and the configurations compared with it alike.
         # All of them are alive meanwhile, as no trainer's process has them: what they hold is moved
         # out of the collector's sight, as a Reward does with what exists at its first call.
