@@ -29,6 +29,7 @@ class Extractor:
         self._nlp = nlp
         self._model_name: str | None = None if nlp is None else (nlp.meta.get("name") or "custom")
         self.batch_size = batch_size
+        self._attributes: list = []  # the attribute ruler as a table lookup (``_ruler``), once
 
     def __reduce__(self):
         # By configuration: the receiving process loads the same pipeline when it first needs it.
@@ -67,10 +68,23 @@ class Extractor:
         # Names alone need only the entity recogniser, which has its own token vectors: ~30% less.
         skip = ("parser", "attribute_ruler", "tagger", "lemmatizer", "tok2vec") if names_only else ("parser", "attribute_ruler")
         disable = [] if need_parse else [p for p in skip if p in nlp.pipe_names]
+        ruler = self._ruler() if need_parse else None
         try:
-            yield from nlp.pipe(texts, batch_size=self.batch_size, disable=disable)
+            if ruler is None:
+                yield from nlp.pipe(texts, batch_size=self.batch_size, disable=disable)
+            else:  # the same attributes, about a tenth of a parse cheaper (quco.extract.attributes)
+                yield from map(ruler, nlp.pipe(texts, batch_size=self.batch_size, disable=["attribute_ruler"]))
         except Exception as exc:  # spaCy raises plain exceptions on internal failures
             raise ExtractionError(f"spaCy pipeline failed: {type(exc).__name__}: {exc}") from exc
+
+    def _ruler(self):
+        """The pipeline's attribute ruler as ``quco.extract.attributes.FastAttributes``, or None
+        (no ruler, or one whose patterns it cannot evaluate exactly: the ruler then runs)."""
+        if not self._attributes:
+            from quco.extract.attributes import fast_attributes
+
+            self._attributes.append(fast_attributes(self.nlp))
+        return self._attributes[0]
 
     def entities_many(self, texts: Sequence[str]) -> list[tuple[Entity, ...]]:
         self.nlp  # noqa: B018 - spaCy loaded (under the lock) before anything imports it
