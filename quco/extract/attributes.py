@@ -64,7 +64,11 @@ class FastAttributes:
 
     def __init__(self, ruler, vocab):
         self._vocab = vocab
-        self._single: list[tuple[int, Test, dict]] = []  # (order, test, attribute ids -> value ids)
+        # Single-token patterns as (order, test, attribute ids -> value ids), filed under the tags
+        # (else the lower forms) they require, so that a new combination tests only its candidates.
+        self._by_tag: dict[str, list] = {}
+        self._by_lower: dict[str, list] = {}
+        self._any: list[tuple[int, Test, dict]] = []
         self._multi: list[tuple[int, list[Test], int, dict]] = []  # (order, tests, index, attributes)
         for order, entry in enumerate(ruler.patterns):
             attrs = self._attrs(entry["attrs"])
@@ -74,10 +78,20 @@ class FastAttributes:
                 if not -len(tests) <= index < len(tests):
                     raise Unsupported(f"index {index} of {pattern!r}")
                 if len(tests) == 1:
-                    self._single.append((order, tests[0], attrs))
+                    self._file(pattern[0], (order, tests[0], attrs))
                 else:
                     self._multi.append((order, tests, index % len(tests), attrs))
         self._memo: dict[tuple[int, int, int, int], tuple[list, list]] = {}
+
+    def _file(self, spec: dict, single: tuple[int, Test, dict]) -> None:
+        for key, table in (("TAG", self._by_tag), ("LOWER", self._by_lower)):
+            value = spec.get(key)
+            values = [value] if isinstance(value, str) else value.get("IN") if isinstance(value, dict) else None
+            if isinstance(values, list):
+                for v in dict.fromkeys(values):
+                    table.setdefault(v, []).append(single)
+                return
+        self._any.append(single)
 
     def _attrs(self, attrs: dict) -> dict[int, int]:
         out = {}
@@ -88,16 +102,17 @@ class FastAttributes:
             out[_SET.index(name)] = key
         return out
 
-    def _matches(self, key: tuple[int, int, int, int]) -> tuple[list, list]:
-        """For one token's (tag, lower, dep, space) ids: the single-token patterns it matches and
-        the two-token patterns it can start, each in pattern order."""
+    def _matches(self, key: tuple[int, int, int, int]) -> tuple[tuple, list, list]:
+        """For one token's (tag, lower, dep, space) ids: what its single-token patterns set, merged
+        in pattern order ((column, value) pairs), those patterns themselves and the two-token
+        patterns it can start, in pattern order."""
         found = self._memo.get(key)
         if found is None:
-            strings = self._vocab.strings
-            tag, lower, dep, space = key
-            token = (strings[tag] if tag else "", strings[lower], strings[dep] if dep else "", bool(space))
-            found = ([(order, attrs) for order, test, attrs in self._single if test(token)],
-                     [m for m in self._multi if m[1][0](token)])
+            token = self._token(key, self._vocab.strings)
+            candidates = self._by_tag.get(token[0], []) + self._by_lower.get(token[1], []) + self._any
+            candidates.sort(key=lambda c: c[0])
+            single = [(order, attrs) for order, test, attrs in candidates if test(token)]
+            found = (_merged(single), single, [m for m in self._multi if m[1][0](token)])
             if len(self._memo) >= _MEMO:
                 self._memo.clear()
             self._memo[key] = found
@@ -111,23 +126,20 @@ class FastAttributes:
             return doc
         tag, lower, dep, space, *values = doc.to_array([TAG, LOWER, DEP, IS_SPACE, POS, TAG, DEP, LEMMA, MORPH]).T.tolist()
         keys = list(zip(tag, lower, dep, space))
-        hits: list[list] = [[] for _ in range(n)]
-        strings = self._vocab.strings
-        for i, key in enumerate(keys):
-            single, starts = self._matches(key)
-            hits[i].extend(single)
+        found = [self._matches(key) for key in keys]
+        extra: dict[int, list] = {}  # token -> two-token patterns that set it
+        for i, (_, _, starts) in enumerate(found):
             for order, tests, index, attrs in starts:
                 if i + len(tests) <= n and all(
-                        test(self._token(keys[i + k], strings)) for k, test in enumerate(tests) if k):
-                    hits[i + index].append((order, attrs))
+                        test(self._token(keys[i + k], self._vocab.strings)) for k, test in enumerate(tests) if k):
+                    extra.setdefault(i + index, []).append((order, attrs))
         changed = False
-        for i, found in enumerate(hits):
-            if len(found) > 1:
-                found.sort(key=lambda h: h[0])
-            for _, attrs in found:
-                for column, value in attrs.items():
-                    values[column][i] = value
-                    changed = True
+        for i, (merged, single, _) in enumerate(found):
+            if i in extra:
+                merged = _merged(sorted(single + extra[i], key=lambda h: h[0]))
+            for column, value in merged:
+                values[column][i] = value
+                changed = True
         if changed:
             import numpy
 
@@ -138,6 +150,14 @@ class FastAttributes:
     def _token(key: tuple[int, int, int, int], strings) -> Token:
         tag, lower, dep, space = key
         return (strings[tag] if tag else "", strings[lower], strings[dep] if dep else "", bool(space))
+
+
+def _merged(hits: list) -> tuple[tuple[int, int], ...]:
+    """What ``hits`` ((order, attributes) in pattern order) set, a later pattern winning."""
+    out: dict[int, int] = {}
+    for _, attrs in hits:
+        out.update(attrs)
+    return tuple(out.items())
 
 
 def fast_attributes(nlp) -> FastAttributes | None:
