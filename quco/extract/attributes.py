@@ -81,7 +81,7 @@ class FastAttributes:
                     self._file(pattern[0], (order, tests[0], attrs))
                 else:
                     self._multi.append((order, tests, index % len(tests), attrs))
-        self._memo: dict[tuple[int, int, int, int], tuple[list, list]] = {}
+        self._memo: dict[tuple[int, int, int, int], tuple[tuple, list, list]] = {}
 
     def _file(self, spec: dict, single: tuple[int, Test, dict]) -> None:
         for key, table in (("TAG", self._by_tag), ("LOWER", self._by_lower)):
