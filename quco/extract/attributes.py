@@ -9,7 +9,8 @@ whitespace) and on one neighbour for a handful of two-token ones, so their outco
 is computed once and remembered. ``FastAttributes`` compiles the ruler's own patterns (nothing is
 hand-copied: a different model brings its own) and refuses any it cannot evaluate exactly, so the
 caller then keeps the ruler. The result is the ruler's, attribute for attribute
-(``tests/test_extract_attributes.py`` compares every token of corpus text).
+(``tests/test_extract_attributes.py`` compares every token of corpus paragraphs and of texts with
+every kind of pattern the pinned model has).
 """
 
 from __future__ import annotations
