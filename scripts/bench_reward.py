@@ -10,7 +10,8 @@ configurations are timed in turn, --repeat rounds of two calls each, the best of
 slow spell of the machine then falls on a baseline and what is compared with it alike.
   - rule extractor and the pinned spaCy pipeline, each scheme ("evidence", "corver");
   - baseline: the bare spaCy parse of the same completions (``nlp.pipe``, nothing else);
-  - on the shared corpus (DuckDB) and, with --mmap PATH, the 1B-token memory-mapped index.
+  - on the shared corpus (DuckDB) and, with --mmap PATH, the 1B-token memory-mapped index;
+  - a fixed pure-Python workload, the machine's speed for the rule extractor's kind of work.
 Writes bench-results/bench_reward.json.
 
     python scripts/bench_reward.py [--index PATH] [--mmap PATH] [--repeat 3]
@@ -48,6 +49,16 @@ def batch(items: list[dict], step: int) -> tuple[list[str], list[str]]:
     return prompts, completions
 
 
+def python_reference() -> None:
+    """A fixed pure-Python workload (string, dict and list operations, as extraction's rules are),
+    timed with the configurations: the rule extractor's figures follow this machine's speed for
+    plain Python, which drifts from day to day apart from the spaCy parse's."""
+    seen: dict[str, int] = {}
+    for k in range(200_000):
+        word = f"Word{k % 5_000}"
+        seen[word.lower()] = seen.get(word.lower(), 0) + len(word.split("o"))
+
+
 def timed(fn, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -81,6 +92,7 @@ def main() -> int:
     nlp = spacy_ex.nlp
     rules_ex.nlp  # noqa: B018 - loaded before timing
     configs = []  # (row, the call to time)
+    configs.append(({"index": "-", "extractor": "-", "scheme": "pure-Python reference"}, python_reference))
     configs.append(({"index": "-", "extractor": "spaCy", "scheme": "bare parse (baseline)"},
                     lambda: list(nlp.pipe(completions, batch_size=spacy_ex.batch_size))))
     closing = []
@@ -126,6 +138,7 @@ def main() -> int:
                 best[k] = min(best[k], timed(fn, 2))
         for reward in closing:
             reward.close()
+    reference, configs, best = best[0], configs[1:], best[1:]
     bare = best[0]
     table = []
     for (row, _), s in zip(configs, best):
@@ -139,10 +152,12 @@ def main() -> int:
         if row["index"] == "1B mmap" and ref:
             row["vs_shared_corpus"] = round(row["completions_per_s"] / ref["completions_per_s"], 3)
     result = {"completions": n, "prompts": PROMPTS, "samples_per_prompt": SAMPLES, "sentences_per_completion": 3,
+              "python_reference_seconds": round(reference, 4),
               "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores", "table": table}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
-    print(f"{n:,} completions ({PROMPTS} prompts x {SAMPLES}), best of {args.repeat}")
+    print(f"{n:,} completions ({PROMPTS} prompts x {SAMPLES}), best of {args.repeat}; "
+          f"pure-Python reference {reference:.3f} s (this machine's speed for plain Python)")
     print_table(table, [("index", 14, "index"), ("extractor", 17, "extractor"), ("scheme", 22, "scheme")],
                 [("seconds", "seconds"), ("completions_per_s", "completions/s"), ("vs_bare_parse", "vs bare parse"),
                  ("vs_shared_corpus", "vs shared")])
