@@ -114,3 +114,31 @@ def test_words_read_from_arrays_are_the_tokens(which, request):
         assert w.sentences == [(s.start, s.end) for s in doc.sents]
         for a, b in w.sentences:
             assert w.char_bounds(a, b) == (doc[a:b].start_char, doc[a:b].end_char)
+
+
+def test_the_rule_pipeline_splits_sentences_as_its_sentencizer(rules_extractor):
+    """The rule pipeline's sentencizer is applied as its rule to the words already read
+    (``spans.rule_sentences``): the same sentences as the pipe gives, on texts with every kind of
+    ending (several marks, quotes and brackets after them, none at all, whitespace, an empty text)."""
+    import json
+
+    from conftest import CORPUS_FILES
+
+    from quco.extract.spans import rule_sentences, words_of
+
+    nlp = rules_extractor.nlp
+    ends = frozenset(nlp.get_pipe("sentencizer").punct_chars)
+    texts = WORD_TEXTS + ["", "   ", "No end", "Wait... what?! Yes.) Then \"quoted.\" Next!", "a.b. c . . d", "Ends.\n\nNew one"]
+    for path in CORPUS_FILES[:1]:
+        with open(path, encoding="utf-8") as fh:
+            texts += [json.loads(line)["text"][:2000] for _, line in zip(range(200), fh)]
+    for text in texts:
+        doc = nlp(text)  # the sentencizer as a pipe
+        w = words_of(nlp.make_doc(text), text, tagged=False, sentence_ends=ends)  # no pipe run
+        assert w.sentences == words_of(doc, text, tagged=False).sentences
+        if len(doc):
+            assert rule_sentences(w.text, w.punct, ends) == [s.start for s in doc.sents]
+    for text, sents in zip(texts, rules_extractor.sentences_many(texts)):
+        doc = nlp(text)
+        expected = [(s.start_char, s.end_char) for s in doc.sents if s.text.strip()] if len(doc) else []
+        assert [(s.start, s.end) for s in sents] == expected

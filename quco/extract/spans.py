@@ -44,9 +44,12 @@ class Words:
         return self.idx[start], self.idx[end - 1] + len(self.text[end - 1])
 
 
-def words_of(doc, doc_text: str, *, tagged: bool = True) -> Words:
+def words_of(doc, doc_text: str, *, tagged: bool = True, sentence_ends: frozenset[str] | None = None) -> Words:
     """``doc``'s tokens as ``Words``; ``doc_text``: the text the doc was made from. ``tagged``:
-    whether the doc went through a tagger (if not, its tags are not read: ``propn`` is all 0)."""
+    whether the doc went through a tagger (if not, its tags are not read: ``propn`` is all 0).
+    ``sentence_ends``: for a doc that skipped the rule pipeline's sentencizer, its punctuation
+    characters: the sentences are then split by the sentencizer's rule (``rule_sentences``) instead
+    of read from the doc."""
     from spacy.attrs import IDX, IS_ALPHA, IS_PUNCT, IS_SPACE, IS_STOP, LENGTH, POS, SENT_START, TAG
 
     n = len(doc)
@@ -55,11 +58,14 @@ def words_of(doc, doc_text: str, *, tagged: bool = True) -> Words:
     attrs = [IDX, LENGTH, IS_PUNCT, IS_STOP, IS_SPACE, IS_ALPHA, SENT_START]
     columns = doc.to_array(attrs + [POS, TAG] if tagged else attrs).T.tolist()
     idx, length, punct, stop, space, alpha, sent_start = columns[:7]
-    # A sentence starts at the first token and at each token flagged as a start (by the parser or
-    # the sentencizer): the bounds of ``doc.sents``.
-    starts = [0, *(k for k in range(1, n) if sent_start[k] == 1)]
-    sentences = list(zip(starts, [*starts[1:], n]))
     text = [doc_text[i : i + size] for i, size in zip(idx, length)]
+    if sentence_ends is None:
+        # A sentence starts at the first token and at each token flagged as a start (by the parser
+        # or the sentencizer): the bounds of ``doc.sents``.
+        starts = [0, *(k for k in range(1, n) if sent_start[k] == 1)]
+    else:
+        starts = rule_sentences(text, punct, sentence_ends)
+    sentences = list(zip(starts, [*starts[1:], n]))
     pos, tag = columns[7:] if tagged else ([], [])
     if any(pos) or any(tag):
         propn_pos, proper_tags = _proper()
@@ -67,6 +73,22 @@ def words_of(doc, doc_text: str, *, tagged: bool = True) -> Words:
     else:
         propn = [0] * n  # untagged
     return Words(doc_text, text, [t.lower() for t in text], stop, punct, space, propn, alpha, idx, sentences)
+
+
+def rule_sentences(text: list[str], punct: list[int], ends: frozenset[str]) -> list[int]:
+    """The first token of each sentence, by spaCy's ``Sentencizer`` rule: after a token in
+    ``ends`` (its punctuation characters), the next token that is neither punctuation nor in
+    ``ends`` starts a sentence. The same bounds as that pipe gives a fresh doc, without a ``Token``
+    per look (which is most of its cost on short texts)."""
+    starts = [0]
+    seen_end = False
+    for k, word in enumerate(text):
+        if word in ends:
+            seen_end = True
+        elif seen_end and not punct[k]:
+            starts.append(k)
+            seen_end = False
+    return starts
 
 
 _PROPER: list = []
