@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from functools import cached_property
 
 from quco.errors import ExtractionError, UsageError
 from quco.extract.spans import span_text
@@ -29,8 +30,6 @@ class Extractor:
         self._nlp = nlp
         self._model_name: str | None = None if nlp is None else (nlp.meta.get("name") or "custom")
         self.batch_size = batch_size
-        self._attributes: list = []  # the attribute ruler as a table lookup (``_ruler``), once
-        self._sentence_ends: list = []  # the rule pipeline's sentencizer as its rule (``_sentence_rule``), once
 
     def __reduce__(self):
         # By configuration: the receiving process loads the same pipeline when it first needs it.
@@ -69,38 +68,36 @@ class Extractor:
         # Names alone need only the entity recogniser, which has its own token vectors: ~30% less.
         skip = ("parser", "attribute_ruler", "tagger", "lemmatizer", "tok2vec") if names_only else ("parser", "attribute_ruler")
         disable = [] if need_parse else [p for p in skip if p in nlp.pipe_names]
-        if self._sentence_rule() is not None:  # applied where sentences are read (``_sentences_many``)
+        ruler = self._ruler if need_parse else None
+        if ruler is not None:  # the same attributes, about a tenth of a parse cheaper (quco.extract.attributes)
+            disable = ["attribute_ruler"]
+        if self._sentence_ends is not None:  # applied where sentences are read (``_sentences_many``)
             disable = ["sentencizer"]
-        ruler = self._ruler() if need_parse else None
         try:
-            if ruler is None:
-                yield from nlp.pipe(texts, batch_size=self.batch_size, disable=disable)
-            else:  # the same attributes, about a tenth of a parse cheaper (quco.extract.attributes)
-                yield from map(ruler, nlp.pipe(texts, batch_size=self.batch_size, disable=["attribute_ruler"]))
+            docs = nlp.pipe(texts, batch_size=self.batch_size, disable=disable)
+            yield from docs if ruler is None else map(ruler, docs)
         except Exception as exc:  # spaCy raises plain exceptions on internal failures
             raise ExtractionError(f"spaCy pipeline failed: {type(exc).__name__}: {exc}") from exc
 
+    @cached_property
     def _ruler(self):
         """The pipeline's attribute ruler as ``quco.extract.attributes.FastAttributes``, or None
         (no ruler, or one whose patterns it cannot evaluate exactly: the ruler then runs)."""
-        if not self._attributes:
-            from quco.extract.attributes import fast_attributes
+        from quco.extract.attributes import fast_attributes
 
-            self._attributes.append(fast_attributes(self.nlp))
-        return self._attributes[0]
+        return fast_attributes(self.nlp)
 
-    def _sentence_rule(self) -> frozenset[str] | None:
+    @cached_property
+    def _sentence_ends(self) -> frozenset[str] | None:
         """For the rule pipeline (a sentencizer and nothing else): the sentencizer's punctuation
         characters. Its rule is then applied to the words already read (``spans.rule_sentences``:
         the same bounds, without a ``Token`` per look, most of that pipe's cost on short texts)
         instead of run as a pipe; None for any other pipeline."""
-        if not self._sentence_ends:
-            from spacy.pipeline import Sentencizer
+        from spacy.pipeline import Sentencizer
 
-            nlp = self.nlp
-            pipe = nlp.get_pipe("sentencizer") if nlp.pipe_names == ["sentencizer"] else None
-            self._sentence_ends.append(frozenset(pipe.punct_chars) if isinstance(pipe, Sentencizer) else None)
-        return self._sentence_ends[0]
+        nlp = self.nlp
+        pipe = nlp.get_pipe("sentencizer") if nlp.pipe_names == ["sentencizer"] else None
+        return frozenset(pipe.punct_chars) if isinstance(pipe, Sentencizer) else None
 
     def entities_many(self, texts: Sequence[str]) -> list[tuple[Entity, ...]]:
         self.nlp  # noqa: B018 - spaCy loaded (under the lock) before anything imports it
@@ -150,7 +147,7 @@ class Extractor:
         # A doc's text is the text it was made from (spaCy rebuilds ``doc.text`` from the tokens on
         # each access); a span's text is a slice of it.
         for text, doc in zip(texts, self._docs(texts, need_parse=True)):
-            words = words_of(doc, text, tagged=has_model, sentence_ends=self._sentence_rule())
+            words = words_of(doc, text, tagged=has_model, sentence_ends=self._sentence_ends)
             spans = entity_spans(doc, has_model=has_model, text=text, words=words)
             chunks = _noun_phrases(doc) if has_model else []
             in_subject = _subject_tokens(doc) if has_model else set()
