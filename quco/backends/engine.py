@@ -48,7 +48,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from quco.backends.base import DEFAULT_WINDOW, Cooccurrence, Count, check_window
-from quco.backends.sorted_positions import ArrayCache, any_within, in_ranges, merged, spaced
+from quco.backends.sorted_positions import ArrayCache, any_within, in_ranges, merged, one_within, spaced
 from quco.errors import BackendError, QueryError
 from quco.normalize import Normalizer
 
@@ -390,6 +390,13 @@ class BudgetedQueries:
         Tested ignoring documents first: only the positions with one nearby need their document found
         (a search of every document's start), and most pairs asked for never co-occur."""
         np = self._np
+        if len(pa) == 1:  # most anchors of a batch's pairs (a rare name): scalar searches
+            p = int(pa[0])
+            found = one_within(pb, max(p - window, 0), p + window)
+            if found:
+                lo, hi = self._windows(seg, pa, window)
+                found = one_within(pb, int(lo[0]), int(hi[0]))
+            return np.array([found])
         near = any_within(pb, np.maximum(pa - window, 0), pa + window)
         sub = np.flatnonzero(near)
         if len(sub):
@@ -446,11 +453,17 @@ class BudgetedQueries:
         """How many of ``pa`` (sorted) have one of ``pb`` (sorted) within the window, in their document:
         only b's occurrences with an a nearby, documents ignored, have their documents found."""
         np = self._np
+        dtype = pa.dtype  # searched in a's own type: NumPy would otherwise widen a whole postings list
+        if len(pb) == 1:  # most claims of a batch's pairs (a rare name): scalar searches
+            q = int(pb[0])
+            if not one_within(pa, max(q - window, 0), q + window):
+                return 0
+            lo, hi = self._windows(seg, pb, window)
+            return int(pa.searchsorted(hi.astype(dtype), side="right")[0] - pa.searchsorted(lo.astype(dtype))[0])
         pb = pb[any_within(pa, np.maximum(pb - window, 0), pb + window)]
         if not len(pb):
             return 0
         lo, hi = merged(*self._windows(seg, pb, window))  # b's windows stay inside documents
-        dtype = pa.dtype  # searched in a's own type: NumPy would otherwise widen a whole postings list
         return int((pa.searchsorted(hi.astype(dtype), side="right") - pa.searchsorted(lo.astype(dtype))).sum())
 
     def clear_caches(self) -> None:

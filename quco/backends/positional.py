@@ -110,6 +110,9 @@ class PositionalBackend(CountBackend):
         pos = self.positions(phrase)
         if not len(pos) or not len(docs):
             return 0
+        if len(docs) == 1:  # an article is mostly one document: scalar searches
+            d0 = docs[0]
+            return int(pos.searchsorted(self._doc_end[d0])) - int(pos.searchsorted(self._doc_start[d0]))
         d = np.asarray(docs, dtype=np.int64)
         return int((pos.searchsorted(self._doc_end[d]) - pos.searchsorted(self._doc_start[d])).sum())
 

@@ -41,6 +41,23 @@ def any_within(sorted_positions, lo, hi):
     return (first >= lo) & (first <= hi)
 
 
+def one_within(sorted_positions, lo: int, hi: int) -> bool:
+    """``any_within`` for one range [lo, hi] (``lo`` >= 0): a scalar search, for the many lookups
+    whose rare side occurs once, where the array calls' fixed costs are most of the work. Searched
+    in the positions' own type, as ``any_within``."""
+    import numpy as np
+
+    n = len(sorted_positions)
+    dtype = sorted_positions.dtype
+    top = _TOPS.get(dtype)
+    if top is None:
+        top = _TOPS[dtype] = int(np.iinfo(dtype).max)
+    if not n or lo > top:
+        return False
+    i = int(sorted_positions.searchsorted(dtype.type(lo)))
+    return i < n and int(sorted_positions[i]) <= hi
+
+
 def in_ranges(starts, lengths):
     """The integers of the ranges ``[start, start + length)``, one range after another (int64):
     the indices of the postings that searches found between two bounds."""
