@@ -162,6 +162,11 @@ class Extractor:
                     context = ents[0].text
                 phrases = ents + [c for c in chunks if c.start >= a and c.end <= b]
                 first, last = words.char_bounds(a, b)
+                if in_subject:
+                    claims = _phrases([span_text(text, c) for c in phrases if not _within(c, in_subject)])
+                    subjects = _phrases([e.text for e in ents if _within(e, in_subject)])
+                else:  # no subject read (the rule pipeline): every phrase is a claim
+                    claims, subjects = _phrases([span_text(text, c) for c in phrases]), ()
                 sentences.append(
                     Sentence(
                         index=k,
@@ -170,9 +175,8 @@ class Extractor:
                         end=last,
                         entities=tuple(_entity(s, text) for s in ents),
                         triplets=tuple(triplets),
-                        claims=_phrases([span_text(text, c) for c in phrases if not _within(c, in_subject)])
-                        or _predicate_run(words, a, b, in_subject),
-                        subjects=_phrases([e.text for e in ents if _within(e, in_subject)]),
+                        claims=claims or _predicate_run(words, a, b, in_subject),
+                        subjects=subjects,
                     )
                 )
             out.append(tuple(s for s in sentences if s.text))
@@ -297,8 +301,8 @@ def _within(span, tokens: set[int]) -> bool:
     return bool(tokens) and any(i in tokens for i in range(span.start, span.end))
 
 
-def _phrases(texts) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(t for t in texts if t.strip()))
+def _phrases(texts: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t for t in texts if t.strip())) if texts else ()
 
 
 def _entity(span, text: str) -> Entity:

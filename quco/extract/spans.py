@@ -55,9 +55,11 @@ def words_of(doc, doc_text: str, *, tagged: bool = True, sentence_ends: frozense
     n = len(doc)
     if n == 0:
         return Words(doc_text, [], [], [], [], [], [], [], [], [])
-    attrs = [IDX, LENGTH, IS_PUNCT, IS_STOP, IS_SPACE, IS_ALPHA, SENT_START]
+    # The sentence starts are read only when the doc has them (not split by ``sentence_ends``).
+    attrs = [IDX, LENGTH, IS_PUNCT, IS_STOP, IS_SPACE, IS_ALPHA] + ([SENT_START] if sentence_ends is None else [])
     columns = doc.to_array(attrs + [POS, TAG] if tagged else attrs).T.tolist()
-    idx, length, punct, stop, space, alpha, sent_start = columns[:7]
+    idx, length, punct, stop, space, alpha = columns[:6]
+    sent_start = columns[6] if sentence_ends is None else []
     text = [doc_text[i : i + size] for i, size in zip(idx, length)]
     if sentence_ends is None:
         # A sentence starts at the first token and at each token flagged as a start (by the parser
@@ -66,7 +68,7 @@ def words_of(doc, doc_text: str, *, tagged: bool = True, sentence_ends: frozense
     else:
         starts = rule_sentences(text, punct, sentence_ends)
     sentences = list(zip(starts, [*starts[1:], n]))
-    pos, tag = columns[7:] if tagged else ([], [])
+    pos, tag = columns[len(attrs):] if tagged else ([], [])
     if any(pos) or any(tag):
         propn_pos, proper_tags = _proper()
         propn = [int(p == propn_pos or t in proper_tags) for p, t in zip(pos, tag)]
