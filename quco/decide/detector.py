@@ -18,12 +18,13 @@ from quco.decide.articles import article_lookups, article_pairs, in_article
 from quco.decide.bridges import NO_BRIDGES, NamesMemo, bridged, lookup_bridges, silent
 from quco.decide.evidence import (
     ClaimEvidence,
+    anchor_keys,
     backoff_forms,
     canonical_of,
     claim_evidence,
     claim_pairs,
-    new_claims,
     overlaps,
+    split_claims,
     with_forms,
     word_forms,
 )
@@ -284,15 +285,16 @@ class Detector:
         sentence's rarest new claims too."""
         canon = canonical_of(self.backend)
         q_anchors, q_texts, context = side
+        q_keys = anchor_keys(q_texts, canon)  # the question's names, compared with every sentence's claims
         plan = {}
         hop: list[str] = []
         for s in sentences:
-            about = list(dict.fromkeys(list(s.subjects) + [t.head for t in s.triplets]))
+            about = list(dict.fromkeys([*s.subjects, *(t.head for t in s.triplets)])) if s.subjects or s.triplets else []
             heads = [h for h in about if canon(h) and (counts[h][0] or 0) > 0]
             hop = [] if s.subjects else hop  # the previous hop stands in for a subject the sentence does not name
             anchors = tuple(dict.fromkeys(q_anchors + heads + hop))
-            new, _ = new_claims(s.claims, q_texts + about + hop, canon, context=context)
-            answered, _ = new_claims(about, q_texts, canon, context=context) if q_anchors else ([], [])
+            new, _ = split_claims(s.claims, q_keys + anchor_keys(about + hop, canon), canon, context=context)
+            answered, _ = split_claims(about, q_keys, canon, context=context) if q_anchors else ([], [])
             checks = [(c, anchors) for c in new]
             checks += [(h, mine) for h in answered if h not in new
                        and (mine := tuple(a for a in anchors if not overlaps(a, h, canon)))]

@@ -191,25 +191,38 @@ def claim_evidence(claim: str, anchors: Sequence[str], counts: dict, cooccur: di
     Only the anchors paired with the claim in ``cooccur`` are used (``overlaps`` keeps an anchor
     that is part of the claim, or the claim part of it, out of those pairs)."""
     forms = word_forms(claim)
-    found = [counts.get(f, (None, False)) for f in forms]
-    if any(v[0] is None for v in found):
-        return None
-    count, approx = sum(v[0] for v in found), any(v[1] for v in found)
-    present = tuple(f for f, v in zip(forms, found) if v[0] > 0)
+    count, approx, found = 0, False, []
+    for f in forms:
+        v = counts.get(f)
+        if v is None or v[0] is None:
+            return None
+        count += v[0]
+        if v[1]:
+            approx = True
+        if v[0] > 0:
+            found.append(f)
+    present = tuple(found)
     others = tuple(f for f in present if f != claim)
     if count == 0:
         return ClaimEvidence(claim, 0, None, 0, None, 1.0, approx=approx)
     anchors = [a for a in anchors if all((a, f) in cooccur for f in present)]
     if not anchors:
         return ClaimEvidence(claim, count, None, None, None, NEUTRAL, approx=approx, forms=others)
+    # ``association`` per anchor, its chance rate computed once (the same arithmetic, in the same order)
+    rate = min(1.0, count * window_span(corpus, window) / max(1, corpus.tokens))
     best: tuple | None = None  # the strongest association so far (its rounded pmi first), built once
     for a in anchors:
-        pairs = [cooccur[(a, f)] for f in present]
-        if any(p[0] is None for p in pairs):
-            return None
-        obs, pair_approx = sum(p[0] for p in pairs), any(p[1] for p in pairs)
+        obs, pair_approx = 0, False
+        for f in present:
+            p = cooccur[(a, f)]
+            if p[0] is None:
+                return None
+            obs += p[0]
+            if p[1]:
+                pair_approx = True
         a_count = counts[a][0]
-        expected, pmi, risk = association(obs, a_count, count, corpus, window)
+        expected = a_count * rate
+        pmi, risk = observed_against(obs, expected)
         if best is None or pmi > best[0]:
             best = (round(pmi, 4), a, obs, risk, a_count, expected, approx or pair_approx or counts[a][1])
     assert best is not None  # anchors is not empty
@@ -232,8 +245,21 @@ def new_claims(claims: Sequence[str], anchors: Sequence[str], canon: Callable[[s
     occupation" for the anchor "George Rankin") or only repeats words of ``context`` (the
     question, canonical form: "the song" when the question asks about a song) says nothing new.
     A claim nested in a longer new claim ("State" in "Enemy of the State") is not a claim of its own."""
-    # Compared padded with spaces: whole words ("art" is not within "martin"), as ``_within``.
-    keys = [f" {k} " for k in map(canon, anchors) if k]
+    return split_claims(claims, anchor_keys(anchors, canon), canon, context)
+
+
+def anchor_keys(anchors: Sequence[str], canon: Callable[[str], str]) -> list[str]:
+    """The anchors as ``split_claims`` compares them: canonical, padded with spaces (whole words:
+    "art" is not within "martin", as ``_within``). A caller splitting many sentences' claims
+    against the same anchors computes them once."""
+    return [f" {k} " for k in map(canon, anchors) if k]
+
+
+def split_claims(claims: Sequence[str], keys: Sequence[str], canon: Callable[[str], str],
+                 context: str = "") -> tuple[list[str], list[str]]:
+    """``new_claims`` against anchors given as their ``anchor_keys``."""
+    if not claims:
+        return [], []
     around = f" {context} " if context else ""
     new: list[str] = []
     same: list[str] = []
