@@ -23,6 +23,7 @@ from quco.decide.evidence import (
     canonical_of,
     claim_evidence,
     claim_pairs,
+    held_forms,
     overlaps,
     split_claims,
     with_forms,
@@ -170,8 +171,10 @@ class Detector:
                 if questions[i] not in sides:
                     sides[questions[i]] = self._question_side(questions[i], entities[i], counts, bare.get(i, ()))
                 plans[i] = self._claim_plan(sides[questions[i]], sents, counts)
-            pairs = {pair for plan in plans.values() for sp in plan.values() for c, anchors in sp.checks for a in anchors
-                     for pair in claim_pairs(a, c, counts)}
+            pairs = set()
+            for c, anchors in {key for plan in plans.values() for sp in plan.values() for key in sp.checks}:
+                forms = held_forms(c, counts)  # each paired with each anchor, as ``claim_pairs``
+                pairs.update((a, f) for a in anchors for f in forms)
             # A sentence with no known anchor has no association to measure: QuCo-RAG's rule
             # (its triplets must co-occur at all) still applies to it.
             pairs |= {(t.head, t.tail) for i, sents in sentences.items() for s in sents if not plans[i][s.index].anchors
@@ -313,7 +316,8 @@ class Detector:
         for plan in plans.values():
             for sp in plan.values():
                 for c, anchors in sp.checks:
-                    evidence[(c, anchors)] = claim_evidence(c, anchors, counts, cooccur, corpus, self.window)
+                    if (c, anchors) not in evidence:  # a claim checked against the same anchors again
+                        evidence[(c, anchors)] = claim_evidence(c, anchors, counts, cooccur, corpus, self.window)
                     start[(c, anchors)] = tuple(a for a in sp.question if a in anchors)
         quiet = {key: ev for key, ev in evidence.items() if ev is not None and silent(ev)}
         if not quiet:

@@ -157,7 +157,12 @@ def with_forms(claims: Iterable[str]) -> set[str]:
 
 def claim_pairs(anchor: str, claim: str, counts: dict) -> list[tuple[str, str]]:
     """The co-occurrences to ask for a claim and an anchor: one per form the corpus holds."""
-    return [(anchor, f) for f in word_forms(claim) if (counts.get(f, (None,))[0] or 0) > 0]
+    return [(anchor, f) for f in held_forms(claim, counts)]
+
+
+def held_forms(claim: str, counts: dict) -> list[str]:
+    """The claim's word forms the corpus holds (counted above zero in ``counts``)."""
+    return [f for f in word_forms(claim) if (counts.get(f, (None,))[0] or 0) > 0]
 
 
 def window_span(corpus: Corpus, window: int) -> float:
