@@ -288,21 +288,25 @@ class Detector:
         sentence's rarest new claims too."""
         canon = canonical_of(self.backend)
         q_anchors, q_texts, context = side
-        q_keys = anchor_keys(q_texts, canon)  # the question's names, compared with every sentence's claims
+        # The question's part, the same for every sentence of its drafts: its anchors and its names
+        # as the claims are compared with them.
+        q_tuple, q_unique, q_keys = tuple(q_anchors), tuple(dict.fromkeys(q_anchors)), anchor_keys(q_texts, canon)
         plan = {}
         hop: list[str] = []
         for s in sentences:
             about = list(dict.fromkeys([*s.subjects, *(t.head for t in s.triplets)])) if s.subjects or s.triplets else []
             heads = [h for h in about if canon(h) and (counts[h][0] or 0) > 0]
             hop = [] if s.subjects else hop  # the previous hop stands in for a subject the sentence does not name
-            anchors = tuple(dict.fromkeys(q_anchors + heads + hop))
-            new, _ = split_claims(s.claims, q_keys + anchor_keys(about + hop, canon), canon, context=context)
+            anchors = tuple(dict.fromkeys(q_anchors + heads + hop)) if heads or hop else q_unique
+            keys = q_keys + anchor_keys(about + hop, canon) if about or hop else q_keys
+            new, _ = split_claims(s.claims, keys, canon, context=context)
             answered, _ = split_claims(about, q_keys, canon, context=context) if q_anchors else ([], [])
             checks = [(c, anchors) for c in new]
             checks += [(h, mine) for h in answered if h not in new
                        and (mine := tuple(a for a in anchors if not overlaps(a, h, canon)))]
-            plan[s.index] = SentencePlan(anchors, tuple(checks), tuple(q_anchors))
-            hop = sorted((c for c in new if canon(c) and (counts[c][0] or 0) > 0), key=lambda c: counts[c][0])[: self.anchors]
+            plan[s.index] = SentencePlan(anchors, tuple(checks), q_tuple)
+            hop = sorted((c for c in new if canon(c) and (counts[c][0] or 0) > 0),
+                         key=lambda c: counts[c][0])[: self.anchors] if new else []
         return plan
 
     def _evidence(self, plans: dict, counts: dict, cooccur: dict) -> dict:
