@@ -302,7 +302,7 @@ def _within(span, tokens: set[int]) -> bool:
 
 
 def _phrases(texts: list[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(t for t in texts if t.strip())) if texts else ()
+    return tuple(dict.fromkeys([t for t in texts if t.strip()])) if texts else ()
 
 
 def _entity(span, text: str) -> Entity:

@@ -144,7 +144,9 @@ def quoted_spans(doc, text: str) -> list[tuple[int, int]]:
 def year_spans(w: Words) -> list[tuple[int, int]]:
     """Token bounds of the years written in the text, where a year is whole tokens (as
     ``doc.char_span(..., alignment_mode="strict")`` finds them), read from the words' offsets."""
-    spans = []
+    spans: list[tuple[int, int]] = []
+    if "1" not in w.doc_text and "2" not in w.doc_text:  # no year can start (most texts): skip the search
+        return spans
     for m in _YEAR.finditer(w.doc_text):
         k = bisect_left(w.idx, m.start())
         if k < len(w) and w.idx[k] == m.start():

@@ -10,6 +10,7 @@ when a Doc is read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 
 def span_text(doc_text: str, span) -> str:
@@ -50,14 +51,12 @@ def words_of(doc, doc_text: str, *, tagged: bool = True, sentence_ends: frozense
     ``sentence_ends``: for a doc that skipped the rule pipeline's sentencizer, its punctuation
     characters: the sentences are then split by the sentencizer's rule (``rule_sentences``) instead
     of read from the doc."""
-    from spacy.attrs import IDX, IS_ALPHA, IS_PUNCT, IS_SPACE, IS_STOP, LENGTH, POS, SENT_START, TAG
-
     n = len(doc)
     if n == 0:
         return Words(doc_text, [], [], [], [], [], [], [], [], [])
     # The sentence starts are read only when the doc has them (not split by ``sentence_ends``).
-    attrs = [IDX, LENGTH, IS_PUNCT, IS_STOP, IS_SPACE, IS_ALPHA] + ([SENT_START] if sentence_ends is None else [])
-    columns = doc.to_array(attrs + [POS, TAG] if tagged else attrs).T.tolist()
+    attrs = _columns(tagged, sentence_ends is None)
+    columns = doc.to_array(attrs).T.tolist()
     idx, length, punct, stop, space, alpha = columns[:6]
     sent_start = columns[6] if sentence_ends is None else []
     text = [doc_text[i : i + size] for i, size in zip(idx, length)]
@@ -68,7 +67,7 @@ def words_of(doc, doc_text: str, *, tagged: bool = True, sentence_ends: frozense
     else:
         starts = rule_sentences(text, punct, sentence_ends)
     sentences = list(zip(starts, [*starts[1:], n]))
-    pos, tag = columns[len(attrs):] if tagged else ([], [])
+    pos, tag = columns[-2:] if tagged else ([], [])
     if any(pos) or any(tag):
         propn_pos, proper_tags = _proper()
         propn = [int(p == propn_pos or t in proper_tags) for p, t in zip(pos, tag)]
@@ -91,6 +90,15 @@ def rule_sentences(text: list[str], punct: list[int], ends: frozenset[str]) -> l
             starts.append(k)
             seen_end = False
     return starts
+
+
+@cache
+def _columns(tagged: bool, sentence_starts: bool) -> list[int]:
+    """The attribute ids ``words_of`` reads (imported once: an import per call is a cost here)."""
+    from spacy.attrs import IDX, IS_ALPHA, IS_PUNCT, IS_SPACE, IS_STOP, LENGTH, POS, SENT_START, TAG
+
+    return [IDX, LENGTH, IS_PUNCT, IS_STOP, IS_SPACE, IS_ALPHA] + ([SENT_START] if sentence_starts else []) \
+        + ([POS, TAG] if tagged else [])
 
 
 _PROPER: list = []
