@@ -45,12 +45,12 @@ def one_within(sorted_positions, lo: int, hi: int) -> bool:
     """``any_within`` for one range [lo, hi] (``lo`` >= 0): a scalar search, for the many lookups
     whose rare side occurs once, where the array calls' fixed costs are most of the work. Searched
     in the positions' own type, as ``any_within``."""
-    import numpy as np
-
     n = len(sorted_positions)
     dtype = sorted_positions.dtype
     top = _TOPS.get(dtype)
     if top is None:
+        import numpy as np
+
         top = _TOPS[dtype] = int(np.iinfo(dtype).max)
     if not n or lo > top:
         return False

@@ -173,7 +173,7 @@ class Extractor:
                         text=text[first:last].strip(),
                         start=first,
                         end=last,
-                        entities=tuple(_entity(s, text) for s in ents),
+                        entities=tuple([Entity(s.text, s.label_, s.start_char, s.end_char) for s in ents]),  # NameSpans
                         triplets=tuple(triplets),
                         claims=claims or _predicate_run(words, a, b, in_subject),
                         subjects=subjects,
