@@ -173,8 +173,7 @@ class Detector:
                 plans[i] = self._claim_plan(sides[questions[i]], sents, counts)
             pairs = set()
             for c, anchors in {key for plan in plans.values() for sp in plan.values() for key in sp.checks}:
-                forms = held_forms(c, counts)  # each paired with each anchor, as ``claim_pairs``
-                pairs.update((a, f) for a in anchors for f in forms)
+                pairs.update((a, f) for f in held_forms(c, counts) for a in anchors)  # as ``claim_pairs``
             # A sentence with no known anchor has no association to measure: QuCo-RAG's rule
             # (its triplets must co-occur at all) still applies to it.
             pairs |= {(t.head, t.tail) for i, sents in sentences.items() for s in sents if not plans[i][s.index].anchors
@@ -288,8 +287,7 @@ class Detector:
         sentence's rarest new claims too."""
         canon = canonical_of(self.backend)
         q_anchors, q_texts, context = side
-        # The question's part, the same for every sentence of its drafts: its anchors and its names
-        # as the claims are compared with them.
+        # The question's part, the same for all its drafts' sentences (its names as claims are compared).
         q_tuple, q_unique, q_keys = tuple(q_anchors), tuple(dict.fromkeys(q_anchors)), anchor_keys(q_texts, canon)
         plan = {}
         hop: list[str] = []
