@@ -453,17 +453,16 @@ class BudgetedQueries:
         """How many of ``pa`` (sorted) have one of ``pb`` (sorted) within the window, in their document:
         only b's occurrences with an a nearby, documents ignored, have their documents found."""
         np = self._np
-        dtype = pa.dtype  # searched in a's own type: NumPy would otherwise widen a whole postings list
-        if len(pb) == 1:  # most claims of a batch's pairs (a rare name): scalar searches
+        if len(pb) == 1:  # most claims of a batch's pairs (a rare name): a scalar search
             q = int(pb[0])
             if not one_within(pa, max(q - window, 0), q + window):
                 return 0
-            lo, hi = self._windows(seg, pb, window)
-            return int(pa.searchsorted(hi.astype(dtype), side="right")[0] - pa.searchsorted(lo.astype(dtype))[0])
-        pb = pb[any_within(pa, np.maximum(pb - window, 0), pb + window)]
-        if not len(pb):
-            return 0
+        else:
+            pb = pb[any_within(pa, np.maximum(pb - window, 0), pb + window)]
+            if not len(pb):
+                return 0
         lo, hi = merged(*self._windows(seg, pb, window))  # b's windows stay inside documents
+        dtype = pa.dtype  # searched in a's own type: NumPy would otherwise widen a whole postings list
         return int((pa.searchsorted(hi.astype(dtype), side="right") - pa.searchsorted(lo.astype(dtype))).sum())
 
     def clear_caches(self) -> None:

@@ -287,15 +287,15 @@ class Detector:
         sentence's rarest new claims too."""
         canon = canonical_of(self.backend)
         q_anchors, q_texts, context = side
-        # The question's part, the same for all its drafts' sentences (its names as claims are compared).
-        q_tuple, q_unique, q_keys = tuple(q_anchors), tuple(dict.fromkeys(q_anchors)), anchor_keys(q_texts, canon)
+        # The question's part, the same for all its drafts' sentences (its anchors are distinct already).
+        q_tuple, q_keys = tuple(q_anchors), anchor_keys(q_texts, canon)
         plan = {}
         hop: list[str] = []
         for s in sentences:
             about = list(dict.fromkeys([*s.subjects, *(t.head for t in s.triplets)])) if s.subjects or s.triplets else []
             heads = [h for h in about if canon(h) and (counts[h][0] or 0) > 0]
             hop = [] if s.subjects else hop  # the previous hop stands in for a subject the sentence does not name
-            anchors = tuple(dict.fromkeys(q_anchors + heads + hop)) if heads or hop else q_unique
+            anchors = tuple(dict.fromkeys(q_anchors + heads + hop)) if heads or hop else q_tuple
             keys = q_keys + anchor_keys(about + hop, canon) if about or hop else q_keys
             new, _ = split_claims(s.claims, keys, canon, context=context)
             answered, _ = split_claims(about, q_keys, canon, context=context) if q_anchors else ([], [])

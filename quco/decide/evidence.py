@@ -172,8 +172,12 @@ def window_span(corpus: Corpus, window: int) -> float:
 
 
 def expected_cooccur(anchor_count: int, claim_count: int, corpus: Corpus, window: int) -> float:
-    n = max(1, corpus.tokens)
-    return anchor_count * min(1.0, claim_count * window_span(corpus, window) / n)
+    return anchor_count * chance_rate(claim_count, corpus, window)
+
+
+def chance_rate(claim_count: int, corpus: Corpus, window: int) -> float:
+    """The chance that one anchor occurrence has the claim within its window (at most 1)."""
+    return min(1.0, claim_count * window_span(corpus, window) / max(1, corpus.tokens))
 
 
 def association(obs: int, anchor_count: int, claim_count: int, corpus: Corpus, window: int) -> tuple[float, float, float]:
@@ -213,8 +217,7 @@ def claim_evidence(claim: str, anchors: Sequence[str], counts: dict, cooccur: di
     anchors = [a for a in anchors if all((a, f) in cooccur for f in present)]
     if not anchors:
         return ClaimEvidence(claim, count, None, None, None, NEUTRAL, approx=approx, forms=others)
-    # ``association`` per anchor, its chance rate computed once (the same arithmetic, in the same order)
-    rate = min(1.0, count * window_span(corpus, window) / max(1, corpus.tokens))
+    rate = chance_rate(count, corpus, window)  # ``association`` per anchor, this part once
     best: tuple | None = None  # the strongest association so far (its rounded pmi first), built once
     for a in anchors:
         obs, pair_approx = 0, False

@@ -127,14 +127,14 @@ class Extractor:
         has_model = self.has_model
         out = []
         for text, doc in zip(texts, self._docs(texts, need_parse=False)):
-            out.append(tuple(_entity(s, text) for s in entity_spans(doc, has_model=has_model, text=text)))
+            out.append(tuple(_entity(s) for s in entity_spans(doc, has_model=has_model, text=text)))
         return out
 
     def _names_many(self, texts: Sequence[str]) -> list[tuple[Entity, ...]]:
         from quco.extract.entities import entity_spans
 
         has_model = self.has_model
-        return [tuple(_entity(s, text) for s in entity_spans(doc, has_model=has_model, text=text, has_pos=False))
+        return [tuple(_entity(s) for s in entity_spans(doc, has_model=has_model, text=text, has_pos=False))
                 for text, doc in zip(texts, self._docs(texts, need_parse=False, names_only=has_model))]
 
     def _sentences_many(self, texts: Sequence[str]) -> list[tuple[Sentence, ...]]:
@@ -173,7 +173,7 @@ class Extractor:
                         text=text[first:last].strip(),
                         start=first,
                         end=last,
-                        entities=tuple([Entity(s.text, s.label_, s.start_char, s.end_char) for s in ents]),  # NameSpans
+                        entities=tuple([_entity(s) for s in ents]),
                         triplets=tuple(triplets),
                         claims=claims or _predicate_run(words, a, b, in_subject),
                         subjects=subjects,
@@ -305,6 +305,6 @@ def _phrases(texts: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys([t for t in texts if t.strip()])) if texts else ()
 
 
-def _entity(span, text: str) -> Entity:
-    """``text``: the doc's text, read once (see ``span_text``)."""
-    return Entity(text=span_text(text, span), label=span.label_, start=span.start_char, end=span.end_char)
+def _entity(span) -> Entity:
+    """``span``: an ``entity_spans`` name span, whose text is already cut from the doc's text."""
+    return Entity(text=span.text, label=span.label_, start=span.start_char, end=span.end_char)
