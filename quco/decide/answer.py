@@ -49,7 +49,7 @@ from quco.decide.evidence import (
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.premise import denial
 from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
-from quco.decide.reading import CONTRADICTED, SUPPORTED, UNSUPPORTED, VERDICT_RISK, read_statements
+from quco.decide.reading import CONTRADICTED, SUPPORTED, UNSUPPORTED, VERDICT_RISK, read_statements, variant_statements
 from quco.decide.yes_no import PolarEvidence, polar_evidence, polar_of, polarity, sentences_to_read
 from quco.errors import RiskAbort, UsageError
 from quco.extract import Extractor
@@ -244,6 +244,9 @@ class AnswerScorer:
         polars = {i: p for i, q in enumerate(questions) if (p := polar_of(q, question_entities[i])) is not None}
         statements = read_statements(self.backend, sorted({o for r, _ in picks.values() for o in r.options}
                                                            | {s for p in polars.values() for s in p.subjects}))
+        unintroduced = [p for p, st in statements.items() if st is not None and not any(x.introduces for x in st)]
+        for name, fuller in variant_statements(self.backend, unintroduced).items():  # "Mark Anthony Aguirre (born…"
+            statements[name] = [*(statements[name] or ()), *fuller]
         subjects = sorted({s for p in polars.values() for s in p.subjects if statements.get(s) is not None})
         sentences = {s: sentences_to_read(statements[s]) for s in subjects}
         flat = [t for s in subjects for t in sentences[s]]

@@ -10,7 +10,8 @@ corpus states each option's year in the sentence that introduces it ("A (born 5 
    one it names first, turned round when its own words go the other way ("A was born later");
 3. each option's year, read from its statements (``quco.decide.reading``): the first year after
    each mention within its sentence (or the next, when that one goes on about it); the year most
-   statements give, the earliest on a tie;
+   statements give, the earliest on a tie. A name no sentence introduces is read in its fuller form
+   ("Mark Anthony Aguirre (born 1959)" for "Mark Aguirre": ``quco.decide.reading.variant_statements``);
 4. the verdict: ``supported`` when the asserted option's year ranks it as asked, ``contradicted``
    when the other's does, ``unknown`` (with the reason) when a year is missing or the two are equal.
 
@@ -37,7 +38,8 @@ _QUANTITY = re.compile(r"\b(?:more|most|less|least|fewer|larger|largest|bigger|h
                        r"taller|tallest|shorter|smaller|many|much)\b", re.I)
 _SAME = re.compile(r"\b(?:same|equal|simultaneous|both)\b", re.I)
 _NEGATION = re.compile(r"\b(?:not|never|neither|nor)\b|n't\b", re.I)
-_YEAR = re.compile(r"(?<![\d,.])(1[0-9]{3}|20[0-9]{2})(?![\d,])")
+# A year: not inside "1,962,000" nor a decade ("the mid-1970s"); "in 1962, by…" is one.
+_YEAR = re.compile(r"(?<![\d,.])(1[0-9]{3}|20[0-9]{2})(?!\d|,\d|s\b)")
 _READ_CHARS = 200  # characters of a sentence read for a year after the mention
 
 

@@ -6,7 +6,9 @@ sentence asserts. This module finds the sentences that state something *about* a
 passages a backend returns around its occurrences (``CountBackend.passages_many``):
 
 - a phrase's **statements** are the sentences that mention it, each with the sentence after it when
-  that one goes on about the same subject ("The band formed in 1988…");
+  that one goes on about the same subject ("The band formed in 1988…", "Founded in 1764, it…"); a
+  mention inside a longer name ("Charles George Marshall Plumer") is not one, and a name no sentence
+  introduces is looked for in its fuller form ("Mark Anthony Aguirre" for "Mark Aguirre");
 - the sentences are cut at a full stop followed by a space or directly by a capital letter
   ("…an island.The Apple Dumpling Gang is…": documents made by joining sentences keep no space).
 
@@ -28,7 +30,7 @@ from quco.decide.question_form import LEADING_ARTICLE
 from quco.errors import BackendError, QueryError
 
 __all__ = ["CONTRADICTED", "SUPPORTED", "UNKNOWN", "UNSUPPORTED", "VERDICT_RISK", "Statement", "about", "mentions",
-           "read_statements", "sentence_after", "statements_about"]
+           "read_statements", "sentence_after", "statements_about", "variant_statements"]
 
 SUPPORTED, CONTRADICTED, UNSUPPORTED, UNKNOWN = "supported", "contradicted", "unsupported", "unknown"
 # The risk a verdict stands for. Reading is right about nine times in ten on the dev rows it was
@@ -38,7 +40,12 @@ DOCS_TO_READ = 20  # a phrase in more documents is not read (its statements woul
 READ_WINDOW = 40  # words of text read after each mention
 
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]\"'])[.!?](?=\s|[A-Z]|$)")
-_GOES_ON = re.compile(r"\s*(?:The\s+[a-z]|(?:It|He|She|They|This|Its|His|Her|Their)\b)")
+# The next sentence goes on about the subject: a pronoun or "The band…", or an opening participle
+# with no subject of its own ("Founded in 1764, it is…", "Born in Ohio, he…").
+_GOES_ON = re.compile(r"\s*(?:The\s+[a-z]|(?:It|He|She|They|This|Its|His|Her|Their)\b|"
+                      r"[A-Z][a-z]+(?:ed|en|wn)\s+(?:in|on|at|by|as|from|during|under)\b)")
+_NAME_AFTER = re.compile(r" [A-Z][a-z]")
+_NAME_BEFORE = re.compile(r"(?<![\w.])[A-Z][a-z][\w'-]* $")
 _ABBREVIATION = re.compile(r"(?:\b(?:Mt|St|Dr|Mr|Mrs|Ms|Jr|Sr|Lt|Col|Gen|Capt|Co|Inc|Ltd|No|vs|etc|ca|c)|\b[A-Z])$")
 
 
@@ -70,12 +77,13 @@ def sentence_after(text: str, start: int) -> tuple[str, int]:
     return (text[start:end.start()], end.end()) if end else (text[start:], len(text))
 
 
-def statements_about(phrase: str, passages: Sequence[str]) -> list[Statement]:
-    """The first statement about ``phrase`` in each passage (one passage per document)."""
+def statements_about(phrase: str, passages: Sequence[str], pattern: re.Pattern | None = None) -> list[Statement]:
+    """The first statement about ``phrase`` in each passage (one passage per document); ``pattern``
+    finds its mentions (default: ``mentions(phrase)``)."""
     found = []
-    pattern = mentions(phrase)
+    pattern = pattern or mentions(phrase)
     for p in passages:
-        m = pattern.search(p)
+        m = next((m for m in pattern.finditer(p) if not _inside_name(p, m)), None)
         if m is None:
             continue
         begin = _sentence_start(p, m.start())
@@ -86,6 +94,12 @@ def statements_about(phrase: str, passages: Sequence[str]) -> list[Statement]:
         found.append(Statement(phrase, (p[begin:m.end()] + rest).strip(), p[m.start():m.end()] + rest, then.strip(),
                                not lead or LEADING_ARTICLE.fullmatch(lead + " ") is not None))
     return found
+
+
+def _inside_name(text: str, m: re.Match) -> bool:
+    """The mention is inside a longer name, capitalised words on both sides ("Charles George Marshall
+    Plumer" does not mention "George Marshall"): what that sentence states is about someone else."""
+    return bool(_NAME_AFTER.match(text, m.end()) and _NAME_BEFORE.search(text, max(0, m.start() - 40), m.start()))
 
 
 def about(statements: Sequence[Statement] | None) -> list[Statement]:
@@ -112,3 +126,37 @@ def read_statements(backend: CountBackend, phrases: Sequence[str], window: int =
     except (QueryError, BackendError):
         return dict.fromkeys(phrases)
     return {p: None if ps is None else statements_about(p, ps) for p, ps in zip(phrases, passages)}
+
+
+_NAME = re.compile(r"[A-Z][\w'-]*(?: [A-Z][\w'-]*){1,3}")  # "Mark Aguirre", "Frank De Winne"
+
+
+def variant_mentions(name: str) -> re.Pattern:
+    """A pattern for a name written with one or two more names or initials after its first word, as
+    an article opens on its subject ("Mark Anthony Aguirre", "George E. Marshall", "Frank, Viscount
+    De Winne" for "Mark Aguirre", "George Marshall", "Frank De Winne")."""
+    first, *rest = [re.escape(w) for w in name.split()]
+    return re.compile(rf"(?<!\w){first}\W+(?:[A-Z][\w'-]*\.?\W+){{1,2}}" + r"\W+".join(rest) + r"(?!\w)")
+
+
+def variant_statements(backend: CountBackend, names: Sequence[str], limit: int = 6) -> dict[str, list[Statement]]:
+    """name -> the statements introducing it under a fuller form of the name (``variant_mentions``),
+    read from the sentences where its first and last words occur close together
+    (``CountBackend.provenance_many``); only for names of two to four capitalised words. A backend
+    that cannot list places, or fails, gives none."""
+    names = [n for n in dict.fromkeys(names) if _NAME.fullmatch(n)]
+    if not names:
+        return {}
+    pairs = [(n.split()[0], n.split()[-1]) for n in names]
+    try:
+        places = backend.provenance_many(pairs, window=len(max(names, key=len).split()) + 2, limit=limit)
+    except (QueryError, BackendError):
+        return {}
+    out = {}
+    for name, place in zip(names, places):
+        texts = [src.text for src in place.sources if src.text]
+        found = [st for st in statements_about(name, texts, variant_mentions(name)) if st.introduces]
+        if found:
+            out[name] = found
+    return out
+

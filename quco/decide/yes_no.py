@@ -9,6 +9,9 @@ each subject's statements (``quco.decide.reading``) can:
   nationality, a place: "American", "Florida") and the subject's introducing sentences name other
   things of that kind but not P ("…is an English author"), the subject *lacks* P. Both have it:
   the truth is yes; one lacks it: no; otherwise the corpus does not say.
+- The question asks first ("Are A and B both P?") or names the pair first ("A and B, are P?"); a
+  pair the recogniser ran into one name ("Promenaea and Machaeranthera") is cut in two. A question
+  asking for a name after the pair ("A and B, are P of which country?") is not a yes/no question.
 - **"the same X"**: each subject's values are the names of X's kind in its introducing sentences
   (nationality: nationalities; country, state, city: places; band, label, team: organisations;
   director, author: people). Shared values: yes; both have values and share none: no.
@@ -31,6 +34,10 @@ from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, 
 __all__ = ["Polar", "PolarEvidence", "polar_evidence", "polar_of", "polarity", "sentences_to_read"]
 
 _ASKS = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|has|have|had)\b", re.I)
+_ASKS_AFTER = re.compile(r"\s*,?\s*(?:is|are|was|were)\b", re.I)
+_WH = re.compile(r"\b(?:which|what|who|whom|whose|where|when|how|why)\b", re.I)
+_TRAILING_AND = re.compile(r"\s+(?:and|&)$")
+_INNER_AND = re.compile(r"(?<=\w)\s+(?:and|&)\s+(?=[A-Z0-9\"'])")
 _SAME = re.compile(r"\b(?:the\s+)?(?:same|similar)\s+((?:[\w-]+\s+){0,2}?[\w-]+)", re.I)
 _JOIN = re.compile(r"\s+(?:and|ad|&)\s+(?:the\s+)?$", re.I)
 _YES = re.compile(r"^\W*(?:yes|yeah|yep|correct|true|indeed|absolutely|certainly)\b", re.I)
@@ -88,15 +95,18 @@ class PolarEvidence:
 
 def polar_of(question: str, entities: Sequence) -> Polar | None:
     """The two subjects and the property of a yes/no question about them, else None. ``entities``:
-    the question's entities (``.text``, ``.label``, ``.start``, ``.end``)."""
-    if not _ASKS.match(question):
-        return None
-    spans = [e for e in entities if getattr(e, "start", None) is not None]
+    the question's entities (``.text``, ``.label``, ``.start``, ``.end``). The question asks first
+    ("Are A and B both American?") or names the pair first ("A and B, are American?")."""
+    spans = _pair_spans([e for e in entities if getattr(e, "start", None) is not None])
     pair = next(((a, b) for a, b in zip(spans, spans[1:]) if _JOIN.search(question[a.end:b.start] + " ")
                  or re.fullmatch(r"\s+(?:and|ad|&)\s+", question[a.end:b.start])), None)
     if pair is None:
         return None
     a, b = pair
+    if not (_ASKS.match(question) or (_ASKS_AFTER.match(question, b.end) and not question[:a.start].strip())):
+        return None
+    if _WH.search(question, b.end):  # "A and B, are Americans of which occupation?" asks for a name
+        return None
     subjects = (_ASKS.sub("", a.text).strip(), _ASKS.sub("", b.text).strip())  # "Are Horton Foote"
     same = _SAME.search(question)
     if same:
@@ -107,6 +117,29 @@ def polar_of(question: str, entities: Sequence) -> Polar | None:
     if named is None and not noun:
         return None
     return Polar(subjects, noun, False, named.text if named else None, named.label if named else None)
+
+
+@dataclass(frozen=True)
+class _Span:
+    text: str
+    label: str
+    start: int
+    end: int
+
+
+def _pair_spans(spans: list) -> list:
+    """The entities with one the recogniser ran over a pair ("Promenaea and Machaeranthera") cut in two."""
+    out = []
+    for e in spans:
+        if (tail := _TRAILING_AND.search(e.text)) is not None:  # "Are Macworld and" | "College Humor"
+            e = _Span(e.text[:tail.start()], e.label, e.start, e.start + tail.start())
+        m = _INNER_AND.search(e.text)
+        if m is None:
+            out.append(e)
+            continue
+        left, right = e.text[:m.start()], e.text[m.end():]
+        out += [_Span(left, e.label, e.start, e.start + len(left)), _Span(right, e.label, e.start + m.end(), e.end)]
+    return out
 
 
 def polarity(answer: str, polar: Polar, canon: Callable[[str], str]) -> bool | None:

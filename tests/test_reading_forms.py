@@ -1,0 +1,105 @@
+"""Reading the forms a corpus and a question take: years beside commas and decades, a sentence that
+goes on about its subject without naming it, a name inside a longer name, a name written in full
+("Marko Anton Velt" for "Marko Velt"), and yes/no questions that name their pair first."""
+
+import pytest
+from conftest import write_jsonl
+
+DOCS = [
+    {"id": "a", "text": "Squall Run is a board game that was launched at the Orrin Show in 1962, invented by Tam Bly."},
+    {"id": "b", "text": "Pellow Deck is a board game published, as of 1985, by Ostrell Games."},
+    {"id": "c", "text": "Vardo College is a private college in Ostrell. Founded in 1794, it is the oldest in the state."},
+    {"id": "d", "text": "Marko Anton Velt (born 2 March 1940) is a Brindish painter."},
+    {"id": "e", "text": "His son Edric Marko Velt Hallam (born in 1870) was an officer."},
+    {"id": "f", "text": "Ilsa Mure (born 1951) is a Brindish painter."},
+    {"id": "g", "text": "Rook Tally is a band formed in Ostrell in the mid-1970s by Tam Bly."},
+    {"id": "h", "text": "Kesta Lund is a Norwegian novelist."},
+    {"id": "i", "text": "Bram Oddny is a Norwegian novelist."},
+    *({"id": f"f{i}", "text": f"Town number {i} has a market and a school."} for i in range(50)),
+]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    d = tmp_path_factory.mktemp("forms")
+    build_index([write_jsonl(d / "c.jsonl", DOCS)], d / "i.duckdb", progress=False)
+    return DuckDBIndex(d / "i.duckdb")
+
+
+def test_years_are_read_beside_commas_not_in_decades_and_from_an_opening_participle(index):
+    from quco.decide.compare import year_of
+    from quco.decide.reading import read_statements
+
+    got = read_statements(index, ["Squall Run", "Pellow Deck", "Vardo College", "Rook Tally"])
+    assert year_of(got["Squall Run"])[0] == 1962  # "in 1962, invented by"
+    assert year_of(got["Pellow Deck"])[0] == 1985  # "as of 1985, by"
+    (vardo,) = got["Vardo College"]
+    assert vardo.then == "Founded in 1794, it is the oldest in the state"  # goes on without naming it
+    assert year_of(got["Vardo College"]) == (1794, vardo.then)
+    assert year_of(got["Rook Tally"]) == (None, "")  # "the mid-1970s" is a decade, not a year
+
+
+def test_a_name_inside_a_longer_name_is_not_a_mention_but_a_fuller_form_is(index):
+    from quco.decide.compare import year_of
+    from quco.decide.reading import read_statements, variant_mentions, variant_statements
+
+    got = read_statements(index, ["Marko Velt"])
+    assert got["Marko Velt"] == []  # "Edric Marko Velt Hallam" is someone else
+    (full,) = variant_statements(index, ["Marko Velt"])["Marko Velt"]
+    assert full.introduces and year_of([full])[0] == 1940
+    assert variant_mentions("George Marshall").search("George E. Marshall (1891) was")
+    assert variant_mentions("Frank De Winne").search("Frank, Viscount De Winne (born 1961)")
+    assert not variant_mentions("Marko Velt").search("Marko Velt")  # the plain form is read already
+    assert variant_statements(index, ["ostrell games", "Nobody Here At All"]) == {}
+
+
+def test_a_time_rank_reads_a_name_from_its_fuller_form(index, rules_extractor):
+    from quco.decide.answer import AnswerScorer
+
+    question = "Who was born first, Marko Velt or Ilsa Mure?"
+    right, wrong = AnswerScorer(index, rules_extractor).score_many(
+        [(question, "Marko Velt"), (question, "Ilsa Mure was born first.")])
+    assert right.rank.verdict == "supported" and right.rank.years == (1940, 1951)
+    assert "Marko Anton Velt (born 2 March 1940)" in right.rank.sentences[0]
+    assert wrong.rank.verdict == "contradicted" and wrong.checkable
+
+
+def _entities(question, *names, label="PERSON"):
+    from quco.extract.types import Entity
+
+    return [Entity(n, label, question.index(n), question.index(n) + len(n)) for n in names]
+
+
+@pytest.mark.parametrize("question, names, subjects", [
+    ("Kesta Lund and Bram Oddny, are novelists?", ("Kesta Lund", "Bram Oddny"), ("Kesta Lund", "Bram Oddny")),
+    ("Are both Kesta Lund and Bram Oddny novelists?", ("Kesta Lund and Bram Oddny",), ("Kesta Lund", "Bram Oddny")),
+    ("Are Kesta Lund and Bram Oddny both novelists?", ("Are Kesta Lund and", "Bram Oddny"),
+     ("Kesta Lund", "Bram Oddny")),
+])
+def test_yes_no_questions_in_their_forms(question, names, subjects):
+    from quco.decide.yes_no import polar_of
+
+    polar = polar_of(question, _entities(question, *names))
+    assert polar is not None and polar.subjects == subjects and polar.prop == "novelists"
+
+
+@pytest.mark.parametrize("question, names", [
+    ("Kesta Lund and Bram Oddny, are novelists of which country?", ("Kesta Lund", "Bram Oddny")),  # asks a name
+    ("Tam Bly said Kesta Lund and Bram Oddny, are novelists?", ("Tam Bly", "Kesta Lund", "Bram Oddny")),
+    ("Kesta Lund and Bram Oddny wrote novels.", ("Kesta Lund", "Bram Oddny")),
+])
+def test_not_yes_no_questions(question, names):
+    from quco.decide.yes_no import polar_of
+
+    assert polar_of(question, _entities(question, *names)) is None
+
+
+def test_a_yes_no_question_naming_its_pair_first_is_read(index, model_extractor):
+    from quco.decide.answer import AnswerScorer
+
+    question = "Kesta Lund and Bram Oddny, are Norwegian?"
+    yes, no = AnswerScorer(index, model_extractor).score_many([(question, "yes"), (question, "no")])
+    assert yes.polar.verdict == "supported" and no.polar.verdict == "contradicted"
