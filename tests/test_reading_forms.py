@@ -15,6 +15,9 @@ DOCS = [
     {"id": "g", "text": "Rook Tally is a band formed in Ostrell in the mid-1970s by Tam Bly."},
     {"id": "h", "text": "Kesta Lund is a Norwegian novelist."},
     {"id": "i", "text": "Bram Oddny is a Norwegian novelist."},
+    {"id": "j", "text": "Orla Quist is an English poet."},
+    {"id": "k", "text": "Tavin Roe is an African American novelist."},
+    {"id": "l", "text": "Dace Wilmer is an American poet."},
     *({"id": f"f{i}", "text": f"Town number {i} has a market and a school."} for i in range(50)),
 ]
 
@@ -103,3 +106,18 @@ def test_a_yes_no_question_naming_its_pair_first_is_read(index, model_extractor)
     question = "Kesta Lund and Bram Oddny, are Norwegian?"
     yes, no = AnswerScorer(index, model_extractor).score_many([(question, "yes"), (question, "no")])
     assert yes.polar.verdict == "supported" and no.polar.verdict == "contradicted"
+
+
+def test_the_same_country_is_read_from_nationalities(index, model_extractor):
+    from quco.decide.answer import AnswerScorer
+
+    scorer = AnswerScorer(index, model_extractor)
+    same, differ, wide = scorer.score_many([
+        ("Are Kesta Lund and Bram Oddny from the same country?", "yes"),
+        ("Are Kesta Lund and Orla Quist from the same country?", "yes"),
+        ("Are Tavin Roe and Dace Wilmer from the same country?", "yes")])  # "African American" is American
+    assert same.polar.truth is True and same.polar.verdict == "supported"
+    assert differ.polar.truth is False and differ.polar.verdict == "contradicted"
+    assert "english" in differ.polar.why
+    assert wide.polar.truth is True
+

@@ -58,6 +58,7 @@ _KINDS = {("NORP", "LANGUAGE"): {"nationality", "nationalities", "citizenship", 
 _NATIONALITY = frozenset({"NORP", "LANGUAGE"})  # the small model often tags "English", "French" as a language
 
 
+_COUNTRY = frozenset({"country", "countries", "nation"})
 _PARTS_OF_COUNTRIES = frozenset({"state", "states", "province", "county", "city", "cities", "town", "region",
                                  "district", "village", "municipality"})
 
@@ -225,14 +226,25 @@ def _same(polar: Polar, read: dict, canon) -> tuple[bool | None, str]:
     labels = next((ls for ls, words in _KINDS.items() if polar.prop.split()[-1] in words), None)
     if labels is None:  # which names would be its values is not known: nothing to compare
         return None, f"{polar.prop!r} is not a kind of name quco reads"
-    values = []
-    for s in polar.subjects:
-        sentences = read.get(s) or []
-        own = set(canon(s).split())
-        values.append({canon(e.text) for _, ents in sentences for e in _places_within(ents, labels, polar.prop)
-                       if canon(e.text) and not set(canon(e.text).split()) <= own})
+    values = _values(polar, read, canon, labels)
+    if polar.prop.split()[-1] in _COUNTRY and not all(values):
+        # "the same country": a person's is written as a nationality ("an English author").
+        # "an African American writer" is American: a nationality is its last word.
+        nationalities = [{v.split()[-1] for v in vs} for vs in _values(polar, read, canon, _NATIONALITY)]
+        values = nationalities if all(nationalities) else values
     why = "; ".join(f"{s!r}: {', '.join(sorted(v)[:4]) or 'no ' + polar.prop + ' stated'}" if read.get(s) is not None
                     else f"{s!r} cannot be read" for s, v in zip(polar.subjects, values))
     if not all(values):
         return None, why
     return bool(values[0] & values[1]), why
+
+
+def _values(polar: Polar, read: dict, canon, labels) -> list[set[str]]:
+    """Each subject's names of the kind compared, other than its own name's words."""
+    values = []
+    for s in polar.subjects:
+        own = set(canon(s).split())
+        values.append({canon(e.text) for _, ents in read.get(s) or [] for e in _places_within(ents, labels, polar.prop)
+                       if canon(e.text) and not set(canon(e.text).split()) <= own})
+    return values
+
