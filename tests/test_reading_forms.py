@@ -18,6 +18,9 @@ DOCS = [
     {"id": "j", "text": "Orla Quist is an English poet."},
     {"id": "k", "text": "Tavin Roe is an African American novelist."},
     {"id": "l", "text": "Dace Wilmer is an American poet."},
+    {"id": "m", "text": "Nantong is a city in Jiangsu province, China. Located on the bank of the Yangtze River, it is "
+                        "a port."},
+    {"id": "n", "text": "Jingdezhen is a city in Jiangxi province, China, bordering Anhui to the north."},
     *({"id": f"f{i}", "text": f"Town number {i} has a market and a school."} for i in range(50)),
 ]
 
@@ -121,3 +124,30 @@ def test_the_same_country_is_read_from_nationalities(index, model_extractor):
     assert "english" in differ.polar.why
     assert wide.polar.truth is True
 
+
+def test_a_sentence_and_its_sequel_are_read_apart(index, model_extractor):
+    from quco.decide.answer import AnswerScorer
+
+    # "…province, China." then "Located on the … Yangtze River": China stays the first sentence's
+    # largest place, not a province both cities share.
+    (r,) = AnswerScorer(index, model_extractor).score_many([("Are Nantong and Jingdezhen in the same province?", "no")])
+    assert r.polar.truth is False and r.polar.verdict == "supported"
+
+
+
+@pytest.mark.parametrize("question, names, options", [
+    ("Which was released second, Charley and the Angel or Planes?", ("Angel", "Planes"),
+     ("Charley and the Angel", "Planes")),
+    ("Which movie came out first, 51 Birch Street or Man on Wire?", ("51 Birch Street", "Man"),
+     ("51 Birch Street", "Man on Wire")),
+    ("Which case came first, Strickland v. Washington or Barron v. Baltimore?", ("Washington", "Barron"),
+     ("Strickland v. Washington", "Barron v. Baltimore")),
+    ("Is George Duran or Richard Dekmejian older?", ("George Duran", "Richard Dekmejian"),
+     ("George Duran", "Richard Dekmejian")),  # the question's first word is not part of a name
+    ("Was the board game Java or Tikal published first?", ("Java", "Tikal"), ("Java", "Tikal")),
+])
+def test_options_are_whole_titles(question, names, options):
+    from quco.decide.compare import time_rank_of
+
+    rank = time_rank_of(question, _entities(question, *names, label="WORK_OF_ART"))
+    assert rank is not None and rank.options == options

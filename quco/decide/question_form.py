@@ -172,6 +172,10 @@ def split_options(question: str, entities: Sequence, cut: re.Pattern | None = No
     left = next((e.text for e in spans if 0 <= m.start() - e.end <= 1), None)
     right = next((e.text for e in spans if e.start >= m.end()
                   and not LEADING_ARTICLE.sub("", question[m.end():e.start]).strip()), None)
+    if left is not None:  # the recogniser cut a title short: "Charley and the Angel" read as "Angel"
+        left = _whole_title(re.split(r"[,:;]", question[: m.start()])[-1], left, at_end=True)
+    if right is not None:  # "Man on Wire" read as "Man", "Strickland v. Washington" as "Strickland"
+        right = _whole_title(re.split(r"[?,;]", question[m.end():])[0], right, at_end=False)
     if left is None:
         parts = re.split(r"[,:;]", question[: m.start()])
         if cut is not None and len(cut.split(parts[-1])) > 1:
@@ -189,6 +193,32 @@ def split_options(question: str, entities: Sequence, cut: re.Pattern | None = No
     if not left or not right or left.lower() == right.lower():
         return None
     return left, right
+
+
+_OPENERS = frozenset("was were is are did does do has have had which what who whom whose where when how why "
+                     "between".split())  # a question's first word is no part of a title
+_TITLE_JOINS = frozenset("and of the on in a an at to for with from v v. vs vs. de du la le von van der".split())
+
+
+def _whole_title(segment: str, name: str, at_end: bool) -> str:
+    """``name`` widened to the title it is part of in ``segment`` (the text between " or " and the
+    punctuation around it): the run of capitalised words, and the small words joining them, that
+    ends (``at_end``) or starts the segment and holds the name; the name itself otherwise."""
+    words = segment.split()
+    run: list[str] = []
+    for w in reversed(words) if at_end else words:
+        if not (w[:1].isupper() or w[:1].isdigit() or w.lower() in _TITLE_JOINS):
+            break
+        run.append(w)
+    run = run[::-1] if at_end else run
+    while run and (not (run[0][:1].isupper() or run[0][:1].isdigit()) or run[0].lower() in _OPENERS):
+        run.pop(0)
+    while run and not (run[-1][:1].isupper() or run[-1][:1].isdigit()):
+        run.pop()
+    title = " ".join(run)
+    if len(run) > MAX_OPTION_WORDS or name not in title or len(title) <= len(name):
+        return name
+    return LEADING_ARTICLE.sub("", title)
 
 
 def _past_cue(option: str, cut: re.Pattern) -> str | None:

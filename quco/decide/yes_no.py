@@ -155,8 +155,9 @@ def polarity(answer: str, polar: Polar, canon: Callable[[str], str]) -> bool | N
 
 
 def sentences_to_read(statements: Sequence[Statement] | None) -> list[str]:
-    """The sentences introducing a subject (all that mention it when none does), with their sequels."""
-    return [f"{s.sentence}. {s.then}" if s.then else s.sentence for s in about(statements)]
+    """The sentences introducing a subject (all that mention it when none does), and their sequels,
+    each on its own: a sentence's last place is its largest ("…in Jiangsu province, China.")."""
+    return [t for s in about(statements) for t in (s.sentence, s.then) if t]
 
 
 def polar_evidence(polar: Polar, says: bool | None, read: dict, canon: Callable[[str], str]) -> PolarEvidence:
