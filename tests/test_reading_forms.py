@@ -12,6 +12,7 @@ DOCS = [
     {"id": "d", "text": "Marko Anton Velt (born 2 March 1940) is a Brindish painter."},
     {"id": "e", "text": "His son Edric Marko Velt Hallam (born in 1870) was an officer."},
     {"id": "f", "text": "Ilsa Mure (born 1951) is a Brindish painter."},
+    {"id": "f2", "text": "Albert Quen Dallow Jr. (born 1916) was a Brindish playwright."},
     {"id": "g", "text": "Rook Tally is a band formed in Ostrell in the mid-1970s by Tam Bly."},
     {"id": "h", "text": "Kesta Lund is a Norwegian novelist."},
     {"id": "i", "text": "Bram Oddny is a Norwegian novelist."},
@@ -60,6 +61,8 @@ def test_a_name_inside_a_longer_name_is_not_a_mention_but_a_fuller_form_is(index
     assert variant_mentions("Frank De Winne").search("Frank, Viscount De Winne (born 1961)")
     assert not variant_mentions("Marko Velt").search("Marko Velt")  # the plain form is read already
     assert variant_statements(index, ["ostrell games", "Nobody Here At All"]) == {}
+    (dallow,) = read_statements(index, ["Quen Dallow"])["Quen Dallow"]  # "Jr." ends no longer name
+    assert dallow.introduces and year_of([dallow])[0] == 1916  # opening on the fuller name introduces it
 
 
 def test_a_time_rank_reads_a_name_from_its_fuller_form(index, rules_extractor):

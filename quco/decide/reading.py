@@ -44,7 +44,10 @@ _SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]\"'])[.!?](?=\s|[A-Z]|$)")
 # with no subject of its own ("Founded in 1764, it is…", "Born in Ohio, he…").
 _GOES_ON = re.compile(r"\s*(?:The\s+[a-z]|(?:It|He|She|They|This|Its|His|Her|Their)\b|"
                       r"[A-Z][a-z]+(?:ed|en|wn)\s+(?:in|on|at|by|as|from|during|under)\b)")
-_NAME_AFTER = re.compile(r" [A-Z][a-z]")
+_NAME_AFTER = re.compile(r" (?!(?:Jr|Sr)\b)[A-Z][a-z]")  # "Albert Horton Foote Jr." is Horton Foote
+# A sentence opening on the subject's fuller name still introduces it ("Albert Horton Foote Jr. (March
+# 14, 1916…) was…" for "Horton Foote").
+_GIVEN_NAMES = re.compile(r"(?:[A-Z][a-z'-]+|[A-Z]\.)(?:\s+(?:[A-Z][a-z'-]+|[A-Z]\.))?")
 _NAME_BEFORE = re.compile(r"(?<![\w.])[A-Z][a-z][\w'-]* $")
 _ABBREVIATION = re.compile(r"(?:\b(?:Mt|St|Dr|Mr|Mrs|Ms|Jr|Sr|Lt|Col|Gen|Capt|Co|Inc|Ltd|No|vs|etc|ca|c)|\b[A-Z])$")
 
@@ -92,7 +95,8 @@ def statements_about(phrase: str, passages: Sequence[str], pattern: re.Pattern |
         following, _ = sentence_after(p, nxt)
         then = following if _GOES_ON.match(following) else ""
         found.append(Statement(phrase, (p[begin:m.end()] + rest).strip(), p[m.start():m.end()] + rest, then.strip(),
-                               not lead or LEADING_ARTICLE.fullmatch(lead + " ") is not None))
+                               not lead or LEADING_ARTICLE.fullmatch(lead + " ") is not None
+                               or _GIVEN_NAMES.fullmatch(lead) is not None))
     return found
 
 
