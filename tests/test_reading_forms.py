@@ -154,3 +154,28 @@ def test_options_are_whole_titles(question, names, options):
 
     rank = time_rank_of(question, _entities(question, *names, label="WORK_OF_ART"))
     assert rank is not None and rank.options == options
+
+
+def test_every_local_backend_reads_a_fuller_form_as_duckdb_does(index, tmp_path_factory, rules_extractor):
+    from quco.decide.answer import AnswerScorer
+    from quco.decide.reading import variant_statements
+    from quco.index.mmap.build import build_mmap_index
+    from quco.index.open import open_backend
+    from quco.index.sharded.build import build_sharded_index
+
+    d = tmp_path_factory.mktemp("forms-backends")
+    src = write_jsonl(d / "c.jsonl", DOCS)
+    build_mmap_index([src], d / "seg", progress=False, segment_tokens=200, merge=False)
+    build_sharded_index([src], d / "shards", shards=3, processes=1, progress=False)
+    build_mmap_index([src], d / "bare", progress=False, store_text=False)
+    question = "Who was born first, Marko Velt or Ilsa Mure?"
+    want = [s.sentence for s in variant_statements(index, ["Marko Velt"])["Marko Velt"]]
+    for backend in (open_backend(d / "seg"), open_backend(d / "shards")):
+        assert [s.sentence for s in variant_statements(backend, ["Marko Velt"])["Marko Velt"]] == want
+        (r,) = AnswerScorer(backend, rules_extractor).score_many([(question, "Marko Velt")])
+        assert r.rank.verdict == "supported" and r.rank.years == (1940, 1951)
+    # An index without text reads nothing: no fuller form, the ranking unknown (½), never a guess.
+    bare = open_backend(d / "bare")
+    assert variant_statements(bare, ["Marko Velt"]) == {}
+    (r,) = AnswerScorer(bare, rules_extractor).score_many([(question, "Marko Velt")])
+    assert r.rank.verdict == "unknown" and r.risk == 0.5
