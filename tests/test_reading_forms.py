@@ -13,6 +13,7 @@ DOCS = [
     {"id": "e", "text": "His son Edric Marko Velt Hallam (born in 1870) was an officer."},
     {"id": "f", "text": "Ilsa Mure (born 1951) is a Brindish painter."},
     {"id": "f2", "text": "Albert Quen Dallow Jr. (born 1916) was a Brindish playwright."},
+    {"id": "f3", "text": "This vantage is debated. The Woman's Vantage was a magazine founded in 1923."},
     {"id": "g", "text": "Rook Tally is a band formed in Ostrell in the mid-1970s by Tam Bly."},
     {"id": "h", "text": "Kesta Lund is a Norwegian novelist."},
     {"id": "i", "text": "Bram Oddny is a Norwegian novelist."},
@@ -63,6 +64,8 @@ def test_a_name_inside_a_longer_name_is_not_a_mention_but_a_fuller_form_is(index
     assert variant_statements(index, ["ostrell games", "Nobody Here At All"]) == {}
     (dallow,) = read_statements(index, ["Quen Dallow"])["Quen Dallow"]  # "Jr." ends no longer name
     assert dallow.introduces and year_of([dallow])[0] == 1916  # opening on the fuller name introduces it
+    (vantage,) = read_statements(index, ["Vantage"])["Vantage"]  # "This", "The Woman's" are no given names
+    assert not vantage.introduces
 
 
 def test_a_time_rank_reads_a_name_from_its_fuller_form(index, rules_extractor):

@@ -47,7 +47,9 @@ _GOES_ON = re.compile(r"\s*(?:The\s+[a-z]|(?:It|He|She|They|This|Its|His|Her|The
 _NAME_AFTER = re.compile(r" (?!(?:Jr|Sr)\b)[A-Z][a-z]")  # "Albert Horton Foote Jr." is Horton Foote
 # A sentence opening on the subject's fuller name still introduces it ("Albert Horton Foote Jr. (March
 # 14, 1916…) was…" for "Horton Foote").
-_GIVEN_NAMES = re.compile(r"(?:[A-Z][a-z'-]+|[A-Z]\.)(?:\s+(?:[A-Z][a-z'-]+|[A-Z]\.))?")
+_GIVEN_NAMES = re.compile(r"(?!(?:The|This|That|These|Those|An?|In|On|At|By|For|From|As|After|Before|When|While|With|"
+                          r"Of|To|It|He|She|They|We|His|Her|Its|Their|Our|My|Your)\b)(?:[A-Z][a-z-]+|[A-Z]\.)"
+                          r"(?:\s+(?:[A-Z][a-z-]+|[A-Z]\.))?")
 _NAME_BEFORE = re.compile(r"(?<![\w.])[A-Z][a-z][\w'-]* $")
 _ABBREVIATION = re.compile(r"(?:\b(?:Mt|St|Dr|Mr|Mrs|Ms|Jr|Sr|Lt|Col|Gen|Capt|Co|Inc|Ltd|No|vs|etc|ca|c)|\b[A-Z])$")
 
