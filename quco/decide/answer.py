@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
+from quco.decide.aliases import by_alias
 from quco.decide.articles import article_lookups, article_pairs, in_article
 from quco.decide.bridges import BridgeLookups, NamesMemo, bridged, lookup_bridges, silent
 from quco.decide.compare import TimeRankEvidence, asserted, rank_evidence, time_rank_of
@@ -225,6 +226,10 @@ class AnswerScorer:
         known = [tuple(q for q in qs if (counts.get(q, (None,))[0] or 0) > 0) for qs in q_entities]
         direct = [[claim_evidence(c, an, counts, cooccur, corpus, self.window) for c in cs]
                   for an, cs in zip(anchors, claims_new)]
+        named = by_alias(self.backend, {(ev.phrase, an): ev for an, evs in zip(anchors, direct) for ev in evs
+                                        if ev is not None and silent(ev)}, self.window)  # quco.decide.aliases
+        direct = [[named.get((ev.phrase, an), ev) if ev is not None else None for ev in evs]
+                  for an, evs in zip(anchors, direct)]
         quiet = [[ev.phrase for ev in evs if ev is not None and silent(ev)] for evs in direct]
         bridges = lookup_bridges(self.backend, self._passage_names, [(k, q) for k, q in zip(known, quiet) if k and q],
                                  self.window, canon)

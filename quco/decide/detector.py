@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide import trigger
+from quco.decide.aliases import by_alias
 from quco.decide.articles import article_lookups, article_pairs, in_article
 from quco.decide.bridges import NO_BRIDGES, NamesMemo, bridged, lookup_bridges, silent
 from quco.decide.evidence import (
@@ -108,16 +109,14 @@ class Detector:
         return (await self.acheck_many([(question, draft)]))[0]
 
     async def acheck_many(self, items: Sequence[str | tuple[str, str | None]]) -> list[RiskReport]:
-        """``check_many`` for async code (LangChain, LlamaIndex, OpenAI clients): the batch runs in
-        the event loop's default thread pool, which bounds how many run at once; the reports are
-        those ``check_many`` gives (a Detector is safe to share between threads)."""
+        """``check_many`` for async code (LangChain, LlamaIndex, OpenAI clients), in the event loop's
+        default thread pool, which bounds how many run at once (a Detector is safe to share)."""
         import asyncio
 
         return await asyncio.to_thread(self.check_many, list(items))
 
     def check_with_sentences(self, items: Sequence[str | tuple[str, str | None]]) -> list[tuple[RiskReport, tuple | None]]:
-        """``check_many``, each report with the draft's sentences as extracted (``None`` for a
-        question alone): their text, span and claims, which a report refers to by index."""
+        """``check_many``, each report with its draft's sentences as extracted (None: a question alone)."""
         return self.reports(self.gather(items))
 
     def gather(self, items: Sequence[str | tuple[str, str | None]]) -> Gathered:
@@ -308,11 +307,10 @@ class Detector:
         return plan
 
     def _evidence(self, plans: dict, counts: dict, cooccur: dict) -> dict:
-        """Mode "evidence": each planned claim's evidence, (claim, anchors) -> ``ClaimEvidence``
-        (None: a count unknown). A silent one is supported by its anchor's own article where that
-        states it (``quco.decide.articles``), or through a bridge from the question's anchors
-        (``quco.decide.bridges``; a sentence's own subjects are not bridged from), whichever
-        supports it better; the lookups in one batch each."""
+        """Mode "evidence": (claim, anchors) -> ``ClaimEvidence`` (None: a count unknown). A silent
+        claim is supported under the corpus's own alias for it (``quco.decide.aliases``), by its anchor's
+        article (``articles``) or through a bridge from the question's anchors (``bridges``; not from a
+        sentence's own subjects), whichever supports it best; the lookups in one batch each."""
         corpus, canon = self.backend.corpus, canonical_of(self.backend)
         evidence, start = {}, {}
         for plan in plans.values():
@@ -325,9 +323,11 @@ class Detector:
         if not quiet:
             return evidence
         found = article_lookups(self.backend, [p for (c, anchors) in quiet for p in article_pairs(anchors, c, counts)])
+        named = by_alias(self.backend, quiet, self.window)
         bridges = lookup_bridges(self.backend, self._passage_names, [(start[key], [key[0]]) for key in quiet if start[key]],
                                  self.window, canon) if self._resolved.bridges else NO_BRIDGES
         for (c, anchors), ev in quiet.items():
+            ev = named.get((c, anchors), ev)
             if found:
                 ev = in_article(ev, anchors, counts, found, corpus)
             evidence[(c, anchors)] = bridged(ev, start[(c, anchors)], counts, bridges, corpus, self.window, canon)
@@ -427,7 +427,7 @@ class Detector:
                                                 ev.approx, error, d.fired, d.risk,
                                                 ev.anchor_count, ev.count, ev.expected, ev.pmi,
                                                 article=ev.article.title if ev.article is not None else None,
-                                                path=ev.bridge.path if ev.bridge is not None else ()))
+                                                alias=ev.alias, path=ev.bridge.path if ev.bridge is not None else ()))
                 draft.risk = max(draft.risk, d.risk)
                 if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):
                     sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)

@@ -80,6 +80,7 @@ class ClaimEvidence:
     forms: tuple[str, ...] = ()  # the claim's other word forms that were counted with it
     bridge: Bridge | None = None  # multi-hop support (quco.decide.bridges) when it beats the direct evidence
     article: InArticle | None = None  # stated in the subject's own article (quco.decide.articles)
+    alias: str | None = None  # supported under the corpus's own other name for it (quco.decide.aliases)
     sources: tuple = ()  # where the corpus holds the evidence (quco.decide.provenance.answer_sources)
     source_note: str | None = None  # why there are no sources
 

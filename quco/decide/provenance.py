@@ -59,7 +59,8 @@ def with_sources(backend: CountBackend, reports: Sequence[RiskReport], window: i
     """The reports with each checked pair's corpus places (``sources``, ``source_note``), in one
     backend batch: ``with_sources(detector.backend, detector.check_many(items), detector.window)``.
     A pair supported through a bridge (``path``) has the places of each link of its chain."""
-    wanted = [[_path_links(p.path) if p.path else [Claimed(p.head, p.tail, p.cooccur, p.article)] for p in r.pairs]
+    wanted = [[_path_links(p.path) if p.path else [Claimed(p.head, p.alias or p.tail, p.cooccur, p.article)]
+               for p in r.pairs]
               for r in reports]
     return [replace(r, pairs=tuple(replace(p, sources=s, source_note=n) for p, (s, n) in zip(r.pairs, per)))
             for r, per in zip(reports, _placed(backend, wanted, window))]
@@ -97,7 +98,7 @@ def _path_links(path: tuple[str, ...]) -> list[Claimed]:
 def _links(c: ClaimEvidence) -> list[Claimed]:
     if c.bridge is not None:
         return _path_links(c.bridge.path)
-    return [Claimed(c.anchor, c.phrase, c.cooccur, c.article.title if c.article is not None else None)]
+    return [Claimed(c.anchor, c.alias or c.phrase, c.cooccur, c.article.title if c.article is not None else None)]
 
 
 def _sources(c: Claimed, found: dict, window: int) -> tuple[tuple[Source, ...], str | None]:

@@ -43,6 +43,7 @@ class PairEvidence:
     sources: tuple[Source, ...] = ()  # where the corpus holds the evidence (quco.decide.provenance)
     source_note: str | None = None  # why there are no sources
     article: str | None = None  # the title of the head's own article, which states the tail (quco.decide.articles)
+    alias: str | None = None  # the corpus's other name for the tail, near the head instead (quco.decide.aliases)
     path: tuple[str, ...] = ()  # the chain through which the head supports the tail (quco.decide.bridges)
 
 

@@ -1,0 +1,91 @@
+"""The corpus's own aliases for a claim: "A playwright or dramatist is a person who writes plays."
+
+A common-noun claim the corpus never writes near its anchor may be written there under another
+name: the article on "Kazuyoshi Sekine" calls him a *dramatist*, the draft a *playwright*. The
+corpus says which words name the same thing in the opening sentence of the article titled with the
+claim ("A playwright or dramatist is…", "A disc jockey, more commonly abbreviated as DJ, is…",
+"A screenwriter (also called scriptwriter, scribe, or scenarist) is…"). No thesaurus or model is
+used: an alias is what the corpus itself gives, and only there.
+
+Only a *silent* claim is looked for (``quco.decide.bridges.silent``), and an alias only ever
+supports: the claim's evidence becomes the alias's when the alias is associated with the anchor
+more strongly, never weaker. A backend without titles, text or places (``QueryError``) or that
+fails gives no aliases.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from quco.backends.base import CountBackend
+from quco.decide.evidence import ClaimEvidence, claim_evidence, claim_pairs, word_forms
+from quco.decide.lookups import cooccurrences_of, counts_of
+from quco.errors import BackendError, QueryError
+
+__all__ = ["aliases_of", "by_alias", "lookup_aliases"]
+
+_COMMON_NOUN = re.compile(r"[a-z]+(?: [a-z]+){0,3}")
+_SAYS_ALIAS = (r"(?:or|also called|also known as|sometimes called|otherwise known as|"
+               r"(?:more\s+)?(?:commonly\s+)?abbreviated(?:\s+as)?)")
+_SPLIT = re.compile(r",\s*(?:or\s+)?|\s+or\s+")
+_LEAD = re.compile(r"^(?:an?|the|simply)\s+", re.I)
+MAX_ALIAS_WORDS = 4
+
+
+def aliases_of(sentence: str, claim: str) -> tuple[str, ...]:
+    """The names an article's opening ``sentence`` gives its subject ``claim`` beside its title
+    ("A playwright or dramatist is…" -> ("dramatist",)); () when it gives none."""
+    m = re.match(rf"\W*(?:an?\s+|the\s+)?{re.escape(claim)}\s*[(,]?\s*{_SAYS_ALIAS}\s+(?P<rest>[^();:]+?)"
+                 r"\s*(?:\)|,?\s+(?:is|are|was|were)\b)", sentence, re.I)
+    if m is None:
+        return ()
+    own = set(word_forms(claim))
+    out = []
+    for part in _SPLIT.split(m.group("rest")):
+        alias = _LEAD.sub("", part.strip())
+        if alias and 1 <= len(alias.split()) <= MAX_ALIAS_WORDS and alias.lower() not in own \
+                and re.fullmatch(r"[\w' -]+", alias):
+            out.append(alias)
+    return tuple(dict.fromkeys(out))
+
+
+def lookup_aliases(backend: CountBackend, claims: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """claim -> its aliases, read from the opening of the article titled with it
+    (``CountBackend.article_places_many``); common-noun claims only, one backend batch."""
+    claims = sorted({c for c in claims if _COMMON_NOUN.fullmatch(c)})
+    if not claims:
+        return {}
+    try:
+        places = backend.article_places_many([(c, c) for c in claims], limit=1)
+    except (QueryError, BackendError):
+        return {}
+    found = {c: aliases_of(p.sources[0].text, c) for c, p in zip(claims, places) if p.sources and p.sources[0].text}
+    return {c: a for c, a in found.items() if a}
+
+
+def by_alias(backend: CountBackend, quiet: dict, window: int) -> dict:
+    """(claim, anchors) -> the claim's evidence through its alias, for the silent claims (``quiet``:
+    (claim, anchors) -> ``ClaimEvidence``) an alias supports better; two more backend batches
+    (the aliases' counts, then their co-occurrences with the anchors)."""
+    aliases = lookup_aliases(backend, [c for c, _ in quiet])
+    keys = [(c, anchors) for c, anchors in quiet if c in aliases]
+    if not keys:
+        return {}
+    counts = counts_of(backend, sorted({f for c, _ in keys for x in aliases[c] for f in word_forms(x)}
+                                       | {a for _, anchors in keys for a in anchors}))
+    cooccur = cooccurrences_of(backend, sorted({p for c, anchors in keys for x in aliases[c] for a in anchors
+                                                for p in claim_pairs(a, x, counts)}), window)
+    out = {}
+    for c, anchors in keys:
+        found = [ev for x in aliases[c] if (ev := claim_evidence(x, anchors, counts, cooccur, backend.corpus, window))]
+        best = min(found, key=lambda ev: ev.risk, default=None)
+        if best is not None and best.cooccur and best.risk < quiet[(c, anchors)].risk:  # seen near the anchor
+            out[(c, anchors)] = _as_claim(best, c)
+    return out
+
+
+def _as_claim(alias_ev: ClaimEvidence, claim: str) -> ClaimEvidence:
+    """The alias's evidence as the claim's: the claim keeps its name, the alias is said."""
+    return replace(alias_ev, phrase=claim, forms=(alias_ev.phrase, *alias_ev.forms), alias=alias_ev.phrase)

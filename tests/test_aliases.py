@@ -1,0 +1,89 @@
+"""The corpus's own aliases for a claim: a draft saying "playwright" where the subject's article says
+"dramatist" is supported when the corpus's article titled "Playwright" says they are one thing."""
+
+import pytest
+from conftest import write_jsonl
+
+DOCS = [
+    {"id": "t1", "title": "Playwright", "text": "A playwright or dramatist is a person who writes plays."},
+    {"id": "t2", "title": "Disc jockey", "text": "A disc jockey, more commonly abbreviated as DJ, is a person who plays "
+                                                "recorded music."},
+    {"id": "t3", "title": "Painter", "text": "A painter is an artist who paints pictures."},
+    {"id": "s1", "title": "Orla Quist", "text": "Orla Quist (born 1950) is a Brindish poet and dramatist. She lives in "
+                                               "Darrow."},
+    {"id": "s2", "title": "Tavin Roe", "text": "Tavin Roe is a Brindish DJ and producer from Ostrell."},
+    {"id": "s3", "title": "Dace Wilmer", "text": "Dace Wilmer is a Brindish sculptor from Ostrell."},
+    *({"id": f"f{i}", "text": f"Town number {i} has a market, a theatre where a dramatist once lived, and a school."}
+      for i in range(40)),
+    *({"id": f"g{i}", "text": f"Village number {i} has a painter, a playwright and a DJ at its fair."} for i in range(40)),
+]
+
+
+@pytest.mark.parametrize("sentence, claim, aliases", [
+    ("A playwright or dramatist is a person who writes plays", "playwright", ("dramatist",)),
+    ("A disc jockey, more commonly abbreviated as DJ, is a person who plays music", "disc jockey", ("DJ",)),
+    ("A screenwriter (also called scriptwriter, scribe, or scenarist) is someone who writes", "screenwriter",
+     ("scriptwriter", "scribe", "scenarist")),
+    ("A dentist, also known as a dental surgeon, is a health care professional", "dentist", ("dental surgeon",)),
+    ("An actor or actress is a person who portrays a character", "actor", ()),  # a word form already counted
+    ("A painter is an artist who paints pictures", "painter", ()),
+    ("The playwright or dramatist John Orr wrote plays", "playwright", ()),  # no definition, no alias
+])
+def test_aliases_are_read_from_an_articles_opening(sentence, claim, aliases):
+    from quco.decide.aliases import aliases_of
+
+    assert aliases_of(sentence, claim) == aliases
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    d = tmp_path_factory.mktemp("aliases")
+    build_index([write_jsonl(d / "c.jsonl", DOCS)], d / "i.duckdb", progress=False)
+    return DuckDBIndex(d / "i.duckdb")
+
+
+def test_a_claim_is_supported_under_the_corpus_own_alias_and_only_there(index, model_extractor):
+    from quco.decide.aliases import lookup_aliases
+    from quco.decide.answer import AnswerScorer
+    from quco.decide.detector import Detector
+
+    assert lookup_aliases(index, ["playwright", "disc jockey", "painter", "Orla Quist"]) == {
+        "playwright": ("dramatist",), "disc jockey": ("DJ",)}
+    det = Detector(index, model_extractor)
+    true, false, dj, absent = det.check_many([
+        ("What is Orla Quist's occupation?", "Orla Quist's occupation is playwright."),
+        ("What is Orla Quist's occupation?", "Orla Quist's occupation is painter."),
+        ("What is Tavin Roe's occupation?", "Tavin Roe's occupation is disc jockey."),
+        ("What is Dace Wilmer's occupation?", "Dace Wilmer's occupation is playwright.")])
+    (pair,) = [p for p in true.pairs if p.tail == "playwright"]
+    assert pair.alias == "dramatist" and not pair.flagged and true.flagged is None
+    assert false.flagged is not None  # "painter" has no alias near Orla Quist
+    assert [p.alias for p in dj.pairs if p.tail == "disc jockey"] == ["DJ"] and dj.flagged is None
+    assert absent.flagged is not None and all(p.alias is None for p in absent.pairs)  # an alias never vouches alone
+    (answer,) = AnswerScorer(index, model_extractor).score_many([("What is Orla Quist's occupation?", "playwright")])
+    assert answer.claims[0].alias == "dramatist" and answer.risk < 0.5
+
+
+def test_a_backend_without_text_or_titles_gives_no_aliases(tmp_path):
+    from quco.decide.aliases import lookup_aliases
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    build_index([write_jsonl(tmp_path / "c.jsonl", DOCS)], tmp_path / "bare.duckdb", progress=False, store_text=False)
+    assert lookup_aliases(DuckDBIndex(tmp_path / "bare.duckdb"), ["playwright"]) == {}
+
+
+def test_check_shows_the_alias_and_the_sentence_holding_it(tmp_path, capsys):
+    from quco.cli.main import main
+    from quco.index.duckdb.build import build_index
+
+    build_index([write_jsonl(tmp_path / "c.jsonl", DOCS)], tmp_path / "i.duckdb", progress=False)
+    args = ["check", "--index", str(tmp_path / "i.duckdb"), "What is Orla Quist's occupation?",
+            "--draft", "Orla Quist's occupation is playwright."]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "as 'dramatist', the corpus's own other name for 'playwright'" in out
+    assert "in s1 'Orla Quist': 'Orla Quist (born 1950) is a Brindish poet and dramatist.'" in out
