@@ -87,3 +87,19 @@ def test_check_shows_the_alias_and_the_sentence_holding_it(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "as 'dramatist', the corpus's own other name for 'playwright'" in out
     assert "in s1 'Orla Quist': 'Orla Quist (born 1950) is a Brindish poet and dramatist.'" in out
+
+
+def test_aliases_are_remembered_and_a_failure_is_not(index):
+    from quco.decide.aliases import AliasMemo
+    from quco.errors import BackendError
+
+    class Failing:
+        def article_places_many(self, pairs, limit=2):
+            raise BackendError("index unreachable")
+
+    memo = AliasMemo(size=2)
+    assert memo.aliases_many(index, ["playwright", "painter"]) == {"playwright": ("dramatist",)}
+    assert memo.aliases_many(Failing(), ["playwright", "painter"]) == {"playwright": ("dramatist",)}  # not asked again
+    assert memo.aliases_many(Failing(), ["disc jockey"]) == {}  # unknown now, and not remembered as "none"
+    assert memo.aliases_many(index, ["disc jockey"]) == {"disc jockey": ("DJ",)}
+    assert memo.aliases_many(Failing(), ["playwright"]) == {}  # the oldest claims left a memo of two

@@ -16,6 +16,8 @@ fails gives no aliases.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -24,7 +26,7 @@ from quco.decide.evidence import ClaimEvidence, claim_evidence, claim_pairs, wor
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.errors import BackendError, QueryError
 
-__all__ = ["aliases_of", "by_alias", "lookup_aliases"]
+__all__ = ["AliasMemo", "aliases_of", "by_alias", "lookup_aliases"]
 
 _COMMON_NOUN = re.compile(r"[a-z]+(?: [a-z]+){0,3}")
 _SAYS_ALIAS = (r"(?:or|also called|also known as|sometimes called|otherwise known as|"
@@ -51,9 +53,35 @@ def aliases_of(sentence: str, claim: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def lookup_aliases(backend: CountBackend, claims: Sequence[str]) -> dict[str, tuple[str, ...]]:
+class AliasMemo:
+    """Each claim's aliases, remembered for the last ``size`` claims looked up (with none too): an
+    article's opening never changes, and a service or a training run checks the same claims again.
+    Safe to share between threads."""
+
+    def __init__(self, size: int = 65536):
+        self.size = size
+        self._seen: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def aliases_many(self, backend: CountBackend, claims: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """claim -> its aliases (those with any), looking up only the claims not remembered."""
+        with self._lock:
+            known = {c: self._seen[c] for c in claims if c in self._seen}
+        missing = [c for c in claims if c not in known]
+        found = lookup_aliases(backend, missing, remember=True) if missing else {}
+        with self._lock:
+            for c in missing:
+                if c in found:  # a failed lookup is not remembered: asked again next time
+                    self._seen[c] = found[c]
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+        return {c: a for c, a in {**known, **found}.items() if a}
+
+
+def lookup_aliases(backend: CountBackend, claims: Sequence[str], remember: bool = False) -> dict[str, tuple[str, ...]]:
     """claim -> its aliases, read from the opening of the article titled with it
-    (``CountBackend.article_places_many``); common-noun claims only, one backend batch."""
+    (``CountBackend.article_places_many``); common-noun claims only, one backend batch. With
+    ``remember``, claims found to have none map to () (a failure still gives {})."""
     claims = sorted({c for c in claims if _COMMON_NOUN.fullmatch(c)})
     if not claims:
         return {}
@@ -61,15 +89,16 @@ def lookup_aliases(backend: CountBackend, claims: Sequence[str]) -> dict[str, tu
         places = backend.article_places_many([(c, c) for c in claims], limit=1)
     except (QueryError, BackendError):
         return {}
-    found = {c: aliases_of(p.sources[0].text, c) for c, p in zip(claims, places) if p.sources and p.sources[0].text}
-    return {c: a for c, a in found.items() if a}
+    found = {c: aliases_of(p.sources[0].text, c) if p.sources and p.sources[0].text else () for c, p in zip(claims, places)}
+    return found if remember else {c: a for c, a in found.items() if a}
 
 
-def by_alias(backend: CountBackend, quiet: dict, window: int) -> dict:
+def by_alias(backend: CountBackend, quiet: dict, window: int, memo: AliasMemo | None = None) -> dict:
     """(claim, anchors) -> the claim's evidence through its alias, for the silent claims (``quiet``:
     (claim, anchors) -> ``ClaimEvidence``) an alias supports better; two more backend batches
-    (the aliases' counts, then their co-occurrences with the anchors)."""
-    aliases = lookup_aliases(backend, [c for c, _ in quiet])
+    (the aliases' counts, then their co-occurrences with the anchors) when any claim has one."""
+    claims = [c for c, _ in quiet]
+    aliases = memo.aliases_many(backend, claims) if memo is not None else lookup_aliases(backend, claims)
     keys = [(c, anchors) for c, anchors in quiet if c in aliases]
     if not keys:
         return {}

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
-from quco.decide.aliases import by_alias
+from quco.decide.aliases import AliasMemo, by_alias
 from quco.decide.articles import article_lookups, article_pairs, in_article
 from quco.decide.bridges import BridgeLookups, NamesMemo, bridged, lookup_bridges, silent
 from quco.decide.compare import TimeRankEvidence, asserted, rank_evidence, time_rank_of
@@ -132,6 +132,7 @@ class AnswerScorer:
         self.backend = backend
         self.extractor = extractor if extractor is not None else Extractor()
         self._passage_names = NamesMemo()  # the names in corpus passages, kept across batches
+        self._aliases = AliasMemo()  # each claim's aliases (quco.decide.aliases), kept across batches
         self.window = window
         self.anchors = anchors
         self.unknown_policy = unknown_policy
@@ -227,7 +228,7 @@ class AnswerScorer:
         direct = [[claim_evidence(c, an, counts, cooccur, corpus, self.window) for c in cs]
                   for an, cs in zip(anchors, claims_new)]
         named = by_alias(self.backend, {(ev.phrase, an): ev for an, evs in zip(anchors, direct) for ev in evs
-                                        if ev is not None and silent(ev)}, self.window)  # quco.decide.aliases
+                                        if ev is not None and silent(ev)}, self.window, self._aliases)
         direct = [[named.get((ev.phrase, an), ev) if ev is not None else None for ev in evs]
                   for an, evs in zip(anchors, direct)]
         quiet = [[ev.phrase for ev in evs if ev is not None and silent(ev)] for evs in direct]

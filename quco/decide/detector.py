@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide import trigger
-from quco.decide.aliases import by_alias
+from quco.decide.aliases import AliasMemo, by_alias
 from quco.decide.articles import article_lookups, article_pairs, in_article
 from quco.decide.bridges import NO_BRIDGES, NamesMemo, bridged, lookup_bridges, silent
 from quco.decide.evidence import (
@@ -66,7 +66,7 @@ class Detector:
             raise UsageError(f"window must be a non-negative number of tokens, not {window!r}")
         self.backend = backend
         self.extractor = extractor if extractor is not None else Extractor()
-        self._passage_names = NamesMemo()  # the names in corpus passages (bridges), kept across batches
+        self._passage_names, self._aliases = NamesMemo(), AliasMemo()  # passages' names, claims' aliases: kept
         self.thresholds = thresholds if thresholds is not None else trigger.Thresholds()
         self.window = window
         self.max_question_chars = max_question_chars
@@ -323,7 +323,7 @@ class Detector:
         if not quiet:
             return evidence
         found = article_lookups(self.backend, [p for (c, anchors) in quiet for p in article_pairs(anchors, c, counts)])
-        named = by_alias(self.backend, quiet, self.window)
+        named = by_alias(self.backend, quiet, self.window, self._aliases)
         bridges = lookup_bridges(self.backend, self._passage_names, [(start[key], [key[0]]) for key in quiet if start[key]],
                                  self.window, canon) if self._resolved.bridges else NO_BRIDGES
         for (c, anchors), ev in quiet.items():
