@@ -5,7 +5,8 @@ name: the article on "Kazuyoshi Sekine" calls him a *dramatist*, the draft a *pl
 corpus says which words name the same thing in the opening sentence of the article titled with the
 claim ("A playwright or dramatist is…", "A disc jockey, more commonly abbreviated as DJ, is…",
 "A screenwriter (also called scriptwriter, scribe, or scenarist) is…"). No thesaurus or model is
-used: an alias is what the corpus itself gives, and only there.
+used: an alias is what the corpus itself gives, and only there. The article's wording decides: an
+opening joining two kinds as one subject ("An actor or actress is…") makes them aliases.
 
 Only a *silent* claim is looked for (``quco.decide.bridges.silent``), and an alias only ever
 supports: the claim's evidence becomes the alias's when the alias is associated with the anchor
