@@ -30,7 +30,8 @@ class Settings:
     aggregate: str | None = None  # None: min in mode evidence, mean (the paper's) in mode quco
     mode: str = "evidence"  # stage 2: "evidence" (association above chance) or "quco" (QuCo-RAG's co-occurrence = 0 rule)
     claim_risk: float = 0.5  # mode "evidence": flag a sentence whose least supported claim's risk exceeds this
-    bridges: bool = False  # mode "evidence": a draft's silent claims may be supported through multi-hop bridges
+    # mode "evidence": silent claims supported through multi-hop bridges (unset: where the question describes a chain)
+    bridges: bool | None = None
     calibration: str | None = None  # a calibration file from quco calibrate: reports gain p_fabrication
     entity_threshold: float | None = None  # absolute overrides; None = scale QuCo-RAG's values
     cooccur_threshold: float | None = None
@@ -201,7 +202,8 @@ class Settings:
         from quco.decide.answer import AnswerScorer
 
         return AnswerScorer(detector.backend, detector.extractor, window=detector.window,
-                            unknown_policy=self.unknown_policy, calibration=self.calibration_of("answer_risk"))
+                            unknown_policy=self.unknown_policy, calibration=self.calibration_of("answer_risk"),
+                            bridges=self.bridges)
 
     def calibration_of(self, score: str):
         """The configured calibration if it maps ``score`` ("risk" or "answer_risk"), else None."""

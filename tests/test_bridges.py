@@ -277,8 +277,9 @@ def test_a_claim_written_only_in_its_subjects_article_is_supported_there(tmp_pat
 @pytest.mark.parametrize("form", ["The first president of the society which published the Zorblat Journal was {}.",
                                   "{} was the first president of the society which published the Zorblat Journal."])
 def test_a_draft_is_bridged_like_an_answer_even_when_the_answer_is_its_subject(index, model_extractor, form):
-    """With bridges on, a draft's claim silent near the question's entity is supported through the
-    same bridge as the bare answer; a draft stating its answer as the subject has that answer checked too."""
+    """With bridges on (and by default, for a question describing a chain), a draft's claim silent
+    near the question's entity is supported through the same bridge as the bare answer; a draft
+    stating its answer as the subject has that answer checked too."""
     from quco.decide.detector import Detector
     from quco.decide.trigger import Thresholds
 
@@ -295,10 +296,37 @@ def test_a_draft_is_bridged_like_an_answer_even_when_the_answer_is_its_subject(i
     # with the bridge.
     (plain,) = Detector(bare, model_extractor, bridged).check_many([(QUESTION, form.format("Marvin Pellwood"))])
     assert [p.path for p in plain.pairs if p.tail == "Marvin Pellwood"] == [pair.path]
-    # By default drafts are not bridged: the claim stays silent, and is flagged.
-    (silent,) = Detector(ix, model_extractor).check_many([(QUESTION, form.format("Marvin Pellwood"))])
+    # By default a draft is bridged as its question describes a chain ("the society which published"),
+    # and with bridges off not at all: the claim stays silent, and is flagged.
+    (chained,) = Detector(ix, model_extractor).check_many([(QUESTION, form.format("Marvin Pellwood"))])
+    assert [p.path for p in chained.pairs if p.tail == "Marvin Pellwood"] == [pair.path] and not chained.retrieve
+    (silent,) = Detector(ix, model_extractor, Thresholds(bridges=False)).check_many([(QUESTION, form.format("Marvin Pellwood"))])
     (quiet,) = [p for p in silent.pairs if p.tail == "Marvin Pellwood"]
     assert quiet.path == () and quiet.cooccur == 0 and silent.retrieve
+
+
+@pytest.mark.parametrize("bridges", [None, False, True])
+def test_a_question_asking_one_attribute_of_its_entity_is_bridged_only_when_asked_to(index, model_extractor, bridges):
+    """"Who founded the Zorblat Journal?" describes no chain: the corpus states the founder near the
+    journal or does not hold it, and a bridge through the society that publishes it would vouch
+    for a fact it lacks. Drafts and answers alike, unless bridges are on for every question."""
+    from quco.decide.answer import AnswerScorer
+    from quco.decide.detector import Detector
+    from quco.decide.trigger import Thresholds
+
+    ix, _, _ = index
+    question = "Who founded the Zorblat Journal?"
+    (draft,) = Detector(ix, model_extractor, Thresholds(bridges=bridges)).check_many(
+        [(question, "The Zorblat Journal was founded by Marvin Pellwood.")])
+    (answer,) = AnswerScorer(ix, model_extractor, bridges=bridges).score_many([(question, "Marvin Pellwood")])
+    (pair,) = [p for p in draft.pairs if p.tail == "Marvin Pellwood"]
+    (claim,) = answer.claims
+    if bridges:
+        assert pair.path == claim.bridge.path == ("Zorblat Journal", "Quennic Society", "Marvin Pellwood")
+        assert not draft.retrieve and answer.risk < 0.5
+    else:
+        assert pair.path == () and claim.bridge is None and pair.cooccur == claim.cooccur == 0
+        assert draft.retrieve and answer.risk >= 0.5
 
 
 def test_a_question_naming_no_known_entity_anchors_the_draft_by_its_noun_phrases(tmp_path, model_extractor):

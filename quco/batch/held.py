@@ -25,7 +25,7 @@ class HeldDetector:
         from quco.decide.answer import AnswerScorer
 
         return AnswerScorer(detector.backend, detector.extractor, window=detector.window,
-                            unknown_policy=detector.thresholds.unknown_policy)
+                            unknown_policy=detector.thresholds.unknown_policy, bridges=detector.thresholds.bridges)
 
     def index_identity(self) -> str:
         return self.held.backend.identity

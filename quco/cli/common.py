@@ -30,7 +30,8 @@ def detector_options(p) -> None:
                         "that never co-occurs)")
     p.add_argument("--calibration", metavar="CALIB.json", help="map risk to p_fabrication with this quco calibrate file")
     p.add_argument("--bridges", action=argparse.BooleanOptionalAction, default=None,
-                   help="mode evidence: support a draft's silent claims through multi-hop bridges (default off)")
+                   help="mode evidence: support silent claims through multi-hop bridges for every question (--bridges) "
+                        "or none (--no-bridges); default: where the question describes a chain")
 
 
 def settings_from_args(args):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from quco.decide.report import RiskReport
 
+# The thresholds' bridges setting (``Thresholds.bridges`` as reports say it), as the header says it.
+_BRIDGES_SAID = {"chains": "; bridges for chain questions", "always": "; multi-hop bridges", "never": ""}
+
 
 def _fmt_count(value: int | None, approx: bool = False) -> str:
     if value is None:
@@ -28,7 +31,7 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
     scaled = all(v == "scaled" for v in th.get("sources", {}).values())
     note = f"QuCo-RAG values scaled from {th['reference_tokens']:.2g} tokens" if scaled else "some set explicitly"
     stage2 = (f"claim risk > {th['claim_risk']:.2g} (association above chance"
-              f"{'; multi-hop bridges' if th.get('bridges') else ''})" if th.get("mode") == "evidence"
+              f"{_BRIDGES_SAID.get(str(th.get('bridges')), '')})" if th.get("mode") == "evidence"
               else f"co-occurrence < {th['cooccur']:.3g}")
     lines.append(
         f"thresholds  entity {th['aggregate']} < {th['entity']:.3g}, {stage2}, "

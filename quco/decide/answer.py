@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide.aliases import AliasMemo, by_alias
 from quco.decide.articles import article_lookups, article_pairs, in_article
-from quco.decide.bridges import BridgeLookups, NamesMemo, bridged, lookup_bridges, silent
+from quco.decide.bridges import NO_BRIDGES, BridgeLookups, NamesMemo, bridged, lookup_bridges, silent
 from quco.decide.compare import TimeRankEvidence, asserted, rank_evidence, time_rank_of
 from quco.decide.evidence import (
     NEUTRAL,
@@ -47,6 +47,7 @@ from quco.decide.evidence import (
     overlaps,
     with_forms,
 )
+from quco.decide.hops import describes_chain
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.premise import denial
 from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
@@ -118,17 +119,24 @@ class _Batch:
     cooccur: dict
     canon: Callable[[str], str]
     bridges: BridgeLookups
-    known: list  # per item, the question's phrases the corpus holds (bridges and articles start from them)
+    known: list  # per item, the question's phrases the corpus holds (articles start from them)
+    starts: list  # per item, those bridges start from (none where the question describes no chain)
     articles: dict  # (anchor, claim form) -> InArticle or None (quco.decide.articles)
 
 
 class AnswerScorer:
     def __init__(self, backend: CountBackend, extractor: Extractor | None = None, *, window: int = DEFAULT_WINDOW,
-                 anchors: int = 1, unknown_policy: str = "risky", empty_risk: float = NEUTRAL, calibration=None):
+                 anchors: int = 1, unknown_policy: str = "risky", empty_risk: float = NEUTRAL, calibration=None,
+                 bridges: bool | None = None):
         """``calibration``: a ``quco.decide.calibration.Calibration`` of ``answer_risk``; reports then carry
-        ``p_fabrication``. Refused when fitted for another index, extractor or window."""
+        ``p_fabrication``. Refused when fitted for another index, extractor or window. ``bridges``: a
+        silent claim supported through multi-hop bridges where the question describes a chain (None,
+        ``quco.decide.hops``), for every question (True) or never (False), as ``Thresholds.bridges``."""
         if unknown_policy not in ("risky", "ignore", "error"):
             raise UsageError(f"unknown_policy must be risky, ignore or error, not {unknown_policy!r}")
+        if bridges not in (None, True, False):
+            raise UsageError(f"bridges must be True, False or None, not {bridges!r}")
+        self.bridges = bridges
         self.backend = backend
         self.extractor = extractor if extractor is not None else Extractor()
         self._passage_names = NamesMemo()  # the names in corpus passages, kept across batches
@@ -232,12 +240,14 @@ class AnswerScorer:
         direct = [[named.get((ev.phrase, an), ev) if ev is not None else None for ev in evs]
                   for an, evs in zip(anchors, direct)]
         quiet = [[ev.phrase for ev in evs if ev is not None and silent(ev)] for evs in direct]
-        bridges = lookup_bridges(self.backend, self._passage_names, [(k, q) for k, q in zip(known, quiet) if k and q],
-                                 self.window, canon)
+        starts = [k if self.bridges is True or self.bridges is None and describes_chain(q, es) else ()
+                  for k, q, es in zip(known, questions, q_entities)]  # the anchors bridges start from
+        bridges = lookup_bridges(self.backend, self._passage_names, [(k, q) for k, q in zip(starts, quiet) if k and q],
+                                 self.window, canon) if self.bridges is not False else NO_BRIDGES
         articles = article_lookups(self.backend, [p for k, q in zip(known, quiet) for c in q
                                                   for p in article_pairs(k, c, counts)])
         return _Batch(q_phrases, anchors, claims_new, direct, restated, picks, ranks, polars, counts, cooccur, canon, bridges,
-                      known, articles)
+                      known, starts, articles)
 
     def _readings(self, questions: list[str], answers: list[str], question_entities, choices: dict,
                   canon) -> tuple[dict, dict]:
@@ -294,7 +304,7 @@ class AnswerScorer:
             elif ev.count:
                 if silent(ev):
                     ev = in_article(ev, b.known[i], counts, b.articles, corpus)
-                ev = bridged(ev, qs, counts, b.bridges, corpus, window, canon)
+                ev = bridged(ev, qs if b.starts[i] else (), counts, b.bridges, corpus, window, canon)
             evidence.append(ev)
         worst = least_supported(evidence)
         risks = [worst.risk] if worst is not None else []

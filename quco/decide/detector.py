@@ -31,10 +31,12 @@ from quco.decide.evidence import (
     word_forms,
 )
 from quco.decide.gathered import NO_PLAN, Gathered, SentencePlan
+from quco.decide.hops import describes_chain
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
 from quco.errors import RiskAbort, UsageError
 from quco.extract import Extractor, Triplet
+from quco.extract.triplets import claim_relation
 from quco.normalize import invalid_text
 
 MAX_QUESTION_CHARS = 4_000
@@ -266,12 +268,16 @@ class Detector:
         counts.update(self._counts(sorted({p for ps in found.values() for p in ps} - set(counts))))
         return found
 
-    def _question_side(self, question, entities, counts, bare=()) -> tuple[list[str], list[str], str]:
-        """A question's part of its drafts' plans: (its anchors, its names, its canonical text)."""
+    def _question_side(self, question, entities, counts, bare=()) -> tuple[list[str], list[str], str, tuple[str, ...]]:
+        """A question's part of its drafts' plans: (its anchors, its names, its canonical text, the
+        anchors bridges start from: none unless ``bridges`` allows them for this question)."""
         canon = canonical_of(self.backend)
         known = self._known(entities, counts) or tuple(p for p in bare if canon(p) and (counts[p][0] or 0) > 0)
         q_anchors = sorted(known, key=lambda t: counts[t][0])[: self.anchors]
-        return q_anchors, [e.text for e in entities] + list(bare), canon(question)
+        names = [e.text for e in entities] + list(bare)
+        bridge = self._resolved.bridges
+        chained = bridge is True or bridge is None and describes_chain(question, names)
+        return q_anchors, names, canon(question), tuple(q_anchors) if chained else ()
 
     def _claim_plan(self, side, sentences, counts) -> dict:
         """Mode "evidence": per sentence, its ``SentencePlan``. Anchors are the question's rarest
@@ -285,7 +291,7 @@ class Detector:
         checked hop by hop: a sentence naming no subject of its own is anchored by the previous
         sentence's rarest new claims too."""
         canon = canonical_of(self.backend)
-        q_anchors, q_texts, context = side
+        q_anchors, q_texts, context, bridge_from = side
         # The question's part, the same for all its drafts' sentences (its anchors are distinct already).
         q_tuple, q_keys = tuple(q_anchors), anchor_keys(q_texts, canon)
         plan = {}
@@ -301,7 +307,7 @@ class Detector:
             checks = [(c, anchors) for c in new]
             checks += [(h, mine) for h in answered if h not in new
                        and (mine := tuple(a for a in anchors if not overlaps(a, h, canon)))]
-            plan[s.index] = SentencePlan(anchors, tuple(checks), q_tuple)
+            plan[s.index] = SentencePlan(anchors, tuple(checks), bridge_from)
             hop = sorted((c for c in new if canon(c) and (counts[c][0] or 0) > 0),
                          key=lambda c: counts[c][0])[: self.anchors] if new else []
         return plan
@@ -325,7 +331,7 @@ class Detector:
         found = article_lookups(self.backend, [p for (c, anchors) in quiet for p in article_pairs(anchors, c, counts)])
         named = by_alias(self.backend, quiet, self.window, self._aliases)
         bridges = lookup_bridges(self.backend, self._passage_names, [(start[key], [key[0]]) for key in quiet if start[key]],
-                                 self.window, canon) if self._resolved.bridges else NO_BRIDGES
+                                 self.window, canon) if self._resolved.bridges is not False else NO_BRIDGES
         for (c, anchors), ev in quiet.items():
             ev = named.get((c, anchors), ev)
             if found:
@@ -422,7 +428,7 @@ class Detector:
             for c, mine in sp.checks:
                 ev, d, error = self._claim_decision(c, mine, counts, cooccur, evidence)
                 head = ev.anchor or mine[0]
-                t = Triplet(head, _relation(s, c, head), c, "claim")
+                t = Triplet(head, claim_relation(s, c, head), c, "claim")
                 draft.pairs.append(PairEvidence(s.index, t.head, t.relation, t.tail, t.kind, ev.cooccur, self.window,
                                                 ev.approx, error, d.fired, d.risk,
                                                 ev.anchor_count, ev.count, ev.expected, ev.pmi,
@@ -465,25 +471,6 @@ class _Draft:
     reasons: list = field(default_factory=list)
     flagged: FlaggedSentence | None = None
     risk: float = 0.0
-
-
-def _relation(sentence, claim: str, anchor: str) -> str:
-    """The retrieval query's relation for a claim: the parse's relation when a triplet ends in the
-    claim, otherwise the words between the anchor and the claim ("is a" in "Hamlet is a tragedy"),
-    or the (at most four) words before the claim when the anchor is not in the sentence."""
-    triplet = next((t for t in sentence.triplets if t.tail == claim), None)
-    if triplet is not None:
-        return triplet.relation
-    text = sentence.text
-    at = text.find(claim)
-    if at < 0:
-        return ""
-    before = text[:at]
-    a = before.lower().rfind(anchor.lower())
-    span = before[a + len(anchor):] if a >= 0 else before
-    words = [w.strip(".,;:!?\"'()") for w in span.split()]
-    words = [w for w in words if w and w.lower() not in ("'s", "’s", "s")]
-    return " ".join(words if a >= 0 else words[-4:])
 
 
 def _pair(item) -> tuple:

@@ -17,7 +17,7 @@ class SentencePlan:
 
     anchors: tuple[str, ...]
     checks: tuple[tuple[str, tuple[str, ...]], ...]
-    question: tuple[str, ...]  # the question's anchors: bridges start from them
+    question: tuple[str, ...]  # the question's anchors bridges start from (none: no bridges for it)
 
 
 NO_PLAN = SentencePlan((), (), ())

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 REFERENCE_TOKENS = 4.6e12  # QuCo-RAG's corpus size
 UNKNOWN_POLICIES = ("risky", "ignore", "error")
+# How a report says its bridges setting (``Thresholds.bridges``).
+BRIDGES_SAID = {None: "chains", True: "always", False: "never"}
 AGGREGATES = ("mean", "min")
 MODES = ("evidence", "quco")
 
@@ -47,10 +49,12 @@ class Thresholds:
     steepness: float = 0.5
     mode: str = "evidence"
     claim_risk: float = 0.5  # mode "evidence": flag a sentence whose least supported claim's risk exceeds this
-    # Mode "evidence": a draft's claim silent near the question's entities may be supported through a
-    # bridge (multi-hop, quco.decide.bridges). Off by default: a bridge can vouch for a fact the
-    # corpus lacks by a type-level neighbour ("Japanese" for a birthplace in Tokyo), docs/quality.md.
-    bridges: bool = False
+    # Mode "evidence": a claim silent near the question's entities may be supported through a bridge
+    # (multi-hop, quco.decide.bridges). None (default): only where the question describes a chain
+    # (quco.decide.hops), since for a question asking one attribute of its entity a bridge vouches for
+    # a fact the corpus lacks by a type-level neighbour ("Japanese" for a birthplace in Tokyo);
+    # True: for every question; False: never. docs/quality.md.
+    bridges: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("entity_rate", "cooccur_rate", "lone_entity_rate", "steepness"):
@@ -67,6 +71,8 @@ class Thresholds:
             raise InvalidValue(f"claim_risk must be a number between 0 and 1, not {self.claim_risk!r}")
         if self.mode not in MODES:
             raise InvalidValue(f"mode must be one of {MODES}, not {self.mode!r}")
+        if self.bridges not in (None, True, False):
+            raise InvalidValue(f"bridges must be true, false or unset (where the question describes a chain), not {self.bridges!r}")
         if self.unknown_policy not in UNKNOWN_POLICIES:
             raise InvalidValue(f"unknown_policy must be one of {UNKNOWN_POLICIES}, not {self.unknown_policy!r}")
 
@@ -113,7 +119,7 @@ class Resolved:
     steepness: float = 0.5
     mode: str = "evidence"
     claim_risk: float = 0.5
-    bridges: bool = False
+    bridges: bool | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -126,7 +132,7 @@ class Resolved:
             "aggregate": self.aggregate,
             "unknown_policy": self.unknown_policy,
             "mode": self.mode,
-            **({"claim_risk": self.claim_risk, "bridges": self.bridges} if self.mode == "evidence" else {}),
+            **({"claim_risk": self.claim_risk, "bridges": BRIDGES_SAID[self.bridges]} if self.mode == "evidence" else {}),
         }
 
 

@@ -156,3 +156,23 @@ def sentence_triplets(doc, w, bounds: tuple[int, int], ents, *, has_parse: bool,
             return [Triplet(context, " ".join(_alpha_words(w, start + 1, ents[0].start)), ents[0].text, "pair")]
         return []
     return pair_triplets(w, ents)
+
+
+def claim_relation(sentence, claim: str, anchor: str) -> str:
+    """The relation a sentence states between ``anchor`` and ``claim`` (a retrieval query's): the
+    parse's relation when a triplet ends in the claim, otherwise the words between the anchor and
+    the claim ("is a" in "Hamlet is a tragedy"), or the (at most four) words before the claim when
+    the anchor is not in the sentence."""
+    triplet = next((t for t in sentence.triplets if t.tail == claim), None)
+    if triplet is not None:
+        return triplet.relation
+    text = sentence.text
+    at = text.find(claim)
+    if at < 0:
+        return ""
+    before = text[:at]
+    a = before.lower().rfind(anchor.lower())
+    span = before[a + len(anchor):] if a >= 0 else before
+    words = [w.strip(".,;:!?\"'()") for w in span.split()]
+    words = [w for w in words if w and w.lower() not in ("'s", "’s", "s")]
+    return " ".join(words if a >= 0 else words[-4:])

@@ -32,8 +32,8 @@ class Reward:
     ``backend``: any ``CountBackend`` (``quco.open_backend(path)``, sharded, HTTP...);
     ``scheme``: ``"evidence"`` (default) or ``"corver"``; ``unknown``: ``"neutral"`` (default) or
     ``"penalize"``; ``cache``: entries of the count cache (0: none); ``bridges``: multi-hop support
-    for claims silent near the prompt's entities (``Thresholds.bridges``, off unless the thresholds
-    say otherwise; docs/reward.md gives its cost and effect).
+    for claims silent near the prompt's entities (``Thresholds.bridges``: unset, where the prompt
+    describes a chain; True, for every prompt; False, never; docs/reward.md gives its cost and effect).
 
         reward = Reward(quco.open_backend("wiki.qidx"))
         GRPOTrainer(..., reward_funcs=[reward])          # TRL
