@@ -38,3 +38,15 @@ def test_names_are_masked_longest_first_and_an_unmasked_name_can_count():
     question = "Who was the first president of the Society of Arts?"
     assert relations(question, ["the Society of Arts", "Arts"]) == 1  # "president of" only
     assert relations(question, []) == 2  # without its name, "Society of" reads as a relation too
+
+
+@pytest.mark.parametrize("value", [1, 0, "yes", "chains"])
+def test_bridges_is_true_false_or_unset_and_nothing_else(value):
+    from quco.decide.answer import AnswerScorer
+    from quco.decide.trigger import Thresholds
+    from quco.errors import InvalidValue, UsageError
+
+    with pytest.raises(InvalidValue, match="bridges must be"):
+        Thresholds(bridges=value)
+    with pytest.raises(UsageError, match="bridges must be"):
+        AnswerScorer(object(), object(), bridges=value)

@@ -134,7 +134,7 @@ class AnswerScorer:
         ``quco.decide.hops``), for every question (True) or never (False), as ``Thresholds.bridges``."""
         if unknown_policy not in ("risky", "ignore", "error"):
             raise UsageError(f"unknown_policy must be risky, ignore or error, not {unknown_policy!r}")
-        if bridges not in (None, True, False):
+        if not (bridges is None or isinstance(bridges, bool)):
             raise UsageError(f"bridges must be True, False or None, not {bridges!r}")
         self.bridges = bridges
         self.backend = backend

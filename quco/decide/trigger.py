@@ -71,7 +71,7 @@ class Thresholds:
             raise InvalidValue(f"claim_risk must be a number between 0 and 1, not {self.claim_risk!r}")
         if self.mode not in MODES:
             raise InvalidValue(f"mode must be one of {MODES}, not {self.mode!r}")
-        if self.bridges not in (None, True, False):
+        if not (self.bridges is None or isinstance(self.bridges, bool)):
             raise InvalidValue(f"bridges must be true, false or unset (where the question describes a chain), not {self.bridges!r}")
         if self.unknown_policy not in UNKNOWN_POLICIES:
             raise InvalidValue(f"unknown_policy must be one of {UNKNOWN_POLICIES}, not {self.unknown_policy!r}")
