@@ -53,6 +53,9 @@ def test_statements_are_the_sentences_about_a_phrase(index):
     ("Which is older Parlo Venn or Dalia Roskin?", ("Parlo Venn", "Dalia Roskin"), True),
     ("Was Parlo Venn or Dalia Roskin born later?", ("Parlo Venn", "Dalia Roskin"), False),
     ("Which film came out second, Quarm Tessaly or First Light?", ("Quarm Tessaly", "First Light"), False),
+    # opening on the pair, "between" or "of" the two
+    ("Between two tennis players Parlo Venn and Dalia Roskin, who is older?", ("Parlo Venn", "Dalia Roskin"), True),
+    ("Of Parlo Venn and Dalia Roskin, who was born later?", ("Parlo Venn", "Dalia Roskin"), False),
 ])
 def test_time_rank_questions(question, options, earlier):
     from quco.decide.compare import time_rank_of
@@ -65,6 +68,7 @@ def test_time_rank_questions(question, options, earlier):
     "Which genus has more species, Scilla or Anemonopsis?",  # a quantity: not read
     "Were Parlo Venn and Dalia Roskin born in the same year?",
     "Who painted the first portrait of Parlo Venn?",  # no two options
+    "Between 1990 and 2000, who was the oldest player?",  # a span of years, not two options
 ])
 def test_not_time_rank_questions(question):
     from quco.decide.compare import time_rank_of
@@ -98,6 +102,10 @@ def test_an_answer_ranking_two_options_is_read_against_their_years(index, rules_
     assert wrong.rank.verdict == "contradicted" and wrong.risk >= 0.9 and wrong.checkable
     assert "1957" in wrong.rank.reason and "contradicts" in wrong.rank.reason
     assert unread.rank is None
+    # The same read for a question that opens on its pair ("Between A and B, who is older?").
+    first = "Between the two writers Parlo Venn and Dalia Roskin, who is older?"
+    right, wrong = AnswerScorer(ix, rules_extractor).score_many([(first, "Parlo Venn"), (first, "Dalia Roskin")])
+    assert right.rank.verdict == "supported" and wrong.rank.verdict == "contradicted" and right.risk < wrong.risk
     # Hobart Quill's statement gives no year: nothing to rank, the answer stays unchecked (½).
     (hobart,) = AnswerScorer(ix, rules_extractor).score_many([("Who was born first, Parlo Venn or Hobart Quill?",
                                                                 "Parlo Venn")])

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from quco.decide.question_form import own_words, split_options
+from quco.decide.question_form import own_words, pair_first, split_options
 from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, Statement, about
 
 __all__ = ["TimeRank", "TimeRankEvidence", "asserted", "rank_evidence", "time_rank_of", "year_of"]
@@ -86,7 +86,7 @@ def time_rank_of(question: str, entities: Sequence) -> TimeRank | None:
     earlier, later = _cue(_EARLIER, question), _cue(_LATER, question)
     if earlier == later or _QUANTITY.search(question) or _SAME.search(question):
         return None
-    options = split_options(question, entities, cut=_EARLIER if earlier else _LATER)
+    options = split_options(question, entities, cut=_EARLIER if earlier else _LATER) or pair_first(question, entities)
     return TimeRank(options, earlier) if options is not None else None
 
 
