@@ -327,6 +327,11 @@ def test_a_question_asking_one_attribute_of_its_entity_is_bridged_only_when_aske
     else:
         assert pair.path == () and claim.bridge is None and pair.cooccur == claim.cooccur == 0
         assert draft.retrieve and answer.risk >= 0.5
+    # The report says why no bridge was looked for, only where the question is the reason.
+    said = [r for r in draft.reasons if r.startswith("no bridge looked for")]
+    assert said == ([] if bridges is not None else
+                    ["no bridge looked for: the question asks one attribute of 'Zorblat Journal', not through a chain it "
+                     "describes (the corpus states the fact near it or does not hold it)"])
 
 
 def test_a_question_naming_no_known_entity_anchors_the_draft_by_its_noun_phrases(tmp_path, model_extractor):

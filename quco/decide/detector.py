@@ -376,6 +376,8 @@ class Detector:
             if draft.flagged is None:
                 draft.reasons.append(f"draft: {len(draft.pairs)} pair(s) and {len(draft.lones)} lone entit(y/ies) "
                                      "checked, none flagged")
+            elif (why := self._unbridged(question, entities, draft.flagged, draft.pairs)) is not None:
+                draft.reasons.append(why)
         s2_fired = draft.flagged is not None
         stage = "question" if s1.fired else "draft" if s2_fired else None
         suggested = None
@@ -416,6 +418,17 @@ class Detector:
             stage2_risk=draft.risk,
             timings_ms={k: round(v, 3) if isinstance(v, float) else v for k, v in timings.items()},
         )
+
+    def _unbridged(self, question: str, entities, flagged: FlaggedSentence, pairs: list) -> str | None:
+        """Why a flagged claim never near the question's entity had no bridge: the question describes no chain (``hops``)."""
+        t, names = flagged.triplet, [e.text for e in entities]
+        if self._resolved.bridges is not None or t is None or t.kind != "claim" or t.head not in names \
+                or describes_chain(question, names):
+            return None
+        if not any(p.sentence == flagged.index and p.tail == t.tail and p.cooccur == 0 for p in pairs):
+            return None
+        return (f"no bridge looked for: the question asks one attribute of {t.head!r}, not through a chain it "
+                "describes (the corpus states the fact near it or does not hold it)")
 
     def _check_sentence(self, s, plan, counts, cooccur, draft: _Draft, evidence: dict) -> None:
         """Stage 2 on one sentence: its claims against their anchors (mode "evidence"), else its
