@@ -13,6 +13,11 @@ DOCS = [
                                                "Darrow."},
     {"id": "s2", "title": "Tavin Roe", "text": "Tavin Roe is a Brindish DJ and producer from Ostrell."},
     {"id": "s3", "title": "Dace Wilmer", "text": "Dace Wilmer is a Brindish sculptor from Ostrell."},
+    # places: the corpus's other names for them, glossed or "previously known as"
+    {"id": "p1", "title": "Port Veyra", "text": "Port Veyra (Brindish: Veyrahaven; Old Ostic: Vejra) is a port town in "
+                                               "Ostrell."},
+    {"id": "p2", "title": "Kelmouth", "text": "Kelmouth, previously romanized as Kelmuth, is a city in Darrow."},
+    {"id": "s4", "title": "Ansel Drae", "text": "Ansel Drae (born 1940 in Veyrahaven) was a Brindish painter."},
     *({"id": f"f{i}", "text": f"Town number {i} has a market, a theatre where a dramatist once lived, and a school."}
       for i in range(40)),
     *({"id": f"g{i}", "text": f"Village number {i} has a painter, a playwright and a DJ at its fair."} for i in range(40)),
@@ -28,6 +33,14 @@ DOCS = [
     ("An actor or actress is a person who portrays a character", "actor", ()),  # a word form already counted
     ("A painter is an artist who paints pictures", "painter", ()),
     ("The playwright or dramatist John Orr wrote plays", "playwright", ()),  # no definition, no alias
+    # names: "previously romanized as", and another language's name glossed after the title (Latin letters only)
+    ("Guangzhou, previously romanized as Canton or Kwangchow, is the capital of Guangdong", "Guangzhou",
+     ("Canton", "Kwangchow")),
+    ("Santurtzi (Spanish: Santurce; Basque: Santurtzi [santuɾts̻i]) is a port town", "Santurtzi", ("Santurce",)),
+    ("Turin ( Piedmontese: [tyˈriŋ] ; Italian: Torino [toˈriːno] ) is a city", "Turin", ("Torino",)),
+    ("Cairo ( KY-roh; Arabic: القاهرة, romanized: al-Qāhirah ) is the capital", "Cairo", ()),
+    ("Kolkata, also known as Calcutta, is the capital of West Bengal", "Kolkata", ("Calcutta",)),
+    ("A painter (French: peintre) is an artist", "painter", ()),  # glosses are read for names only
 ])
 def test_aliases_are_read_from_an_articles_opening(sentence, claim, aliases):
     from quco.decide.aliases import aliases_of
@@ -65,6 +78,20 @@ def test_a_claim_is_supported_under_the_corpus_own_alias_and_only_there(index, m
     assert absent.flagged is not None and all(p.alias is None for p in absent.pairs)  # an alias never vouches alone
     (answer,) = AnswerScorer(index, model_extractor).score_many([("What is Orla Quist's occupation?", "playwright")])
     assert answer.claims[0].alias == "dramatist" and answer.risk < 0.5
+
+
+def test_a_place_is_supported_under_the_corpus_own_other_name_for_it(index, model_extractor):
+    from quco.decide.aliases import lookup_aliases
+    from quco.decide.detector import Detector
+
+    assert lookup_aliases(index, ["Port Veyra", "Kelmouth", "Ansel Drae"]) == {
+        "Port Veyra": ("Veyrahaven", "Vejra"), "Kelmouth": ("Kelmuth",)}
+    question = "In what city was Ansel Drae born?"
+    true, false = Detector(index, model_extractor).check_many(
+        [(question, "Ansel Drae was born in Port Veyra."), (question, "Ansel Drae was born in Kelmouth.")])
+    (pair,) = [p for p in true.pairs if p.tail == "Port Veyra"]
+    assert pair.alias == "Veyrahaven" and true.flagged is None
+    assert false.flagged is not None and all(p.alias is None for p in false.pairs)
 
 
 def test_a_backend_without_text_or_titles_gives_no_aliases(tmp_path):

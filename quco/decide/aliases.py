@@ -30,8 +30,12 @@ from quco.errors import BackendError, QueryError
 __all__ = ["AliasMemo", "aliases_of", "by_alias", "lookup_aliases"]
 
 _COMMON_NOUN = re.compile(r"[a-z]+(?: [a-z]+){0,3}")
+_NAME = re.compile(r"[A-Z][\w'’-]*(?: (?:[A-Z][\w'’-]*|of|de|del|la|le|upon|on|am|an der))*")  # a place's, a person's
 _SAYS_ALIAS = (r"(?:or|also called|also known as|sometimes called|otherwise known as|"
+               r"(?:previously|formerly|once|historically)\s+(?:romanized|known|called|spelled)\s+as|"
                r"(?:more\s+)?(?:commonly\s+)?abbreviated(?:\s+as)?)")
+# "Santurtzi (Spanish: Santurce; Basque: …)": a name in another language, glossed after the title
+_GLOSS = re.compile(r"\b[A-Z][a-z]+:\s*(?P<name>[^;:\[\](),]+?)\s*(?=[;\[\](),]|$)")
 _SPLIT = re.compile(r",\s*(?:or\s+)?|\s+or\s+")
 _LEAD = re.compile(r"^(?:an?|the|simply)\s+", re.I)
 MAX_ALIAS_WORDS = 4
@@ -42,14 +46,15 @@ def aliases_of(sentence: str, claim: str) -> tuple[str, ...]:
     ("A playwright or dramatist is…" -> ("dramatist",)); () when it gives none."""
     m = re.match(rf"\W*(?:an?\s+|the\s+)?{re.escape(claim)}\s*[(,]?\s*{_SAYS_ALIAS}\s+(?P<rest>[^();:]+?)"
                  r"\s*(?:\)|,?\s+(?:is|are|was|were)\b)", sentence, re.I)
-    if m is None:
-        return ()
-    own = set(word_forms(claim))
+    parts = _SPLIT.split(m.group("rest")) if m is not None else []
+    if _NAME.fullmatch(claim) and (g := re.match(rf"\W*(?:the\s+)?{re.escape(claim)}\s*\((?P<gloss>[^)]*)\)", sentence)):
+        parts += [x.group("name") for x in _GLOSS.finditer(g.group("gloss"))]
+    own = set(word_forms(claim)) | {claim.lower()}
     out = []
-    for part in _SPLIT.split(m.group("rest")):
+    for part in parts:
         alias = _LEAD.sub("", part.strip())
         if alias and 1 <= len(alias.split()) <= MAX_ALIAS_WORDS and alias.lower() not in own \
-                and re.fullmatch(r"[\w' -]+", alias):
+                and re.fullmatch(r"[\w' -]+", alias) and all(ord(ch) < 0x250 for ch in alias):  # Latin letters
             out.append(alias)
     return tuple(dict.fromkeys(out))
 
@@ -83,7 +88,7 @@ def lookup_aliases(backend: CountBackend, claims: Sequence[str], remember: bool 
     """claim -> its aliases, read from the opening of the article titled with it
     (``CountBackend.article_places_many``); common-noun claims only, one backend batch. With
     ``remember``, claims found to have none map to () (a failure still gives {})."""
-    claims = sorted({c for c in claims if _COMMON_NOUN.fullmatch(c)})
+    claims = sorted({c for c in claims if _COMMON_NOUN.fullmatch(c) or _NAME.fullmatch(c) and len(c.split()) <= MAX_ALIAS_WORDS})
     if not claims:
         return {}
     try:
