@@ -16,7 +16,7 @@ from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide import trigger
 from quco.decide.aliases import AliasMemo, by_alias
 from quco.decide.articles import article_lookups, article_pairs, in_article
-from quco.decide.bridges import NO_BRIDGES, NamesMemo, bridged, lookup_bridges, silent
+from quco.decide.bridges import NO_BRIDGES, SILENT_EXPECTED, NamesMemo, bridged, lookup_bridges, silent
 from quco.decide.evidence import (
     ClaimEvidence,
     anchor_keys,
@@ -423,9 +423,9 @@ class Detector:
         """Why a flagged claim never near the question's entity had no bridge: the question describes no chain (``hops``)."""
         t, names = flagged.triplet, [e.text for e in entities]
         if self._resolved.bridges is not None or t is None or t.kind != "claim" or t.head not in names \
-                or describes_chain(question, names):
-            return None
-        if not any(p.sentence == flagged.index and p.tail == t.tail and p.cooccur == 0 for p in pairs):
+                or describes_chain(question, names) or not any(  # silent: where a bridge would be looked for
+                    p.sentence == flagged.index and p.tail == t.tail and p.cooccur == 0 and (p.expected or 0) < SILENT_EXPECTED
+                    for p in pairs):
             return None
         return (f"no bridge looked for: the question asks one attribute of {t.head!r}, not through a chain it "
                 "describes (the corpus states the fact near it or does not hold it)")
