@@ -47,7 +47,7 @@ from quco.decide.evidence import (
     overlaps,
     with_forms,
 )
-from quco.decide.hops import describes_chain
+from quco.decide.hops import bridges_for, check_bridges
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.premise import denial
 from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
@@ -134,8 +134,7 @@ class AnswerScorer:
         ``quco.decide.hops``), for every question (True) or never (False), as ``Thresholds.bridges``."""
         if unknown_policy not in ("risky", "ignore", "error"):
             raise UsageError(f"unknown_policy must be risky, ignore or error, not {unknown_policy!r}")
-        if not (bridges is None or isinstance(bridges, bool)):
-            raise UsageError(f"bridges must be True, False or None, not {bridges!r}")
+        check_bridges(bridges)
         self.bridges = bridges
         self.backend = backend
         self.extractor = extractor if extractor is not None else Extractor()
@@ -240,7 +239,7 @@ class AnswerScorer:
         direct = [[named.get((ev.phrase, an), ev) if ev is not None else None for ev in evs]
                   for an, evs in zip(anchors, direct)]
         quiet = [[ev.phrase for ev in evs if ev is not None and silent(ev)] for evs in direct]
-        starts = [k if self.bridges is True or self.bridges is None and describes_chain(q, es) else ()
+        starts = [k if bridges_for(self.bridges, q, es) else ()
                   for k, q, es in zip(known, questions, q_entities)]  # the anchors bridges start from
         bridges = lookup_bridges(self.backend, self._passage_names, [(k, q) for k, q in zip(starts, quiet) if k and q],
                                  self.window, canon) if self.bridges is not False else NO_BRIDGES

@@ -71,7 +71,12 @@ NO_BRIDGES = BridgeLookups({}, {}, {}, {})
 
 def silent(ev: ClaimEvidence) -> bool:
     """A claim present in the corpus, never seen near its anchors where chance would not put it."""
-    return bool(ev.count) and not ev.cooccur and (ev.expected is None or ev.expected < SILENT_EXPECTED)
+    return silent_counts(ev.count, ev.cooccur, ev.expected)
+
+
+def silent_counts(count: int | None, cooccur: int | None, expected: float | None) -> bool:
+    """``silent`` from a claim's count, its co-occurrence with its anchor and what chance expects."""
+    return bool(count) and not cooccur and (expected is None or expected < SILENT_EXPECTED)
 
 
 def lookup_bridges(backend: CountBackend, names: NamesMemo, items: Sequence[tuple[Sequence[str], Sequence[str]]],

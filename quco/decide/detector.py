@@ -16,7 +16,7 @@ from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide import trigger
 from quco.decide.aliases import AliasMemo, by_alias
 from quco.decide.articles import article_lookups, article_pairs, in_article
-from quco.decide.bridges import NO_BRIDGES, SILENT_EXPECTED, NamesMemo, bridged, lookup_bridges, silent
+from quco.decide.bridges import NO_BRIDGES, NamesMemo, bridged, lookup_bridges, silent, silent_counts
 from quco.decide.evidence import (
     ClaimEvidence,
     anchor_keys,
@@ -31,7 +31,7 @@ from quco.decide.evidence import (
     word_forms,
 )
 from quco.decide.gathered import NO_PLAN, Gathered, SentencePlan
-from quco.decide.hops import describes_chain
+from quco.decide.hops import bridges_for, describes_chain
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
 from quco.errors import RiskAbort, UsageError
@@ -275,9 +275,7 @@ class Detector:
         known = self._known(entities, counts) or tuple(p for p in bare if canon(p) and (counts[p][0] or 0) > 0)
         q_anchors = sorted(known, key=lambda t: counts[t][0])[: self.anchors]
         names = [e.text for e in entities] + list(bare)
-        bridge = self._resolved.bridges
-        chained = bridge is True or bridge is None and describes_chain(question, names)
-        return q_anchors, names, canon(question), tuple(q_anchors) if chained else ()
+        return q_anchors, names, canon(question), tuple(q_anchors) if bridges_for(self._resolved.bridges, question, names) else ()
 
     def _claim_plan(self, side, sentences, counts) -> dict:
         """Mode "evidence": per sentence, its ``SentencePlan``. Anchors are the question's rarest
@@ -424,8 +422,8 @@ class Detector:
         t, names = flagged.triplet, [e.text for e in entities]
         if self._resolved.bridges is not None or t is None or t.kind != "claim" or t.head not in names \
                 or describes_chain(question, names) or not any(  # silent: where a bridge would be looked for
-                    p.sentence == flagged.index and p.tail == t.tail and p.cooccur == 0 and (p.expected or 0) < SILENT_EXPECTED
-                    for p in pairs):
+                    p.sentence == flagged.index and p.tail == t.tail and p.cooccur is not None
+                    and silent_counts(p.tail_count, p.cooccur, p.expected) for p in pairs):
             return None
         return (f"no bridge looked for: the question asks one attribute of {t.head!r}, not through a chain it "
                 "describes (the corpus states the fact near it or does not hold it)")

@@ -30,7 +30,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["CHAIN_RELATIONS", "describes_chain", "relations"]
+from quco.errors import InvalidValue
+
+__all__ = ["CHAIN_RELATIONS", "bridges_for", "check_bridges", "describes_chain", "relations"]
 
 CHAIN_RELATIONS = 2  # relations in a question that make it a chain
 
@@ -77,6 +79,18 @@ def describes_chain(question: str, names: Iterable[str] = ()) -> bool:
     the 2007 FIFA U-20 Golden Shoe play?"), not the answer itself ("Who was *the director of* …?")."""
     tokens = _tokens(question, names)
     return _relations(tokens) >= CHAIN_RELATIONS or _describes_intermediate(tokens)
+
+
+def check_bridges(setting) -> None:
+    """The bridges setting (``Thresholds.bridges``, ``AnswerScorer(bridges=)``): True, False or None."""
+    if not (setting is None or isinstance(setting, bool)):
+        raise InvalidValue(f"bridges must be true, false or unset (where the question describes a chain), not {setting!r}")
+
+
+def bridges_for(setting: bool | None, question: str, names: Iterable[str] = ()) -> bool:
+    """Whether bridges are looked for on ``question`` under the bridges ``setting``: always (True),
+    never (False), or where the question describes a chain (None)."""
+    return setting if setting is not None else describes_chain(question, names)
 
 
 def _tokens(question: str, names: Iterable[str]) -> list[str]:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from quco.decide.hops import check_bridges
 from quco.errors import InvalidValue
 
 if TYPE_CHECKING:
@@ -71,8 +72,7 @@ class Thresholds:
             raise InvalidValue(f"claim_risk must be a number between 0 and 1, not {self.claim_risk!r}")
         if self.mode not in MODES:
             raise InvalidValue(f"mode must be one of {MODES}, not {self.mode!r}")
-        if not (self.bridges is None or isinstance(self.bridges, bool)):
-            raise InvalidValue(f"bridges must be true, false or unset (where the question describes a chain), not {self.bridges!r}")
+        check_bridges(self.bridges)
         if self.unknown_policy not in UNKNOWN_POLICIES:
             raise InvalidValue(f"unknown_policy must be one of {UNKNOWN_POLICIES}, not {self.unknown_policy!r}")
 
