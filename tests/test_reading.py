@@ -203,6 +203,57 @@ def test_a_hedge_is_unsupported_like_a_denial():
     assert denial("What is the population of Rosario?", "It is unknown.") == "unknown"
 
 
+@pytest.mark.parametrize("question, answer, restated, statement, said", [
+    # A statement whose names are all the question's: it names no player.
+    ("What retired player coaches the team owned by Parlo Venn?", "Parlo Venn owns the team.",
+     ("Parlo Venn", "team"), True, ("owns",)),
+    ("Which museum is in Ostrell?", "The museum is located in Ostrell.", ("museum", "Ostrell"), True, ("located",)),
+    # A phrase of the question's words may be the answer ("Tahirid dynasty" for "in what dynasty?").
+    ("Parlo Venn served in what dynasty?", "Venn dynasty", ("Venn dynasty",), False, None),
+    # A statement naming something of its own (a number, a name) is an answer the claims missed.
+    ("How long is the river that begins in Ostrell?", "The river is 200 mi long.", ("river",), True, None),
+    ("Who painted the mural in Ostrell?", "Berman painted the mural.", ("mural",), True, None),
+    # Not a wh-question, or a choice: answered otherwise.
+    ("Is Parlo Venn a painter?", "Parlo Venn is a painter.", ("Parlo Venn", "painter"), True, None),
+    ("Who is older, Parlo Venn or Dalia Roskin?", "Parlo Venn is older.", ("Parlo Venn",), True, None),
+    ("Between Parlo Venn and Dalia Roskin, who was born in Ostrell?", "Dalia Roskin was born in Ostrell.",
+     ("Dalia Roskin", "Ostrell"), True, None),
+])
+def test_restatements(question, answer, restated, statement, said):
+    from quco.decide.premise import restatement
+
+    assert restatement(question, answer, restated, statement) == said
+
+
+def test_a_restatement_is_unsupported_and_a_phrase_of_the_questions_words_is_not(index, model_extractor):
+    from quco.decide.answer import AnswerScorer
+
+    ix, _ = index
+    question = "What Brindish painter made the statue that the museum of Ostrell bought?"
+    evasive, phrase = AnswerScorer(ix, model_extractor).score_many(
+        [(question, "The museum of Ostrell bought the statue."), (question, "Brindish painter")])
+    assert evasive.evasion == ("bought",) and evasive.verdict == "unsupported" and evasive.risk >= 0.8
+    assert any("restates the question" in x and "names nothing it asks for" in x for x in evasive.readings)
+    assert phrase.evasion is None and not phrase.checkable and phrase.risk == 0.5
+
+
+def test_statements_are_told_from_phrases_by_a_finite_verb(model_extractor):
+    assert model_extractor.statements_many(["Parlo Venn owns the team.", "Tahirid dynasty",
+                                            "directed by Damien Chazelle", "The river was made longer."]) \
+        == [True, False, False, True]
+
+
+def test_a_claim_extending_a_question_name_with_a_name_of_its_own_is_new():
+    from quco.decide.evidence import new_claims
+    from quco.normalize import Normalizer
+
+    canon = Normalizer().canonical
+    new, same = new_claims(["East Sussex United", "Sir Parlo Venn", "Parlo Venn's occupation",
+                            "Senator George Norris"], ["East Sussex", "Parlo Venn", "Senator"], canon)
+    assert new == ["East Sussex United", "Senator George Norris"]
+    assert same == ["Sir Parlo Venn", "Parlo Venn's occupation"]
+
+
 def test_a_view_without_documents_reads_none_of_their_text(index):
     ix, _ = index
     view = ix.without_documents(["b"])

@@ -49,7 +49,7 @@ from quco.decide.evidence import (
 )
 from quco.decide.hops import bridges_for, check_bridges
 from quco.decide.lookups import cooccurrences_of, counts_of
-from quco.decide.premise import denial
+from quco.decide.premise import denial, restatement
 from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
 from quco.decide.reading import CONTRADICTED, SUPPORTED, UNSUPPORTED, VERDICT_RISK, read_statements, variant_statements
 from quco.decide.yes_no import PolarEvidence, polar_evidence, polar_of, polarity, sentences_to_read
@@ -73,11 +73,14 @@ class AnswerReport:
     rank: TimeRankEvidence | None = None  # when it says which of two options came first (or later)
     denial: str | None = None  # the negation by which it denies the question's premise ("never")
     polar: PolarEvidence | None = None  # when it answers yes or no about two subjects
+    # A statement restating the question's names, naming nothing it asks for: the words it says
+    # instead ("owns" in "Anthony Precourt owns the team."; ``quco.decide.premise.restatement``)
+    evasion: tuple[str, ...] | None = None
 
     @property
     def checkable(self) -> bool:
         """False when the answer made no claim the corpus could speak to (risk is then ½)."""
-        return bool(self.claims) or self.denial is not None or any(
+        return bool(self.claims) or self.denial is not None or self.evasion is not None or any(
             x is not None and x.checked for x in (self.choice, self.rank, self.polar))
 
     @property
@@ -85,7 +88,7 @@ class AnswerReport:
         """What reading decided, the gravest first: "contradicted", "unsupported" (a denial),
         "supported"; None when nothing was read (the claims' association alone decides)."""
         found = {x.verdict for x in (self.rank, self.polar) if x is not None and x.checked}
-        if self.denial is not None:
+        if self.denial is not None or self.evasion is not None:
             found.add(UNSUPPORTED)
         return next((v for v in (CONTRADICTED, UNSUPPORTED, SUPPORTED) if v in found), None)
 
@@ -96,6 +99,10 @@ class AnswerReport:
         if self.denial is not None:
             out.append(f"{UNSUPPORTED}: the answer denies what the question presupposes ({self.denial!r}); "
                        "corpus statistics cannot vouch for an absence")
+        if self.evasion is not None:
+            names = ", ".join(map(repr, self.restated)) or "its words"
+            out.append(f"{UNSUPPORTED}: the answer restates the question ({names}) and names nothing it asks for "
+                       f"(it says {' '.join(self.evasion)!r} instead)")
         return tuple(out)
 
     def to_dict(self) -> dict:
@@ -122,6 +129,7 @@ class _Batch:
     known: list  # per item, the question's phrases the corpus holds (articles start from them)
     starts: list  # per item, those bridges start from (none where the question describes no chain)
     articles: dict  # (anchor, claim form) -> InArticle or None (quco.decide.articles)
+    statements: set  # items whose answer, with no new claim, is a statement (quco.decide.premise.restatement)
 
 
 class AnswerScorer:
@@ -245,8 +253,12 @@ class AnswerScorer:
                                  self.window, canon) if self.bridges is not False else NO_BRIDGES
         articles = article_lookups(self.backend, [p for k, q in zip(known, quiet) for c in q
                                                   for p in article_pairs(k, c, counts)])
+        # Answers with no new claim to a question that is no choice: is each a statement (tags only)?
+        bare_answers = [i for i, cs in enumerate(claims_new) if not cs and i not in choices and i not in polars]
+        told = self.extractor.statements_many([answers[i] for i in bare_answers]) if bare_answers else []
+        statements = {i for i, yes in zip(bare_answers, told) if yes}
         return _Batch(q_phrases, anchors, claims_new, direct, restated, picks, ranks, polars, counts, cooccur, canon, bridges,
-                      known, starts, articles)
+                      known, starts, articles, statements)
 
     def _readings(self, questions: list[str], answers: list[str], question_entities, choices: dict,
                   canon) -> tuple[dict, dict]:
@@ -312,8 +324,9 @@ class AnswerScorer:
         rank, polar = b.ranks.get(i), b.polars.get(i)
         risks += [x.risk for x in (rank, polar) if x is not None and x.checked]
         denied = denial(question, answer)
-        if denied is not None:
+        evaded = restatement(question, answer, same, i in b.statements) if not risks and denied is None else None
+        if denied is not None or evaded is not None:
             risks.append(VERDICT_RISK[UNSUPPORTED])
         risk = max(risks) if risks else self.empty_risk
         p = self.calibration.p(risk) if self.calibration is not None else None
-        return AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p, choice, rank, denied, polar)
+        return AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p, choice, rank, denied, polar, evaded)

@@ -277,9 +277,22 @@ def split_claims(claims: Sequence[str], keys: Sequence[str], canon: Callable[[st
         if not cc:
             continue
         pc = f" {cc} "
-        restates = any(pc in k or k in pc for k in keys) or bool(around) and pc in around
+        restates = any(pc in k or k in pc and not _extends_name(c, k, canon) for k in keys) \
+            or bool(around) and pc in around
         (same if restates else new).append(c)
     return outermost(new, canon), same
+
+
+# Words that name no one of their own beside a name: articles and honorifics ("Sir Francis Nethersole").
+_NOT_NAMES = frozenset("the a an sir dame lord lady dr mr mrs ms st saint".split())
+
+
+def _extends_name(claim: str, key: str, canon: Callable[[str], str]) -> bool:
+    """The claim holds an anchor (``key``, padded canonical) and names more: a capitalised word of
+    its own ("East Sussex United" holding "East Sussex", "Senator George W. Norris" holding
+    "Senator"), another name, not the anchor's attribute ("George Rankin's occupation")."""
+    own = set(key.split()) | _NOT_NAMES
+    return any(len(cw) > 1 and cw not in own for w in claim.split() if w[:1].isupper() for cw in canon(w).split())
 
 
 def outermost(phrases: Sequence[str], canon: Callable[[str], str]) -> list[str]:

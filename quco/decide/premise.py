@@ -12,19 +12,39 @@ withholds what the question asks while the corpus may well state it.
 A denial is a negation ("not", "never", "no", "none", "n't", "cannot", "unknown"…) in the answer to a *wh*-question
 (what, which, who, when, where, how…) that does not itself negate. Yes/no questions are not
 denied this way ("No" is one of their two answers), nor are "which one, A or B" choices.
+
+An answer can also withhold what is asked by **restating** the question: "What retired American
+soccer player is the head coach of the team owned by Anthony Precourt?" answered "Anthony Precourt
+owns the team." is a statement whose every name is the question's own; it names no player. It is
+unsupported for the same reason: the fact asked for is not in it. Only a *statement* is read so (a
+finite verb: "owns", "is located", "was made by"); a phrase made of the question's words can be the
+answer ("Tahirid dynasty" for "…in what dynasty?", "World War II" for
+"…of what World War?"), and so is a statement naming anything the question does not: a number or a
+capitalised word of its own ("The river is 200 mi long.") is an answer the claims did not catch,
+left unchecked rather than called a restatement.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-__all__ = ["denial"]
+from quco.decide.question_form import offers_choice
+
+__all__ = ["denial", "restatement"]
 
 _NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|nowhere|neither|nor|cannot|unknown|unclear|uncertain|"
                        r"undetermined|unspecified)\b|\w+n't\b", re.I)
 _WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|how|why)\b", re.I)
 _YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|shall)\b", re.I)
 _CHOICE = re.compile(r"\s+or\s+", re.I)
+_WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
+# Words that state nothing of their own: function words, and the adverbs of a hedge ("actually").
+_EMPTY = frozenset("""a an the and or but of in on at to for from by with as into onto over under about after before
+during between through than then also both either neither each all some any this that these those there here it its
+they them their he him his she her we us our you your i me my is are was were be been being am do does did has have
+had having can could will would shall should may might must not no so very just only actually really currently
+still even which who whom whose what when where why how one ones same such""".split())
 
 
 def denial(question: str, answer: str) -> str | None:
@@ -36,3 +56,23 @@ def denial(question: str, answer: str) -> str | None:
         if m.start() == 0 or not m.group(0)[0].isupper():  # "Cats Don't Dance" is a title
             return m.group(0)
     return None
+
+
+def restatement(question: str, answer: str, restated: Sequence[str], statement: bool) -> tuple[str, ...] | None:
+    """The words an answer to the *wh*-question ``question`` states *instead* of an answer, when it
+    is a ``statement`` (a finite verb: ``Extractor.statements_many``) whose phrases all restate the
+    question's (``restated``, the answer's phrases that restate question entities or words) and
+    which names nothing the question does not; else None. The caller asks only of an answer with
+    no new claim."""
+    if not statement or _YES_NO.match(question) or not _WH.search(question) or offers_choice(question):
+        return None
+    rest = answer
+    for phrase in sorted(restated, key=len, reverse=True):
+        rest = re.sub(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", " ", rest, flags=re.I)
+    said = [w for w in _WORD.findall(rest) if w.lower() not in _EMPTY]
+    if not said:
+        return None
+    asked = {w.lower() for w in _WORD.findall(question)}
+    if any(w.lower() not in asked and (w[:1].isupper() or any(ch.isdigit() for ch in w)) for w in said):
+        return None  # it names something of its own
+    return tuple(said)

@@ -121,6 +121,18 @@ class Extractor:
         self.nlp  # noqa: B018 - as above
         return _per_distinct(texts, self._claims_many)
 
+    def statements_many(self, texts: Sequence[str]) -> list[bool]:
+        """Whether each text is a statement — it has a finite verb ("owns", "was made") — rather
+        than a phrase ("Tahirid dynasty", "directed by Damien Chazelle"). Read from the tagger
+        alone; False for every text in rules mode (no tags: nothing can be told)."""
+        self.nlp  # noqa: B018 - as above
+        return _per_distinct(texts, self._statements_many)
+
+    def _statements_many(self, texts: Sequence[str]) -> list[bool]:
+        if not self.has_model:
+            return [False] * len(texts)
+        return [any(t.tag_ in _FINITE_TAGS for t in doc) for doc in self._docs(texts, need_parse=False)]
+
     def _entities_many(self, texts: Sequence[str]) -> list[tuple[Entity, ...]]:
         from quco.extract.entities import entity_spans
 
@@ -257,6 +269,7 @@ def _noun_phrases(doc) -> list:
 
 
 _SHORT_ANSWER = 6
+_FINITE_TAGS = frozenset({"VBD", "VBZ", "VBP", "MD"})  # past, present (3rd person, other), modal
 
 
 def _predicate_run(w, start: int, end: int, in_subject) -> tuple[str, ...]:
