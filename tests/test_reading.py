@@ -122,7 +122,14 @@ def test_an_answer_ranking_two_options_is_read_against_their_years(index, rules_
     ("Who directed the film?", "The film doesn't have a director.", "doesn't"),
     ("Which episode was made with the program?", "Make Love, Not Warcraft", None),  # a title
     ("Is Parlo Venn a painter?", "No", None),  # a yes/no question
-    ("Which came first, Quarm Tessaly or Dalia Roskin?", "Not Quarm Tessaly", None),  # a choice
+    # A choice answered by what an option is not, or by rejecting both: no option named as asked.
+    ("Which came first, Quarm Tessaly or Dalia Roskin?", "Not Quarm Tessaly", "Not"),
+    ("Which director is Brindish, Parlo Venn or Hobart Quill?", "Hobart Quill is not Brindish.", "not"),
+    ("Which of the games is Brindish, Quarm or Tessaly?", "Neither game is Brindish.", "Neither"),
+    # ... but a contrast naming its pick first picks it, and "not only … but also" affirms.
+    ("Which came first, Quarm Tessaly or Dalia Roskin?", "Quarm Tessaly, not Dalia Roskin", None),
+    ("Which came first, Quarm Tessaly or Dalia Roskin?", "Quarm Tessaly but not Dalia Roskin", None),
+    ("Who was an actor, Parlo Venn or Hobart Quill?", "Parlo Venn was not only an actor but also a painter.", None),
     ("Which painter did not study in Ostrell?", "Not Parlo Venn", None),  # the question negates
 ])
 def test_denials(question, answer, word):

@@ -97,8 +97,9 @@ class AnswerReport:
         """What reading the corpus (or the answer's own words) decided, beyond the claims' counts."""
         out = [x.reason for x in (self.choice, self.rank, self.polar) if x is not None]
         if self.denial is not None:
-            out.append(f"{UNSUPPORTED}: the answer denies what the question presupposes ({self.denial!r}); "
-                       "corpus statistics cannot vouch for an absence")
+            denies = ("says what an option is not instead of naming the one asked for" if offers_choice(self.question)
+                      else "denies what the question presupposes")
+            out.append(f"{UNSUPPORTED}: the answer {denies} ({self.denial!r}); corpus statistics cannot vouch for an absence")
         if self.evasion is not None:
             names = ", ".join(map(repr, self.restated)) or "its words"
             out.append(f"{UNSUPPORTED}: the answer restates the question ({names}) and names nothing it asks for "

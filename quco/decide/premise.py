@@ -11,7 +11,11 @@ withholds what the question asks while the corpus may well state it.
 
 A denial is a negation ("not", "never", "no", "none", "n't", "cannot", "unknown"…) in the answer to a *wh*-question
 (what, which, who, when, where, how…) that does not itself negate. Yes/no questions are not
-denied this way ("No" is one of their two answers), nor are "which one, A or B" choices.
+denied this way ("No" is one of their two answers). A "which one, A or B" choice is: "B is not
+American" (for "Which director is American, A or B?") says what one option is not instead of
+naming the one asked for, and "Neither game is…" rejects both; a contrast that names its pick
+first ("A, not B", "A but not B") picks A and is read as a choice, and "not only … but also"
+negates nothing.
 
 An answer can also withhold what is asked by **restating** the question: "What retired American
 soccer player is the head coach of the team owned by Anthony Precourt?" answered "Anthony Precourt
@@ -37,7 +41,8 @@ _NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|nowhere|neither|n
                        r"undetermined|unspecified)\b|\w+n't\b", re.I)
 _WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|how|why)\b", re.I)
 _YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|shall)\b", re.I)
-_CHOICE = re.compile(r"\s+or\s+", re.I)
+_NOT_ONLY = re.compile(r"\s+only\b", re.I)  # "not only … but also" affirms
+_CONTRAST = re.compile(r"\w\W*(?:,|\bbut|\brather)\s*$", re.I)  # "A, not B", "A but not B": the pick comes first
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
 # Words that state nothing of their own: function words, and the adverbs of a hedge ("actually").
 _EMPTY = frozenset("""a an the and or but of in on at to for from by with as into onto over under about after before
@@ -50,11 +55,15 @@ still even which who whom whose what when where why how one ones same such""".sp
 def denial(question: str, answer: str) -> str | None:
     """The negating words when ``answer`` denies the premise of the *wh*-question ``question``
     (as written, e.g. "never"), else None."""
-    if _YES_NO.match(question) or not _WH.search(question) or _CHOICE.search(question) or _NEGATION.search(question):
+    if _YES_NO.match(question) or not _WH.search(question) or _NEGATION.search(question):
         return None
+    choice = offers_choice(question)
     for m in _NEGATION.finditer(answer):
-        if m.start() == 0 or not m.group(0)[0].isupper():  # "Cats Don't Dance" is a title
-            return m.group(0)
+        if m.start() and m.group(0)[0].isupper():  # "Cats Don't Dance" is a title
+            continue
+        if _NOT_ONLY.match(answer, m.end()) or choice and _CONTRAST.search(answer, 0, m.start()):
+            continue
+        return m.group(0)
     return None
 
 
