@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 
 from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide.aliases import AliasMemo, by_alias
+from quco.decide.amounts import AmountEvidence, amount_evidence, amount_rank_of, asserted_amount
 from quco.decide.articles import article_lookups, article_pairs, in_article
 from quco.decide.bridges import NO_BRIDGES, BridgeLookups, NamesMemo, bridged, lookup_bridges, silent
 from quco.decide.compare import TimeRankEvidence, asserted, rank_evidence, time_rank_of
@@ -52,6 +53,7 @@ from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.premise import denial, restatement
 from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
 from quco.decide.reading import CONTRADICTED, SUPPORTED, UNSUPPORTED, VERDICT_RISK, read_statements, variant_statements
+from quco.decide.unchecked import nothing_checked
 from quco.decide.yes_no import PolarEvidence, polar_evidence, polar_of, polarity, sentences_to_read
 from quco.errors import RiskAbort, UsageError
 from quco.extract import Extractor
@@ -70,12 +72,14 @@ class AnswerReport:
     unknown: bool = False
     p_fabrication: float | None = None  # from a calibration, when one is configured
     choice: ChoiceEvidence | None = None  # when the answer picks one of the question's two options
-    rank: TimeRankEvidence | None = None  # when it says which of two options came first (or later)
+    # when it says which of two options came first (or later), or has more (or fewer) of something
+    rank: TimeRankEvidence | AmountEvidence | None = None
     denial: str | None = None  # the negation by which it denies the question's premise ("never")
     polar: PolarEvidence | None = None  # when it answers yes or no about two subjects
     # A statement restating the question's names, naming nothing it asks for: the words it says
     # instead ("owns" in "Anthony Precourt owns the team."; ``quco.decide.premise.restatement``)
     evasion: tuple[str, ...] | None = None
+    unchecked: str | None = None  # why nothing could be checked, when no reading says (quco.decide.unchecked)
 
     @property
     def checkable(self) -> bool:
@@ -104,6 +108,8 @@ class AnswerReport:
             names = ", ".join(map(repr, self.restated)) or "its words"
             out.append(f"{UNSUPPORTED}: the answer restates the question ({names}) and names nothing it asks for "
                        f"(it says {' '.join(self.evasion)!r} instead)")
+        if self.unchecked is not None:
+            out.append(self.unchecked)
         return tuple(out)
 
     def to_dict(self) -> dict:
@@ -263,15 +269,18 @@ class AnswerScorer:
 
     def _readings(self, questions: list[str], answers: list[str], question_entities, choices: dict,
                   canon) -> tuple[dict, dict]:
-        """item -> the reading of its answer: which of two options came first (``TimeRankEvidence``)
-        and yes or no about two subjects (``PolarEvidence``). Their statements are read in one batch,
+        """item -> the reading of its answer: which of two options came first (``TimeRankEvidence``) or
+        has more (``AmountEvidence``), and yes or no about two subjects (``PolarEvidence``). Their statements are read in one batch,
         the yes/no subjects' sentences parsed in one extractor pass."""
         ranks = {i: r for i, ch in choices.items() if ch is None
                  and (r := time_rank_of(questions[i], question_entities[i])) is not None}
+        amounts = {i: a for i, ch in choices.items() if ch is None and i not in ranks
+                   and (a := amount_rank_of(questions[i], question_entities[i])) is not None}
         picks = {i: (r, pick) for i, r in ranks.items() if (pick := asserted(r, answers[i], canon)) is not None}
+        counted = {i: (a, pick) for i, a in amounts.items() if (pick := asserted_amount(a, answers[i], canon)) is not None}
         polars = {i: p for i, q in enumerate(questions) if (p := polar_of(q, question_entities[i])) is not None}
-        statements = read_statements(self.backend, sorted({o for r, _ in picks.values() for o in r.options}
-                                                           | {s for p in polars.values() for s in p.subjects}))
+        options = {o for r, _ in picks.values() for o in r.options} | {o for a, _ in counted.values() for o in a.options}
+        statements = read_statements(self.backend, sorted(options | {s for p in polars.values() for s in p.subjects}))
         unintroduced = [p for p, st in statements.items() if st is not None and not any(x.introduces for x in st)]
         for name, fuller in variant_statements(self.backend, unintroduced).items():  # "Mark Anthony Aguirre (born…"
             statements[name] = [*(statements[name] or ()), *fuller]
@@ -280,7 +289,8 @@ class AnswerScorer:
         flat = [t for s in subjects for t in sentences[s]]
         parsed = iter(self.extractor.names_many(flat) if flat else [])
         read = {s: [(t, next(parsed)) for t in sentences[s]] for s in subjects}
-        return ({i: rank_evidence(r, chosen, other, statements) for i, (r, (chosen, other)) in picks.items()},
+        return ({**{i: rank_evidence(r, chosen, other, statements) for i, (r, (chosen, other)) in picks.items()},
+                 **{i: amount_evidence(r, chosen, other, statements) for i, (r, (chosen, other)) in counted.items()}},
                 {i: polar_evidence(p, polarity(answers[i], p, canon), read, canon) for i, p in polars.items()})
 
     def _answer_report(self, i: int, question: str, answer: str, b: _Batch) -> AnswerReport:
@@ -328,6 +338,9 @@ class AnswerScorer:
         evaded = restatement(question, answer, same, i in b.statements) if not risks and denied is None else None
         if denied is not None or evaded is not None:
             risks.append(VERDICT_RISK[UNSUPPORTED])
+        why = (nothing_checked(question, answer, same, canon)
+               if not risks and not cs and all(x is None for x in (choice, rank, polar)) else None)
         risk = max(risks) if risks else self.empty_risk
         p = self.calibration.p(risk) if self.calibration is not None else None
-        return AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p, choice, rank, denied, polar, evaded)
+        return AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p, choice, rank, denied,
+                            polar, evaded, why)

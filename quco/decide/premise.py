@@ -41,6 +41,7 @@ _NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|nowhere|neither|n
                        r"undetermined|unspecified)\b|\w+n't\b", re.I)
 _WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|how|why)\b", re.I)
 _YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|shall)\b", re.I)
+_BETWEEN = re.compile(r"\s*(?:in\s+)?between\b", re.I)  # "Between the band A, and the quartet B, which…": a choice
 _NOT_ONLY = re.compile(r"\s+only\b", re.I)  # "not only … but also" affirms
 _CONTRAST = re.compile(r"\w\W*(?:,|\bbut|\brather)\s*$", re.I)  # "A, not B", "A but not B": the pick comes first
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
@@ -73,7 +74,8 @@ def restatement(question: str, answer: str, restated: Sequence[str], statement: 
     question's (``restated``, the answer's phrases that restate question entities or words) and
     which names nothing the question does not; else None. The caller asks only of an answer with
     no new claim."""
-    if not statement or _YES_NO.match(question) or not _WH.search(question) or offers_choice(question):
+    if not statement or _YES_NO.match(question) or not _WH.search(question) or offers_choice(question) \
+            or _BETWEEN.match(question):
         return None
     rest = answer
     for phrase in sorted(restated, key=len, reverse=True):

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from quco.decide.evidence import NEUTRAL, claim_evidence, claim_pairs, outermost, overlaps, word_forms
 
 __all__ = ["Choice", "ChoiceEvidence", "PairAssociation", "choice_evidence", "choice_of", "offers_choice",
-           "own_words", "pair_first", "pairs_needed", "phrases_needed", "picked", "split_options"]
+           "own_words", "pair_first", "pairs_needed", "phrases_needed", "picked", "ranking_cue", "split_options"]
 
 _OR = re.compile(r"\s+or\s+", re.I)
 _AND = re.compile(r"\s+and\s+", re.I)
@@ -97,6 +97,13 @@ class ChoiceEvidence:
         props = ", ".join(map(repr, self.properties))
         side = "closer to" if self.support > 0 else "no closer to"
         return f"{self.chosen!r} is {side} {props} than {self.other!r} (association margin {self.support:+.2f})"
+
+
+def ranking_cue(question: str) -> str | None:
+    """The word by which a question ranks or compares its options ("more", "taller", "first",
+    "same"), or None: association cannot weigh such a choice."""
+    m = _RANKS.search(question) or _COMPARES_VALUES.search(question)
+    return m.group(0) if m is not None else None
 
 
 def offers_choice(question: str) -> bool:
