@@ -89,13 +89,14 @@ def main() -> int:
               "extractor": extractor.model_name, "seconds": round(time.perf_counter() - t0, 1), "table": table,
               "uncheckable_rows": {"right": sum(not r.checkable for r in reports_a[0::2]),
                                    "hallucinated": sum(not r.checkable for r in reports_a[1::2])},
+              "uncheckable_why": uncheckable_why(reports_a),
               "setting_a_by_checkability": checkability(reports_a, labels, auroc),
               "verdicts": {"a": verdict_shares(reports_a, labels), "b": verdict_shares(reports_b, labels)},
               "settings": {"a": "corpus includes each item's knowledge line", "b": "without the item's own knowledge line"}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"{len(items)} items, {2 * len(items)} rows; corpus {index.corpus.tokens:,} tokens; {result['seconds']} s")
-    print(f"no checkable claim: {result['uncheckable_rows']}")
+    print(f"no checkable claim: {result['uncheckable_rows']}; why (a): {result['uncheckable_why']}")
     for setting, shares in result["verdicts"].items():
         print(f"({setting}) reading verdicts, right answers: {shares['true']}; hallucinated: {shares['false']}")
     c = result["setting_a_by_checkability"]
@@ -107,6 +108,33 @@ def main() -> int:
         print(f"{r['setting']:<8} {r['method']:<48} {r['auroc']:>7.4f} {r['paired_accuracy']:>7.4f} {r['ties']:>5} "
               f"{r['strata_weighted_auroc']:>7.4f}  " + " ".join(f"{r['strata_auroc'][k]['auroc'] or 0:>6.3f}" for k in STRATA_NAMES))
     return 0
+
+
+_WHY = (("yes/no question: the corpus does not say", "yes/no: the subjects' sentences do not settle it"),
+        ("yes/no question: the answer says neither", "yes/no: the answer says neither"),
+        ("the corpus states no year", "time ranking: a year not stated"),
+        ("the corpus states no count", "count ranking: a count not stated"),
+        ("cannot be read", "ranking: an option's text not readable"),
+        ("both of", "time ranking: the same year"), ("both have", "count ranking: the same count"),
+        ("the corpus cannot compare them", "choice: the corpus cannot weigh the options"),
+        ("which quco does not read", "choice ranked by a measure quco does not read"),
+        ("could not be told", "choice: options, or the one picked, not told"),
+        ("names both options", "choice: the answer names both"), ("names neither option", "choice: the answer names neither"),
+        ("nothing besides its options", "choice: nothing besides the options to weigh them by"),
+        ("quco reads yes/no questions", "yes/no: not about two subjects"),
+        ("found in the answer is the question's", "only the question's own names"),
+        ("no name, phrase or number", "nothing to count"))
+
+
+def uncheckable_why(reports) -> dict:
+    """The rows with nothing checkable by the reason their reports give, most frequent first."""
+    tally: dict[str, int] = {}
+    for r in reports:
+        if not r.checkable:
+            said = " ".join(r.readings)
+            key = next((k for cue, k in _WHY if cue in said), "other")
+            tally[key] = tally.get(key, 0) + 1
+    return dict(sorted(tally.items(), key=lambda kv: -kv[1]))
 
 
 def checkability(reports, labels, auroc) -> dict:

@@ -15,8 +15,9 @@ corpus states each option's year in the sentence that introduces it ("A (born 5 
 4. the verdict: ``supported`` when the asserted option's year ranks it as asked, ``contradicted``
    when the other's does, ``unknown`` (with the reason) when a year is missing or the two are equal.
 
-Quantities ("more species", "taller") are not ranked: the corpus states them in too many units and
-phrasings to read reliably; such questions stay unchecked, and the report says why.
+Counts ("more species", "more acts") are ranked by ``quco.decide.amounts``; measures ("taller",
+"further") are not read (the corpus writes them in too many units) and such questions stay
+unchecked, saying why (``quco.decide.unchecked``).
 """
 
 from __future__ import annotations
