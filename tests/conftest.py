@@ -16,6 +16,20 @@ def write_jsonl(path: Path, docs) -> Path:
     return path
 
 
+def duckdb_of(tmp_path_factory, docs, name: str = "docs", store_text: bool = True):
+    """A DuckDB index (opened) of ``docs`` — dicts or texts — with their text unless ``store_text`` is False."""
+    from quco.index.duckdb.build import build_index
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    d = tmp_path_factory.mktemp(name)
+    build_index([write_jsonl(d / "c.jsonl", docs)], d / "i.duckdb", progress=False, store_text=store_text)
+    return DuckDBIndex(d / "i.duckdb")
+
+
+# Unrelated documents, so that a test corpus's own words are rare in it as in a real one.
+FILLER = [{"id": f"f{i}", "text": f"Town number {i} has a market and a school."} for i in range(50)]
+
+
 TINY_TEXTS = [
     "Hamlet is a tragedy written by William Shakespeare. It is set in Denmark.",
     "William Shakespeare was an English playwright and poet.",

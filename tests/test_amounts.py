@@ -2,7 +2,7 @@
 each option's sentences state, compared as asked."""
 
 import pytest
-from conftest import write_jsonl
+from conftest import FILLER, duckdb_of
 
 DOCS = [
     {"id": "a", "text": "Quarmia is a genus of six to 17 species of flowering plants."},
@@ -12,18 +12,13 @@ DOCS = [
     {"id": "e", "text": "Lannermouth has 2,334,000 inhabitants."},
     {"id": "f", "text": "Darrowby had a population of 7,674,439 in 2010."},
     {"id": "g", "text": "Brelle is a genus of ferns."},
-    *({"id": f"f{i}", "text": f"Town number {i} has a market and a school."} for i in range(50)),
+    *FILLER,
 ]
 
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    from quco.index.duckdb.build import build_index
-    from quco.index.duckdb.reader import DuckDBIndex
-
-    d = tmp_path_factory.mktemp("amounts")
-    build_index([write_jsonl(d / "c.jsonl", DOCS)], d / "i.duckdb", progress=False)
-    return DuckDBIndex(d / "i.duckdb")
+    return duckdb_of(tmp_path_factory, DOCS, "amounts")
 
 
 @pytest.mark.parametrize("question, options, more, noun", [

@@ -2,7 +2,7 @@
 time ("who was born first, A or B?") and answers denying the question's premise."""
 
 import pytest
-from conftest import write_jsonl
+from conftest import FILLER, duckdb_of
 
 DOCS = [
     # Sentences joined without a space, as some corpora keep them; an abbreviation mid-sentence.
@@ -11,18 +11,13 @@ DOCS = [
     {"id": "b", "text": "Dalia Roskin is a Brindish sculptor. She was born in 1957 in Ostrell."},
     {"id": "c", "text": "In 1999 the museum of Ostrell bought a statue by Dalia Roskin."},
     {"id": "d", "text": "Hobart Quill is a Brindish poet."},
-    *({"id": f"f{i}", "text": f"Town number {i} has a market and a school."} for i in range(50)),
+    *FILLER,
 ]
 
 
 def built(tmp_path_factory, docs, store_text: bool = True):
     """A DuckDB index of ``docs`` (with their text unless ``store_text`` is False)."""
-    from quco.index.duckdb.build import build_index
-    from quco.index.duckdb.reader import DuckDBIndex
-
-    d = tmp_path_factory.mktemp("reading")
-    build_index([write_jsonl(d / "c.jsonl", docs)], d / "i.duckdb", progress=False, store_text=store_text)
-    return DuckDBIndex(d / "i.duckdb")
+    return duckdb_of(tmp_path_factory, docs, "reading", store_text)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ goes on about its subject without naming it, a name inside a longer name, a name
 ("Marko Anton Velt" for "Marko Velt"), and yes/no questions that name their pair first."""
 
 import pytest
-from conftest import write_jsonl
+from conftest import FILLER, duckdb_of, write_jsonl
 
 DOCS = [
     {"id": "a", "text": "Squall Run is a board game that was launched at the Orrin Show in 1962, invented by Tam Bly."},
@@ -23,18 +23,13 @@ DOCS = [
     {"id": "m", "text": "Nantong is a city in Jiangsu province, China. Located on the bank of the Yangtze River, it is "
                         "a port."},
     {"id": "n", "text": "Jingdezhen is a city in Jiangxi province, China, bordering Anhui to the north."},
-    *({"id": f"f{i}", "text": f"Town number {i} has a market and a school."} for i in range(50)),
+    *FILLER,
 ]
 
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    from quco.index.duckdb.build import build_index
-    from quco.index.duckdb.reader import DuckDBIndex
-
-    d = tmp_path_factory.mktemp("forms")
-    build_index([write_jsonl(d / "c.jsonl", DOCS)], d / "i.duckdb", progress=False)
-    return DuckDBIndex(d / "i.duckdb")
+    return duckdb_of(tmp_path_factory, DOCS, "forms")
 
 
 def test_years_are_read_beside_commas_not_in_decades_and_from_an_opening_participle(index):

@@ -9,8 +9,8 @@ six to 17 species", "Maskarade is an opera in three acts"). So:
    "higher", "bigger"; *fewer*: "fewer", "less", "least", "smaller") and the noun it counts: the
    plural after the cue ("more members", "more studio albums", "a larger variety of species"), or
    "population" (counted as inhabitants, residents or people, or "a population of N");
-2. the option the answer asserts (``quco.decide.compare.asserted``'s rule, turned round by a word
-   of the other direction: "A has fewer species");
+2. the option the answer asserts (``quco.decide.compare.pick_between``: the one it names, turned
+   round by a word of the other direction: "A has fewer species");
 3. each option's count: the largest number before the noun (within three words: "six to 17
    species", "about 200 species", "three acts") in its statements, in digits or words;
 4. the verdict: ``supported`` when the asserted option's count ranks it as asked, ``contradicted``
@@ -26,8 +26,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from quco.decide.compare import pick_between, rank_reason
 from quco.decide.evidence import word_forms
-from quco.decide.question_form import own_words, split_options
+from quco.decide.question_form import split_options
 from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, Statement
 from quco.normalize import NUMBER_WORDS, ORDINAL_WORDS
 
@@ -72,18 +73,11 @@ class AmountEvidence:
     @property
     def reason(self) -> str:
         way = "more" if self.more else "fewer"
-        (ac, ao), (sc, so) = self.amounts, self.sentences
-        if self.unread:
-            return (f"the corpus text about {self.unread[0]!r} cannot be read (an index without text, or a name "
-                    f"in too many documents): cannot tell which has {way} {self.noun}")
-        if ac is None or ao is None:
-            missing = self.chosen if ac is None else self.other
-            return f"the corpus states no count of {self.noun} for {missing!r}: cannot tell which has {way}"
-        if ac == ao:
+        (ac, ao) = self.amounts
+        if ac is not None and ac == ao:
             return f"{self.chosen!r} and {self.other!r} both have {_n(ac)} {self.noun}: cannot tell which has {way}"
-        says = "supports" if self.verdict == SUPPORTED else "contradicts"
-        return (f"the corpus {says} {self.chosen!r} having {way} {self.noun}: {self.chosen!r} {_n(ac)} "
-                f"(\"{_short(sc)}\"), {self.other!r} {_n(ao)} (\"{_short(so)}\")")
+        return rank_reason(self, self.amounts, f"which has {way}", f"no count of {self.noun}", f"having {way} {self.noun}",
+                           _n)
 
 
 def amount_rank_of(question: str, entities: Sequence) -> AmountRank | None:
@@ -108,16 +102,7 @@ def amount_rank_of(question: str, entities: Sequence) -> AmountRank | None:
 def asserted_amount(rank: AmountRank, answer: str, canon: Callable[[str], str]) -> tuple[str, str] | None:
     """(chosen, other): the option the answer says has more (or fewer) as asked, or None (it names
     neither or negates, or "the same")."""
-    a, b = rank.options
-    words = canon(answer).split()
-    at_a = next((i for i, w in enumerate(words) if w in own_words(a, b, canon)), None)
-    at_b = next((i for i, w in enumerate(words) if w in own_words(b, a, canon)), None)
-    if (at_a is None and at_b is None) or re.search(r"\b(?:not|never|no|neither|same|equal)\b|n't\b", answer, re.I):
-        return None
-    chosen, other = (a, b) if at_b is None or (at_a is not None and at_a < at_b) else (b, a)
-    asked, opposite = (_MORE, _FEWER) if rank.more else (_FEWER, _MORE)
-    turned = opposite.search(answer) is not None and asked.search(answer) is None
-    return (other, chosen) if turned else (chosen, other)
+    return pick_between(rank.options, answer, canon, *((_MORE, _FEWER) if rank.more else (_FEWER, _MORE)))
 
 
 def amount_of(noun: str, statements: Sequence[Statement] | None) -> tuple[float | None, str]:
@@ -163,5 +148,3 @@ def _n(value: float) -> str:
     return f"{int(value):,}" if value == int(value) else f"{value:,}"
 
 
-def _short(sentence: str, limit: int = 100) -> str:
-    return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from quco.decide.question_form import own_words, pair_first, split_options
 from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, Statement, about
 
-__all__ = ["TimeRank", "TimeRankEvidence", "asserted", "rank_evidence", "time_rank_of", "year_of"]
+__all__ = ["TimeRank", "TimeRankEvidence", "asserted", "pick_between", "rank_evidence", "rank_reason", "time_rank_of",
+           "year_of"]
 
 _EARLIER = re.compile(r"\b(?:first|earlier|earliest|older|oldest|before|prior)\b", re.I)
 _LATER = re.compile(r"\b(?:later|latest|last|younger|youngest|newer|newest|after|second|more recent|most recent)\b",
@@ -68,18 +69,10 @@ class TimeRankEvidence:
     @property
     def reason(self) -> str:
         way = "earlier" if self.earlier else "later"
-        (yc, yo), (sc, so) = self.years, self.sentences
-        if self.unread:
-            return (f"the corpus text about {self.unread[0]!r} cannot be read (an index without text, or a name "
-                    f"in too many documents): cannot tell which came {way}")
-        if yc is None or yo is None:
-            missing = self.chosen if yc is None else self.other
-            return f"the corpus states no year for {missing!r}: cannot tell which came {way}"
-        if yc == yo:
+        (yc, yo) = self.years
+        if yc is not None and yc == yo:
             return f"{self.chosen!r} and {self.other!r} are both of {yc}: cannot tell which came {way}"
-        says = "supports" if self.verdict == SUPPORTED else "contradicts"
-        return (f"the corpus {says} {self.chosen!r} coming {way}: {self.chosen!r} {yc} (\"{_short(sc)}\"), "
-                f"{self.other!r} {yo} (\"{_short(so)}\")")
+        return rank_reason(self, self.years, f"which came {way}", "no year", f"coming {way}", str)
 
 
 def time_rank_of(question: str, entities: Sequence) -> TimeRank | None:
@@ -97,10 +90,35 @@ def _cue(pattern: re.Pattern, question: str) -> bool:
                for m in pattern.finditer(question))
 
 
+def rank_reason(e, values: tuple, cannot: str, missing: str, holds: str, show: Callable) -> str:
+    """The reason of a ranking reading ``e`` (``chosen``, ``other``, ``sentences``, ``unread``,
+    ``verdict``) whose ``values`` are the two options' years or counts: "cannot tell {cannot}" when
+    one is unread or missing ("the corpus states {missing} for …"), else "the corpus supports (or
+    contradicts) {chosen} {holds}" with each value (``show`` writes it) and its sentence."""
+    (vc, vo), (sc, so) = values, e.sentences
+    if e.unread:
+        return (f"the corpus text about {e.unread[0]!r} cannot be read (an index without text, or a name "
+                f"in too many documents): cannot tell {cannot}")
+    if vc is None or vo is None:
+        name = e.chosen if vc is None else e.other
+        return f"the corpus states {missing} for {name!r}: cannot tell {cannot}"
+    says = "supports" if e.verdict == SUPPORTED else "contradicts"
+    return (f"the corpus {says} {e.chosen!r} {holds}: {e.chosen!r} {show(vc)} (\"{_short(sc)}\"), "
+            f"{e.other!r} {show(vo)} (\"{_short(so)}\")")
+
+
 def asserted(rank: TimeRank, answer: str, canon: Callable[[str], str]) -> tuple[str, str] | None:
     """(chosen, other): the option the answer says ranks as asked, or None (neither, a negation,
     "the same year")."""
-    a, b = rank.options
+    return pick_between(rank.options, answer, canon, *((_EARLIER, _LATER) if rank.earlier else (_LATER, _EARLIER)))
+
+
+def pick_between(options: tuple[str, str], answer: str, canon: Callable[[str], str], asked: re.Pattern,
+                 opposite: re.Pattern) -> tuple[str, str] | None:
+    """(chosen, other): the option the answer names (the first it names, naming both), turned round
+    when its own words go the other way (a word of ``opposite``, none of ``asked``: "A was born
+    later"); None when it names neither, negates, or says "the same"."""
+    a, b = options
     text = canon(answer)
     words = text.split()
     at_a = _first_at(words, own_words(a, b, canon))
@@ -108,7 +126,6 @@ def asserted(rank: TimeRank, answer: str, canon: Callable[[str], str]) -> tuple[
     if (at_a is None and at_b is None) or _NEGATION.search(answer) or _SAME.search(answer):
         return None
     chosen, other = (a, b) if at_b is None or (at_a is not None and at_a < at_b) else (b, a)
-    asked, opposite = (_EARLIER, _LATER) if rank.earlier else (_LATER, _EARLIER)
     turned = opposite.search(answer) is not None and asked.search(answer) is None
     return (other, chosen) if turned else (chosen, other)
 
