@@ -73,6 +73,8 @@ def test_an_answer_ranking_two_options_by_a_count_is_read_against_their_counts(i
 @pytest.mark.parametrize("question, answer, restated, says", [
     ("Which mountain is higher, Quarmia or Tessalia?", "Quarmia", (), "by 'higher', which quco does not read"),
     ("Who is older, Parlo Venn or Dalia Roskin?", "Both", (), "by 'older', but its two options"),
+    ("Which band has more members, the rock band Quarm, or the rock band Tessaly?", "Quarm", (),
+     "by a count of members, but its two options"),
     ("Which is Brindish, Parlo Venn or Dalia Roskin?", "Parlo Venn and Dalia Roskin", (), "names both options"),
     ("Which is Brindish, Parlo Venn or Dalia Roskin?", "Quarm", (), "names neither option"),
     ("Which is Brindish, Parlo Venn or Dalia Roskin?", "Parlo Venn", (), "nothing besides its options"),

@@ -51,6 +51,8 @@ def test_statements_are_the_sentences_about_a_phrase(index):
     # opening on the pair, "between" or "of" the two
     ("Between two tennis players Parlo Venn and Dalia Roskin, who is older?", ("Parlo Venn", "Dalia Roskin"), True),
     ("Of Parlo Venn and Dalia Roskin, who was born later?", ("Parlo Venn", "Dalia Roskin"), False),
+    # "more recently" is a time, not a quantity
+    ("Which movie, Quarm Tessaly or Orrin Hall, was produced more recently?", ("Quarm Tessaly", "Orrin Hall"), False),
 ])
 def test_time_rank_questions(question, options, earlier):
     from quco.decide.compare import time_rank_of

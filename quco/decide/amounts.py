@@ -32,7 +32,8 @@ from quco.decide.question_form import split_options
 from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, Statement
 from quco.normalize import NUMBER_WORDS, ORDINAL_WORDS
 
-__all__ = ["AmountEvidence", "AmountRank", "amount_of", "amount_rank_of", "amount_evidence", "asserted_amount"]
+__all__ = ["AmountEvidence", "AmountRank", "amount_evidence", "amount_of", "amount_rank_of", "asserted_amount",
+           "counted_noun"]
 
 _MORE = re.compile(r"\b(?:more|most|larger|largest|greater|greatest|higher|highest|bigger|biggest)\b", re.I)
 _FEWER = re.compile(r"\b(?:fewer|fewest|less|least|smaller|smallest|lower|lowest)\b", re.I)
@@ -82,6 +83,17 @@ class AmountEvidence:
 
 def amount_rank_of(question: str, entities: Sequence) -> AmountRank | None:
     """The options, direction and counted noun of a question ranking two options by a count, else None."""
+    noun = counted_noun(question)
+    if noun is None:
+        return None
+    more = _MORE.search(question) is not None
+    options = split_options(question, entities, cut=_MORE if more else _FEWER)
+    return AmountRank(options, more, noun) if options is not None else None
+
+
+def counted_noun(question: str) -> str | None:
+    """The noun a question ranks by counting ("species" in "Which genus has more species…?",
+    "population"), or None: no direction word, both, or a measure ("taller", "more time")."""
     more, fewer = _MORE.search(question), _FEWER.search(question)
     cue = more or fewer
     if cue is None or (more and fewer):
@@ -95,8 +107,7 @@ def amount_rank_of(question: str, entities: Sequence) -> AmountRank | None:
         noun, rest = nxt.group(1).lower(), rest[nxt.end():]
     if noun in _NOT_COUNTS or noun.endswith(("ss", "us", "is")):  # "class", "various", "campus", "axis"
         return None
-    options = split_options(question, entities, cut=_MORE if more else _FEWER)
-    return AmountRank(options, more is not None, noun) if options is not None else None
+    return noun
 
 
 def asserted_amount(rank: AmountRank, answer: str, canon: Callable[[str], str]) -> tuple[str, str] | None:

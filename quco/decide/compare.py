@@ -34,10 +34,11 @@ __all__ = ["TimeRank", "TimeRankEvidence", "asserted", "pick_between", "rank_evi
            "year_of"]
 
 _EARLIER = re.compile(r"\b(?:first|earlier|earliest|older|oldest|before|prior)\b", re.I)
-_LATER = re.compile(r"\b(?:later|latest|last|younger|youngest|newer|newest|after|second|more recent|most recent)\b",
+_LATER = re.compile(r"\b(?:later|latest|last|younger|youngest|newer|newest|after|second|more recent(?:ly)?|most recent(?:ly)?)\b",
                     re.I)
 _QUANTITY = re.compile(r"\b(?:more|most|less|least|fewer|larger|largest|bigger|higher|highest|longer|longest|"
                        r"taller|tallest|shorter|smaller|many|much)\b", re.I)
+_MORE_RECENT = re.compile(r"\b(?:more|most)\s+recent", re.I)  # a time, not a quantity ("produced more recently")
 _SAME = re.compile(r"\b(?:same|equal|simultaneous|both)\b", re.I)
 _NEGATION = re.compile(r"\b(?:not|never|neither|nor)\b|n't\b", re.I)
 # A year: not inside "1,962,000" nor a decade ("the mid-1970s"); "in 1962, by…" is one.
@@ -78,7 +79,7 @@ class TimeRankEvidence:
 def time_rank_of(question: str, entities: Sequence) -> TimeRank | None:
     """The options and direction of a question ranking two options by time, else None."""
     earlier, later = _cue(_EARLIER, question), _cue(_LATER, question)
-    if earlier == later or _QUANTITY.search(question) or _SAME.search(question):
+    if earlier == later or _QUANTITY.search(_MORE_RECENT.sub("", question)) or _SAME.search(question):
         return None
     options = split_options(question, entities, cut=_EARLIER if earlier else _LATER) or pair_first(question, entities)
     return TimeRank(options, earlier) if options is not None else None

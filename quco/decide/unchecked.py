@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from quco.decide.amounts import amount_rank_of
+from quco.decide.amounts import counted_noun
 from quco.decide.question_form import offers_choice, own_words, pair_first, ranking_cue, split_options
 
 __all__ = ["nothing_checked"]
@@ -48,9 +48,9 @@ def nothing_checked(question: str, answer: str, restated: Sequence[str], canon: 
 
 def _choice_case(question: str, answer: str, canon: Callable[[str], str]) -> str:
     cue = ranking_cue(question)
-    if cue is not None and (_TIME.fullmatch(cue) or amount_rank_of(question, []) is not None):
-        return (f"the question ranks its options by {cue!r}, but its two options, or the one the answer "
-                "picks, could not be told")
+    if cue is not None and (_TIME.fullmatch(cue) or (noun := counted_noun(question)) is not None):
+        by = repr(cue) if _TIME.fullmatch(cue) else f"a count of {noun}"
+        return f"the question ranks its options by {by}, but its two options, or the one the answer picks, could not be told"
     if cue is not None:
         return (f"the question ranks or compares its options by {cue!r}, which quco does not read "
                 "(it reads years and counts)")
