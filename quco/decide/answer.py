@@ -52,7 +52,8 @@ from quco.decide.hops import bridges_for, check_bridges
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.premise import denial, restatement
 from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
-from quco.decide.reading import CONTRADICTED, SUPPORTED, UNSUPPORTED, VERDICT_RISK, read_statements, variant_statements
+from quco.decide.reading import CONTRADICTED, SUPPORTED, UNSUPPORTED, VERDICT_RISK, statements_with_variants
+from quco.decide.slots import SlotEvidence, slot_evidence, slot_of
 from quco.decide.unchecked import nothing_checked
 from quco.decide.yes_no import PolarEvidence, polar_evidence, polar_of, polarity, sentences_to_read
 from quco.errors import RiskAbort, UsageError
@@ -80,6 +81,7 @@ class AnswerReport:
     # instead ("owns" in "Anthony Precourt owns the team."; ``quco.decide.premise.restatement``)
     evasion: tuple[str, ...] | None = None
     unchecked: str | None = None  # why nothing could be checked, when no reading says (quco.decide.unchecked)
+    slot: SlotEvidence | None = None  # a one-filler relation the subject's statements give another filler for
 
     @property
     def checkable(self) -> bool:
@@ -91,7 +93,7 @@ class AnswerReport:
     def verdict(self) -> str | None:
         """What reading decided, the gravest first: "contradicted", "unsupported" (a denial),
         "supported"; None when nothing was read (the claims' association alone decides)."""
-        found = {x.verdict for x in (self.rank, self.polar) if x is not None and x.checked}
+        found = {x.verdict for x in (self.rank, self.polar, self.slot) if x is not None and x.checked}
         if self.denial is not None or self.evasion is not None:
             found.add(UNSUPPORTED)
         return next((v for v in (CONTRADICTED, UNSUPPORTED, SUPPORTED) if v in found), None)
@@ -99,7 +101,7 @@ class AnswerReport:
     @property
     def readings(self) -> tuple[str, ...]:
         """What reading the corpus (or the answer's own words) decided, beyond the claims' counts."""
-        out = [x.reason for x in (self.choice, self.rank, self.polar) if x is not None]
+        out = [x.reason for x in (self.choice, self.rank, self.polar, self.slot) if x is not None]
         if self.denial is not None:
             denies = ("says what an option is not instead of naming the one asked for" if offers_choice(self.question)
                       else "denies what the question presupposes")
@@ -137,6 +139,8 @@ class _Batch:
     starts: list  # per item, those bridges start from (none where the question describes no chain)
     articles: dict  # (anchor, claim form) -> InArticle or None (quco.decide.articles)
     statements: set  # items whose answer, with no new claim, is a statement (quco.decide.premise.restatement)
+    slots: dict  # item -> the one-filler relation its question asks (quco.decide.slots), where a claim is unseen
+    subjects: dict  # those items' anchors -> their statements
 
 
 class AnswerScorer:
@@ -260,12 +264,16 @@ class AnswerScorer:
                                  self.window, canon) if self.bridges is not False else NO_BRIDGES
         articles = article_lookups(self.backend, [p for k, q in zip(known, quiet) for c in q
                                                   for p in article_pairs(k, c, counts)])
+        # A one-filler relation asked ("where was X born?") with a claim never near X: X's statements.
+        slots = {i: rel for i, q in enumerate(questions) if anchors[i] and (rel := slot_of(q)) is not None
+                 and any(ev is not None and ev.count and not ev.cooccur for ev in direct[i])}
+        subjects = statements_with_variants(self.backend, sorted({anchors[i][0] for i in slots})) if slots else {}
         # Answers with no new claim to a question that is no choice: is each a statement (tags only)?
         bare_answers = [i for i, cs in enumerate(claims_new) if not cs and i not in choices and i not in polars]
         told = self.extractor.statements_many([answers[i] for i in bare_answers]) if bare_answers else []
         statements = {i for i, yes in zip(bare_answers, told) if yes}
         return _Batch(q_phrases, anchors, claims_new, direct, restated, picks, ranks, polars, counts, cooccur, canon, bridges,
-                      known, starts, articles, statements)
+                      known, starts, articles, statements, slots, subjects)
 
     def _readings(self, questions: list[str], answers: list[str], question_entities, choices: dict,
                   canon) -> tuple[dict, dict]:
@@ -280,10 +288,8 @@ class AnswerScorer:
         counted = {i: (a, pick) for i, a in amounts.items() if (pick := asserted_amount(a, answers[i], canon)) is not None}
         polars = {i: p for i, q in enumerate(questions) if (p := polar_of(q, question_entities[i])) is not None}
         options = {o for r, _ in picks.values() for o in r.options} | {o for a, _ in counted.values() for o in a.options}
-        statements = read_statements(self.backend, sorted(options | {s for p in polars.values() for s in p.subjects}))
-        unintroduced = [p for p, st in statements.items() if st is not None and not any(x.introduces for x in st)]
-        for name, fuller in variant_statements(self.backend, unintroduced).items():  # "Mark Anthony Aguirre (born…"
-            statements[name] = [*(statements[name] or ()), *fuller]
+        statements = statements_with_variants(self.backend,
+                                              sorted(options | {s for p in polars.values() for s in p.subjects}))
         subjects = sorted({s for p in polars.values() for s in p.subjects if statements.get(s) is not None})
         sentences = {s: sentences_to_read(statements[s]) for s in subjects}
         flat = [t for s in subjects for t in sentences[s]]
@@ -292,6 +298,16 @@ class AnswerScorer:
         return ({**{i: rank_evidence(r, chosen, other, statements) for i, (r, (chosen, other)) in picks.items()},
                  **{i: amount_evidence(r, chosen, other, statements) for i, (r, (chosen, other)) in counted.items()}},
                 {i: polar_evidence(p, polarity(answers[i], p, canon), read, canon) for i, p in polars.items()})
+
+    @staticmethod
+    def _slot(i: int, anchors: tuple, worst: ClaimEvidence | None, b: _Batch) -> SlotEvidence | None:
+        """The reading of a one-filler relation (``quco.decide.slots``) for item ``i``'s least supported
+        claim, when its question asks one and nothing (co-occurrence, bridge, article, alias) saw the
+        claim near the subject."""
+        if i not in b.slots or worst is None or not worst.count or worst.cooccur \
+                or any(x is not None for x in (worst.bridge, worst.article, worst.alias)):
+            return None
+        return slot_evidence(b.slots[i], anchors[0], worst.phrase, b.subjects.get(anchors[0]), b.canon)
 
     def _answer_report(self, i: int, question: str, answer: str, b: _Batch) -> AnswerReport:
         """Item ``i`` of a batch: its least supported claim, its choice, unknowns by the policy."""
@@ -330,6 +346,9 @@ class AnswerScorer:
             evidence.append(ev)
         worst = least_supported(evidence)
         risks = [worst.risk] if worst is not None else []
+        slot = self._slot(i, an, worst, b)
+        if slot is not None:
+            risks.append(slot.risk)
         if choice is not None and (choice.checked or choice.unknown and self.unknown_policy == "risky"):
             risks.append(choice.risk)
         rank, polar = b.ranks.get(i), b.polars.get(i)
@@ -343,4 +362,4 @@ class AnswerScorer:
         risk = max(risks) if risks else self.empty_risk
         p = self.calibration.p(risk) if self.calibration is not None else None
         return AnswerReport(question, answer, round(risk, 6), tuple(evidence), same, an, unknown, p, choice, rank, denied,
-                            polar, evaded, why)
+                            polar, evaded, why, slot)

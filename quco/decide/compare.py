@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from quco.decide.question_form import own_words, pair_first, split_options
-from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, Statement, about
+from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, Statement, about, shorten
 
 __all__ = ["TimeRank", "TimeRankEvidence", "asserted", "pick_between", "rank_evidence", "rank_reason", "time_rank_of",
            "year_of"]
@@ -104,8 +104,8 @@ def rank_reason(e, values: tuple, cannot: str, missing: str, holds: str, show: C
         name = e.chosen if vc is None else e.other
         return f"the corpus states {missing} for {name!r}: cannot tell {cannot}"
     says = "supports" if e.verdict == SUPPORTED else "contradicts"
-    return (f"the corpus {says} {e.chosen!r} {holds}: {e.chosen!r} {show(vc)} (\"{_short(sc)}\"), "
-            f"{e.other!r} {show(vo)} (\"{_short(so)}\")")
+    return (f"the corpus {says} {e.chosen!r} {holds}: {e.chosen!r} {show(vc)} (\"{shorten(sc)}\"), "
+            f"{e.other!r} {show(vo)} (\"{shorten(so)}\")")
 
 
 def asserted(rank: TimeRank, answer: str, canon: Callable[[str], str]) -> tuple[str, str] | None:
@@ -162,6 +162,3 @@ def rank_evidence(rank: TimeRank, chosen: str, other: str, statements: dict) -> 
     return TimeRankEvidence(chosen, other, rank.earlier, (yc, yo), (sc, so), verdict, VERDICT_RISK.get(verdict, 0.5),
                             unread)
 
-
-def _short(sentence: str, limit: int = 100) -> str:
-    return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"

@@ -30,7 +30,8 @@ from quco.decide.question_form import LEADING_ARTICLE
 from quco.errors import BackendError, QueryError
 
 __all__ = ["CONTRADICTED", "SUPPORTED", "UNKNOWN", "UNSUPPORTED", "VERDICT_RISK", "Statement", "about", "mentions",
-           "read_statements", "sentence_after", "statements_about", "variant_statements"]
+           "read_statements", "sentence_after", "shorten", "statements_about", "statements_with_variants",
+           "variant_statements"]
 
 SUPPORTED, CONTRADICTED, UNSUPPORTED, UNKNOWN = "supported", "contradicted", "unsupported", "unknown"
 # The risk a verdict stands for. Reading is right about nine times in ten on the dev rows it was
@@ -65,6 +66,21 @@ class Statement:
     text: str
     then: str = ""
     introduces: bool = False  # the sentence starts with the subject: it is about it, not naming it in passing
+
+
+def shorten(sentence: str, limit: int = 100) -> str:
+    """A sentence cut to ``limit`` characters for a reason line (an ellipsis says so)."""
+    return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
+
+
+def statements_with_variants(backend: CountBackend, phrases: Sequence[str]) -> dict[str, list[Statement] | None]:
+    """``read_statements``, with a name no sentence introduces also read in its fuller form
+    (``variant_statements``: "Mark Anthony Aguirre (born…" for "Mark Aguirre")."""
+    statements = read_statements(backend, phrases)
+    unintroduced = [p for p, st in statements.items() if st is not None and not any(x.introduces for x in st)]
+    for name, fuller in variant_statements(backend, unintroduced).items():
+        statements[name] = [*(statements[name] or ()), *fuller]
+    return statements
 
 
 def mentions(phrase: str) -> re.Pattern:

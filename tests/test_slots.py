@@ -1,0 +1,51 @@
+"""One-filler relations read from the subject's statements: an answer naming another birthplace, never
+seen near the subject, is contradicted."""
+
+import pytest
+from conftest import FILLER, duckdb_of
+
+DOCS = [
+    {"id": "a", "text": "Parlo Venn (born 3 May 1931 in Ostrell, Brindland) was a painter. He died in Quarm."},
+    {"id": "b", "text": "Ostrell is a city in Brindland. Tessaly is a town in Orrin. Quarm is a port."},
+    {"id": "c", "text": "Dalia Roskin (born 1957) is a sculptor who worked in Tessaly for many years."},
+    {"id": "d", "text": "Hobart Quill (born in Maroussi) is a poet. Marousi is a suburb of Athens."},
+    *FILLER,
+]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    return duckdb_of(tmp_path_factory, DOCS, "slots")
+
+
+@pytest.mark.parametrize("question, relation", [
+    ("In what city was Parlo Venn born?", "birthplace"),
+    ("Where was Parlo Venn born?", "birthplace"),
+    ("Parlo Venn was born in which town?", "birthplace"),
+    ("What is Parlo Venn's place of birth?", "birthplace"),
+    ("Where did Parlo Venn die?", "death place"),
+    ("In what year was Parlo Venn born?", None),  # a year, not a place
+    ("What is Parlo Venn's occupation?", None),
+])
+def test_the_relation_a_question_asks(question, relation):
+    from quco.decide.slots import slot_of
+
+    assert slot_of(question) == relation
+
+
+def test_a_birthplace_the_subject_never_comes_near_is_contradicted(index, rules_extractor):
+    from quco.decide.answer import AnswerScorer
+
+    scorer = AnswerScorer(index, rules_extractor)
+    q = "In what city was Parlo Venn born?"
+    wrong, right, died, spelled, unstated = scorer.score_many([
+        (q, "Tessaly"), (q, "Ostrell"), ("Where did Parlo Venn die?", "Tessaly"),
+        ("Where was Hobart Quill born?", "Marousi"),  # another spelling of the stated place
+        ("Where was Dalia Roskin born?", "Quarm")])  # her statements give no birthplace ("worked in Tessaly")
+    assert wrong.slot is not None and wrong.verdict == "contradicted" and wrong.risk == pytest.approx(0.9)
+    assert wrong.slot.stated == ("Ostrell, Brindland",)
+    assert any("the corpus says 'Parlo Venn' was born in 'Ostrell, Brindland'" in x and "never names 'Tessaly'" in x
+               for x in wrong.readings)
+    assert right.slot is None and right.verdict is None  # seen near the subject: association decides
+    assert died.slot is not None and died.slot.relation == "death place" and died.slot.stated == ("Quarm",)
+    assert spelled.slot is None and unstated.slot is None
