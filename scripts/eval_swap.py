@@ -145,7 +145,9 @@ def main() -> int:
         out["draft_flagged_false"] = round(sum(f for f, y in zip(flag, labels) if y) / len(idx), 4)
         risk = [drafts[j].stage2_risk for j in rows2]
         out["true_flagged_at_75pct_false"] = true_rate_at(risk, labels, 0.75)
-        # Drafts are not read (only answers are): their share contradicted is reported as answers'.
+        contra = [any(p.verdict == "contradicted" for p in drafts[j].pairs) for j in rows2]
+        out["draft_true_contradicted"] = round(sum(c for c, y in zip(contra, labels) if not y) / len(idx), 4)
+        out["draft_false_contradicted"] = round(sum(c for c, y in zip(contra, labels) if y) / len(idx), 4)
         shares = verdict_shares([answers[j] for j in rows2], labels)
         out["answer_true_contradicted"] = shares["true"]["contradicted"]
         out["answer_false_contradicted"] = shares["false"]["contradicted"]
@@ -179,7 +181,8 @@ def main() -> int:
     print_table(table, [("split", 9, "split"), ("stage1", 7, "stage 1"), ("fact", 24, "fact")],
                 [("items", "items"), ("draft_flagged_true", "flag true"), ("draft_flagged_false", "flag false"),
                  ("true_flagged_at_75pct_false", "true@75%false"), ("draft_auroc", "draft AUROC"),
-                 ("answer_auroc", "answer AUROC"), ("answer_true_contradicted", "ans true contra."),
+                 ("answer_auroc", "answer AUROC"), ("draft_true_contradicted", "true contra."),
+                 ("draft_false_contradicted", "false contra."), ("answer_true_contradicted", "ans true contra."),
                  ("answer_false_contradicted", "ans false contra."), ("baseline_answer_rarity_auroc", "rarity AUROC"),
                  ("baseline_random_auroc", "random AUROC")])
     return 0

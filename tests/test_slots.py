@@ -9,6 +9,7 @@ DOCS = [
     {"id": "b", "text": "Ostrell is a city in Brindland. Tessaly is a town in Orrin. Quarm is a port."},
     {"id": "c", "text": "Dalia Roskin (born 1957) is a sculptor who worked in Tessaly for many years."},
     {"id": "d", "text": "Hobart Quill (born in Maroussi) is a poet. Marousi is a suburb of Athens."},
+    {"id": "e", "text": "Hal Pedersen (born in Quarm) was a sailor."},
     *FILLER,
 ]
 
@@ -26,11 +27,13 @@ def index(tmp_path_factory):
     ("Where did Parlo Venn die?", "death place"),
     ("In what year was Parlo Venn born?", None),  # a year, not a place
     ("What is Parlo Venn's occupation?", None),
+    # a chain through the birthplace asks something else
+    ("What is the population of the city that has a courthouse in Parlo Venn's birthplace?", None),
 ])
 def test_the_relation_a_question_asks(question, relation):
     from quco.decide.slots import slot_of
 
-    assert slot_of(question) == relation
+    assert slot_of(question, ["Parlo Venn"]) == relation
 
 
 def test_a_birthplace_the_subject_never_comes_near_is_contradicted(index, rules_extractor):
@@ -49,3 +52,20 @@ def test_a_birthplace_the_subject_never_comes_near_is_contradicted(index, rules_
     assert right.slot is None and right.verdict is None  # seen near the subject: association decides
     assert died.slot is not None and died.slot.relation == "death place" and died.slot.stated == ("Quarm",)
     assert spelled.slot is None and unstated.slot is None
+
+
+def test_a_draft_stating_another_birthplace_is_contradicted(index, model_extractor):
+    from quco.decide.detector import Detector
+
+    q = "In what city was Parlo Venn born?"
+    wrong, right = Detector(index, model_extractor).check_many([(q, "Parlo Venn was born in Tessaly."),
+                                                                (q, "Parlo Venn was born in Ostrell.")])
+    (pair,) = [p for p in wrong.pairs if p.tail == "Tessaly"]
+    assert pair.verdict == "contradicted" and pair.risk == pytest.approx(0.9) and wrong.flagged is not None
+    assert any("the corpus says 'Parlo Venn' was born in 'Ostrell, Brindland'" in r for r in wrong.reasons)
+    assert all(p.verdict is None for p in right.pairs)
+    # A name the corpus never writes in full is anchored by a shorter form ("Pedersen"), whose
+    # statements are a namesake's: they contradict nothing.
+    (namesake,) = Detector(index, model_extractor).check_many([("In what city was Erik Pedersen born?",
+                                                                "Erik Pedersen was born in Tessaly.")])
+    assert any(p.head == "Pedersen" for p in namesake.pairs) and all(p.verdict is None for p in namesake.pairs)

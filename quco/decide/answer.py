@@ -53,7 +53,7 @@ from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.decide.premise import denial, restatement
 from quco.decide.question_form import ChoiceEvidence, choice_evidence, choice_of, offers_choice, pairs_needed, phrases_needed, picked
 from quco.decide.reading import CONTRADICTED, SUPPORTED, UNSUPPORTED, VERDICT_RISK, statements_with_variants
-from quco.decide.slots import SlotEvidence, slot_evidence, slot_of
+from quco.decide.slots import SlotEvidence, slot_evidence, slot_of, unseen
 from quco.decide.unchecked import nothing_checked
 from quco.decide.yes_no import PolarEvidence, polar_evidence, polar_of, polarity, sentences_to_read
 from quco.errors import RiskAbort, UsageError
@@ -265,7 +265,8 @@ class AnswerScorer:
         articles = article_lookups(self.backend, [p for k, q in zip(known, quiet) for c in q
                                                   for p in article_pairs(k, c, counts)])
         # A one-filler relation asked ("where was X born?") with a claim never near X: X's statements.
-        slots = {i: rel for i, q in enumerate(questions) if anchors[i] and (rel := slot_of(q)) is not None
+        slots = {i: rel for i, q in enumerate(questions) if anchors[i] and anchors[i][0] in q_entities[i]
+                 and (rel := slot_of(q, q_entities[i])) is not None
                  and any(ev is not None and ev.count and not ev.cooccur for ev in direct[i])}
         subjects = statements_with_variants(self.backend, sorted({anchors[i][0] for i in slots})) if slots else {}
         # Answers with no new claim to a question that is no choice: is each a statement (tags only)?
@@ -304,8 +305,7 @@ class AnswerScorer:
         """The reading of a one-filler relation (``quco.decide.slots``) for item ``i``'s least supported
         claim, when its question asks one and nothing (co-occurrence, bridge, article, alias) saw the
         claim near the subject."""
-        if i not in b.slots or worst is None or not worst.count or worst.cooccur \
-                or any(x is not None for x in (worst.bridge, worst.article, worst.alias)):
+        if worst is None or i not in b.slots or not unseen(worst):
             return None
         return slot_evidence(b.slots[i], anchors[0], worst.phrase, b.subjects.get(anchors[0]), b.canon)
 

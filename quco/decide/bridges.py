@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 
 from quco.backends.base import Corpus, CountBackend
 from quco.decide.evidence import Bridge, ClaimEvidence, association, overlaps
+from quco.decide.hops import describes_chain
 from quco.decide.lookups import cooccurrences_of, counts_of
 from quco.errors import BackendError, QueryError
 
@@ -77,6 +78,20 @@ def silent(ev: ClaimEvidence) -> bool:
 def silent_counts(count: int | None, cooccur: int | None, expected: float | None) -> bool:
     """``silent`` from a claim's count, its co-occurrence with its anchor and what chance expects."""
     return bool(count) and not cooccur and (expected is None or expected < SILENT_EXPECTED)
+
+
+def unbridged(setting: bool | None, question: str, entities, flagged, pairs: Sequence) -> str | None:
+    """Why a draft's flagged claim (``FlaggedSentence``) never near the question's entity had no
+    bridge: bridges by default (``setting`` None) and a question describing no chain
+    (``quco.decide.hops``); None otherwise. ``pairs``: the draft's ``PairEvidence``."""
+    t, names = flagged.triplet, [e.text for e in entities]
+    if setting is not None or t is None or t.kind != "claim" or t.head not in names \
+            or describes_chain(question, names) or not any(  # silent: where a bridge would be looked for
+                p.sentence == flagged.index and p.tail == t.tail and p.cooccur is not None
+                and silent_counts(p.tail_count, p.cooccur, p.expected) for p in pairs):
+        return None
+    return (f"no bridge looked for: the question asks one attribute of {t.head!r}, not through a chain it "
+            "describes (the corpus states the fact near it or does not hold it)")
 
 
 def lookup_bridges(backend: CountBackend, names: NamesMemo, items: Sequence[tuple[Sequence[str], Sequence[str]]],

@@ -16,7 +16,7 @@ from quco.backends.base import DEFAULT_WINDOW, CountBackend
 from quco.decide import trigger
 from quco.decide.aliases import AliasMemo, by_alias
 from quco.decide.articles import article_lookups, article_pairs, in_article
-from quco.decide.bridges import NO_BRIDGES, NamesMemo, bridged, lookup_bridges, silent, silent_counts
+from quco.decide.bridges import NO_BRIDGES, NamesMemo, bridged, lookup_bridges, silent, unbridged
 from quco.decide.evidence import (
     ClaimEvidence,
     anchor_keys,
@@ -31,9 +31,11 @@ from quco.decide.evidence import (
     word_forms,
 )
 from quco.decide.gathered import NO_PLAN, Gathered, SentencePlan
-from quco.decide.hops import bridges_for, describes_chain
+from quco.decide.hops import bridges_for
 from quco.decide.lookups import cooccurrences_of, counts_of
+from quco.decide.reading import CONTRADICTED
 from quco.decide.report import EntityEvidence, FlaggedSentence, LoneEvidence, PairEvidence, RiskReport
+from quco.decide.slots import contradict_unseen, slot_of
 from quco.errors import RiskAbort, UsageError
 from quco.extract import Extractor, Triplet
 from quco.extract.triplets import claim_relation
@@ -143,6 +145,10 @@ class Detector:
         counts, plans, pairs = self._phrases_and_plans(questions, entities, sentences)
         cooccur = self._cooccur(sorted(pairs))
         evidence = self._evidence(plans, counts, cooccur) if plans else {}
+        names = [tuple(e.text for e in ents) for ents in entities]
+        asked = {key: (rel, names[i]) for i, plan in plans.items() if (rel := slot_of(questions[i], names[i]))
+                 for sp in plan.values() for key in sp.checks}
+        evidence = contradict_unseen(self.backend, evidence, asked, canonical_of(self.backend)) if asked else evidence
         return Gathered(questions, drafts, entities, sentences, counts, cooccur, plans, evidence,
                         (t0, t1, time.perf_counter(), wall0))
 
@@ -374,7 +380,7 @@ class Detector:
             if draft.flagged is None:
                 draft.reasons.append(f"draft: {len(draft.pairs)} pair(s) and {len(draft.lones)} lone entit(y/ies) "
                                      "checked, none flagged")
-            elif (why := self._unbridged(question, entities, draft.flagged, draft.pairs)) is not None:
+            elif (why := unbridged(self._resolved.bridges, question, entities, draft.flagged, draft.pairs)) is not None:
                 draft.reasons.append(why)
         s2_fired = draft.flagged is not None
         stage = "question" if s1.fired else "draft" if s2_fired else None
@@ -417,17 +423,6 @@ class Detector:
             timings_ms={k: round(v, 3) if isinstance(v, float) else v for k, v in timings.items()},
         )
 
-    def _unbridged(self, question: str, entities, flagged: FlaggedSentence, pairs: list) -> str | None:
-        """Why a flagged claim never near the question's entity had no bridge: the question describes no chain (``hops``)."""
-        t, names = flagged.triplet, [e.text for e in entities]
-        if self._resolved.bridges is not None or t is None or t.kind != "claim" or t.head not in names \
-                or describes_chain(question, names) or not any(  # silent: where a bridge would be looked for
-                    p.sentence == flagged.index and p.tail == t.tail and p.cooccur is not None
-                    and silent_counts(p.tail_count, p.cooccur, p.expected) for p in pairs):
-            return None
-        return (f"no bridge looked for: the question asks one attribute of {t.head!r}, not through a chain it "
-                "describes (the corpus states the fact near it or does not hold it)")
-
     def _check_sentence(self, s, plan, counts, cooccur, draft: _Draft, evidence: dict) -> None:
         """Stage 2 on one sentence: its claims against their anchors (mode "evidence"), else its
         (head, tail) pairs and lone entity (the paper's rule); the first flagged sentence decides."""
@@ -444,7 +439,8 @@ class Detector:
                                                 ev.approx, error, d.fired, d.risk,
                                                 ev.anchor_count, ev.count, ev.expected, ev.pmi,
                                                 article=ev.article.title if ev.article is not None else None,
-                                                alias=ev.alias, path=ev.bridge.path if ev.bridge is not None else ()))
+                                                alias=ev.alias, path=ev.bridge.path if ev.bridge is not None else (),
+                                                verdict=CONTRADICTED if ev.contradicted else None))
                 draft.risk = max(draft.risk, d.risk)
                 if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):
                     sentence_flag = (FlaggedSentence(s.index, s.text, s.start, t, None), d)

@@ -83,6 +83,7 @@ class ClaimEvidence:
     alias: str | None = None  # supported under the corpus's own other name for it (quco.decide.aliases)
     sources: tuple = ()  # where the corpus holds the evidence (quco.decide.provenance.answer_sources)
     source_note: str | None = None  # why there are no sources
+    contradicted: str | None = None  # a reading of the subject's statements against it (quco.decide.slots): its reason
 
 
 _COMMON = re.compile(r"[a-z]+(?: [a-z]+)*")

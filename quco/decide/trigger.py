@@ -213,7 +213,9 @@ def claim_decision(ev: ClaimEvidence, th: Resolved, window: int) -> Decision:
         return Decision(False, ev.risk, ())
     claim = ev.phrase
     said = f"{claim!r} (counted with {', '.join(map(repr, ev.forms))})" if ev.forms else repr(claim)
-    if ev.count == 0:
+    if ev.contradicted is not None:
+        why = ev.contradicted
+    elif ev.count == 0:
         why = f"{claim!r} never occurs in the corpus"
     elif ev.cooccur == 0:
         why = (f"{said} is not associated with {ev.anchor!r}: never within {window:,} tokens of it "
