@@ -87,7 +87,7 @@ def unbridged(setting: bool | None, question: str, entities, flagged, pairs: Seq
     t, names = flagged.triplet, [e.text for e in entities]
     if setting is not None or t is None or t.kind != "claim" or t.head not in names \
             or describes_chain(question, names) or not any(  # silent: where a bridge would be looked for
-                p.sentence == flagged.index and p.tail == t.tail and p.cooccur is not None
+                p.sentence == flagged.index and p.tail == t.tail and p.cooccur is not None and p.verdict is None
                 and silent_counts(p.tail_count, p.cooccur, p.expected) for p in pairs):
         return None
     return (f"no bridge looked for: the question asks one attribute of {t.head!r}, not through a chain it "

@@ -1,9 +1,10 @@
 """Relations with one filler, read from the subject's own statements: where a person was born, where
 they died.
 
-"In what city was Viator of Lyons born?" answered "Granada": the corpus never names Granada near
-Viator of Lyons, which association reads as silence (no evidence either way). Yet the corpus does
-say where Viator was born — "Viator (born in Lyon…)" — and a person is born in one place. An answer
+"In what city was Philipp Crone born?" answered "Thrissur": the corpus never names Thrissur near
+Philipp Crone, which association reads as silence (no evidence either way). Yet the corpus does
+say where he was born — "Philipp Crone (born 16 March 1977 in Cologne) is a German former field
+hockey player" — and a person is born in one place. An answer
 naming another place, never seen near the subject, is **contradicted**: the corpus links the subject
 by the relation the question asks to a different filler. That is what this module reads:
 
