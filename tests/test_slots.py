@@ -69,3 +69,14 @@ def test_a_draft_stating_another_birthplace_is_contradicted(index, model_extract
     (namesake,) = Detector(index, model_extractor).check_many([("In what city was Erik Pedersen born?",
                                                                 "Erik Pedersen was born in Tessaly.")])
     assert any(p.head == "Pedersen" for p in namesake.pairs) and all(p.verdict is None for p in namesake.pairs)
+
+
+def test_quco_check_says_a_claim_is_contradicted(index, model_extractor):
+    from quco.cli.render import render_report
+    from quco.decide.detector import Detector
+
+    (r,) = Detector(index, model_extractor).check_many([("In what city was Parlo Venn born?",
+                                                         "Parlo Venn was born in Tessaly.")])
+    shown = render_report(r, "Parlo Venn was born in Tessaly.")
+    assert "RETRIEVE (stage 2: contradicted claim in the draft)" in shown
+    assert "<- flagged (contradicted)" in shown and "was born in 'Ostrell, Brindland'" in shown

@@ -20,7 +20,9 @@ def _clip(text: str, width: int) -> str:
 
 def render_report(r: RiskReport, draft: str | None = None) -> str:
     lines = []
-    where = {"question": "stage 1: rare question entities", "draft": "stage 2: unsupported claim in the draft"}
+    contradicted = any(p.flagged and p.verdict == "contradicted" for p in r.pairs)
+    where = {"question": "stage 1: rare question entities",
+             "draft": f"stage 2: {'contradicted' if contradicted else 'unsupported'} claim in the draft"}
     verdict = "RETRIEVE" if r.retrieve else "no retrieval needed"
     p_fab = f"   P(fabrication) {r.p_fabrication:.2f}" if r.p_fabrication is not None else ""
     lines.append(f"decision    {verdict}" + (f" ({where[r.stage]})" if r.stage else "") + f"   risk {r.risk:.3f}{p_fab}")
@@ -44,7 +46,7 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
     if r.draft_checked:
         lines.append(f"draft       {r.sentences_checked} sentence(s), {len(r.pairs)} pair(s), {len(r.lone_entities)} lone entit(y/ies)")
         for p in r.pairs:
-            mark = "  <- flagged" if p.flagged else ""
+            mark = ("  <- flagged" if p.flagged else "") + (f" ({p.verdict})" if p.verdict else "")
             rel = f" -[{p.relation}]-> " if p.relation else " <-> "
             assoc = (f"  expected {p.expected:.2g}, assoc {p.association:+.2f}, risk {p.risk:.2f}"
                      if p.association is not None else "")
