@@ -80,3 +80,19 @@ def test_quco_check_says_a_claim_is_contradicted(index, model_extractor):
     shown = render_report(r, "Parlo Venn was born in Tessaly.")
     assert "RETRIEVE (stage 2: contradicted claim in the draft)" in shown
     assert "<- flagged (contradicted)" in shown and "was born in 'Ostrell, Brindland'" in shown
+
+
+def test_an_answer_is_anchored_by_a_shorter_name_where_the_corpus_holds_only_that(tmp_path_factory, model_extractor):
+    """As drafts are: "Rankin" stands in for "Tobias Rankin" when the question names nothing the corpus
+    holds as written; beside a name the corpus holds, no stand-in is used."""
+    from quco.decide.answer import AnswerScorer
+
+    ix = duckdb_of(tmp_path_factory, [{"id": "a", "text": "Rankin was a politician and lawyer in Quebec."},
+                                      {"id": "b", "text": "An astronaut flew to the Moon."},
+                                      {"id": "c", "text": "Quebec is a province of Canada."}, *FILLER],
+                   "stand-ins")
+    q = "What is Tobias Rankin's occupation?"
+    right, wrong, beside = AnswerScorer(ix, model_extractor).score_many([
+        (q, "politician"), (q, "astronaut"), ("What was the occupation of Tobias Rankin in Quebec?", "politician")])
+    assert right.anchors == ("Rankin",) and right.risk < 0.5 < wrong.risk
+    assert beside.anchors == ("Quebec",)

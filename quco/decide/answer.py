@@ -40,6 +40,7 @@ from quco.decide.compare import TimeRankEvidence, asserted, rank_evidence, time_
 from quco.decide.evidence import (
     NEUTRAL,
     ClaimEvidence,
+    backoff_forms,
     canonical_of,
     claim_evidence,
     claim_pairs,
@@ -229,6 +230,8 @@ class AnswerScorer:
         counts = counts_of(self.backend, sorted({p for qs in q_entities for p in qs if canon(p)}
                                                 | with_forms(c for cs in claims_new for c in cs)
                                                 | {p for ch, _ in picks.values() for p in phrases_needed(ch)}))
+        names = q_entities  # as the question writes them (a one-filler relation is read only for these)
+        q_entities = self._stand_ins(question_entities, q_entities, counts, canon)
         # Anchors: the question's rarest known entities. A question naming no entity the corpus
         # knows is anchored by its noun phrases ("script", "autographs") instead; only those
         # questions are parsed for them. The noun phrases of a question that has entities would
@@ -265,8 +268,8 @@ class AnswerScorer:
         articles = article_lookups(self.backend, [p for k, q in zip(known, quiet) for c in q
                                                   for p in article_pairs(k, c, counts)])
         # A one-filler relation asked ("where was X born?") with a claim never near X: X's statements.
-        slots = {i: rel for i, q in enumerate(questions) if anchors[i] and anchors[i][0] in q_entities[i]
-                 and (rel := slot_of(q, q_entities[i])) is not None
+        slots = {i: rel for i, q in enumerate(questions) if anchors[i] and anchors[i][0] in names[i]
+                 and (rel := slot_of(q, names[i])) is not None
                  and any(ev is not None and ev.count and not ev.cooccur for ev in direct[i])}
         subjects = statements_with_variants(self.backend, sorted({anchors[i][0] for i in slots})) if slots else {}
         # Answers with no new claim to a question that is no choice: is each a statement (tags only)?
@@ -275,6 +278,21 @@ class AnswerScorer:
         statements = {i for i, yes in zip(bare_answers, told) if yes}
         return _Batch(q_phrases, anchors, claims_new, direct, restated, picks, ranks, polars, counts, cooccur, canon, bridges,
                       known, starts, articles, statements, slots, subjects)
+
+    def _stand_ins(self, question_entities, q_entities: list, counts: dict, canon) -> list:
+        """Each question's entity names; where the corpus holds none of them as written, a name it
+        never writes in full is replaced by the shorter one it does ("Belleau" for "Narcisse-Fortunat
+        Belleau": ``evidence.backoff_forms``, as drafts are anchored). Only there: beside a name the
+        corpus holds, a surname standing in is the less specific anchor (namesakes). ``counts``
+        gains the shorter names'."""
+        lone = [i for i, qs in enumerate(q_entities) if not any((counts[q][0] or 0) > 0 for q in qs if canon(q))]
+        short = {e.text: backoff_forms(e.text, e.label) for i in lone for e in question_entities[i]
+                 if canon(e.text) and counts.get(e.text, (None,))[0] == 0}
+        if not any(short.values()):
+            return q_entities
+        counts.update(counts_of(self.backend, sorted({f for fs in short.values() for f in fs} - set(counts))))
+        held = {t: next((f for f in fs if (counts[f][0] or 0) > 0), t) for t, fs in short.items()}
+        return [tuple(dict.fromkeys(held.get(t, t) for t in qs)) if i in lone else qs for i, qs in enumerate(q_entities)]
 
     def _readings(self, questions: list[str], answers: list[str], question_entities, choices: dict,
                   canon) -> tuple[dict, dict]:
