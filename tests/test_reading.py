@@ -43,6 +43,23 @@ def test_statements_are_the_sentences_about_a_phrase(index):
     assert orrin.sentence.startswith("Quarm Tessaly is") and not orrin.introduces
 
 
+def test_a_sentence_calling_its_subject_by_this_name_introduces_it_with_its_dates():
+    """"Maxwell Tarn Green (born December 15, 1984), better known as Max Green, is…" is about Max
+    Green, and the year before the mention is his; a lifespan whose dash was lost still gives years."""
+    from quco.decide.compare import year_of
+    from quco.decide.reading import statements_about
+
+    texts = ["Maxwell Tarn Green (born December 15, 1984), better known as Max Green, is a Brindish bassist.",
+             "In 1999 a statue of the bassist Max Green was unveiled in Ostrell.",
+             "Parlo Venn (30 November 187424 January 1965) was a Brindish painter."]
+    intro, passing = statements_about("Max Green", texts[:2])
+    assert intro.introduces and intro.text.startswith("Maxwell Tarn Green (born")
+    assert not passing.introduces
+    assert year_of([intro, passing])[0] == 1984  # the introducing sentence, not the passing one
+    assert year_of(statements_about("Parlo Venn", texts[2:]))[0] == 1874
+    assert year_of(statements_about("Parlo Venn", ["Parlo Venn (born 1874) left in the 1890s, 12,1990."]))[0] == 1874
+
+
 @pytest.mark.parametrize("question, options, earlier", [
     ("Who was born first, Parlo Venn or Dalia Roskin?", ("Parlo Venn", "Dalia Roskin"), True),
     ("Which is older Parlo Venn or Dalia Roskin?", ("Parlo Venn", "Dalia Roskin"), True),

@@ -42,7 +42,9 @@ _MORE_RECENT = re.compile(r"\b(?:more|most)\s+recent", re.I)  # a time, not a qu
 _SAME = re.compile(r"\b(?:same|equal|simultaneous|both)\b", re.I)
 _NEGATION = re.compile(r"\b(?:not|never|neither|nor)\b|n't\b", re.I)
 # A year: not inside "1,962,000" nor a decade ("the mid-1970s"); "in 1962, by…" is one.
-_YEAR = re.compile(r"(?<![\d,.])(1[0-9]{3}|20[0-9]{2})(?!\d|,\d|s\b)")
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+# A year, also where a dash between two dates was lost ("(30 November 187424 January 1965)").
+_YEAR = re.compile(r"(?<![\d,.])(1[0-9]{3}|20[0-9]{2})(?:(?!\d|,\d|s\b)|(?=[0-3]?\d (?:" + _MONTHS + r")\b))")
 _READ_CHARS = 200  # characters of a sentence read for a year after the mention
 
 

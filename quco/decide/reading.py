@@ -52,6 +52,10 @@ _GIVEN_NAMES = re.compile(r"(?!(?:The|This|That|These|Those|An?|In|On|At|By|For|
                           r"Of|To|It|He|She|They|We|His|Her|Its|Their|Our|My|Your)\b)(?:[A-Z][a-z-]+|[A-Z]\.)"
                           r"(?:\s+(?:[A-Z][a-z-]+|[A-Z]\.))?")
 _NAME_BEFORE = re.compile(r"(?<![\w.])[A-Z][a-z][\w'-]* $")
+# A sentence opening on another form of the name that it then calls the subject by: "Maxwell Scott
+# Green (born December 15, 1984), better known as Max Green, is…" introduces Max Green, and what it
+# states before the mention (the dates) is about it too.
+_KNOWN_AS = re.compile(r"[A-Z][^.;]{0,150}\b(?:better|also|commonly|professionally|popularly|simply) known as,?$")
 _ABBREVIATION = re.compile(r"(?:\b(?:Mt|St|Dr|Mr|Mrs|Ms|Jr|Sr|Lt|Col|Gen|Capt|Co|Inc|Ltd|No|vs|etc|ca|c)|\b[A-Z])$")
 
 
@@ -112,7 +116,11 @@ def statements_about(phrase: str, passages: Sequence[str], pattern: re.Pattern |
         rest, nxt = sentence_after(p, m.end())
         following, _ = sentence_after(p, nxt)
         then = following if _GOES_ON.match(following) else ""
-        found.append(Statement(phrase, (p[begin:m.end()] + rest).strip(), p[m.start():m.end()] + rest, then.strip(),
+        sentence = (p[begin:m.end()] + rest).strip()
+        if _KNOWN_AS.fullmatch(lead):
+            found.append(Statement(phrase, sentence, sentence, then.strip(), True))
+            continue
+        found.append(Statement(phrase, sentence, p[m.start():m.end()] + rest, then.strip(),
                                not lead or LEADING_ARTICLE.fullmatch(lead + " ") is not None
                                or _GIVEN_NAMES.fullmatch(lead) is not None))
     return found
