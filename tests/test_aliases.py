@@ -18,6 +18,11 @@ DOCS = [
                                                "Ostrell."},
     {"id": "p2", "title": "Kelmouth", "text": "Kelmouth, previously romanized as Kelmuth, is a city in Darrow."},
     {"id": "s4", "title": "Ansel Drae", "text": "Ansel Drae (born 1940 in Veyrahaven) was a Brindish painter."},
+    # a claim given as another name elsewhere: an opening on the other name, a gloss in parentheses
+    {"id": "t4", "title": "Glass artist", "text": "A glass artist, also known as a vitrier, is an artist who works glass."},
+    {"id": "t5", "title": "Song in Brindel", "text": "In Brindel, ballad singers (歌手, kantorū) have fan clubs."},
+    {"id": "s5", "title": "Mira Fenn", "text": "Mira Fenn (born 1961) is a Brindish glass artist from Darrow."},
+    {"id": "s6", "title": "Lio Vant", "text": "Lio Vant (born 1970) is a Brindish ballad singer from Ostrell."},
     *({"id": f"f{i}", "text": f"Town number {i} has a market, a theatre where a dramatist once lived, and a school."}
       for i in range(40)),
     *({"id": f"g{i}", "text": f"Village number {i} has a painter, a playwright and a DJ at its fair."} for i in range(40)),
@@ -46,6 +51,20 @@ def test_aliases_are_read_from_an_articles_opening(sentence, claim, aliases):
     from quco.decide.aliases import aliases_of
 
     assert aliases_of(sentence, claim) == aliases
+
+
+@pytest.mark.parametrize("sentence, claim, aliases", [
+    ("A manga artist, also known as a mangaka (Japanese: 漫画家), is a comic artist", "mangaka", ("manga artist",)),
+    ("In Japan, voice actors (声優, seiyū) and actresses have fan clubs", "seiyū", ("voice actors",)),
+    ("The famous and voice actors (seiyū) met", "seiyū", ("voice actors",)),  # function words dropped
+    ("Mangaka (漫画家) is the Japanese word for a comic artist", "mangaka", ()),  # its own article: aliases_of
+    ("He worked as a seiyū for the studio", "seiyū", ()),  # named, not glossed
+    ("Aki Hata (born 1960) is a mangaka", "mangaka", ()),
+])
+def test_a_claim_given_as_another_name_in_other_articles(sentence, claim, aliases):
+    from quco.decide.aliases import given_as
+
+    assert given_as(sentence, claim) == aliases
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +97,22 @@ def test_a_claim_is_supported_under_the_corpus_own_alias_and_only_there(index, m
     assert absent.flagged is not None and all(p.alias is None for p in absent.pairs)  # an alias never vouches alone
     (answer,) = AnswerScorer(index, model_extractor).score_many([("What is Orla Quist's occupation?", "playwright")])
     assert answer.claims[0].alias == "dramatist" and answer.risk < 0.5
+
+
+def test_a_claim_is_supported_under_a_name_other_articles_give_it(index, model_extractor):
+    from quco.decide.aliases import lookup_aliases
+    from quco.decide.detector import Detector
+
+    assert lookup_aliases(index, ["vitrier", "kantorū", "painter"]) == {
+        "vitrier": ("glass artist",), "kantorū": ("ballad singers",)}
+    det = Detector(index, model_extractor)
+    glass, singer, wrong = det.check_many([
+        ("What is Mira Fenn's occupation?", "Mira Fenn's occupation is vitrier."),
+        ("What is Lio Vant's occupation?", "Lio Vant's occupation is kantorū."),
+        ("What is Mira Fenn's occupation?", "Mira Fenn's occupation is kantorū.")])
+    assert [p.alias for p in glass.pairs if p.tail == "vitrier"] == ["glass artist"] and glass.flagged is None
+    assert [p.alias for p in singer.pairs if p.tail == "kantorū"] == ["ballad singers"] and singer.flagged is None
+    assert wrong.flagged is not None  # the alias is not near Mira Fenn
 
 
 def test_a_place_is_supported_under_the_corpus_own_other_name_for_it(index, model_extractor):

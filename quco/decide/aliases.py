@@ -4,9 +4,14 @@ A common-noun claim the corpus never writes near its anchor may be written there
 name: the article on "Kazuyoshi Sekine" calls him a *dramatist*, the draft a *playwright*. The
 corpus says which words name the same thing in the opening sentence of the article titled with the
 claim ("A playwright or dramatist is…", "A disc jockey, more commonly abbreviated as DJ, is…",
-"A screenwriter (also called scriptwriter, scribe, or scenarist) is…"). No thesaurus or model is
-used: an alias is what the corpus itself gives, and only there. The article's wording decides: an
-opening joining two kinds as one subject ("An actor or actress is…") makes them aliases.
+"A screenwriter (also called scriptwriter, scribe, or scenarist) is…"). A claim with no article
+of its own (or none giving another name) may be given as another name elsewhere: in the opening of
+the article on that other name ("A manga artist, also known as a mangaka (Japanese: 漫画家), is…"
+gives *manga artist* for "mangaka") or glossed in parentheses after it ("…voice actors (声優,
+seiyū) and actresses…" gives *voice actors* for "seiyū"); the sentences holding the claim are
+read for these (``quco.decide.reading.read_statements``). No thesaurus or model is used: an alias
+is what the corpus itself gives, and only there. The article's wording decides: an opening joining
+two kinds as one subject ("An actor or actress is…") makes them aliases.
 
 Only a *silent* claim is looked for (``quco.decide.bridges.silent``), and an alias only ever
 supports: the claim's evidence becomes the alias's when the alias is associated with the anchor
@@ -25,11 +30,12 @@ from dataclasses import replace
 from quco.backends.base import CountBackend
 from quco.decide.evidence import ClaimEvidence, claim_evidence, claim_pairs, word_forms
 from quco.decide.lookups import cooccurrences_of, counts_of
+from quco.decide.reading import read_statements
 from quco.errors import BackendError, QueryError
 
-__all__ = ["AliasMemo", "aliases_of", "by_alias", "lookup_aliases"]
+__all__ = ["AliasMemo", "aliases_of", "by_alias", "given_as", "lookup_aliases"]
 
-_COMMON_NOUN = re.compile(r"[a-z]+(?: [a-z]+){0,3}")
+_COMMON_NOUN = re.compile(r"(?!.*[A-Z])[^\W\d_]+(?: [^\W\d_]+){0,3}")  # lower-case words, any letters ("seiyū")
 _NAME = re.compile(r"[A-Z][\w'’-]*(?: (?:[A-Z][\w'’-]*|of|de|del|la|le|upon|on|am|an der))*")  # a place's, a person's
 _SAYS_ALIAS = (r"(?:or|also called|also known as|sometimes called|otherwise known as|"
                r"(?:previously|formerly|once|historically)\s+(?:romanized|known|called|spelled)\s+as|"
@@ -49,6 +55,29 @@ def aliases_of(sentence: str, claim: str) -> tuple[str, ...]:
     parts = _SPLIT.split(m.group("rest")) if m is not None else []
     if _NAME.fullmatch(claim) and (g := re.match(rf"\W*(?:the\s+)?{re.escape(claim)}\s*\((?P<gloss>[^)]*)\)", sentence)):
         parts += [x.group("name") for x in _GLOSS.finditer(g.group("gloss"))]
+    return _kept(parts, claim)
+
+
+def given_as(sentence: str, claim: str) -> tuple[str, ...]:
+    """The names a sentence of *another* article gives for the common noun ``claim``: the subject of
+    an opening naming the claim as its other name ("A manga artist, also known as a mangaka (…),
+    is…" -> ("manga artist",)), or the words a parenthesis glossing it follows ("voice actors (声優,
+    seiyū)" -> ("voice actors",)); () when it gives none."""
+    c = re.escape(claim)
+    parts = [m.group("alias") for m in (
+        re.match(rf"\W*(?:an?\s+|the\s+)?(?P<alias>[a-z]+(?: [a-z]+){{0,3}}?)\s*[(,]?\s*{_SAYS_ALIAS}\s+"
+                 rf"(?:an?\s+|the\s+)?{c}(?!\w)", sentence, re.I),) if m is not None]
+    parts += [_FUNCTION_WORDS.sub("", m.group("alias"))
+              for m in re.finditer(rf"(?<![\w-])(?P<alias>[a-z]+(?: [a-z]+)?)\s+\((?:[^()]*?,\s*)?{c}\)", sentence)]
+    return _kept(parts, claim)
+
+
+_FUNCTION_WORDS = re.compile(r"^(?:(?:an?|the|and|or|of|in|as|to|by|for|with)\s+)+")
+
+
+def _kept(parts: Sequence[str], claim: str) -> tuple[str, ...]:
+    """The candidate names that can be aliases of ``claim``: one to ``MAX_ALIAS_WORDS`` words of
+    Latin letters, not a form of the claim itself."""
     own = set(word_forms(claim)) | {claim.lower()}
     out = []
     for part in parts:
@@ -86,8 +115,9 @@ class AliasMemo:
 
 def lookup_aliases(backend: CountBackend, claims: Sequence[str], remember: bool = False) -> dict[str, tuple[str, ...]]:
     """claim -> its aliases, read from the opening of the article titled with it
-    (``CountBackend.article_places_many``); common-noun claims only, one backend batch. With
-    ``remember``, claims found to have none map to () (a failure still gives {})."""
+    (``CountBackend.article_places_many``), else, for a common noun, from the sentences of other
+    articles holding it (``given_as``); a backend batch each. With ``remember``, claims found to
+    have none map to () (a failure still gives {})."""
     claims = sorted({c for c in claims if _COMMON_NOUN.fullmatch(c) or _NAME.fullmatch(c) and len(c.split()) <= MAX_ALIAS_WORDS})
     if not claims:
         return {}
@@ -96,6 +126,11 @@ def lookup_aliases(backend: CountBackend, claims: Sequence[str], remember: bool 
     except (QueryError, BackendError):
         return {}
     found = {c: aliases_of(p.sources[0].text, c) if p.sources and p.sources[0].text else () for c, p in zip(claims, places)}
+    elsewhere = [c for c, a in found.items() if not a and _COMMON_NOUN.fullmatch(c)]
+    if elsewhere:
+        said = read_statements(backend, elsewhere)
+        for c in elsewhere:
+            found[c] = tuple(dict.fromkeys(a for st in said.get(c) or () for a in given_as(st.sentence, c)))
     return found if remember else {c: a for c, a in found.items() if a}
 
 
