@@ -23,6 +23,7 @@ DOCS = [
     {"id": "t5", "title": "Song in Brindel", "text": "In Brindel, ballad singers (歌手, kantorū) have fan clubs."},
     {"id": "s5", "title": "Mira Fenn", "text": "Mira Fenn (born 1961) is a Brindish glass artist from Darrow."},
     {"id": "s6", "title": "Lio Vant", "text": "Lio Vant (born 1970) is a Brindish ballad singer from Ostrell."},
+    {"id": "s7", "title": "Nell Arro", "text": "Nell Arro (born 1958) is a Brindish actress from Darrow."},
     *({"id": f"f{i}", "text": f"Town number {i} has a market, a theatre where a dramatist once lived, and a school."}
       for i in range(40)),
     *({"id": f"g{i}", "text": f"Village number {i} has a painter, a playwright and a DJ at its fair."} for i in range(40)),
@@ -67,6 +68,11 @@ def test_a_claim_given_as_another_name_in_other_articles(sentence, claim, aliase
     assert given_as(sentence, claim) == aliases
 
 
+def names(found: dict) -> dict:
+    """``lookup_aliases``'s answer with each alias's name only."""
+    return {c: tuple(a.name for a in aliases) for c, aliases in found.items()}
+
+
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
     from quco.index.duckdb.build import build_index
@@ -82,8 +88,10 @@ def test_a_claim_is_supported_under_the_corpus_own_alias_and_only_there(index, m
     from quco.decide.answer import AnswerScorer
     from quco.decide.detector import Detector
 
-    assert lookup_aliases(index, ["playwright", "disc jockey", "painter", "Orla Quist"]) == {
-        "playwright": ("dramatist",), "disc jockey": ("DJ",)}
+    found = lookup_aliases(index, ["playwright", "disc jockey", "painter", "Orla Quist"])
+    assert names(found) == {"playwright": ("dramatist",), "disc jockey": ("DJ",)}
+    assert found["playwright"][0].said == ("the article 'Playwright' opens 'A playwright or dramatist is a person who "
+                                           "writes plays.'")
     det = Detector(index, model_extractor)
     true, false, dj, absent = det.check_many([
         ("What is Orla Quist's occupation?", "Orla Quist's occupation is playwright."),
@@ -103,15 +111,17 @@ def test_a_claim_is_supported_under_a_name_other_articles_give_it(index, model_e
     from quco.decide.aliases import lookup_aliases
     from quco.decide.detector import Detector
 
-    assert lookup_aliases(index, ["vitrier", "kantorū", "painter"]) == {
-        "vitrier": ("glass artist",), "kantorū": ("ballad singers",)}
+    found = lookup_aliases(index, ["vitrier", "kantorū", "painter"])
+    assert names(found) == {"vitrier": ("glass artist",), "kantorū": ("ballad singers",)}
+    assert found["kantorū"][0].said == "a sentence says 'In Brindel, ballad singers (歌手, kantorū) have fan clubs'"
     det = Detector(index, model_extractor)
     glass, singer, wrong = det.check_many([
         ("What is Mira Fenn's occupation?", "Mira Fenn's occupation is vitrier."),
         ("What is Lio Vant's occupation?", "Lio Vant's occupation is kantorū."),
         ("What is Mira Fenn's occupation?", "Mira Fenn's occupation is kantorū.")])
     assert [p.alias for p in glass.pairs if p.tail == "vitrier"] == ["glass artist"] and glass.flagged is None
-    assert [p.alias for p in singer.pairs if p.tail == "kantorū"] == ["ballad singers"] and singer.flagged is None
+    (pair,) = [p for p in singer.pairs if p.tail == "kantorū"]
+    assert pair.alias == "ballad singers" and pair.alias_said.startswith("a sentence says") and singer.flagged is None
     assert wrong.flagged is not None  # the alias is not near Mira Fenn
 
 
@@ -119,7 +129,7 @@ def test_a_place_is_supported_under_the_corpus_own_other_name_for_it(index, mode
     from quco.decide.aliases import lookup_aliases
     from quco.decide.detector import Detector
 
-    assert lookup_aliases(index, ["Port Veyra", "Kelmouth", "Ansel Drae"]) == {
+    assert names(lookup_aliases(index, ["Port Veyra", "Kelmouth", "Ansel Drae"])) == {
         "Port Veyra": ("Veyrahaven", "Vejra"), "Kelmouth": ("Kelmuth",)}
     question = "In what city was Ansel Drae born?"
     true, false = Detector(index, model_extractor).check_many(
@@ -147,8 +157,14 @@ def test_check_shows_the_alias_and_the_sentence_holding_it(tmp_path, capsys):
             "--draft", "Orla Quist's occupation is playwright."]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "as 'dramatist', the corpus's own other name for 'playwright'" in out
+    assert ("as 'dramatist', the corpus's own other name for 'playwright' (the article 'Playwright' opens 'A "
+            "playwright or dramatist is a person who writes plays.')") in out
     assert "in s1 'Orla Quist': 'Orla Quist (born 1950) is a Brindish poet and dramatist.'" in out
+    args[-1] = "Lio Vant's occupation is kantorū."
+    args[-3] = "What is Lio Vant's occupation?"
+    assert main(args) == 0
+    assert ("as 'ballad singers', the corpus's own other name for 'kantorū' (a sentence says 'In Brindel, ballad "
+            "singers (歌手, kantorū) have fan clubs')") in capsys.readouterr().out
 
 
 def test_aliases_are_remembered_and_a_failure_is_not(index):
@@ -160,8 +176,21 @@ def test_aliases_are_remembered_and_a_failure_is_not(index):
             raise BackendError("index unreachable")
 
     memo = AliasMemo(size=2)
-    assert memo.aliases_many(index, ["playwright", "painter"]) == {"playwright": ("dramatist",)}
-    assert memo.aliases_many(Failing(), ["playwright", "painter"]) == {"playwright": ("dramatist",)}  # not asked again
+    assert names(memo.aliases_many(index, ["playwright", "painter"])) == {"playwright": ("dramatist",)}
+    assert names(memo.aliases_many(Failing(), ["playwright", "painter"])) == {"playwright": ("dramatist",)}  # not asked again
     assert memo.aliases_many(Failing(), ["disc jockey"]) == {}  # unknown now, and not remembered as "none"
-    assert memo.aliases_many(index, ["disc jockey"]) == {"disc jockey": ("DJ",)}
+    assert names(memo.aliases_many(index, ["disc jockey"])) == {"disc jockey": ("DJ",)}
     assert memo.aliases_many(Failing(), ["playwright"]) == {}  # the oldest claims left a memo of two
+
+
+def test_a_claim_counted_in_another_word_form_shows_where_that_form_is(index, model_extractor):
+    """"actor" is counted with "actress": the source shown is the sentence holding "actress"."""
+    from quco.decide.detector import Detector
+    from quco.decide.provenance import with_sources
+
+    det = Detector(index, model_extractor)
+    (report,) = with_sources(index, det.check_many([("What is Nell Arro's occupation?",
+                                                    "Nell Arro's occupation is actor.")]), det.window)
+    (pair,) = [p for p in report.pairs if p.tail == "actor"]
+    assert not pair.flagged and pair.source_note is None
+    assert [s.text for s in pair.sources] == ["Nell Arro (born 1958) is a Brindish actress from Darrow."]

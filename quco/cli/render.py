@@ -76,7 +76,8 @@ def _evidence_lines(p) -> list[str]:
     if getattr(p, "article", None):
         out.append(f"        stated in the article {p.article!r} (its risk; never within the window of the name)")
     if getattr(p, "alias", None):
-        out.append(f"        as {p.alias!r}, the corpus's own other name for {p.tail!r} (its article's opening)")
+        where = f" ({p.alias_said})" if getattr(p, "alias_said", None) else ""
+        out.append(f"        as {p.alias!r}, the corpus's own other name for {p.tail!r}{where}")
     if getattr(p, "path", ()):
         out.append(f"        through {' -> '.join(map(repr, p.path))} (its risk; each link within the window)")
     for src in p.sources:

@@ -25,15 +25,15 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from quco.backends.base import CountBackend
 from quco.decide.evidence import ClaimEvidence, claim_evidence, claim_pairs, word_forms
 from quco.decide.lookups import cooccurrences_of, counts_of
-from quco.decide.reading import read_statements
+from quco.decide.reading import read_statements, shorten
 from quco.errors import BackendError, QueryError
 
-__all__ = ["AliasMemo", "aliases_of", "by_alias", "given_as", "lookup_aliases"]
+__all__ = ["Alias", "AliasMemo", "aliases_of", "by_alias", "given_as", "lookup_aliases"]
 
 _COMMON_NOUN = re.compile(r"(?!.*[A-Z])[^\W\d_]+(?: [^\W\d_]+){0,3}")  # lower-case words, any letters ("seiyū")
 _NAME = re.compile(r"[A-Z][\w'’-]*(?: (?:[A-Z][\w'’-]*|of|de|del|la|le|upon|on|am|an der))*")  # a place's, a person's
@@ -45,6 +45,15 @@ _GLOSS = re.compile(r"\b[A-Z][a-z]+:\s*(?P<name>[^;:\[\](),]+?)\s*(?=[;\[\](),]|
 _SPLIT = re.compile(r",\s*(?:or\s+)?|\s+or\s+")
 _LEAD = re.compile(r"^(?:an?|the|simply)\s+", re.I)
 MAX_ALIAS_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Alias:
+    """Another name the corpus gives a claim, and where it says so (``said``: the article whose
+    opening gives it, or the sentence glossing the claim)."""
+
+    name: str
+    said: str
 
 
 def aliases_of(sentence: str, claim: str) -> tuple[str, ...]:
@@ -95,10 +104,10 @@ class AliasMemo:
 
     def __init__(self, size: int = 65536):
         self.size = size
-        self._seen: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._seen: OrderedDict[str, tuple[Alias, ...]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def aliases_many(self, backend: CountBackend, claims: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    def aliases_many(self, backend: CountBackend, claims: Sequence[str]) -> dict[str, tuple[Alias, ...]]:
         """claim -> its aliases (those with any), looking up only the claims not remembered."""
         with self._lock:
             known = {c: self._seen[c] for c in claims if c in self._seen}
@@ -113,7 +122,7 @@ class AliasMemo:
         return {c: a for c, a in {**known, **found}.items() if a}
 
 
-def lookup_aliases(backend: CountBackend, claims: Sequence[str], remember: bool = False) -> dict[str, tuple[str, ...]]:
+def lookup_aliases(backend: CountBackend, claims: Sequence[str], remember: bool = False) -> dict[str, tuple[Alias, ...]]:
     """claim -> its aliases, read from the opening of the article titled with it
     (``CountBackend.article_places_many``), else, for a common noun, from the sentences of other
     articles holding it (``given_as``); a backend batch each. With ``remember``, claims found to
@@ -125,12 +134,19 @@ def lookup_aliases(backend: CountBackend, claims: Sequence[str], remember: bool 
         places = backend.article_places_many([(c, c) for c in claims], limit=1)
     except (QueryError, BackendError):
         return {}
-    found = {c: aliases_of(p.sources[0].text, c) if p.sources and p.sources[0].text else () for c, p in zip(claims, places)}
+    found: dict[str, tuple[Alias, ...]] = {}
+    for c, p in zip(claims, places):
+        opening = p.sources[0].text if p.sources else None
+        title = p.sources[0].title or c if p.sources else c
+        said = f"the article {title!r} opens {shorten(' '.join(opening.split()))!r}" if opening else ""
+        found[c] = tuple(Alias(a, said) for a in aliases_of(opening, c)) if opening else ()
     elsewhere = [c for c, a in found.items() if not a and _COMMON_NOUN.fullmatch(c)]
     if elsewhere:
-        said = read_statements(backend, elsewhere)
+        read = read_statements(backend, elsewhere)
         for c in elsewhere:
-            found[c] = tuple(dict.fromkeys(a for st in said.get(c) or () for a in given_as(st.sentence, c)))
+            given = {a: f"a sentence says {shorten(' '.join(st.sentence.split()))!r}"
+                     for st in read.get(c) or () for a in given_as(st.sentence, c)}
+            found[c] = tuple(Alias(a, said) for a, said in given.items())
     return found if remember else {c: a for c, a in found.items() if a}
 
 
@@ -143,19 +159,21 @@ def by_alias(backend: CountBackend, quiet: dict, window: int, memo: AliasMemo | 
     keys = [(c, anchors) for c, anchors in quiet if c in aliases]
     if not keys:
         return {}
-    counts = counts_of(backend, sorted({f for c, _ in keys for x in aliases[c] for f in word_forms(x)}
+    counts = counts_of(backend, sorted({f for c, _ in keys for x in aliases[c] for f in word_forms(x.name)}
                                        | {a for _, anchors in keys for a in anchors}))
     cooccur = cooccurrences_of(backend, sorted({p for c, anchors in keys for x in aliases[c] for a in anchors
-                                                for p in claim_pairs(a, x, counts)}), window)
+                                                for p in claim_pairs(a, x.name, counts)}), window)
     out = {}
     for c, anchors in keys:
-        found = [ev for x in aliases[c] if (ev := claim_evidence(x, anchors, counts, cooccur, backend.corpus, window))]
-        best = min(found, key=lambda ev: ev.risk, default=None)
-        if best is not None and best.cooccur and best.risk < quiet[(c, anchors)].risk:  # seen near the anchor
-            out[(c, anchors)] = _as_claim(best, c)
+        found = [(ev, x) for x in aliases[c]
+                 if (ev := claim_evidence(x.name, anchors, counts, cooccur, backend.corpus, window))]
+        best = min(found, key=lambda f: f[0].risk, default=None)
+        if best is not None and best[0].cooccur and best[0].risk < quiet[(c, anchors)].risk:  # seen near the anchor
+            out[(c, anchors)] = _as_claim(best[0], c, best[1].said)
     return out
 
 
-def _as_claim(alias_ev: ClaimEvidence, claim: str) -> ClaimEvidence:
-    """The alias's evidence as the claim's: the claim keeps its name, the alias is said."""
-    return replace(alias_ev, phrase=claim, forms=(alias_ev.phrase, *alias_ev.forms), alias=alias_ev.phrase)
+def _as_claim(alias_ev: ClaimEvidence, claim: str, said: str) -> ClaimEvidence:
+    """The alias's evidence as the claim's: the claim keeps its name, the alias is said, and where."""
+    return replace(alias_ev, phrase=claim, forms=(alias_ev.phrase, *alias_ev.forms), alias=alias_ev.phrase,
+                   alias_said=said or None)

@@ -439,7 +439,8 @@ class Detector:
                                                 ev.approx, error, d.fired, d.risk,
                                                 ev.anchor_count, ev.count, ev.expected, ev.pmi,
                                                 article=ev.article.title if ev.article is not None else None,
-                                                alias=ev.alias, path=ev.bridge.path if ev.bridge is not None else (),
+                                                alias=ev.alias, alias_said=ev.alias_said,
+                                                path=ev.bridge.path if ev.bridge is not None else (),
                                                 verdict=CONTRADICTED if ev.contradicted else None))
                 draft.risk = max(draft.risk, d.risk)
                 if d.fired and (sentence_flag is None or d.risk > sentence_flag[1].risk):

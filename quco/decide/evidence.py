@@ -81,6 +81,7 @@ class ClaimEvidence:
     bridge: Bridge | None = None  # multi-hop support (quco.decide.bridges) when it beats the direct evidence
     article: InArticle | None = None  # stated in the subject's own article (quco.decide.articles)
     alias: str | None = None  # supported under the corpus's own other name for it (quco.decide.aliases)
+    alias_said: str | None = None  # where the corpus gives that other name
     sources: tuple = ()  # where the corpus holds the evidence (quco.decide.provenance.answer_sources)
     source_note: str | None = None  # why there are no sources
     contradicted: str | None = None  # a reading of the subject's statements against it (quco.decide.slots): its reason

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from quco.backends.base import CountBackend, Provenance, Source
-from quco.decide.evidence import ClaimEvidence
+from quco.decide.evidence import ClaimEvidence, word_forms
 from quco.decide.report import RiskReport
 from quco.errors import BackendError, QueryError
 
@@ -43,11 +43,23 @@ def attach(backend: CountBackend, claims: Sequence[Claimed], window: int,
     in_article = sorted({(c.article, c.claim) for c in claims if c.article is not None})
     try:
         found = dict(zip(pairs, backend.provenance_many(pairs, window, limit))) if pairs else {}
+        found.update(_other_forms(backend, found, window, limit))
         stated = dict(zip(in_article, backend.article_places_many(in_article, limit))) if in_article else {}
     except (QueryError, BackendError) as exc:
         found = {p: Provenance(p[0], p[1], why=f"places could not be listed: {exc}") for p in pairs + in_article}
         stated = found
     return [_article_sources(c, stated) if c.article is not None else _sources(c, found, window) for c in claims]
+
+
+def _other_forms(backend: CountBackend, found: dict, window: int, limit: int) -> dict:
+    """For the pairs whose claim was counted together with its other word forms ("voice actors" with
+    "voice actress") and listed no place as written: the places of the first form that has some."""
+    bare = {pair: [(pair[0], f) for f in word_forms(pair[1])[1:]] for pair, prov in found.items() if not prov.sources}
+    asked = sorted({p for ps in bare.values() for p in ps})
+    if not asked:
+        return {}
+    places = dict(zip(asked, backend.provenance_many(asked, window, limit)))
+    return {pair: next((places[p] for p in ps if places[p].sources), found[pair]) for pair, ps in bare.items()}
 
 
 def _article_sources(c: Claimed, stated: dict) -> tuple[tuple[Source, ...], str | None]:

@@ -44,6 +44,7 @@ class PairEvidence:
     source_note: str | None = None  # why there are no sources
     article: str | None = None  # the title of the head's own article, which states the tail (quco.decide.articles)
     alias: str | None = None  # the corpus's other name for the tail, near the head instead (quco.decide.aliases)
+    alias_said: str | None = None  # where the corpus gives that other name (an article's opening, a gloss)
     path: tuple[str, ...] = ()  # the chain through which the head supports the tail (quco.decide.bridges)
     verdict: str | None = None  # "contradicted" when the head's own statements give another filler (quco.decide.slots)
 
