@@ -2,7 +2,7 @@
 "dramatist" is supported when the corpus's article titled "Playwright" says they are one thing."""
 
 import pytest
-from conftest import write_jsonl
+from conftest import duckdb_of, write_jsonl
 
 DOCS = [
     {"id": "t1", "title": "Playwright", "text": "A playwright or dramatist is a person who writes plays."},
@@ -75,12 +75,7 @@ def names(found: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    from quco.index.duckdb.build import build_index
-    from quco.index.duckdb.reader import DuckDBIndex
-
-    d = tmp_path_factory.mktemp("aliases")
-    build_index([write_jsonl(d / "c.jsonl", DOCS)], d / "i.duckdb", progress=False)
-    return DuckDBIndex(d / "i.duckdb")
+    return duckdb_of(tmp_path_factory, DOCS, "aliases")
 
 
 def test_a_claim_is_supported_under_the_corpus_own_alias_and_only_there(index, model_extractor):

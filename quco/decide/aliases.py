@@ -73,9 +73,9 @@ def given_as(sentence: str, claim: str) -> tuple[str, ...]:
     is…" -> ("manga artist",)), or the words a parenthesis glossing it follows ("voice actors (声優,
     seiyū)" -> ("voice actors",)); () when it gives none."""
     c = re.escape(claim)
-    parts = [m.group("alias") for m in (
-        re.match(rf"\W*(?:an?\s+|the\s+)?(?P<alias>[a-z]+(?: [a-z]+){{0,3}}?)\s*[(,]?\s*{_SAYS_ALIAS}\s+"
-                 rf"(?:an?\s+|the\s+)?{c}(?!\w)", sentence, re.I),) if m is not None]
+    opening = re.match(rf"\W*(?:an?\s+|the\s+)?(?P<alias>[a-z]+(?: [a-z]+){{0,3}}?)\s*[(,]?\s*{_SAYS_ALIAS}\s+"
+                       rf"(?:an?\s+|the\s+)?{c}(?!\w)", sentence, re.I)
+    parts = [opening.group("alias")] if opening is not None else []
     parts += [_FUNCTION_WORDS.sub("", m.group("alias"))
               for m in re.finditer(rf"(?<![\w-])(?P<alias>[a-z]+(?: [a-z]+)?)\s+\((?:[^()]*?,\s*)?{c}\)", sentence)]
     return _kept(parts, claim)
@@ -136,10 +136,12 @@ def lookup_aliases(backend: CountBackend, claims: Sequence[str], remember: bool 
         return {}
     found: dict[str, tuple[Alias, ...]] = {}
     for c, p in zip(claims, places):
-        opening = p.sources[0].text if p.sources else None
-        title = p.sources[0].title or c if p.sources else c
-        said = f"the article {title!r} opens {shorten(' '.join(opening.split()))!r}" if opening else ""
-        found[c] = tuple(Alias(a, said) for a in aliases_of(opening, c)) if opening else ()
+        src = p.sources[0] if p.sources else None
+        if src is None or not src.text:
+            found[c] = ()
+            continue
+        said = f"the article {src.title or c!r} opens {shorten(' '.join(src.text.split()))!r}"
+        found[c] = tuple(Alias(a, said) for a in aliases_of(src.text, c))
     elsewhere = [c for c, a in found.items() if not a and _COMMON_NOUN.fullmatch(c)]
     if elsewhere:
         read = read_statements(backend, elsewhere)

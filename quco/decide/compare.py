@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from quco.decide.question_form import own_words, pair_first, split_options
 from quco.decide.reading import CONTRADICTED, SUPPORTED, UNKNOWN, VERDICT_RISK, Statement, about, shorten
 
-__all__ = ["TimeRank", "TimeRankEvidence", "asserted", "pick_between", "rank_evidence", "rank_reason", "time_rank_of",
-           "year_of"]
+__all__ = ["TimeRank", "TimeRankEvidence", "asserted", "is_time_cue", "pick_between", "rank_evidence", "rank_reason",
+           "time_rank_of", "year_of"]
 
 _EARLIER = re.compile(r"\b(?:first|earlier|earliest|older|oldest|before|prior)\b", re.I)
 _LATER = re.compile(r"\b(?:later|latest|last|younger|youngest|newer|newest|after|second|more recent(?:ly)?|most recent(?:ly)?)\b",
@@ -76,6 +76,11 @@ class TimeRankEvidence:
         if yc is not None and yc == yo:
             return f"{self.chosen!r} and {self.other!r} are both of {yc}: cannot tell which came {way}"
         return rank_reason(self, self.years, f"which came {way}", "no year", f"coming {way}", str)
+
+
+def is_time_cue(word: str) -> bool:
+    """The word ranks by time ("first", "older", "later"), not by an amount."""
+    return _EARLIER.fullmatch(word) is not None or _LATER.fullmatch(word) is not None
 
 
 def time_rank_of(question: str, entities: Sequence) -> TimeRank | None:

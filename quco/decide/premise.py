@@ -33,14 +33,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from quco.decide.question_form import offers_choice
+from quco.decide.question_form import asks_yes_no, offers_choice
 
 __all__ = ["denial", "restatement"]
 
 _NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|nowhere|neither|nor|cannot|unknown|unclear|uncertain|"
                        r"undetermined|unspecified)\b|\w+n't\b", re.I)
 _WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|how|why)\b", re.I)
-_YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|shall)\b", re.I)
 _BETWEEN = re.compile(r"\s*(?:in\s+)?between\b", re.I)  # "Between the band A, and the quartet B, which…": a choice
 _NOT_ONLY = re.compile(r"\s+only\b", re.I)  # "not only … but also" affirms
 _CONTRAST = re.compile(r"\w\W*(?:,|\bbut|\brather)\s*$", re.I)  # "A, not B", "A but not B": the pick comes first
@@ -56,7 +55,7 @@ still even which who whom whose what when where why how one ones same such""".sp
 def denial(question: str, answer: str) -> str | None:
     """The negating words when ``answer`` denies the premise of the *wh*-question ``question``
     (as written, e.g. "never"), else None."""
-    if _YES_NO.match(question) or not _WH.search(question) or _NEGATION.search(question):
+    if asks_yes_no(question) or not _WH.search(question) or _NEGATION.search(question):
         return None
     choice = offers_choice(question)
     for m in _NEGATION.finditer(answer):
@@ -74,7 +73,7 @@ def restatement(question: str, answer: str, restated: Sequence[str], statement: 
     question's (``restated``, the answer's phrases that restate question entities or words) and
     which names nothing the question does not; else None. The caller asks only of an answer with
     no new claim."""
-    if not statement or _YES_NO.match(question) or not _WH.search(question) or offers_choice(question) \
+    if not statement or asks_yes_no(question) or not _WH.search(question) or offers_choice(question) \
             or _BETWEEN.match(question):
         return None
     rest = answer

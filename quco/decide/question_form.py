@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from quco.decide.evidence import NEUTRAL, claim_evidence, claim_pairs, outermost, overlaps, word_forms
 
 __all__ = ["Choice", "ChoiceEvidence", "PairAssociation", "choice_evidence", "choice_of", "offers_choice",
-           "own_words", "pair_first", "pairs_needed", "phrases_needed", "picked", "ranking_cue", "split_options"]
+           "asks_yes_no", "own_words", "pair_first", "pairs_needed", "phrases_needed", "picked", "ranking_cue",
+           "split_options"]
 
 _OR = re.compile(r"\s+or\s+", re.I)
 _AND = re.compile(r"\s+and\s+", re.I)
@@ -97,6 +98,14 @@ class ChoiceEvidence:
         props = ", ".join(map(repr, self.properties))
         side = "closer to" if self.support > 0 else "no closer to"
         return f"{self.chosen!r} is {side} {props} than {self.other!r} (association margin {self.support:+.2f})"
+
+
+_YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|shall)\b", re.I)
+
+
+def asks_yes_no(question: str) -> bool:
+    """The question opens on an auxiliary ("Is…", "Did…", "Could…"): it asks yes or no."""
+    return _YES_NO.match(question) is not None
 
 
 def ranking_cue(question: str) -> str | None:

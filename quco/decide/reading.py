@@ -117,11 +117,9 @@ def statements_about(phrase: str, passages: Sequence[str], pattern: re.Pattern |
         following, _ = sentence_after(p, nxt)
         then = following if _GOES_ON.match(following) else ""
         sentence = (p[begin:m.end()] + rest).strip()
-        if _KNOWN_AS.fullmatch(lead):
-            found.append(Statement(phrase, sentence, sentence, then.strip(), True))
-            continue
-        found.append(Statement(phrase, sentence, p[m.start():m.end()] + rest, then.strip(),
-                               not lead or LEADING_ARTICLE.fullmatch(lead + " ") is not None
+        known_as = _KNOWN_AS.fullmatch(lead) is not None  # what the lead states is about the subject too
+        found.append(Statement(phrase, sentence, sentence if known_as else p[m.start():m.end()] + rest, then.strip(),
+                               known_as or not lead or LEADING_ARTICLE.fullmatch(lead + " ") is not None
                                or _GIVEN_NAMES.fullmatch(lead) is not None))
     return found
 

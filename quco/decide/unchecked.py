@@ -19,17 +19,14 @@ reason instead (``quco.decide.compare``, ``quco.decide.amounts``, ``quco.decide.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
 from quco.decide.amounts import counted_noun
-from quco.decide.question_form import offers_choice, own_words, pair_first, ranking_cue, split_options
+from quco.decide.compare import is_time_cue
+from quco.decide.question_form import asks_yes_no, offers_choice, own_words, pair_first, ranking_cue, split_options
 
 __all__ = ["nothing_checked"]
 
-_TIME = re.compile(r"first|last|earlier|earliest|later|latest|older|oldest|younger|youngest|newer|newest|before|"
-                   r"after|prior|second", re.I)
-_YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|shall)\b", re.I)
 
 
 def nothing_checked(question: str, answer: str, restated: Sequence[str], canon: Callable[[str], str]) -> str:
@@ -37,7 +34,7 @@ def nothing_checked(question: str, answer: str, restated: Sequence[str], canon: 
     restate the question's (``AnswerReport.restated``)."""
     if offers_choice(question):
         return "nothing checked: " + _choice_case(question, answer, canon)
-    if _YES_NO.match(question):
+    if asks_yes_no(question):
         return ("nothing checked: quco reads yes/no questions about two subjects ('Are A and B both …?', "
                 "'… the same …?'), not this one")
     if restated:
@@ -48,8 +45,8 @@ def nothing_checked(question: str, answer: str, restated: Sequence[str], canon: 
 
 def _choice_case(question: str, answer: str, canon: Callable[[str], str]) -> str:
     cue = ranking_cue(question)
-    if cue is not None and (_TIME.fullmatch(cue) or (noun := counted_noun(question)) is not None):
-        by = repr(cue) if _TIME.fullmatch(cue) else f"a count of {noun}"
+    if cue is not None and (is_time_cue(cue) or (noun := counted_noun(question)) is not None):
+        by = repr(cue) if is_time_cue(cue) else f"a count of {noun}"
         return f"the question ranks its options by {by}, but its two options, or the one the answer picks, could not be told"
     if cue is not None:
         return (f"the question ranks or compares its options by {cue!r}, which quco does not read "
