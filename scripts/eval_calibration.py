@@ -35,7 +35,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from eval_halueval import answer_reports
-    from eval_swap import stated, swap_items
+    from eval_swap import facts, swap_items
 
     from quco import __version__
     from quco.decide.answer import AnswerScorer
@@ -63,7 +63,7 @@ def main() -> int:
 
         popqa = [json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl", encoding="utf-8")]
         swap = swap_items(popqa)
-        is_stated = stated(swap, sources)
+        is_stated = [f == "stated" for f in facts(swap, sources)]
         silent = [not r.retrieve for r in Detector(index, extractor).check_many([it["question"] for it in swap])]
         keep = [i for i in range(len(swap)) if silent[i]]
         swap_reports = AnswerScorer(index, extractor).score_many(
@@ -85,10 +85,10 @@ def main() -> int:
               [labels[j] for j in check_rows], "matches"),
         check("HaluEval (b), all items, own knowledge left out", [r.risk for r in reports_b], labels,
               "shifted: facts absent from the corpus"),
-        check("PopQA swap test as answers, stage 1 silent, fact stated",
+        check("PopQA swap as answers, stage 1 silent, fact stated",
               [r.risk for r, s in zip(swap_reports, swap_stated) if s], [y for y, s in zip(swap_labels, swap_stated) if s],
               "shifted: another task (one-word objects)"),
-        check("PopQA swap test as answers, stage 1 silent, fact absent",
+        check("PopQA swap as answers, stage 1 silent, fact not stated",
               [r.risk for r, s in zip(swap_reports, swap_stated) if not s],
               [y for y, s in zip(swap_labels, swap_stated) if not s], "shifted: another task, facts absent"),
     ]

@@ -4,8 +4,10 @@
 For each PopQA swap item (``scripts/eval_swap.py``: "<subj>'s <prop> is <obj>." against the same
 sentence with another row's object), both drafts are rewarded as completions of the item's question
 by ``quco.reward.Reward`` with each scheme, in the same run, over the same index. Reported per split
-(even positions "dev", odd "held-out") and per fact (*stated* in the subject's article, or *absent*:
-then no corpus statistic can tell the drafts apart, and a tie is the honest answer):
+(even positions "dev", odd "held-out") and per fact (``eval_swap.facts``: the true object *stated* in
+the subject's article; *another answer only*, the article states another accepted answer but not
+the drafted one; or *absent*: in these two no corpus statistic can tell the drafts apart, and a tie
+is the honest answer):
   - ``true_above``: share of pairs with reward(true) > reward(false) (ties count against);
   - ``ties`` and ``false_above``; the mean reward of true and of false drafts.
 Baseline in the same run: random rewards. Writes bench-results/eval_reward.json.
@@ -24,7 +26,7 @@ import time
 from pathlib import Path
 
 from benchlib import ROOT, corpus_args, corpus_index, print_table
-from eval_swap import load_swap
+from eval_swap import FACTS, load_swap
 
 
 def compare(true: list[float], false: list[float]) -> dict:
@@ -49,7 +51,7 @@ def main() -> int:
     from quco.index.open import open_backend
     from quco.reward.core import Reward
 
-    sources, items, is_stated = load_swap(Path(args.shared))
+    sources, items, fact_of = load_swap(Path(args.shared))
     prompts = [it["question"] for it in items for _ in (0, 1)]
     completions = [f"{it['subj']}'s {it['prop']} is {it[v]}." for it in items for v in ("true", "false")]
     t0 = time.perf_counter()
@@ -65,8 +67,8 @@ def main() -> int:
     rewards["random"] = [rng.random() for _ in completions]
     table = []
     for split, keep in (("dev", 0), ("held-out", 1)):
-        for fact in ("stated", "absent"):
-            idx = [i for i, it in enumerate(items) if it["position"] % 2 == keep and is_stated[i] == (fact == "stated")]
+        for fact in FACTS:
+            idx = [i for i, it in enumerate(items) if it["position"] % 2 == keep and fact_of[i] == fact]
             for scheme, r in rewards.items():
                 table.append({"split": split, "fact": fact, "scheme": scheme,
                               **compare([r[2 * i] for i in idx], [r[2 * i + 1] for i in idx])})
@@ -75,7 +77,7 @@ def main() -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"{len(items)} pairs; corpus {corpus.tokens:,} tokens; extractor {result['extractor']}; {result['seconds']} s")
-    print_table(table, [("split", 9, "split"), ("fact", 7, "fact"), ("scheme", 16, "scheme")],
+    print_table(table, [("split", 9, "split"), ("fact", 19, "fact"), ("scheme", 16, "scheme")],
                 [("pairs", "pairs"), ("true_above", "true > false"), ("ties", "ties"), ("false_above", "false > true"),
                  ("mean_true", "mean true"), ("mean_false", "mean false")])
     return 0

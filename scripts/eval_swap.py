@@ -9,12 +9,21 @@ For each PopQA row (../shared/data/eval/popqa_1000.jsonl):
 Both are checked as drafts (``Detector.check_many``, stage 2) and as answers (``AnswerScorer``,
 the question with ``obj`` or the swapped object as answer). Items are split by:
   - stage 1: silent or fired on the question (the goals concern items where it is silent);
-  - fact *stated*: one of the row's ``possible_answers`` occurs (case-insensitive, whole words) in
-    the text of the corpus documents titled ``s_wiki_title``; *absent* otherwise. Reported beside
-    (a subset of stated): *stated, object verbatim*, where the draft's own object is in that text,
-    not only an alias ("actress" for the object "actor"). When the fact is
-    absent, flagging both drafts is the method working (no evidence either way → retrieve): it is
-    reported on its own line, never mixed into the stated figures.
+  - fact *stated*: the draft's own object, or one of its own aliases, occurs (case-insensitive,
+    whole words) in the text of the corpus documents titled ``s_wiki_title``. PopQA's
+    ``possible_answers`` join the aliases of *every* accepted object of the row's subject and
+    property (Todd Verow's "actor" row lists "film director" and "cinematographer" too); an
+    object's own aliases are the answers every row listing that object also lists
+    (``object_aliases``: "actor", "actress", "actors", "actresses"). Reported beside (a subset of
+    stated): *stated, object verbatim*, where the draft's own object word is in that text, not
+    only an alias ("actress" for the object "actor");
+  - *another answer only*: the article states another accepted answer of the row but not the
+    drafted object ("Todd Verow's occupation is actor." where the article says "film director");
+  - *absent*: no accepted answer at all.
+    When the drafted fact is not stated (another answer only, absent), flagging both drafts is
+    the method working (no evidence for the draft → retrieve): such rows are reported on their
+    own lines, never mixed into the stated figures. ``stated, any answer`` (stated or another
+    answer only) is the wider test used before 2026-12-07, kept for comparison.
 Rows at even positions (0, 2, 4, …) are the design set ("dev"); odd ones are held out ("held-out").
 Baselines in the same run: answer rarity (risk from how rare the object is, ignoring the
 question) and random scores. Prints a table; writes bench-results/eval_swap.json.
@@ -37,9 +46,23 @@ from pathlib import Path
 from benchlib import ROOT, corpus_args, corpus_index, print_table, verdict_shares
 
 
+def object_aliases(rows: list[dict]) -> dict[str, frozenset[str]]:
+    """Each object's own aliases (lower-case): the answers that every row listing the object among
+    its ``possible_answers`` also lists, the object itself included. An object only one row lists
+    keeps that row's whole list (the wider test, for lack of another row to tell its aliases)."""
+    lists = [frozenset(a.lower() for a in json.loads(r["possible_answers"])) for r in rows]
+    objects = {r["obj"].lower() for r in rows}
+    out = {}
+    for o in objects:
+        having = [lst for lst in lists if o in lst]
+        out[o] = (frozenset.intersection(*having) if having else frozenset()) | {o}
+    return out
+
+
 def swap_items(rows: list[dict]) -> list[dict]:
     items = []
     n = len(rows)
+    own = object_aliases(rows)
     for i, r in enumerate(rows):
         answers = {a.lower() for a in json.loads(r["possible_answers"])} | {r["obj"].lower()}
         swapped = None
@@ -51,11 +74,14 @@ def swap_items(rows: list[dict]) -> list[dict]:
         if swapped is None:
             continue
         items.append({"position": i, "question": r["question"], "subj": r["subj"], "prop": r["prop"],
-                      "true": r["obj"], "false": swapped, "answers": sorted(answers), "title": r["s_wiki_title"]})
+                      "true": r["obj"], "false": swapped, "answers": sorted(answers),
+                      "own": sorted(own[r["obj"].lower()]), "title": r["s_wiki_title"]})
     return items
 
 
 def stated(items: list[dict], corpus_files: list[Path], answers_key: str = "answers") -> list[bool]:
+    """Whether any of each item's ``answers_key`` phrases occurs (whole words, any case) in the
+    text of the corpus documents titled as the item's subject article."""
     titles = {it["title"] for it in items}
     texts: dict[str, list[str]] = {}
     for f in corpus_files:
@@ -72,12 +98,22 @@ def stated(items: list[dict], corpus_files: list[Path], answers_key: str = "answ
     return out
 
 
-def load_swap(shared: Path) -> tuple[list[Path], list[dict], list[bool]]:
-    """The corpus files, the swap items of PopQA and whether each item's fact is stated."""
+FACTS = ("stated", "another answer only", "absent")
+
+
+def facts(items: list[dict], corpus_files: list[Path]) -> list[str]:
+    """Each item's fact (``FACTS``): its object (or an alias of its own) stated in the subject's
+    article, only another accepted answer stated there, or no accepted answer at all."""
+    own, any_answer = stated(items, corpus_files, "own"), stated(items, corpus_files)
+    return [FACTS[0] if o else FACTS[1] if a else FACTS[2] for o, a in zip(own, any_answer)]
+
+
+def load_swap(shared: Path) -> tuple[list[Path], list[dict], list[str]]:
+    """The corpus files, the swap items of PopQA and each item's fact (``facts``)."""
     sources = sorted((shared / "corpus").glob("*.jsonl"))
     rows = [json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl", encoding="utf-8")]
     items = swap_items(rows)
-    return sources, items, stated(items, sources)
+    return sources, items, facts(items, sources)
 
 
 def true_rate_at(scores: list[float], labels: list[bool], false_rate: float) -> float:
@@ -113,7 +149,7 @@ def main() -> int:
     from quco.index.open import open_backend
 
     shared = Path(args.shared)
-    sources, items, is_stated = load_swap(shared)
+    sources, items, fact_of = load_swap(shared)
     verbatim = stated(items, sources, "true")  # the draft's own object word, not an alias, is in the article
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,15 +197,17 @@ def main() -> int:
     table = []
     for split, keep in (("dev", lambda p: p % 2 == 0), ("held-out", lambda p: p % 2 == 1)):
         for s1_state in ("silent", "fired"):
-            for fact in ("stated", "absent"):
-                idx = [i for i, it in enumerate(items) if keep(it["position"]) and (s1[i].retrieve == (s1_state == "fired"))
-                       and is_stated[i] == (fact == "stated")]
-                table.append({"split": split, "stage1": s1_state, "fact": fact, **block(idx)})
-            # Of the stated facts, those whose article uses the draft's own object word (not
-            # only an alias such as "actress" for "actor"): reported beside, never instead.
-            idx = [i for i, it in enumerate(items) if keep(it["position"]) and (s1[i].retrieve == (s1_state == "fired"))
-                   and is_stated[i] and verbatim[i]]
-            table.append({"split": split, "stage1": s1_state, "fact": "stated, object verbatim", **block(idx)})
+            rows = [i for i, it in enumerate(items) if keep(it["position"]) and (s1[i].retrieve == (s1_state == "fired"))]
+            for fact in FACTS:
+                table.append({"split": split, "stage1": s1_state, "fact": fact,
+                              **block([i for i in rows if fact_of[i] == fact])})
+            # Beside, never instead: of the stated facts, those whose article uses the draft's own
+            # object word (not only an alias such as "actress" for "actor"); and the wider test
+            # used before (any accepted answer of the row in the article).
+            table.append({"split": split, "stage1": s1_state, "fact": "stated, object verbatim",
+                          **block([i for i in rows if fact_of[i] == "stated" and verbatim[i]])})
+            table.append({"split": split, "stage1": s1_state, "fact": "stated, any answer",
+                          **block([i for i in rows if fact_of[i] != "absent"])})
     result = {"items": len(items), "corpus_tokens": corpus.tokens, "corpus_documents": corpus.documents,
               "mode": detector.thresholds.mode, "bridges": BRIDGES_SAID[detector.thresholds.bridges],
               "extractor": extractor.model_name,

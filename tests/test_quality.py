@@ -224,6 +224,37 @@ def test_eval_report_for_picking_an_operating_point(env, tmp_path):
     assert shot.stat().st_size > 50_000
 
 
+def test_swap_fact_is_the_drafted_objects_not_any_accepted_answer(tmp_path, monkeypatch):
+    """PopQA joins every accepted object's aliases in one list: the swap test's "stated" asks for
+    the drafted object or an alias of its own, and a row whose article gives only another
+    accepted answer is reported apart."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from eval_swap import facts, object_aliases, swap_items
+
+    def row(subj, obj, answers):
+        return {"question": f"What is {subj}'s occupation?", "subj": subj, "prop": "occupation", "obj": obj,
+                "possible_answers": json.dumps(answers), "s_wiki_title": subj}
+
+    rows = [row("Ada Vell", "actor", ["film director", "director", "actor", "actress"]),
+            row("Bo Kest", "actor", ["actor", "actress"]),
+            row("Cy Darn", "film director", ["film director", "director", "actor", "actress"]),
+            row("Di Orm", "politician", ["politician", "political figure"]),
+            row("Ed Lune", "singer", ["singer"])]
+    own = object_aliases(rows)
+    assert own["actor"] == {"actor", "actress"} and own["politician"] == {"politician", "political figure"}
+    assert own["film director"] == {"film director", "director", "actor", "actress"}  # one row: its whole list
+    corpus = tmp_path / "c.jsonl"
+    write_jsonl(corpus, [{"id": "1", "title": "Ada Vell", "text": "Ada Vell is an American film director."},
+                         {"id": "2", "title": "Bo Kest", "text": "Bo Kest is a Welsh actress."},
+                         {"id": "3", "title": "Cy Darn", "text": "Cy Darn directs films."},
+                         {"id": "4", "title": "Di Orm", "text": "Di Orm was a political figure."},
+                         {"id": "5", "title": "Ed Lune", "text": "Ed Lune paints."}])
+    items = swap_items(rows)
+    assert [(it["subj"], f) for it, f in zip(items, facts(items, [corpus]))] == [
+        ("Ada Vell", "another answer only"), ("Bo Kest", "stated"), ("Cy Darn", "absent"),
+        ("Di Orm", "stated"), ("Ed Lune", "absent")]
+
+
 # -- on the shared corpus ---------------------------------------------------------------------------
 @pytest.mark.skipif(not (SHARED / "eval" / "popqa_1000.jsonl").exists(), reason="../shared/data is absent")
 def test_swap_test_evidence_mode_beats_the_paper_rule_on_stated_facts(tmp_path):
