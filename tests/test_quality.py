@@ -128,6 +128,37 @@ def test_a_common_noun_claim_counts_in_all_its_word_forms(tmp_path, model_extrac
     assert true.stage2_risk < 0.5 < false.stage2_risk
 
 
+def test_an_ical_modifier_counts_under_its_noun_and_shows_where(tmp_path, model_extractor):
+    forms = word_forms("theatrical director")
+    assert {"theatre director", "theater director", "theatre directors"} <= set(forms)
+    assert "music director" in word_forms("musical director")
+    assert "biology teacher" in word_forms("biological teacher") and "historic event" in word_forms("historical event")
+    assert word_forms("theatrical") == ("theatrical", "theatricals")  # no modifier, no other noun
+    filler = " ".join(f"filler{k}" for k in range(60))
+    docs = [{"id": "kp", "title": "Kurt Pellmann", "text": "Kurt Pellmann is a German theatre director and filmmaker. " + filler},
+            {"id": "lm", "title": "Lena Marrow", "text": "Lena Josefine Marrow (born 1970) is a Danish theatre director. " + filler},
+            {"id": "fe", "title": "Aarhus Festival", "text": "The festival of 1999 invited Lena Marrow. " + filler},
+            {"id": "td", "title": "Theatre director", "text": "A theatre director oversees a production. " + filler}] + \
+           [{"id": f"g{k}", "title": f"Park {k}", "text": f"A gardener tended park {k}. " + filler} for k in range(30)] + \
+           [{"id": f"u{k}", "title": f"Record {k}", "text": f"Unrelated record {k}. " + filler} for k in range(300)]
+    build_index([write_jsonl(tmp_path / "c.jsonl", docs)], tmp_path / "i.duckdb", progress=False)
+    from quco.decide.provenance import with_sources
+    from quco.index.duckdb.reader import DuckDBIndex
+
+    det = Detector(DuckDBIndex(tmp_path / "i.duckdb"), model_extractor, window=50)
+    q = "What is Kurt Pellmann's occupation?"
+    true, false = with_sources(det.backend, det.check_many([(q, "Kurt Pellmann's occupation is theatrical director."),
+                                                            (q, "Kurt Pellmann's occupation is gardener.")]), det.window)
+    assert true.flagged is None and false.flagged is not None
+    shown = [src.text for src in true.pairs[0].sources]
+    assert shown and "German theatre director" in shown[0]  # the place of the form the corpus writes
+    # Stated in the subject's own article, which writes her name in full: that article's sentence.
+    (lena,) = with_sources(det.backend, det.check_many([("What is Lena Marrow's occupation?",
+                                                         "Lena Marrow's occupation is theatrical director.")]), det.window)
+    assert lena.flagged is None and lena.pairs[0].article == "Lena Marrow"
+    assert "Danish theatre director" in lena.pairs[0].sources[0].text
+
+
 # -- calibration ----------------------------------------------------------------------------------
 def test_isotonic_fit_is_monotone_smoothed_and_bound_to_its_setting(tmp_path):
     risks = [0.1] * 10 + [0.5] * 10 + [0.9] * 10

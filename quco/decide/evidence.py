@@ -23,8 +23,10 @@ score does not climb merely because a text makes more claims.
 
 **Word forms.** A common-noun claim ("actor", "film producer") is one claim in all the forms of
 its last word: singular and plural, and the -tor/-ter and -tress forms of an agent noun ("actor",
-"actors", "actress", "actresses"). Its count and its co-occurrences are summed over the forms the
-corpus holds, so "X's occupation is actor" is supported by an article that calls X an actress.
+"actors", "actress", "actresses"), and with an "-ical" modifier also under that modifier's noun
+("theatrical director": "theatre director", "theater director"). Its count and its co-occurrences
+are summed over the forms the corpus holds, so "X's occupation is actor" is supported by an
+article that calls X an actress.
 Names are matched only as written.
 """
 
@@ -93,7 +95,8 @@ _COMMON = re.compile(r"[a-z]+(?: [a-z]+)*")
 @lru_cache(maxsize=1 << 16)  # a pure function of the text, asked for every claim several times a batch
 def word_forms(claim: str) -> tuple[str, ...]:
     """The claim, then the other forms of its last word when it is a common-noun phrase
-    (lower-case letters): singular and plural, and the -tor/-ter and -tress forms of an agent noun."""
+    (lower-case letters): singular and plural, and the -tor/-ter and -tress forms of an agent noun;
+    with an "-ical" modifier, the same under its noun ("theatre director" for "theatrical director")."""
     if not _COMMON.fullmatch(claim):
         return (claim,)
     if claim in NUMBER_WORDS:  # "four" is also written "4", "third" "3rd"
@@ -108,8 +111,22 @@ def word_forms(claim: str) -> tuple[str, ...]:
     elif base.endswith(("tor", "ter")) and len(base) > 4:
         bases.append(base[:-2] + "ress")
     words = dict.fromkeys([last] + [w for b in bases for w in (b, _plural(b))])
-    prefix = f"{head} " if head else ""
-    return tuple(prefix + w for w in words)
+    heads = [head, *_noun_modifiers(head)]
+    return tuple(f"{h} {w}" if h else w for h in heads for w in words)
+
+
+def _noun_modifiers(head: str) -> list[str]:
+    """The noun an "-ical" modifier is made from: "-ic" ("music" for "musical", "classic"), "-logy"
+    ("biology" for "biological"), "-atre"/"-ater" ("theatre", "theater" for "theatrical")."""
+    first, _, rest = head.partition(" ")
+    if not (first.endswith("ical") and len(first) >= 7):
+        return []
+    nouns = [first[:-2]]
+    if first.endswith("logical"):
+        nouns.append(first[:-4] + "y")
+    elif first.endswith("atrical"):
+        nouns += [first[:-4] + "e", first[:-5] + "er"]
+    return [f"{n} {rest}".rstrip() for n in nouns]
 
 
 def _singular(word: str) -> str:

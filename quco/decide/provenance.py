@@ -9,7 +9,7 @@ list places (it keeps no positions; the pair is too common to list within the wo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from quco.backends.base import CountBackend, Provenance, Source
@@ -41,24 +41,33 @@ def attach(backend: CountBackend, claims: Sequence[Claimed], window: int,
     why there are none."""
     pairs = sorted({pair for c in claims if c.article is None and (pair := link(c)) is not None})
     in_article = sorted({(c.article, c.claim) for c in claims if c.article is not None})
+
+    def near(asked: list) -> list[Provenance]:
+        return backend.provenance_many(asked, window, limit)
+
+    def in_text(asked: list) -> list[Provenance]:
+        return backend.article_places_many(asked, limit)
+
     try:
-        found = dict(zip(pairs, backend.provenance_many(pairs, window, limit))) if pairs else {}
-        found.update(_other_forms(backend, found, window, limit))
-        stated = dict(zip(in_article, backend.article_places_many(in_article, limit))) if in_article else {}
+        found = dict(zip(pairs, near(pairs))) if pairs else {}
+        found.update(_other_forms(found, near))
+        stated = dict(zip(in_article, in_text(in_article))) if in_article else {}
+        stated.update(_other_forms(stated, in_text))
     except (QueryError, BackendError) as exc:
         found = {p: Provenance(p[0], p[1], why=f"places could not be listed: {exc}") for p in pairs + in_article}
         stated = found
     return [_article_sources(c, stated) if c.article is not None else _sources(c, found, window) for c in claims]
 
 
-def _other_forms(backend: CountBackend, found: dict, window: int, limit: int) -> dict:
+def _other_forms(found: dict, places_of: Callable[[list], list[Provenance]]) -> dict:
     """For the pairs whose claim was counted together with its other word forms ("voice actors" with
-    "voice actress") and listed no place as written: the places of the first form that has some."""
+    "voice actress", "theatrical director" with "theatre director") and listed no place as written:
+    the places of the first form that has some (``places_of``: near the anchor, or in its article)."""
     bare = {pair: [(pair[0], f) for f in word_forms(pair[1])[1:]] for pair, prov in found.items() if not prov.sources}
     asked = sorted({p for ps in bare.values() for p in ps})
     if not asked:
         return {}
-    places = dict(zip(asked, backend.provenance_many(asked, window, limit)))
+    places = dict(zip(asked, places_of(asked)))
     return {pair: next((places[p] for p in ps if places[p].sources), found[pair]) for pair, ps in bare.items()}
 
 
