@@ -1,12 +1,59 @@
-"""Child processes that must not outlive their parent (kill -9 included): a watcher thread notices
-the re-parenting and ends the child."""
+"""How a process ends: child processes that must not outlive their parent (kill -9 included: a
+watcher thread notices the re-parenting and ends the child), and which stop signals arrived.
+
+A DuckDB query running when Ctrl-C or SIGTERM arrives is cut short and reports "Query interrupted"
+(a plain ``RuntimeError``) in place of the signal handler's exception; ``arrived`` tells that from
+a failure."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+from quco.errors import Terminated
+
+_ARRIVED: set[int] = set()  # signals are the process's, and so is this record
+
+
+def remember(signum: int) -> None:
+    """Record that ``signum`` arrived (a signal handler's first step)."""
+    _ARRIVED.add(signum)
+
+
+def arrived(signum: int) -> bool:
+    """Whether ``signum`` arrived since it was last ``forget``-ed."""
+    return signum in _ARRIVED
+
+
+def forget(signum: int) -> None:
+    _ARRIVED.discard(signum)
+
+
+@contextlib.contextmanager
+def interrupts_noted() -> Iterator[None]:
+    """Within the block Ctrl-C (SIGINT) raises ``KeyboardInterrupt`` as by default, and is
+    remembered; the previous handler is back after it. Outside the main thread nothing changes."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        remember(signum)
+        signal.default_int_handler(signum, frame)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:
+        yield
+        return
+    forget(signal.SIGINT)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        forget(signal.SIGINT)
 
 
 def exit_with_parent(parent: int, on_orphan: Callable[[], None] | None = None, every: float = 0.5) -> None:
@@ -23,3 +70,14 @@ def exit_with_parent(parent: int, on_orphan: Callable[[], None] | None = None, e
                 return
 
     threading.Thread(target=watch, daemon=True, name="quco-parent-watch").start()
+
+
+def signalled_stop() -> BaseException | None:
+    """The exception a stop signal that arrived stands for — ``Terminated`` after SIGTERM,
+    ``KeyboardInterrupt`` after Ctrl-C — to raise in place of an error it caused (a query cut short
+    says "Query interrupted"); None when none arrived."""
+    if arrived(signal.SIGTERM):
+        return Terminated()
+    if arrived(signal.SIGINT):
+        return KeyboardInterrupt()
+    return None

@@ -296,3 +296,51 @@ def test_provenance_lists_where_two_phrases_occur_together(tmp_path):
     assert docs[0]["text"][src.start:src.end] == src.text and found.why is None
     assert none.sources == () and none.why is None
     assert CountBackend.provenance_many(ix, [("a", "b")])[0].why.startswith("the duckdb backend cannot")
+
+
+def test_a_stop_signal_is_remembered_where_an_error_would_hide_it():
+    """DuckDB cuts a running query short on Ctrl-C or SIGTERM and raises a plain "Query
+    interrupted" RuntimeError in place of the handler's exception: the handlers remember the signal."""
+    import os
+
+    from quco.errors import Terminated
+    from quco.files.building import install_sigterm
+    from quco.process import interrupts_noted, signalled_stop
+
+    with interrupts_noted():
+        assert signalled_stop() is None
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler runs here, in the main thread
+        assert isinstance(signalled_stop(), KeyboardInterrupt)
+    assert signalled_stop() is None  # forgotten with the block
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the previous handler is back
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        assert install_sigterm() and signalled_stop() is None
+        with pytest.raises(Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        assert isinstance(signalled_stop(), Terminated)
+        assert install_sigterm() and signalled_stop() is None  # the next build starts afresh
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_a_build_query_cut_short_by_a_signal_exits_as_that_signal(tmp_path, monkeypatch, capsys, signum, code, said):
+    """A stop signal arriving inside a DuckDB query of a build (seen as "Query interrupted") ends
+    the build as that signal — its exit code, one line, no internal error, no file left."""
+    import quco.index.duckdb.build as duckdb_build
+    from quco.cli.main import main as cli
+    from quco.process import remember
+
+    def cut_short(*args, **kwargs):
+        remember(signum)  # what the signal handler records before DuckDB swallows its exception
+        raise RuntimeError("Query interrupted")
+
+    monkeypatch.setattr(duckdb_build, "_write_postings", cut_short)
+    src = write_jsonl(tmp_path / "c.jsonl", ["alpha beta", "gamma"])
+    assert cli(["index", "build", str(src), "--out", str(tmp_path / "i.duckdb")]) == code
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"quco: {said}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl"]

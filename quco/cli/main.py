@@ -11,6 +11,7 @@ from quco import __version__
 from quco.cli import batch, check, demo, index, ops, reward, serve
 from quco.cli.common import Parser
 from quco.errors import QucoError, Terminated
+from quco.process import interrupts_noted, signalled_stop
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,21 +58,35 @@ def main(argv: list[str] | None = None) -> int:
         pass
     args = parser.parse_args(argv)
     _configure_logging(args)
-    try:
-        return args.handler(args)
-    except QucoError as exc:
-        return _failed(args, f"error: {exc}", type(exc).__name__, exc.exit_code)
-    except KeyboardInterrupt:
-        return _failed(args, "interrupted", "KeyboardInterrupt", 130)
-    except Terminated:
+    with interrupts_noted():  # Ctrl-C stays KeyboardInterrupt, and is known where DuckDB swallowed it
+        try:
+            return args.handler(args)
+        except QucoError as exc:
+            return _stopped(args) or _failed(args, f"error: {exc}", type(exc).__name__, exc.exit_code)
+        except KeyboardInterrupt:
+            return _failed(args, "interrupted", "KeyboardInterrupt", 130)
+        except Terminated:
+            return _failed(args, "terminated", "Terminated", 143)
+        except BrokenPipeError:
+            return 0
+        except Exception as exc:  # a bug: say so in one line; the traceback is one variable away
+            if stopped := _stopped(args):
+                return stopped
+            if os.environ.get("QUCO_DEBUG"):
+                raise
+            return _failed(args, f"internal error: {type(exc).__name__}: {exc} (set QUCO_DEBUG=1 for a traceback)",
+                           "InternalError", 70)
+
+
+def _stopped(args) -> int:
+    """A stop signal's exit code (and its line) when one arrived and cut a query short — DuckDB
+    then reports "Query interrupted", and an error may have wrapped that; 0 when none arrived."""
+    stop = signalled_stop()
+    if isinstance(stop, Terminated):
         return _failed(args, "terminated", "Terminated", 143)
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # a bug: say so in one line; the traceback is one variable away
-        if os.environ.get("QUCO_DEBUG"):
-            raise
-        return _failed(args, f"internal error: {type(exc).__name__}: {exc} (set QUCO_DEBUG=1 for a traceback)",
-                       "InternalError", 70)
+    if stop is not None:
+        return _failed(args, "interrupted", "KeyboardInterrupt", 130)
+    return 0
 
 
 def _failed(args, message: str, kind: str, code: int) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 
 from quco.errors import BuildError, QucoError, Terminated
 from quco.files.outputs import Artefact, OutputLock, check_outputs
+from quco.process import forget, remember
 
 
 def build_sources(sources: Sequence, out: Path, kind: Artefact, force: bool) -> list[Path]:
@@ -105,14 +106,26 @@ def temporary_beside(path: Path) -> Iterator[Path]:
 
 
 def install_sigterm() -> bool:
+    """SIGTERM raises ``Terminated`` and is remembered (``quco.process.arrived``); in the main thread
+    only (elsewhere signals are left alone: False)."""
+
     def handler(signum: int, frame: object) -> None:
+        remember(signum)
         raise Terminated()
 
     try:
         signal.signal(signal.SIGTERM, handler)
-        return True
     except ValueError:  # not in the main thread: leave signals alone
         return False
+    forget(signal.SIGTERM)
+    return True
+
+
+def restore_sigterm(previous: Any) -> None:
+    """The SIGTERM handler found before ``install_sigterm`` back, and the signal forgotten: a build
+    that raised ``Terminated`` for it has said so."""
+    signal.signal(signal.SIGTERM, previous)
+    forget(signal.SIGTERM)
 
 
 class _NoBar:

@@ -31,6 +31,7 @@ from quco.files.building import (
     install_sigterm,
     progress_bar,
     quco_version,
+    restore_sigterm,
     write_failure,
 )
 from quco.files.duckdb_conn import connect
@@ -38,6 +39,7 @@ from quco.files.outputs import OutputLock
 from quco.files.sources import iter_documents
 from quco.index.duckdb.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION
 from quco.normalize import Normalizer
+from quco.process import signalled_stop
 
 _GAP = 0xFFFFFFFF  # marks the empty position between documents
 _MAX_TOKENS = 0xFFFFFFFE
@@ -121,10 +123,14 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_t
         return BuildStats(out, n_tokens, n_docs, len(vocab), time.perf_counter() - t0, out.stat().st_size)
     except QucoError:
         raise
-    except duckdb.Error as exc:
-        raise BuildError(f"writing {tmp}: {str(exc).splitlines()[0]}") from exc
-    except OSError as exc:
-        raise BuildError(write_failure(out, exc)) from exc
+    except Exception as exc:
+        if (stop := signalled_stop()) is not None:  # a query cut short says "Query interrupted"
+            raise stop from exc
+        if isinstance(exc, duckdb.Error):
+            raise BuildError(f"writing {tmp}: {str(exc).splitlines()[0]}") from exc
+        if isinstance(exc, OSError):
+            raise BuildError(write_failure(out, exc)) from exc
+        raise
     finally:
         bar.close()
         if con is not None:
@@ -132,7 +138,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, store_t
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
         if in_main:
-            signal.signal(signal.SIGTERM, previous)
+            restore_sigterm(previous)
 
 
 def _read_documents(con, paths, normalizer, how: tuple[str, bool, bool], bar) -> tuple[dict[str, int], array, int]:

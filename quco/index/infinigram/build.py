@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from quco.errors import BuildError, QucoError
-from quco.files.building import build_sources, install_sigterm, progress_bar, quco_version, swap_into_place, write_failure
+from quco.files.building import build_sources, install_sigterm, progress_bar, quco_version, restore_sigterm, swap_into_place, write_failure
 from quco.files.outputs import OutputLock
 from quco.files.sources import iter_documents
 from quco.index.checksums import files_checksums, manifest_checksum
@@ -164,7 +164,7 @@ def _build(paths, out, normalizer, text_split, skip_bad_lines, progress, cpus, s
         bar.close()
         shutil.rmtree(tmp, ignore_errors=True)
         if in_main:
-            signal.signal(signal.SIGTERM, previous)
+            restore_sigterm(previous)
 
 
 def write_suffix_array(data: Path, *, token_width: int = 1, cpus: int = 1, progress: bool = False) -> Path:
