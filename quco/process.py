@@ -37,12 +37,17 @@ def forget(signum: int) -> None:
 @contextlib.contextmanager
 def interrupts_noted() -> Iterator[None]:
     """Within the block Ctrl-C (SIGINT) raises ``KeyboardInterrupt`` as by default, and is
-    remembered; the previous handler is back after it. Outside the main thread nothing changes."""
+    remembered; the previous handler is back after it. Where SIGINT does not raise
+    ``KeyboardInterrupt`` (ignored, as in a background job, or another handler) and outside the main
+    thread nothing changes."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         remember(signum)
         signal.default_int_handler(signum, frame)
 
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
     try:
         previous = signal.signal(signal.SIGINT, handler)
     except ValueError:

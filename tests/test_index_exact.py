@@ -307,14 +307,21 @@ def test_a_stop_signal_is_remembered_where_an_error_would_hide_it():
     from quco.files.building import install_sigterm
     from quco.process import interrupts_noted, signalled_stop
 
-    with interrupts_noted():
-        assert signalled_stop() is None
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(5)  # the handler runs here, in the main thread
-        assert isinstance(signalled_stop(), KeyboardInterrupt)
-    assert signalled_stop() is None  # forgotten with the block
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the previous handler is back
+    ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job: Ctrl-C is not ours to catch
+    try:
+        with interrupts_noted():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # an interactive run
+        with interrupts_noted():
+            assert signalled_stop() is None
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # the handler runs here, in the main thread
+            assert isinstance(signalled_stop(), KeyboardInterrupt)
+        assert signalled_stop() is None  # forgotten with the block
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the previous handler is back
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     previous = signal.getsignal(signal.SIGTERM)
     try:
         assert install_sigterm() and signalled_stop() is None
