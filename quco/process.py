@@ -45,19 +45,18 @@ def interrupts_noted() -> Iterator[None]:
         remember(signum)
         signal.default_int_handler(signum, frame)
 
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:
-        yield
-        return
     forget(signal.SIGINT)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        if previous is signal.default_int_handler:
+            signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not in the main thread
+        previous = None
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous)
         forget(signal.SIGINT)
 
 

@@ -163,6 +163,12 @@ def test_eval_metrics_png_and_html(env, tmp_path):
         evaluate(tmp_path / "s.parquet", label_field="nope")
 
 
+def _as_from_a_terminal() -> None:
+    """A run started from a terminal gets Ctrl-C; one started by a background job (``cmd &``, which
+    the suite may be) would inherit it ignored, and never see the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_and_resumes(env, tmp_path):
     d, _ = env
     src = _big_input(tmp_path / "big.jsonl", 30_000)
@@ -170,7 +176,8 @@ def test_ctrl_c_exits_130_and_resumes(env, tmp_path):
     parts = tmp_path / "o.jsonl.quco-parts"
     cmd = [sys.executable, "-m", "quco.cli.main", "score", str(src), "-o", str(out), "--id-field", "id",
            "--index", str(d / "i.duckdb"), "--model", "rules", "--window", "5", "--chunk-size", "500", "--workers", "2"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=_as_from_a_terminal)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(parts.glob("part-*.jsonl"))) < 4:
         time.sleep(0.05)
@@ -217,7 +224,8 @@ def _interrupted_run(index: Path, tmp_path: Path) -> tuple[list, Path, Path]:
     parts = tmp_path / "o.jsonl.quco-parts"
     cmd = [sys.executable, "-m", "quco.cli.main", "score", str(src), "-o", str(out), "--id-field", "id",
            "--index", str(index), "--model", "rules", "--window", "5", "--chunk-size", "500", "--workers", "2"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=_as_from_a_terminal)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(parts.glob("part-*.jsonl"))) < 2:
         time.sleep(0.05)
