@@ -35,7 +35,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from eval_halueval import answer_reports
-    from eval_swap import facts, swap_items
+    from eval_swap import facts, subject_texts, swap_items
 
     from quco import __version__
     from quco.decide.answer import AnswerScorer
@@ -63,7 +63,7 @@ def main() -> int:
 
         popqa = [json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl", encoding="utf-8")]
         swap = swap_items(popqa)
-        is_stated = [f == "stated" for f in facts(swap, sources)]
+        is_stated = [f == "stated" for f in facts(swap, subject_texts(swap, sources))]
         silent = [not r.retrieve for r in Detector(index, extractor).check_many([it["question"] for it in swap])]
         keep = [i for i in range(len(swap)) if silent[i]]
         swap_reports = AnswerScorer(index, extractor).score_many(

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from benchlib import ROOT, corpus_args, corpus_index, print_table
-from eval_swap import FACTS, load_swap
+from eval_swap import FACTS, facts, load_swap
 
 
 def compare(true: list[float], false: list[float]) -> dict:
@@ -51,7 +51,8 @@ def main() -> int:
     from quco.index.open import open_backend
     from quco.reward.core import Reward
 
-    sources, items, fact_of = load_swap(Path(args.shared))
+    sources, items, texts = load_swap(Path(args.shared))
+    fact_of = facts(items, texts)
     prompts = [it["question"] for it in items for _ in (0, 1)]
     completions = [f"{it['subj']}'s {it['prop']} is {it[v]}." for it in items for v in ("true", "false")]
     t0 = time.perf_counter()

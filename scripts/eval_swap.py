@@ -79,9 +79,9 @@ def swap_items(rows: list[dict]) -> list[dict]:
     return items
 
 
-def stated(items: list[dict], corpus_files: list[Path], answers_key: str = "answers") -> list[bool]:
-    """Whether any of each item's ``answers_key`` phrases occurs (whole words, any case) in the
-    text of the corpus documents titled as the item's subject article."""
+def subject_texts(items: list[dict], corpus_files: list[Path]) -> dict[str, str]:
+    """The text of the corpus documents titled as each item's subject article, by title (one read
+    of the corpus)."""
     titles = {it["title"] for it in items}
     texts: dict[str, list[str]] = {}
     for f in corpus_files:
@@ -90,9 +90,15 @@ def stated(items: list[dict], corpus_files: list[Path], answers_key: str = "answ
                 d = json.loads(line)
                 if d.get("title") in titles:
                     texts.setdefault(d["title"], []).append(d["text"])
+    return {title: "\n".join(parts) for title, parts in texts.items()}
+
+
+def stated(items: list[dict], texts: dict[str, str], answers_key: str = "answers") -> list[bool]:
+    """Whether any of each item's ``answers_key`` phrases occurs (whole words, any case) in the
+    text of its subject article (``texts``: ``subject_texts``)."""
     out = []
     for it in items:
-        body = "\n".join(texts.get(it["title"], []))
+        body = texts.get(it["title"], "")
         names = it[answers_key] if isinstance(it[answers_key], list) else [it[answers_key]]
         out.append(any(re.search(r"(?<!\w)" + re.escape(a) + r"(?!\w)", body, re.I) for a in names if a))
     return out
@@ -101,19 +107,19 @@ def stated(items: list[dict], corpus_files: list[Path], answers_key: str = "answ
 FACTS = ("stated", "another answer only", "absent")
 
 
-def facts(items: list[dict], corpus_files: list[Path]) -> list[str]:
+def facts(items: list[dict], texts: dict[str, str]) -> list[str]:
     """Each item's fact (``FACTS``): its object (or an alias of its own) stated in the subject's
     article, only another accepted answer stated there, or no accepted answer at all."""
-    own, any_answer = stated(items, corpus_files, "own"), stated(items, corpus_files)
+    own, any_answer = stated(items, texts, "own"), stated(items, texts)
     return [FACTS[0] if o else FACTS[1] if a else FACTS[2] for o, a in zip(own, any_answer)]
 
 
-def load_swap(shared: Path) -> tuple[list[Path], list[dict], list[str]]:
-    """The corpus files, the swap items of PopQA and each item's fact (``facts``)."""
+def load_swap(shared: Path) -> tuple[list[Path], list[dict], dict[str, str]]:
+    """The corpus files, the swap items of PopQA and their subject articles' text (``subject_texts``)."""
     sources = sorted((shared / "corpus").glob("*.jsonl"))
     rows = [json.loads(l) for l in open(shared / "eval" / "popqa_1000.jsonl", encoding="utf-8")]
     items = swap_items(rows)
-    return sources, items, facts(items, sources)
+    return sources, items, subject_texts(items, sources)
 
 
 def true_rate_at(scores: list[float], labels: list[bool], false_rate: float) -> float:
@@ -149,8 +155,9 @@ def main() -> int:
     from quco.index.open import open_backend
 
     shared = Path(args.shared)
-    sources, items, fact_of = load_swap(shared)
-    verbatim = stated(items, sources, "true")  # the draft's own object word, not an alias, is in the article
+    sources, items, texts = load_swap(shared)
+    fact_of = facts(items, texts)
+    verbatim = stated(items, texts, "true")  # the draft's own object word, not an alias, is in the article
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = corpus_index(sources, args.index, tmp)

@@ -260,7 +260,7 @@ def test_swap_fact_is_the_drafted_objects_not_any_accepted_answer(tmp_path, monk
     the drafted object or an alias of its own, and a row whose article gives only another
     accepted answer is reported apart."""
     monkeypatch.syspath_prepend(str(ROOT / "scripts"))
-    from eval_swap import facts, object_aliases, swap_items
+    from eval_swap import facts, object_aliases, subject_texts, swap_items
 
     def row(subj, obj, answers):
         return {"question": f"What is {subj}'s occupation?", "subj": subj, "prop": "occupation", "obj": obj,
@@ -281,7 +281,7 @@ def test_swap_fact_is_the_drafted_objects_not_any_accepted_answer(tmp_path, monk
                          {"id": "4", "title": "Di Orm", "text": "Di Orm was a political figure."},
                          {"id": "5", "title": "Ed Lune", "text": "Ed Lune paints."}])
     items = swap_items(rows)
-    assert [(it["subj"], f) for it, f in zip(items, facts(items, [corpus]))] == [
+    assert [(it["subj"], f) for it, f in zip(items, facts(items, subject_texts(items, [corpus])))] == [
         ("Ada Vell", "another answer only"), ("Bo Kest", "stated"), ("Cy Darn", "absent"),
         ("Di Orm", "stated"), ("Ed Lune", "absent")]
 
