@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 from quco.errors import Terminated
 
@@ -60,6 +61,40 @@ def interrupts_noted() -> Iterator[None]:
         forget(signal.SIGINT)
 
 
+def install_sigterm() -> bool:
+    """SIGTERM raises ``Terminated`` and is remembered (``arrived``); in the main thread
+    only (elsewhere signals are left alone: False)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        remember(signum)
+        raise Terminated()
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread: leave signals alone
+        return False
+    forget(signal.SIGTERM)
+    return True
+
+
+def restore_sigterm(previous: Any) -> None:
+    """The SIGTERM handler found before ``install_sigterm`` back, and the signal forgotten: a build
+    that raised ``Terminated`` for it has said so."""
+    signal.signal(signal.SIGTERM, previous)
+    forget(signal.SIGTERM)
+
+
+def signalled_stop() -> BaseException | None:
+    """The exception a stop signal that arrived stands for — ``Terminated`` after SIGTERM,
+    ``KeyboardInterrupt`` after Ctrl-C — to raise in place of an error it caused (a query cut short
+    says "Query interrupted"); None when none arrived."""
+    if arrived(signal.SIGTERM):
+        return Terminated()
+    if arrived(signal.SIGINT):
+        return KeyboardInterrupt()
+    return None
+
+
 def exit_with_parent(parent: int, on_orphan: Callable[[], None] | None = None, every: float = 0.5) -> None:
     """Watch for this process being re-parented away from ``parent`` (which then died, however):
     call ``on_orphan`` (a graceful stop), or exit at once without one."""
@@ -74,14 +109,3 @@ def exit_with_parent(parent: int, on_orphan: Callable[[], None] | None = None, e
                 return
 
     threading.Thread(target=watch, daemon=True, name="quco-parent-watch").start()
-
-
-def signalled_stop() -> BaseException | None:
-    """The exception a stop signal that arrived stands for — ``Terminated`` after SIGTERM,
-    ``KeyboardInterrupt`` after Ctrl-C — to raise in place of an error it caused (a query cut short
-    says "Query interrupted"); None when none arrived."""
-    if arrived(signal.SIGTERM):
-        return Terminated()
-    if arrived(signal.SIGINT):
-        return KeyboardInterrupt()
-    return None

@@ -304,8 +304,7 @@ def test_a_stop_signal_is_remembered_where_an_error_would_hide_it():
     import os
 
     from quco.errors import Terminated
-    from quco.files.building import install_sigterm
-    from quco.process import interrupts_noted, signalled_stop
+    from quco.process import install_sigterm, interrupts_noted, signalled_stop
 
     ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job: Ctrl-C is not ours to catch
     try:

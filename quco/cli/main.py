@@ -62,31 +62,27 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return args.handler(args)
         except QucoError as exc:
-            return _stopped(args) or _failed(args, f"error: {exc}", type(exc).__name__, exc.exit_code)
-        except KeyboardInterrupt:
-            return _failed(args, "interrupted", "KeyboardInterrupt", 130)
-        except Terminated:
-            return _failed(args, "terminated", "Terminated", 143)
+            if (stop := signalled_stop()) is not None:  # an error wrapping a query the signal cut short
+                return _stopped(args, stop)
+            return _failed(args, f"error: {exc}", type(exc).__name__, exc.exit_code)
+        except (KeyboardInterrupt, Terminated) as signalled:
+            return _stopped(args, signalled)
         except BrokenPipeError:
             return 0
         except Exception as exc:  # a bug: say so in one line; the traceback is one variable away
-            if stopped := _stopped(args):
-                return stopped
+            if (stop := signalled_stop()) is not None:  # DuckDB reports a query the signal cut short as "Query interrupted"
+                return _stopped(args, stop)
             if os.environ.get("QUCO_DEBUG"):
                 raise
             return _failed(args, f"internal error: {type(exc).__name__}: {exc} (set QUCO_DEBUG=1 for a traceback)",
                            "InternalError", 70)
 
 
-def _stopped(args) -> int:
-    """A stop signal's exit code (and its line) when one arrived and cut a query short — DuckDB
-    then reports "Query interrupted", and an error may have wrapped that; 0 when none arrived."""
-    stop = signalled_stop()
+def _stopped(args, stop: BaseException) -> int:
+    """The exit for a stop signal: 143 after SIGTERM (``Terminated``), 130 after Ctrl-C."""
     if isinstance(stop, Terminated):
         return _failed(args, "terminated", "Terminated", 143)
-    if stop is not None:
-        return _failed(args, "interrupted", "KeyboardInterrupt", 130)
-    return 0
+    return _failed(args, "interrupted", "KeyboardInterrupt", 130)
 
 
 def _failed(args, message: str, kind: str, code: int) -> int:

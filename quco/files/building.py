@@ -1,4 +1,4 @@
-"""Helpers shared by the index builders: atomic output, SIGTERM handling, progress bars."""
+"""Helpers shared by the index builders: atomic output, progress bars (SIGTERM: ``quco.process``)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,12 @@ import contextlib
 import errno
 import os
 import shutil
-import signal
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from quco.errors import BuildError, QucoError, Terminated
+from quco.errors import BuildError, QucoError
 from quco.files.outputs import Artefact, OutputLock, check_outputs
-from quco.process import forget, remember
 
 
 def build_sources(sources: Sequence, out: Path, kind: Artefact, force: bool) -> list[Path]:
@@ -103,29 +101,6 @@ def temporary_beside(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def install_sigterm() -> bool:
-    """SIGTERM raises ``Terminated`` and is remembered (``quco.process.arrived``); in the main thread
-    only (elsewhere signals are left alone: False)."""
-
-    def handler(signum: int, frame: object) -> None:
-        remember(signum)
-        raise Terminated()
-
-    try:
-        signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not in the main thread: leave signals alone
-        return False
-    forget(signal.SIGTERM)
-    return True
-
-
-def restore_sigterm(previous: Any) -> None:
-    """The SIGTERM handler found before ``install_sigterm`` back, and the signal forgotten: a build
-    that raised ``Terminated`` for it has said so."""
-    signal.signal(signal.SIGTERM, previous)
-    forget(signal.SIGTERM)
 
 
 class _NoBar:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quco.errors import AddressInUse, Terminated, UsageError
-from quco.files.building import install_sigterm
+from quco.process import install_sigterm
 
 
 def is_loopback(host: str) -> bool:

@@ -28,10 +28,8 @@ from quco.files.building import (
     build_sources,
     fsync_dir,
     fsync_file,
-    install_sigterm,
     progress_bar,
     quco_version,
-    restore_sigterm,
     write_failure,
 )
 from quco.files.duckdb_conn import connect
@@ -39,7 +37,7 @@ from quco.files.outputs import OutputLock
 from quco.files.sources import iter_documents
 from quco.index.duckdb.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION
 from quco.normalize import Normalizer
-from quco.process import signalled_stop
+from quco.process import install_sigterm, restore_sigterm, signalled_stop
 
 _GAP = 0xFFFFFFFF  # marks the empty position between documents
 _MAX_TOKENS = 0xFFFFFFFE

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from quco.errors import BuildError, QucoError
-from quco.files.building import build_sources, install_sigterm, progress_bar, quco_version, restore_sigterm, swap_into_place, write_failure
+from quco.files.building import build_sources, progress_bar, quco_version, swap_into_place, write_failure
 from quco.files.outputs import OutputLock
 from quco.files.sources import iter_documents
 from quco.index.checksums import files_checksums, manifest_checksum
@@ -41,6 +41,7 @@ from quco.index.infinigram.format import ARTEFACT, FORMAT_NAME, FORMAT_VERSION, 
 from quco.index.records import RecordsWriter
 from quco.index.verified import record_verified
 from quco.normalize import Normalizer
+from quco.process import install_sigterm, restore_sigterm
 
 DOC_SEPARATOR = b"\xff"
 _PART_OVERLAP = 100_000  # bytes each part reads past its end (rust_indexing's --hacksize), as in infini-gram's indexer
