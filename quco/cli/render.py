@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from quco.decide.reading import shorten
 from quco.decide.report import RiskReport
 
 # The thresholds' bridges setting (``Thresholds.bridges`` as reports say it), as the header says it.
@@ -12,10 +13,6 @@ def _fmt_count(value: int | None, approx: bool = False) -> str:
     if value is None:
         return "unknown"
     return f"~{value:,}" if approx else f"{value:,}"
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def render_report(r: RiskReport, draft: str | None = None) -> str:
@@ -42,7 +39,7 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
     lines.append(f"extractor   {r.extractor}")
     lines.append("entities" + ("" if r.entities else "    (none found)"))
     for e in r.entities:
-        lines.append(f"  {_clip(e.text, 40):<40} {e.label:<12} {_fmt_count(e.count, e.approx):>10}")
+        lines.append(f"  {shorten(e.text, 40):<40} {e.label:<12} {_fmt_count(e.count, e.approx):>10}")
     if r.draft_checked:
         lines.append(f"draft       {r.sentences_checked} sentence(s), {len(r.pairs)} pair(s), {len(r.lone_entities)} lone entit(y/ies)")
         for p in r.pairs:
@@ -50,16 +47,16 @@ def render_report(r: RiskReport, draft: str | None = None) -> str:
             rel = f" -[{p.relation}]-> " if p.relation else " <-> "
             assoc = (f"  expected {p.expected:.2g}, assoc {p.association:+.2f}, risk {p.risk:.2f}"
                      if p.association is not None else "")
-            lines.append(f"  s{p.sentence + 1:<3} {_clip(p.head + rel + p.tail, 60):<60} {_fmt_count(p.cooccur, p.approx):>8}"
+            lines.append(f"  s{p.sentence + 1:<3} {shorten(p.head + rel + p.tail, 60):<60} {_fmt_count(p.cooccur, p.approx):>8}"
                          f"{assoc}{mark}")
             lines.extend(_evidence_lines(p))
         for x in r.lone_entities:
             mark = "  <- flagged" if x.flagged else ""
-            lines.append(f"  s{x.sentence + 1:<3} {_clip('(lone) ' + x.entity, 60):<60} {_fmt_count(x.count, x.approx):>8}{mark}")
+            lines.append(f"  s{x.sentence + 1:<3} {shorten('(lone) ' + x.entity, 60):<60} {_fmt_count(x.count, x.approx):>8}{mark}")
     if r.flagged is not None:
-        lines.append(f"flagged     sentence {r.flagged.index + 1}: {_clip(r.flagged.text, 100)!r}")
+        lines.append(f"flagged     sentence {r.flagged.index + 1}: {shorten(r.flagged.text, 100)!r}")
         if draft is not None:
-            lines.append(f"keep        {_clip(r.truncated_draft(draft), 100)!r}")
+            lines.append(f"keep        {shorten(r.truncated_draft(draft), 100)!r}")
     if r.suggested_query:
         lines.append(f"query       {r.suggested_query!r}")
     lines.append("reasons")
@@ -83,7 +80,7 @@ def _evidence_lines(p) -> list[str]:
     for src in p.sources:
         name = src.doc_id or f"document {src.doc}"
         title = f" {src.title!r}" if src.title else ""
-        said = f": {_clip(' '.join(src.text.split()), 140)!r}" if src.text else f" (words {src.tokens[0]}, {src.tokens[1]})"
+        said = f": {shorten(' '.join(src.text.split()), 140)!r}" if src.text else f" (words {src.tokens[0]}, {src.tokens[1]})"
         out.append(f"        in {name}{title}{said}")
     if p.source_note:
         out.append(f"        no source: {p.source_note}")
